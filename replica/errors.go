@@ -1,0 +1,21 @@
+package replica
+
+import "errors"
+
+// Sentinel errors. The server maps them to Kafka error codes.
+var (
+	// ErrOutOfOrderSequence: a gap in an idempotent producer's sequence numbers.
+	ErrOutOfOrderSequence = errors.New("replica: out of order sequence number")
+	// ErrInvalidProducerEpoch: a batch from an older producer epoch (fenced producer).
+	ErrInvalidProducerEpoch = errors.New("replica: invalid producer epoch")
+	// ErrUnknownProducerID: a non-zero first sequence from a producer this partition never saw.
+	ErrUnknownProducerID = errors.New("replica: unknown producer id")
+	// ErrNotLeader: this broker does not lead the partition.
+	ErrNotLeader = errors.New("replica: not leader for partition")
+	// ErrNotEnoughReplicas: the ISR is smaller than min.insync.replicas for an acks=all write.
+	ErrNotEnoughReplicas = errors.New("replica: not enough in-sync replicas")
+	// ErrTransactionalUnsupported: transactional batches are not supported yet.
+	ErrTransactionalUnsupported = errors.New("replica: transactional produce not supported")
+	// ErrClosed: the partition was closed or deleted.
+	ErrClosed = errors.New("replica: partition closed")
+)

@@ -1,0 +1,381 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/strombroker/strom/storage"
+)
+
+// Settings are the per-partition knobs that come from topic configs.
+type Settings struct {
+	Log               storage.Config
+	MinInsyncReplicas int
+}
+
+// ProduceResult is what an acknowledged Produce reports back.
+type ProduceResult struct {
+	BaseOffset     int64
+	LastOffset     int64
+	LogStartOffset int64
+	// Duplicate is true when the batch was a retry of one already appended;
+	// the offsets are those of the original append.
+	Duplicate bool
+}
+
+// FetchResult is a read from the partition.
+type FetchResult struct {
+	Records        []byte // whole v2 batches, possibly empty
+	HighWatermark  int64
+	LastStable     int64
+	LogStartOffset int64
+	LogEndOffset   int64
+}
+
+// Partition is one hosted replica of a topic partition. Safe for concurrent use.
+type Partition struct {
+	Topic string
+	Index int32
+
+	log     *storage.Log
+	logger  *slog.Logger
+	self    int32
+	changed func() // wakes fetchers waiting anywhere on the broker
+
+	mu          sync.Mutex // serialises appends, producer state and leadership changes
+	settings    Settings
+	producers   *producerState
+	leader      bool
+	leaderEpoch int32
+	isr         []int32
+	followerLEO map[int32]int64
+	closed      bool
+
+	// durable is the log end offset known to be as durable as the fsync
+	// policy requires; hw is the high watermark. Both only grow while leading.
+	durable atomic.Int64
+	hw      atomic.Int64
+
+	hwMu    sync.Mutex
+	hwWaits chan struct{} // closed when hw moves
+}
+
+func openPartition(dir, topic string, index int32, self int32, s Settings, changed func(), logger *slog.Logger) (*Partition, error) {
+	l, err := storage.Open(dir, s.Log, logger)
+	if err != nil {
+		return nil, err
+	}
+	p := &Partition{
+		Topic:       topic,
+		Index:       index,
+		log:         l,
+		logger:      logger,
+		self:        self,
+		changed:     changed,
+		settings:    s,
+		producers:   newProducerState(),
+		followerLEO: make(map[int32]int64),
+		hwWaits:     make(chan struct{}),
+	}
+	// Everything on disk at startup was written by an earlier run; on a lone
+	// broker it was all acknowledged-or-abandoned, and the leader recomputes
+	// the high watermark from the ISR as soon as it leads.
+	leo := l.LogEndOffset()
+	p.durable.Store(leo)
+	p.hw.Store(leo)
+	if err := p.rebuildProducers(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// rebuildProducers replays batch headers so that retries after a restart are
+// still recognised as duplicates.
+func (p *Partition) rebuildProducers() error {
+	return p.log.ScanBatches(p.log.LogStartOffset(), func(h storage.BatchHeader, _ []byte) error {
+		p.producers.record(h)
+		return nil
+	})
+}
+
+// BecomeLeader makes this replica the leader at epoch with the given ISR.
+func (p *Partition) BecomeLeader(epoch int32, isr []int32) {
+	p.mu.Lock()
+	p.leader = true
+	p.leaderEpoch = epoch
+	p.isr = slices.Clone(isr)
+	p.mu.Unlock()
+	p.advanceHW()
+}
+
+// BecomeFollower stops accepting produce requests.
+func (p *Partition) BecomeFollower(epoch int32) {
+	p.mu.Lock()
+	p.leader = false
+	p.leaderEpoch = epoch
+	p.mu.Unlock()
+}
+
+// LeaderEpoch returns the current leader epoch.
+func (p *Partition) LeaderEpoch() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leaderEpoch
+}
+
+// IsLeader reports whether this replica leads the partition.
+func (p *Partition) IsLeader() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leader
+}
+
+// SetSettings applies changed topic configs.
+func (p *Partition) SetSettings(s Settings) {
+	p.mu.Lock()
+	p.settings = s
+	p.mu.Unlock()
+	p.log.SetConfig(s.Log)
+}
+
+// Produce validates, deduplicates and appends batches (one or more
+// concatenated v2 batches; b is rewritten in place with the assigned offsets)
+// and returns once the acks level is met: acks 0 or 1 once the leader has it
+// (and, with FsyncAlways, fsynced); acks -1 once the high watermark covers it.
+func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceResult, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ProduceResult{}, ErrClosed
+	}
+	if !p.leader {
+		p.mu.Unlock()
+		return ProduceResult{}, ErrNotLeader
+	}
+	hdrs, err := storage.ParseBatches(b, p.settings.Log.MaxMessageBytes)
+	if err != nil {
+		p.mu.Unlock()
+		return ProduceResult{}, err
+	}
+	if acks == -1 && len(p.isr) < p.settings.MinInsyncReplicas {
+		n, want := len(p.isr), p.settings.MinInsyncReplicas
+		p.mu.Unlock()
+		return ProduceResult{}, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, n, want)
+	}
+	for i, h := range hdrs {
+		if h.IsTransactional() {
+			p.mu.Unlock()
+			return ProduceResult{}, ErrTransactionalUnsupported
+		}
+		dup, err := p.producers.check(h)
+		if err != nil {
+			p.mu.Unlock()
+			return ProduceResult{}, err
+		}
+		if dup != nil {
+			if len(hdrs) != 1 || i != 0 {
+				p.mu.Unlock()
+				return ProduceResult{}, fmt.Errorf("%w: duplicate batch inside a multi-batch request", ErrOutOfOrderSequence)
+			}
+			p.mu.Unlock()
+			res := ProduceResult{BaseOffset: dup.baseOffset, LastOffset: dup.lastOffset, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}
+			return res, p.waitAcks(ctx, dup.lastOffset, acks)
+		}
+	}
+	res, err := p.log.Append(b, p.leaderEpoch)
+	if err != nil {
+		p.mu.Unlock()
+		return ProduceResult{}, err
+	}
+	next := res.BaseOffset
+	for _, h := range hdrs {
+		h.BaseOffset = next
+		p.producers.record(h)
+		next = h.LastOffset() + 1
+	}
+	fsync := p.settings.Log.Fsync == storage.FsyncAlways
+	p.mu.Unlock()
+
+	if fsync {
+		if err := p.log.Sync(); err != nil {
+			return ProduceResult{}, err
+		}
+	}
+	p.markDurable(res.LastOffset + 1)
+	out := ProduceResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogStartOffset: res.LogStartOffset}
+	return out, p.waitAcks(ctx, res.LastOffset, acks)
+}
+
+// markDurable records that the log up to (excluding) leo is durable on this
+// replica and moves the high watermark.
+func (p *Partition) markDurable(leo int64) {
+	for {
+		cur := p.durable.Load()
+		if leo <= cur || p.durable.CompareAndSwap(cur, leo) {
+			break
+		}
+	}
+	p.advanceHW()
+}
+
+// advanceHW recomputes the high watermark as the minimum durable log end
+// offset over the ISR and wakes waiters when it moves.
+func (p *Partition) advanceHW() {
+	p.mu.Lock()
+	if !p.leader {
+		p.mu.Unlock()
+		return
+	}
+	hw := p.durable.Load()
+	for _, id := range p.isr {
+		if id == p.self {
+			continue
+		}
+		leo, ok := p.followerLEO[id]
+		if !ok {
+			leo = p.hw.Load() // unknown yet: hold the high watermark where it is
+		}
+		hw = min(hw, leo)
+	}
+	moved := false
+	if cur := p.hw.Load(); hw > cur {
+		p.hw.Store(hw)
+		moved = true
+	}
+	p.mu.Unlock()
+	if moved {
+		p.hwMu.Lock()
+		close(p.hwWaits)
+		p.hwWaits = make(chan struct{})
+		p.hwMu.Unlock()
+		if p.changed != nil {
+			p.changed()
+		}
+	}
+}
+
+// waitAcks blocks until the acks level is met for lastOffset.
+func (p *Partition) waitAcks(ctx context.Context, lastOffset int64, acks int16) error {
+	if acks != -1 {
+		return nil
+	}
+	for {
+		p.hwMu.Lock()
+		ch := p.hwWaits
+		p.hwMu.Unlock()
+		if p.hw.Load() > lastOffset {
+			return nil
+		}
+		p.mu.Lock()
+		closed, leader := p.closed, p.leader
+		p.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		if !leader {
+			return ErrNotLeader
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Fetch reads from offset up to maxBytes, never past the high watermark
+// (consumers) or the log end (followers, when toLEO is set).
+func (p *Partition) Fetch(offset int64, maxBytes int, toLEO bool) (FetchResult, error) {
+	hw := p.hw.Load()
+	leo := p.log.LogEndOffset()
+	upTo := hw
+	if toLEO {
+		upTo = leo
+	}
+	r := FetchResult{HighWatermark: hw, LastStable: hw, LogStartOffset: p.log.LogStartOffset(), LogEndOffset: leo}
+	if offset > leo || offset < r.LogStartOffset {
+		return r, fmt.Errorf("%w: offset %d not in [%d, %d]", storage.ErrOffsetOutOfRange, offset, r.LogStartOffset, leo)
+	}
+	if offset >= upTo {
+		return r, nil
+	}
+	recs, err := p.log.Read(offset, maxBytes, upTo)
+	if err != nil {
+		return r, err
+	}
+	r.Records = recs
+	return r, nil
+}
+
+// HighWatermark is the offset below which records are committed.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// LogStartOffset is the first readable offset.
+func (p *Partition) LogStartOffset() int64 { return p.log.LogStartOffset() }
+
+// LogEndOffset is the next offset to be written.
+func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }
+
+// OffsetForTimestamp finds the first offset with timestamp >= ts, capped at the
+// high watermark; found is false if there is none.
+func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
+	off, t, ok, err := p.log.OffsetForTimestamp(ts)
+	if err != nil || !ok || off >= p.hw.Load() {
+		return -1, -1, false, err
+	}
+	return off, t, true, nil
+}
+
+// MaxTimestamp returns the offset and timestamp of the record with the largest timestamp.
+func (p *Partition) MaxTimestamp() (offset, timestamp int64, err error) {
+	return p.log.MaxTimestamp()
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch.
+func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	p.mu.Lock()
+	cur := p.leaderEpoch
+	p.mu.Unlock()
+	if epoch >= cur {
+		return cur, p.log.LogEndOffset()
+	}
+	return p.log.EndOffsetForEpoch(epoch)
+}
+
+// DeleteRecords moves the log start offset to offset (-1 means the high watermark).
+func (p *Partition) DeleteRecords(offset int64) (int64, error) {
+	hw := p.hw.Load()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return -1, fmt.Errorf("%w: delete offset %d beyond high watermark %d", storage.ErrOffsetOutOfRange, offset, hw)
+	}
+	if err := p.log.DeleteRecordsBefore(offset); err != nil {
+		return -1, err
+	}
+	return p.log.LogStartOffset(), nil
+}
+
+// Size is the partition's size on disk.
+func (p *Partition) Size() int64 { return p.log.Size() }
+
+func (p *Partition) close(deleteData bool) error {
+	p.mu.Lock()
+	p.closed = true
+	p.leader = false
+	p.mu.Unlock()
+	p.hwMu.Lock()
+	close(p.hwWaits)
+	p.hwWaits = make(chan struct{})
+	p.hwMu.Unlock()
+	if deleteData {
+		return p.log.Delete()
+	}
+	return p.log.Close()
+}
