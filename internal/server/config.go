@@ -1,0 +1,226 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strombroker/strom/storage"
+)
+
+// Listener is one named endpoint (listeners / advertised.listeners entry).
+type Listener struct {
+	Name string // PLAINTEXT unless named
+	Host string // empty or 0.0.0.0 / :: means every interface when listening
+	Port int
+}
+
+// Addr returns host:port.
+func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) }
+
+func (l Listener) String() string { return l.Name + "://" + l.Addr() }
+
+// Config is the broker configuration. Flags, STROM_* environment variables and
+// server.properties all fill this one struct (see cmd/strom).
+type Config struct {
+	NodeID              int32
+	Listeners           []Listener // where to listen
+	AdvertisedListeners []Listener // what clients are told; derived from Listeners when empty
+	DataDir             string
+	RaftAddr            string
+	GossipAddr          string
+	Join                []string
+	BootstrapExpect     int
+	Rack                string
+
+	NumPartitions            int32
+	DefaultReplicationFactor int16
+	MinInsyncReplicas        int
+	AutoCreateTopics         bool
+
+	// Log holds the broker-wide log defaults (log.segment.bytes, retention, fsync...).
+	Log                    storage.Config
+	MessageMaxBytes        int32 // message.max.bytes
+	SocketRequestMaxBytes  int32 // socket.request.max.bytes
+	RetentionCheckInterval time.Duration
+
+	OffsetsTopicPartitions        int32
+	OffsetsTopicReplicationFactor int16
+	GroupInitialRebalanceDelay    time.Duration
+	GroupMinSessionTimeout        time.Duration
+	GroupMaxSessionTimeout        time.Duration
+
+	// FastRaft shortens Raft timers (tests, single-node startup).
+	FastRaft bool
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration `strom broker` runs with when given no flags.
+func DefaultConfig() Config {
+	lc := storage.DefaultConfig()
+	return Config{
+		NodeID:                        1,
+		Listeners:                     []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
+		DataDir:                       "./data",
+		RaftAddr:                      "127.0.0.1:9093",
+		GossipAddr:                    "127.0.0.1:9094",
+		NumPartitions:                 1,
+		DefaultReplicationFactor:      1,
+		MinInsyncReplicas:             1,
+		AutoCreateTopics:              true,
+		Log:                           lc,
+		MessageMaxBytes:               lc.MaxMessageBytes,
+		SocketRequestMaxBytes:         100 * 1024 * 1024,
+		RetentionCheckInterval:        5 * time.Minute,
+		OffsetsTopicPartitions:        50,
+		OffsetsTopicReplicationFactor: 3,
+		GroupInitialRebalanceDelay:    3 * time.Second,
+		GroupMinSessionTimeout:        6 * time.Second,
+		GroupMaxSessionTimeout:        30 * time.Minute,
+		FastRaft:                      true,
+	}
+}
+
+// ParseListeners parses "NAME://host:port,..." (or bare "host:port", named
+// PLAINTEXT) as Kafka's listeners and advertised.listeners are written.
+func ParseListeners(s string) ([]Listener, error) {
+	var out []Listener
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name := "PLAINTEXT"
+		if i := strings.Index(part, "://"); i >= 0 {
+			name = strings.ToUpper(part[:i])
+			part = part[i+3:]
+		}
+		host, port, err := net.SplitHostPort(part)
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: want NAME://host:port or host:port: %w", part, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("listener %q: bad port %q", part, port)
+		}
+		out = append(out, Listener{Name: name, Host: host, Port: p})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no listener given")
+	}
+	return out, nil
+}
+
+// FormatListeners is the inverse of ParseListeners.
+func FormatListeners(ls []Listener) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = l.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func isUnspecified(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
+// advertised resolves what clients are told for each listener. A listener on
+// every interface (0.0.0.0, ::, or no host) is advertised with this machine's
+// hostname when it resolves, else 127.0.0.1 — and the startup log says so,
+// because an address clients cannot reach is the classic Kafka set-up trap.
+func (c *Config) advertised() []Listener {
+	out := make([]Listener, 0, len(c.Listeners))
+	for _, l := range c.Listeners {
+		adv := l
+		found := false
+		for _, a := range c.AdvertisedListeners {
+			if a.Name == l.Name {
+				adv, found = a, true
+			}
+		}
+		if !found && isUnspecified(adv.Host) {
+			adv.Host = defaultAdvertiseHost()
+		}
+		out = append(out, adv)
+	}
+	return out
+}
+
+func defaultAdvertiseHost() string {
+	h, err := os.Hostname()
+	if err == nil && h != "" {
+		if addrs, err := net.LookupHost(h); err == nil && len(addrs) > 0 {
+			return h
+		}
+	}
+	return "127.0.0.1"
+}
+
+// Validate checks the configuration and names the setting to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("node.id must be >= 0, got %d", c.NodeID))
+	}
+	if len(c.Listeners) == 0 {
+		errs = append(errs, errors.New("listeners: at least one listener is required"))
+	}
+	names := map[string]bool{}
+	for _, l := range c.Listeners {
+		if names[l.Name] {
+			errs = append(errs, fmt.Errorf("listeners: name %s used twice", l.Name))
+		}
+		names[l.Name] = true
+	}
+	for _, a := range c.AdvertisedListeners {
+		if !names[a.Name] {
+			errs = append(errs, fmt.Errorf("advertised.listeners: %s has no matching entry in listeners (%s)", a, FormatListeners(c.Listeners)))
+		}
+		if isUnspecified(a.Host) {
+			errs = append(errs, fmt.Errorf("advertised.listeners: %s is not an address a client can connect to; use a hostname or IP clients can reach", a))
+		}
+		if a.Port == 0 {
+			errs = append(errs, fmt.Errorf("advertised.listeners: %s needs a port", a))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("log.dirs / --data-dir must be set"))
+	}
+	if c.NumPartitions < 1 {
+		errs = append(errs, fmt.Errorf("num.partitions must be >= 1, got %d", c.NumPartitions))
+	}
+	if c.DefaultReplicationFactor < 1 {
+		errs = append(errs, fmt.Errorf("default.replication.factor must be >= 1, got %d", c.DefaultReplicationFactor))
+	}
+	if c.MinInsyncReplicas < 1 {
+		errs = append(errs, fmt.Errorf("min.insync.replicas must be >= 1, got %d", c.MinInsyncReplicas))
+	}
+	if c.MessageMaxBytes < 1 {
+		errs = append(errs, fmt.Errorf("message.max.bytes must be >= 1, got %d", c.MessageMaxBytes))
+	}
+	if c.SocketRequestMaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("socket.request.max.bytes must be >= 1024, got %d", c.SocketRequestMaxBytes))
+	}
+	if c.Log.SegmentBytes < 1024 {
+		errs = append(errs, fmt.Errorf("log.segment.bytes must be >= 1024, got %d", c.Log.SegmentBytes))
+	}
+	switch c.Log.Fsync {
+	case storage.FsyncAlways, storage.FsyncInterval, storage.FsyncNever:
+	default:
+		errs = append(errs, fmt.Errorf("log.fsync must be always, interval or never, got %q", c.Log.Fsync))
+	}
+	if c.OffsetsTopicPartitions < 1 {
+		errs = append(errs, fmt.Errorf("offsets.topic.num.partitions must be >= 1, got %d", c.OffsetsTopicPartitions))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/wire"
+)
+
+// versionTable is the one table behind both ApiVersions and the version check
+// in wire: every key and version here is implemented in full. Versions that
+// identify topics by ID only where we would ignore it are left out.
+var versionTable = map[int16]wire.VersionRange{
+	0:  {Min: 3, Max: 11}, // Produce: v3+ carries record batch v2; v12 implies transactions v2, v13 topic ids
+	1:  {Min: 4, Max: 16}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved
+	2:  {Min: 0, Max: 8},  // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local
+	3:  {Min: 0, Max: 12}, // Metadata
+	8:  {Min: 0, Max: 9},  // OffsetCommit: v10 switches to topic ids
+	9:  {Min: 0, Max: 9},  // OffsetFetch: v10 switches to topic ids
+	10: {Min: 0, Max: 5},  // FindCoordinator: v6 adds share groups
+	11: {Min: 0, Max: 9},  // JoinGroup
+	12: {Min: 0, Max: 4},  // Heartbeat
+	13: {Min: 0, Max: 5},  // LeaveGroup
+	14: {Min: 0, Max: 5},  // SyncGroup
+	15: {Min: 0, Max: 5},  // DescribeGroups
+	16: {Min: 0, Max: 5},  // ListGroups
+	18: {Min: 0, Max: 4},  // ApiVersions
+	19: {Min: 0, Max: 7},  // CreateTopics
+	20: {Min: 0, Max: 6},  // DeleteTopics
+	21: {Min: 0, Max: 2},  // DeleteRecords
+	22: {Min: 0, Max: 4},  // InitProducerId
+	23: {Min: 0, Max: 4},  // OffsetForLeaderEpoch
+	32: {Min: 0, Max: 4},  // DescribeConfigs
+	33: {Min: 0, Max: 2},  // AlterConfigs
+	37: {Min: 0, Max: 3},  // CreatePartitions
+	42: {Min: 0, Max: 2},  // DeleteGroups
+	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
+	47: {Min: 0, Max: 0},  // OffsetDelete
+	60: {Min: 0, Max: 1},  // DescribeCluster
+}
+
+func apiVersions() map[int16]wire.VersionRange { return versionTable }
+
+// ServeKafka implements wire.Handler: one call per request, in order per
+// connection.
+func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	switch r := req.Body.(type) {
+	case *kmsg.ApiVersionsRequest:
+		return s.handleApiVersions(r), nil
+	case *kmsg.MetadataRequest:
+		return s.handleMetadata(ctx, req, r), nil
+	case *kmsg.ProduceRequest:
+		return s.handleProduce(ctx, r)
+	case *kmsg.FetchRequest:
+		return s.handleFetch(ctx, r), nil
+	case *kmsg.ListOffsetsRequest:
+		return s.handleListOffsets(r), nil
+	case *kmsg.FindCoordinatorRequest:
+		return s.handleFindCoordinator(req, r), nil
+	case *kmsg.InitProducerIDRequest:
+		return s.handleInitProducerID(ctx, r), nil
+	case *kmsg.CreateTopicsRequest:
+		return s.handleCreateTopics(ctx, r), nil
+	case *kmsg.DeleteTopicsRequest:
+		return s.handleDeleteTopics(ctx, r), nil
+	case *kmsg.CreatePartitionsRequest:
+		return s.handleCreatePartitions(ctx, r), nil
+	case *kmsg.DescribeConfigsRequest:
+		return s.handleDescribeConfigs(r), nil
+	case *kmsg.AlterConfigsRequest:
+		return s.handleAlterConfigs(ctx, r), nil
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return s.handleIncrementalAlterConfigs(ctx, r), nil
+	case *kmsg.DescribeClusterRequest:
+		return s.handleDescribeCluster(req, r), nil
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return s.handleOffsetForLeaderEpoch(r), nil
+	case *kmsg.DeleteRecordsRequest:
+		return s.handleDeleteRecords(r), nil
+	case *kmsg.JoinGroupRequest:
+		return s.groups.JoinGroup(ctx, r), nil
+	case *kmsg.SyncGroupRequest:
+		return s.groups.SyncGroup(ctx, r), nil
+	case *kmsg.HeartbeatRequest:
+		return s.groups.Heartbeat(ctx, r), nil
+	case *kmsg.LeaveGroupRequest:
+		return s.groups.LeaveGroup(ctx, r), nil
+	case *kmsg.OffsetCommitRequest:
+		return s.groups.OffsetCommit(ctx, r), nil
+	case *kmsg.OffsetFetchRequest:
+		return s.groups.OffsetFetch(ctx, r), nil
+	case *kmsg.ListGroupsRequest:
+		return s.groups.ListGroups(ctx, r), nil
+	case *kmsg.DescribeGroupsRequest:
+		return s.groups.DescribeGroups(ctx, r), nil
+	case *kmsg.DeleteGroupsRequest:
+		return s.groups.DeleteGroups(ctx, r), nil
+	case *kmsg.OffsetDeleteRequest:
+		return s.groups.OffsetDelete(ctx, r), nil
+	default:
+		// wire only passes keys from versionTable, so this is a bug.
+		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))
+	}
+}

@@ -1,0 +1,162 @@
+package server
+
+// Fetch (key 1), v4-v16.
+//
+// Records are served as stored, never decoded or re-encoded. Consumers read up
+// to the high watermark; replicas (ReplicaID >= 0) up to the log end. Long
+// poll: if fewer than MinBytes are ready the request waits up to MaxWaitMillis
+// for any high watermark on the broker to move, then reads again. Size limits:
+// MaxBytes (v3+) over the response and PartitionMaxBytes per partition, but
+// the first batch found is always returned whole even when larger (KIP-74),
+// so a consumer can never get stuck behind a big batch. v9+
+// CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+// v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
+// fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
+// response has SessionID 0, so clients keep sending full requests; a request
+// naming a session gets FETCH_SESSION_ID_NOT_FOUND. Transactions are not
+// implemented, so LastStableOffset equals the high watermark and there are no
+// aborted transactions.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/storage"
+)
+
+func (s *Server) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	resp.Version = r.Version
+	if r.SessionID != 0 || r.SessionEpoch > 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp
+	}
+	maxWait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
+	deadline := time.Now().Add(maxWait)
+	maxBytes := int(r.MaxBytes)
+	if r.Version < 3 || maxBytes <= 0 {
+		maxBytes = 50 << 20
+	}
+	replicaID := r.ReplicaID
+	if r.Version >= 15 {
+		replicaID = r.ReplicaState.ID
+	}
+	for {
+		// Take the change channel before reading so no append is missed.
+		changed := s.replicas.Changed()
+		total, anyErr := s.fillFetch(resp, r, maxBytes, replicaID >= 0)
+		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
+			return resp
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return resp
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-changed:
+			t.Stop()
+		case <-t.C:
+			s.fillFetch(resp, r, maxBytes, replicaID >= 0)
+			return resp
+		case <-ctx.Done():
+			t.Stop()
+			return resp
+		}
+	}
+}
+
+// fillFetch (re)builds resp.Topics from the request; it returns the bytes of
+// records gathered and whether any partition carries an error (which makes
+// Kafka answer at once).
+func (s *Server) fillFetch(resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, toLEO bool) (int, bool) {
+	st := s.meta.State()
+	resp.Topics = resp.Topics[:0]
+	total := 0
+	anyErr := false
+	for _, rt := range r.Topics {
+		ft := kmsg.NewFetchResponseTopic()
+		ft.Topic = rt.Topic
+		ft.TopicID = rt.TopicID
+		var t *raftmeta.Topic
+		var topicErr error
+		if r.Version >= 13 {
+			if t = st.TopicsByID[rt.TopicID]; t == nil {
+				topicErr = errUnknownTopicID
+			} else {
+				ft.Topic = t.Name
+			}
+		} else if t = st.Topics[rt.Topic]; t == nil {
+			topicErr = errUnknownTopic
+		}
+		for _, rp := range rt.Partitions {
+			fp := kmsg.NewFetchResponseTopicPartition()
+			fp.Partition = rp.Partition
+			fp.HighWatermark = -1
+			fp.LastStableOffset = -1
+			fp.LogStartOffset = -1
+			err := topicErr
+			if err == nil {
+				err = s.fetchPartition(&fp, t, rp, maxBytes-total, total == 0, toLEO)
+			}
+			if err != nil {
+				fp.ErrorCode = errorCode(err)
+				anyErr = true
+			}
+			total += len(fp.RecordBatches)
+			ft.Partitions = append(ft.Partitions, fp)
+		}
+		resp.Topics = append(resp.Topics, ft)
+	}
+	return total, anyErr
+}
+
+func (s *Server) fetchPartition(fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, budget int, first bool, toLEO bool) error {
+	if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+		return errUnknownTopic
+	}
+	part := s.replicas.Get(t.Name, rp.Partition)
+	if part == nil || !part.IsLeader() {
+		return kerr.NotLeaderForPartition
+	}
+	if rp.CurrentLeaderEpoch >= 0 {
+		switch cur := part.LeaderEpoch(); {
+		case rp.CurrentLeaderEpoch < cur:
+			return kerr.FencedLeaderEpoch
+		case rp.CurrentLeaderEpoch > cur:
+			return kerr.UnknownLeaderEpoch
+		}
+	}
+	limit := int(rp.PartitionMaxBytes)
+	if budget < limit {
+		limit = budget
+	}
+	if limit <= 0 && !first {
+		// Out of response budget: report offsets without records.
+		fp.HighWatermark = part.HighWatermark()
+		fp.LastStableOffset = fp.HighWatermark
+		fp.LogStartOffset = part.LogStartOffset()
+		return nil
+	}
+	if first {
+		limit = max(limit, 1) // KIP-74: at least one whole batch
+	}
+	res, err := part.Fetch(rp.FetchOffset, limit, toLEO)
+	fp.HighWatermark = res.HighWatermark
+	fp.LastStableOffset = res.LastStable
+	fp.LogStartOffset = res.LogStartOffset
+	if err != nil {
+		if errors.Is(err, storage.ErrOffsetOutOfRange) {
+			return err
+		}
+		s.logger.Error("fetch failed", "topic", t.Name, "partition", rp.Partition, "err", err)
+		return err
+	}
+	fp.RecordBatches = res.Records
+	return nil
+}

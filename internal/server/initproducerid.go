@@ -1,0 +1,42 @@
+package server
+
+// InitProducerId (key 22), v0-v4.
+//
+// Idempotent producers (no transactional id) get a fresh producer id at
+// epoch 0, from blocks reserved through the controller so ids never repeat
+// across restarts or brokers. v3+ (KIP-360): a producer that passes its
+// current id and epoch gets the same id with the epoch bumped, which resets
+// its sequence numbers; at the epoch limit it gets a new id. Transactional
+// ids are not implemented: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+
+import (
+	"context"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerIDRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.Version = r.Version
+	resp.ProducerID = -1
+	resp.ProducerEpoch = -1
+	if r.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp
+	}
+	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 && r.ProducerEpoch < math.MaxInt16-1 {
+		resp.ProducerID = r.ProducerID
+		resp.ProducerEpoch = r.ProducerEpoch + 1
+		return resp
+	}
+	id, err := s.allocateProducerID(ctx)
+	if err != nil {
+		resp.ErrorCode = errorCode(err)
+		return resp
+	}
+	resp.ProducerID = id
+	resp.ProducerEpoch = 0
+	return resp
+}

@@ -1,0 +1,93 @@
+package server
+
+// ListOffsets (key 2), v0-v8.
+//
+// Timestamp -1 is the latest offset (the high watermark, which is also the
+// last stable offset as there are no transactions), -2 the earliest (log
+// start), -3 (v7+) the record with the largest timestamp, -4 (v8+) the
+// earliest local offset, which is the log start here (no tiered storage).
+// Any other value finds the first batch whose newest timestamp is >= it; the
+// offset returned is that batch's first record (batch granularity — exact for
+// single-record batches and, like Kafka, never later than the first match).
+// No match gives offset -1. v0 returns the answer in OldStyleOffsets. v4+
+// checks CurrentLeaderEpoch and returns the leader epoch.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+	resp.Version = r.Version
+	st := s.meta.State()
+	for _, rt := range r.Topics {
+		lt := kmsg.NewListOffsetsResponseTopic()
+		lt.Topic = rt.Topic
+		t := st.Topics[rt.Topic]
+		for _, rp := range rt.Partitions {
+			lp := kmsg.NewListOffsetsResponseTopicPartition()
+			lp.Partition = rp.Partition
+			lp.Offset = -1
+			lp.Timestamp = -1
+			lp.LeaderEpoch = -1
+			var err error
+			switch {
+			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
+				err = errUnknownTopic
+			default:
+				err = s.listOffset(&lp, rt.Topic, rp)
+			}
+			if err != nil {
+				lp.ErrorCode = errorCode(err)
+			}
+			if r.Version == 0 && err == nil && lp.Offset >= 0 && rp.MaxNumOffsets > 0 {
+				lp.OldStyleOffsets = []int64{lp.Offset}
+			}
+			lt.Partitions = append(lt.Partitions, lp)
+		}
+		resp.Topics = append(resp.Topics, lt)
+	}
+	return resp
+}
+
+func (s *Server) listOffset(lp *kmsg.ListOffsetsResponseTopicPartition, topic string, rp kmsg.ListOffsetsRequestTopicPartition) error {
+	part := s.replicas.Get(topic, rp.Partition)
+	if part == nil || !part.IsLeader() {
+		return kerr.NotLeaderForPartition
+	}
+	epoch := part.LeaderEpoch()
+	if rp.CurrentLeaderEpoch >= 0 {
+		switch {
+		case rp.CurrentLeaderEpoch < epoch:
+			return kerr.FencedLeaderEpoch
+		case rp.CurrentLeaderEpoch > epoch:
+			return kerr.UnknownLeaderEpoch
+		}
+	}
+	lp.LeaderEpoch = epoch
+	switch rp.Timestamp {
+	case -1:
+		lp.Offset = part.HighWatermark()
+	case -2, -4:
+		lp.Offset = part.LogStartOffset()
+	case -3:
+		off, ts, err := part.MaxTimestamp()
+		if err != nil {
+			return err
+		}
+		lp.Offset, lp.Timestamp = off, ts
+	default:
+		if rp.Timestamp < 0 {
+			return kerr.InvalidRequest
+		}
+		off, ts, found, err := part.OffsetForTimestamp(rp.Timestamp)
+		if err != nil {
+			return err
+		}
+		if found {
+			lp.Offset, lp.Timestamp = off, ts
+		}
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package server
+
+// Metadata (key 3), v0-v12.
+//
+// Brokers are answered with the advertised address of the listener the
+// request arrived on, so a client connected to the EXTERNAL listener is never
+// handed an INTERNAL address. Topic auto-creation follows Kafka: v0-v3 imply
+// it (there is no AllowAutoTopicCreation field before v4 — kafka-python 2.0.2
+// sends v1), v4+ ask for it; both need auto.create.topics.enable. A created
+// topic is reported as LEADER_NOT_AVAILABLE on the first answer, like Kafka,
+// unless its partitions are already led here, in which case it is returned
+// ready. v10+ carry topic IDs; v12 may ask by topic ID with a null name.
+// Null topics (v1+) means all topics; an empty list means none; v0 treats an
+// empty list as all.
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/wire"
+)
+
+func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.MetadataRequest) kmsg.Response {
+	resp := kmsg.NewPtrMetadataResponse() // defaults: authorized operations "not requested"
+	resp.Version = r.Version
+	st := s.meta.State()
+
+	for _, b := range sortedBrokers(st) {
+		if b.Fenced {
+			continue
+		}
+		l := listenerFor(b, req.Conn)
+		rb := kmsg.NewMetadataResponseBroker()
+		rb.NodeID = b.ID
+		rb.Host = l.Host
+		rb.Port = l.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			rb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
+	cid := st.ClusterID
+	resp.ClusterID = &cid
+	resp.ControllerID = st.ControllerID
+
+	allowAuto := r.Version < 4 || r.AllowAutoTopicCreation
+	allTopics := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
+	if allTopics {
+		names := make([]string, 0, len(st.Topics))
+		for name := range st.Topics {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			resp.Topics = append(resp.Topics, s.topicMetadata(st, st.Topics[name], r))
+		}
+		return resp
+	}
+
+	created := false
+	for _, rt := range r.Topics {
+		var t *raftmeta.Topic
+		switch {
+		case rt.Topic != nil:
+			t = st.Topics[*rt.Topic]
+		case rt.TopicID != [16]byte{}:
+			t = st.TopicsByID[rt.TopicID]
+			if t == nil {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		}
+		if t != nil {
+			resp.Topics = append(resp.Topics, s.topicMetadata(st, t, r))
+			continue
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		if rt.Topic == nil {
+			mt.ErrorCode = kerr.InvalidRequest.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		name := *rt.Topic
+		mt.Topic = &name
+		if err := validateTopicName(name); err != nil {
+			mt.ErrorCode = kerr.InvalidTopicException.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		if !allowAuto || !s.cfg.AutoCreateTopics {
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		nt, err := s.autoCreate(ctx, name)
+		if err != nil {
+			if code := errorCode(err); code != kerr.TopicAlreadyExists.Code {
+				mt.ErrorCode = code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+			nt = s.meta.State().Topics[name]
+		}
+		created = true
+		if nt == nil {
+			mt.ErrorCode = kerr.LeaderNotAvailable.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		resp.Topics = append(resp.Topics, s.topicMetadata(s.meta.State(), nt, r))
+	}
+	if created {
+		// New brokers/controller info may have changed with the creation.
+		resp.ControllerID = s.meta.State().ControllerID
+	}
+	return resp
+}
+
+// autoCreate creates a topic with the broker defaults and opens its local
+// replicas so that the client's next request finds it ready.
+func (s *Server) autoCreate(ctx context.Context, name string) (*raftmeta.Topic, error) {
+	rf := s.cfg.DefaultReplicationFactor
+	if n := int16(len(s.meta.State().Brokers)); rf > n {
+		rf = n
+	}
+	t, err := s.meta.CreateTopic(ctx, raftmeta.TopicSpec{
+		Name:              name,
+		Partitions:        s.cfg.NumPartitions,
+		ReplicationFactor: rf,
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	s.logger.Info("auto-created topic", "topic", name, "partitions", s.cfg.NumPartitions, "replication_factor", rf)
+	s.reconcile()
+	return t, nil
+}
+
+func (s *Server) topicMetadata(st *raftmeta.State, t *raftmeta.Topic, _ *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.IsInternal = t.Internal
+	mt.AuthorizedOperations = -2147483648
+	for _, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p.Index
+		mp.Leader = p.Leader
+		mp.LeaderEpoch = p.LeaderEpoch
+		mp.Replicas = p.Replicas
+		mp.ISR = p.ISR
+		mp.OfflineReplicas = []int32{}
+		for _, id := range p.Replicas {
+			if b, ok := st.Brokers[id]; !ok || b.Fenced {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, id)
+			}
+		}
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
+
+func sortedBrokers(st *raftmeta.State) []raftmeta.Broker {
+	out := make([]raftmeta.Broker, 0, len(st.Brokers))
+	for _, b := range st.Brokers {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// listenerFor picks the broker endpoint a client on conn should use: the one
+// with the same listener name as the connection, else the first.
+func listenerFor(b raftmeta.Broker, conn *wire.ConnInfo) raftmeta.Listener {
+	if conn != nil {
+		for _, l := range b.Listeners {
+			if l.Name == conn.Listener {
+				return l
+			}
+		}
+	}
+	if len(b.Listeners) > 0 {
+		return b.Listeners[0]
+	}
+	return raftmeta.Listener{}
+}

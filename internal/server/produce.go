@@ -1,0 +1,91 @@
+package server
+
+// Produce (key 0), v3-v11.
+//
+// v3+ carries record batch v2 (Kafka 4 dropped older versions too, KIP-896).
+// Batches are validated and stored as received; offsets are assigned by
+// rewriting each batch's base offset (outside the CRC). acks=0 gets no
+// response at all; acks=1 returns once the leader appended (and fsynced, with
+// log.fsync=always); acks=-1 waits for the in-sync replicas up to
+// TimeoutMillis, then REQUEST_TIMED_OUT. Idempotent batches are checked per
+// (producer id, epoch) sequence: a retry of one of the last five batches is
+// answered with its original offsets, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+// Transactional produce is not implemented (TransactionalID set →
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; transactional batches →
+// UNSUPPORTED_FOR_MESSAGE_FORMAT). v8+ ErrorMessage says what went wrong.
+// Produce never auto-creates topics (Kafka creates them from Metadata only).
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) (kmsg.Response, error) {
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	resp.Version = r.Version
+
+	var topErr error
+	switch {
+	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
+		topErr = kerr.InvalidRequiredAcks
+	case r.TransactionalID != nil:
+		topErr = kerr.TransactionalIDAuthorizationFailed
+	}
+	timeout := requestTimeout(r.TimeoutMillis)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	st := s.meta.State()
+	for _, rt := range r.Topics {
+		pt := kmsg.NewProduceResponseTopic()
+		pt.Topic = rt.Topic
+		t := st.Topics[rt.Topic]
+		for _, rp := range rt.Partitions {
+			pp := kmsg.NewProduceResponseTopicPartition()
+			pp.Partition = rp.Partition
+			pp.BaseOffset = -1
+			pp.LogAppendTime = -1
+			pp.LogStartOffset = -1
+			err := topErr
+			if err == nil {
+				switch {
+				case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
+					err = fmt.Errorf("%w: %s/%d", errUnknownTopic, rt.Topic, rp.Partition)
+				case t.Internal: // only the coordinator writes internal topics, as in Kafka
+					err = fmt.Errorf("%w: %s is an internal topic", errInvalidTopic, rt.Topic)
+				}
+			}
+			if err == nil {
+				part := s.replicas.Get(rt.Topic, rp.Partition)
+				if part == nil {
+					err = kerr.NotLeaderForPartition
+				} else {
+					res, perr := part.Produce(wctx, rp.Records, r.Acks)
+					err = perr
+					if perr == nil {
+						pp.BaseOffset = res.BaseOffset
+						pp.LogStartOffset = res.LogStartOffset
+					}
+				}
+			}
+			if err != nil {
+				pp.ErrorCode = errorCode(err)
+				if r.Version >= 8 {
+					pp.ErrorMessage = errorMessage(err)
+				}
+				if pp.ErrorCode == kerr.UnknownServerError.Code || pp.ErrorCode == kerr.KafkaStorageError.Code {
+					s.logger.Error("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+				}
+			}
+			pt.Partitions = append(pt.Partitions, pp)
+		}
+		resp.Topics = append(resp.Topics, pt)
+	}
+	if r.Acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}

@@ -1,0 +1,357 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/replica"
+	"github.com/strombroker/strom/wire"
+)
+
+// offsetsTopic is Kafka's internal topic for committed offsets and group metadata.
+const offsetsTopic = "__consumer_offsets"
+
+// Server is one Strom broker: the metadata node, the hosted replicas, the
+// group coordinator and the Kafka listeners, wired together.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+
+	meta     *raftmeta.Node
+	replicas *replica.Manager
+	groups   *group.Coordinator
+
+	listeners []net.Listener
+	wires     []*wire.Server
+	adv       []Listener // advertised listeners, ports resolved
+
+	// reconcileMu serialises reconcile so handlers can run it synchronously
+	// after a metadata change.
+	reconcileMu  sync.Mutex
+	loadedGroups map[int32]bool
+
+	pidMu   sync.Mutex
+	pidNext int64
+	pidEnd  int64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a broker from cfg without starting it.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:          cfg,
+		logger:       cfg.Logger,
+		loadedGroups: make(map[int32]bool),
+		ctx:          ctx,
+		cancel:       cancel,
+	}, nil
+}
+
+// Start opens the data directory, starts the controller, registers this
+// broker, loads its partitions and starts serving clients. On error, whatever
+// was started is stopped again.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir %s: %w", s.cfg.DataDir, err)
+	}
+	// Listen first so that port 0 resolves before we advertise anything.
+	s.adv = s.cfg.advertised()
+	for i, l := range s.cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			return fmt.Errorf("listen on %s (listeners): %w", l, err)
+		}
+		s.listeners = append(s.listeners, ln)
+		if s.adv[i].Port == 0 {
+			s.adv[i].Port = ln.Addr().(*net.TCPAddr).Port
+		}
+	}
+
+	mc := raftmeta.DefaultConfig()
+	mc.NodeID = s.cfg.NodeID
+	mc.DataDir = filepath.Join(s.cfg.DataDir, "meta")
+	mc.RaftBind = s.cfg.RaftAddr
+	mc.BootstrapSelf = s.cfg.BootstrapExpect <= 1 && len(s.cfg.Join) == 0
+	mc.Logger = s.logger.With("component", "raft")
+	if s.cfg.FastRaft {
+		raftmeta.FastTimers(&mc)
+	}
+	if s.meta, err = raftmeta.Open(mc); err != nil {
+		return fmt.Errorf("start metadata node: %w", err)
+	}
+	if s.replicas, err = replica.NewManager(replica.Config{
+		NodeID:                 s.cfg.NodeID,
+		DataDir:                s.cfg.DataDir,
+		RetentionCheckInterval: s.cfg.RetentionCheckInterval,
+		Logger:                 s.logger.With("component", "replica"),
+	}); err != nil {
+		return err
+	}
+	gc := group.DefaultConfig()
+	gc.NumPartitions = s.cfg.OffsetsTopicPartitions
+	gc.InitialRebalanceDelay = s.cfg.GroupInitialRebalanceDelay
+	gc.MinSessionTimeout = s.cfg.GroupMinSessionTimeout
+	gc.MaxSessionTimeout = s.cfg.GroupMaxSessionTimeout
+	gc.Logger = s.logger.With("component", "group")
+	gc.TopicPartitionExists = s.topicPartitionExists
+	s.groups = group.New(gc)
+
+	if err := s.meta.WaitController(ctx); err != nil {
+		return fmt.Errorf("wait for controller: %w", err)
+	}
+	if err := s.register(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureOffsetsTopic(ctx); err != nil {
+		return err
+	}
+	s.reconcile()
+	s.wg.Add(1)
+	go s.reconcileLoop()
+
+	for i, ln := range s.listeners {
+		ws := wire.NewServer(wire.Config{
+			Handler:        s,
+			Versions:       apiVersions(),
+			MaxRequestSize: s.cfg.SocketRequestMaxBytes,
+			ListenerName:   s.cfg.Listeners[i].Name,
+			Logger:         s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
+		})
+		s.wires = append(s.wires, ws)
+		s.wg.Add(1)
+		go func(ln net.Listener) {
+			defer s.wg.Done()
+			if err := ws.Serve(ln); err != nil {
+				s.logger.Error("listener stopped", "addr", ln.Addr(), "err", err)
+			}
+		}(ln)
+	}
+	for i, l := range s.cfg.Listeners {
+		s.logger.Info("listening for Kafka clients",
+			"listener", l.Name, "bind", s.listeners[i].Addr().String(), "advertised", s.adv[i].Addr())
+		if isUnspecified(l.Host) && !s.hasExplicitAdvertise(l.Name) {
+			s.logger.Warn("listening on all interfaces; clients are told to connect to "+s.adv[i].Addr()+
+				" — if they cannot reach that address, set --advertise (advertised.listeners, STROM_ADVERTISE) to one they can",
+				"listener", l.Name)
+		}
+	}
+	return nil
+}
+
+func (s *Server) hasExplicitAdvertise(name string) bool {
+	for _, a := range s.cfg.AdvertisedListeners {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Addrs returns the bound address of each listener (useful with port 0).
+func (s *Server) Addrs() []string {
+	out := make([]string, len(s.listeners))
+	for i, ln := range s.listeners {
+		out[i] = ln.Addr().String()
+	}
+	return out
+}
+
+// register records this broker and its advertised listeners in the metadata.
+func (s *Server) register(ctx context.Context) error {
+	b := raftmeta.Broker{ID: s.cfg.NodeID, Rack: s.cfg.Rack, RaftAddr: s.cfg.RaftAddr}
+	for _, l := range s.adv {
+		b.Listeners = append(b.Listeners, raftmeta.Listener{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
+	}
+	if cur, ok := s.meta.State().Brokers[b.ID]; ok && slices.Equal(cur.Listeners, b.Listeners) && cur.Rack == b.Rack && cur.RaftAddr == b.RaftAddr && !cur.Fenced {
+		return nil
+	}
+	if err := s.meta.RegisterBroker(ctx, b); err != nil {
+		return fmt.Errorf("register broker %d: %w", b.ID, err)
+	}
+	return nil
+}
+
+// ensureOffsetsTopic creates __consumer_offsets on first start.
+func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
+	st := s.meta.State()
+	if _, ok := st.Topics[offsetsTopic]; ok {
+		return nil
+	}
+	rf := min(int(s.cfg.OffsetsTopicReplicationFactor), len(st.Brokers))
+	_, err := s.meta.CreateTopic(ctx, raftmeta.TopicSpec{
+		Name:              offsetsTopic,
+		Partitions:        s.cfg.OffsetsTopicPartitions,
+		ReplicationFactor: int16(max(rf, 1)),
+		Configs:           map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.Itoa(100 << 20)},
+		Internal:          true,
+	}, false)
+	if err != nil && !errors.Is(err, raftmeta.ErrTopicExists) {
+		return fmt.Errorf("create %s: %w", offsetsTopic, err)
+	}
+	return nil
+}
+
+func (s *Server) reconcileLoop() {
+	defer s.wg.Done()
+	for {
+		ch := s.meta.Changed()
+		s.reconcile()
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-ch:
+		}
+	}
+}
+
+// reconcile makes the hosted replicas match the metadata: open what this
+// broker should host, set leadership, load group partitions it now leads, and
+// drop what was deleted.
+func (s *Server) reconcile() {
+	s.reconcileMu.Lock()
+	defer s.reconcileMu.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	st := s.meta.State()
+	self := s.cfg.NodeID
+	want := make(map[string]map[int32]bool)
+	for name, t := range st.Topics {
+		set := s.settingsFor(t)
+		for _, p := range t.Partitions {
+			if !slices.Contains(p.Replicas, self) {
+				continue
+			}
+			if want[name] == nil {
+				want[name] = make(map[int32]bool)
+			}
+			want[name][p.Index] = true
+			part, err := s.replicas.Open(name, p.Index, set)
+			if err != nil {
+				s.logger.Error("cannot open partition", "topic", name, "partition", p.Index, "err", err)
+				continue
+			}
+			lead := p.Leader == self
+			if lead {
+				part.BecomeLeader(p.LeaderEpoch, p.ISR)
+			} else {
+				part.BecomeFollower(p.LeaderEpoch)
+			}
+			if name == offsetsTopic {
+				s.syncGroupPartition(p.Index, part, lead)
+			}
+		}
+	}
+	for _, part := range s.replicas.Partitions() {
+		if want[part.Topic][part.Index] {
+			continue
+		}
+		if part.Topic == offsetsTopic {
+			s.syncGroupPartition(part.Index, nil, false)
+		}
+		if err := s.replicas.Remove(part.Topic, part.Index); err != nil {
+			s.logger.Error("cannot remove partition", "topic", part.Topic, "partition", part.Index, "err", err)
+		}
+	}
+}
+
+// syncGroupPartition loads or unloads one __consumer_offsets partition into
+// the group coordinator as its leadership changes.
+func (s *Server) syncGroupPartition(idx int32, part *replica.Partition, lead bool) {
+	switch {
+	case lead && !s.loadedGroups[idx]:
+		if err := s.groups.LoadPartition(s.ctx, idx, offsetLog{part}); err != nil {
+			s.logger.Error("cannot load group partition", "partition", idx, "err", err)
+			return
+		}
+		s.loadedGroups[idx] = true
+	case !lead && s.loadedGroups[idx]:
+		s.groups.UnloadPartition(idx)
+		delete(s.loadedGroups, idx)
+	}
+}
+
+func (s *Server) topicPartitionExists(topic string, partition int32) bool {
+	t, ok := s.meta.State().Topics[topic]
+	return ok && partition >= 0 && int(partition) < len(t.Partitions)
+}
+
+// Close stops listeners, the coordinator, replicas (flushing logs) and Raft.
+func (s *Server) Close() error {
+	s.cancel()
+	var errs []error
+	for _, w := range s.wires {
+		errs = append(errs, w.Close())
+	}
+	if len(s.wires) == 0 {
+		for _, ln := range s.listeners {
+			ln.Close()
+		}
+	}
+	// Taking the lock waits out a reconcile in progress.
+	s.reconcileMu.Lock()
+	s.reconcileMu.Unlock()
+	if s.groups != nil {
+		s.groups.Close()
+	}
+	s.wg.Wait()
+	if s.replicas != nil {
+		errs = append(errs, s.replicas.Close())
+	}
+	if s.meta != nil {
+		errs = append(errs, s.meta.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// allocateProducerID hands out producer ids from blocks reserved through the
+// controller, so ids stay unique across restarts and brokers.
+func (s *Server) allocateProducerID(ctx context.Context) (int64, error) {
+	s.pidMu.Lock()
+	defer s.pidMu.Unlock()
+	if s.pidNext >= s.pidEnd {
+		const block = 1000
+		first, err := s.meta.AllocateProducerIDs(ctx, block)
+		if err != nil {
+			return -1, err
+		}
+		s.pidNext, s.pidEnd = first, first+block
+	}
+	id := s.pidNext
+	s.pidNext++
+	return id, nil
+}
+
+// requestTimeout bounds a handler's own blocking on behalf of a client.
+func requestTimeout(ms int32) time.Duration {
+	if ms <= 0 {
+		return 30 * time.Second
+	}
+	return time.Duration(ms) * time.Millisecond
+}
