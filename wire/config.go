@@ -1,0 +1,105 @@
+package wire
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	// DefaultMaxRequestSize is Kafka's socket.request.max.bytes default
+	// (100 MiB): the largest request frame a connection may send.
+	DefaultMaxRequestSize = 100 << 20
+
+	// DefaultListenerName is the listener name reported in ConnInfo when
+	// Config.ListenerName is empty.
+	DefaultListenerName = "PLAINTEXT"
+
+	// requestHeaderMin is the smallest valid request frame: api key (2),
+	// version (2), correlation id (4) and the client id length (2).
+	requestHeaderMin = 10
+)
+
+// VersionRange is the inclusive range of versions implemented for one API key.
+type VersionRange struct{ Min, Max int16 }
+
+// Config configures a Server. It is a plain value: build it with
+// DefaultConfig, set the Handler and Versions, and NewServer fills any zero
+// field with its default.
+type Config struct {
+	// Handler serves every decoded request. Required.
+	Handler Handler
+
+	// Versions is the table of implemented APIs. A request whose key is
+	// missing or whose version is outside its range closes the connection
+	// (ApiVersions is answered KIP-511 style instead), and the same table
+	// is sent in that ApiVersions answer. The server package should feed
+	// this and its own ApiVersions handler from one table.
+	//
+	// A nil map accepts every key and version kmsg can decode; that is
+	// meant for tests and tools, not for a broker.
+	Versions map[int16]VersionRange
+
+	// MaxRequestSize is socket.request.max.bytes; 0 means
+	// DefaultMaxRequestSize.
+	MaxRequestSize int32
+
+	// ListenerName is reported in ConnInfo.Listener; "" means
+	// DefaultListenerName.
+	ListenerName string
+
+	// Logger receives connection-level events (rejected frames, handler
+	// errors, recovered panics); nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in except the
+// Handler and Versions, which only the caller can know.
+func DefaultConfig() Config {
+	return Config{
+		MaxRequestSize: DefaultMaxRequestSize,
+		ListenerName:   DefaultListenerName,
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+}
+
+// withDefaults returns c with zero fields replaced by their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxRequestSize == 0 {
+		c.MaxRequestSize = d.MaxRequestSize
+	}
+	if c.ListenerName == "" {
+		c.ListenerName = d.ListenerName
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// Validate reports whether c can serve: a Handler is set, MaxRequestSize (if
+// set) fits a request header, and every Versions entry names an API key
+// kmsg knows with 0 <= Min <= Max <= the newest version kmsg can decode
+// (advertising a version we cannot decode would turn into closed
+// connections).
+func (c Config) Validate() error {
+	if c.Handler == nil {
+		return fmt.Errorf("%w: nil Handler", ErrInvalidConfig)
+	}
+	if c.MaxRequestSize != 0 && c.MaxRequestSize < requestHeaderMin {
+		return fmt.Errorf("%w: MaxRequestSize %d below request header size %d", ErrInvalidConfig, c.MaxRequestSize, requestHeaderMin)
+	}
+	for key, vr := range c.Versions {
+		req := kmsg.RequestForKey(key)
+		if req == nil {
+			return fmt.Errorf("%w: Versions lists unknown api key %d", ErrInvalidConfig, key)
+		}
+		if vr.Min < 0 || vr.Min > vr.Max || vr.Max > req.MaxVersion() {
+			return fmt.Errorf("%w: Versions[%d (%s)] = %d..%d, kmsg decodes 0..%d",
+				ErrInvalidConfig, key, kmsg.NameForKey(key), vr.Min, vr.Max, req.MaxVersion())
+		}
+	}
+	return nil
+}

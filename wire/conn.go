@@ -1,0 +1,336 @@
+package wire
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	// readAheadRequests caps how many decoded requests may wait for the
+	// handler; readAheadBytes caps their frames' total size. A frame
+	// larger than readAheadBytes is still read, but only when nothing
+	// else is pending, so one connection pins at most about
+	// max(readAheadBytes, MaxRequestSize) of request memory.
+	readAheadRequests = 4
+	readAheadBytes    = 1 << 20
+
+	// responseQueue caps how many handled responses may wait for the
+	// writer.
+	responseQueue = 4
+
+	// writeBatchMax stops coalescing queued responses into one write once
+	// the batch is this large; write buffers that grew past it are
+	// dropped after the write rather than kept for the connection's life.
+	writeBatchMax = 1 << 20
+
+	// readBufferSize is the bufio buffer for size prefixes and small
+	// frames; large bodies bypass it.
+	readBufferSize = 16 << 10
+)
+
+// inbound is a decoded request on its way to the serve loop.
+type inbound struct {
+	req  *Request
+	resp kmsg.Response // set when the reader answered itself (KIP-511); the Handler is skipped
+	size int           // frame bytes charged to the read-ahead budget
+}
+
+// outbound is a response on its way to the writer.
+type outbound struct {
+	corr int32
+	resp kmsg.Response
+}
+
+// conn is one accepted connection and its three goroutines (reader, serve,
+// writer). Any of them ending closes the whole connection.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	info   *ConnInfo
+	log    *slog.Logger
+	ctx    context.Context // handed to the Handler; cancelled by close
+	cancel context.CancelFunc
+
+	in     chan inbound
+	out    chan outbound
+	budget budget
+
+	closeOnce sync.Once
+}
+
+func newConn(s *Server, nc net.Conn, info *ConnInfo) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &conn{
+		srv:    s,
+		nc:     nc,
+		info:   info,
+		log:    s.log.With("conn", info.ID, "remote", info.RemoteAddr.String(), "listener", info.Listener),
+		ctx:    ctx,
+		cancel: cancel,
+		in:     make(chan inbound, readAheadRequests),
+		out:    make(chan outbound, responseQueue),
+	}
+	c.budget.init(readAheadBytes)
+	return c
+}
+
+// run starts the reader and serve goroutines, runs the writer itself, and
+// returns once all three have ended.
+func (c *conn) run() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		c.readLoop()
+	}()
+	go func() {
+		defer wg.Done()
+		c.serveLoop()
+	}()
+	c.writeLoop()
+	c.close()
+	wg.Wait()
+}
+
+// close tears the connection down: cancels the handler's ctx, unblocks the
+// reader (socket close, budget) and, through ctx, the serve loop and writer.
+// Safe to call from any goroutine, any number of times.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.nc.Close()
+		c.budget.close()
+	})
+}
+
+// recoverBug is the last-resort guard deferred by each connection
+// goroutine: a panic here is a bug in this package or kmsg, and must cost
+// one connection, not the broker.
+func (c *conn) recoverBug(goroutine string) {
+	if r := recover(); r != nil {
+		c.log.Error("wire: BUG: panic in connection goroutine; closing connection",
+			"goroutine", goroutine, "panic", r, "stack", string(debug.Stack()))
+		c.close()
+	}
+}
+
+// readLoop reads, validates and decodes frames and queues them for the
+// serve loop, staying within the read-ahead limits.
+func (c *conn) readLoop() {
+	defer c.close()
+	defer c.recoverBug("reader")
+
+	br := bufio.NewReaderSize(c.nc, readBufferSize)
+	var scratch [4]byte
+	for {
+		size, err := readSize(br, &scratch, requestHeaderMin, c.srv.cfg.MaxRequestSize)
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if !c.budget.acquire(int(size)) {
+			return // closing
+		}
+		frame, err := readBody(br, int(size))
+		if err != nil {
+			c.readFailed(fmt.Errorf("%d-byte frame: %w", size, err))
+			return
+		}
+		in := inbound{size: int(size)}
+		req, err := decodeRequest(frame, c.srv.vt)
+		switch {
+		case err == nil:
+			req.Conn = c.info
+			in.req = req
+		case errors.Is(err, ErrUnsupportedVersion) && req.Key == apiVersionsKey:
+			c.log.Debug("wire: ApiVersions at unsupported version; answering v0 UNSUPPORTED_VERSION (KIP-511)",
+				"version", req.Version, "corr", req.CorrelationID)
+			in.req = req
+			in.resp = unsupportedAPIVersions(c.srv.apiKeys)
+		default:
+			c.log.Warn("wire: closing connection: unusable request",
+				"key", req.Key, "version", req.Version, "corr", req.CorrelationID, "err", err)
+			return
+		}
+		select {
+		case c.in <- in:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// readFailed logs why the reader stopped: protocol violations loudly, a
+// peer hanging up or our own shutdown quietly.
+func (c *conn) readFailed(err error) {
+	switch {
+	case c.ctx.Err() != nil, errors.Is(err, net.ErrClosed):
+		c.log.Debug("wire: connection closed", "err", err)
+	case errors.Is(err, io.EOF):
+		c.log.Debug("wire: client closed connection")
+	case errors.Is(err, ErrFrameTooSmall), errors.Is(err, ErrFrameTooLarge):
+		c.log.Warn("wire: closing connection: bad frame size", "err", err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		c.log.Info("wire: connection closed mid-frame (truncated request)", "err", err)
+	default:
+		c.log.Info("wire: read failed; closing connection", "err", err)
+	}
+}
+
+// serveLoop hands requests to the Handler one at a time, in order, and
+// queues the responses for the writer.
+func (c *conn) serveLoop() {
+	defer c.close()
+	for {
+		var in inbound
+		select {
+		case in = <-c.in:
+		case <-c.ctx.Done():
+			return
+		}
+		resp := in.resp
+		if resp == nil {
+			var err error
+			resp, err = c.serve(in.req)
+			if err != nil {
+				c.serveFailed(in.req, err)
+				return
+			}
+		}
+		c.budget.release(in.size)
+		if resp == nil {
+			continue // acks=0 Produce: nothing goes back
+		}
+		select {
+		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp}:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// errHandlerPanic marks a recovered Handler panic, logged as a bug.
+var errHandlerPanic = errors.New("handler panicked")
+
+// serve calls the Handler, checks its response and sets the response
+// version to the request's.
+func (c *conn) serve(req *Request) (resp kmsg.Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, fmt.Errorf("%w: %v\n%s", errHandlerPanic, r, debug.Stack())
+		}
+	}()
+	resp, err = c.srv.cfg.Handler.ServeKafka(c.ctx, req)
+	if err != nil || resp == nil {
+		return nil, err
+	}
+	if resp.Key() != req.Key {
+		return nil, fmt.Errorf("%w: %s response to a %s request", ErrBadResponse, kmsg.NameForKey(resp.Key()), kmsg.NameForKey(req.Key))
+	}
+	resp.SetVersion(req.Version)
+	return resp, nil
+}
+
+func (c *conn) serveFailed(req *Request, err error) {
+	attrs := []any{"key", req.Key, "api", kmsg.NameForKey(req.Key), "version", req.Version, "corr", req.CorrelationID, "err", err}
+	switch {
+	case errors.Is(err, errHandlerPanic), errors.Is(err, ErrBadResponse):
+		c.log.Error("wire: BUG: closing connection", attrs...)
+	case c.ctx.Err() != nil:
+		c.log.Debug("wire: handler stopped by connection close", attrs...)
+	default:
+		c.log.Info("wire: handler failed; closing connection", attrs...)
+	}
+}
+
+// writeLoop encodes responses in order, coalescing whatever is already
+// queued into one write.
+func (c *conn) writeLoop() {
+	defer c.recoverBug("writer")
+	var buf []byte
+	for {
+		var o outbound
+		select {
+		case o = <-c.out:
+		case <-c.ctx.Done():
+			return
+		}
+		buf = c.drainInto(appendResponse(buf[:0], o.corr, o.resp))
+		if _, err := c.nc.Write(buf); err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Info("wire: write failed; closing connection", "err", err)
+			}
+			c.close()
+			return
+		}
+		if cap(buf) > writeBatchMax {
+			buf = nil
+		}
+	}
+}
+
+// drainInto appends every response already queued, up to writeBatchMax.
+func (c *conn) drainInto(buf []byte) []byte {
+	for len(buf) < writeBatchMax {
+		select {
+		case o := <-c.out:
+			buf = appendResponse(buf, o.corr, o.resp)
+		default:
+			return buf
+		}
+	}
+	return buf
+}
+
+// budget bounds the bytes of requests read ahead of the handler. A request
+// always fits when nothing is pending, so frames larger than the limit are
+// still served, one at a time.
+type budget struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	limit  int
+	used   int
+	closed bool
+}
+
+func (b *budget) init(limit int) {
+	b.cond.L = &b.mu
+	b.limit = limit
+}
+
+// acquire waits until n bytes fit; false means the connection is closing.
+func (b *budget) acquire(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for !b.closed && b.used > 0 && b.used+n > b.limit {
+		b.cond.Wait()
+	}
+	if b.closed {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *budget) release(n int) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.cond.Signal()
+}
+
+func (b *budget) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}

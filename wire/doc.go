@@ -1,0 +1,69 @@
+// Package wire speaks the Kafka binary protocol on behalf of a broker: it
+// frames requests and responses, decodes request headers and bodies with
+// franz-go's kmsg, and runs the per-connection loop that hands each decoded
+// request to a Handler. It contains no broker logic and imports nothing
+// internal, so the server package can sit on top of it and replica fetchers
+// can reuse its small client side (Dial / Client.Request).
+//
+// # Framing
+//
+// Every request and response is an int32 big-endian size followed by that
+// many bytes. A request frame is
+//
+//	size        int32   bytes that follow; 10 <= size <= Config.MaxRequestSize
+//	api_key     int16
+//	api_version int16
+//	corr_id     int32
+//	client_id   int16 length + bytes, -1 = null (never compact, even in header v2)
+//	tags        uvarint-prefixed tagged fields, only when (key, version) is flexible (header v2)
+//	body        the kmsg request at api_version
+//
+// and a response frame is
+//
+//	size    int32
+//	corr_id int32
+//	tags    one 0x00 byte when the response is flexible, EXCEPT ApiVersions,
+//	        whose response header never carries tagged fields (clients parse
+//	        it before they know which versions the broker speaks)
+//	body    the kmsg response at the request's version
+//
+// A size below the 10-byte header minimum or above MaxRequestSize closes the
+// connection, as Kafka does (socket.request.max.bytes, default 100 MiB). The
+// body buffer grows as bytes arrive, so a peer that announces a large frame
+// and then stalls costs at most twice what it actually sent.
+//
+// The old request header v0 without client_id (ControlledShutdown v0 only)
+// is not supported; Kafka 4 removed that API.
+//
+// # Errors on the wire
+//
+// Kafka answers protocol violations by closing the connection, and so does
+// this package: an unknown API key, a version outside Config.Versions, a
+// truncated or garbage body, or a Handler error each log one line (with the
+// connection id and remote address) and close only that connection.
+//
+// The one exception is ApiVersions (key 18) at a version we do not
+// implement (KIP-511): the client is probing, so we answer in the v0 body
+// format with UNSUPPORTED_VERSION (35) and our whole version table; the
+// client then retries with a version we listed.
+//
+// # Goroutines per connection
+//
+// Each connection runs three goroutines, all owned by the Server and waited
+// for by Close:
+//
+//	reader  reads and decodes frames, queueing at most readAheadRequests
+//	        requests and readAheadBytes bytes ahead of the handler
+//	serve   calls Handler.ServeKafka one request at a time, in arrival order
+//	writer  encodes responses in order and coalesces whatever is queued into
+//	        one write
+//
+// Keeping the handler off the reader lets the next request be decoded while a
+// slow one (a Fetch long-poll) is served, and keeping it off the writer means
+// a finished response is never held back behind the next request. Responses
+// therefore leave in request order, as clients that pipeline require.
+//
+// Request bodies may alias their frame buffer (kmsg does not copy byte
+// fields such as Produce records). Frame buffers are never reused, so a
+// Handler may keep references into a request after ServeKafka returns.
+package wire
