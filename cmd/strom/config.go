@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strombroker/strom/internal/server"
+	"github.com/strombroker/strom/storage"
+)
+
+// setting is one broker setting reachable as a flag, an environment variable
+// STROM_<FLAG> and one or more server.properties keys. All three fill the same
+// server.Config; precedence is defaults < properties file < env < flags.
+type setting struct {
+	flag  string   // flag name, also the env var (STROM_ + upper snake case)
+	keys  []string // server.properties keys (first is the canonical one)
+	usage string
+	set   func(c *server.Config, v string) error
+}
+
+func envName(flag string) string {
+	return "STROM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+func parseInt32(v string) (int32, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+	return int32(n), err
+}
+
+func parseMs(v string, unit time.Duration) (time.Duration, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return -1, nil
+	}
+	return time.Duration(n) * unit, nil
+}
+
+func durSetter(unit time.Duration, dst func(c *server.Config) *time.Duration) func(*server.Config, string) error {
+	return func(c *server.Config, v string) error {
+		d, err := parseMs(v, unit)
+		if err != nil {
+			return err
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+var settings = []setting{
+	{"node-id", []string{"node.id", "broker.id"}, "this broker's id (unique in the cluster)", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.NodeID = n
+		return err
+	}},
+	{"listen", []string{"listeners"}, "where to accept Kafka clients: host:port or NAME://host:port,... (0.0.0.0 = all interfaces)", func(c *server.Config, v string) error {
+		ls, err := server.ParseListeners(v)
+		c.Listeners = ls
+		return err
+	}},
+	{"advertise", []string{"advertised.listeners"}, "address(es) clients are told to connect to: host:port or NAME://host:port,... (defaults to --listen)", func(c *server.Config, v string) error {
+		ls, err := server.ParseListeners(v)
+		c.AdvertisedListeners = ls
+		return err
+	}},
+	{"data-dir", []string{"log.dirs", "log.dir"}, "directory for partition logs and metadata", func(c *server.Config, v string) error {
+		c.DataDir = strings.TrimSpace(strings.Split(v, ",")[0])
+		return nil
+	}},
+	{"raft-addr", []string{"raft.addr"}, "host:port of the controller (Raft) transport", func(c *server.Config, v string) error {
+		c.RaftAddr = v
+		return nil
+	}},
+	{"gossip-addr", []string{"gossip.addr"}, "host:port for cluster membership gossip", func(c *server.Config, v string) error {
+		c.GossipAddr = v
+		return nil
+	}},
+	{"join", []string{"join"}, "comma-separated gossip addresses of brokers to join", func(c *server.Config, v string) error {
+		c.Join = nil
+		for _, j := range strings.Split(v, ",") {
+			if j = strings.TrimSpace(j); j != "" {
+				c.Join = append(c.Join, j)
+			}
+		}
+		return nil
+	}},
+	{"bootstrap-expect", []string{"bootstrap.expect"}, "number of brokers that form the initial controller quorum", func(c *server.Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		c.BootstrapExpect = n
+		return err
+	}},
+	{"rack", []string{"broker.rack"}, "rack (failure domain) of this broker", func(c *server.Config, v string) error {
+		c.Rack = v
+		return nil
+	}},
+	{"num-partitions", []string{"num.partitions"}, "partitions of auto-created topics", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.NumPartitions = n
+		return err
+	}},
+	{"default-replication-factor", []string{"default.replication.factor"}, "replication factor of auto-created topics", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.DefaultReplicationFactor = int16(n)
+		return err
+	}},
+	{"min-insync-replicas", []string{"min.insync.replicas"}, "acks=all needs this many in-sync replicas", func(c *server.Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		c.MinInsyncReplicas = n
+		return err
+	}},
+	{"auto-create-topics", []string{"auto.create.topics.enable"}, "create unknown topics on Metadata requests", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.AutoCreateTopics = b
+		return err
+	}},
+	{"log-retention-ms", []string{"log.retention.ms"}, "delete segments older than this (-1 = forever)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
+	{"log-retention-minutes", []string{"log.retention.minutes"}, "retention in minutes", durSetter(time.Minute, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
+	{"log-retention-hours", []string{"log.retention.hours"}, "retention in hours", durSetter(time.Hour, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
+	{"log-retention-bytes", []string{"log.retention.bytes"}, "per-partition size limit (-1 = none)", func(c *server.Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		c.Log.RetentionBytes = n
+		return err
+	}},
+	{"log-segment-bytes", []string{"log.segment.bytes"}, "roll segment files at this size", func(c *server.Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		c.Log.SegmentBytes = n
+		return err
+	}},
+	{"log-roll-ms", []string{"log.roll.ms"}, "roll segment files after this long", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.SegmentMs })},
+	{"log-roll-hours", []string{"log.roll.hours"}, "roll segment files after this many hours", durSetter(time.Hour, func(c *server.Config) *time.Duration { return &c.Log.SegmentMs })},
+	{"log-fsync", []string{"log.fsync"}, "when to fsync: always (before acking, group commit), interval, never", func(c *server.Config, v string) error {
+		c.Log.Fsync = storage.FsyncPolicy(strings.TrimSpace(v))
+		return nil
+	}},
+	{"log-flush-interval-ms", []string{"log.flush.interval.ms"}, "fsync period with log.fsync=interval", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.FlushInterval })},
+	{"message-max-bytes", []string{"message.max.bytes"}, "largest record batch accepted", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.MessageMaxBytes = n
+		c.Log.MaxMessageBytes = n
+		return err
+	}},
+	{"socket-request-max-bytes", []string{"socket.request.max.bytes"}, "largest request accepted", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.SocketRequestMaxBytes = n
+		return err
+	}},
+	{"offsets-topic-num-partitions", []string{"offsets.topic.num.partitions"}, "partitions of __consumer_offsets (set before first start)", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.OffsetsTopicPartitions = n
+		return err
+	}},
+	{"offsets-topic-replication-factor", []string{"offsets.topic.replication.factor"}, "replication factor of __consumer_offsets", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.OffsetsTopicReplicationFactor = int16(n)
+		return err
+	}},
+	{"group-initial-rebalance-delay-ms", []string{"group.initial.rebalance.delay.ms"}, "wait for more members before the first rebalance of a new group", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupInitialRebalanceDelay })},
+	{"group-min-session-timeout-ms", []string{"group.min.session.timeout.ms"}, "smallest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMinSessionTimeout })},
+	{"group-max-session-timeout-ms", []string{"group.max.session.timeout.ms"}, "largest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMaxSessionTimeout })},
+	{"log-retention-check-interval-ms", []string{"log.retention.check.interval.ms"}, "how often retention runs", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.RetentionCheckInterval })},
+}
+
+// readProperties parses a Java-style .properties file: key=value or key:value
+// lines, # and ! comments, trailing-backslash continuations.
+func readProperties(r io.Reader) (map[string]string, error) {
+	out := make(map[string]string)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	var pending string
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimSpace(sc.Text())
+		if pending != "" {
+			line = pending + line
+			pending = ""
+		}
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		if strings.HasSuffix(line, `\`) {
+			pending = strings.TrimSuffix(line, `\`)
+			continue
+		}
+		i := strings.IndexAny(line, "=:")
+		if i < 0 {
+			return nil, fmt.Errorf("line %d: %q is not key=value", lineNo, line)
+		}
+		out[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
+	}
+	return out, sc.Err()
+}
+
+// loadConfig builds the broker configuration from defaults, an optional
+// properties file, STROM_* environment variables and flags, in that order.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (server.Config, string, error) {
+	cfg := server.DefaultConfig()
+	fs := flag.NewFlagSet("strom broker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", getenv("STROM_CONFIG"), "Kafka-style server.properties file (env STROM_CONFIG)")
+	logLevel := fs.String("log-level", envOr(getenv, "STROM_LOG_LEVEL", "info"), "debug, info, warn or error (env STROM_LOG_LEVEL)")
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		vals[s.flag] = fs.String(s.flag, "", s.usage+" (env "+envName(s.flag)+", property "+strings.Join(s.keys, "/")+")")
+	}
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: strom broker [flags]\n\nRuns a Strom broker. With no flags: node 1, Kafka clients on 127.0.0.1:9092, data in ./data.\nEach flag can also be given as an environment variable or a server.properties key.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, "", err
+	}
+	if fs.NArg() > 0 {
+		return cfg, "", fmt.Errorf("unexpected argument %q (flags look like --node-id 2)", fs.Arg(0))
+	}
+
+	if *configFile != "" {
+		f, err := os.Open(*configFile)
+		if err != nil {
+			return cfg, "", fmt.Errorf("--config: %w", err)
+		}
+		props, err := readProperties(f)
+		f.Close()
+		if err != nil {
+			return cfg, "", fmt.Errorf("%s: %w", *configFile, err)
+		}
+		known := map[string]bool{}
+		for _, s := range settings {
+			for _, k := range s.keys {
+				known[k] = true
+				if v, ok := props[k]; ok {
+					if err := s.set(&cfg, v); err != nil {
+						return cfg, "", fmt.Errorf("%s: %s=%s: %w", *configFile, k, v, err)
+					}
+				}
+			}
+		}
+		for k := range props {
+			if !known[k] {
+				fmt.Fprintf(stderr, "warning: %s: %s is not used by Strom and is ignored\n", *configFile, k)
+			}
+		}
+	}
+	for _, s := range settings {
+		if v := getenv(envName(s.flag)); v != "" {
+			if err := s.set(&cfg, v); err != nil {
+				return cfg, "", fmt.Errorf("%s=%s: %w", envName(s.flag), v, err)
+			}
+		}
+	}
+	var ferr error
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.flag == f.Name && ferr == nil {
+				if err := s.set(&cfg, *vals[s.flag]); err != nil {
+					ferr = fmt.Errorf("--%s=%s: %w", s.flag, *vals[s.flag], err)
+				}
+			}
+		}
+	})
+	if ferr != nil {
+		return cfg, "", ferr
+	}
+	// A bare --advertise host:port names the PLAINTEXT listener; when the
+	// single listener has another name, give it that name.
+	if len(cfg.Listeners) == 1 && len(cfg.AdvertisedListeners) == 1 && cfg.AdvertisedListeners[0].Name != cfg.Listeners[0].Name && cfg.AdvertisedListeners[0].Name == "PLAINTEXT" {
+		cfg.AdvertisedListeners[0].Name = cfg.Listeners[0].Name
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, "", err
+	}
+	return cfg, *logLevel, nil
+}
+
+func envOr(getenv func(string) string, k, def string) string {
+	if v := getenv(k); v != "" {
+		return v
+	}
+	return def
+}
