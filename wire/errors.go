@@ -7,10 +7,6 @@ import "errors"
 // returned to the Handler, since the reaction (closing the connection) is
 // fixed by the protocol.
 var (
-	// ErrServerClosed is returned by Serve when the Server was closed
-	// before Serve was called.
-	ErrServerClosed = errors.New("wire: server closed")
-
 	// ErrInvalidConfig reports a Config that fails Validate.
 	ErrInvalidConfig = errors.New("wire: invalid config")
 

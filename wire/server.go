@@ -52,9 +52,10 @@ func NewServer(cfg Config) *Server {
 }
 
 // Serve accepts connections on ln until Close and returns nil after Close.
-// It may be called for several listeners at once. It closes ln when it
-// returns. If the Server was already closed it returns ErrServerClosed; an
-// invalid Config returns an error wrapping ErrInvalidConfig.
+// It may be called for several listeners at once, and closes ln when it
+// returns. Serve on an already closed Server closes ln and returns nil at
+// once, so `go srv.Serve(ln)` racing a Close is harmless. An invalid Config
+// returns an error wrapping ErrInvalidConfig.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.cfg.Validate(); err != nil {
 		ln.Close()
@@ -64,7 +65,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.closed {
 		s.mu.Unlock()
 		ln.Close()
-		return ErrServerClosed
+		return nil
 	}
 	s.listeners[ln] = struct{}{}
 	s.wg.Add(1)
