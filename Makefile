@@ -1,0 +1,40 @@
+# Strom — see README.md. `make run` starts a broker with the defaults;
+# `make test` runs every test.
+
+GO       ?= go
+BIN      := bin/strom
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+PKGS     := ./...
+# Packages with concurrency run under the race detector.
+RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/server/...
+
+.PHONY: all build run test test-unit test-race vet fmt-check bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/strom
+
+run: build
+	./$(BIN) broker
+
+test: fmt-check vet build
+	$(GO) test -race -timeout 30m $(RACE_PKGS)
+	$(GO) test -timeout 30m ./cmd/... ./internal/cli/... ./tests/...
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./storage/ ./wire/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./wire/
+	$(GO) test -run '^$$' -fuzz FuzzParseBatches -fuzztime 60s ./storage/
+
+clean:
+	rm -rf bin
