@@ -1,0 +1,407 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+func runGroup(e *env, args []string) error {
+	return subcommands(e, "group", args, map[string]func(*env, []string) error{
+		"list":          groupList,
+		"describe":      groupDescribe,
+		"reset-offsets": groupResetOffsets,
+		"delete":        groupDelete,
+	})
+}
+
+type groupListed struct {
+	Group        string `json:"group"`
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+	Coordinator  int32  `json:"coordinator"`
+}
+
+func groupList(e *env, args []string) error {
+	fs, o := newFlags(e, "group list", "group list", adminTimeout, "request timeout")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("group list takes no arguments — use `strom group describe %s` for details", strings.Join(pos, " "))
+	}
+	cl, adm, err := o.client(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := o.reqCtx(e.ctx)
+	defer cancel()
+	lgs, err := adm.ListGroups(ctx)
+	if err != nil {
+		return o.wrap(err)
+	}
+	out := []groupListed{}
+	for _, g := range lgs.Sorted() {
+		out = append(out, groupListed{Group: g.Group, State: g.State, ProtocolType: g.ProtocolType, Coordinator: g.Coordinator})
+	}
+	if o.json {
+		return writeJSON(e.stdout, out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE\tCOORDINATOR")
+	for _, g := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", g.Group, orDash(g.State), orDash(g.ProtocolType), g.Coordinator)
+	}
+	return tw.Flush()
+}
+
+type groupMember struct {
+	MemberID   string             `json:"member_id"`
+	InstanceID string             `json:"instance_id,omitempty"`
+	ClientID   string             `json:"client_id"`
+	Host       string             `json:"host"`
+	Assigned   map[string][]int32 `json:"assigned"`
+}
+
+type groupOffset struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Committed int64  `json:"committed"`
+	LogEnd    int64  `json:"log_end"`
+	Lag       int64  `json:"lag"`
+	MemberID  string `json:"member_id,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Host      string `json:"host,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+type groupDescribed struct {
+	Group        string        `json:"group"`
+	Coordinator  int32         `json:"coordinator"`
+	State        string        `json:"state"`
+	ProtocolType string        `json:"protocol_type"`
+	Protocol     string        `json:"protocol"`
+	Members      []groupMember `json:"members"`
+	Offsets      []groupOffset `json:"offsets"`
+	TotalLag     int64         `json:"total_lag"`
+}
+
+func groupDescribe(e *env, args []string) error {
+	fs, o := newFlags(e, "group describe", "group describe GROUP...", adminTimeout, "request timeout")
+	names, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return usageErr("group describe needs a group name — list them with `strom group list`")
+	}
+	cl, adm, err := o.client(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := o.reqCtx(e.ctx)
+	defer cancel()
+	lags, err := adm.Lag(ctx, names...)
+	if err != nil {
+		return o.wrap(err)
+	}
+	out := make([]groupDescribed, 0, len(names))
+	for _, n := range names {
+		l, ok := lags[n]
+		if !ok {
+			return explainGroup(kerr.GroupIDNotFound, n)
+		}
+		if err := l.Error(); err != nil {
+			return explainGroup(o.wrap(err), n)
+		}
+		if (l.State == "Dead" || l.State == "") && len(l.Members) == 0 && len(l.Lag) == 0 {
+			return explainGroup(kerr.GroupIDNotFound, n)
+		}
+		out = append(out, describeLag(l))
+	}
+	if o.json {
+		return writeJSON(e.stdout, out)
+	}
+	for i, g := range out {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		printGroup(e, g)
+	}
+	return nil
+}
+
+func describeLag(l kadm.DescribedGroupLag) groupDescribed {
+	g := groupDescribed{Group: l.Group, Coordinator: l.Coordinator.NodeID, State: l.State, ProtocolType: l.ProtocolType, Protocol: l.Protocol, Members: []groupMember{}, Offsets: []groupOffset{}}
+	for _, m := range l.Members {
+		gm := groupMember{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Assigned: map[string][]int32{}}
+		if m.InstanceID != nil {
+			gm.InstanceID = *m.InstanceID
+		}
+		if c, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range c.Topics {
+				ps := append([]int32(nil), t.Partitions...)
+				sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+				gm.Assigned[t.Topic] = ps
+			}
+		}
+		g.Members = append(g.Members, gm)
+	}
+	for _, ml := range l.Lag.Sorted() {
+		off := groupOffset{Topic: ml.Topic, Partition: ml.Partition, Committed: ml.Commit.At, LogEnd: ml.End.Offset, Lag: ml.Lag}
+		if ml.End.Err != nil {
+			off.LogEnd = -1
+		}
+		if ml.Member != nil {
+			off.MemberID, off.ClientID, off.Host = ml.Member.MemberID, ml.Member.ClientID, ml.Member.ClientHost
+		}
+		if ml.Err != nil {
+			off.Error = ml.Err.Error()
+		}
+		if off.Lag > 0 {
+			g.TotalLag += off.Lag
+		}
+		g.Offsets = append(g.Offsets, off)
+	}
+	return g
+}
+
+func printGroup(e *env, g groupDescribed) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tCOORDINATOR\tSTATE\tPROTOCOL-TYPE\tPROTOCOL\tMEMBERS\tTOTAL-LAG")
+	fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.Group, g.Coordinator, orDash(g.State), orDash(g.ProtocolType), orDash(g.Protocol), len(g.Members), g.TotalLag)
+	_ = tw.Flush()
+	if len(g.Members) > 0 {
+		fmt.Fprintln(e.stdout)
+		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MEMBER-ID\tCLIENT-ID\tHOST\tASSIGNED")
+		for _, m := range g.Members {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.MemberID, orDash(m.ClientID), orDash(m.Host), assignedString(m.Assigned))
+		}
+		_ = tw.Flush()
+	}
+	if len(g.Offsets) > 0 {
+		fmt.Fprintln(e.stdout)
+		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tMEMBER-ID\tCLIENT-ID\tHOST")
+		for _, o := range g.Offsets {
+			lag := "-"
+			if o.Lag >= 0 {
+				lag = strconv.FormatInt(o.Lag, 10)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Topic, o.Partition, offsetString(o.Committed), offsetString(o.LogEnd), lag, orDash(o.MemberID), orDash(o.ClientID), orDash(o.Host))
+		}
+		_ = tw.Flush()
+	}
+}
+
+func assignedString(a map[string][]int32) string {
+	if len(a) == 0 {
+		return "-"
+	}
+	topics := make([]string, 0, len(a))
+	for t := range a {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	parts := make([]string, 0, len(topics))
+	for _, t := range topics {
+		parts = append(parts, t+":"+joinInt32(a[t]))
+	}
+	return strings.Join(parts, " ")
+}
+
+type resetOffset struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Current   int64  `json:"current"`
+	New       int64  `json:"new"`
+}
+
+type resetResult struct {
+	Group    string        `json:"group"`
+	Executed bool          `json:"executed"`
+	Offsets  []resetOffset `json:"offsets"`
+}
+
+func groupResetOffsets(e *env, args []string) error {
+	fs, o := newFlags(e, "group reset-offsets", "group reset-offsets GROUP --topic T (--to-earliest|--to-latest|--to-offset N) [--execute]", adminTimeout, "request timeout")
+	var topics stringList
+	fs.Var(&topics, "topic", "topic whose offsets to reset (repeatable)")
+	toEarliest := fs.Bool("to-earliest", false, "reset to the log start offset")
+	toLatest := fs.Bool("to-latest", false, "reset to the log end offset")
+	toOffset := fs.Int64("to-offset", -1, "reset to this offset (clamped to the partition's log start..end)")
+	execute := fs.Bool("execute", false, "commit the new offsets (without it: dry run that only prints them)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("reset-offsets needs exactly one group — e.g. `strom group reset-offsets G --topic T --to-earliest --execute`")
+	}
+	group := pos[0]
+	if len(topics) == 0 {
+		return usageErr("reset-offsets needs --topic T")
+	}
+	modes := 0
+	for _, b := range []bool{*toEarliest, *toLatest, *toOffset >= 0} {
+		if b {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return usageErr("reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset N")
+	}
+	cl, adm, err := o.client(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := o.reqCtx(e.ctx)
+	defer cancel()
+
+	dgs, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return explainGroup(o.wrap(err), group)
+	}
+	if dg, ok := dgs[group]; ok {
+		if dg.Err != nil && !errors.Is(dg.Err, kerr.GroupIDNotFound) {
+			return explainGroup(dg.Err, group)
+		}
+		// Kafka refuses offset commits from outside an active group, and a
+		// running consumer would overwrite them anyway.
+		if len(dg.Members) > 0 || (dg.State != "Empty" && dg.State != "Dead" && dg.State != "") {
+			return friendly(ErrGroupNotEmpty, nil, "group %s is %s with %d members — stop its consumers first (offsets can only be reset on an empty group)", group, dg.State, len(dg.Members))
+		}
+	}
+	tds, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return o.wrap(err)
+	}
+	for _, t := range topics {
+		if td, ok := tds[t]; !ok {
+			return explainTopic(kerr.UnknownTopicOrPartition, t)
+		} else if td.Err != nil {
+			return explainTopic(td.Err, t)
+		}
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return o.wrap(err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return o.wrap(err)
+	}
+	current, err := adm.FetchOffsetsForTopics(ctx, group, topics...)
+	if err != nil {
+		return explainGroup(o.wrap(err), group)
+	}
+	res := resetResult{Group: group, Executed: *execute, Offsets: []resetOffset{}}
+	commit := make(kadm.Offsets)
+	for _, t := range topics {
+		for _, p := range tds[t].Partitions.Numbers() {
+			start, sok := starts.Lookup(t, p)
+			end, eok := ends.Lookup(t, p)
+			if !sok || !eok || start.Err != nil || end.Err != nil {
+				return fmt.Errorf("cannot list offsets of %s[%d]: %w", t, p, errors.Join(start.Err, end.Err))
+			}
+			target := end.Offset
+			switch {
+			case *toEarliest:
+				target = start.Offset
+			case *toOffset >= 0:
+				target = max(start.Offset, min(*toOffset, end.Offset))
+			}
+			cur := int64(-1)
+			if c, ok := current.Lookup(t, p); ok && c.Err == nil {
+				cur = c.At
+			}
+			res.Offsets = append(res.Offsets, resetOffset{Topic: t, Partition: p, Current: cur, New: target})
+			commit.Add(kadm.Offset{Topic: t, Partition: p, At: target, LeaderEpoch: -1})
+		}
+	}
+	if *execute {
+		resps, err := adm.CommitOffsets(ctx, group, commit)
+		if err != nil {
+			return explainGroup(o.wrap(err), group)
+		}
+		if err := resps.Error(); err != nil {
+			return explainGroup(err, group)
+		}
+	}
+	if o.json {
+		return writeJSON(e.stdout, res)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tNEW-OFFSET")
+	for _, r := range res.Offsets {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", group, r.Topic, r.Partition, offsetString(r.Current), r.New)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if *execute {
+		fmt.Fprintf(e.stderr, "committed %d offsets for group %s\n", len(res.Offsets), group)
+	} else {
+		fmt.Fprintln(e.stderr, "dry run: nothing changed — add --execute to commit these offsets")
+	}
+	return nil
+}
+
+func groupDelete(e *env, args []string) error {
+	fs, o := newFlags(e, "group delete", "group delete GROUP...", adminTimeout, "request timeout")
+	names, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return usageErr("group delete needs at least one group name")
+	}
+	cl, adm, err := o.client(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := o.reqCtx(e.ctx)
+	defer cancel()
+	resps, err := adm.DeleteGroups(ctx, names...)
+	if err != nil {
+		return o.wrap(err)
+	}
+	deleted := []string{}
+	var firstErr error
+	for _, n := range names {
+		r, ok := resps[n]
+		if !ok || r.Err != nil {
+			if firstErr == nil {
+				var cause error = kerr.GroupIDNotFound
+				if ok {
+					cause = withMessage(r.Err, r.ErrMessage)
+				}
+				firstErr = explainGroup(cause, n)
+			}
+			continue
+		}
+		deleted = append(deleted, n)
+	}
+	if o.json {
+		if err := writeJSON(e.stdout, map[string][]string{"deleted": deleted}); err != nil {
+			return err
+		}
+	} else {
+		for _, n := range deleted {
+			fmt.Fprintf(e.stdout, "deleted group %s\n", n)
+		}
+	}
+	return firstErr
+}
