@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net"
+	"strconv"
 	"os"
 	"testing"
 	"time"
@@ -82,4 +84,24 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// kadmCreate creates a topic with replication factor 1 and fails on error.
+func kadmCreate(ctx context.Context, t *testing.T, addr, topic string, partitions int32) (kadm.CreateTopicResponse, error) {
+	t.Helper()
+	return newAdmin(t, addr).CreateTopic(ctx, partitions, 1, nil, topic)
+}
+
+// portOf returns the port of a host:port address.
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
