@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"strconv"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
