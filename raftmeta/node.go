@@ -1,0 +1,484 @@
+package raftmeta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+const (
+	// retainSnapshots is how many FSM snapshots raft keeps on disk.
+	retainSnapshots = 2
+	// transportTimeout bounds one raft RPC's I/O.
+	transportTimeout = 10 * time.Second
+	// barrierTimeout bounds how long establishing leadership waits to enqueue
+	// the barrier; the leader loop retries after it.
+	barrierTimeout = 5 * time.Second
+	// retryBackoff spaces retries of the leader loop's own proposals.
+	retryBackoff = 100 * time.Millisecond
+	// applyDrainTimeout bounds how long Close waits for apply waiters that raft
+	// has not answered (see Close).
+	applyDrainTimeout = 5 * time.Second
+)
+
+// nodeIDKey is our own key in raft's stable store: the node id this data
+// directory belongs to. Opening it as another id would join the cluster under
+// a wrong identity, so Open refuses.
+var nodeIDKey = []byte("strom.node_id")
+
+// Node is a metadata node: a Raft member with the FSM. With one voter it is
+// always the controller; with several, the raft leader is.
+//
+// All methods are safe for concurrent use. Reads (State, Changed,
+// IsController) never block on raft. Writes must run on the controller and
+// block until the command is applied locally or ctx ends; when ctx ends first
+// the command may still be applied later.
+//
+// Lock order: mu before pubMu; neither is held while calling into raft.
+type Node struct {
+	cfg    Config
+	logger *slog.Logger
+	id     raft.ServerID
+
+	fsm      *fsm
+	raft     *raft.Raft
+	store    *raftboltdb.BoltStore
+	notifyCh chan bool             // raft.Config.NotifyCh: our own leadership
+	obsCh    chan raft.Observation // leader changes seen by any member
+	observer *raft.Observer
+
+	// controllerID is the raft leader's node id, -1 if unknown. It is not FSM
+	// state: publish overlays it on the FSM's state.
+	controllerID atomic.Int32
+	// established is true while this node leads and has finished establishing
+	// its term (barrier applied, cluster id set); only then may it write.
+	established atomic.Bool
+
+	pubMu     sync.Mutex
+	published atomic.Pointer[State]
+	changed   chan struct{} // guarded by pubMu; closed and replaced by publish
+
+	mu         sync.Mutex
+	closed     bool          // guarded by mu
+	shutdownCh chan struct{} // closed by Close
+	wg         sync.WaitGroup // the monitor goroutine (which owns the leader loop)
+	applyWG    sync.WaitGroup // apply waiters, see await; Add only under mu while !closed
+}
+
+// Open starts the node: raft-boltdb log and stable store in DataDir/raft,
+// file snapshots beside it, a TCP transport on RaftBind, and the FSM. A node
+// without raft state and with BootstrapSelf bootstraps a one-voter cluster of
+// itself; a node with state never bootstraps again.
+func Open(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SnapshotThreshold == 0 {
+		cfg.SnapshotThreshold = DefaultConfig().SnapshotThreshold
+	}
+	n := &Node{
+		cfg:        cfg,
+		logger:     cfg.Logger.With("node", cfg.NodeID),
+		id:         raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
+		notifyCh:   make(chan bool, 8),
+		obsCh:      make(chan raft.Observation, 16),
+		changed:    make(chan struct{}),
+		shutdownCh: make(chan struct{}),
+	}
+	n.controllerID.Store(-1)
+	n.fsm = newFSM(n.logger, n.publish)
+	n.publish()
+
+	if err := n.openRaft(); err != nil {
+		return nil, err
+	}
+	n.observer = raft.NewObserver(n.obsCh, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(n.observer)
+	n.wg.Go(n.monitor)
+	n.kickSoloElection()
+	return n, nil
+}
+
+// openRaft opens the stores and transport and starts raft, cleaning up
+// whatever it opened if a later step fails.
+func (n *Node) openRaft() (err error) {
+	dir := filepath.Join(n.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("raftmeta: %w", err)
+	}
+	hlog := newHCLogAdapter(n.logger, "raft")
+
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second}, // fail, don't hang, if another process holds it
+	})
+	if err != nil {
+		return fmt.Errorf("raftmeta: open raft store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
+	if err := n.checkNodeID(store); err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, retainSnapshots, hlog.Named("snapshot"))
+	if err != nil {
+		return fmt.Errorf("raftmeta: open snapshot store: %w", err)
+	}
+	stream, err := listenRaft(n.cfg.RaftBind, n.cfg.RaftAdvertise)
+	if err != nil {
+		return err
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 3,
+		Timeout: transportTimeout,
+		Logger:  hlog.Named("net"),
+	})
+	defer func() {
+		if err != nil {
+			trans.Close()
+		}
+	}()
+
+	rc := n.raftConfig(hlog)
+	has, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return fmt.Errorf("raftmeta: inspect raft state: %w", err)
+	}
+	if !has && n.cfg.BootstrapSelf {
+		n.logger.Info("raftmeta: bootstrapping a new one-voter cluster", "raft_addr", trans.LocalAddr())
+		err := raft.BootstrapCluster(rc, store, store, snaps, trans, raft.Configuration{
+			Servers: []raft.Server{{Suffrage: raft.Voter, ID: n.id, Address: trans.LocalAddr()}},
+		})
+		if err != nil {
+			return fmt.Errorf("raftmeta: bootstrap: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("raftmeta: start raft: %w", err)
+	}
+	n.raft, n.store = r, store
+	return nil
+}
+
+func (n *Node) raftConfig(hlog *hclogAdapter) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = n.id
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = n.cfg.CommitTimeout
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.NotifyCh = n.notifyCh
+	rc.Logger = hlog
+	return rc
+}
+
+// checkNodeID records the node id in a fresh store and refuses a store that
+// belongs to another id.
+func (n *Node) checkNodeID(store *raftboltdb.BoltStore) error {
+	v, err := store.Get(nodeIDKey)
+	switch {
+	case errors.Is(err, raftboltdb.ErrKeyNotFound):
+		if err := store.Set(nodeIDKey, []byte(n.id)); err != nil {
+			return fmt.Errorf("raftmeta: record node id: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("raftmeta: read node id: %w", err)
+	case string(v) != string(n.id):
+		return fmt.Errorf("%w: %s belongs to node %s, not %s", ErrInvalidConfig, n.cfg.DataDir, v, n.id)
+	}
+	return nil
+}
+
+// kickSoloElection starts the first election now instead of after a random
+// 1-2 heartbeat timeouts when this node is the only voter: nobody else can
+// win or be disrupted, so waiting only delays startup. Lowering the heartbeat
+// timeout through ReloadConfig makes a follower re-check its timer at once
+// (it has never heard from a leader, so it becomes candidate and, as the sole
+// voter, leader); the configured timers are then restored so a cluster that
+// later grows keeps them. Best effort: if anything fails, the normal timer
+// still elects us.
+func (n *Node) kickSoloElection() {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	var voters []raft.ServerID
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters = append(voters, s.ID)
+		}
+	}
+	if len(voters) != 1 || voters[0] != n.id || n.cfg.HeartbeatTimeout <= n.cfg.LeaderLeaseTimeout {
+		return
+	}
+	orig := n.raft.ReloadableConfig()
+	fast := orig
+	fast.HeartbeatTimeout = n.cfg.LeaderLeaseTimeout // raft requires lease <= heartbeat
+	fast.ElectionTimeout = n.cfg.LeaderLeaseTimeout
+	if err := n.raft.ReloadConfig(fast); err != nil {
+		n.logger.Debug("raftmeta: cannot shorten solo election", "err", err)
+		return
+	}
+	if err := n.raft.ReloadConfig(orig); err != nil {
+		n.logger.Warn("raftmeta: cannot restore raft timers", "err", err)
+	}
+}
+
+// Close shuts raft down and waits for the node's goroutines. It is safe to
+// call more than once.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	close(n.shutdownCh)
+	n.mu.Unlock()
+
+	err := n.raft.Shutdown().Error() // also closes the transport
+	n.raft.DeregisterObserver(n.observer)
+	n.wg.Wait()
+	n.drainApplies()
+	if cerr := n.store.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("raftmeta: close raft store: %w", cerr))
+	}
+	n.established.Store(false)
+	n.controllerID.Store(-1)
+	n.publish()
+	return err
+}
+
+// drainApplies waits for apply waiters. Raft answers every future it accepted
+// with a result or ErrRaftShutdown, except that a batch already handed to its
+// FSM goroutine when shutdown wins the race is dropped unanswered; waiting for
+// those forever would hang Close, so the wait is bounded and reported.
+func (n *Node) drainApplies() {
+	done := make(chan struct{})
+	go func() {
+		n.applyWG.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(applyDrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		n.logger.Warn("raftmeta: raft left apply futures unanswered at shutdown")
+	}
+}
+
+// State returns the latest applied state snapshot; never nil after Open.
+func (n *Node) State() *State { return n.published.Load() }
+
+// Changed returns a channel closed at the next state change (an applied
+// command, a restored snapshot, a controller change). Take the channel
+// before reading State to not miss a change in between.
+func (n *Node) Changed() <-chan struct{} {
+	n.pubMu.Lock()
+	defer n.pubMu.Unlock()
+	return n.changed
+}
+
+// publish overlays the controller id on the FSM's latest state, stores it
+// for readers and wakes Changed waiters. It runs on the FSM goroutine (after
+// each apply) and on the monitor goroutine (leadership changes); pubMu keeps
+// the published state the newest of both.
+func (n *Node) publish() {
+	n.pubMu.Lock()
+	defer n.pubMu.Unlock()
+	s := *n.fsm.current()
+	s.ControllerID = n.controllerID.Load()
+	n.published.Store(&s)
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// IsController reports whether this node is the Raft leader and has
+// established its term (applied everything earlier leaders committed), i.e.
+// whether writes on this node are accepted now.
+func (n *Node) IsController() bool {
+	return n.raft.State() == raft.Leader && n.established.Load()
+}
+
+// WaitController blocks until some controller is known and this node has
+// applied its log: on the leader, until its term is established; on a
+// follower, until it has applied everything it knows to be committed.
+func (n *Node) WaitController(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond) // raft has no "applied" notification for barriers
+	defer tick.Stop()
+	for {
+		changed := n.Changed()
+		if n.isClosed() {
+			return ErrClosed
+		}
+		if n.caughtUp() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNoController, ctx.Err())
+		case <-n.shutdownCh:
+			return ErrClosed
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func (n *Node) caughtUp() bool {
+	if n.raft.State() == raft.Leader {
+		return n.established.Load()
+	}
+	if _, id := n.raft.LeaderWithID(); id == "" {
+		return false
+	}
+	commit := n.raft.CommitIndex()
+	return commit > 0 && n.raft.AppliedIndex() >= commit
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
+}
+
+// monitor follows leadership: it consumes NotifyCh (raft blocks until it
+// does), runs one leader loop per term of ours, and refreshes the controller
+// id on every leader change raft observes. Owned by n.wg.
+func (n *Node) monitor() {
+	var term *leaderTerm
+	endTerm := func() {
+		if term != nil {
+			term.stop()
+			term = nil
+		}
+		if n.established.Swap(false) {
+			n.publish()
+		}
+	}
+	defer endTerm()
+	for {
+		select {
+		case isLeader := <-n.notifyCh:
+			if isLeader && term == nil {
+				term = n.startTerm()
+			} else if !isLeader {
+				endTerm()
+			}
+			n.refreshController()
+		case <-n.obsCh:
+			n.refreshController()
+		case <-n.shutdownCh:
+			return
+		}
+	}
+}
+
+// leaderTerm is one running leader loop; stop cancels it and waits for it.
+type leaderTerm struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (t *leaderTerm) stop() {
+	t.cancel()
+	<-t.done
+}
+
+// startTerm runs a leader loop; the returned term owns its goroutine.
+func (n *Node) startTerm() *leaderTerm {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &leaderTerm{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		n.leaderLoop(ctx)
+	}()
+	return t
+}
+
+// refreshController reads the current leader from raft and publishes a
+// state if it changed. Observations may be dropped (non-blocking observer);
+// reading raft's current view each time makes that harmless.
+func (n *Node) refreshController() {
+	id := int32(-1)
+	if _, sid := n.raft.LeaderWithID(); sid != "" {
+		if v, err := strconv.ParseInt(string(sid), 10, 32); err == nil {
+			id = int32(v)
+		}
+	}
+	if n.controllerID.Swap(id) != id {
+		n.publish()
+	}
+}
+
+// leaderLoop establishes a term the Consul way: a barrier makes sure every
+// entry of earlier terms is applied, so decisions below see the whole state;
+// then one-time cluster setup. It runs until ctx is cancelled (term ends).
+// The next iteration reconciles broker liveness and partition leaders here.
+func (n *Node) leaderLoop(ctx context.Context) {
+	if !n.retry(ctx, "barrier", func() error {
+		return n.await(ctx, n.raft.Barrier(barrierTimeout))
+	}) {
+		return
+	}
+	if n.fsm.current().ClusterID == "" {
+		id := newClusterID()
+		if !n.retry(ctx, "set cluster id", func() error {
+			_, err := n.propose(ctx, cmdSetClusterID, setClusterIDCmd{ClusterID: id})
+			return err
+		}) {
+			return
+		}
+		n.logger.Info("raftmeta: cluster id set", "cluster_id", n.fsm.current().ClusterID)
+	}
+	n.established.Store(true)
+	n.publish()
+	n.logger.Info("raftmeta: controller established", "index", n.raft.AppliedIndex())
+	<-ctx.Done()
+}
+
+// retry runs op until it succeeds (true) or the term or node ends (false).
+func (n *Node) retry(ctx context.Context, what string, op func() error) bool {
+	for {
+		err := op()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrNotController) {
+			return false
+		}
+		n.logger.Warn("raftmeta: leader setup failed; retrying", "step", what, "err", err)
+		t := time.NewTimer(retryBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
