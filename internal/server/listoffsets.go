@@ -6,10 +6,9 @@ package server
 // last stable offset as there are no transactions), -2 the earliest (log
 // start), -3 (v7+) the record with the largest timestamp, -4 (v8+) the
 // earliest local offset, which is the log start here (no tiered storage).
-// Any other value finds the first batch whose newest timestamp is >= it; the
-// offset returned is that batch's first record (batch granularity — exact for
-// single-record batches and, like Kafka, never later than the first match).
-// No match gives offset -1. v0 returns the answer in OldStyleOffsets. v4+
+// Any other value finds the first record whose timestamp is >= it: the
+// time index finds the batch, then that one batch is decoded to pick the
+// record. No match gives offset -1. v0 returns the answer in OldStyleOffsets. v4+
 // checks CurrentLeaderEpoch and returns the leader epoch.
 
 import (
@@ -86,7 +85,7 @@ func (s *Server) listOffset(lp *kmsg.ListOffsetsResponseTopicPartition, topic st
 			return err
 		}
 		if found {
-			lp.Offset, lp.Timestamp = off, ts
+			lp.Offset, lp.Timestamp = exactTimestampOffset(part, off, ts, rp.Timestamp)
 		}
 	}
 	return nil

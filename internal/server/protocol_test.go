@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"hash/crc32"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ func makeBatch(pid int64, epoch int16, seq int32, values ...string) []byte {
 	now := time.Now().UnixMilli()
 	for i, v := range values {
 		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}
+		r.Length = int32(len(r.AppendTo(nil)) - 1) // body size; Length 0 took one varint byte
 		recs = r.AppendTo(recs)
 	}
 	b := kmsg.RecordBatch{
@@ -33,8 +35,9 @@ func makeBatch(pid int64, epoch int16, seq int32, values ...string) []byte {
 		Records:         recs,
 	}
 	raw := b.AppendTo(nil)
-	// Length = everything after the 12-byte offset+length prefix.
-	// CRC covers attributes (byte 21) to the end.
+	// Length is everything after the 12-byte offset+length prefix; the CRC
+	// covers attributes (byte 21) to the end.
+	binary.BigEndian.PutUint32(raw[8:12], uint32(len(raw)-12))
 	crc := crc32.Checksum(raw[21:], castagnoli)
 	raw[17], raw[18], raw[19], raw[20] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
 	return raw
