@@ -92,4 +92,3 @@ func newClusterID() string {
 	_, _ = crand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
-

@@ -70,8 +70,8 @@ type Node struct {
 	changed   chan struct{} // guarded by pubMu; closed and replaced by publish
 
 	mu         sync.Mutex
-	closed     bool          // guarded by mu
-	shutdownCh chan struct{} // closed by Close
+	closed     bool           // guarded by mu
+	shutdownCh chan struct{}  // closed by Close
 	wg         sync.WaitGroup // the monitor goroutine (which owns the leader loop)
 	applyWG    sync.WaitGroup // apply waiters, see await; Add only under mu while !closed
 }

@@ -72,4 +72,3 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 	}
 	return s, nil
 }
-
