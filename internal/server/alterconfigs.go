@@ -1,0 +1,245 @@
+package server
+
+// AlterConfigs: versions 0-2. IncrementalAlterConfigs: versions 0-1.
+//
+// Behaviour (both):
+//   - TOPIC resources only. Changes are checked against the topic config
+//     registry (configs.go) and written through the controller as set/delete
+//     operations; local partitions pick the new settings up in reconcile
+//     before the answer goes out (retention, segment size, min ISR ...).
+//     Invalid name: INVALID_TOPIC_EXCEPTION; unknown topic:
+//     UNKNOWN_TOPIC_OR_PARTITION; bad key or value: INVALID_CONFIG naming it.
+//   - BROKER resources: INVALID_REQUEST "dynamic broker configs are not
+//     supported" (a wrong broker id says so instead). Broker settings are
+//     fixed at start-up; pretending to accept changes would be a lie.
+//   - Any other resource type: INVALID_REQUEST.
+//   - A resource named twice, or a key named twice within one resource:
+//     INVALID_REQUEST (as Kafka).
+//   - ValidateOnly checks everything and writes nothing.
+//
+// AlterConfigs (legacy) replaces the topic's whole set of configs: keys not
+// in the request go back to the broker default. A null value is
+// INVALID_CONFIG.
+//
+// IncrementalAlterConfigs applies per-key operations: SET (0), DELETE (1,
+// back to the broker default), and APPEND (2) / SUBTRACT (3), which are only
+// valid for list configs (cleanup.policy is the only one) and work on the
+// effective value (the topic's, else the broker default). APPEND or SUBTRACT
+// on a non-list config, a null value for SET/APPEND/SUBTRACT, or a list
+// result with unsupported items is INVALID_CONFIG; an unknown operation is
+// INVALID_REQUEST.
+//
+// Version notes: AlterConfigs v1 is v0; v2 is flexible. IncrementalAlterConfigs
+// v1 is flexible.
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/raftmeta"
+)
+
+type resourceKey struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+func (s *Server) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
+	resp.Version = r.Version
+	count := make(map[resourceKey]int, len(r.Resources))
+	for _, res := range r.Resources {
+		count[resourceKey{res.ResourceType, res.ResourceName}]++
+	}
+	changed := false
+	for i := range r.Resources {
+		res := &r.Resources[i]
+		rr := kmsg.NewAlterConfigsResponseResource()
+		rr.ResourceType = res.ResourceType
+		rr.ResourceName = res.ResourceName
+		var err error
+		if count[resourceKey{res.ResourceType, res.ResourceName}] > 1 {
+			err = fmt.Errorf("%w: resource %s %q is given more than once", errInvalidRequest, res.ResourceType, res.ResourceName)
+		} else {
+			err = s.alterResource(ctx, res.ResourceType, res.ResourceName, r.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
+				return replaceConfigs(res.Configs)
+			})
+		}
+		if err != nil {
+			rr.ErrorCode = errorCode(err)
+			rr.ErrorMessage = errorMessage(err)
+		} else if !r.ValidateOnly {
+			changed = true
+		}
+		resp.Resources = append(resp.Resources, rr)
+	}
+	if changed {
+		s.reconcile()
+	}
+	return resp
+}
+
+func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	resp.Version = r.Version
+	count := make(map[resourceKey]int, len(r.Resources))
+	for _, res := range r.Resources {
+		count[resourceKey{res.ResourceType, res.ResourceName}]++
+	}
+	changed := false
+	for i := range r.Resources {
+		res := &r.Resources[i]
+		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		rr.ResourceType = res.ResourceType
+		rr.ResourceName = res.ResourceName
+		var err error
+		if count[resourceKey{res.ResourceType, res.ResourceName}] > 1 {
+			err = fmt.Errorf("%w: resource %s %q is given more than once", errInvalidRequest, res.ResourceType, res.ResourceName)
+		} else {
+			err = s.alterResource(ctx, res.ResourceType, res.ResourceName, r.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
+				return s.applyIncremental(cur, res.Configs)
+			})
+		}
+		if err != nil {
+			rr.ErrorCode = errorCode(err)
+			rr.ErrorMessage = errorMessage(err)
+		} else if !r.ValidateOnly {
+			changed = true
+		}
+		resp.Resources = append(resp.Resources, rr)
+	}
+	if changed {
+		s.reconcile()
+	}
+	return resp
+}
+
+// alterResource computes a topic's new configs with next (given a copy of
+// the current ones), validates them and, unless validateOnly, writes the
+// difference through the controller.
+func (s *Server) alterResource(ctx context.Context, typ kmsg.ConfigResourceType, name string, validateOnly bool, next func(cur map[string]string) (map[string]string, error)) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+	case kmsg.ConfigResourceTypeBroker:
+		if name != "" {
+			if err := s.checkBrokerResource(name); err != nil {
+				return err
+			}
+		}
+		return errDynamicBrokerConfig
+	default:
+		return fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
+	}
+	if err := validateTopicName(name); err != nil {
+		return err
+	}
+	t, ok := s.meta.State().Topics[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", errUnknownTopic, name)
+	}
+	cur := maps.Clone(t.Configs)
+	if cur == nil {
+		cur = make(map[string]string)
+	}
+	want, err := next(maps.Clone(cur))
+	if err != nil {
+		return err
+	}
+	if err := validateTopicConfigs(want); err != nil {
+		return err
+	}
+	ops := configDiff(cur, want)
+	if validateOnly || len(ops) == 0 {
+		return nil
+	}
+	return s.meta.AlterTopicConfigs(ctx, name, ops)
+}
+
+// replaceConfigs is legacy AlterConfigs: the request is the whole new set.
+func replaceConfigs(cfgs []kmsg.AlterConfigsRequestResourceConfig) (map[string]string, error) {
+	want := make(map[string]string, len(cfgs))
+	for _, c := range cfgs {
+		if _, dup := want[c.Name]; dup {
+			return nil, fmt.Errorf("%w: config %q is given more than once", errInvalidRequest, c.Name)
+		}
+		if c.Value == nil {
+			return nil, fmt.Errorf("%w: null value for topic config %q", errInvalidConfig, c.Name)
+		}
+		want[c.Name] = *c.Value
+	}
+	return want, nil
+}
+
+// applyIncremental applies IncrementalAlterConfigs operations to cur (which
+// it may modify) and returns the result.
+func (s *Server) applyIncremental(cur map[string]string, cfgs []kmsg.IncrementalAlterConfigsRequestResourceConfig) (map[string]string, error) {
+	seen := make(map[string]bool, len(cfgs))
+	for _, c := range cfgs {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("%w: config %q is given more than once", errInvalidRequest, c.Name)
+		}
+		seen[c.Name] = true
+	}
+	for _, c := range cfgs {
+		def, known := topicConfigByName[c.Name]
+		if !known {
+			return nil, fmt.Errorf("%w: unknown or unsupported topic config %q", errInvalidConfig, c.Name)
+		}
+		switch c.Op {
+		case kmsg.IncrementalAlterConfigOpSet:
+			if c.Value == nil {
+				return nil, fmt.Errorf("%w: null value to SET for topic config %q", errInvalidConfig, c.Name)
+			}
+			cur[c.Name] = *c.Value
+		case kmsg.IncrementalAlterConfigOpDelete:
+			delete(cur, c.Name)
+		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+			if def.typ != typeList {
+				return nil, fmt.Errorf("%w: %s is only allowed for list configs, and %q is not one", errInvalidConfig, c.Op, c.Name)
+			}
+			if c.Value == nil {
+				return nil, fmt.Errorf("%w: null value to %s for topic config %q", errInvalidConfig, c.Op, c.Name)
+			}
+			base, ok := cur[c.Name]
+			if !ok {
+				base = def.def(&s.cfg)
+			}
+			items := splitList(base)
+			for _, v := range splitList(*c.Value) {
+				if c.Op == kmsg.IncrementalAlterConfigOpAppend {
+					if !slices.Contains(items, v) {
+						items = append(items, v)
+					}
+				} else {
+					items = slices.DeleteFunc(items, func(x string) bool { return x == v })
+				}
+			}
+			cur[c.Name] = strings.Join(items, ",")
+		default:
+			return nil, fmt.Errorf("%w: unknown config operation %d for %q", errInvalidRequest, c.Op, c.Name)
+		}
+	}
+	return cur, nil
+}
+
+// configDiff returns the operations that turn cur into want, sorted by key.
+func configDiff(cur, want map[string]string) []raftmeta.ConfigOp {
+	var ops []raftmeta.ConfigOp
+	for k, v := range want {
+		if old, ok := cur[k]; !ok || old != v {
+			ops = append(ops, raftmeta.ConfigOp{Key: k, Value: &v})
+		}
+	}
+	for k := range cur {
+		if _, ok := want[k]; !ok {
+			ops = append(ops, raftmeta.ConfigOp{Key: k})
+		}
+	}
+	slices.SortFunc(ops, func(a, b raftmeta.ConfigOp) int { return strings.Compare(a.Key, b.Key) })
+	return ops
+}

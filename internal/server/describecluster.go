@@ -1,0 +1,101 @@
+package server
+
+// DescribeCluster: versions 0-1.
+//
+// Behaviour:
+//   - Cluster id and controller id come from the metadata; the controller is
+//     the broker currently leading the metadata Raft group (-1 if none).
+//   - Brokers are the registered, unfenced brokers, sorted by id, each with
+//     the advertised host/port of the listener the request arrived on
+//     (matched by name, falling back to the broker's first listener, as a
+//     broker registered with other listener names still has to be
+//     reachable somehow), and its rack.
+//   - ClusterAuthorizedOperations: -2147483648 (omitted) unless asked for;
+//     when asked, every cluster operation, since Strom has no authorizer.
+//
+// Version notes:
+//   - v1: EndpointType. Brokers answer only for broker endpoints (1); asking
+//     a broker for controller endpoints (2) is MISMATCHED_ENDPOINT_TYPE and
+//     anything else UNSUPPORTED_ENDPOINT_TYPE, as Kafka.
+//   - v2 (fenced brokers) is not advertised.
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/wire"
+)
+
+// Kafka ACL operation codes, for authorized-operations bit fields.
+const (
+	aclCreate          = 5
+	aclAlter           = 7
+	aclDescribe        = 8
+	aclClusterAction   = 9
+	aclDescribeConfigs = 10
+	aclAlterConfigs    = 11
+	aclIdempotentWrite = 12
+
+	// authorizedOpsOmitted is Kafka's "not requested" value.
+	authorizedOpsOmitted = -2147483648
+	// clusterOps are the operations on the cluster resource; without an
+	// authorizer every one of them is allowed.
+	clusterOps = 1<<aclCreate | 1<<aclAlter | 1<<aclDescribe | 1<<aclClusterAction |
+		1<<aclDescribeConfigs | 1<<aclAlterConfigs | 1<<aclIdempotentWrite
+)
+
+const (
+	endpointBroker     = 1
+	endpointController = 2
+)
+
+func (s *Server) handleDescribeCluster(req *wire.Request, r *kmsg.DescribeClusterRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
+	resp.Version = r.Version
+	resp.EndpointType = endpointBroker
+	resp.ClusterAuthorizedOperations = authorizedOpsOmitted
+	if r.Version >= 1 && r.EndpointType != endpointBroker {
+		err := errUnsupportedEndpoint
+		if r.EndpointType == endpointController {
+			err = errMismatchedEndpoint
+		}
+		resp.ErrorCode = errorCode(err)
+		resp.ErrorMessage = errorMessage(err)
+		return resp
+	}
+	if r.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = clusterOps
+	}
+
+	st := s.meta.State()
+	resp.ClusterID = st.ClusterID
+	resp.ControllerID = st.ControllerID
+	var conn *wire.ConnInfo
+	if req != nil {
+		conn = req.Conn
+	}
+	ids := make([]int32, 0, len(st.Brokers))
+	for id, b := range st.Brokers {
+		if !b.Fenced {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		b := st.Brokers[id]
+		l := listenerFor(b, conn)
+		if len(b.Listeners) == 0 {
+			continue // registered without any listener: nothing to tell clients
+		}
+		rb := kmsg.NewDescribeClusterResponseBroker()
+		rb.NodeID = id
+		rb.Host = l.Host
+		rb.Port = l.Port
+		if b.Rack != "" {
+			rb.Rack = kmsg.StringPtr(b.Rack)
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
+	return resp
+}

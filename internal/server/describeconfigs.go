@@ -1,0 +1,92 @@
+package server
+
+// DescribeConfigs: versions 0-4.
+//
+// Behaviour:
+//   - TOPIC (2): every topic config Strom implements (configs.go), filtered
+//     by ConfigNames (null or empty means all). The value is the topic's own
+//     (source DYNAMIC_TOPIC_CONFIG) if set, else the broker's: source
+//     STATIC_BROKER_CONFIG when the broker runs with a non-default value,
+//     DEFAULT_CONFIG otherwise. Synonyms list all three levels that apply,
+//     highest precedence first, the broker levels under the broker name
+//     (log.retention.ms ...), as Kafka does. Topic configs are writable.
+//     Invalid name: INVALID_TOPIC_EXCEPTION; unknown: UNKNOWN_TOPIC_OR_PARTITION.
+//   - BROKER (4) with this broker's id: its effective settings, all
+//     read-only (there are no dynamic broker configs), STATIC_BROKER_CONFIG
+//     or DEFAULT_CONFIG by the same rule. With "" (cluster-wide dynamic
+//     defaults): an empty list, because there are none. Another broker's id
+//     or a non-number: INVALID_REQUEST, as Kafka (clients send broker
+//     resources to that broker).
+//   - Any other resource type (BROKER_LOGGER, ...): INVALID_REQUEST.
+//   - IsSensitive is always false: no Strom config is a secret.
+//
+// Version notes:
+//   - v0: IsDefault only (true exactly when the source is DEFAULT_CONFIG).
+//   - v1: Source, IncludeSynonyms.
+//   - v3: IncludeDocumentation, ConfigType.
+//   - v4: flexible.
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	resp.Version = r.Version
+	synonyms := r.IncludeSynonyms && r.Version >= 1
+	docs := r.IncludeDocumentation && r.Version >= 3
+	for _, res := range r.Resources {
+		rr := kmsg.NewDescribeConfigsResponseResource()
+		rr.ResourceType = res.ResourceType
+		rr.ResourceName = res.ResourceName
+		entries, err := s.describeResource(res.ResourceType, res.ResourceName)
+		if err != nil {
+			rr.ErrorCode = errorCode(err)
+			rr.ErrorMessage = errorMessage(err)
+		} else {
+			rr.Configs = describeEntries(entries, res.ConfigNames, synonyms, docs)
+		}
+		resp.Resources = append(resp.Resources, rr)
+	}
+	return resp
+}
+
+// describeResource returns every config of one resource.
+func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string) ([]configEntry, error) {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		if err := validateTopicName(name); err != nil {
+			return nil, err
+		}
+		t, ok := s.meta.State().Topics[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", errUnknownTopic, name)
+		}
+		return s.topicConfigEntries(t.Configs), nil
+	case kmsg.ConfigResourceTypeBroker:
+		if name == "" {
+			return nil, nil // no dynamic cluster-wide defaults exist
+		}
+		if err := s.checkBrokerResource(name); err != nil {
+			return nil, err
+		}
+		return s.brokerConfigEntries(), nil
+	default:
+		return nil, fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
+	}
+}
+
+// checkBrokerResource checks that a BROKER resource name is this broker's id.
+func (s *Server) checkBrokerResource(name string) error {
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%w: broker id must be an integer, got %q", errInvalidRequest, name)
+	}
+	if int32(id) != s.cfg.NodeID {
+		return fmt.Errorf("%w: this is broker %d; send requests about broker %d to that broker", errInvalidRequest, s.cfg.NodeID, id)
+	}
+	return nil
+}
