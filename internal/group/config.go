@@ -1,0 +1,127 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Sentinel errors. They describe why a __consumer_offsets partition could not
+// be replayed or written; Kafka error codes appear only in the kmsg responses
+// built by the request methods.
+var (
+	// ErrCorruptBatch is returned by LoadPartition when a batch read from
+	// the offsets log is truncated, has a bad CRC or an unknown magic.
+	ErrCorruptBatch = errors.New("group: corrupt record batch in offsets log")
+	// ErrCorruptRecord is returned by LoadPartition when a record's key or
+	// value cannot be decoded as one of Kafka's offsets-topic schemas.
+	ErrCorruptRecord = errors.New("group: corrupt record in offsets log")
+	// ErrCompressedBatch is returned by LoadPartition for a compressed batch:
+	// this coordinator only writes uncompressed batches and does not carry
+	// codecs to read anyone else's.
+	ErrCompressedBatch = errors.New("group: compressed batch in offsets log")
+	// ErrNoProgress is returned by LoadPartition when OffsetLog.Read returns
+	// data that does not advance the replay position.
+	ErrNoProgress = errors.New("group: offsets log read made no progress")
+	// ErrClosed is returned by LoadPartition after Close.
+	ErrClosed = errors.New("group: coordinator closed")
+	// ErrInvalidConfig is wrapped by Config.Validate.
+	ErrInvalidConfig = errors.New("group: invalid config")
+)
+
+// Config configures the coordinator.
+type Config struct {
+	NumPartitions         int32         // offsets.topic.num.partitions (50)
+	MinSessionTimeout     time.Duration // group.min.session.timeout.ms (6s)
+	MaxSessionTimeout     time.Duration // group.max.session.timeout.ms (30m)
+	InitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms (3s; tests use 0)
+	OffsetsRetention      time.Duration // offsets.retention.minutes (7d)
+	Logger                *slog.Logger
+	// TopicPartitionExists, if set, is used to reject commits for unknown partitions.
+	TopicPartitionExists func(topic string, partition int32) bool
+
+	// OffsetsRetentionCheckInterval is how often expired offsets are swept
+	// (offsets.retention.check.interval.ms, 10m). Zero means the default.
+	OffsetsRetentionCheckInterval time.Duration
+	// MaxMetadataSize bounds the metadata string of a committed offset
+	// (offset.metadata.max.bytes, 4096). Zero means the default.
+	MaxMetadataSize int
+}
+
+// Defaults, as in Kafka's broker configuration.
+const (
+	defaultNumPartitions     = 50
+	defaultMinSession        = 6 * time.Second
+	defaultMaxSession        = 30 * time.Minute
+	defaultInitialDelay      = 3 * time.Second
+	defaultRetention         = 7 * 24 * time.Hour
+	defaultRetentionInterval = 10 * time.Minute
+	defaultMaxMetadataSize   = 4096
+)
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		NumPartitions:                 defaultNumPartitions,
+		MinSessionTimeout:             defaultMinSession,
+		MaxSessionTimeout:             defaultMaxSession,
+		InitialRebalanceDelay:         defaultInitialDelay,
+		OffsetsRetention:              defaultRetention,
+		OffsetsRetentionCheckInterval: defaultRetentionInterval,
+		MaxMetadataSize:               defaultMaxMetadataSize,
+	}
+}
+
+// Validate reports a configuration the coordinator cannot run with. New
+// repairs such values with defaults instead, so callers that want to refuse
+// bad configuration call Validate first.
+func (c Config) Validate() error {
+	switch {
+	case c.NumPartitions <= 0:
+		return fmt.Errorf("%w: NumPartitions %d must be positive", ErrInvalidConfig, c.NumPartitions)
+	case c.MinSessionTimeout < 0:
+		return fmt.Errorf("%w: MinSessionTimeout %v is negative", ErrInvalidConfig, c.MinSessionTimeout)
+	case c.MaxSessionTimeout < c.MinSessionTimeout:
+		return fmt.Errorf("%w: MaxSessionTimeout %v below MinSessionTimeout %v", ErrInvalidConfig, c.MaxSessionTimeout, c.MinSessionTimeout)
+	case c.InitialRebalanceDelay < 0:
+		return fmt.Errorf("%w: InitialRebalanceDelay %v is negative", ErrInvalidConfig, c.InitialRebalanceDelay)
+	case c.OffsetsRetention <= 0:
+		return fmt.Errorf("%w: OffsetsRetention %v must be positive", ErrInvalidConfig, c.OffsetsRetention)
+	case c.OffsetsRetentionCheckInterval < 0:
+		return fmt.Errorf("%w: OffsetsRetentionCheckInterval %v is negative", ErrInvalidConfig, c.OffsetsRetentionCheckInterval)
+	case c.MaxMetadataSize < 0:
+		return fmt.Errorf("%w: MaxMetadataSize %d is negative", ErrInvalidConfig, c.MaxMetadataSize)
+	}
+	return nil
+}
+
+// withDefaults fills zero or out-of-range fields so New never runs with a
+// configuration that would divide by zero or expire everything at once.
+func (c Config) withDefaults() Config {
+	if c.NumPartitions <= 0 {
+		c.NumPartitions = defaultNumPartitions
+	}
+	if c.MinSessionTimeout < 0 {
+		c.MinSessionTimeout = 0
+	}
+	if c.MaxSessionTimeout <= 0 || c.MaxSessionTimeout < c.MinSessionTimeout {
+		c.MaxSessionTimeout = max(defaultMaxSession, c.MinSessionTimeout)
+	}
+	if c.InitialRebalanceDelay < 0 {
+		c.InitialRebalanceDelay = 0
+	}
+	if c.OffsetsRetention <= 0 {
+		c.OffsetsRetention = defaultRetention
+	}
+	if c.OffsetsRetentionCheckInterval <= 0 {
+		c.OffsetsRetentionCheckInterval = defaultRetentionInterval
+	}
+	if c.MaxMetadataSize <= 0 {
+		c.MaxMetadataSize = defaultMaxMetadataSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

@@ -1,0 +1,98 @@
+// Package group is Strom's classic consumer-group coordinator: JoinGroup,
+// SyncGroup, Heartbeat and LeaveGroup run Kafka's rebalance protocol, and
+// committed offsets and group metadata live in __consumer_offsets in Kafka's
+// own record formats, so a log written here reads like one written by Kafka.
+//
+// # Versions
+//
+// Exactly these ranges are implemented; the server advertises Versions:
+//
+//	key  API             versions  notes
+//	  8  OffsetCommit    0-9       v10 (topic ids) not implemented
+//	  9  OffsetFetch     0-9       v8+ batched groups; v10 (topic ids) not implemented
+//	 11  JoinGroup       0-9       v4+ MEMBER_ID_REQUIRED (KIP-394), v5+ static members, v9 skip assignment
+//	 12  Heartbeat       0-4
+//	 13  LeaveGroup      0-5       v3+ batched members
+//	 14  SyncGroup       0-5       v5 protocol type/name checked
+//	 15  DescribeGroups  0-5
+//	 16  ListGroups      0-5       v4 states filter, v5 types filter
+//	 42  DeleteGroups    0-2
+//	 47  OffsetDelete    0
+//
+// Each request method answers with the request's version; a version outside
+// the table is answered UNSUPPORTED_VERSION.
+//
+// # Ownership
+//
+// The server calls LoadPartition when it becomes leader of a
+// __consumer_offsets partition and UnloadPartition when it stops. A group
+// lives in partition PartitionFor(id) (Java String.hashCode, as Kafka).
+// Requests for groups of partitions not loaded answer NOT_COORDINATOR; during
+// the load, COORDINATOR_LOAD_IN_PROGRESS (Heartbeat answers NONE and SyncGroup
+// REBALANCE_IN_PROGRESS there, as Kafka does for old clients).
+//
+// # Records
+//
+// Every write is one uncompressed v2 record batch (base offset 0, producer id
+// -1, CRC-32C over attributes..end) appended with OffsetLog.Append; the
+// request is answered only after Append returns. Keys and values are kmsg's
+// encodings of Kafka's schemas at the versions Kafka 2.3+ writes:
+//
+//	record          key                     value
+//	offset commit   OffsetCommitKey v1      OffsetCommitValue v3 (v1 when the commit
+//	                                        carried a retention time: it has ExpireTimestamp)
+//	group metadata  GroupMetadataKey v2     GroupMetadataValue v3
+//	deletion        same key                null value (tombstone)
+//
+// One OffsetCommit request is one batch. Group metadata is written when the
+// leader's SyncGroup completes a rebalance (with every member's assignment;
+// the group turns Stable only after the write), when a join phase leaves the
+// group Empty (written in the background, as Kafka), and when a static member
+// replaces its old member id. DeleteGroups writes tombstones for each offset
+// and the group in one batch; so do OffsetDelete and the expiry sweep.
+//
+// LoadPartition replays the partition from LogStartOffset to LogEndOffset,
+// verifying each batch's CRC; the last record per key wins and tombstones
+// delete. Key versions 0-1 are offsets, 2 group metadata; other key versions
+// (KIP-848, share groups) are skipped. Compressed batches are refused
+// (ErrCompressedBatch); control batches are skipped.
+//
+// After a reload, a group whose last metadata record has members comes back
+// Stable with those members, their assignments and the selected protocol's
+// metadata, with fresh session timers, as Kafka does: live members keep
+// heartbeating without a rebalance, dead ones time out and the rest rebalance.
+//
+// # Semantics
+//
+// The state machine is Kafka's GroupCoordinator: Empty, PreparingRebalance,
+// CompletingRebalance, Stable, Dead. A join phase starting from Empty waits
+// InitialRebalanceDelay (extended by each new member up to the rebalance
+// timeout); otherwise it ends when every member and every KIP-394 pending
+// member has rejoined, or at the largest member rebalance timeout, when
+// members that did not rejoin are removed. The protocol is chosen by vote
+// among those all members support. Members that do not send SyncGroup within
+// the rebalance timeout after a join phase are removed (Kafka's pending-sync
+// timeout). A member whose session timer lapses without heartbeat, commit,
+// join or sync is removed and the group rebalances; a member blocked in
+// JoinGroup or SyncGroup is covered by the phase timers instead.
+//
+// Static members (group.instance.id) rejoining with an empty member id take
+// over their old id; in Stable with unchanged metadata for the selected
+// protocol this does not rebalance (the leader is told to skip assignment on
+// v9). Requests bearing the replaced id get FENCED_INSTANCE_ID.
+//
+// # Concurrency
+//
+// Lock order: group.appendMu, then group.mu, then Coordinator.mu. appendMu
+// serialises one group's log appends so that memory and log change in the
+// same order; group.mu guards the group's state and is never held across an
+// append or a wait; Coordinator.mu guards the partition and group maps only.
+// JoinGroup and SyncGroup block on a buffered channel per member until the
+// phase ends, the member is removed, the partition unloads (NOT_COORDINATOR)
+// or ctx is done. Timers are time.AfterFunc; their callbacks, and background
+// metadata writes, are counted in a WaitGroup that Close waits for after
+// stopping them. There are no long-lived goroutines.
+//
+// Client id and host are not in the request bodies: the server passes them
+// with WithClient on the JoinGroup context.
+package group
