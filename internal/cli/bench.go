@@ -28,6 +28,7 @@ type benchConfig struct {
 	linger      time.Duration
 	compression string
 	progress    time.Duration
+	throughput  int64 // records/s cap for produce; 0 = as fast as possible
 }
 
 // benchResult is one line of the summary (and the --json shape).
@@ -90,6 +91,7 @@ func benchFlags(e *env, name, usage string, produce bool) (*flag.FlagSet, *commo
 		fs.IntVar(&c.partitions, "partitions", 1, "partitions when the topic is created")
 		fs.DurationVar(&c.linger, "linger", 0, "producer linger")
 		fs.StringVar(&c.compression, "compression", "none", "batch compression: none, gzip, snappy, lz4, zstd")
+		fs.Int64Var(&c.throughput, "throughput", 0, "cap produce rate in records/s to measure latency at a fixed load (0: no cap)")
 	}
 	return fs, o, c
 }
@@ -113,6 +115,9 @@ func (c *benchConfig) validate(produce bool) error {
 		}
 		if _, err := parseCompression(c.compression); err != nil {
 			return err
+		}
+		if c.throughput < 0 {
+			return usageErr("--throughput must be >= 0")
 		}
 	}
 	return nil
@@ -267,8 +272,8 @@ func benchProduce(e *env, o *common, c *benchConfig) (benchResult, error) {
 		kgo.ProducerLinger(c.linger),
 		kgo.ProducerBatchMaxBytes(1_000_000),
 		kgo.ProducerBatchCompression(codec),
-		kgo.MaxBufferedRecords(1<<18),
-		kgo.MaxBufferedBytes(256*mib),
+		kgo.MaxBufferedRecords(benchMaxBufferedRecords),
+		kgo.MaxBufferedBytes(benchMaxBufferedBytes),
 	)
 	if o.timeout > 0 {
 		opts = append(opts, kgo.RecordDeliveryTimeout(o.timeout))
@@ -314,6 +319,9 @@ func benchProduce(e *env, o *common, c *benchConfig) (benchResult, error) {
 	stopProgress := progress(e, c.progress, "bench produce", start, &acked, int64(c.size), &hist)
 	var sent int64
 	for ; sent < c.records && e.ctx.Err() == nil; sent++ {
+		if c.throughput > 0 && sent%paceEvery == 0 {
+			pace(e.ctx, start, sent, c.throughput)
+		}
 		br := pool.Get().(*benchRec)
 		br.rec = kgo.Record{Topic: c.topic, Value: value, Context: br}
 		br.start = time.Now()
@@ -429,6 +437,25 @@ func benchConsume(e *env, o *common, c *benchConfig) (benchResult, error) {
 	return res, nil
 }
 
+// paceEvery is how many records go between two pacing checks, so the cap
+// costs one clock read per batch of records, not per record.
+const paceEvery = 64
+
+// pace sleeps until sent records are due at the given rate.
+func pace(ctx context.Context, start time.Time, sent, perSec int64) {
+	due := start.Add(time.Duration(float64(sent) / float64(perSec) * float64(time.Second)))
+	wait := time.Until(due)
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // progress prints a line every interval to stderr with the rate over that
 // interval, like the perf-test tools. recordBytes < 0 means "unknown size"
 // (consume), hist may be nil. The returned function stops and waits for the
@@ -475,3 +502,11 @@ func progress(e *env, every time.Duration, label string, start time.Time, count 
 		})
 	}
 }
+
+// Producer buffering for bench runs. Enough to keep several 1 MB batches per
+// partition in flight at a million records/s, not so much that latency
+// measures queueing or GC dominates (Kafka's buffer.memory default is 32 MB).
+var (
+	benchMaxBufferedRecords = 64 << 10
+	benchMaxBufferedBytes   = 32 * mib
+)

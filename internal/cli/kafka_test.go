@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTopicLifecycle(t *testing.T) {
@@ -259,5 +261,32 @@ func TestUnreachableBrokerMessage(t *testing.T) {
 		if r.code != exitFail || !strings.Contains(r.stderr, "connection refused — is a broker running?") {
 			t.Errorf("%v: exit %d stderr %q", args, r.code, r.stderr)
 		}
+	}
+}
+
+func TestConsumeInterruptCommits(t *testing.T) {
+	b := testCluster(t, "live")
+	mustRun(t, b, "a\nb\nc\n", "produce", "live")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return b }}
+	done := make(chan int, 1)
+	go func() { done <- mainEnv(e, []string{"consume", "live", "--group", "g2", "--from-beginning"}) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(out.String(), "\n") < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if out.String() != "a\nb\nc\n" {
+		t.Fatalf("consumed %q before interrupt", out.String())
+	}
+	cancel() // Ctrl-C
+	if code := <-done; code != exitOK {
+		t.Fatalf("interrupted consume exit %d, stderr %q", code, errb.String())
+	}
+	if g := describeGroup(t, b, "g2"); g.TotalLag != 0 || len(g.Offsets) != 1 || g.Offsets[0].Committed != 3 {
+		t.Fatalf("after interrupt: %+v", g)
 	}
 }
