@@ -282,6 +282,15 @@ func TestConsumeInterruptCommits(t *testing.T) {
 	if out.String() != "a\nb\nc\n" {
 		t.Fatalf("consumed %q before interrupt", out.String())
 	}
+	// While it runs, the member shows up with its assignment.
+	live := describeGroup(t, b, "g2")
+	if len(live.Members) != 1 || live.Members[0].ClientID != "strom-cli" || len(live.Members[0].Assigned["live"]) != 1 || live.Offsets[0].MemberID != live.Members[0].MemberID {
+		t.Fatalf("live group: %+v", live)
+	}
+	r := run(t, b, "", "group", "reset-offsets", "g2", "--topic", "live", "--to-earliest", "--execute")
+	if r.code != exitFail || !strings.Contains(r.stderr, "stop its consumers first") {
+		t.Fatalf("reset of a live group: exit %d stderr %q", r.code, r.stderr)
+	}
 	cancel() // Ctrl-C
 	if code := <-done; code != exitOK {
 		t.Fatalf("interrupted consume exit %d, stderr %q", code, errb.String())

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -432,11 +433,13 @@ func withMessage(err error, msg string) error {
 	return fmt.Errorf("%w (%s)", err, msg)
 }
 
+// idString prints a topic ID the way Kafka's own tools do (URL-safe base64
+// without padding), so IDs can be compared across tools.
 func idString(id kadm.TopicID) string {
 	if id == (kadm.TopicID{}) {
 		return ""
 	}
-	return id.String()
+	return base64.RawURLEncoding.EncodeToString(id[:])
 }
 
 func orDash(s string) string {
