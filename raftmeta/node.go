@@ -50,6 +50,7 @@ type Node struct {
 	cfg    Config
 	logger *slog.Logger
 	id     raft.ServerID
+	addr   raft.ServerAddress // advertised raft address
 
 	fsm      *fsm
 	raft     *raft.Raft
@@ -93,7 +94,7 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:        cfg,
 		logger:     cfg.Logger.With("node", cfg.NodeID),
-		id:         raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
+		id:         serverID(cfg.NodeID),
 		notifyCh:   make(chan bool, 8),
 		obsCh:      make(chan raft.Observation, 16),
 		changed:    make(chan struct{}),
@@ -178,7 +179,7 @@ func (n *Node) openRaft() (err error) {
 	if err != nil {
 		return fmt.Errorf("raftmeta: start raft: %w", err)
 	}
-	n.raft, n.store = r, store
+	n.raft, n.store, n.addr = r, store, trans.LocalAddr()
 	return nil
 }
 

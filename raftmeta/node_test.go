@@ -1,10 +1,14 @@
 package raftmeta
 
 import (
+	"context"
 	"errors"
-	"os"
-	"path/filepath"
+	"net"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func TestNodeSingleRestart(t *testing.T) {
@@ -84,9 +88,22 @@ func TestNodeSingleRestart(t *testing.T) {
 	if servers := cf.Configuration().Servers; len(servers) != 1 || servers[0].ID != "1" {
 		t.Fatalf("raft configuration after restart: %+v", servers)
 	}
-	// One bootstrap means exactly one configuration entry at the start of the log.
-	if _, err := os.Stat(filepath.Join(dir, "raft", "raft.db")); err != nil {
-		t.Fatal(err)
+	// Bootstrapping writes the only configuration entry of a one-voter
+	// cluster; a second bootstrap would have written another.
+	firstIdx, _ := n2.store.FirstIndex()
+	lastIdx, _ := n2.store.LastIndex()
+	configs := 0
+	for i := firstIdx; i <= lastIdx; i++ {
+		var l raft.Log
+		if err := n2.store.GetLog(i, &l); err != nil {
+			t.Fatalf("GetLog(%d): %v", i, err)
+		}
+		if l.Type == raft.LogConfiguration {
+			configs++
+		}
+	}
+	if configs != 1 {
+		t.Fatalf("%d configuration entries in the log, want 1 (bootstrapped once)", configs)
 	}
 }
 
@@ -105,5 +122,229 @@ func TestNodeSoloDefaultTimers(t *testing.T) {
 	rc := n.raft.ReloadableConfig()
 	if rc.HeartbeatTimeout != d.HeartbeatTimeout || rc.ElectionTimeout != d.ElectionTimeout {
 		t.Fatalf("raft timers not restored: heartbeat %v election %v", rc.HeartbeatTimeout, rc.ElectionTimeout)
+	}
+}
+
+// soloNode is an established single-voter node with brokers 1..3 registered.
+func soloNode(t *testing.T) *Node {
+	t.Helper()
+	n := openNode(t, testConfig(t, 1, t.TempDir()))
+	waitController(t, n)
+	for id := int32(1); id <= 3; id++ {
+		if err := n.RegisterBroker(ctxT(t), Broker{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+func TestNodeTopicLifecycle(t *testing.T) {
+	n := soloNode(t)
+	ctx := ctxT(t)
+
+	// validateOnly checks everything and proposes nothing.
+	idx := n.State().Index
+	vt, err := n.CreateTopic(ctx, TopicSpec{Name: "t", Partitions: 4, ReplicationFactor: 3}, true)
+	if err != nil || vt == nil || len(vt.Partitions) != 4 {
+		t.Fatalf("validateOnly = %+v, %v", vt, err)
+	}
+	if _, err := n.CreateTopic(ctx, TopicSpec{Name: "t", Partitions: 4, ReplicationFactor: 4}, true); !errors.Is(err, ErrInvalidReplicationFactor) {
+		t.Fatalf("validateOnly rf 4 = %v", err)
+	}
+	if s := n.State(); s.Index != idx || s.Topics["t"] != nil {
+		t.Fatal("validateOnly changed the state")
+	}
+
+	changed := n.Changed()
+	top, err := n.CreateTopic(ctx, TopicSpec{Name: "t", Partitions: 4, ReplicationFactor: 3}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("Changed not closed after CreateTopic applied")
+	}
+	if _, err := n.CreateTopic(ctx, TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1}, false); !errors.Is(err, ErrTopicExists) {
+		t.Fatalf("duplicate = %v", err)
+	}
+	if _, err := n.CreateTopic(ctx, TopicSpec{Name: "u", Assignment: [][]int32{{1, 9}}}, false); !errors.Is(err, ErrInvalidReplicaAssignment) {
+		t.Fatalf("bad assignment = %v", err)
+	}
+	for _, p := range top.Partitions {
+		if p.Leader != p.Replicas[0] || !slices.Equal(p.ISR, p.Replicas) || p.LeaderEpoch != 0 {
+			t.Fatalf("new partition %+v", p)
+		}
+	}
+
+	if err := n.CreatePartitions(ctx, "t", 6, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(n.State().Topics["t"].Partitions); got != 4 {
+		t.Fatalf("validateOnly CreatePartitions grew the topic to %d", got)
+	}
+	if err := n.CreatePartitions(ctx, "t", 6, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.CreatePartitions(ctx, "t", 6, nil, false); !errors.Is(err, ErrInvalidPartitions) {
+		t.Fatalf("same total = %v", err)
+	}
+	if err := n.CreatePartitions(ctx, "t", 7, [][]int32{{3, 2, 1}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.State().Topics["t"].Partitions; len(got) != 7 || got[6].Leader != 3 {
+		t.Fatalf("partitions after growth: %+v", got)
+	}
+
+	if err := n.AlterTopicConfigs(ctx, "t", []ConfigOp{{Key: "retention.ms", Value: strp("60000")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.State().Topics["t"].Configs["retention.ms"]; got != "60000" {
+		t.Fatalf("config = %q", got)
+	}
+	if err := n.AlterTopicConfigs(ctx, "nope", nil); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("alter unknown = %v", err)
+	}
+
+	p, err := n.AlterPartition(ctx, PartitionChange{Topic: "t", Partition: 0, Leader: top.Partitions[0].Replicas[1], ISR: top.Partitions[0].Replicas[1:]})
+	if err != nil || p.LeaderEpoch != 1 || p.PartitionEpoch != 1 {
+		t.Fatalf("AlterPartition = %+v, %v", p, err)
+	}
+	if _, err := n.AlterPartition(ctx, PartitionChange{Topic: "t", Partition: 0, Leader: p.Leader, ISR: p.ISR}); !errors.Is(err, ErrStalePartitionEpoch) {
+		t.Fatalf("stale AlterPartition = %v", err)
+	}
+
+	if err := n.DeleteTopic(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.DeleteTopic(ctx, "t"); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("second delete = %v", err)
+	}
+	if s := n.State(); len(s.Topics) != 0 || len(s.TopicsByID) != 0 {
+		t.Fatalf("topics left: %v", s.Topics)
+	}
+}
+
+func TestNodeProducerIDs(t *testing.T) {
+	n := soloNode(t)
+	ctx := ctxT(t)
+	var next int64
+	for _, count := range []int64{1, 1000, 7} {
+		first, err := n.AllocateProducerIDs(ctx, count)
+		if err != nil || first != next {
+			t.Fatalf("AllocateProducerIDs(%d) = %d, %v; want %d", count, first, err, next)
+		}
+		next += count
+	}
+	if _, err := n.AllocateProducerIDs(ctx, 0); !errors.Is(err, ErrInvalidProducerIDCount) {
+		t.Fatalf("count 0 = %v", err)
+	}
+	if got := n.State().NextProducerID; got != next {
+		t.Fatalf("NextProducerID = %d, want %d", got, next)
+	}
+}
+
+func TestNodeCanceledContext(t *testing.T) {
+	n := soloNode(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := n.RegisterBroker(ctx, Broker{ID: 4}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled write = %v", err)
+	}
+	if err := n.WaitController(ctx); err != nil {
+		t.Fatalf("WaitController on an established node = %v", err)
+	}
+}
+
+func TestNodeWaitControllerWithoutCluster(t *testing.T) {
+	cfg := testConfig(t, 1, t.TempDir())
+	cfg.BootstrapSelf = false // nobody bootstraps: no controller ever
+	n := openNode(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := n.WaitController(ctx); !errors.Is(err, ErrNoController) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitController = %v, want ErrNoController and DeadlineExceeded", err)
+	}
+	if _, err := n.CreateTopic(context.Background(), TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1}, false); !errors.Is(err, ErrNotController) {
+		t.Fatalf("write without controller = %v", err)
+	}
+	if s := n.State(); s == nil || s.ControllerID != -1 {
+		t.Fatalf("State = %+v", s)
+	}
+}
+
+func TestNodeRefusesOtherNodesDataDir(t *testing.T) {
+	dir := t.TempDir()
+	n, err := Open(testConfig(t, 1, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(testConfig(t, 2, dir)); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Open as node 2 = %v, want ErrInvalidConfig", err)
+	}
+	// The failed Open released the store: node 1 can still open it.
+	openNode(t, testConfig(t, 1, dir))
+}
+
+func TestConfigValidate(t *testing.T) {
+	valid := DefaultConfig()
+	valid.DataDir = "/tmp/x"
+	if err := valid.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	fast := valid
+	FastTimers(&fast)
+	if err := fast.Validate(); err != nil {
+		t.Fatalf("FastTimers config invalid: %v", err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"negative id":    func(c *Config) { c.NodeID = -1 },
+		"no data dir":    func(c *Config) { c.DataDir = "" },
+		"no bind":        func(c *Config) { c.RaftBind = "" },
+		"lease > hb":     func(c *Config) { c.LeaderLeaseTimeout = 2 * c.HeartbeatTimeout },
+		"election < hb":  func(c *Config) { c.ElectionTimeout = c.HeartbeatTimeout / 2 },
+		"zero commit":    func(c *Config) { c.CommitTimeout = 0 },
+		"tiny heartbeat": func(c *Config) { c.HeartbeatTimeout = time.Millisecond },
+		"zero lease":     func(c *Config) { c.LeaderLeaseTimeout = 0 },
+	} {
+		c := valid
+		mutate(&c)
+		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: Validate = %v, want ErrInvalidConfig", name, err)
+		}
+		if _, err := Open(c); err == nil {
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+}
+
+func TestListenRaftAdvertise(t *testing.T) {
+	s, err := listenRaft("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Addr().String() != s.ln.Addr().String() {
+		t.Fatalf("advertise %v, bound %v", s.Addr(), s.ln.Addr())
+	}
+	s.Close()
+
+	s, err = listenRaft("127.0.0.1:0", "broker-0.strom:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(s.ln.Addr().String())
+	if want := "broker-0.strom:" + port; s.Addr().String() != want {
+		t.Fatalf("advertise %v, want %v", s.Addr(), want)
+	}
+	s.Close()
+
+	if _, err := listenRaft("0.0.0.0:0", ""); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("wildcard bind without advertise = %v", err)
+	}
+	if _, err := listenRaft("127.0.0.1:0", "nohostport"); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("bad advertise = %v", err)
 	}
 }
