@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// FsyncPolicy says when appended data is forced to disk.
+type FsyncPolicy string
+
+const (
+	// FsyncAlways: Sync() is called before every ack; concurrent callers share one fsync (group commit).
+	FsyncAlways FsyncPolicy = "always"
+	// FsyncInterval: a background flusher fsyncs dirty logs every Config.FlushInterval.
+	FsyncInterval FsyncPolicy = "interval"
+	// FsyncNever: leave it to the OS page cache (Kafka's default; safe against process crashes only).
+	FsyncNever FsyncPolicy = "never"
+)
+
+// Config is the per-partition log configuration (broker defaults overridden by topic configs).
+//
+// Zero values of the size and duration fields (and an empty Fsync) mean "use
+// the default", so a partially filled Config is usable; Open and SetConfig
+// apply that normalisation.
+type Config struct {
+	SegmentBytes       int64         // log.segment.bytes / segment.bytes (capped at 2 GiB-1: index positions are u32)
+	SegmentMs          time.Duration // log.roll.ms / segment.ms
+	IndexIntervalBytes int32         // index.interval.bytes
+	RetentionMs        time.Duration // retention.ms; < 0 means keep forever
+	RetentionBytes     int64         // retention.bytes; < 0 means unlimited
+	MaxMessageBytes    int32         // max.message.bytes: largest batch accepted
+	Fsync              FsyncPolicy
+	FlushInterval      time.Duration // used by FsyncInterval
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentMs:          7 * 24 * time.Hour,
+		IndexIntervalBytes: 4096,
+		RetentionMs:        7 * 24 * time.Hour,
+		RetentionBytes:     -1,
+		MaxMessageBytes:    1048588,
+		Fsync:              FsyncInterval,
+		FlushInterval:      time.Second,
+	}
+}
+
+// Validate reports a configuration that cannot be normalised (an unknown
+// fsync policy). Zero values are not errors; see Config.
+func (c Config) Validate() error {
+	switch c.Fsync {
+	case "", FsyncAlways, FsyncInterval, FsyncNever:
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown fsync policy %q", ErrInvalidConfig, c.Fsync)
+	}
+}
+
+// normalized fills zero values with defaults and clamps SegmentBytes so that
+// positions fit the u32 of the offset index.
+func (c Config) normalized() Config {
+	d := DefaultConfig()
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = d.SegmentBytes
+	}
+	if c.SegmentBytes > math.MaxInt32 {
+		c.SegmentBytes = math.MaxInt32
+	}
+	if c.SegmentMs <= 0 {
+		c.SegmentMs = d.SegmentMs
+	}
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = d.IndexIntervalBytes
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.Fsync == "" {
+		c.Fsync = d.Fsync
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = d.FlushInterval
+	}
+	return c
+}

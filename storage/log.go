@@ -1,0 +1,413 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Log is one partition's segmented log. All methods are safe for concurrent use.
+//
+// Locking (see also doc.go): fileMu is taken before mu. Appends and reads
+// take only mu (write / read). Sync holds fileMu for reading while it
+// fsyncs, without mu, so appends continue during an fsync; operations that
+// close or delete segment files (TruncateTo, retention, DeleteRecordsBefore,
+// Close) take fileMu for writing first so they never close a file under an
+// in-flight fsync. gc.mu (group commit) is never held while taking another lock.
+type Log struct {
+	dir    string
+	logger *slog.Logger
+	fs     fileSystem
+	now    func() time.Time
+
+	cfg atomic.Pointer[Config]
+
+	fileMu sync.RWMutex
+	mu     sync.RWMutex
+
+	// Guarded by mu.
+	segs     []*segment // sorted by base offset; the last is active
+	size     int64
+	epochs   epochCache
+	closed   bool
+	failed   error      // sticky: a failed fsync or failed rollback; appends refuse
+	writeGen uint64     // incremented by every successful append and directory change
+	unsynced []*segment // rolled segments whose .log has not been fsynced
+	dirDirty bool       // directory entries created/removed since the last Sync
+
+	// Mirrors of state guarded by mu, for lock-free hot-path reads.
+	logStart atomic.Int64
+	logEnd   atomic.Int64
+
+	hint atomic.Pointer[readHint]
+
+	gc         groupCommit
+	cfgChanged chan struct{}
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+// Open opens (creating if needed) the log in dir, recovering the active
+// segment's tail and rebuilding missing/corrupt indexes (rules in doc.go).
+// A nil logger discards log output.
+func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
+	return openLog(dir, cfg, logger, osFS{})
+}
+
+func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.normalized()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, ioErr("create log dir", err)
+	}
+	l := &Log{
+		dir:        dir,
+		logger:     logger.With("log", dir),
+		fs:         fsys,
+		now:        time.Now,
+		epochs:     epochCache{path: filepath.Join(dir, epochCheckpoint)},
+		cfgChanged: make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+	}
+	l.cfg.Store(&cfg)
+	l.gc.cond.L = &l.gc.mu
+	if err := l.load(); err != nil {
+		for _, s := range l.segs {
+			s.close()
+		}
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.flusher()
+	return l, nil
+}
+
+// load reads the directory and recovers the log. Called once by Open.
+func (l *Log) load() error {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return ioErr("read log dir", err)
+	}
+	var bases []int64
+	logs := map[string]bool{}
+	for _, e := range entries {
+		if base, ok := parseSegmentName(e.Name()); ok {
+			bases = append(bases, base)
+			logs[strings.TrimSuffix(e.Name(), logSuffix)] = true
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		stem := strings.TrimSuffix(strings.TrimSuffix(name, indexSuffix), timeIndexSuffix)
+		orphan := stem != name && len(stem) == 20 && !logs[stem]
+		if strings.HasSuffix(name, tmpSuffix) || orphan {
+			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+				return ioErr("remove leftover file", err)
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+
+	startCk, err := readStartCheckpoint(filepath.Join(l.dir, startCheckpoint))
+	if err != nil {
+		return err
+	}
+	if err := l.epochs.load(); err != nil {
+		return err
+	}
+	for _, base := range bases {
+		s, err := openSegmentLog(l.fs, l.dir, base)
+		if err != nil {
+			return err
+		}
+		l.segs = append(l.segs, s)
+	}
+	// Segments wholly below the checkpointed log start are leftovers of an
+	// interrupted DeleteRecordsBefore.
+	for len(l.segs) > 1 && startCk >= l.segs[1].base {
+		if err := l.segs[0].remove(); err != nil {
+			return err
+		}
+		l.segs = l.segs[1:]
+	}
+	cfg := l.config()
+	for i, s := range l.segs {
+		if i == len(l.segs)-1 {
+			if err := l.recoverActive(s, cfg); err != nil {
+				return err
+			}
+			break
+		}
+		s.next = l.segs[i+1].base
+		if !s.checkInactiveIndexes(l.fs) {
+			if err := l.rebuildInactive(s, cfg); err != nil {
+				return err
+			}
+		}
+	}
+	if len(l.segs) == 0 {
+		s, err := createSegment(l.fs, l.dir, max(startCk, 0), l.now())
+		if err != nil {
+			return err
+		}
+		l.segs = []*segment{s}
+		l.markDirDirty()
+	}
+	for _, s := range l.segs {
+		l.size += s.size
+	}
+	start := max(startCk, l.segs[0].base)
+	end := l.active().next
+	l.logEnd.Store(end)
+	l.logStart.Store(start)
+	if start > end {
+		// The checkpoint is ahead of the data (e.g. DeleteRecords up to the
+		// end, then the tail was lost): start an empty log at start, as Kafka.
+		l.logger.Warn("log start offset beyond log end; starting empty", "logStart", start, "logEnd", end)
+		return l.truncateFullyLocked(start)
+	}
+	changed := l.epochs.truncateFromEnd(end)
+	changed = l.epochs.truncateFromStart(start) || changed
+	if changed {
+		return l.epochs.persist()
+	}
+	return nil
+}
+
+// recoverActive is crash recovery for the last segment: load its indexes,
+// rescan batches (with CRC) from the last index entry, truncate at the first
+// torn or corrupt batch and rewrite the indexes.
+func (l *Log) recoverActive(s *segment, cfg Config) error {
+	fileSize := s.size
+	ok, err := s.activate(l.fs)
+	if err != nil {
+		return err
+	}
+	keep := 0
+	if ok {
+		keep = len(s.idx)
+	}
+	interval := int64(cfg.IndexIntervalBytes)
+	corrupt, err := s.rescan(keep, fileSize, true, interval)
+	if errors.Is(err, errIndexMismatch) {
+		l.logger.Warn("offset index does not match segment; rescanning it fully", "segment", s.prefix)
+		corrupt, err = s.rescan(0, fileSize, true, interval)
+	}
+	if err != nil {
+		return err
+	}
+	if s.size < fileSize {
+		l.logger.Warn("truncating torn or corrupt segment tail", "segment", s.prefix,
+			"from", fileSize, "to", s.size, "reason", fmt.Sprint(corrupt))
+		if err := s.log.Truncate(s.size); err != nil {
+			return ioErr("truncate segment "+s.prefix, err)
+		}
+	}
+	if err := s.rewriteIndexes(); err != nil {
+		return err
+	}
+	s.rollAt = l.now()
+	if s.size > 0 {
+		var buf [batchHeaderSize]byte
+		if h, err := s.headerAt(0, buf[:]); err == nil && h.MaxTimestamp >= 0 && h.MaxTimestamp < s.rollAt.UnixMilli() {
+			s.rollAt = time.UnixMilli(h.MaxTimestamp)
+		}
+	}
+	return nil
+}
+
+// rebuildInactive regenerates the indexes of an inactive segment whose index
+// files are missing or inconsistent. The data is also CRC-checked while at
+// it; anything after a bad batch is cut (and logged), as Kafka's recovery does.
+func (l *Log) rebuildInactive(s *segment, cfg Config) error {
+	l.logger.Warn("rebuilding segment indexes", "segment", s.prefix)
+	fileSize := s.size
+	if _, err := s.activate(l.fs); err != nil {
+		return err
+	}
+	s.idx, s.tidx = nil, nil
+	next := s.next
+	corrupt, err := s.rescan(0, fileSize, true, int64(cfg.IndexIntervalBytes))
+	if err != nil {
+		return err
+	}
+	if s.size < fileSize {
+		l.logger.Warn("truncating corrupt inactive segment", "segment", s.prefix,
+			"from", fileSize, "to", s.size, "reason", fmt.Sprint(corrupt))
+		if err := s.log.Truncate(s.size); err != nil {
+			return ioErr("truncate segment "+s.prefix, err)
+		}
+	}
+	if s.next < next {
+		s.next = next // offsets up to the next segment's base stay assigned
+	}
+	if err := s.rewriteIndexes(); err != nil {
+		return err
+	}
+	return s.deactivate(false)
+}
+
+// truncateFullyLocked deletes every segment and starts an empty log at off.
+// Caller holds mu (and fileMu once the log is open).
+func (l *Log) truncateFullyLocked(off int64) error {
+	for i := len(l.segs) - 1; i >= 0; i-- {
+		if err := l.segs[i].remove(); err != nil {
+			l.segs = l.segs[:i+1]
+			return err
+		}
+	}
+	l.segs, l.unsynced, l.size = nil, nil, 0
+	s, err := createSegment(l.fs, l.dir, off, l.now())
+	if err != nil {
+		return err
+	}
+	l.segs = []*segment{s}
+	l.markDirDirty()
+	l.hint.Store(nil)
+	l.logEnd.Store(off)
+	l.logStart.Store(off)
+	l.epochs.entries = nil
+	if err := l.epochs.persist(); err != nil {
+		return err
+	}
+	return writeStartCheckpoint(filepath.Join(l.dir, startCheckpoint), off)
+}
+
+// markDirDirty records a created or removed file, so that the next Sync
+// fsyncs the directory. Caller holds mu.
+func (l *Log) markDirDirty() {
+	l.dirDirty = true
+	l.writeGen++
+}
+
+func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
+
+func (l *Log) config() Config { return *l.cfg.Load() }
+
+// LogStartOffset is the first readable offset.
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
+
+// LogEndOffset is the offset the next appended record will get.
+func (l *Log) LogEndOffset() int64 { return l.logEnd.Load() }
+
+// Size is the total bytes in all segments.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.size
+}
+
+// Dir is the directory holding the log's files.
+func (l *Log) Dir() string { return l.dir }
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch <= epoch
+// known to the log and the end offset of that epoch. (-1,-1) if unknown
+// (no epochs recorded, or a negative epoch). An epoch at or above the latest
+// answers (latest, LogEndOffset); an epoch below the first known one answers
+// (epoch, first epoch's start offset), as Kafka does after retention removed
+// the older history.
+func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.epochs.endOffsetFor(epoch, l.logEnd.Load())
+}
+
+// SetConfig applies a new configuration (topic config change). Zero fields
+// take defaults; an unknown fsync policy keeps the current one (and is
+// logged). Segment size/time limits apply from the next append, retention
+// limits at the next EnforceRetention, the flush interval immediately.
+func (l *Log) SetConfig(cfg Config) {
+	if err := cfg.Validate(); err != nil {
+		l.logger.Warn("ignoring invalid fsync policy", "err", err)
+		cfg.Fsync = l.config().Fsync
+	}
+	cfg = cfg.normalized()
+	l.cfg.Store(&cfg)
+	select {
+	case l.cfgChanged <- struct{}{}:
+	default:
+	}
+}
+
+// Close flushes and closes files. It fsyncs the log regardless of the fsync
+// policy, so a clean shutdown never needs tail recovery. Closing twice
+// returns ErrClosed.
+func (l *Log) Close() error {
+	l.fileMu.Lock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		l.fileMu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	var err error
+	if l.failed == nil {
+		err = l.syncFilesLocked()
+	}
+	for _, s := range l.segs {
+		s.close()
+	}
+	l.mu.Unlock()
+	l.fileMu.Unlock()
+	close(l.stop)
+	l.wg.Wait()
+	return err
+}
+
+// syncFilesLocked fsyncs everything dirty while holding mu (Close only).
+func (l *Log) syncFilesLocked() error {
+	files := append([]*segment{}, l.unsynced...)
+	files = append(files, l.active())
+	for _, s := range files {
+		if err := s.log.Sync(); err != nil {
+			return ioErr("sync segment "+s.prefix, err)
+		}
+	}
+	s := l.active()
+	if err := s.idxFile.Sync(); err != nil {
+		return ioErr("sync index", err)
+	}
+	if err := s.tidxFile.Sync(); err != nil {
+		return ioErr("sync time index", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return ioErr("sync log dir", err)
+	}
+	l.unsynced, l.dirDirty = nil, false
+	return nil
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	if err := l.Close(); err != nil && !errors.Is(err, ErrClosed) {
+		l.logger.Warn("closing log before delete", "err", err)
+	}
+	if err := os.RemoveAll(l.dir); err != nil {
+		return ioErr("delete log dir", err)
+	}
+	return nil
+}
+
+// checkWritable returns the reason appends are refused, if any. Caller holds mu.
+func (l *Log) checkWritable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failed != nil {
+		return fmt.Errorf("%w: log failed earlier: %w", ErrStorage, l.failed)
+	}
+	return nil
+}

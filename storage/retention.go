@@ -1,0 +1,216 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// EnforceRetention deletes whole segments past retention time/bytes, never the active one.
+//
+// Time: the oldest segments whose largest timestamp (file mtime when batches
+// carry none) is older than now-RetentionMs. Bytes: like Kafka, the oldest
+// segments are deleted only while what remains is still >= RetentionBytes.
+// As in Kafka, when every segment qualifies and the active one holds data, a
+// new empty segment is rolled first so the old active one can go; the log
+// start offset then equals the log end offset. It is the caller's job to
+// call this periodically (log.retention.check.interval.ms).
+func (l *Log) EnforceRetention(now time.Time) error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	cfg := l.config()
+	n := 0 // number of oldest segments to delete
+	if cfg.RetentionMs >= 0 {
+		limit := now.Add(-cfg.RetentionMs).UnixMilli()
+		for n < len(l.segs) && l.segs[n].size > 0 && l.segs[n].timestamp() < limit {
+			n++
+		}
+	}
+	if cfg.RetentionBytes >= 0 {
+		remaining := l.size
+		for _, s := range l.segs[:n] {
+			remaining -= s.size
+		}
+		for n < len(l.segs) && l.segs[n].size > 0 && remaining-l.segs[n].size >= cfg.RetentionBytes {
+			remaining -= l.segs[n].size
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if n == len(l.segs) {
+		if err := l.checkWritable(); err != nil {
+			return err
+		}
+		if err := l.roll(l.active().next, cfg, now); err != nil {
+			return err
+		}
+	}
+	return l.deleteOldestLocked(n, "retention")
+}
+
+// deleteOldestLocked removes the n oldest segments (never the active one) and
+// moves the log start offset to the first remaining segment if it was lower.
+// Caller holds fileMu and mu for writing.
+func (l *Log) deleteOldestLocked(n int, reason string) error {
+	n = min(n, len(l.segs)-1)
+	for n > 0 {
+		s := l.segs[0]
+		newStart := max(l.logStart.Load(), l.segs[1].base)
+		// Publish the new start before the files go, so no reader is
+		// pointed at a removed segment.
+		l.logStart.Store(newStart)
+		l.segs = l.segs[1:]
+		l.size -= s.size
+		l.dropUnsynced(s)
+		l.hint.Store(nil)
+		l.markDirDirty()
+		l.logger.Info("deleting segment", "segment", s.prefix, "reason", reason, "logStartOffset", newStart)
+		if err := s.remove(); err != nil {
+			return err
+		}
+		n--
+	}
+	if l.epochs.truncateFromStart(l.logStart.Load()) {
+		return l.epochs.persist()
+	}
+	return nil
+}
+
+func (l *Log) dropUnsynced(s *segment) {
+	for i, u := range l.unsynced {
+		if u == s {
+			l.unsynced = append(l.unsynced[:i:i], l.unsynced[i+1:]...)
+			return
+		}
+	}
+}
+
+// DeleteRecordsBefore moves the log start offset to offset (DeleteRecords) and
+// removes segments entirely below it.
+//
+// The new start is checkpointed (fsynced) before any file is removed, so it
+// survives a restart. offset above LogEndOffset is ErrOffsetOutOfRange; an
+// offset at or below the current start is a no-op. Records below the start
+// that share a segment (or a batch) with later ones stay on disk but are
+// not readable.
+func (l *Log) DeleteRecordsBefore(offset int64) error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	end := l.active().next
+	if offset > end {
+		return fmt.Errorf("%w: delete before %d beyond log end %d", ErrOffsetOutOfRange, offset, end)
+	}
+	if offset <= l.logStart.Load() {
+		return nil
+	}
+	if err := writeStartCheckpoint(filepath.Join(l.dir, startCheckpoint), offset); err != nil {
+		return err
+	}
+	l.logStart.Store(offset)
+	l.hint.Store(nil)
+	n := 0
+	for n+1 < len(l.segs) && l.segs[n+1].base <= offset {
+		n++
+	}
+	return l.deleteOldestLocked(n, "delete records")
+}
+
+// TruncateTo removes everything at and above offset (follower divergence).
+//
+// The cut is at a batch boundary: a batch containing offset is removed
+// whole, so LogEndOffset afterwards may be below offset (Kafka truncates to
+// epoch boundaries, which are batch boundaries, so this does not arise in
+// practice). An offset at or above the log end is a no-op; one below the log
+// start empties the log and restarts it at offset, as Kafka's
+// truncateFullyAndStartAt. Leader epochs starting at or after the new end
+// are dropped.
+func (l *Log) TruncateTo(offset int64) error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if offset >= l.active().next {
+		return nil
+	}
+	l.hint.Store(nil)
+	if offset < l.logStart.Load() || offset < l.segs[0].base {
+		l.logger.Info("truncating fully", "offset", offset)
+		return l.truncateFullyLocked(max(offset, 0))
+	}
+	k := l.segmentFor(offset)
+	for len(l.segs) > k+1 {
+		s := l.active()
+		l.segs = l.segs[:len(l.segs)-1]
+		l.size -= s.size
+		l.dropUnsynced(s)
+		l.markDirDirty()
+		if err := s.remove(); err != nil {
+			l.logEnd.Store(l.active().next)
+			return err
+		}
+	}
+	s := l.active()
+	l.dropUnsynced(s)
+	cut, err := s.findPos(l.fs, offset)
+	if err != nil {
+		return err
+	}
+	if !s.active {
+		if ok, err := s.activate(l.fs); err != nil {
+			return err
+		} else if !ok {
+			s.idx, s.tidx = nil, nil
+		}
+	}
+	keep := 0
+	for keep < len(s.idx) && int64(s.idx[keep].pos) < cut {
+		keep++
+	}
+	oldSize := s.size
+	interval := int64(l.config().IndexIntervalBytes)
+	_, err = s.rescan(keep, cut, false, interval)
+	if errors.Is(err, errIndexMismatch) {
+		_, err = s.rescan(0, cut, false, interval)
+	}
+	if err != nil {
+		return err
+	}
+	l.size -= oldSize - s.size
+	if err := s.log.Truncate(s.size); err != nil {
+		l.failed = ioErr("truncate segment "+s.prefix, err)
+		return l.failed
+	}
+	if err := s.rewriteIndexes(); err != nil {
+		l.failed = err
+		return err
+	}
+	l.writeGen++
+	end := s.next
+	l.logEnd.Store(end)
+	if l.logStart.Load() > end {
+		l.logStart.Store(end)
+		if err := writeStartCheckpoint(filepath.Join(l.dir, startCheckpoint), end); err != nil {
+			return err
+		}
+	}
+	if l.epochs.truncateFromEnd(end) {
+		return l.epochs.persist()
+	}
+	return nil
+}
