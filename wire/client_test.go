@@ -115,16 +115,16 @@ func TestClientCancelBreaksConnection(t *testing.T) {
 		_, err := cl.Request(ctx, f)
 		errc <- err
 	}()
-	<-ts.h.fetchEntered
+	recvWithin(t, ts.h.fetchEntered)
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
+	if err := recvWithin(t, errc); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled request: %v, want context.Canceled", err)
 	}
 	if _, err := cl.Request(testCtx(t), kmsg.NewPtrApiVersionsRequest()); !errors.Is(err, ErrClientClosed) {
 		t.Fatalf("request after cancel: %v, want ErrClientClosed", err)
 	}
 	// The server sees the close and cancels its handler.
-	if err := <-ts.h.fetchCtxErr; !errors.Is(err, context.Canceled) {
+	if err := recvWithin(t, ts.h.fetchCtxErr); !errors.Is(err, context.Canceled) {
 		t.Fatalf("server handler ctx: %v", err)
 	}
 }
@@ -139,17 +139,17 @@ func TestClientCloseDuringRequest(t *testing.T) {
 		_, err := cl.Request(context.Background(), f)
 		errc <- err
 	}()
-	<-ts.h.fetchEntered
+	recvWithin(t, ts.h.fetchEntered)
 	if err := cl.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-errc; !errors.Is(err, ErrClientClosed) {
+	if err := recvWithin(t, errc); !errors.Is(err, ErrClientClosed) {
 		t.Fatalf("request during Close: %v, want ErrClientClosed", err)
 	}
 	if err := cl.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	<-ts.h.fetchCtxErr
+	recvWithin(t, ts.h.fetchCtxErr)
 }
 
 func TestClientServerClosesConnection(t *testing.T) {

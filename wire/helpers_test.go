@@ -344,3 +344,18 @@ func (rc *rawConn) apiVersions(corr int32, v int16) *kmsg.ApiVersionsResponse {
 	rc.send(corr, req)
 	return rc.recv(corr, req).(*kmsg.ApiVersionsResponse)
 }
+
+// recvWithin receives from ch, failing the test instead of hanging if
+// nothing arrives within waitTimeout.
+func recvWithin[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("nothing received within %v", waitTimeout)
+		panic("unreachable")
+	}
+}

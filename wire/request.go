@@ -38,7 +38,8 @@ type ConnInfo struct {
 //
 // A nil response sends nothing (Produce acks=0). A non-nil response must be
 // the response kind for req.Key; the server sets its version to req.Version
-// before encoding. A non-nil error closes the connection (logged with
+// and owns it from then on: it is encoded later on the writer goroutine, so
+// the handler must not modify it or return the same value for two requests. A non-nil error closes the connection (logged with
 // reason), which is how Kafka reacts to a request it cannot serve at all;
 // errors a client should see belong in the response's error codes.
 type Handler interface {

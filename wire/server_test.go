@@ -235,9 +235,9 @@ func TestHandlerContextCancelledWhenClientCloses(t *testing.T) {
 	f := kmsg.NewPtrFetchRequest()
 	f.SetVersion(11)
 	rc.send(1, f)
-	<-ts.h.fetchEntered
+	recvWithin(t, ts.h.fetchEntered)
 	rc.nc.Close()
-	if err := <-ts.h.fetchCtxErr; !errors.Is(err, context.Canceled) {
+	if err := recvWithin(t, ts.h.fetchCtxErr); !errors.Is(err, context.Canceled) {
 		t.Fatalf("handler ctx error %v, want Canceled", err)
 	}
 }
@@ -259,7 +259,7 @@ func TestCloseCancelsHandlersAndWaits(t *testing.T) {
 		f := kmsg.NewPtrFetchRequest()
 		f.SetVersion(4)
 		conns[i].send(1, f)
-		<-h.fetchEntered
+		recvWithin(t, h.fetchEntered)
 	}
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
@@ -384,5 +384,61 @@ func TestReadBodyGrowsWithData(t *testing.T) {
 	got, err := readBody(bytes.NewReader(full), len(full))
 	if err != nil || !bytes.Equal(got, full) || cap(got) != len(full) {
 		t.Fatalf("readBody: err %v, len %d cap %d", err, len(got), cap(got))
+	}
+}
+
+// TestLargePipelinedFrames pipelines requests bigger than the read-ahead
+// byte budget: they must still all be served, in order.
+func TestLargePipelinedFrames(t *testing.T) {
+	ts := startServer(t, Config{})
+	rc := dialRaw(t, ts.addr)
+	var batch []byte
+	var reqs []kmsg.Request
+	for i := range 4 {
+		p := produceRequest(9, recordBatch(3, 300<<10)) // ~900 KiB each
+		reqs = append(reqs, p)
+		batch = appendRequest(batch, int32(i), "big", p)
+	}
+	wrote := make(chan error, 1)
+	go func() { // the server only reads as fast as it serves
+		_, err := rc.nc.Write(batch)
+		wrote <- err
+	}()
+	for i, req := range reqs {
+		rc.recv(int32(i), req)
+	}
+	if err := recvWithin(t, wrote); err != nil {
+		t.Fatal(err)
+	}
+	seen := ts.h.requests()
+	if len(seen) != len(reqs) {
+		t.Fatalf("handler saw %d requests", len(seen))
+	}
+	want := reqs[3].(*kmsg.ProduceRequest).Topics[0].Partitions[0].Records
+	got := seen[3].Body.(*kmsg.ProduceRequest).Topics[0].Partitions[0].Records
+	if !bytes.Equal(got, want) {
+		t.Fatalf("records corrupted: %d bytes, want %d", len(got), len(want))
+	}
+}
+
+func TestBudget(t *testing.T) {
+	var b budget
+	b.init(100)
+	if !b.acquire(500) {
+		t.Fatal("a frame larger than the budget must fit when nothing is pending")
+	}
+	got := make(chan bool, 1)
+	go func() { got <- b.acquire(10) }() // waits: 500 pending
+	b.release(500)
+	if !recvWithin(t, got) {
+		t.Fatal("acquire after release failed")
+	}
+	go func() { got <- b.acquire(100) }() // waits: 10 pending, 110 > 100
+	b.close()
+	if recvWithin(t, got) {
+		t.Fatal("acquire succeeded after close")
+	}
+	if b.acquire(1) {
+		t.Fatal("acquire on a closed budget succeeded")
 	}
 }
