@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -48,6 +49,17 @@ func TestNodeSingleRestart(t *testing.T) {
 	if got := n.State().Topics["orders"]; got == nil || got.ID != top.ID {
 		t.Fatalf("State does not show the topic: %+v", got)
 	}
+	// Snapshot now and write more after it, so the restart below restores
+	// the snapshot from DataDir and replays the log tail on top of it.
+	if err := n.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if snaps, _ := filepath.Glob(filepath.Join(dir, "raft", "snapshots", "*", "state.bin")); len(snaps) != 1 {
+		t.Fatalf("snapshot files: %v", snaps)
+	}
+	if first, err = n.AllocateProducerIDs(ctx, 1000); err != nil || first != 1000 {
+		t.Fatalf("AllocateProducerIDs after snapshot = %d, %v; want 1000", first, err)
+	}
 	clusterID := n.State().ClusterID
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
@@ -74,12 +86,12 @@ func TestNodeSingleRestart(t *testing.T) {
 	if s2.TopicsByID[top.ID] != got {
 		t.Fatal("TopicsByID not rebuilt")
 	}
-	if s2.NextProducerID != 1000 {
-		t.Fatalf("NextProducerID after restart = %d, want 1000", s2.NextProducerID)
+	if s2.NextProducerID != 2000 {
+		t.Fatalf("NextProducerID after restart = %d, want 2000", s2.NextProducerID)
 	}
 	next, err := n2.AllocateProducerIDs(ctx, 10)
-	if err != nil || next != 1000 {
-		t.Fatalf("AllocateProducerIDs after restart = %d, %v; want 1000", next, err)
+	if err != nil || next != 2000 {
+		t.Fatalf("AllocateProducerIDs after restart = %d, %v; want 2000", next, err)
 	}
 	cf := n2.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {

@@ -1,9 +1,12 @@
 package raftmeta
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -11,10 +14,18 @@ import (
 
 // tcpStream is raft's StreamLayer over plain TCP. Unlike raft's own
 // TCPStreamLayer it accepts a host name as advertise address (Kubernetes
-// service names) and fills in the bound port when port 0 was asked for.
+// service names), fills in the bound port when port 0 was asked for, and
+// closes every connection it accepted or dialed when closed: raft's
+// NetworkTransport only closes the listener, which leaves the goroutines
+// serving inbound connections (and pooled outbound ones) running after
+// Shutdown.
 type tcpStream struct {
 	ln        net.Listener
 	advertise net.Addr
+
+	mu     sync.Mutex
+	conns  map[*trackedConn]struct{} // guarded by mu
+	closed bool                      // guarded by mu
 }
 
 var _ raft.StreamLayer = (*tcpStream)(nil)
@@ -50,13 +61,71 @@ func listenRaft(bind, advertise string) (*tcpStream, error) {
 		}
 		adv = net.JoinHostPort(host, port)
 	}
-	return &tcpStream{ln: ln, advertise: advertiseAddr(adv)}, nil
+	return &tcpStream{ln: ln, advertise: advertiseAddr(adv), conns: map[*trackedConn]struct{}{}}, nil
 }
 
-func (s *tcpStream) Accept() (net.Conn, error) { return s.ln.Accept() }
-func (s *tcpStream) Close() error              { return s.ln.Close() }
-func (s *tcpStream) Addr() net.Addr            { return s.advertise }
+func (s *tcpStream) Addr() net.Addr { return s.advertise }
+
+func (s *tcpStream) Accept() (net.Conn, error) {
+	c, err := s.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
 
 func (s *tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
+
+// Close stops accepting and closes all live connections.
+func (s *tcpStream) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[*trackedConn]struct{}{}
+	s.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	return s.ln.Close()
+}
+
+func (s *tcpStream) track(c net.Conn) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, s: s}
+	s.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// trackedConn removes itself from its stream when closed. Reads from a
+// connection the stream closed report io.EOF, which raft treats as the peer
+// going away instead of logging an error for every connection at shutdown.
+type trackedConn struct {
+	net.Conn
+	s *tcpStream
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && errors.Is(err, net.ErrClosed) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (c *trackedConn) Close() error {
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
+	return c.Conn.Close()
 }
