@@ -80,7 +80,8 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports whether c can serve: a Handler is set, MaxRequestSize (if
-// set) fits a request header, and every Versions entry names an API key
+// set) fits a request header, a non-nil Versions includes ApiVersions, and
+// every Versions entry names an API key
 // kmsg knows with 0 <= Min <= Max <= the newest version kmsg can decode
 // (advertising a version we cannot decode would turn into closed
 // connections).
@@ -90,6 +91,10 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestSize != 0 && c.MaxRequestSize < requestHeaderMin {
 		return fmt.Errorf("%w: MaxRequestSize %d below request header size %d", ErrInvalidConfig, c.MaxRequestSize, requestHeaderMin)
+	}
+	if _, ok := c.Versions[apiVersionsKey]; c.Versions != nil && !ok {
+		// Every client opens with ApiVersions; without it nothing works.
+		return fmt.Errorf("%w: Versions lacks ApiVersions (key 18)", ErrInvalidConfig)
 	}
 	for key, vr := range c.Versions {
 		req := kmsg.RequestForKey(key)

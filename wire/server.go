@@ -15,8 +15,10 @@ import (
 // Server accepts Kafka connections on any number of listeners and runs the
 // per-connection loop for each (see the package doc).
 //
-// Lock order: Server.mu is a leaf; it is never held while calling out
-// (Handler, network I/O) or while taking another lock.
+// Lock order: Server.mu, then a connection's budget.mu (Close tears
+// connections down under Server.mu). Neither is held while calling the
+// Handler or blocking on the network; closing a socket is the only I/O done
+// under Server.mu.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger

@@ -339,10 +339,11 @@ func TestConfigValidate(t *testing.T) {
 		{"nil versions", Config{Handler: h}, true},
 		{"no handler", Config{Versions: testVersions}, false},
 		{"tiny max", Config{Handler: h, MaxRequestSize: 5}, false},
-		{"unknown key", Config{Handler: h, Versions: map[int16]VersionRange{999: {0, 0}}}, false},
+		{"unknown key", Config{Handler: h, Versions: map[int16]VersionRange{18: {0, 3}, 999: {0, 0}}}, false},
 		{"min above max", Config{Handler: h, Versions: map[int16]VersionRange{18: {3, 1}}}, false},
 		{"beyond kmsg", Config{Handler: h, Versions: map[int16]VersionRange{18: {0, 99}}}, false},
 		{"negative min", Config{Handler: h, Versions: map[int16]VersionRange{18: {-1, 3}}}, false},
+		{"no ApiVersions", Config{Handler: h, Versions: map[int16]VersionRange{3: {0, 12}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
