@@ -9,9 +9,12 @@ import (
 // Config configures a metadata node. Fill it from DefaultConfig and then
 // override; Validate (called by Open) rejects inconsistent values.
 type Config struct {
-	NodeID   int32
-	DataDir  string // raft log (raft-boltdb), snapshots and node identity live here
-	RaftBind string // host:port the Raft transport listens on; port 0 picks one
+	NodeID  int32
+	DataDir string // raft log (raft-boltdb), snapshots and node identity live here
+	// RaftBind is the host:port the Raft transport listens on; port 0 picks
+	// one. Empty means 127.0.0.1:0, enough for a single broker (its peers are
+	// nobody); multi-node clusters must set a reachable, stable address.
+	RaftBind string
 	// RaftAdvertise is the address other nodes dial; defaults to the bound
 	// address. A port of 0 here means "the bound port". Binding to a wildcard
 	// address (0.0.0.0, ::) requires RaftAdvertise.
@@ -31,6 +34,9 @@ type Config struct {
 	SnapshotThreshold uint64
 }
 
+// defaultRaftBind is used when Config.RaftBind is empty.
+const defaultRaftBind = "127.0.0.1:0"
+
 // DefaultConfig returns production defaults: hashicorp/raft's own timers,
 // which suit a LAN cluster of several voters (a follower waits 1-2 s without
 // heartbeats before calling an election).
@@ -41,7 +47,7 @@ type Config struct {
 // defaults, while multi-voter clusters keep the conservative failure detector.
 func DefaultConfig() Config {
 	return Config{
-		RaftBind:           "127.0.0.1:0",
+		RaftBind:           defaultRaftBind,
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -67,8 +73,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: node id %d is negative", ErrInvalidConfig, c.NodeID)
 	case c.DataDir == "":
 		return fmt.Errorf("%w: empty DataDir", ErrInvalidConfig)
-	case c.RaftBind == "":
-		return fmt.Errorf("%w: empty RaftBind", ErrInvalidConfig)
 	case c.HeartbeatTimeout < 5*time.Millisecond,
 		c.ElectionTimeout < c.HeartbeatTimeout,
 		c.LeaderLeaseTimeout < 5*time.Millisecond,

@@ -88,6 +88,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RaftBind == "" {
+		cfg.RaftBind = defaultRaftBind
+	}
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = DefaultConfig().SnapshotThreshold
 	}

@@ -303,9 +303,14 @@ func TestNodeRefusesOtherNodesDataDir(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	valid := DefaultConfig()
-	valid.DataDir = "/tmp/x"
+	valid.DataDir = t.TempDir()
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)
+	}
+	noBind := valid
+	noBind.RaftBind = ""
+	if err := noBind.Validate(); err != nil {
+		t.Fatalf("empty RaftBind (defaults to loopback) invalid: %v", err)
 	}
 	fast := valid
 	FastTimers(&fast)
@@ -315,7 +320,6 @@ func TestConfigValidate(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
 		"negative id":    func(c *Config) { c.NodeID = -1 },
 		"no data dir":    func(c *Config) { c.DataDir = "" },
-		"no bind":        func(c *Config) { c.RaftBind = "" },
 		"lease > hb":     func(c *Config) { c.LeaderLeaseTimeout = 2 * c.HeartbeatTimeout },
 		"election < hb":  func(c *Config) { c.ElectionTimeout = c.HeartbeatTimeout / 2 },
 		"zero commit":    func(c *Config) { c.CommitTimeout = 0 },

@@ -12,7 +12,10 @@ import (
 // Restore rejects versions it does not know instead of guessing.
 const snapshotVersion = 1
 
-// snapshotFile is the JSON layout of an FSM snapshot. Maps become sorted
+// snapshotFile is the JSON layout of an FSM snapshot. Broker, Topic,
+// Partition and Listener are encoded with their Go field names (as are the
+// Broker, ConfigOp and PartitionChange inside commands), so renaming one of
+// their exported fields changes the persisted format: add fields, never rename. Maps become sorted
 // slices: JSON cannot key a map by [16]byte, and sorted output makes two
 // snapshots of equal states byte-identical.
 type snapshotFile struct {

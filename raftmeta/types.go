@@ -58,7 +58,8 @@ type State struct {
 type TopicSpec struct {
 	Name string
 	// Partitions must be >= 1 unless Assignment is given (then it may be 0 or -1,
-	// meaning "len(Assignment)").
+	// meaning "len(Assignment)"); the server resolves Kafka's -1 ("broker
+	// default") before calling.
 	Partitions int32
 	// ReplicationFactor must be >= 1 unless Assignment is given; the server
 	// resolves Kafka's -1 ("broker default") before calling.
