@@ -102,7 +102,7 @@ func (s *Server) createTopic(ctx context.Context, t *kmsg.CreateTopicsRequestTop
 	}
 	st := s.meta.State()
 	if _, ok := st.Topics[t.Topic]; ok {
-		return nil, fmt.Errorf("%w: topic %q already exists", raftmeta.ErrTopicExists, t.Topic)
+		return nil, fmt.Errorf("%w: %q", raftmeta.ErrTopicExists, t.Topic)
 	}
 	if other := collidingTopic(st, t.Topic); other != "" {
 		return nil, fmt.Errorf("%w: topic %q collides with existing topic %q ('.' and '_' are the same in metric names)", errInvalidTopic, t.Topic, other)
