@@ -44,6 +44,9 @@ const (
 	tmpSuffix        = ".tmp"
 	epochCheckpoint  = "leader-epoch-checkpoint"
 	startCheckpoint  = "log-start-offset-checkpoint"
+	// cleanShutdownFile exists only between a successful Close and the
+	// next Open (Kafka's .kafka_cleanshutdown).
+	cleanShutdownFile = ".clean-shutdown"
 	checkpointFormat = 0 // version line of both checkpoint files
 )
 

@@ -120,6 +120,21 @@ func (l *Log) load() error {
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
 
+	// The marker says the previous Close fsynced everything. It is removed
+	// (durably) before anything else is written, so a crash from now on
+	// leads to a full recovery scan next time.
+	clean := false
+	marker := filepath.Join(l.dir, cleanShutdownFile)
+	if _, err := os.Stat(marker); err == nil {
+		clean = true
+		if err := os.Remove(marker); err != nil {
+			return ioErr("remove clean shutdown marker", err)
+		}
+		if err := syncDir(l.dir); err != nil {
+			return ioErr("sync log dir", err)
+		}
+	}
+
 	startCk, err := readStartCheckpoint(filepath.Join(l.dir, startCheckpoint))
 	if err != nil {
 		return err
@@ -145,7 +160,7 @@ func (l *Log) load() error {
 	cfg := l.config()
 	for i, s := range l.segs {
 		if i == len(l.segs)-1 {
-			if err := l.recoverActive(s, cfg); err != nil {
+			if err := l.recoverActive(s, cfg, clean); err != nil {
 				return err
 			}
 			break
@@ -186,19 +201,26 @@ func (l *Log) load() error {
 	return nil
 }
 
-// recoverActive is crash recovery for the last segment: load its indexes,
-// rescan batches (with CRC) from the last index entry, truncate at the first
-// torn or corrupt batch and rewrite the indexes.
-func (l *Log) recoverActive(s *segment, cfg Config) error {
+// recoverActive is recovery for the last segment: load its indexes, rescan
+// batches (with CRC) from the last index entry after a clean shutdown, or
+// from the start after a crash, truncate at the first torn or corrupt batch
+// and rewrite the indexes.
+//
+// Why the whole segment after a crash: data written since the last fsync
+// may reach the disk out of order after a power loss (a hole of zeros
+// followed by intact pages, and index entries pointing past the hole).
+// Only a scan from a known-good point finds the first hole.
+func (l *Log) recoverActive(s *segment, cfg Config, clean bool) error {
 	fileSize := s.size
 	ok, err := s.activate(l.fs)
 	if err != nil {
 		return err
 	}
 	keep := 0
-	if ok {
+	if ok && clean {
 		keep = len(s.idx)
 	}
+	began := time.Now()
 	interval := int64(cfg.IndexIntervalBytes)
 	corrupt, err := s.rescan(keep, fileSize, true, interval)
 	if errors.Is(err, errIndexMismatch) {
@@ -217,6 +239,10 @@ func (l *Log) recoverActive(s *segment, cfg Config) error {
 	}
 	if err := s.rewriteIndexes(); err != nil {
 		return err
+	}
+	if !clean {
+		l.logger.Info("recovered active segment after unclean shutdown", "segment", s.prefix,
+			"bytes", s.size, "took", time.Since(began))
 	}
 	s.rollAt = l.now()
 	if s.size > 0 {
@@ -356,6 +382,9 @@ func (l *Log) Close() error {
 	var err error
 	if l.failed == nil {
 		err = l.syncFilesLocked()
+		if err == nil {
+			err = l.writeCleanMarker()
+		}
 	}
 	for _, s := range l.segs {
 		s.close()
@@ -387,6 +416,22 @@ func (l *Log) syncFilesLocked() error {
 		return ioErr("sync log dir", err)
 	}
 	l.unsynced, l.dirDirty = nil, false
+	return nil
+}
+
+// writeCleanMarker records a clean shutdown (after everything was fsynced),
+// so the next Open only checks the tail of the active segment.
+func (l *Log) writeCleanMarker() error {
+	f, err := os.Create(filepath.Join(l.dir, cleanShutdownFile))
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil {
+		err = syncDir(l.dir)
+	}
+	if err != nil {
+		return ioErr("write clean shutdown marker", err)
+	}
 	return nil
 }
 

@@ -1,0 +1,172 @@
+// Package storage is the durable per-partition log of a Strom broker: a
+// directory of segment files holding Kafka v2 record batches exactly as
+// producers sent them, with sparse indexes, crash recovery, retention and
+// group-committed fsync. It imports only the standard library.
+//
+// # What is parsed
+//
+// Record batches are opaque bytes. Only the fixed 61-byte v2 batch header is
+// decoded (ParseBatches, BatchHeader); records, compression and headers are
+// never looked at, so the broker serves bytes without re-encoding them. The
+// broker rewrites two header fields in place on append, baseOffset and
+// partitionLeaderEpoch, both of which precede the CRC-covered region, so
+// the producer's CRC stays valid.
+//
+// # Record batch header (magic 2), big-endian
+//
+//	offset size field
+//	0      8    baseOffset            rewritten by Append
+//	8      4    batchLength           bytes after this field; total = batchLength+12
+//	12     4    partitionLeaderEpoch  rewritten by Append
+//	16     1    magic                 must be 2
+//	17     4    crc                   CRC-32C (Castagnoli) of bytes 21..end
+//	21     2    attributes            bits 0-2 codec (0-4), 3 timestamp type,
+//	                                  4 transactional, 5 control
+//	23     4    lastOffsetDelta
+//	27     8    firstTimestamp
+//	35     8    maxTimestamp
+//	43     8    producerId
+//	51     2    producerEpoch
+//	53     4    baseSequence
+//	57     4    numRecords
+//	61     ...  records (possibly compressed)
+//
+// Validation (ParseBatches): batchLength >= 49 and within the buffer, magic
+// 2, known codec, CRC, lastOffsetDelta >= 0, numRecords > 0 and
+// numRecords == lastOffsetDelta+1 (Kafka's produce rule), for uncompressed
+// batches numRecords*7 <= body bytes (a record is at least 7 bytes), and
+// size <= MaxMessageBytes. Replicated batches (AppendAsFollower) and
+// recovery use a lenient variant that also admits batches emptied by
+// compaction (0 <= numRecords <= lastOffsetDelta+1) and no size limit.
+// Nothing is ever allocated from a length field: lengths are checked against
+// the bytes actually present (input buffer or file size) first, and
+// recovery streams CRCs through a fixed 64 KiB buffer.
+//
+// # Directory layout
+//
+// One directory per partition (the caller picks it, e.g. "<topic>-<p>"):
+//
+//	00000000000000000000.log        segment: concatenated batches
+//	00000000000000000000.index      sparse offset index of that segment
+//	00000000000000000000.timeindex  sparse time index of that segment
+//	00000000000000001234.log        next segment, first offset 1234
+//	...
+//	leader-epoch-checkpoint         epoch -> start offset history
+//	log-start-offset-checkpoint     log start offset (DeleteRecords)
+//	.clean-shutdown                 present only after a clean Close
+//	*.tmp                           checkpoint being replaced (deleted by Open)
+//
+// Segment files are named by their base offset, zero-padded to 20 decimal
+// digits as in Kafka. A segment's base offset is the offset of its first
+// batch (or the log end when it was created empty). The last segment is the
+// active one; only it is appended to. A new segment is rolled before an
+// append when the active one is non-empty and either the append would take
+// it past SegmentBytes, it has existed for SegmentMs (measured from its
+// first append, or from its first batch's maxTimestamp after a restart), or
+// a relative offset would overflow 32 bits.
+//
+// .log: batches back to back, no framing of our own; byte-identical to
+// Kafka's segment format for magic 2.
+//
+// .index: entries of 8 bytes: relative offset u32 (batch baseOffset minus
+// segment base) then position u32 (byte offset of that batch in .log),
+// big-endian. An entry is added for a batch when at least
+// IndexIntervalBytes were appended since the previous entry (position 0 is
+// implicit and never stored). Relative offsets and positions are strictly
+// increasing. Unlike Kafka, entries name the batch's base offset (Kafka's
+// name the last offset); a lookup takes the last entry <= the target and
+// scans batch headers forward from its position.
+//
+// .timeindex: entries of 12 bytes: timestamp i64 then relative offset u32,
+// big-endian. Written alongside an .index entry when the segment's largest
+// batch maxTimestamp grew since the last entry; the offset is the base
+// offset of the batch carrying that timestamp. When a segment stops being
+// active its final largest timestamp is appended, so the last entry of an
+// inactive segment is its max timestamp (used by time retention and
+// ListOffsets -3 without scanning).
+//
+// Checkpoint files use Kafka's text format: a version line "0", a line
+// with the entry count, then one entry per line. leader-epoch-checkpoint
+// entries are "<epoch> <startOffset>"; log-start-offset-checkpoint has one
+// entry "<offset>". They are replaced atomically: write *.tmp, fsync,
+// rename, fsync the directory.
+//
+// # Memory
+//
+// Only the active segment keeps its indexes in memory (8 bytes per
+// IndexIntervalBytes of data, ~2 MiB for a full 1 GiB segment) and its
+// index files open. Inactive segments keep one open .log descriptor and a
+// few integers; their index files are opened and binary-searched with pread
+// per lookup. Nothing is mmapped or preallocated, so an idle partition costs
+// a few KiB. Consecutive reads at the tail skip the index entirely via a
+// cached (segment, offset, position) hint.
+//
+// # Recovery (Open)
+//
+//   - *.tmp files and index files without a .log are deleted.
+//   - Segments wholly below the checkpointed log start (an interrupted
+//     DeleteRecordsBefore) are deleted.
+//   - Inactive segments are trusted. Their indexes are checked cheaply (sizes
+//     are whole entries, the last .index position lies inside the .log, the
+//     .timeindex is non-empty if the .log is); if that fails both indexes
+//     are rebuilt by scanning the segment, CRCs included, cutting it at the
+//     first bad batch.
+//   - The active segment is scanned batch by batch with CRC verification:
+//     after a clean shutdown from its last .index entry, after a crash from
+//     position 0 (out-of-order writeback after a power loss can leave holes
+//     anywhere after the last fsync). A batch is accepted if its header is
+//     valid, it fits in the file, its CRC matches and its base offset is not
+//     below the previous batch's end. The file is truncated at the first
+//     batch that fails; everything before it is kept. Both indexes are then
+//     rewritten from the scan. If the index is missing, malformed or its last
+//     entry does not point at a batch with the claimed offset, the scan
+//     starts at 0.
+//   - Log end = end of the last valid batch; log start = max(checkpoint,
+//     first segment base). If the checkpoint is beyond the end, the log is
+//     emptied and restarted at the checkpoint. Epoch entries at or past the
+//     end are dropped.
+//
+// A process crash (kill -9) never loses a batch whose Append returned (the
+// write is in the page cache); a power loss can lose what was not fsynced.
+//
+// # Fsync policy
+//
+// FsyncAlways: callers call Sync before acknowledging a produce. Sync is a
+// group commit: callers wait for the generation (count of appends) they
+// need; one of them runs fsync while later appends proceed, and every
+// waiter covered by that fsync returns without another. Eight concurrent
+// producers therefore cost about one fsync per round, not eight.
+// FsyncInterval: a goroutine owned by the Log (stopped by Close) calls Sync
+// every FlushInterval when there were appends. FsyncNever: no fsync except
+// on roll (indexes of the finished segment), in explicit Sync calls and in
+// Close; durable against process crashes only (Kafka's default).
+// Sync fsyncs the .log data of the active segment and of segments rolled
+// since the previous Sync, and the directory when files were created or
+// removed. Index files are not part of Sync: the active segment's are
+// rebuilt by recovery; a rolled segment's are fsynced when it rolls (unless
+// FsyncNever).
+//
+// # I/O errors
+//
+// Errors wrap ErrStorage and the OS error (errors.Is(err, syscall.ENOSPC)
+// works). A failed append write (data or index) truncates all three files
+// and the in-memory state back to the last good position, so the log stays
+// appendable once space returns. If that truncation also fails, or an
+// fsync fails (after which Linux may have dropped the dirty pages, so
+// durability cannot be proven by a retry), the log refuses appends and
+// Syncs with ErrStorage until reopened; reads keep working.
+//
+// # Concurrency and lock order
+//
+// All methods are safe for concurrent use. Locks, in acquisition order:
+//
+//  1. Log.fileMu (RWMutex): read-held by an fsync in progress; write-held by
+//     operations that close or delete segment files (TruncateTo, retention,
+//     DeleteRecordsBefore, Close).
+//  2. Log.mu (RWMutex): segment list and all mutable state. Append, roll
+//     and AppendAsFollower hold it for writing; Read, OffsetForTimestamp and
+//     friends for reading (reads are pread calls under the read lock).
+//  3. groupCommit.mu: the Sync rendezvous; never held while taking 1 or 2.
+//
+// LogStartOffset and LogEndOffset are atomics and take no lock.
+package storage
