@@ -38,16 +38,16 @@ func (osFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
 
 // File names, as in Kafka: the base offset zero-padded to 20 digits.
 const (
-	logSuffix        = ".log"
-	indexSuffix      = ".index"
-	timeIndexSuffix  = ".timeindex"
-	tmpSuffix        = ".tmp"
-	epochCheckpoint  = "leader-epoch-checkpoint"
-	startCheckpoint  = "log-start-offset-checkpoint"
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+	tmpSuffix       = ".tmp"
+	epochCheckpoint = "leader-epoch-checkpoint"
+	startCheckpoint = "log-start-offset-checkpoint"
 	// cleanShutdownFile exists only between a successful Close and the
 	// next Open (Kafka's .kafka_cleanshutdown).
 	cleanShutdownFile = ".clean-shutdown"
-	checkpointFormat = 0 // version line of both checkpoint files
+	checkpointFormat  = 0 // version line of both checkpoint files
 )
 
 func segmentPrefix(dir string, base int64) string {
