@@ -36,8 +36,9 @@ type Manager struct {
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed when any partition's high watermark moves
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // NewManager creates the data directory and starts the retention loop.
@@ -141,7 +142,14 @@ func (m *Manager) wake() {
 }
 
 // Close stops the retention loop and closes every replica (flushing them).
+// Calls after the first do nothing.
 func (m *Manager) Close() error {
+	var err error
+	m.closeOnce.Do(func() { err = m.close() })
+	return err
+}
+
+func (m *Manager) close() error {
 	close(m.stop)
 	m.wg.Wait()
 	m.mu.Lock()

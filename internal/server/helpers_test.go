@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strombroker/strom/wire"
 )
 
 // testConfig is a broker config for tests: port 0 everywhere, a temp data
@@ -104,4 +106,16 @@ func portOf(t *testing.T, addr string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// dialRaw opens a wire client that sends requests at exactly the version set
+// on them (kgo negotiates its own).
+func dialRaw(t *testing.T, addr string) *wire.Client {
+	t.Helper()
+	c, err := wire.Dial(testCtx(t, 10*time.Second), addr, "strom-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -31,7 +31,7 @@ func (s *Server) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) (kms
 	switch {
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		topErr = kerr.InvalidRequiredAcks
-	case r.TransactionalID != nil:
+	case r.TransactionID != nil:
 		topErr = kerr.TransactionalIDAuthorizationFailed
 	}
 	timeout := requestTimeout(r.TimeoutMillis)

@@ -65,17 +65,20 @@ func produceRaw(t *testing.T, cl *kgo.Client, version int16, acks int16, topic s
 
 func TestMetadataV1AutoCreates(t *testing.T) {
 	_, addr := startTestServer(t)
-	cl := newClient(t, addr)
+	// kgo picks the highest version itself; a raw connection pins v1, the
+	// version kafka-python 2.0.2 sends.
+	raw := dialRaw(t, addr)
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = 1
 	name := "auto-v1"
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = &name
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testCtx(t, 10*time.Second), cl)
+	kresp, err := raw.Request(testCtx(t, 10*time.Second), req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp := kresp.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) != 1 {
 		t.Fatalf("v1 metadata should auto-create the topic, got %+v", resp.Topics)
 	}
@@ -84,6 +87,7 @@ func TestMetadataV1AutoCreates(t *testing.T) {
 	}
 
 	// v4+ only auto-creates when asked.
+	cl := newClient(t, addr)
 	req = kmsg.NewPtrMetadataRequest()
 	req.Version = 9
 	other := "no-auto"

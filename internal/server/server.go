@@ -45,9 +45,11 @@ type Server struct {
 	pidNext int64
 	pidEnd  int64
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New builds a broker from cfg without starting it.
@@ -303,7 +305,13 @@ func (s *Server) topicPartitionExists(topic string, partition int32) bool {
 }
 
 // Close stops listeners, the coordinator, replicas (flushing logs) and Raft.
+// It is safe to call more than once.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	s.cancel()
 	var errs []error
 	for _, w := range s.wires {
