@@ -423,22 +423,66 @@ func TestPendingSyncTimeout(t *testing.T) {
 }
 
 func TestInitialRebalanceDelay(t *testing.T) {
+	// A delay far longer than the test: the join phase of a new group must
+	// wait for it even though every member has joined. The test then fires
+	// the delay timer itself, so nothing depends on scheduling speed.
 	cfg := testConfig()
-	cfg.InitialRebalanceDelay = 300 * time.Millisecond
+	cfg.InitialRebalanceDelay = time.Hour
 	c, _ := newTestCoordinator(t, cfg, nil)
 	chs := make(chan *kmsg.JoinGroupResponse, 2)
 	go func() { chs <- join(t, c, joinReq(5, "delayed", "", time.Minute)) }()
-	waitFor(t, "first member in delay", func() bool {
-		d := describe(t, c, "delayed")
-		return d.State == "PreparingRebalance" && len(d.Members) == 1
-	})
 	go func() { chs <- join(t, c, joinReq(5, "delayed", "", time.Minute)) }()
+	waitFor(t, "both members waiting in the delay", func() bool {
+		d := describe(t, c, "delayed")
+		return d.State == "PreparingRebalance" && len(d.Members) == 2
+	})
+	_, g, _ := c.lookup("delayed")
+	g.mu.Lock()
+	epoch, remain := g.epoch, g.initialRemain
+	g.mu.Unlock()
+	if remain != 0 {
+		t.Fatalf("initial delay remainder %v, want 0 (rebalance timeout < delay)", remain)
+	}
+	g.onJoinTimer(epoch)
 	a, b := <-chs, <-chs
 	if a.ErrorCode != 0 || b.ErrorCode != 0 || a.Generation != 1 || b.Generation != 1 {
 		t.Fatalf("joins: %+v %+v", a, b)
 	}
 	if len(a.Members)+len(b.Members) != 2 {
 		t.Fatalf("leader saw %d members", len(a.Members)+len(b.Members))
+	}
+}
+
+func TestInitialRebalanceDelayExtends(t *testing.T) {
+	cfg := testConfig()
+	cfg.InitialRebalanceDelay = time.Hour
+	c, _ := newTestCoordinator(t, cfg, nil)
+	mk := func() *kmsg.JoinGroupRequest {
+		r := joinReq(5, "extend", "", time.Minute)
+		r.RebalanceTimeoutMillis = int32((3 * time.Hour) / time.Millisecond)
+		return r
+	}
+	chs := make(chan *kmsg.JoinGroupResponse, 2)
+	go func() { chs <- join(t, c, mk()) }()
+	waitFor(t, "first member waiting", func() bool { return len(describe(t, c, "extend").Members) == 1 })
+	_, g, _ := c.lookup("extend")
+	g.mu.Lock()
+	epoch := g.epoch
+	g.mu.Unlock()
+	go func() { chs <- join(t, c, mk()) }()
+	waitFor(t, "second member waiting", func() bool { return len(describe(t, c, "extend").Members) == 2 })
+	// A member arrived during the delay: the first expiry extends it.
+	g.onJoinTimer(epoch)
+	g.mu.Lock()
+	state, remain := g.state, g.initialRemain
+	g.mu.Unlock()
+	if state != statePreparingRebalance || remain != time.Hour {
+		t.Fatalf("after first delay: state %v remain %v, want PreparingRebalance and 1h left", state, remain)
+	}
+	g.onJoinTimer(epoch) // no new member since: complete
+	a, b := <-chs, <-chs
+	if a.Generation != 1 || b.Generation != 1 {
+		t.Fatalf("joins: %+v %+v", a, b)
 	}
 }
 
