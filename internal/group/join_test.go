@@ -20,7 +20,7 @@ func TestPartitionFor(t *testing.T) {
 		{"", 50, 0},
 		{"a", 50, 97 % 50},
 		{"hello", 50, 99162322 % 50},
-		{"polygenelubricants", 50, 0}, // hashCode is Integer.MIN_VALUE; Utils.abs maps it to 0
+		{"polygenelubricants", 50, 0},    // hashCode is Integer.MIN_VALUE; Utils.abs maps it to 0
 		{"\U0001F600", 50, 1772899 % 50}, // surrogate pair 0xD83D 0xDE00
 		{"hello", 1, 0},
 	} {
