@@ -374,12 +374,13 @@ func TestInteropFranzGoTopicAdmin(t *testing.T) {
 		t.Errorf("after alter: retention.ms = %q, want 7200000", v)
 	}
 
+	// kadm returns the topic's error both as err and in the response.
 	dup, err := adm.CreateTopic(ctx, 1, 1, nil, topic)
-	if err != nil || !errors.Is(dup.Err, kerr.TopicAlreadyExists) {
+	if !errors.Is(err, kerr.TopicAlreadyExists) || !errors.Is(dup.Err, kerr.TopicAlreadyExists) {
 		t.Errorf("create existing topic: %v / %v, want TOPIC_ALREADY_EXISTS", err, dup.Err)
 	}
 	bad, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, "compacted")
-	if err != nil || !errors.Is(bad.Err, kerr.InvalidConfig) {
+	if !errors.Is(err, kerr.InvalidConfig) || !errors.Is(bad.Err, kerr.InvalidConfig) {
 		t.Errorf("create with cleanup.policy=compact: %v / %v, want INVALID_CONFIG", err, bad.Err)
 	}
 

@@ -183,12 +183,14 @@ func consumeAll(t *testing.T, addr, topic string, n int) []*kgo.Record {
 
 // runPython runs tests/python/<script> with /usr/bin/python3 and returns its
 // stdout; a non-zero exit fails the test with everything the script printed.
+// librdkafka protocol errors on stderr fail the test too (see noProtocolErrors).
 func runPython(t *testing.T, timeout time.Duration, script string, args ...string) []byte {
 	t.Helper()
 	return runTool(t, timeout, nil, pythonBin, append([]string{filepath.Join("python", script)}, args...)...)
 }
 
-// runTool runs an external program with stdin and returns its stdout.
+// runTool runs an external program with stdin and returns its stdout. A
+// non-zero exit, or a protocol error the client logged, fails the test.
 func runTool(t *testing.T, timeout time.Duration, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
 	ctx := testCtx(t, timeout)
@@ -201,12 +203,36 @@ func runTool(t *testing.T, timeout time.Duration, stdin []byte, name string, arg
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v after %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err,
-			time.Since(start).Round(time.Millisecond), stdout.Bytes(), stderr.Bytes())
+			time.Since(start).Round(time.Millisecond), stdout.Bytes(), limitLines(stderr.String(), 40))
 	}
-	if stderr.Len() > 0 && testing.Verbose() {
-		t.Logf("%s stderr:\n%s", name, stderr.Bytes())
-	}
+	noProtocolErrors(t, name+" "+strings.Join(args, " "), stderr.String())
 	return stdout.Bytes()
+}
+
+// protocolErrorMarks are what clients log when they cannot parse a broker
+// response: librdkafka's PROTOERR lines ("Protocol parse failure for Fetch
+// v11 ...") and kafka-python's decode errors. A client that works around such
+// a response by retrying still means the broker sent something malformed.
+var protocolErrorMarks = []string{"PROTOERR", "Protocol parse failure", "CorrelationIdError", "Unable to decode"}
+
+// noProtocolErrors fails the test if a client's log shows a protocol error.
+func noProtocolErrors(t *testing.T, what, log string) {
+	t.Helper()
+	for _, mark := range protocolErrorMarks {
+		if strings.Contains(log, mark) {
+			t.Errorf("%s: the client logged protocol errors (%q):\n%s", what, mark, limitLines(log, 20))
+			return
+		}
+	}
+}
+
+// limitLines keeps the first n lines of s.
+func limitLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "") + fmt.Sprintf("[... %d more lines]\n", len(lines)-n)
 }
 
 // decodeJSON decodes out into v or fails the test showing out.
