@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // crashChildEnv makes the test binary act as a crash-test child (see
@@ -20,7 +22,8 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		os.Exit(runCrashChild(spec))
 	}
-	os.Exit(m.Run())
+	// Every Log a test opens must be closed, stopping its flusher.
+	goleak.VerifyTestMain(m)
 }
 
 const crashWriters = 3

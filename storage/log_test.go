@@ -535,3 +535,34 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("dir still there: %v", err)
 	}
 }
+
+func TestTruncateFullyAndStartAt(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	l := openTest(t, dir, cfg)
+	for i := 0; i < 100; i++ {
+		mustAppend(t, l, seqBatch(t, i*5, 5, 40, int64(i)), 1)
+	}
+	if err := l.TruncateFullyAndStartAt(10000); err != nil {
+		t.Fatal(err)
+	}
+	if l.LogStartOffset() != 10000 || l.LogEndOffset() != 10000 || l.Size() != 0 {
+		t.Fatalf("start %d end %d size %d", l.LogStartOffset(), l.LogEndOffset(), l.Size())
+	}
+	if e, _ := l.EndOffsetForEpoch(1); e != -1 {
+		t.Fatalf("epochs survived: %d", e)
+	}
+	b := seqBatch(t, 0, 2, 10, 1)
+	setBaseOffset(b, 10000)
+	if _, err := l.AppendAsFollower(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if l.LogStartOffset() != 10000 || l.LogEndOffset() != 10002 || len(segs) != 1 {
+		t.Fatalf("reopened start %d end %d segments %v", l.LogStartOffset(), l.LogEndOffset(), segs)
+	}
+}

@@ -214,3 +214,23 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	return nil
 }
+
+// TruncateFullyAndStartAt deletes every segment and restarts the log, empty,
+// at offset: log start = log end = offset. A follower uses it when the
+// leader no longer has the offsets it needs (its fetch offset is below the
+// leader's log start), as Kafka's truncateFullyAndStartAt. The epoch
+// history is cleared.
+func (l *Log) TruncateFullyAndStartAt(offset int64) error {
+	if offset < 0 {
+		return fmt.Errorf("%w: negative offset %d", ErrOffsetOutOfRange, offset)
+	}
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.checkWritable(); err != nil {
+		return err
+	}
+	l.logger.Info("truncating fully", "newStart", offset)
+	return l.truncateFullyLocked(offset)
+}
