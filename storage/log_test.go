@@ -566,3 +566,36 @@ func TestTruncateFullyAndStartAt(t *testing.T) {
 		t.Fatalf("reopened start %d end %d segments %v", l.LogStartOffset(), l.LogEndOffset(), segs)
 	}
 }
+
+func TestReadStopsAtUpTo(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTest(t, t.TempDir(), cfg)
+	for i := 0; i < 200; i++ {
+		mustAppend(t, l, seqBatch(t, i*5, 5, 40, int64(i)), 1)
+	}
+	for _, upTo := range []int64{5, 333, 500, 995, 1000} {
+		for _, from := range []int64{0, 3, 250} {
+			if from >= upTo {
+				continue
+			}
+			data, err := l.Read(from, 1<<20, upTo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs := decodeBatches(t, data)
+			last := bs[len(bs)-1]
+			if bs[0].baseOffset > from || last.baseOffset >= upTo || last.baseOffset+5 < upTo {
+				t.Fatalf("Read(%d, upTo %d) returned batches %d..%d", from, upTo, bs[0].baseOffset, last.baseOffset)
+			}
+			// The bytes fetched from disk are bounded near upTo, not by maxBytes.
+			l.mu.RLock()
+			bound := l.active().upperBound(upTo)
+			pos, _ := l.active().findPos(l.fs, from)
+			l.mu.RUnlock()
+			if end := pos + int64(len(data)); bound < end || bound > end+int64(cfg.IndexIntervalBytes)+1024 {
+				t.Fatalf("Read(%d, upTo %d): data ends at %d, read bound %d", from, upTo, end, bound)
+			}
+		}
+	}
+}

@@ -71,7 +71,7 @@ func (l *Log) segmentFor(offset int64) int {
 // readAt reads whole batches of s from pos. Caller holds mu (read).
 func (l *Log) readAt(s *segment, pos int64, maxBytes int, upTo int64) ([]byte, error) {
 	avail := s.size - pos
-	n := min(int64(max(maxBytes, batchHeaderSize)), avail)
+	n := min(int64(max(maxBytes, batchHeaderSize)), avail, max(s.upperBound(upTo)-pos, batchHeaderSize))
 	buf := make([]byte, n)
 	if _, err := s.log.ReadAt(buf, pos); err != nil {
 		return nil, ioErr("read segment "+s.prefix, err)

@@ -523,6 +523,21 @@ func (s *segment) lookup(fsys fileSystem, off int64) int64 {
 	return 0
 }
 
+// upperBound returns a position at or after the first batch whose base
+// offset is >= off, so a read stopping at off need not fetch more. Only the
+// active segment (in-memory index) is bounded; otherwise s.size.
+func (s *segment) upperBound(off int64) int64 {
+	if !s.active || off >= s.next {
+		return s.size
+	}
+	rel := off - s.base
+	i := sort.Search(len(s.idx), func(i int) bool { return int64(s.idx[i].rel) > rel })
+	if i == len(s.idx) {
+		return s.size
+	}
+	return int64(s.idx[i].pos)
+}
+
 // timeLookup returns an offset from which a forward scan finds the first
 // batch with max timestamp >= ts: the offset of the last time entry whose
 // timestamp is < ts (every batch before that entry's indexing point has a
