@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -71,6 +72,13 @@ func startBroker(t *testing.T, extra ...string) *broker {
 	t.Cleanup(func() {
 		if b.running() {
 			b.Stop()
+		}
+		// A broker built with STROM_TEST_RACE=1 reports races on stderr; a
+		// Go panic prints "panic:" and goroutine dumps.
+		for _, mark := range []string{"WARNING: DATA RACE", "panic:"} {
+			if strings.Contains(b.Logs(), mark) {
+				t.Errorf("broker: stderr contains %q", mark)
+			}
 		}
 	})
 	b.Start()

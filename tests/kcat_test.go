@@ -70,7 +70,7 @@ func TestInteropKcatProduceListConsume(t *testing.T) {
 		t.Errorf("kcat -L -J does not list topic %s: %+v", topic, md.Topics)
 	}
 
-	out := runTool(t, 60*time.Second, nil, "kcat", "-b", b.Addr(), "-t", topic, "-C", "-o", "beginning", "-e", "-J")
+	out := runTool(t, 30*time.Second, nil, "kcat", "-b", b.Addr(), "-t", topic, "-C", "-o", "beginning", "-e", "-J")
 	var got []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
