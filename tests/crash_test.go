@@ -52,7 +52,8 @@ func crashAcksAll(t *testing.T, flags ...string) {
 	for kill := 1; kill <= crashKills; kill++ {
 		p.waitProgress(t)
 		b.Kill()
-		t.Logf("kill -9 #%d after %d acknowledged records", kill, p.ackCount.Load())
+		acks := p.ackCount.Load()
+		t.Logf("kill -9 #%d after %d acknowledged records, %d unanswered at the kill", kill, acks, p.produced.Load()-acks)
 		b.Start()
 	}
 	p.waitProgress(t) // the producer recovers after the last restart
@@ -119,6 +120,7 @@ type crashProducer struct {
 	stopCh   chan struct{}
 	done     chan struct{}
 	ackCount atomic.Int64
+	produced atomic.Int64
 
 	mu     sync.Mutex
 	acked  [crashPartitions][]bool // acked[p][seq]
@@ -167,6 +169,7 @@ func (p *crashProducer) run() {
 		p.mu.Lock()
 		p.acked[part] = append(p.acked[part], false)
 		p.mu.Unlock()
+		p.produced.Add(1)
 		rec := &kgo.Record{Partition: int32(part), Value: []byte(fmt.Sprintf("%d:%d", part, seq))}
 		// Background context: a record is never cancelled, only retried
 		// until the broker answers.
