@@ -100,6 +100,7 @@ func (s *Server) fillFetch(resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBy
 			fp.HighWatermark = -1
 			fp.LastStableOffset = -1
 			fp.LogStartOffset = -1
+			fp.RecordBatches = []byte{}
 			err := topicErr
 			if err == nil {
 				err = s.fetchPartition(&fp, t, rp, maxBytes-total, total == 0, toLEO)
@@ -158,5 +159,10 @@ func (s *Server) fetchPartition(fp *kmsg.FetchResponseTopicPartition, t *raftmet
 		return err
 	}
 	fp.RecordBatches = res.Records
+	if fp.RecordBatches == nil {
+		// Kafka sends an empty records field, never a null one: librdkafka
+		// rejects null ("invalid MessageSetSize -1").
+		fp.RecordBatches = []byte{}
+	}
 	return nil
 }
