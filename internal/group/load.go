@@ -79,7 +79,7 @@ func (c *Coordinator) LoadPartition(ctx context.Context, idx int32, log OffsetLo
 		}
 		g.mu.Unlock()
 	}
-	c.log.Info("loaded offsets partition", "partition", idx, "groups", len(started))
+	c.log.Debug("loaded offsets partition", "partition", idx, "groups", len(started))
 	return nil
 }
 

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -47,6 +49,13 @@ func apiVersions() map[int16]wire.VersionRange { return versionTable }
 // connection.
 func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
 	switch r := req.Body.(type) {
+	case *kmsg.JoinGroupRequest:
+		// Request bodies don't carry who is asking; DescribeGroups shows it.
+		host := ""
+		if req.Conn != nil && req.Conn.RemoteAddr != nil {
+			host = "/" + hostOnly(req.Conn.RemoteAddr.String())
+		}
+		return s.groups.JoinGroup(group.WithClient(ctx, req.ClientID, host), r), nil
 	case *kmsg.ApiVersionsRequest:
 		return s.handleApiVersions(r), nil
 	case *kmsg.MetadataRequest:
@@ -79,8 +88,6 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleOffsetForLeaderEpoch(r), nil
 	case *kmsg.DeleteRecordsRequest:
 		return s.handleDeleteRecords(r), nil
-	case *kmsg.JoinGroupRequest:
-		return s.groups.JoinGroup(ctx, r), nil
 	case *kmsg.SyncGroupRequest:
 		return s.groups.SyncGroup(ctx, r), nil
 	case *kmsg.HeartbeatRequest:
@@ -103,4 +110,12 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))
 	}
+}
+
+// hostOnly strips the port from host:port.
+func hostOnly(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }

@@ -60,6 +60,16 @@ func errorCode(err error) int16 {
 		return kerr.InvalidReplicationFactor.Code
 	case errors.Is(err, raftmeta.ErrInvalidReplicaAssignment):
 		return kerr.InvalidReplicaAssignment.Code
+	case errors.Is(err, raftmeta.ErrInvalidTopicName):
+		return kerr.InvalidTopicException.Code
+	case errors.Is(err, raftmeta.ErrInvalidConfig):
+		return kerr.InvalidConfig.Code
+	case errors.Is(err, raftmeta.ErrUnknownPartition):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, raftmeta.ErrStalePartitionEpoch):
+		return kerr.InvalidUpdateVersion.Code
+	case errors.Is(err, raftmeta.ErrInvalidProducerIDCount), errors.Is(err, raftmeta.ErrInvalidBroker), errors.Is(err, raftmeta.ErrInvalidPartitionState):
+		return kerr.InvalidRequest.Code
 	case errors.Is(err, raftmeta.ErrNotController), errors.Is(err, raftmeta.ErrNoController):
 		return kerr.NotController.Code
 	case errors.Is(err, errInvalidTopic):
