@@ -28,9 +28,15 @@ const (
 	responseQueue = 4
 
 	// writeBatchMax stops coalescing queued responses into one write once
-	// the batch is this large; write buffers that grew past it are
-	// dropped after the write rather than kept for the connection's life.
+	// the batch is this large.
 	writeBatchMax = 1 << 20
+
+	// writeBufKeepMax is the largest write buffer a connection keeps between
+	// writes. Fetch responses are commonly ~1 MiB (the clients' default
+	// partition max bytes); regrowing a buffer for each one costs more copying
+	// and zeroing than the response itself, so buffers up to a few of those
+	// are kept for the connection's life.
+	writeBufKeepMax = 4 << 20
 
 	// readBufferSize is the bufio buffer for size prefixes and small
 	// frames; large bodies bypass it.
@@ -272,7 +278,7 @@ func (c *conn) writeLoop() {
 			c.close()
 			return
 		}
-		if cap(buf) > writeBatchMax {
+		if cap(buf) > writeBufKeepMax {
 			buf = nil
 		}
 	}

@@ -165,6 +165,10 @@ var settings = []setting{
 	{"group-initial-rebalance-delay-ms", []string{"group.initial.rebalance.delay.ms"}, "wait for more members before the first rebalance of a new group", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupInitialRebalanceDelay })},
 	{"group-min-session-timeout-ms", []string{"group.min.session.timeout.ms"}, "smallest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMinSessionTimeout })},
 	{"group-max-session-timeout-ms", []string{"group.max.session.timeout.ms"}, "largest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMaxSessionTimeout })},
+	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics and /debug/pprof on this host:port (off when empty)", func(c *server.Config, v string) error {
+		c.HTTPAddr = strings.TrimSpace(v)
+		return nil
+	}},
 	{"log-retention-check-interval-ms", []string{"log.retention.check.interval.ms"}, "how often retention runs", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.RetentionCheckInterval })},
 }
 

@@ -55,6 +55,9 @@ type Config struct {
 	GroupMinSessionTimeout        time.Duration
 	GroupMaxSessionTimeout        time.Duration
 
+	// HTTPAddr, when set, serves Prometheus metrics and pprof (cmd/strom).
+	HTTPAddr string
+
 	// FastRaft shortens Raft timers (tests, single-node startup).
 	FastRaft bool
 
