@@ -52,8 +52,9 @@ type inbound struct {
 
 // outbound is a response on its way to the writer.
 type outbound struct {
-	corr int32
-	resp kmsg.Response
+	corr    int32
+	resp    kmsg.Response
+	splices []splice // file ranges to send in place of placeholders
 }
 
 // conn is one accepted connection and its three goroutines (reader, serve,
@@ -105,6 +106,7 @@ func (c *conn) run() {
 	c.writeLoop()
 	c.close()
 	wg.Wait()
+	c.dropQueued() // anything the serve loop queued after the writer left
 }
 
 // close tears the connection down: cancels the handler's ctx, unblocks the
@@ -208,17 +210,20 @@ func (c *conn) serveLoop() {
 			var err error
 			resp, err = c.serve(in.req)
 			if err != nil {
+				in.req.DropSplices()
 				c.serveFailed(in.req, err)
 				return
 			}
 		}
 		c.budget.release(in.size)
 		if resp == nil {
+			in.req.DropSplices()
 			continue // acks=0 Produce: nothing goes back
 		}
 		select {
-		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp}:
+		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices}:
 		case <-c.ctx.Done():
+			in.req.DropSplices()
 			return
 		}
 	}
@@ -259,19 +264,36 @@ func (c *conn) serveFailed(req *Request, err error) {
 }
 
 // writeLoop encodes responses in order, coalescing whatever is already
-// queued into one write.
+// queued into one write. A response with spliced file ranges is written on
+// its own, with sendfile for the ranges.
 func (c *conn) writeLoop() {
 	defer c.recoverBug("writer")
+	defer c.dropQueued()
 	var buf []byte
+	var next *outbound
 	for {
 		var o outbound
-		select {
-		case o = <-c.out:
-		case <-c.ctx.Done():
-			return
+		if next != nil {
+			o, next = *next, nil
+		} else {
+			select {
+			case o = <-c.out:
+			case <-c.ctx.Done():
+				return
+			}
 		}
-		buf = c.drainInto(appendResponse(buf[:0], o.corr, o.resp))
-		if _, err := c.nc.Write(buf); err != nil {
+		buf = appendResponse(buf[:0], o.corr, o.resp)
+		var err error
+		if len(o.splices) > 0 {
+			err = c.writeSpliced(buf, o.resp.IsFlexible(), o.splices)
+		} else {
+			buf, next = c.drainInto(buf)
+			_, err = c.nc.Write(buf)
+		}
+		if err != nil {
+			if next != nil {
+				closeSplices(next.splices)
+			}
 			if c.ctx.Err() == nil {
 				c.log.Info("wire: write failed; closing connection", "err", err)
 			}
@@ -284,17 +306,36 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// drainInto appends every response already queued, up to writeBatchMax.
-func (c *conn) drainInto(buf []byte) []byte {
+// drainInto appends every response already queued, up to writeBatchMax. It
+// stops at a response with spliced ranges and returns it to be written next.
+func (c *conn) drainInto(buf []byte) ([]byte, *outbound) {
 	for len(buf) < writeBatchMax {
 		select {
 		case o := <-c.out:
+			if len(o.splices) > 0 {
+				return buf, &o
+			}
 			buf = appendResponse(buf, o.corr, o.resp)
 		default:
-			return buf
+			return buf, nil
 		}
 	}
-	return buf
+	return buf, nil
+}
+
+// dropQueued closes the files of responses that will never be written.
+// The serve loop may still be handing one over, so it runs once the
+// connection is closed and keeps draining without blocking.
+func (c *conn) dropQueued() {
+	c.close()
+	for {
+		select {
+		case o := <-c.out:
+			closeSplices(o.splices)
+		default:
+			return
+		}
+	}
 }
 
 // budget bounds the bytes of requests read ahead of the handler. A request

@@ -58,7 +58,10 @@ func TestDrainIntoCoalescesInOrder(t *testing.T) {
 		c.out <- outbound{corr: int32(10 + i), resp: resp}
 	}
 	first := kmsg.NewPtrApiVersionsResponse()
-	buf := c.drainInto(appendResponse(nil, 9, first))
+	buf, next := c.drainInto(appendResponse(nil, 9, first))
+	if next != nil {
+		t.Fatal("no spliced response was queued, yet one came back")
+	}
 	if len(c.out) != 0 {
 		t.Fatalf("%d responses left queued", len(c.out))
 	}

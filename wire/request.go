@@ -19,6 +19,8 @@ type Request struct {
 	ClientID      string       // a null client id reads as ""
 	Body          kmsg.Request // decoded, with its version set
 	Conn          *ConnInfo    // shared by every request on the connection; read-only
+
+	splices []splice // file ranges registered with Splice
 }
 
 // ConnInfo describes the connection a request arrived on. One value is

@@ -63,7 +63,7 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.ProduceRequest:
 		return s.handleProduce(ctx, r)
 	case *kmsg.FetchRequest:
-		return s.handleFetch(ctx, r), nil
+		return s.handleFetch(ctx, req, r), nil
 	case *kmsg.ListOffsetsRequest:
 		return s.handleListOffsets(r), nil
 	case *kmsg.FindCoordinatorRequest:

@@ -2,7 +2,9 @@ package server
 
 // Fetch (key 1), v4-v16.
 //
-// Records are served as stored, never decoded or re-encoded. Consumers read up
+// Records are served as stored, never decoded or re-encoded, and from the
+// active segment without copying: the response carries placeholders that the
+// connection swaps for sendfile(2) of the segment file (wire.Request.Splice). Consumers read up
 // to the high watermark; replicas (ReplicaID >= 0) up to the log end. Long
 // poll: if fewer than MinBytes are ready the request waits up to MaxWaitMillis
 // for any high watermark on the broker to move, then reads again. Size limits:
@@ -27,9 +29,10 @@ import (
 
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/storage"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response {
+func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	resp.Version = r.Version
 	if r.SessionID != 0 || r.SessionEpoch > 0 {
@@ -49,7 +52,7 @@ func (s *Server) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Res
 	for {
 		// Take the change channel before reading so no append is missed.
 		changed := s.replicas.Changed()
-		total, anyErr := s.fillFetch(resp, r, maxBytes, replicaID >= 0)
+		total, anyErr := s.fillFetch(req, resp, r, maxBytes, replicaID >= 0)
 		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
 			return resp
 		}
@@ -57,12 +60,13 @@ func (s *Server) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Res
 		if wait <= 0 {
 			return resp
 		}
+		req.DropSplices() // this answer is discarded; the next fill reads again
 		t := time.NewTimer(wait)
 		select {
 		case <-changed:
 			t.Stop()
 		case <-t.C:
-			s.fillFetch(resp, r, maxBytes, replicaID >= 0)
+			s.fillFetch(req, resp, r, maxBytes, replicaID >= 0)
 			return resp
 		case <-ctx.Done():
 			t.Stop()
@@ -74,7 +78,7 @@ func (s *Server) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Res
 // fillFetch (re)builds resp.Topics from the request; it returns the bytes of
 // records gathered and whether any partition carries an error (which makes
 // Kafka answer at once).
-func (s *Server) fillFetch(resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, toLEO bool) (int, bool) {
+func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, toLEO bool) (int, bool) {
 	st := s.meta.State()
 	resp.Topics = resp.Topics[:0]
 	total := 0
@@ -102,14 +106,15 @@ func (s *Server) fillFetch(resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBy
 			fp.LogStartOffset = -1
 			fp.RecordBatches = []byte{}
 			err := topicErr
+			var n int
 			if err == nil {
-				err = s.fetchPartition(&fp, t, rp, maxBytes-total, total == 0, toLEO)
+				n, err = s.fetchPartition(req, &fp, t, rp, maxBytes-total, total == 0, toLEO)
 			}
 			if err != nil {
 				fp.ErrorCode = errorCode(err)
 				anyErr = true
 			}
-			total += len(fp.RecordBatches)
+			total += n
 			ft.Partitions = append(ft.Partitions, fp)
 		}
 		resp.Topics = append(resp.Topics, ft)
@@ -117,52 +122,58 @@ func (s *Server) fillFetch(resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBy
 	return total, anyErr
 }
 
-func (s *Server) fetchPartition(fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, budget int, first bool, toLEO bool) error {
+// fetchPartition fills one partition of the response and returns the bytes of
+// records it carries (spliced from a file or copied).
+func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, budget int, first bool, toLEO bool) (int, error) {
 	if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
-		return errUnknownTopic
+		return 0, errUnknownTopic
 	}
 	part := s.replicas.Get(t.Name, rp.Partition)
 	if part == nil || !part.IsLeader() {
-		return kerr.NotLeaderForPartition
+		return 0, kerr.NotLeaderForPartition
 	}
 	if rp.CurrentLeaderEpoch >= 0 {
 		switch cur := part.LeaderEpoch(); {
 		case rp.CurrentLeaderEpoch < cur:
-			return kerr.FencedLeaderEpoch
+			return 0, kerr.FencedLeaderEpoch
 		case rp.CurrentLeaderEpoch > cur:
-			return kerr.UnknownLeaderEpoch
+			return 0, kerr.UnknownLeaderEpoch
 		}
 	}
-	limit := int(rp.PartitionMaxBytes)
-	if budget < limit {
-		limit = budget
-	}
+	limit := min(int(rp.PartitionMaxBytes), budget)
 	if limit <= 0 && !first {
 		// Out of response budget: report offsets without records.
 		fp.HighWatermark = part.HighWatermark()
 		fp.LastStableOffset = fp.HighWatermark
 		fp.LogStartOffset = part.LogStartOffset()
-		return nil
+		return 0, nil
 	}
 	if first {
 		limit = max(limit, 1) // KIP-74: at least one whole batch
 	}
-	res, err := part.Fetch(rp.FetchOffset, limit, toLEO)
+	res, sl, ok, err := part.FetchSlice(rp.FetchOffset, limit, toLEO)
+	if err == nil && !ok {
+		res, err = part.Fetch(rp.FetchOffset, limit, toLEO)
+		sl = storage.Slice{}
+		fp.RecordBatches = res.Records
+	}
 	fp.HighWatermark = res.HighWatermark
 	fp.LastStableOffset = res.LastStable
 	fp.LogStartOffset = res.LogStartOffset
 	if err != nil {
-		if errors.Is(err, storage.ErrOffsetOutOfRange) {
-			return err
+		if !errors.Is(err, storage.ErrOffsetOutOfRange) {
+			s.logger.Error("fetch failed", "topic", t.Name, "partition", rp.Partition, "err", err)
 		}
-		s.logger.Error("fetch failed", "topic", t.Name, "partition", rp.Partition, "err", err)
-		return err
+		return 0, err
 	}
-	fp.RecordBatches = res.Records
+	if sl.Len > 0 {
+		fp.RecordBatches = req.Splice(wire.FileRange{File: sl.File, Offset: sl.Pos, Length: sl.Len})
+		return int(sl.Len), nil
+	}
 	if fp.RecordBatches == nil {
 		// Kafka sends an empty records field, never a null one: librdkafka
 		// rejects null ("invalid MessageSetSize -1").
 		fp.RecordBatches = []byte{}
 	}
-	return nil
+	return len(fp.RecordBatches), nil
 }
