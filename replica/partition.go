@@ -211,6 +211,17 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 	return out, p.waitAcks(ctx, res.LastOffset, acks)
 }
 
+// UpdateFollowerLEO records the log end offset that follower id has reached
+// (the offset of its latest fetch) and recomputes the high watermark, which
+// is the minimum over the ISR. Followers report progress through fetches;
+// this is the hook the fetch path (and tests) use to tell the leader.
+func (p *Partition) UpdateFollowerLEO(id int32, leo int64) {
+	p.mu.Lock()
+	p.followerLEO[id] = leo
+	p.mu.Unlock()
+	p.advanceHW()
+}
+
 // markDurable records that the log up to (excluding) leo is durable on this
 // replica and moves the high watermark.
 func (p *Partition) markDurable(leo int64) {
