@@ -8,8 +8,8 @@ import (
 
 // FetchSlice is Fetch without copying the records: it returns where they lie
 // in a segment file so the connection can sendfile them. ok is false when
-// the data is not in the active segment; the caller then uses Fetch. The
-// caller owns sl.File and must Close it.
+// storage cannot hand out a file range (see storage.Log.ReadSlice); the
+// caller then uses Fetch. The caller owns sl.File and must Close it.
 func (p *Partition) FetchSlice(offset int64, maxBytes int, toLEO bool) (r FetchResult, sl storage.Slice, ok bool, err error) {
 	hw := p.hw.Load()
 	leo := p.log.LogEndOffset()

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"sort"
@@ -20,11 +21,11 @@ type Slice struct {
 // ReadSlice is Read without copying: it locates the same batches Read would
 // return (whole batches from the one containing offset, at most maxBytes but
 // at least one batch, none at or past upTo) and returns where they are
-// instead of the bytes. It serves the active segment, where the in-memory
-// sparse index bounds the header walk; ok is false elsewhere (older
-// segments, or a file that is not a plain *os.File), and the caller falls
-// back to Read. An empty result (offset at the end or at upTo) has Len 0 and
-// no File.
+// instead of the bytes. The sparse index (in memory for the active segment,
+// searched on disk for older ones) bounds the header walk to one index
+// interval. ok is false when the segment file is not a plain *os.File (tests
+// injecting faults) or vanished under us; the caller then falls back to
+// Read. An empty result (offset at the end or at upTo) has Len 0 and no File.
 func (l *Log) ReadSlice(offset int64, maxBytes int, upTo int64) (sl Slice, ok bool, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -38,33 +39,32 @@ func (l *Log) ReadSlice(offset int64, maxBytes int, upTo int64) (sl Slice, ok bo
 	if offset >= end || offset >= upTo {
 		return Slice{}, true, nil
 	}
-	i := l.segmentFor(offset)
-	s := l.segs[i]
-	if !s.active {
-		return Slice{}, false, nil
+	var s *segment
+	pos := int64(-1)
+	for i := l.segmentFor(offset); i < len(l.segs); i++ {
+		s = l.segs[i]
+		if h := l.hint.Load(); h != nil && h.seg == s && h.next == offset && h.pos < s.size {
+			pos = h.pos
+		} else if pos, err = s.findPos(l.fs, offset); err != nil {
+			return Slice{}, false, err
+		}
+		if pos < s.size {
+			break
+		}
+	}
+	if s == nil || pos < 0 || pos >= s.size {
+		return Slice{}, true, nil
 	}
 	if _, isOS := s.log.(*os.File); !isOS {
 		return Slice{}, false, nil
 	}
-	var pos int64
-	if h := l.hint.Load(); h != nil && h.seg == s && h.next == offset && h.pos < s.size {
-		pos = h.pos
-	} else if pos, err = s.findPos(l.fs, offset); err != nil {
-		return Slice{}, false, err
-	}
-	if pos >= s.size {
-		return Slice{}, true, nil
-	}
 
 	limit := pos + int64(max(maxBytes, 0))
-	// Jump through the in-memory index to the last indexed batch that starts
-	// within the byte limit and below upTo; every batch before it qualifies.
+	// Jump through the index to the last indexed batch that starts within
+	// the byte limit and below upTo; every batch before it qualifies.
 	endPos := pos
-	j := sort.Search(len(s.idx), func(j int) bool {
-		return int64(s.idx[j].pos) > limit || s.base+int64(s.idx[j].rel) >= upTo
-	}) - 1
-	if j >= 0 && int64(s.idx[j].pos) > pos {
-		endPos = int64(s.idx[j].pos)
+	if p := s.lastIndexedWithin(l.fs, limit, upTo); p > pos {
+		endPos = p
 	}
 	// Walk the remaining headers (at most an index interval's worth).
 	next := int64(-1)
@@ -94,4 +94,46 @@ func (l *Log) ReadSlice(offset int64, maxBytes int, upTo int64) (sl Slice, ok bo
 	}
 	l.hint.Store(&readHint{seg: s, next: next, pos: endPos})
 	return Slice{File: f, Pos: pos, Len: endPos - pos}, true, nil
+}
+
+// lastIndexedWithin returns the position of the last indexed batch that
+// starts at or before limit and whose base offset is below upTo, or -1. Both
+// conditions only turn from true to false along the index, so one binary
+// search finds it: in memory for the active segment, with a few preads of
+// the .index file for older ones.
+func (s *segment) lastIndexedWithin(fsys fileSystem, limit, upTo int64) int64 {
+	beyond := func(rel, pos uint32) bool { return int64(pos) > limit || s.base+int64(rel) >= upTo }
+	if s.active {
+		j := sort.Search(len(s.idx), func(j int) bool { return beyond(s.idx[j].rel, s.idx[j].pos) }) - 1
+		if j < 0 {
+			return -1
+		}
+		return int64(s.idx[j].pos)
+	}
+	if s.idxLen == 0 {
+		return -1
+	}
+	f, err := fsys.OpenFile(s.prefix+indexSuffix, os.O_RDONLY, 0)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	var buf [indexEntrySize]byte
+	failed := false
+	read := func(j int) (rel, pos uint32) {
+		if _, err := f.ReadAt(buf[:], int64(j)*indexEntrySize); err != nil {
+			failed = true
+			return 0, ^uint32(0)
+		}
+		return binary.BigEndian.Uint32(buf[:4]), binary.BigEndian.Uint32(buf[4:])
+	}
+	j := sort.Search(int(s.idxLen), func(j int) bool { return beyond(read(j)) }) - 1
+	if failed || j < 0 {
+		return -1
+	}
+	_, pos := read(j)
+	if failed || int64(pos) >= s.size {
+		return -1
+	}
+	return int64(pos)
 }

@@ -76,17 +76,40 @@ func TestReadSliceMatchesRead(t *testing.T) {
 	wantSeq(t, values(decodeBatches(t, all)), 0, seq)
 }
 
-func TestReadSliceFallsBackOnOldSegments(t *testing.T) {
-	cfg := testConfig() // 16 KiB segments
-	l := openTest(t, t.TempDir(), cfg)
+func TestReadSliceAcrossOldSegments(t *testing.T) {
+	cfg := testConfig() // 16 KiB segments, 512-byte index interval
+	dir := t.TempDir()
+	l := openTest(t, dir, cfg)
 	for i := 0; i < 100; i++ {
-		mustAppend(t, l, seqBatch(t, i, 1, 500, int64(i)), 0)
+		mustAppend(t, l, seqBatch(t, i, 1+i%3, 150, int64(i)), 0)
 	}
-	if _, ok, err := l.ReadSlice(0, 1000, l.LogEndOffset()); ok || err != nil {
-		t.Fatalf("offset 0 is in an old segment: ok=%v err=%v, want fallback", ok, err)
+	check := func(l *Log) {
+		t.Helper()
+		end := l.LogEndOffset()
+		for off := int64(0); off < end; off += 5 {
+			for _, maxBytes := range []int{1, 600, 3000, 20000} {
+				want, err := l.Read(off, maxBytes, end)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sl, ok, err := l.ReadSlice(off, maxBytes, end)
+				if err != nil || !ok {
+					t.Fatalf("ReadSlice(%d,%d): ok=%v err=%v", off, maxBytes, ok, err)
+				}
+				if got := readSliceBytes(t, sl); !bytes.Equal(got, want) {
+					t.Fatalf("ReadSlice(%d,%d): %d bytes, Read gave %d", off, maxBytes, len(got), len(want))
+				}
+			}
+		}
+		sl, ok, err := l.ReadSlice(end, 1000, end)
+		if !ok || err != nil || sl.Len != 0 {
+			t.Fatalf("at the end: %+v ok=%v err=%v", sl, ok, err)
+		}
 	}
-	sl, ok, err := l.ReadSlice(l.LogEndOffset(), 1000, l.LogEndOffset())
-	if !ok || err != nil || sl.Len != 0 {
-		t.Fatalf("at the end: %+v ok=%v err=%v", sl, ok, err)
+	check(l)
+	// After a restart the older segments' indexes are only on disk.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
+	check(openTest(t, dir, cfg))
 }
