@@ -23,6 +23,7 @@ const (
 	cmdAllocateProducerIDs                // allocateProducerIDsCmd
 	cmdSetPartitionState                  // setPartitionStateCmd
 	cmdSetClusterID                       // setClusterIDCmd
+	cmdSetBrokersFenced                   // setBrokersFencedCmd
 	// Add new commands here, at the end.
 )
 
@@ -44,6 +45,8 @@ func (c cmdType) String() string {
 		return "SetPartitionState"
 	case cmdSetClusterID:
 		return "SetClusterID"
+	case cmdSetBrokersFenced:
+		return "SetBrokersFenced"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -92,6 +95,15 @@ type setPartitionStateCmd struct {
 
 type setClusterIDCmd struct {
 	ClusterID string `json:"cluster_id"`
+}
+
+// setBrokersFencedCmd fences and unfences registered brokers in one entry, so
+// a whole rack going away costs one log entry. An id in both lists is
+// rejected; an unregistered id fails the command (brokers are never removed,
+// so the proposer, which read the state, only lists registered ones).
+type setBrokersFencedCmd struct {
+	Fence   []int32 `json:"fence,omitempty"`
+	Unfence []int32 `json:"unfence,omitempty"`
 }
 
 // encodeCommand frames a command as one type byte followed by its JSON body.

@@ -19,9 +19,29 @@ type Config struct {
 	// address. A port of 0 here means "the bound port". Binding to a wildcard
 	// address (0.0.0.0, ::) requires RaftAdvertise.
 	RaftAdvertise string
-	// BootstrapSelf makes a node with no prior state bootstrap a one-voter cluster of itself.
+	// BootstrapSelf makes a node with no prior state bootstrap a one-voter
+	// cluster of itself at Open (single-broker mode). Ignored when
+	// BootstrapExpect > 1.
 	BootstrapSelf bool
-	Logger        *slog.Logger // nil discards logs
+	// BootstrapExpect is the number of voters of a new cluster (cluster
+	// mode). With BootstrapExpect > 1 a node without Raft state never
+	// bootstraps at Open; the server calls TryBootstrap with the gossip
+	// members until one node forms the cluster (see TryBootstrap for the
+	// rule). It is also the voter count ReconcileMembers maintains when it
+	// replaces dead voters (minimum 1). 0 means "not in cluster mode":
+	// TryBootstrap does nothing and the target voter count is 1.
+	BootstrapExpect int
+	// DeadVoterTimeout is how long a voter must be missing from the members
+	// passed to ReconcileMembers before the controller replaces it with a
+	// live non-voter (and removes it); missing non-voters are removed after
+	// the same time. Long enough to ride out a broker restart, since a
+	// replacement costs a voter change. 0 means the default.
+	DeadVoterTimeout time.Duration
+	// ReconcileInterval is how often the controller re-runs the membership
+	// reconciliation with the last members it was given, so timeouts fire
+	// without a membership event. 0 means the default.
+	ReconcileInterval time.Duration
+	Logger            *slog.Logger // nil discards logs
 	// Raft timers; DefaultConfig gives production values, tests tighten them
 	// with FastTimers. Raft requires LeaderLeaseTimeout <= HeartbeatTimeout <=
 	// ElectionTimeout.
@@ -34,8 +54,15 @@ type Config struct {
 	SnapshotThreshold uint64
 }
 
-// defaultRaftBind is used when Config.RaftBind is empty.
-const defaultRaftBind = "127.0.0.1:0"
+const (
+	// defaultRaftBind is used when Config.RaftBind is empty.
+	defaultRaftBind = "127.0.0.1:0"
+	// defaultDeadVoterTimeout: memberlist has already needed seconds to
+	// declare the broker dead; another half minute covers a rolling restart.
+	defaultDeadVoterTimeout = 30 * time.Second
+	// defaultReconcileInterval bounds how late a dead-voter timeout fires.
+	defaultReconcileInterval = 5 * time.Second
+)
 
 // DefaultConfig returns production defaults: hashicorp/raft's own timers,
 // which suit a LAN cluster of several voters (a follower waits 1-2 s without
@@ -53,17 +80,22 @@ func DefaultConfig() Config {
 		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      50 * time.Millisecond,
 		SnapshotThreshold:  8192,
+		DeadVoterTimeout:   defaultDeadVoterTimeout,
+		ReconcileInterval:  defaultReconcileInterval,
 	}
 }
 
 // FastTimers tightens c's raft timers for loopback tests (elections in well
-// under a second, quick failover in multi-node tests). Not for production:
+// under a second, quick failover in multi-node tests), and the membership
+// timers (dead voters replaced after half a second). Not for production:
 // a GC pause or a busy machine would cause needless elections.
 func FastTimers(c *Config) {
 	c.HeartbeatTimeout = 50 * time.Millisecond
 	c.ElectionTimeout = 50 * time.Millisecond
 	c.LeaderLeaseTimeout = 50 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
+	c.DeadVoterTimeout = 500 * time.Millisecond
+	c.ReconcileInterval = 50 * time.Millisecond
 }
 
 // Validate reports whether c can start a node; errors wrap ErrInvalidConfig.
@@ -73,6 +105,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: node id %d is negative", ErrInvalidConfig, c.NodeID)
 	case c.DataDir == "":
 		return fmt.Errorf("%w: empty DataDir", ErrInvalidConfig)
+	case c.BootstrapExpect < 0:
+		return fmt.Errorf("%w: BootstrapExpect %d is negative", ErrInvalidConfig, c.BootstrapExpect)
+	case c.DeadVoterTimeout < 0, c.ReconcileInterval < 0:
+		return fmt.Errorf("%w: negative DeadVoterTimeout (%v) or ReconcileInterval (%v)",
+			ErrInvalidConfig, c.DeadVoterTimeout, c.ReconcileInterval)
 	case c.HeartbeatTimeout < 5*time.Millisecond,
 		c.ElectionTimeout < c.HeartbeatTimeout,
 		c.LeaderLeaseTimeout < 5*time.Millisecond,

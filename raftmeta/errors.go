@@ -1,6 +1,9 @@
 package raftmeta
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Callers test them with errors.Is; internal/server maps them
 // to Kafka error codes (this package never speaks Kafka error codes). Errors
@@ -22,6 +25,8 @@ var (
 	// duplicate brokers, or partitions of unequal replica count.
 	ErrInvalidReplicaAssignment = errors.New("raftmeta: invalid replica assignment")
 	// ErrNotController: this node is not the raft leader, so it cannot write.
+	// Writes return it as a *NotControllerError carrying the controller's id,
+	// so the server can forward the request; errors.Is matches either.
 	ErrNotController = errors.New("raftmeta: not the controller")
 	// ErrNoController: no leader is known (yet).
 	ErrNoController = errors.New("raftmeta: no controller elected")
@@ -52,4 +57,39 @@ var (
 	ErrStalePartitionEpoch = errors.New("raftmeta: stale partition epoch")
 	// ErrCorruptCommand: a log entry or snapshot that does not decode.
 	ErrCorruptCommand = errors.New("raftmeta: corrupt command")
+	// ErrInvalidPeer: a Peer with a negative id or an empty raft address, or
+	// one id listed twice with different addresses.
+	ErrInvalidPeer = errors.New("raftmeta: invalid peer")
 )
+
+// NotControllerError is returned by writes on a node that is not the
+// established controller. It says who is, so the server can forward the
+// request to that broker over the Kafka protocol instead of failing it.
+// errors.Is(err, ErrNotController) is true for it.
+type NotControllerError struct {
+	// ControllerID is the node id of the current raft leader as this node
+	// sees it, or -1 when no leader is known (an election is running, or
+	// this node is cut off). It may be this node's own id while its term is
+	// still being established; retry after a short wait then.
+	ControllerID int32
+	// Err is raft's underlying error when raft refused the operation (for
+	// example leadership lost while it was in flight); nil otherwise.
+	Err error
+}
+
+func (e *NotControllerError) Error() string {
+	msg := "raftmeta: not the controller (no controller known)"
+	if e.ControllerID >= 0 {
+		msg = fmt.Sprintf("raftmeta: not the controller (controller is node %d)", e.ControllerID)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrNotController) match.
+func (e *NotControllerError) Is(target error) bool { return target == ErrNotController }
+
+// Unwrap returns raft's underlying error, if any.
+func (e *NotControllerError) Unwrap() error { return e.Err }

@@ -79,6 +79,11 @@ func applyCommand(s *State, index uint64, data []byte) (*State, applyResult) {
 		if res.err = decodeBody(t, body, &c); res.err == nil {
 			next, res.clusterID, res.err = applySetClusterID(s, c)
 		}
+	case cmdSetBrokersFenced:
+		var c setBrokersFencedCmd
+		if res.err = decodeBody(t, body, &c); res.err == nil {
+			next, res.err = applySetBrokersFenced(s, c)
+		}
 	default:
 		res.err = fmt.Errorf("%w: code %d at index %d", ErrUnknownCommand, uint8(t), index)
 	}
@@ -97,6 +102,39 @@ func applyRegisterBroker(s *State, c registerBrokerCmd) (*State, error) {
 	b.Listeners = slices.Clone(b.Listeners)
 	next := s.clone()
 	next.Brokers[b.ID] = b
+	return next, nil
+}
+
+// applySetBrokersFenced sets Fenced on the listed brokers. Brokers already in
+// the requested state are left alone; if nothing changes the state is not
+// republished.
+func applySetBrokersFenced(s *State, c setBrokersFencedCmd) (*State, error) {
+	for _, ids := range [][]int32{c.Fence, c.Unfence} {
+		for _, id := range ids {
+			if _, ok := s.Brokers[id]; !ok {
+				return nil, fmt.Errorf("%w: broker %d is not registered", ErrInvalidBroker, id)
+			}
+			if slices.Contains(c.Fence, id) && slices.Contains(c.Unfence, id) {
+				return nil, fmt.Errorf("%w: broker %d both fenced and unfenced", ErrInvalidBroker, id)
+			}
+		}
+	}
+	var next *State
+	set := func(id int32, fenced bool) {
+		if b := s.Brokers[id]; b.Fenced != fenced {
+			if next == nil {
+				next = s.clone()
+			}
+			b.Fenced = fenced
+			next.Brokers[id] = b
+		}
+	}
+	for _, id := range c.Fence {
+		set(id, true)
+	}
+	for _, id := range c.Unfence {
+		set(id, false)
+	}
 	return next, nil
 }
 

@@ -45,7 +45,9 @@ var nodeIDKey = []byte("strom.node_id")
 // block until the command is applied locally or ctx ends; when ctx ends first
 // the command may still be applied later.
 //
-// Lock order: mu before pubMu; neither is held while calling into raft.
+// Lock order: bootMu, then reconMu, then membersMu, then mu, then pubMu.
+// bootMu and reconMu are held while waiting on raft (they only serialise
+// TryBootstrap and reconciliation runs); membersMu, mu and pubMu never are.
 type Node struct {
 	cfg    Config
 	logger *slog.Logger
@@ -69,6 +71,14 @@ type Node struct {
 	pubMu     sync.Mutex
 	published atomic.Pointer[State]
 	changed   chan struct{} // guarded by pubMu; closed and replaced by publish
+
+	// bootMu serialises TryBootstrap calls.
+	bootMu sync.Mutex
+	// reconMu serialises membership reconciliation runs (ReconcileMembers
+	// and the leader loop's periodic run).
+	reconMu   sync.Mutex
+	membersMu sync.Mutex
+	members   membersState // guarded by membersMu
 
 	mu         sync.Mutex
 	closed     bool           // guarded by mu
@@ -94,6 +104,12 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = DefaultConfig().SnapshotThreshold
 	}
+	if cfg.DeadVoterTimeout == 0 {
+		cfg.DeadVoterTimeout = defaultDeadVoterTimeout
+	}
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = defaultReconcileInterval
+	}
 	n := &Node{
 		cfg:        cfg,
 		logger:     cfg.Logger.With("node", cfg.NodeID),
@@ -102,6 +118,7 @@ func Open(cfg Config) (*Node, error) {
 		obsCh:      make(chan raft.Observation, 16),
 		changed:    make(chan struct{}),
 		shutdownCh: make(chan struct{}),
+		members:    membersState{goneSince: map[int32]time.Time{}},
 	}
 	n.controllerID.Store(-1)
 	n.fsm = newFSM(n.logger, n.publish)
@@ -169,7 +186,7 @@ func (n *Node) openRaft() (err error) {
 	if err != nil {
 		return fmt.Errorf("raftmeta: inspect raft state: %w", err)
 	}
-	if !has && n.cfg.BootstrapSelf {
+	if !has && n.cfg.BootstrapSelf && n.cfg.BootstrapExpect <= 1 {
 		n.logger.Info("raftmeta: bootstrapping a new one-voter cluster", "raft_addr", trans.LocalAddr())
 		err := raft.BootstrapCluster(rc, store, store, snaps, trans, raft.Configuration{
 			Servers: []raft.Server{{Suffrage: raft.Voter, ID: n.id, Address: trans.LocalAddr()}},
@@ -429,21 +446,47 @@ func (n *Node) startTerm() *leaderTerm {
 // state if it changed. Observations may be dropped (non-blocking observer);
 // reading raft's current view each time makes that harmless.
 func (n *Node) refreshController() {
-	id := int32(-1)
-	if _, sid := n.raft.LeaderWithID(); sid != "" {
-		if v, err := strconv.ParseInt(string(sid), 10, 32); err == nil {
-			id = int32(v)
-		}
-	}
+	id := n.ControllerID()
 	if n.controllerID.Swap(id) != id {
 		n.publish()
 	}
 }
 
+// ControllerID returns the node id of the raft leader as this node sees it
+// right now, or -1 if none is known. It reads raft directly, so it can be
+// ahead of State().ControllerID, which is refreshed asynchronously. The
+// leader may not have established its term yet (see IsController).
+func (n *Node) ControllerID() int32 {
+	_, sid := n.raft.LeaderWithID()
+	return parseServerID(sid)
+}
+
+// LeaderRaftAddr returns the raft address of the current leader as this node
+// sees it, or "" if none is known.
+func (n *Node) LeaderRaftAddr() string {
+	addr, _ := n.raft.LeaderWithID()
+	return string(addr)
+}
+
+// parseServerID turns a raft server id back into a node id; -1 for an empty
+// or foreign id.
+func parseServerID(sid raft.ServerID) int32 {
+	if sid == "" {
+		return -1
+	}
+	v, err := strconv.ParseInt(string(sid), 10, 32)
+	if err != nil || v < 0 {
+		return -1
+	}
+	return int32(v)
+}
+
 // leaderLoop establishes a term the Consul way: a barrier makes sure every
 // entry of earlier terms is applied, so decisions below see the whole state;
-// then one-time cluster setup. It runs until ctx is cancelled (term ends).
-// The next iteration reconciles broker liveness and partition leaders here.
+// then one-time cluster setup. Once established it reconciles membership
+// (raft servers and broker fencing) with the last members the server gave
+// ReconcileMembers, every ReconcileInterval, so that timeouts fire without a
+// membership event. It runs until ctx is cancelled (term ends).
 func (n *Node) leaderLoop(ctx context.Context) {
 	if !n.retry(ctx, "barrier", func() error {
 		return n.await(ctx, n.raft.Barrier(barrierTimeout))
@@ -463,7 +506,21 @@ func (n *Node) leaderLoop(ctx context.Context) {
 	n.established.Store(true)
 	n.publish()
 	n.logger.Info("raftmeta: controller established", "index", n.raft.AppliedIndex())
-	<-ctx.Done()
+	tick := time.NewTicker(n.cfg.ReconcileInterval)
+	defer tick.Stop()
+	for {
+		if peers, ok := n.lastPeers(); ok {
+			if err := n.reconcile(ctx, peers); err != nil && ctx.Err() == nil &&
+				!errors.Is(err, ErrNotController) && !errors.Is(err, ErrClosed) {
+				n.logger.Warn("raftmeta: membership reconciliation failed; retrying", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // retry runs op until it succeeds (true) or the term or node ends (false).

@@ -212,7 +212,7 @@ func (n *Node) checkWritable() error {
 		return ErrClosed
 	}
 	if !n.IsController() {
-		return ErrNotController
+		return &NotControllerError{ControllerID: n.ControllerID()}
 	}
 	return nil
 }
@@ -277,20 +277,21 @@ func (n *Node) await(ctx context.Context, f raft.Future) error {
 	n.mu.Unlock()
 	select {
 	case err := <-done:
-		return raftError(err)
+		return n.raftError(err)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// raftError translates raft's errors into this package's sentinels.
-func raftError(err error) error {
+// raftError translates raft's errors into this package's sentinels; losing
+// leadership becomes a *NotControllerError naming the new leader if known.
+func (n *Node) raftError(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
 		errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return fmt.Errorf("%w: %w", ErrNotController, err)
+		return &NotControllerError{ControllerID: n.ControllerID(), Err: err}
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrClosed
 	case errors.Is(err, raft.ErrEnqueueTimeout):

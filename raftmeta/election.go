@@ -1,0 +1,93 @@
+package raftmeta
+
+import (
+	"maps"
+	"slices"
+)
+
+// Partition leader election. These are pure functions over a State: the
+// server on the controller computes the changes and applies each with
+// AlterPartition, whose partition-epoch check rejects a change computed from
+// a state that has moved on (recompute and retry then). The results are
+// deterministic: topics in name order, partitions in index order.
+
+// ElectLeaders returns a leader change for every partition whose leader is in
+// fencedOrDead, and for every offline partition (leader -1) that can get a
+// leader again.
+//
+//   - Clean election: the new leader is the first replica, in replica-list
+//     order (the preferred order), that is in the ISR and not in
+//     fencedOrDead. The ISR shrinks to its live members, in ISR order. The
+//     FSM bumps the leader epoch because the leader changes.
+//   - No live ISR member, and uncleanAllowed(topic) (Kafka's
+//     unclean.leader.election.enable; nil means never): the first live
+//     replica leads with ISR = [it]. Records acknowledged only by the lost
+//     ISR are gone; that is what the topic opted into.
+//   - Otherwise the partition goes offline: leader -1 with the ISR left as
+//     it was, as Kafka's KRaft controller does: the ISR never empties, so it
+//     still names the replicas holding every acknowledged record, and the
+//     first of them to return is elected cleanly. A partition already
+//     offline with nobody electable yields no change.
+//
+// Each change carries the partition epoch it was computed from.
+func ElectLeaders(s *State, fencedOrDead map[int32]bool, uncleanAllowed func(topic string) bool) []PartitionChange {
+	var out []PartitionChange
+	for _, name := range slices.Sorted(maps.Keys(s.Topics)) {
+		t := s.Topics[name]
+		for _, p := range t.Partitions {
+			if p.Leader >= 0 && !fencedOrDead[p.Leader] {
+				continue
+			}
+			ch := PartitionChange{Topic: name, Partition: p.Index, Leader: -1, ISR: slices.Clone(p.ISR), PartitionEpoch: p.PartitionEpoch}
+			liveISR := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return fencedOrDead[id] })
+			if i := slices.IndexFunc(p.Replicas, func(id int32) bool { return slices.Contains(liveISR, id) }); i >= 0 {
+				ch.Leader, ch.ISR = p.Replicas[i], liveISR
+			} else if uncleanAllowed != nil && uncleanAllowed(name) {
+				if i := slices.IndexFunc(p.Replicas, func(id int32) bool { return !fencedOrDead[id] }); i >= 0 {
+					ch.Leader, ch.ISR = p.Replicas[i], []int32{p.Replicas[i]}
+				}
+			}
+			if ch.Leader == -1 && p.Leader == -1 {
+				continue // offline and staying offline: nothing to write
+			}
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// PreferredLeaderChanges returns, for auto.leader.rebalance, a change moving
+// leadership back to the preferred replica (the first in the replica list)
+// of every partition it does not lead, provided it is alive and in the ISR.
+// The ISR is unchanged.
+func PreferredLeaderChanges(s *State, alive map[int32]bool) []PartitionChange {
+	var out []PartitionChange
+	for _, name := range slices.Sorted(maps.Keys(s.Topics)) {
+		for _, p := range s.Topics[name].Partitions {
+			if len(p.Replicas) == 0 {
+				continue
+			}
+			pref := p.Replicas[0]
+			if p.Leader == pref || !alive[pref] || !slices.Contains(p.ISR, pref) {
+				continue
+			}
+			out = append(out, PartitionChange{Topic: name, Partition: p.Index, Leader: pref,
+				ISR: slices.Clone(p.ISR), PartitionEpoch: p.PartitionEpoch})
+		}
+	}
+	return out
+}
+
+// FencedBrokers returns the registered brokers that are fenced (set by
+// ReconcileMembers when they left the membership), as a set: the usual
+// fencedOrDead argument of ElectLeaders, possibly merged with the server's
+// own view of dead brokers.
+func (s *State) FencedBrokers() map[int32]bool {
+	out := map[int32]bool{}
+	for id, b := range s.Brokers {
+		if b.Fenced {
+			out[id] = true
+		}
+	}
+	return out
+}
