@@ -55,6 +55,10 @@ func durSetter(unit time.Duration, dst func(c *server.Config) *time.Duration) fu
 	}
 }
 
+// settings is applied in this order within each source, so where Kafka has
+// several units for one setting the finest is listed last and wins, as in
+// Kafka (log.retention.ms over .minutes over .hours). Flags are visited in
+// lexical order, which gives the same result.
 var settings = []setting{
 	{"node-id", []string{"node.id", "broker.id"}, "this broker's id (unique in the cluster)", func(c *server.Config, v string) error {
 		n, err := parseInt32(v)
@@ -121,9 +125,9 @@ var settings = []setting{
 		c.AutoCreateTopics = b
 		return err
 	}},
-	{"log-retention-ms", []string{"log.retention.ms"}, "delete segments older than this (-1 = forever)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
-	{"log-retention-minutes", []string{"log.retention.minutes"}, "retention in minutes", durSetter(time.Minute, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
 	{"log-retention-hours", []string{"log.retention.hours"}, "retention in hours", durSetter(time.Hour, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
+	{"log-retention-minutes", []string{"log.retention.minutes"}, "retention in minutes", durSetter(time.Minute, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
+	{"log-retention-ms", []string{"log.retention.ms"}, "delete segments older than this (-1 = forever)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.RetentionMs })},
 	{"log-retention-bytes", []string{"log.retention.bytes"}, "per-partition size limit (-1 = none)", func(c *server.Config, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		c.Log.RetentionBytes = n
@@ -134,8 +138,8 @@ var settings = []setting{
 		c.Log.SegmentBytes = n
 		return err
 	}},
-	{"log-roll-ms", []string{"log.roll.ms"}, "roll segment files after this long", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.SegmentMs })},
 	{"log-roll-hours", []string{"log.roll.hours"}, "roll segment files after this many hours", durSetter(time.Hour, func(c *server.Config) *time.Duration { return &c.Log.SegmentMs })},
+	{"log-roll-ms", []string{"log.roll.ms"}, "roll segment files after this long", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.SegmentMs })},
 	{"log-fsync", []string{"log.fsync"}, "when to fsync: always (before acking, group commit), interval, never", func(c *server.Config, v string) error {
 		c.Log.Fsync = storage.FsyncPolicy(strings.TrimSpace(v))
 		return nil

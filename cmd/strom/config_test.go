@@ -297,3 +297,21 @@ func TestReadProperties(t *testing.T) {
 		t.Fatalf("readProperties = %v, want %v", got, want)
 	}
 }
+
+// Kafka's finest unit wins whatever the order: log.retention.ms over
+// .minutes over .hours (the stock server.properties sets .hours).
+func TestLoadConfigRetentionUnitPrecedence(t *testing.T) {
+	path := writeProps(t, "log.retention.ms=1000\nlog.retention.hours=168\nlog.roll.ms=5000\nlog.roll.hours=1\n")
+	cfg, _, _ := load(t, []string{"--config", path}, env{})
+	if cfg.Log.RetentionMs != time.Second || cfg.Log.SegmentMs != 5*time.Second {
+		t.Fatalf("properties: retention %v roll %v, want 1s and 5s", cfg.Log.RetentionMs, cfg.Log.SegmentMs)
+	}
+	cfg, _, _ = load(t, nil, env{"STROM_LOG_RETENTION_MINUTES": "2", "STROM_LOG_RETENTION_HOURS": "5"})
+	if cfg.Log.RetentionMs != 2*time.Minute {
+		t.Fatalf("env: retention %v, want 2m", cfg.Log.RetentionMs)
+	}
+	cfg, _, _ = load(t, []string{"--log-retention-ms", "3000", "--log-retention-hours", "9"}, env{})
+	if cfg.Log.RetentionMs != 3*time.Second {
+		t.Fatalf("flags: retention %v, want 3s", cfg.Log.RetentionMs)
+	}
+}

@@ -103,13 +103,13 @@ func runBroker(args []string, stderr io.Writer) int {
 	}
 	logger.Info("strom broker started", "version", version, "node_id", cfg.NodeID, "data_dir", cfg.DataDir)
 	if cfg.HTTPAddr != "" {
-		hs, err := startHTTP(cfg.HTTPAddr, logger)
+		stopHTTP, err := startHTTP(cfg.HTTPAddr, logger)
 		if err != nil {
 			logger.Error("cannot serve --http-addr", "addr", cfg.HTTPAddr, "err", err)
 			srv.Close()
 			return 1
 		}
-		defer hs.Close()
+		defer stopHTTP()
 	}
 	<-ctx.Done()
 	stop()
