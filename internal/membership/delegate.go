@@ -1,0 +1,231 @@
+package membership
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// hooks implements memberlist's delegates for a Membership. It is a separate
+// type so the callbacks stay out of Membership's exported API.
+//
+// Concurrency contract (from memberlist): the Event, Alive and Conflict
+// callbacks run with memberlist's node lock held, so they must not call into
+// memberlist and must not block; Event callbacks are never concurrent with
+// each other. NotifyMsg runs on memberlist's packet/stream goroutines and
+// NotifyMerge on the goroutine doing a join push/pull. All of them only take
+// Membership.mu briefly (lock order: memberlist's node lock, then mu).
+type hooks struct{ m *Membership }
+
+var (
+	_ memberlist.Delegate         = (*hooks)(nil)
+	_ memberlist.EventDelegate    = (*hooks)(nil)
+	_ memberlist.AliveDelegate    = (*hooks)(nil)
+	_ memberlist.ConflictDelegate = (*hooks)(nil)
+	_ memberlist.MergeDelegate    = (*hooks)(nil)
+)
+
+// msgLeaveIntent starts the user message "I am about to leave", followed by
+// the sender's node name.
+const msgLeaveIntent byte = 'L'
+
+// maxNodeNameLen bounds the name in a leave-intent message ("strom-" and an
+// int32).
+const maxNodeNameLen = 32
+
+// NodeMeta returns the encoded local meta (Start and UpdateMeta keep it
+// within memberlist.MetaMaxSize).
+func (h *hooks) NodeMeta(limit int) []byte {
+	h.m.mu.Lock()
+	defer h.m.mu.Unlock()
+	if len(h.m.meta) > limit { // cannot happen: checked when set
+		return nil
+	}
+	return append([]byte(nil), h.m.meta...)
+}
+
+// NotifyMsg receives leave intents (see Membership.Leave). Anything else is
+// ignored: peers are not trusted to send well-formed messages.
+func (h *hooks) NotifyMsg(b []byte) {
+	if len(b) < 2 || len(b) > 1+maxNodeNameLen || b[0] != msgLeaveIntent {
+		return
+	}
+	name := string(b[1:]) // copies: memberlist reuses b
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.members[name]
+	switch {
+	case st == nil:
+		// Unknown sender: nothing to mark.
+	case st.m.State == StateAlive:
+		st.leaveIntent = true
+	case st.m.State == StateDead:
+		// The leave overtook the intent (the intent travels over TCP, the
+		// leave over UDP gossip) and we already reported a Fail: correct it.
+		st.m.State = StateLeft
+		m.events.push(Event{Type: EventLeave, Member: memberCopy(st.m)})
+	}
+}
+
+// GetBroadcasts: this package gossips nothing beyond the node meta.
+func (h *hooks) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+
+// LocalState: no state beyond memberlist's own is exchanged on push/pull.
+func (h *hooks) LocalState(join bool) []byte { return nil }
+
+// MergeRemoteState: see LocalState.
+func (h *hooks) MergeRemoteState(buf []byte, join bool) {}
+
+// NotifyJoin records a new or returning member.
+func (h *hooks) NotifyJoin(n *memberlist.Node) { h.upsert(n, EventJoin) }
+
+// NotifyUpdate records a member's new meta.
+func (h *hooks) NotifyUpdate(n *memberlist.Node) { h.upsert(n, EventUpdate) }
+
+func (h *hooks) upsert(n *memberlist.Node, typ EventType) {
+	meta, err := decodeMeta(n.Meta)
+	if err != nil { // NotifyAlive refused such nodes; cannot happen
+		h.m.log.Error("membership: member with undecodable meta", "member", n.Name, "err", err)
+		return
+	}
+	mem := Member{Meta: meta, Addr: n.Address(), State: StateAlive}
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.members[n.Name] = &memberState{m: mem}
+	m.events.push(Event{Type: typ, Member: memberCopy(mem)})
+}
+
+// NotifyLeave records a member's departure. memberlist reports graceful
+// leaves and failures alike and does not fill in Node.State, so a leave is
+// recognised by the member's leave intent (or, for this node, by Leave
+// having been called).
+func (h *hooks) NotifyLeave(n *memberlist.Node) {
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.members[n.Name]
+	if st == nil { // never seen alive (NotifyAlive refused it)
+		return
+	}
+	typ, state := EventFail, StateDead
+	if st.leaveIntent || (n.Name == m.name && m.leaving.Load()) {
+		typ, state = EventLeave, StateLeft
+	}
+	st.m.State = state
+	st.leaveIntent = false
+	m.events.push(Event{Type: typ, Member: memberCopy(st.m)})
+}
+
+// NotifyAlive vets every alive message before memberlist accepts it: the
+// meta must be a Strom broker's, the node name must match the meta's node
+// id, and nobody else may claim this node's id. A refused message is
+// dropped by memberlist (which logs the returned error).
+func (h *hooks) NotifyAlive(peer *memberlist.Node) error {
+	meta, err := decodeMeta(peer.Meta)
+	if err != nil {
+		return fmt.Errorf("%s is not a strom broker: %w", peer.Address(), err)
+	}
+	return h.m.checkClaim(peer.Name, meta.NodeID, peer.Address(), false)
+}
+
+// NotifyMerge vets a join push/pull, on both sides: the joiner checks the
+// cluster it is about to merge with, the cluster checks the joiner. Refusing
+// cancels the whole merge, so a duplicate never learns the cluster and the
+// cluster never learns the duplicate.
+func (h *hooks) NotifyMerge(peers []*memberlist.Node) error {
+	for _, p := range peers {
+		if p.State != memberlist.StateAlive && p.State != memberlist.StateSuspect {
+			continue // a dead or departed node's id may be reused
+		}
+		meta, err := decodeMeta(p.Meta)
+		if err != nil {
+			return fmt.Errorf("%s is not a strom broker: %w", p.Address(), err)
+		}
+		if err := h.m.checkClaim(p.Name, meta.NodeID, p.Address(), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NotifyConflict is memberlist noticing two addresses for one node name
+// (after NotifyAlive, which already refuses claims on this node's own id).
+// It only happens for other ids, on a broker that sees two processes claim
+// the same id; the one it knew first keeps the name.
+func (h *hooks) NotifyConflict(existing, other *memberlist.Node) {
+	h.m.log.Error("membership: two brokers claim one node id; keeping the first",
+		"member", existing.Name, "addr", existing.Address(), "refused_addr", other.Address())
+}
+
+// checkClaim refuses a peer that claims node id (name) from addr when that id
+// is ours, or, with checkTable, already belongs to a live member at another
+// address. Claims on our own id are recorded for Start.
+func (m *Membership) checkClaim(name string, id int32, addr string, checkTable bool) error {
+	if want := nodeName(id); name != want {
+		return fmt.Errorf("%w: node %q at %s carries meta of node id %d", ErrInvalidMeta, name, addr, id)
+	}
+	if id == m.cfg.NodeID {
+		if addr == m.selfAddr {
+			return nil
+		}
+		err := fmt.Errorf("%w: node id %d is claimed by %s and by this broker at %s", ErrDuplicateNodeID, id, addr, m.selfAddr)
+		m.mu.Lock()
+		if m.conflict == nil {
+			m.conflict = err
+		}
+		m.mu.Unlock()
+		return err
+	}
+	if !checkTable {
+		return nil // memberlist's own name-conflict check follows
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st := m.members[name]; st != nil && st.m.State == StateAlive && st.m.Addr != addr {
+		return fmt.Errorf("%w: node id %d is already live at %s, refusing %s", ErrDuplicateNodeID, id, st.m.Addr, addr)
+	}
+	return nil
+}
+
+// conflictErr returns the first claim on our node id seen from elsewhere.
+func (m *Membership) conflictErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conflict
+}
+
+// sendLeaveIntents tells every other live member, over TCP and in parallel,
+// that this node is about to leave, so that they report its departure as a
+// Leave. Best effort: a member that misses it reports a Fail.
+func (m *Membership) sendLeaveIntents() {
+	msg := append([]byte{msgLeaveIntent}, m.name...)
+	var wg sync.WaitGroup
+	for _, mem := range m.Members() {
+		if mem.NodeID == m.cfg.NodeID {
+			continue
+		}
+		host, port, err := splitIPPort(mem.Addr, false)
+		if err != nil { // memberlist addresses are ip:port; cannot happen
+			continue
+		}
+		to := &memberlist.Node{Name: nodeName(mem.NodeID), Addr: host, Port: uint16(port)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.ml.SendReliable(to, msg); err != nil {
+				m.log.Warn("membership: leave intent not delivered; that member will report a failure",
+					"member", mem.NodeID, "addr", mem.Addr, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// memberCopy returns mem with its own listener slice, for handing out.
+func memberCopy(mem Member) Member {
+	mem.Meta = mem.Meta.clone()
+	return mem
+}

@@ -1,0 +1,62 @@
+// Package membership tells each Strom broker which other brokers are alive,
+// where to reach them and what they advertise, using hashicorp/memberlist
+// (SWIM gossip). The controller (raftmeta) turns these facts into broker
+// registrations, Raft voters and partition leadership; this package only
+// observes and reports, and imports nothing internal.
+//
+// # Node meta
+//
+// Every broker gossips a Meta (node id, listeners, Raft address, rack,
+// version) in memberlist's alive messages. memberlist caps it at 512 bytes
+// (MetaMaxSize) and panics beyond, so it is JSON with one- or two-letter keys,
+// and Start and UpdateMeta refuse oversized meta with ErrMetaTooLarge naming
+// the largest fields. Unknown keys are ignored on decode, so fields can be
+// added (short keys, omitempty) without breaking older brokers.
+//
+// # Node ids are unique
+//
+// The memberlist node name is "strom-<id>". A second process claiming a live
+// id from another address is refused in three places: NotifyMerge on both
+// ends of a join (the joiner refuses a cluster that already has its id; the
+// cluster refuses a joiner whose id it has at another address), NotifyAlive on
+// every alive message (nobody may claim this node's own id, and a name must
+// match its meta's id), and memberlist's own name-conflict check, reported
+// through NotifyConflict. The late joiner's Start returns ErrDuplicateNodeID;
+// the broker that was first keeps running. Once the cluster has declared a
+// node dead (or it left), its id may return from a new address at once: that
+// is a restart.
+//
+// # Events
+//
+// memberlist reports joins, updates and departures through synchronous
+// callbacks made under its node lock. The callbacks update a member table
+// (what Members returns) and push onto an event queue that never blocks: a
+// goroutine owned by the Membership moves events into the Events channel,
+// and undelivered events for the same node coalesce into the newest, so a
+// stalled consumer costs at most one pending event per node and never stalls
+// gossip.
+//
+// memberlist does not tell its delegates a graceful leave from a failure
+// (v0.6.0 leaves Node.State unset in NotifyLeave). So Leave first sends every
+// live member a direct "leaving" message over TCP, then broadcasts
+// memberlist's leave; a member that got the message reports EventLeave,
+// otherwise EventFail. If the leave overtakes the message, the receiver
+// reports Fail and then corrects it with Leave.
+//
+// # Locks
+//
+// Lock order: memberlist's node lock, then Membership.mu. The delegate
+// callbacks run under memberlist's lock and take mu, so no code calls into
+// memberlist while holding mu. Membership.lifecycle (shared by Leave and
+// UpdateMeta, exclusive in Shutdown) is taken before either and only guards
+// against calling memberlist after Shutdown.
+//
+// # Not yet
+//
+// Re-joining after a network partition heals (memberlist does not merge two
+// clusters that no longer know each other; brokers that started alone
+// because their join list named only themselves stay alone), gossip
+// encryption and cluster labels, and a callback for duplicate ids detected
+// after Start (they are logged and refused, but the late process keeps
+// running).
+package membership

@@ -1,0 +1,271 @@
+package membership
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// deadNodeReclaim lets a node id that memberlist has declared dead (or that
+// left) come back from a different address at once: a broker restarted on a
+// new port. memberlist's failure detector already waited out the suspicion
+// timeout before declaring the node dead, so waiting longer would only delay
+// the restart. A live node's id is never reclaimed (ErrDuplicateNodeID).
+const deadNodeReclaim = time.Nanosecond
+
+// Membership is this broker's view of the cluster through gossip: who is
+// alive, with which meta, and a feed of changes. Create it with Start; all
+// methods are safe for concurrent use.
+type Membership struct {
+	cfg  Config
+	name string // memberlist node name, nodeName(cfg.NodeID)
+	log  *slog.Logger
+
+	// Addresses fixed before memberlist starts, so the delegates can tell
+	// this node from an impostor without calling into memberlist.
+	selfAddr string // advertised gossip address, host:port
+	selfIP   net.IP
+	selfPort int
+	bindIP   net.IP
+	bindPort int
+
+	ml     *memberlist.Memberlist // set once Create returns; delegates never use it
+	events *eventQueue
+
+	// lifecycle is held shared by Leave and UpdateMeta and exclusively by
+	// Shutdown: memberlist panics on Leave after Shutdown.
+	lifecycle sync.RWMutex
+	closed    bool // guarded by lifecycle
+	leaving   atomic.Bool
+	shutdown  sync.Once
+
+	// Lock order: memberlist's internal node lock, then mu. memberlist calls
+	// the delegates with its node lock held, and they take mu; so nothing may
+	// call memberlist while holding mu.
+	mu       sync.Mutex
+	meta     []byte                  // encoded local meta, served by NodeMeta
+	members  map[string]*memberState // by node name, from the event callbacks
+	conflict error                   // first claim of our node id seen from another address
+}
+
+// memberState is one entry of the member table.
+type memberState struct {
+	m Member
+	// leaveIntent: the member told us it is about to Leave, so its
+	// disappearance is a Leave rather than a Fail.
+	leaveIntent bool
+}
+
+// Start binds the gossip transport, starts memberlist and joins cfg.Join.
+//
+// Joining retries with exponential backoff until one address answers or ctx
+// ends (ErrJoin); a broker whose Join list is empty or names only itself
+// starts alone. If a live member already uses cfg.NodeID from another
+// address, Start shuts down and returns ErrDuplicateNodeID. A broker that
+// restarts on a new address is accepted once the cluster has declared its
+// previous incarnation dead (or it left); restarting on the same address is
+// always accepted.
+func Start(ctx context.Context, cfg Config) (*Membership, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	meta, err := encodeMeta(cfg.Meta)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Membership{
+		cfg:     cfg,
+		name:    nodeName(cfg.NodeID),
+		log:     logger,
+		meta:    meta,
+		members: make(map[string]*memberState),
+	}
+	m.cfg.Join = slices.Clone(cfg.Join)
+	m.cfg.Meta = cfg.Meta.clone()
+
+	std := newStdLogger(logger)
+	m.bindIP, m.bindPort, _ = splitIPPort(cfg.BindAddr, true) // validated
+	nt, err := newTransport(m.bindIP.String(), m.bindPort, std)
+	if err != nil {
+		return nil, fmt.Errorf("membership: listen on %s: %w", cfg.BindAddr, err)
+	}
+	m.bindPort = nt.GetAutoBindPort()
+	advHost, advPort := "", 0
+	if cfg.AdvertiseAddr != "" {
+		ip, port, _ := splitIPPort(cfg.AdvertiseAddr, true) // validated
+		advHost, advPort = ip.String(), cmp.Or(port, m.bindPort)
+	}
+	m.selfIP, m.selfPort, err = nt.FinalAdvertiseAddr(advHost, advPort)
+	if err != nil {
+		_ = nt.Shutdown()
+		return nil, fmt.Errorf("membership: advertise address: %w", err)
+	}
+	m.selfAddr = net.JoinHostPort(m.selfIP.String(), strconv.Itoa(m.selfPort))
+
+	mc := cfg.memberlistConfig()
+	h := &hooks{m: m}
+	mc.Name = m.name
+	mc.BindAddr = m.bindIP.String()
+	mc.BindPort = m.bindPort
+	mc.AdvertiseAddr = m.selfIP.String()
+	mc.AdvertisePort = m.selfPort
+	mc.Transport = nt
+	mc.Logger = std
+	mc.Delegate = h
+	mc.Events = h
+	mc.Conflict = h
+	mc.Alive = h
+	mc.Merge = h
+	mc.DeadNodeReclaimTime = deadNodeReclaim
+
+	m.events = newEventQueue(cfg.eventBuffer())
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		_ = nt.Shutdown() // Create does not always release a transport it was given
+		m.events.close()
+		return nil, fmt.Errorf("membership: start gossip: %w", err)
+	}
+	m.ml = ml
+
+	if err := m.join(ctx); err != nil {
+		_ = m.Shutdown() // never Leave: a duplicate's leave would announce the real node's departure
+		return nil, err
+	}
+	m.log.Info("membership started", "node", cfg.NodeID, "addr", m.selfAddr, "members", len(m.Members()))
+	return m, nil
+}
+
+// newTransport binds memberlist's UDP+TCP transport. With port 0 the kernel's
+// free TCP port can be taken for UDP, so it retries a few times as
+// memberlist's own default transport does.
+func newTransport(ip string, port int, logger *log.Logger) (*memberlist.NetTransport, error) {
+	attempts := 1
+	if port == 0 {
+		attempts = 10
+	}
+	var err error
+	for range attempts {
+		var nt *memberlist.NetTransport
+		nt, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{ip},
+			BindPort:  port,
+			Logger:    logger,
+		})
+		if err == nil {
+			return nt, nil
+		}
+	}
+	return nil, err
+}
+
+// Addr returns the gossip address other brokers reach this one at (the
+// advertised address, with the port actually bound).
+func (m *Membership) Addr() string { return m.selfAddr }
+
+// NodeID returns this broker's node id.
+func (m *Membership) NodeID() int32 { return m.cfg.NodeID }
+
+// Events returns the membership change feed, including this broker's own
+// Join and Updates. It is closed by Shutdown.
+//
+// The feed never blocks gossip. When the consumer falls behind, events that
+// have not been delivered yet coalesce per node into the newest one (an
+// Update after an undelivered Join stays a Join), so a slow consumer may miss
+// intermediate steps (a Fail followed by a Join arrives as the Join) but the
+// last event it receives for each node matches that node's latest state.
+// Members is always the current truth; consumers that reconcile should re-read
+// it on every event.
+func (m *Membership) Events() <-chan Event { return m.events.out }
+
+// Members returns the live members (including this broker), sorted by node
+// id. Members that left or failed are not listed.
+func (m *Membership) Members() []Member {
+	m.mu.Lock()
+	out := make([]Member, 0, len(m.members))
+	for _, st := range m.members {
+		if st.m.State == StateAlive {
+			out = append(out, memberCopy(st.m))
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Member) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	return out
+}
+
+// UpdateMeta replaces this broker's meta and gossips it; members see an
+// Update event. meta.NodeID must be this node's id. It waits up to
+// Config.BroadcastTimeout for the update to go out; on ErrBroadcastTimeout
+// the new meta is in effect locally and still spreading.
+func (m *Membership) UpdateMeta(meta Meta) error {
+	if meta.NodeID != m.cfg.NodeID {
+		return fmt.Errorf("%w: NodeID %d is not this node's id %d", ErrInvalidMeta, meta.NodeID, m.cfg.NodeID)
+	}
+	b, err := encodeMeta(meta)
+	if err != nil {
+		return err
+	}
+	m.lifecycle.RLock()
+	defer m.lifecycle.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.mu.Lock()
+	m.meta = b
+	m.mu.Unlock()
+	if err := m.ml.UpdateNode(m.cfg.broadcastTimeout()); err != nil {
+		return fmt.Errorf("%w: meta update: %v", ErrBroadcastTimeout, err)
+	}
+	return nil
+}
+
+// Leave announces a graceful departure: members see EventLeave for this node
+// rather than EventFail. It first tells every live member directly that this
+// node is leaving (memberlist does not tell its delegates a leave from a
+// failure), then broadcasts memberlist's leave and waits up to timeout for it
+// to go out (0: no limit). Call Shutdown afterwards; gossip keeps running
+// until then.
+func (m *Membership) Leave(timeout time.Duration) error {
+	m.lifecycle.RLock()
+	defer m.lifecycle.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	start := time.Now()
+	m.leaving.Store(true)
+	m.sendLeaveIntents()
+	if timeout > 0 {
+		timeout = max(timeout-time.Since(start), time.Millisecond)
+	}
+	if err := m.ml.Leave(timeout); err != nil {
+		return fmt.Errorf("%w: leave: %v", ErrBroadcastTimeout, err)
+	}
+	return nil
+}
+
+// Shutdown stops gossip and closes the Events channel. Without a Leave
+// first, the other members see this node fail. Safe to call more than once.
+func (m *Membership) Shutdown() error {
+	var err error
+	m.shutdown.Do(func() {
+		m.lifecycle.Lock()
+		m.closed = true
+		m.lifecycle.Unlock()
+		err = m.ml.Shutdown()
+		m.events.close()
+	})
+	return err
+}
