@@ -18,4 +18,17 @@ var (
 	ErrTransactionalUnsupported = errors.New("replica: transactional produce not supported")
 	// ErrClosed: the partition was closed or deleted.
 	ErrClosed = errors.New("replica: partition closed")
+	// ErrNotHosted: Manager.BecomeFollower or BecomeLeader for a partition
+	// that was never opened here (the server must Open it first).
+	ErrNotHosted = errors.New("replica: partition not hosted")
+	// ErrStaleLeaderEpoch: a leadership change older than the epoch the
+	// replica already has; metadata arrived out of order and is ignored.
+	ErrStaleLeaderEpoch = errors.New("replica: stale leader epoch")
+	// ErrInvalidLeader: asked to follow itself, or a leader with no address.
+	ErrInvalidLeader = errors.New("replica: invalid leader")
+
+	// errStopFollowing: the replica stopped following at the fetcher's
+	// epoch (it leads now, follows at a newer epoch, or was closed); the
+	// fetcher drops it.
+	errStopFollowing = errors.New("replica: no longer following at this epoch")
 )

@@ -18,6 +18,8 @@ type Config struct {
 	// RetentionCheckInterval is how often retention runs (log.retention.check.interval.ms).
 	RetentionCheckInterval time.Duration
 	Logger                 *slog.Logger
+	// Replication configures ISR maintenance and follower fetching (replication.go).
+	Replication ReplicationConfig
 }
 
 type tp struct {
@@ -32,6 +34,7 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	parts map[tp]*Partition
+	repl  *replication // follower fetchers and the ISR loop
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed when any partition's high watermark moves
@@ -59,6 +62,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		notify: make(chan struct{}),
 		stop:   make(chan struct{}),
 	}
+	m.repl = startReplication(m)
 	m.wg.Add(1)
 	go m.retentionLoop()
 	return m, nil
@@ -84,6 +88,7 @@ func (m *Manager) Open(topic string, index int32, s Settings) (*Partition, error
 	if err != nil {
 		return nil, fmt.Errorf("replica: open %s: %w", DirName(topic, index), err)
 	}
+	p.appended = m.repl.wakeReplicaFetches
 	m.parts[key] = p
 	return p, nil
 }
@@ -115,6 +120,7 @@ func (m *Manager) Partitions() []*Partition {
 // Remove closes a replica and deletes its data (topic deleted or replica moved).
 func (m *Manager) Remove(topic string, index int32) error {
 	key := tp{topic, index}
+	m.repl.unfollow(key)
 	m.mu.Lock()
 	p, ok := m.parts[key]
 	delete(m.parts, key)
@@ -139,6 +145,7 @@ func (m *Manager) wake() {
 	close(m.notify)
 	m.notify = make(chan struct{})
 	m.notifyMu.Unlock()
+	m.repl.wakeReplicaFetches()
 }
 
 // Close stops the retention loop and closes every replica (flushing them).
@@ -151,6 +158,7 @@ func (m *Manager) Close() error {
 
 func (m *Manager) close() error {
 	close(m.stop)
+	m.repl.close()
 	m.wg.Wait()
 	m.mu.Lock()
 	parts := m.parts

@@ -41,10 +41,11 @@ type Partition struct {
 	Topic string
 	Index int32
 
-	log     *storage.Log
-	logger  *slog.Logger
-	self    int32
-	changed func() // wakes fetchers waiting anywhere on the broker
+	log      *storage.Log
+	logger   *slog.Logger
+	self     int32
+	changed  func() // wakes fetchers waiting anywhere on the broker
+	appended func() // wakes replica fetches after a leader append (Manager.ReplicaChanged)
 
 	mu          sync.Mutex // serialises appends, producer state and leadership changes
 	settings    Settings
@@ -53,6 +54,7 @@ type Partition struct {
 	leaderEpoch int32
 	isr         []int32
 	followerLEO map[int32]int64
+	lead        leaderState // follower fetch tracking while leading; see isr.go
 	closed      bool
 
 	// durable is the log end offset known to be as durable as the fsync
@@ -106,6 +108,7 @@ func (p *Partition) rebuildProducers() error {
 // BecomeLeader makes this replica the leader at epoch with the given ISR.
 func (p *Partition) BecomeLeader(epoch int32, isr []int32) {
 	p.mu.Lock()
+	p.resetLeaderStateLocked(epoch, isr)
 	p.leader = true
 	p.leaderEpoch = epoch
 	p.isr = slices.Clone(isr)
@@ -232,6 +235,7 @@ func (p *Partition) markDurable(leo int64) {
 		}
 	}
 	p.advanceHW()
+	p.wakeReplicaFetches()
 }
 
 // advanceHW recomputes the high watermark as the minimum durable log end

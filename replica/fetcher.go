@@ -1,0 +1,511 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/storage"
+)
+
+// Request versions the fetcher sends. Fetch v12 is the newest that names
+// topics rather than topic IDs and carries ReplicaID in the body (v15 moved
+// it to ReplicaState); it has CurrentLeaderEpoch (v9) for fencing and
+// LastFetchedEpoch. OffsetForLeaderEpoch v3 is the first with ReplicaID.
+const (
+	fetchVersion          = 12
+	offsetForEpochVersion = 3
+)
+
+// fetchState is one partition followed by a fetcher. Guarded by fetcher.mu.
+type fetchState struct {
+	p     *Partition
+	epoch int32 // the leader epoch we follow at, sent as CurrentLeaderEpoch
+	// truncating: the log may hold a divergent tail; OffsetForLeaderEpoch
+	// must settle it before fetching (KIP-101/279). Set at every new epoch.
+	truncating bool
+	retryAt    time.Time // after a partition-level error
+}
+
+// fetcher is Kafka's ReplicaFetcherThread: one goroutine per leader broker,
+// one connection, one Fetch request covering every partition followed from
+// that leader.
+type fetcher struct {
+	r        *replication
+	leaderID int32
+	logger   *slog.Logger
+	ctx      context.Context // cancelled to stop the fetcher
+	cancel   context.CancelFunc
+	wake     chan struct{} // cap 1: partitions were added
+
+	// mu guards the fields below and is held while a response is applied,
+	// so that once remove returns no write for that partition is under way
+	// or to come.
+	mu     sync.Mutex
+	addr   string
+	redial bool // addr changed: drop the connection
+	parts  map[tp]*fetchState
+}
+
+func newFetcher(r *replication, leaderID int32, addr string) *fetcher {
+	ctx, cancel := context.WithCancel(r.ctx)
+	return &fetcher{
+		r:        r,
+		leaderID: leaderID,
+		logger:   r.logger.With("leader", leaderID),
+		ctx:      ctx,
+		cancel:   cancel,
+		wake:     make(chan struct{}, 1),
+		addr:     addr,
+		parts:    make(map[tp]*fetchState),
+	}
+}
+
+// add starts (or, at a new epoch, restarts with truncation) fetching key.
+func (f *fetcher) add(key tp, p *Partition, epoch int32, addr string) {
+	f.mu.Lock()
+	if addr != f.addr {
+		f.addr, f.redial = addr, true
+	}
+	if st := f.parts[key]; st == nil || st.p != p || st.epoch != epoch {
+		f.parts[key] = &fetchState{p: p, epoch: epoch, truncating: true}
+	}
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// remove stops fetching key and returns how many partitions remain.
+func (f *fetcher) remove(key tp) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.parts, key)
+	return len(f.parts)
+}
+
+// work is one partition's share of a request, captured without the lock.
+type work struct {
+	key    tp
+	st     *fetchState
+	epoch  int32
+	offset int64 // fetch offset: our log end offset
+}
+
+// plan picks the partitions to truncate and to fetch now, dropping those no
+// longer followed at the fetcher's epoch; next is the earliest retry time of
+// the partitions left out (zero if none).
+func (f *fetcher) plan(now time.Time) (addr string, redial bool, trunc, fetch []work, next time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	addr, redial = f.addr, f.redial
+	f.redial = false
+	for key, st := range f.parts {
+		if !st.p.following(st.epoch) {
+			delete(f.parts, key)
+			continue
+		}
+		if st.retryAt.After(now) {
+			if next.IsZero() || st.retryAt.Before(next) {
+				next = st.retryAt
+			}
+			continue
+		}
+		w := work{key: key, st: st, epoch: st.epoch, offset: st.p.LogEndOffset()}
+		if st.truncating {
+			trunc = append(trunc, w)
+		} else {
+			fetch = append(fetch, w)
+		}
+	}
+	byKey := func(ws []work) {
+		sort.Slice(ws, func(i, j int) bool {
+			if ws[i].key.topic != ws[j].key.topic {
+				return ws[i].key.topic < ws[j].key.topic
+			}
+			return ws[i].key.index < ws[j].key.index
+		})
+	}
+	byKey(trunc)
+	byKey(fetch)
+	return addr, redial, trunc, fetch, next
+}
+
+// current returns the state for w if it is still the one w was planned
+// from. Caller holds f.mu.
+func (f *fetcher) current(w work) *fetchState {
+	if st := f.parts[w.key]; st == w.st && st.epoch == w.epoch {
+		return st
+	}
+	return nil
+}
+
+func (f *fetcher) run() {
+	defer f.r.wg.Done()
+	var cl Requester
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
+	failures := 0
+	for f.ctx.Err() == nil {
+		addr, redial, trunc, fetch, next := f.plan(time.Now())
+		if redial && cl != nil {
+			cl.Close()
+			cl = nil
+		}
+		if len(trunc) == 0 && len(fetch) == 0 {
+			f.idle(next)
+			continue
+		}
+		if cl == nil {
+			var err error
+			if cl, err = f.dial(addr); err != nil {
+				failures++
+				f.logFailure(failures, "dial leader failed", "addr", addr, "err", err)
+				f.sleep(jitter(f.r.cfg.FetchBackoff))
+				continue
+			}
+		}
+		err := f.truncate(cl, trunc)
+		if err == nil {
+			err = f.fetch(cl, fetch)
+		}
+		if err != nil {
+			cl.Close()
+			cl = nil
+			if f.ctx.Err() != nil {
+				return
+			}
+			failures++
+			f.logFailure(failures, "fetch from leader failed", "addr", addr, "err", err)
+			f.sleep(jitter(f.r.cfg.FetchBackoff))
+			continue
+		}
+		failures = 0
+	}
+}
+
+// logFailure logs the first of a run of connection failures as a warning
+// and the rest at debug, so a dead leader does not flood the log.
+func (f *fetcher) logFailure(n int, msg string, args ...any) {
+	if n == 1 {
+		f.logger.Warn(msg, args...)
+	} else {
+		f.logger.Debug(msg, append(args, "failures", n)...)
+	}
+}
+
+func (f *fetcher) dial(addr string) (Requester, error) {
+	ctx, cancel := context.WithTimeout(f.ctx, f.r.cfg.RequestTimeout)
+	defer cancel()
+	return f.r.cfg.Dialer(ctx, addr)
+}
+
+// idle waits for new partitions, the next retry time, or shutdown.
+func (f *fetcher) idle(next time.Time) {
+	var timeout <-chan time.Time
+	if !next.IsZero() {
+		t := time.NewTimer(time.Until(next))
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-f.ctx.Done():
+	case <-f.wake:
+	case <-timeout:
+	}
+}
+
+// sleep waits d or until shutdown.
+func (f *fetcher) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-f.ctx.Done():
+	case <-t.C:
+	}
+}
+
+// jitter spreads d over [d/2, 3d/2) so fetchers that failed together do not
+// retry in lockstep.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d)
+}
+
+// backoffLocked parks a partition after a partition-level error. Caller
+// holds f.mu.
+func (f *fetcher) backoffLocked(st *fetchState) {
+	st.retryAt = time.Now().Add(jitter(f.r.cfg.FetchBackoff))
+}
+
+func (f *fetcher) request(cl Requester, req kmsg.Request) (kmsg.Response, error) {
+	ctx, cancel := context.WithTimeout(f.ctx, f.r.cfg.FetchMaxWait+f.r.cfg.RequestTimeout)
+	defer cancel()
+	return cl.Request(ctx, req)
+}
+
+// truncate settles the divergent tail of each partition in ws with the
+// leader, Kafka's getOffsetTruncationState: ask the leader where our latest
+// epoch ends in its log, cut ours there. A partition with no epoch history
+// falls back to its high watermark (the pre-KIP-101 rule). Only a failed
+// request is returned; partition errors park the partition.
+func (f *fetcher) truncate(cl Requester, ws []work) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.SetVersion(offsetForEpochVersion)
+	req.ReplicaID = f.r.self
+	var asked []work
+	for _, w := range ws {
+		epoch := w.st.p.latestEpoch()
+		if epoch < 0 {
+			f.mu.Lock()
+			if st := f.current(w); st != nil {
+				f.applyTruncation(w, st, st.p.HighWatermark(), true)
+			}
+			f.mu.Unlock()
+			continue
+		}
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.Partition = w.key.index
+		rp.CurrentLeaderEpoch = w.epoch
+		rp.LeaderEpoch = epoch
+		addPartition(&req.Topics, w.key.topic, func(t *kmsg.OffsetForLeaderEpochRequestTopic) string { return t.Topic },
+			func(name string) kmsg.OffsetForLeaderEpochRequestTopic {
+				t := kmsg.NewOffsetForLeaderEpochRequestTopic()
+				t.Topic = name
+				return t
+			}, func(t *kmsg.OffsetForLeaderEpochRequestTopic) { t.Partitions = append(t.Partitions, rp) })
+		asked = append(asked, w)
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	kresp, err := f.request(cl, req)
+	if err != nil {
+		return err
+	}
+	resp, ok := kresp.(*kmsg.OffsetForLeaderEpochResponse)
+	if !ok {
+		return fmt.Errorf("replica: OffsetForLeaderEpoch answered with %T", kresp)
+	}
+	answers := make(map[tp]kmsg.OffsetForLeaderEpochResponseTopicPartition)
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			answers[tp{t.Topic, p.Partition}] = p
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range asked {
+		st := f.current(w)
+		if st == nil {
+			continue
+		}
+		a, ok := answers[w.key]
+		if !ok {
+			f.backoffLocked(st)
+			continue
+		}
+		if err := kerr.ErrorForCode(a.ErrorCode); err != nil {
+			f.logger.Debug("OffsetForLeaderEpoch refused", "topic", w.key.topic, "partition", w.key.index, "epoch", w.epoch, "err", err)
+			f.backoffLocked(st)
+			continue
+		}
+		target, done := truncationOffset(st.p, a.LeaderEpoch, a.EndOffset)
+		f.applyTruncation(w, st, target, done)
+	}
+	return nil
+}
+
+// truncationOffset decides where to cut given the leader's answer (the
+// largest epoch <= ours it knows and where that epoch ends in its log). done
+// is false when we do not know the leader's epoch ourselves: we cut to
+// where our next older epoch ends and ask again with it.
+func truncationOffset(p *Partition, leaderEpoch int32, leaderEnd int64) (offset int64, done bool) {
+	leo := p.LogEndOffset()
+	switch {
+	case leaderEnd < 0:
+		// The leader knows nothing of our epoch history.
+		return min(p.HighWatermark(), leo), true
+	case leaderEpoch < 0:
+		return min(leaderEnd, leo), true
+	}
+	ourEpoch, ourEnd := p.log.EndOffsetForEpoch(leaderEpoch)
+	switch {
+	case ourEpoch < 0:
+		return min(leaderEnd, leo), true
+	case ourEpoch != leaderEpoch:
+		return min(ourEnd, leo), false
+	default:
+		return min(ourEnd, leaderEnd, leo), true
+	}
+}
+
+// applyTruncation cuts st's log at offset; done ends the truncation phase.
+// Caller holds f.mu.
+func (f *fetcher) applyTruncation(w work, st *fetchState, offset int64, done bool) {
+	err := st.p.truncateAsFollower(w.epoch, offset)
+	switch {
+	case errors.Is(err, errStopFollowing), errors.Is(err, ErrClosed):
+		delete(f.parts, w.key)
+	case err != nil:
+		f.logger.Error("truncation failed", "topic", w.key.topic, "partition", w.key.index, "offset", offset, "err", err)
+		f.backoffLocked(st)
+	default:
+		st.truncating = !done
+	}
+}
+
+// fetch sends one Fetch for every partition in ws and applies the answer.
+// Only a failed request is returned; partition errors park the partition.
+func (f *fetcher) fetch(cl Requester, ws []work) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	cfg := f.r.cfg
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(fetchVersion)
+	req.ReplicaID = f.r.self
+	req.ReplicaState.ID = f.r.self // v15+; ignored at our version
+	req.ReplicaState.Epoch = -1
+	req.MaxWaitMillis = int32(cfg.FetchMaxWait / time.Millisecond)
+	req.MinBytes = cfg.FetchMinBytes
+	req.MaxBytes = cfg.FetchMaxBytes
+	req.SessionID = 0
+	req.SessionEpoch = -1 // full fetch, no session (KIP-227)
+	for _, w := range ws {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = w.key.index
+		rp.CurrentLeaderEpoch = w.epoch
+		rp.FetchOffset = w.offset
+		rp.LastFetchedEpoch = w.st.p.latestEpoch()
+		rp.LogStartOffset = w.st.p.LogStartOffset()
+		rp.PartitionMaxBytes = cfg.FetchPartitionMaxBytes
+		addPartition(&req.Topics, w.key.topic, func(t *kmsg.FetchRequestTopic) string { return t.Topic },
+			func(name string) kmsg.FetchRequestTopic {
+				t := kmsg.NewFetchRequestTopic()
+				t.Topic = name
+				return t
+			}, func(t *kmsg.FetchRequestTopic) { t.Partitions = append(t.Partitions, rp) })
+	}
+	kresp, err := f.request(cl, req)
+	if err != nil {
+		return err
+	}
+	resp, ok := kresp.(*kmsg.FetchResponse)
+	if !ok {
+		return fmt.Errorf("replica: Fetch answered with %T", kresp)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return fmt.Errorf("replica: fetch refused: %w", err)
+	}
+	answers := make(map[tp]*kmsg.FetchResponseTopicPartition)
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			answers[tp{t.Topic, t.Partitions[j].Partition}] = &t.Partitions[j]
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range ws {
+		st := f.current(w)
+		if st == nil {
+			continue
+		}
+		a := answers[w.key]
+		if a == nil {
+			f.backoffLocked(st)
+			continue
+		}
+		f.applyFetch(w, st, a)
+	}
+	return nil
+}
+
+// applyFetch handles one partition of a Fetch response. Caller holds f.mu.
+func (f *fetcher) applyFetch(w work, st *fetchState, a *kmsg.FetchResponseTopicPartition) {
+	p := st.p
+	log := f.logger.With("topic", w.key.topic, "partition", w.key.index)
+	switch err := kerr.ErrorForCode(a.ErrorCode); {
+	case err == nil:
+	case errors.Is(err, kerr.OffsetOutOfRange):
+		if a.LogStartOffset >= 0 && w.offset < a.LogStartOffset {
+			// We fell below the leader's log start: what we lack is gone.
+			f.applyRestart(w, st, a.LogStartOffset)
+			return
+		}
+		// Ahead of the leader's log end: settle by epoch again.
+		log.Info("fetch offset beyond the leader's log end; truncating again", "offset", w.offset)
+		st.truncating = true
+		f.backoffLocked(st)
+		return
+	default:
+		// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH,
+		// UNKNOWN_TOPIC_OR_PARTITION...: the leader and we disagree on the
+		// metadata. Wait for the server to tell us again.
+		log.Debug("fetch refused", "epoch", w.epoch, "err", err)
+		f.backoffLocked(st)
+		return
+	}
+	_, err := p.appendAsFollower(w.epoch, a.RecordBatches)
+	switch {
+	case errors.Is(err, errStopFollowing), errors.Is(err, ErrClosed), errors.Is(err, storage.ErrClosed):
+		delete(f.parts, w.key)
+		return
+	case errors.Is(err, storage.ErrNonSequentialOffset):
+		log.Warn("fetched records do not follow our log; truncating again", "err", err)
+		st.truncating = true
+		f.backoffLocked(st)
+		return
+	case err != nil:
+		log.Error("append fetched records failed", "err", err)
+		f.backoffLocked(st)
+		return
+	}
+	p.updateFollowerHW(w.epoch, a.HighWatermark)
+	if a.LogStartOffset > p.LogStartOffset() {
+		if err := p.advanceLogStartAsFollower(w.epoch, a.LogStartOffset); err != nil {
+			log.Warn("following the leader's log start failed", "offset", a.LogStartOffset, "err", err)
+		}
+	}
+}
+
+// applyRestart empties st's log and restarts it at offset. Caller holds f.mu.
+func (f *fetcher) applyRestart(w work, st *fetchState, offset int64) {
+	err := st.p.restartAsFollower(w.epoch, offset)
+	switch {
+	case errors.Is(err, errStopFollowing), errors.Is(err, ErrClosed):
+		delete(f.parts, w.key)
+	case err != nil:
+		f.logger.Error("restarting log at leader's log start failed", "topic", w.key.topic, "partition", w.key.index, "offset", offset, "err", err)
+		f.backoffLocked(st)
+	}
+}
+
+// addPartition appends to the request topic named name (added last if
+// new), keeping one entry per topic.
+func addPartition[T any](topics *[]T, name string, nameOf func(*T) string, newTopic func(string) T, add func(*T)) {
+	if n := len(*topics); n > 0 && nameOf(&(*topics)[n-1]) == name {
+		add(&(*topics)[n-1])
+		return
+	}
+	*topics = append(*topics, newTopic(name))
+	add(&(*topics)[len(*topics)-1])
+}
