@@ -45,8 +45,8 @@ var nodeIDKey = []byte("strom.node_id")
 // block until the command is applied locally or ctx ends; when ctx ends first
 // the command may still be applied later.
 //
-// Lock order: bootMu, then reconMu, then membersMu, then mu, then pubMu.
-// bootMu and reconMu are held while waiting on raft (they only serialise
+// Lock order: bootMu, then reconSem, then membersMu, then mu, then pubMu.
+// bootMu and reconSem are held while waiting on raft (they only serialise
 // TryBootstrap and reconciliation runs); membersMu, mu and pubMu never are.
 type Node struct {
 	cfg    Config
@@ -74,9 +74,11 @@ type Node struct {
 
 	// bootMu serialises TryBootstrap calls.
 	bootMu sync.Mutex
-	// reconMu serialises membership reconciliation runs (ReconcileMembers
-	// and the leader loop's periodic run).
-	reconMu   sync.Mutex
+	// reconSem (capacity 1) serialises membership reconciliation runs
+	// (ReconcileMembers and the leader loop's periodic run); a channel, not a
+	// mutex, so that a run waiting for another gives up when its ctx ends
+	// (the leader loop must not outlive its term).
+	reconSem  chan struct{}
 	membersMu sync.Mutex
 	members   membersState // guarded by membersMu
 
@@ -119,6 +121,7 @@ func Open(cfg Config) (*Node, error) {
 		changed:    make(chan struct{}),
 		shutdownCh: make(chan struct{}),
 		members:    membersState{goneSince: map[int32]time.Time{}},
+		reconSem:   make(chan struct{}, 1),
 	}
 	n.controllerID.Store(-1)
 	n.fsm = newFSM(n.logger, n.publish)

@@ -90,8 +90,12 @@ func (n *Node) lastPeers() (map[int32]string, bool) {
 // reconcile runs one reconciliation with peers (which includes this node).
 // It records missing servers on any node and acts only on the controller.
 func (n *Node) reconcile(ctx context.Context, peers map[int32]string) error {
-	n.reconMu.Lock()
-	defer n.reconMu.Unlock()
+	select {
+	case n.reconSem <- struct{}{}:
+		defer func() { <-n.reconSem }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	servers, err := n.RaftServers()
 	if err != nil {
 		return err
