@@ -9,6 +9,23 @@
 // nothing about Raft or the Kafka wire format: the server tells it, as plain
 // values, which partitions it hosts, at which leader epoch and with which ISR.
 //
-// Lock order: Manager.mu before Partition.mu; neither is held across disk I/O
-// that can block for long (Sync runs outside Partition.mu).
+// Replication is Kafka's. A leader learns each follower's log end offset from
+// its fetches (Partition.RecordFollowerFetch), computes the high watermark
+// from the ISR, and proposes ISR shrinks and expansions to the controller
+// through the ISRChanger the server supplies; it adopts a new ISR only when
+// metadata delivers it (isr.go). A follower (Manager.BecomeFollower) is
+// fetched for by one goroutine per leader broker, which first truncates a
+// possibly divergent tail by leader epoch (OffsetForLeaderEpoch, KIP-101 and
+// KIP-279), then sends Fetch requests with its replica id and appends what
+// comes back as it is (fetcher.go, follower.go). The only import of the wire
+// format is wire's client, for those two requests.
+//
+// Lock order: replication.mu, then fetcher.mu, then Partition.mu; and
+// Manager.mu before Partition.mu. Manager.mu is never held together with
+// replication.mu or fetcher.mu. None is held across disk I/O that can block
+// for long, with two exceptions: a fetcher holds its own mutex (not
+// Partition.mu) while it fsyncs appended records under FsyncAlways, which
+// only delays moving partitions to another fetcher; and a follower's
+// truncation rebuilds producer state under Partition.mu by scanning the log,
+// which is rare and must finish before the replica may lead.
 package replica

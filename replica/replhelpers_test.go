@@ -46,7 +46,7 @@ type replOptions struct {
 
 // newReplNode opens a Manager with tight replication timers, opens
 // replTopic/0 on it and starts its leader server.
-func newReplNode(t *testing.T, id int32, o replOptions) *replNode {
+func newReplNode(t testing.TB, id int32, o replOptions) *replNode {
 	t.Helper()
 	n := &replNode{id: id}
 	rc := ReplicationConfig{
@@ -95,14 +95,14 @@ func newReplNode(t *testing.T, id int32, o replOptions) *replNode {
 // part is the node's replica of replTopic/0.
 func (n *replNode) part() *Partition { return n.m.Get(replTopic, 0) }
 
-func (n *replNode) lead(t *testing.T, epoch int32, isr ...int32) {
+func (n *replNode) lead(t testing.TB, epoch int32, isr ...int32) {
 	t.Helper()
 	if err := n.m.BecomeLeader(replTopic, 0, epoch, isr); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (n *replNode) follow(t *testing.T, leader *replNode, epoch int32) {
+func (n *replNode) follow(t testing.TB, leader *replNode, epoch int32) {
 	t.Helper()
 	if err := n.m.BecomeFollower(replTopic, 0, leader.id, leader.addr, epoch); err != nil {
 		t.Fatal(err)
@@ -207,7 +207,7 @@ func (c *fakeChanger) awaitProposal(t *testing.T, epoch int32, want ...int32) {
 // serveLeader starts a wire.Server answering replica Fetch and
 // OffsetForLeaderEpoch from m, shaped like internal/server's handlers, and
 // returns its address.
-func serveLeader(t *testing.T, m *Manager) string {
+func serveLeader(t testing.TB, m *Manager) string {
 	t.Helper()
 	srv := wire.NewServer(wire.Config{Handler: wire.HandlerFunc(func(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
 		switch r := req.Body.(type) {
