@@ -171,6 +171,7 @@ func (f *fetcher) run() {
 		if cl == nil {
 			var err error
 			if cl, err = f.dial(addr); err != nil {
+				cl = nil // a Dialer may return a typed nil with its error
 				failures++
 				f.logFailure(failures, "dial leader failed", "addr", addr, "err", err)
 				f.sleep(jitter(f.r.cfg.FetchBackoff))

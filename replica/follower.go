@@ -177,6 +177,15 @@ func (p *Partition) afterTruncateLocked() error {
 	return p.rebuildProducers()
 }
 
+// wakeAcksWaiters wakes acks=all producers blocked in waitAcks so that they
+// re-check leadership.
+func (p *Partition) wakeAcksWaiters() {
+	p.hwMu.Lock()
+	close(p.hwWaits)
+	p.hwWaits = make(chan struct{})
+	p.hwMu.Unlock()
+}
+
 // updateFollowerHW sets a follower's high watermark to min(leaderHW, LEO),
 // as Kafka's follower does, so that it is right if this replica becomes
 // leader. It may move down: the value at startup is only a guess (the log

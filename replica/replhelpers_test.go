@@ -63,7 +63,11 @@ func newReplNode(t testing.TB, id int32, o replOptions) *replNode {
 					return nil, err
 				}
 			}
-			return wire.Dial(ctx, addr, fmt.Sprintf("test-follower-%d", id))
+			cl, err := wire.Dial(ctx, addr, fmt.Sprintf("test-follower-%d", id))
+			if err != nil {
+				return nil, err
+			}
+			return cl, nil
 		},
 	}
 	if o.lagMax > 0 {

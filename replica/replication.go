@@ -272,9 +272,15 @@ func (m *Manager) BecomeFollower(topic string, partition int32, leaderID int32, 
 		p.mu.Unlock()
 		return fmt.Errorf("%w: %s: asked to follow at %d, replica is at %d", ErrStaleLeaderEpoch, DirName(topic, partition), leaderEpoch, cur)
 	}
+	wasLeader := p.leader
 	p.leader = false
 	p.leaderEpoch = leaderEpoch
 	p.mu.Unlock()
+	if wasLeader {
+		// acks=all producers still waiting get NOT_LEADER now rather than
+		// at their timeout.
+		p.wakeAcksWaiters()
+	}
 	return m.repl.follow(tp{topic, partition}, p, leaderID, leaderAddr, leaderEpoch)
 }
 

@@ -90,6 +90,16 @@ func TestReplicationAcksAllWaitsForFollower(t *testing.T) {
 		t.Fatalf("acks=all returned while the follower's log ends at %d", leo)
 	}
 	waitSameLog(t, la, b.part())
+
+	// Demoted while an acks=all produce waits: it fails with ErrNotLeader
+	// at once rather than at its timeout.
+	b.m.StopFollowing(replTopic, 0)
+	ch = produceAsync(t, testCtx(t), la, -1, plain("four"))
+	waitFor(t, "append", func() bool { return la.LogEndOffset() == 4 })
+	a.follow(t, b, 2)
+	if o := await(t, "acks=all on a demoted leader", ch); !errors.Is(o.err, ErrNotLeader) {
+		t.Fatalf("acks=all on a demoted leader: %+v, %v", o.res, o.err)
+	}
 }
 
 // TestReplicationISRShrinkAndExpand: a follower that stops fetching is
