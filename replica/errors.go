@@ -16,6 +16,8 @@ var (
 	ErrNotEnoughReplicas = errors.New("replica: not enough in-sync replicas")
 	// ErrTransactionalUnsupported: transactional batches are not supported yet.
 	ErrTransactionalUnsupported = errors.New("replica: transactional produce not supported")
+	// ErrInvalidRecord: a produce carrying other than one record batch for a partition.
+	ErrInvalidRecord = errors.New("replica: invalid record")
 	// ErrClosed: the partition was closed or deleted.
 	ErrClosed = errors.New("replica: partition closed")
 	// ErrNotHosted: Manager.BecomeFollower or BecomeLeader for a partition

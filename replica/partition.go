@@ -165,12 +165,18 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 		p.mu.Unlock()
 		return ProduceResult{}, err
 	}
+	if len(hdrs) != 1 {
+		// Kafka's rule for record batch v2: exactly one batch per partition
+		// in a produce request, which also keeps sequence checks simple.
+		p.mu.Unlock()
+		return ProduceResult{}, fmt.Errorf("%w: %d record batches for one partition, want exactly 1", ErrInvalidRecord, len(hdrs))
+	}
 	if acks == -1 && len(p.isr) < p.settings.MinInsyncReplicas {
 		n, want := len(p.isr), p.settings.MinInsyncReplicas
 		p.mu.Unlock()
 		return ProduceResult{}, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, n, want)
 	}
-	for i, h := range hdrs {
+	for _, h := range hdrs {
 		if h.IsTransactional() {
 			p.mu.Unlock()
 			return ProduceResult{}, ErrTransactionalUnsupported
@@ -181,10 +187,6 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 			return ProduceResult{}, err
 		}
 		if dup != nil {
-			if len(hdrs) != 1 || i != 0 {
-				p.mu.Unlock()
-				return ProduceResult{}, fmt.Errorf("%w: duplicate batch inside a multi-batch request", ErrOutOfOrderSequence)
-			}
 			p.mu.Unlock()
 			res := ProduceResult{BaseOffset: dup.baseOffset, LastOffset: dup.lastOffset, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}
 			return res, p.waitAcks(ctx, dup.lastOffset, acks)

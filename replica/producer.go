@@ -58,12 +58,10 @@ func (ps *producerState) check(h storage.BatchHeader) (dup *batchMeta, err error
 	}
 	e, ok := ps.entries[h.ProducerID]
 	if !ok {
-		// Unknown producer: Kafka accepts any sequence from a producer whose
-		// state was expired or lost (KIP-360 made this retriable); we require
-		// a fresh producer to start at 0 to catch real gaps.
-		if h.BaseSequence != 0 {
-			return nil, fmt.Errorf("%w: producer %d first sequence %d", ErrUnknownProducerID, h.ProducerID, h.BaseSequence)
-		}
+		// Unknown producer: accept whatever sequence it starts with, as Kafka
+		// does, because its state may have been removed with the segments
+		// that held it (retention, DeleteRecords); from here on its
+		// sequence is checked.
 		return nil, nil
 	}
 	switch {

@@ -79,9 +79,10 @@ func TestProducerStateSequences(t *testing.T) {
 			{pid: pid, seq: 0, n: 3, wantBase: 0},
 			{pid: pid, seq: 3, n: 2, wantBase: 3},
 		}},
-		{"new producer not at 0 is unknown", []seqStep{
-			{pid: pid, seq: 7, n: 1, wantErr: ErrUnknownProducerID},
-			{pid: pid, seq: 0, n: 1, wantBase: 0},
+		{"unknown producer may start anywhere, then is checked", []seqStep{
+			{pid: pid, seq: 7, n: 1, wantBase: 0},
+			{pid: pid, seq: 8, n: 1, wantBase: 1},
+			{pid: pid, seq: 10, n: 1, wantErr: ErrOutOfOrderSequence},
 		}},
 		{"non-idempotent batches always pass", []seqStep{
 			{pid: -1, epoch: -1, seq: -1, n: 2, wantBase: 0},

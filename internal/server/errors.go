@@ -44,6 +44,8 @@ func errorCode(err error) int16 {
 		return kerr.UnknownProducerID.Code
 	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrClosed):
 		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, replica.ErrInvalidRecord):
+		return kerr.InvalidRecord.Code
 	case errors.Is(err, replica.ErrNotEnoughReplicas):
 		return kerr.NotEnoughReplicas.Code
 	case errors.Is(err, replica.ErrTransactionalUnsupported):
