@@ -55,6 +55,15 @@ type Config struct {
 	GroupMinSessionTimeout        time.Duration
 	GroupMaxSessionTimeout        time.Duration
 
+	// InterBrokerListenerName names the listener brokers use to reach each
+	// other (inter.broker.listener.name); empty means the first listener.
+	InterBrokerListenerName string
+	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower not caught up
+	// for this long leaves the ISR.
+	ReplicaLagTimeMax time.Duration
+	// ReplicaFetchWaitMax is replica.fetch.wait.max.ms.
+	ReplicaFetchWaitMax time.Duration
+
 	// HTTPAddr, when set, serves Prometheus metrics and pprof (cmd/strom).
 	HTTPAddr string
 
@@ -86,6 +95,8 @@ func DefaultConfig() Config {
 		GroupInitialRebalanceDelay:    3 * time.Second,
 		GroupMinSessionTimeout:        6 * time.Second,
 		GroupMaxSessionTimeout:        30 * time.Minute,
+		ReplicaLagTimeMax:             30 * time.Second,
+		ReplicaFetchWaitMax:           500 * time.Millisecond,
 		FastRaft:                      true,
 	}
 }

@@ -49,10 +49,16 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 	if r.Version >= 15 {
 		replicaID = r.ReplicaState.ID
 	}
+	isReplica := replicaID >= 0
 	for {
 		// Take the change channel before reading so no append is missed.
+		// Followers wake on appends (they read past the high watermark),
+		// consumers when the high watermark moves.
 		changed := s.replicas.Changed()
-		total, anyErr := s.fillFetch(req, resp, r, maxBytes, replicaID >= 0)
+		if isReplica {
+			changed = s.replicas.ReplicaChanged()
+		}
+		total, anyErr := s.fillFetch(req, resp, r, maxBytes, replicaID)
 		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
 			return resp
 		}
@@ -66,7 +72,7 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 		case <-changed:
 			t.Stop()
 		case <-t.C:
-			s.fillFetch(req, resp, r, maxBytes, replicaID >= 0)
+			s.fillFetch(req, resp, r, maxBytes, replicaID)
 			return resp
 		case <-ctx.Done():
 			t.Stop()
@@ -78,7 +84,7 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 // fillFetch (re)builds resp.Topics from the request; it returns the bytes of
 // records gathered and whether any partition carries an error (which makes
 // Kafka answer at once).
-func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, toLEO bool) (int, bool) {
+func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, replicaID int32) (int, bool) {
 	st := s.meta.State()
 	resp.Topics = resp.Topics[:0]
 	total := 0
@@ -108,7 +114,7 @@ func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.
 			err := topicErr
 			var n int
 			if err == nil {
-				n, err = s.fetchPartition(req, &fp, t, rp, maxBytes-total, total == 0, toLEO)
+				n, err = s.fetchPartition(req, &fp, t, rp, maxBytes-total, total == 0, replicaID)
 			}
 			if err != nil {
 				fp.ErrorCode = errorCode(err)
@@ -124,7 +130,8 @@ func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.
 
 // fetchPartition fills one partition of the response and returns the bytes of
 // records it carries (spliced from a file or copied).
-func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, budget int, first bool, toLEO bool) (int, error) {
+func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, budget int, first bool, replicaID int32) (int, error) {
+	toLEO := replicaID >= 0
 	if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return 0, errUnknownTopic
 	}
@@ -160,6 +167,13 @@ func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPa
 	fp.HighWatermark = res.HighWatermark
 	fp.LastStableOffset = res.LastStable
 	fp.LogStartOffset = res.LogStartOffset
+	if toLEO && err == nil {
+		// A follower's fetch offset is its log end: it may move the high
+		// watermark, which the follower then learns in this very answer.
+		part.RecordFollowerFetch(replicaID, rp.FetchOffset, time.Now())
+		fp.HighWatermark = part.HighWatermark()
+		fp.LastStableOffset = fp.HighWatermark
+	}
 	if err != nil {
 		if !errors.Is(err, storage.ErrOffsetOutOfRange) {
 			s.logger.Error("fetch failed", "topic", t.Name, "partition", rp.Partition, "err", err)

@@ -107,11 +107,20 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.meta, err = raftmeta.Open(mc); err != nil {
 		return fmt.Errorf("start metadata node: %w", err)
 	}
+	repl := replica.DefaultReplicationConfig()
+	repl.ISRChanger = s
+	if s.cfg.ReplicaLagTimeMax > 0 {
+		repl.LagTimeMax = s.cfg.ReplicaLagTimeMax
+	}
+	if s.cfg.ReplicaFetchWaitMax > 0 {
+		repl.FetchMaxWait = s.cfg.ReplicaFetchWaitMax
+	}
 	if s.replicas, err = replica.NewManager(replica.Config{
 		NodeID:                 s.cfg.NodeID,
 		DataDir:                s.cfg.DataDir,
 		RetentionCheckInterval: s.cfg.RetentionCheckInterval,
 		Logger:                 s.logger.With("component", "replica"),
+		Replication:            repl,
 	}); err != nil {
 		return err
 	}
@@ -260,11 +269,7 @@ func (s *Server) reconcile() {
 				continue
 			}
 			lead := p.Leader == self
-			if lead {
-				part.BecomeLeader(p.LeaderEpoch, p.ISR)
-			} else {
-				part.BecomeFollower(p.LeaderEpoch)
-			}
+			s.syncLeadership(st, name, p, part)
 			if name == offsetsTopic {
 				s.syncGroupPartition(p.Index, part, lead)
 			}
@@ -281,6 +286,70 @@ func (s *Server) reconcile() {
 			s.logger.Error("cannot remove partition", "topic", part.Topic, "partition", part.Index, "err", err)
 		}
 	}
+}
+
+// syncLeadership makes a hosted replica lead, follow the elected leader, or
+// wait (offline partition) as the metadata says.
+func (s *Server) syncLeadership(st *raftmeta.State, topic string, p raftmeta.Partition, part *replica.Partition) {
+	var err error
+	switch {
+	case p.Leader == s.cfg.NodeID:
+		err = s.replicas.BecomeLeader(topic, p.Index, p.LeaderEpoch, p.ISR)
+	case p.Leader >= 0:
+		b, ok := st.Brokers[p.Leader]
+		if !ok {
+			err = fmt.Errorf("leader %d is not a registered broker", p.Leader)
+			break
+		}
+		l := interBrokerListener(b, s.cfg.InterBrokerListenerName)
+		err = s.replicas.BecomeFollower(topic, p.Index, p.Leader, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), p.LeaderEpoch)
+	default:
+		s.replicas.StopFollowing(topic, p.Index)
+		part.BecomeFollower(p.LeaderEpoch)
+	}
+	if err != nil && !errors.Is(err, replica.ErrStaleLeaderEpoch) {
+		s.logger.Warn("cannot apply partition leadership", "topic", topic, "partition", p.Index, "leader", p.Leader, "epoch", p.LeaderEpoch, "err", err)
+	}
+}
+
+// interBrokerListener is the endpoint brokers use to reach each other: the
+// named inter-broker listener, else the broker's first listener.
+func interBrokerListener(b raftmeta.Broker, name string) raftmeta.Listener {
+	for _, l := range b.Listeners {
+		if l.Name == name {
+			return l
+		}
+	}
+	if len(b.Listeners) > 0 {
+		return b.Listeners[0]
+	}
+	return raftmeta.Listener{}
+}
+
+// ChangeISR implements replica.ISRChanger: the leader's proposal goes to
+// the controller as an AlterPartition, which checks it against the current
+// leader epoch and partition epoch.
+func (s *Server) ChangeISR(ctx context.Context, topic string, partition int32, leaderEpoch int32, newISR []int32) error {
+	t := s.meta.State().Topics[topic]
+	if t == nil || int(partition) >= len(t.Partitions) {
+		return fmt.Errorf("%w: %s/%d", errUnknownTopic, topic, partition)
+	}
+	p := t.Partitions[partition]
+	if p.Leader != s.cfg.NodeID || p.LeaderEpoch != leaderEpoch {
+		return fmt.Errorf("%w: no longer leader of %s/%d at epoch %d", replica.ErrNotLeader, topic, partition, leaderEpoch)
+	}
+	for _, id := range newISR {
+		if !slices.Contains(p.Replicas, id) {
+			return fmt.Errorf("%w: broker %d is not a replica of %s/%d", errInvalidRequest, id, topic, partition)
+		}
+	}
+	_, err := s.meta.AlterPartition(ctx, raftmeta.PartitionChange{
+		Topic: topic, Partition: partition, Leader: p.Leader, ISR: newISR, PartitionEpoch: p.PartitionEpoch,
+	})
+	if err == nil {
+		s.logger.Info("ISR changed", "topic", topic, "partition", partition, "from", p.ISR, "to", newISR)
+	}
+	return err
 }
 
 // syncGroupPartition loads or unloads one __consumer_offsets partition into
