@@ -162,16 +162,16 @@ func TestClusterBootstrapExpect(t *testing.T) {
 		}
 	}
 
-	// Followers refuse writes and say who the controller is.
+	// Followers refuse leader-only operations and say who the controller is.
 	ctx := ctxT(t)
 	for _, n := range nodes {
 		if n == leader {
 			continue
 		}
-		err := n.RegisterBroker(ctx, Broker{ID: 9})
+		err := n.AddNonvoter(ctx, 9, "127.0.0.1:1")
 		var nce *NotControllerError
 		if !errors.Is(err, ErrNotController) || !errors.As(err, &nce) || nce.ControllerID != leader.cfg.NodeID {
-			t.Fatalf("follower write = %v, want NotControllerError naming %d", err, leader.cfg.NodeID)
+			t.Fatalf("follower AddNonvoter = %v, want NotControllerError naming %d", err, leader.cfg.NodeID)
 		}
 		if n.ControllerID() != leader.cfg.NodeID || n.LeaderRaftAddr() != leader.RaftAddr() {
 			t.Fatalf("node %d: ControllerID %d LeaderRaftAddr %q", n.cfg.NodeID, n.ControllerID(), n.LeaderRaftAddr())

@@ -82,6 +82,15 @@ type Node struct {
 	membersMu sync.Mutex
 	members   membersState // guarded by membersMu
 
+	// fwd is the client side of write forwarding (forward.go); the raft
+	// transport's stream serves the other side.
+	fwd    *forwarder
+	stream *tcpStream
+	// baseCtx is the parent of forwarded requests served here; Close
+	// cancels it so they end before the transport waits for them.
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+
 	mu         sync.Mutex
 	closed     bool           // guarded by mu
 	shutdownCh chan struct{}  // closed by Close
@@ -122,14 +131,18 @@ func Open(cfg Config) (*Node, error) {
 		shutdownCh: make(chan struct{}),
 		members:    membersState{goneSince: map[int32]time.Time{}},
 		reconSem:   make(chan struct{}, 1),
+		fwd:        newForwarder(),
 	}
+	n.baseCtx, n.cancelBase = context.WithCancel(context.Background())
 	n.controllerID.Store(-1)
 	n.fsm = newFSM(n.logger, n.publish)
 	n.publish()
 
 	if err := n.openRaft(); err != nil {
+		n.cancelBase()
 		return nil, err
 	}
+	n.stream.setForwardHandler(n.serveForward)
 	n.observer = raft.NewObserver(n.obsCh, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
@@ -202,7 +215,7 @@ func (n *Node) openRaft() (err error) {
 	if err != nil {
 		return fmt.Errorf("raftmeta: start raft: %w", err)
 	}
-	n.raft, n.store, n.addr = r, store, trans.LocalAddr()
+	n.raft, n.store, n.addr, n.stream = r, store, trans.LocalAddr(), stream
 	return nil
 }
 
@@ -283,8 +296,10 @@ func (n *Node) Close() error {
 	n.closed = true
 	close(n.shutdownCh)
 	n.mu.Unlock()
+	n.cancelBase() // forwarded requests served here end ...
+	n.fwd.close()  // ... and so do ours, in flight to the controller
 
-	err := n.raft.Shutdown().Error() // also closes the transport
+	err := n.raft.Shutdown().Error() // also closes the transport, waiting for its goroutines
 	n.raft.DeregisterObserver(n.observer)
 	n.wg.Wait()
 	n.drainApplies()

@@ -277,8 +277,11 @@ func TestNodeWaitControllerWithoutCluster(t *testing.T) {
 	if err := n.WaitController(ctx); !errors.Is(err, ErrNoController) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitController = %v, want ErrNoController and DeadlineExceeded", err)
 	}
-	if _, err := n.CreateTopic(context.Background(), TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1}, false); !errors.Is(err, ErrNotController) {
-		t.Fatalf("write without controller = %v", err)
+	// A write retries until ctx ends, then says why it could not run.
+	wctx, wcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer wcancel()
+	if _, err := n.CreateTopic(wctx, TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1}, false); !errors.Is(err, ErrNotController) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write without controller = %v, want ErrNotController and DeadlineExceeded", err)
 	}
 	if s := n.State(); s == nil || s.ControllerID != -1 {
 		t.Fatalf("State = %+v", s)

@@ -12,20 +12,45 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// tcpStream is raft's StreamLayer over plain TCP. Unlike raft's own
-// TCPStreamLayer it accepts a host name as advertise address (Kubernetes
-// service names), fills in the bound port when port 0 was asked for, and
-// closes every connection it accepted or dialed when closed: raft's
-// NetworkTransport only closes the listener, which leaves the goroutines
-// serving inbound connections (and pooled outbound ones) running after
-// Shutdown.
+// forwardConnByte is the first byte a forward-RPC client sends on a new
+// connection to the raft port (see forward.go). raft's NetworkTransport
+// starts every message, and so every connection, with its rpc type: 0..4 in
+// raft v1.7 (append entries, request vote, install snapshot, timeout now,
+// pre-vote), a small iota that only ever grows by one. 0xF5 is far from it,
+// so a raft connection is never mistaken for a forward one.
+const forwardConnByte = 0xF5
+
+// sniffTimeout bounds how long an accepted connection may stay silent before
+// its first byte tells raft and forward connections apart. Raft writes the
+// request right after dialing, so only a broken or hostile peer hits it.
+const sniffTimeout = transportTimeout
+
+// tcpStream is raft's StreamLayer over plain TCP, shared with the forward
+// RPCs of followers (forward.go). Unlike raft's own TCPStreamLayer it accepts
+// a host name as advertise address (Kubernetes service names), fills in the
+// bound port when port 0 was asked for, and closes every connection it
+// accepted or dialed when closed: raft's NetworkTransport only closes the
+// listener, which leaves the goroutines serving inbound connections (and
+// pooled outbound ones) running after Shutdown.
+//
+// Multiplexing: an accept loop owned by the stream takes every inbound
+// connection and hands it to a goroutine that reads the first byte (bounded
+// by sniffTimeout, so a silent peer cannot stall raft's Accept). A
+// connection starting with forwardConnByte goes to the forward handler, in
+// that same goroutine; any other is given to raft's Accept with the
+// byte put back in front. Close stops the loop, closes every connection and
+// waits for all these goroutines.
 type tcpStream struct {
 	ln        net.Listener
 	advertise net.Addr
+	raftCh    chan net.Conn // sniffed raft connections, for Accept
+	done      chan struct{} // closed by Close
+	wg        sync.WaitGroup
 
-	mu     sync.Mutex
-	conns  map[*trackedConn]struct{} // guarded by mu
-	closed bool                      // guarded by mu
+	mu      sync.Mutex
+	conns   map[*trackedConn]struct{} // guarded by mu
+	closed  bool                      // guarded by mu
+	forward func(net.Conn)            // guarded by mu; nil: forward connections are refused
 }
 
 var _ raft.StreamLayer = (*tcpStream)(nil)
@@ -36,7 +61,8 @@ type advertiseAddr string
 func (a advertiseAddr) Network() string { return "tcp" }
 func (a advertiseAddr) String() string  { return string(a) }
 
-// listenRaft binds bind and works out the address peers should dial.
+// listenRaft binds bind, works out the address peers should dial and starts
+// accepting.
 func listenRaft(bind, advertise string) (*tcpStream, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
@@ -61,17 +87,93 @@ func listenRaft(bind, advertise string) (*tcpStream, error) {
 		}
 		adv = net.JoinHostPort(host, port)
 	}
-	return &tcpStream{ln: ln, advertise: advertiseAddr(adv), conns: map[*trackedConn]struct{}{}}, nil
+	s := &tcpStream{
+		ln:        ln,
+		advertise: advertiseAddr(adv),
+		raftCh:    make(chan net.Conn),
+		done:      make(chan struct{}),
+		conns:     map[*trackedConn]struct{}{},
+	}
+	s.wg.Go(s.acceptLoop)
+	return s, nil
+}
+
+// setForwardHandler installs the handler for forward connections; until then
+// they are closed at once (the client retries). h runs on a goroutine the
+// stream owns and must return once the connection is closed.
+func (s *tcpStream) setForwardHandler(h func(net.Conn)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forward = h
 }
 
 func (s *tcpStream) Addr() net.Addr { return s.advertise }
 
+// Accept returns the next raft connection.
 func (s *tcpStream) Accept() (net.Conn, error) {
-	c, err := s.ln.Accept()
-	if err != nil {
-		return nil, err
+	select {
+	case c := <-s.raftCh:
+		return c, nil
+	case <-s.done:
+		return nil, net.ErrClosed
 	}
-	return s.track(c)
+}
+
+// acceptLoop accepts until the listener is closed. Temporary errors (out of
+// file descriptors) are retried after a pause that Close interrupts.
+func (s *tcpStream) acceptLoop() {
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			t := time.NewTimer(delay)
+			select {
+			case <-s.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		delay = 0
+		tc, err := s.track(c)
+		if err != nil {
+			return // closed
+		}
+		s.wg.Go(func() { s.sniff(tc) })
+	}
+}
+
+// sniff reads the first byte of an inbound connection and dispatches it.
+func (s *tcpStream) sniff(c *trackedConn) {
+	var first [1]byte
+	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	if _, err := io.ReadFull(c, first[:]); err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if first[0] == forwardConnByte {
+		s.mu.Lock()
+		h := s.forward
+		s.mu.Unlock()
+		if h == nil {
+			c.Close()
+			return
+		}
+		h(c)
+		return
+	}
+	pc := &prefixConn{trackedConn: c, first: first[0]}
+	select {
+	case s.raftCh <- pc:
+	case <-s.done:
+		c.Close()
+	}
 }
 
 func (s *tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
@@ -82,20 +184,29 @@ func (s *tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Co
 	return s.track(c)
 }
 
-// Close stops accepting and closes all live connections.
+// Close stops accepting, closes all live connections and waits for the
+// stream's goroutines (including forward handlers, which end when their
+// connection is closed).
 func (s *tcpStream) Close() error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	s.closed = true
+	close(s.done)
 	conns := s.conns
 	s.conns = map[*trackedConn]struct{}{}
 	s.mu.Unlock()
+	err := s.ln.Close()
 	for c := range conns {
 		c.Conn.Close()
 	}
-	return s.ln.Close()
+	s.wg.Wait()
+	return err
 }
 
-func (s *tcpStream) track(c net.Conn) (net.Conn, error) {
+func (s *tcpStream) track(c net.Conn) (*trackedConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -128,4 +239,20 @@ func (c *trackedConn) Close() error {
 	delete(c.s.conns, c)
 	c.s.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// prefixConn is an accepted raft connection whose first byte was consumed by
+// sniff; the first Read returns it. Only raft's connection goroutine reads.
+type prefixConn struct {
+	*trackedConn
+	first byte
+	sent  bool
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if !c.sent && len(p) > 0 {
+		p[0], c.sent = c.first, true
+		return 1, nil
+	}
+	return c.trackedConn.Read(p)
 }

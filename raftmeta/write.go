@@ -14,32 +14,67 @@ import (
 // make the controller allocate an arbitrary amount of memory.
 const maxPartitions = 100_000
 
-// RegisterBroker adds or updates a broker.
+// Arguments of the forwardable writes, as they travel to the controller
+// (JSON, Go field names: add fields, never rename; see forward_wire.go).
+type (
+	registerBrokerArgs struct{ Broker Broker }
+	createTopicArgs    struct {
+		Spec         TopicSpec
+		ValidateOnly bool
+	}
+	deleteTopicArgs      struct{ Name string }
+	createPartitionsArgs struct {
+		Name         string
+		Total        int32
+		Assignment   [][]int32 // nil and empty differ (see CreatePartitions); JSON keeps null apart from []
+		ValidateOnly bool
+	}
+	alterTopicConfigsArgs struct {
+		Name string
+		Ops  []ConfigOp
+	}
+	allocateProducerIDsArgs struct{ Count int64 }
+	alterPartitionArgs      struct{ Change PartitionChange }
+)
+
+// RegisterBroker adds or updates a broker. It runs on the controller,
+// forwarded there from any node (see the package doc, Forwarding).
 func (n *Node) RegisterBroker(ctx context.Context, b Broker) error {
-	if err := n.checkWritable(); err != nil {
-		return err
-	}
-	if b.ID < 0 {
-		return fmt.Errorf("%w: id %d", ErrInvalidBroker, b.ID)
-	}
-	_, err := n.propose(ctx, cmdRegisterBroker, registerBrokerCmd{Broker: b})
+	_, err := fwdRegisterBroker.call(ctx, n, registerBrokerArgs{Broker: b})
 	return err
+}
+
+func (n *Node) registerBrokerLocal(ctx context.Context, a registerBrokerArgs) (struct{}, error) {
+	if err := n.checkWritable(); err != nil {
+		return struct{}{}, err
+	}
+	if a.Broker.ID < 0 {
+		return struct{}{}, fmt.Errorf("%w: id %d", ErrInvalidBroker, a.Broker.ID)
+	}
+	_, err := n.propose(ctx, cmdRegisterBroker, registerBrokerCmd{Broker: a.Broker})
+	return struct{}{}, err
 }
 
 // CreateTopic creates a topic, assigning replicas over registered brokers and
 // electing the first replica of each partition leader with the full ISR.
 // With validateOnly it runs every check and returns the topic that would be
-// created, but proposes nothing.
+// created, but proposes nothing. It runs on the controller, forwarded there
+// from any node, so the placement and topic id are decided on the freshest
+// state.
 func (n *Node) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (*Topic, error) {
+	return fwdCreateTopic.call(ctx, n, createTopicArgs{Spec: spec, ValidateOnly: validateOnly})
+}
+
+func (n *Node) createTopicLocal(ctx context.Context, a createTopicArgs) (*Topic, error) {
 	if err := n.checkWritable(); err != nil {
 		return nil, err
 	}
 	s := n.fsm.current()
-	cmd, err := planTopic(s, spec, randomPlacement)
+	cmd, err := planTopic(s, a.Spec, randomPlacement)
 	if err != nil {
 		return nil, err
 	}
-	res, err := n.proposeChecked(ctx, s, cmdCreateTopic, cmd, validateOnly)
+	res, err := n.proposeChecked(ctx, s, cmdCreateTopic, cmd, a.ValidateOnly)
 	return res.topic, err
 }
 
@@ -114,29 +149,42 @@ func cloneAssignment(a [][]int32) [][]int32 {
 	return out
 }
 
-// DeleteTopic removes a topic.
+// DeleteTopic removes a topic. It runs on the controller, forwarded there
+// from any node.
 func (n *Node) DeleteTopic(ctx context.Context, name string) error {
-	if err := n.checkWritable(); err != nil {
-		return err
-	}
-	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdDeleteTopic, deleteTopicCmd{Name: name}, false)
+	_, err := fwdDeleteTopic.call(ctx, n, deleteTopicArgs{Name: name})
 	return err
+}
+
+func (n *Node) deleteTopicLocal(ctx context.Context, a deleteTopicArgs) (struct{}, error) {
+	if err := n.checkWritable(); err != nil {
+		return struct{}{}, err
+	}
+	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdDeleteTopic, deleteTopicCmd{Name: a.Name}, false)
+	return struct{}{}, err
 }
 
 // CreatePartitions grows a topic to total partitions. assignment, if not nil,
 // lists the replicas of the new partitions only (Kafka's semantics); otherwise
-// they are placed continuing the topic's existing round-robin pattern.
+// they are placed continuing the topic's existing round-robin pattern. It
+// runs on the controller, forwarded there from any node.
 func (n *Node) CreatePartitions(ctx context.Context, name string, total int32, assignment [][]int32, validateOnly bool) error {
+	_, err := fwdCreatePartitions.call(ctx, n, createPartitionsArgs{
+		Name: name, Total: total, Assignment: assignment, ValidateOnly: validateOnly})
+	return err
+}
+
+func (n *Node) createPartitionsLocal(ctx context.Context, a createPartitionsArgs) (struct{}, error) {
 	if err := n.checkWritable(); err != nil {
-		return err
+		return struct{}{}, err
 	}
 	s := n.fsm.current()
-	cmd, err := planPartitions(s, name, total, assignment, randomPlacement)
+	cmd, err := planPartitions(s, a.Name, a.Total, a.Assignment, randomPlacement)
 	if err != nil {
-		return err
+		return struct{}{}, err
 	}
-	_, err = n.proposeChecked(ctx, s, cmdCreatePartitions, cmd, validateOnly)
-	return err
+	_, err = n.proposeChecked(ctx, s, cmdCreatePartitions, cmd, a.ValidateOnly)
+	return struct{}{}, err
 }
 
 func planPartitions(s *State, name string, total int32, assignment [][]int32,
@@ -171,37 +219,55 @@ func planPartitions(s *State, name string, total int32, assignment [][]int32,
 }
 
 // AlterTopicConfigs applies set/delete operations to a topic's configs, in
-// order. Keys and values are validated by the server.
+// order. Keys and values are validated by the server. It runs on the
+// controller, forwarded there from any node.
 func (n *Node) AlterTopicConfigs(ctx context.Context, name string, ops []ConfigOp) error {
-	if err := n.checkWritable(); err != nil {
-		return err
-	}
-	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdAlterTopicConfigs, alterTopicConfigsCmd{Name: name, Ops: ops}, false)
+	_, err := fwdAlterTopicConfigs.call(ctx, n, alterTopicConfigsArgs{Name: name, Ops: ops})
 	return err
+}
+
+func (n *Node) alterTopicConfigsLocal(ctx context.Context, a alterTopicConfigsArgs) (struct{}, error) {
+	if err := n.checkWritable(); err != nil {
+		return struct{}{}, err
+	}
+	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdAlterTopicConfigs, alterTopicConfigsCmd{Name: a.Name, Ops: a.Ops}, false)
+	return struct{}{}, err
 }
 
 // AllocateProducerIDs reserves count consecutive producer ids and returns the
 // first. Ids are never handed out twice, across restarts and leader changes.
+// It runs on the controller, forwarded there from any node; a call retried
+// after a lost connection may have reserved a block that nobody uses, which
+// only wastes ids.
 func (n *Node) AllocateProducerIDs(ctx context.Context, count int64) (int64, error) {
+	return fwdAllocateProducerIDs.call(ctx, n, allocateProducerIDsArgs{Count: count})
+}
+
+func (n *Node) allocateProducerIDsLocal(ctx context.Context, a allocateProducerIDsArgs) (int64, error) {
 	if err := n.checkWritable(); err != nil {
 		return 0, err
 	}
-	if count < 1 {
-		return 0, fmt.Errorf("%w: %d", ErrInvalidProducerIDCount, count)
+	if a.Count < 1 {
+		return 0, fmt.Errorf("%w: %d", ErrInvalidProducerIDCount, a.Count)
 	}
-	res, err := n.propose(ctx, cmdAllocateProducerIDs, allocateProducerIDsCmd{Count: count})
+	res, err := n.propose(ctx, cmdAllocateProducerIDs, allocateProducerIDsCmd{Count: a.Count})
 	return res.producerID, err
 }
 
 // AlterPartition changes a partition's leader and ISR (ISR shrink/expand
 // reported by a partition leader, or a leader election). The leader epoch
 // grows when the leader changes; the partition epoch grows on every change.
-// It returns the partition as applied.
+// It returns the partition as applied. It runs on the controller, forwarded
+// there from any node.
 func (n *Node) AlterPartition(ctx context.Context, change PartitionChange) (Partition, error) {
+	return fwdAlterPartition.call(ctx, n, alterPartitionArgs{Change: change})
+}
+
+func (n *Node) alterPartitionLocal(ctx context.Context, a alterPartitionArgs) (Partition, error) {
 	if err := n.checkWritable(); err != nil {
 		return Partition{}, err
 	}
-	res, err := n.proposeChecked(ctx, n.fsm.current(), cmdSetPartitionState, setPartitionStateCmd{Change: change}, false)
+	res, err := n.proposeChecked(ctx, n.fsm.current(), cmdSetPartitionState, setPartitionStateCmd{Change: a.Change}, false)
 	return res.partition, err
 }
 
