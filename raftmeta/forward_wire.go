@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // The forward protocol: how a follower asks the controller to run a write.
@@ -91,7 +92,7 @@ var forwardErrors = []struct {
 
 // encodeError fills resp's error fields from err.
 func encodeError(resp *forwardResponse, err error) {
-	resp.Code, resp.Msg = codeUnknown, err.Error()
+	resp.Code, resp.Msg, resp.Controller = codeUnknown, err.Error(), -1
 	for _, e := range forwardErrors {
 		if errors.Is(err, e.err) {
 			resp.Code = e.code
@@ -112,7 +113,12 @@ func decodeError(resp *forwardResponse) error {
 		return nil
 	}
 	if resp.Code == "not_controller" {
-		return &NotControllerError{ControllerID: resp.Controller, Err: &remoteError{msg: resp.Msg}}
+		// Rebuild the controller's *NotControllerError, message included.
+		nce := &NotControllerError{ControllerID: resp.Controller}
+		if base := nce.Error(); resp.Msg != base {
+			nce.Err = &remoteError{msg: strings.TrimPrefix(resp.Msg, base+": ")}
+		}
+		return nce
 	}
 	for _, e := range forwardErrors {
 		if e.code == resp.Code {
