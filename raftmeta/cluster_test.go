@@ -96,7 +96,7 @@ func TestClusterThreeNodes(t *testing.T) {
 }
 
 // waitSameState waits until every node's FSM state serialises identically.
-func waitSameState(t *testing.T, nodes []*Node) {
+func waitSameState(t testing.TB, nodes []*Node) {
 	t.Helper()
 	checkFor(t, 10*time.Second, func() error {
 		want := snapshotBytes(t, nodes[0].State())

@@ -56,10 +56,46 @@
 //     functions of a State; the server applies their results with
 //     AlterPartition, whose partition-epoch check makes a stale change fail
 //     instead of overwriting a newer one.
-//   - Forwarding: writes on a node that is not the controller fail with a
-//     *NotControllerError (errors.Is ErrNotController) naming the
-//     controller; ControllerID and LeaderRaftAddr say the same, so the server
-//     can forward the request to that broker.
+//
+// # Forwarding
+//
+// The server may call any write on any node, like Consul forwards RPCs to
+// its leader. RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions,
+// AlterTopicConfigs, AllocateProducerIDs and AlterPartition run on the
+// controller: locally when this node is it, otherwise sent over the raft
+// port (forward.go, forward_server.go, wire format in forward_wire.go). The
+// controller runs the same local code, so placement and topic ids are
+// decided on its fresh state, and answers with the result or the error plus
+// its applied index. Guarantees to the caller:
+//
+//   - Read your writes: a forwarded call returns only once this node's
+//     State() has applied the controller's index, so State() shows the
+//     change (and, for a refused call, the state the refusal was based on).
+//     If ctx ends in between, the call fails with ctx's error although the
+//     write took effect (the message says so).
+//   - Errors: the controller's sentinel errors come back as the same
+//     sentinels (errors.Is) with the controller's message; errors without a
+//     sentinel come back as plain errors with the message.
+//   - Retries: while no controller is known, the controller says it no
+//     longer leads, or it cannot be reached, the call is retried with a
+//     short backoff until ctx ends (then the error matches both the last
+//     cause — ErrNotController or ErrNoController — and ctx's error) or the
+//     node closes (ErrClosed). Always pass a ctx with a deadline.
+//   - Ambiguity: a retry after a lost connection or a controller that lost
+//     leadership mid-call may repeat a write that did take effect; the
+//     repeat then reports what Kafka clients see after a retry
+//     (ErrTopicExists, ErrUnknownTopic, ErrInvalidPartitions,
+//     ErrStalePartitionEpoch), or for AllocateProducerIDs wastes a block.
+//     A ctx that ends mid-call leaves the outcome unknown, as locally.
+//
+// Leader-only, never forwarded (a *NotControllerError elsewhere): AddVoter,
+// AddNonvoter, RemoveServer; ReconcileMembers acts only on the controller
+// and merely records the members elsewhere.
+//
+// The raft port carries both protocols: transport.go reads the first byte of
+// every accepted connection; forwardConnByte (0xF5, far above raft's rpc
+// types 0..4) marks a forward connection, anything else goes to raft with
+// the byte put back.
 //
 // # Not yet
 //

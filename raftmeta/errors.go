@@ -24,11 +24,14 @@ var (
 	// ErrInvalidReplicaAssignment: an explicit assignment with unknown or
 	// duplicate brokers, or partitions of unequal replica count.
 	ErrInvalidReplicaAssignment = errors.New("raftmeta: invalid replica assignment")
-	// ErrNotController: this node is not the raft leader, so it cannot write.
-	// Writes return it as a *NotControllerError carrying the controller's id,
-	// so the server can forward the request; errors.Is matches either.
+	// ErrNotController: this node is not the raft leader, so it cannot run a
+	// leader-only operation (AddVoter, ...), returned as a
+	// *NotControllerError carrying the controller's id; errors.Is matches
+	// either. Forwarded writes retry on it and return it, wrapped with ctx's
+	// error, only when ctx ends before any controller accepted the call.
 	ErrNotController = errors.New("raftmeta: not the controller")
-	// ErrNoController: no leader is known (yet).
+	// ErrNoController: no leader is known (yet), or the controller could not
+	// be reached by a forwarded write (which retries until ctx ends).
 	ErrNoController = errors.New("raftmeta: no controller elected")
 	// ErrUnknownCommand: a log entry carries a command code this binary does
 	// not know (a newer binary wrote it). Applying it anyway would diverge.
@@ -62,9 +65,9 @@ var (
 	ErrInvalidPeer = errors.New("raftmeta: invalid peer")
 )
 
-// NotControllerError is returned by writes on a node that is not the
-// established controller. It says who is, so the server can forward the
-// request to that broker over the Kafka protocol instead of failing it.
+// NotControllerError is returned by leader-only operations on a node that is
+// not the established controller, and by forwarded writes whose ctx ended
+// while no controller accepted them. It says who the controller is.
 // errors.Is(err, ErrNotController) is true for it.
 type NotControllerError struct {
 	// ControllerID is the node id of the current raft leader as this node

@@ -40,7 +40,7 @@ func shuffled(peers []Peer) []Peer {
 }
 
 // waitLeader waits until exactly one of nodes is the established controller.
-func waitLeader(t *testing.T, nodes []*Node) *Node {
+func waitLeader(t testing.TB, nodes []*Node) *Node {
 	t.Helper()
 	var leader *Node
 	checkFor(t, 20*time.Second, func() error {
@@ -62,7 +62,7 @@ func waitLeader(t *testing.T, nodes []*Node) *Node {
 }
 
 // waitRaftServers waits until every node reports the wanted raft configuration.
-func waitRaftServers(t *testing.T, nodes []*Node, want []RaftServer) {
+func waitRaftServers(t testing.TB, nodes []*Node, want []RaftServer) {
 	t.Helper()
 	checkFor(t, 20*time.Second, func() error {
 		for _, n := range nodes {

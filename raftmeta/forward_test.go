@@ -23,7 +23,7 @@ import (
 // startCluster3 forms a three-voter cluster the way the server does
 // (BootstrapExpect, TryBootstrap) and waits until every node has a
 // caught-up controller. It returns the nodes and the controller.
-func startCluster3(t *testing.T) ([]*Node, *Node) {
+func startCluster3(t testing.TB) ([]*Node, *Node) {
 	t.Helper()
 	var nodes []*Node
 	for id := int32(1); id <= 3; id++ {

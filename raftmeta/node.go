@@ -41,13 +41,15 @@ var nodeIDKey = []byte("strom.node_id")
 // always the controller; with several, the raft leader is.
 //
 // All methods are safe for concurrent use. Reads (State, Changed,
-// IsController) never block on raft. Writes must run on the controller and
-// block until the command is applied locally or ctx ends; when ctx ends first
-// the command may still be applied later.
+// IsController) never block on raft. Writes run on the controller (forwarded
+// there from other nodes, see the package doc) and block until the command
+// is applied on this node or ctx ends; when ctx ends first the command may
+// still be applied later.
 //
 // Lock order: bootMu, then reconSem, then membersMu, then mu, then pubMu.
 // bootMu and reconSem are held while waiting on raft (they only serialise
 // TryBootstrap and reconciliation runs); membersMu, mu and pubMu never are.
+// forwarder.mu and tcpStream.mu are leaves, never held across I/O.
 type Node struct {
 	cfg    Config
 	logger *slog.Logger
