@@ -114,9 +114,9 @@ func (n *Node) logForwardDrop(c net.Conn, err error) {
 
 // handleForward runs one request and returns the encoded response.
 func (n *Node) handleForward(req *forwardRequest) []byte {
-	timeout := min(time.Duration(req.TimeoutMS)*time.Millisecond, forwardMaxTimeout)
-	if timeout <= 0 {
-		timeout = forwardMaxTimeout
+	timeout := forwardMaxTimeout
+	if req.TimeoutMS > 0 && req.TimeoutMS < forwardMaxTimeout.Milliseconds() { // no overflow
+		timeout = time.Duration(req.TimeoutMS) * time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(n.baseCtx, timeout)
 	defer cancel()
