@@ -158,3 +158,19 @@ func waitEvent(t testing.TB, m *Membership, what string, match func(Event) bool)
 func isEvent(typ EventType, id int32) func(Event) bool {
 	return func(ev Event) bool { return ev.Type == typ && ev.Member.NodeID == id }
 }
+
+// signalHandler closes ch the first time a record's message contains substr
+// (records logged through loggers derived with With are not watched).
+type signalHandler struct {
+	slog.Handler
+	substr string
+	ch     chan struct{}
+	once   sync.Once
+}
+
+func (h *signalHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.substr) {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return h.Handler.Handle(ctx, r)
+}

@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 		_ = m.Shutdown() // never Leave: a duplicate's leave would announce the real node's departure
 		return nil, err
 	}
-	m.log.Info("membership started", "node", cfg.NodeID, "addr", m.selfAddr, "members", len(m.Members()))
+	m.log.Info("membership: started", "addr", m.selfAddr, "members", len(m.Members()))
 	return m, nil
 }
 

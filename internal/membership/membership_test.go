@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"reflect"
 	"strconv"
@@ -273,17 +274,27 @@ func TestJoinRetriesUntilContextEnds(t *testing.T) {
 	}
 }
 
+// TestJoinWaitsForLateFirstBroker starts the joiner before the broker it
+// joins, which must not fail it: it retries until the first one is up.
 func TestJoinWaitsForLateFirstBroker(t *testing.T) {
 	addr := freeAddr(t)
+	cfg := testConfig(t, 2, addr)
+	retrying := make(chan struct{})
+	cfg.Logger = slog.New(&signalHandler{Handler: cfg.Logger.Handler(), substr: "retrying", ch: retrying})
 	type result struct {
 		m   *Membership
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, err := Start(context.Background(), testConfig(t, 2, addr))
+		m, err := Start(context.Background(), cfg)
 		done <- result{m, err}
 	}()
+	select {
+	case <-retrying:
+	case r := <-done:
+		t.Fatalf("Start returned before anyone listened at %s: %v", addr, r.err)
+	}
 	firstCfg := testConfig(t, 1)
 	firstCfg.BindAddr = addr
 	start(t, firstCfg)

@@ -31,6 +31,10 @@ type Meta struct {
 	RaftAddr  string     `json:"ra,omitempty"`
 	Rack      string     `json:"rk,omitempty"`
 	Version   string     `json:"v,omitempty"`
+	// HasState is true once this broker belongs to a controller quorum
+	// (raftmeta Node.HasState): a starting broker never founds a new
+	// cluster next to a peer that reports it.
+	HasState bool `json:"hs,omitempty"`
 }
 
 // clone returns a copy that shares no memory with m, so values handed to
@@ -79,16 +83,18 @@ func metaFieldSizes(m Meta) string {
 // decodeMeta decodes gossiped meta. Peers are not trusted: anything that is
 // not a JSON object with a non-negative node id is refused.
 func decodeMeta(b []byte) (Meta, error) {
-	var m Meta
-	if len(b) == 0 {
-		return m, fmt.Errorf("%w: empty", ErrInvalidMeta)
+	var w struct {
+		ID *int32 `json:"id"` // shadows Meta.NodeID, so a missing id is seen
+		Meta
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%w: %v", ErrInvalidMeta, err)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Meta{}, fmt.Errorf("%w: %v", ErrInvalidMeta, err)
 	}
-	if m.NodeID < 0 {
-		return m, fmt.Errorf("%w: negative node id %d", ErrInvalidMeta, m.NodeID)
+	if w.ID == nil || *w.ID < 0 {
+		return Meta{}, fmt.Errorf("%w: missing or negative node id in %.64q", ErrInvalidMeta, b)
 	}
+	m := w.Meta
+	m.NodeID = *w.ID
 	return m, nil
 }
 

@@ -1,0 +1,132 @@
+package membership
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+func ev(typ EventType, id int32, version string) Event {
+	return Event{Type: typ, Member: Member{Meta: Meta{NodeID: id, Version: version}, State: StateAlive}}
+}
+
+// drain reads exactly n events.
+func drain(t *testing.T, q *eventQueue, n int) []Event {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	var out []Event
+	for range n {
+		select {
+		case e := <-q.out:
+			out = append(out, e)
+		case <-timer.C:
+			t.Fatalf("got %d events, want %d: %+v", len(out), n, out)
+		}
+	}
+	return out
+}
+
+func TestEventQueueCoalescesPerNode(t *testing.T) {
+	q := newEventQueue(1)
+	defer q.close()
+	// Fill the channel (and the pump's hand) so later pushes stay pending.
+	q.push(ev(EventJoin, 9, "a"))
+	q.push(ev(EventJoin, 8, "a"))
+	waitFor(t, "the pump to hold an event", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.pending) == 0
+	})
+	for _, e := range []Event{
+		ev(EventJoin, 1, "a"), ev(EventUpdate, 1, "b"), // Join then Update: stays a Join
+		ev(EventJoin, 2, "a"), ev(EventFail, 2, "a"), ev(EventJoin, 2, "c"), // restart
+		ev(EventUpdate, 3, "a"), ev(EventLeave, 3, "a"), // Update then Leave: the Leave
+	} {
+		q.push(e) // never blocks although nobody reads
+	}
+	got := drain(t, q, 5)
+	want := []Event{ev(EventJoin, 9, "a"), ev(EventJoin, 8, "a"), ev(EventJoin, 1, "b"), ev(EventJoin, 2, "c"), ev(EventLeave, 3, "a")}
+	for i := range want {
+		if got[i].Type != want[i].Type || got[i].Member.NodeID != want[i].Member.NodeID || got[i].Member.Version != want[i].Member.Version {
+			t.Errorf("event %d = %v %d %q, want %v %d %q", i, got[i].Type, got[i].Member.NodeID, got[i].Member.Version,
+				want[i].Type, want[i].Member.NodeID, want[i].Member.Version)
+		}
+	}
+	if c := q.coalescedCount(); c != 4 {
+		t.Errorf("coalesced %d events, want 4", c)
+	}
+}
+
+func TestEventQueueCloseEndsFeed(t *testing.T) {
+	q := newEventQueue(1)
+	for i := range 10 {
+		q.push(ev(EventJoin, int32(i), "")) // more than fit; never blocks
+	}
+	q.close()
+	n := 0
+	for range q.out {
+		n++
+	}
+	if n > 1 {
+		t.Errorf("%d events buffered in a channel of capacity 1", n)
+	}
+}
+
+// TestLeaveIntentClassifiesDeparture drives the delegate directly: a
+// departure after a leave intent is a Leave, without one a Fail, and an
+// intent arriving after the Fail corrects it.
+func TestLeaveIntentClassifiesDeparture(t *testing.T) {
+	m := &Membership{
+		cfg:     Config{NodeID: 1},
+		name:    nodeName(1),
+		log:     slog.New(slog.DiscardHandler),
+		members: map[string]*memberState{},
+		events:  newEventQueue(16),
+	}
+	defer m.events.close()
+	h := &hooks{m: m}
+	node := func(id int32) *memberlist.Node {
+		b, _ := encodeMeta(testMeta(id))
+		return &memberlist.Node{Name: nodeName(id), Addr: []byte{127, 0, 0, 1}, Port: uint16(7000 + id), Meta: b}
+	}
+	intent := func(id int32) []byte { return append([]byte{msgLeaveIntent}, nodeName(id)...) }
+	// Each step is read before the next, so nothing coalesces.
+	expect := func(typ EventType, id int32, state State) {
+		t.Helper()
+		g := drain(t, m.events, 1)[0]
+		if g.Type != typ || g.Member.NodeID != id || g.Member.State != state {
+			t.Errorf("event %v %d %v, want %v %d %v", g.Type, g.Member.NodeID, g.Member.State, typ, id, state)
+		}
+	}
+	for id := int32(2); id <= 4; id++ {
+		h.NotifyJoin(node(id))
+		expect(EventJoin, id, StateAlive)
+	}
+	h.NotifyMsg(intent(2))
+	h.NotifyLeave(node(2)) // intent first: Leave
+	expect(EventLeave, 2, StateLeft)
+	h.NotifyLeave(node(3)) // no intent: Fail
+	expect(EventFail, 3, StateDead)
+	h.NotifyLeave(node(4)) // Fail, then the intent overtaken by it: corrected
+	expect(EventFail, 4, StateDead)
+	h.NotifyMsg(intent(4))
+	expect(EventLeave, 4, StateLeft)
+	h.NotifyJoin(node(2)) // back again: a later departure without intent is a Fail
+	expect(EventJoin, 2, StateAlive)
+	h.NotifyLeave(node(2))
+	expect(EventFail, 2, StateDead)
+
+	h.NotifyMsg(intent(99))                             // unknown sender: ignored
+	h.NotifyMsg([]byte{'X', 's'})                       // unknown message: ignored
+	h.NotifyMsg(append(intent(3), make([]byte, 64)...)) // oversized: ignored
+	h.NotifyJoin(node(5))                               // marker: nothing was queued before it
+	expect(EventJoin, 5, StateAlive)
+	h.NotifyLeave(node(5))
+	expect(EventFail, 5, StateDead)
+	if ms := m.Members(); len(ms) != 0 {
+		t.Errorf("members after all departures: %+v", ms)
+	}
+}
