@@ -174,7 +174,7 @@ func (m *Membership) checkClaim(name string, id int32, addr string, checkTable b
 		err := fmt.Errorf("%w: node id %d is claimed by %s and by this broker at %s", ErrDuplicateNodeID, id, addr, m.selfAddr)
 		m.mu.Lock()
 		if m.conflict == nil {
-			m.conflict = err
+			m.conflict = &idConflict{addr: addr, err: err}
 		}
 		m.mu.Unlock()
 		return err
@@ -190,11 +190,20 @@ func (m *Membership) checkClaim(name string, id int32, addr string, checkTable b
 	return nil
 }
 
-// conflictErr returns the first claim on our node id seen from elsewhere.
-func (m *Membership) conflictErr() error {
+// idConflict is a claim on our node id from another address.
+type idConflict struct {
+	addr string
+	err  error // wraps ErrDuplicateNodeID
+}
+
+// takeConflict returns and clears the first claim on our node id seen since
+// the last call.
+func (m *Membership) takeConflict() *idConflict {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.conflict
+	c := m.conflict
+	m.conflict = nil
+	return c
 }
 
 // sendLeaveIntents tells every other live member, over TCP and in parallel,

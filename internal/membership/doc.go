@@ -21,10 +21,12 @@
 // cluster refuses a joiner whose id it has at another address), NotifyAlive on
 // every alive message (nobody may claim this node's own id, and a name must
 // match its meta's id), and memberlist's own name-conflict check, reported
-// through NotifyConflict. The late joiner's Start returns ErrDuplicateNodeID;
-// the broker that was first keeps running. Once the cluster has declared a
-// node dead (or it left), its id may return from a new address at once: that
-// is a restart.
+// through NotifyConflict. When Start meets a claim on its id from another
+// address it pings that address under the id: if the claimant answers, Start
+// returns ErrDuplicateNodeID and the broker that was first keeps running; if
+// not, it is this broker's own previous incarnation (a crash and a restart on
+// a new port), and Start retries until the cluster's failure detector has
+// declared it dead. From then on the id may return from the new address.
 //
 // # Events
 //

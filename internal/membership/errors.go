@@ -26,6 +26,7 @@ var (
 	// timeout that the message went out. The change is still queued and
 	// gossip keeps spreading it; this only says it was not confirmed.
 	ErrBroadcastTimeout = errors.New("membership: broadcast not confirmed in time")
-	// ErrClosed: the Membership has been shut down.
-	ErrClosed = errors.New("membership: shut down")
+	// ErrClosed: the Membership has been shut down (or, for UpdateMeta, has
+	// left).
+	ErrClosed = errors.New("membership: left or shut down")
 )

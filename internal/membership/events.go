@@ -90,9 +90,8 @@ type eventQueue struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	mu        sync.Mutex
-	pending   []Event
-	coalesced uint64 // events replaced before delivery (for tests and logs)
+	mu      sync.Mutex
+	pending []Event
 }
 
 func newEventQueue(capacity int) *eventQueue {
@@ -120,7 +119,6 @@ func (q *eventQueue) push(ev Event) {
 			ev.Type = EventJoin
 		}
 		q.pending = append(q.pending[:i], q.pending[i+1:]...)
-		q.coalesced++
 		break
 	}
 	q.pending = append(q.pending, ev)
@@ -172,10 +170,4 @@ func (q *eventQueue) run() {
 func (q *eventQueue) close() {
 	close(q.done)
 	q.wg.Wait()
-}
-
-func (q *eventQueue) coalescedCount() uint64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.coalesced
 }

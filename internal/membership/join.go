@@ -34,8 +34,13 @@ func (m *Membership) join(ctx context.Context) error {
 		}
 		if len(targets) > 0 {
 			n, jerr := m.ml.Join(targets)
-			if dup := m.conflictErr(); dup != nil {
-				return dup
+			if c := m.takeConflict(); c != nil {
+				if m.answersAs(c.addr) {
+					return c.err
+				}
+				m.log.Info("membership: an earlier incarnation of this node id does not answer; waiting for the cluster to declare it dead",
+					"addr", c.addr)
+				jerr = c.err
 			}
 			if n > 0 {
 				m.log.Info("membership: joined", "contacted", n, "attempts", attempt)
@@ -54,6 +59,27 @@ func (m *Membership) join(ctx context.Context) error {
 		backoff = min(2*backoff, maxBackoff)
 	}
 }
+
+// answersAs reports whether a process at addr answers pings addressed to
+// this node's name, i.e. whether the other claimant of our id is alive.
+// UDP loses packets, so it asks a few times; an unresolvable address counts
+// as alive (refusing is the safe side).
+func (m *Membership) answersAs(addr string) bool {
+	udp, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return true
+	}
+	for range claimPings {
+		if _, err := m.ml.Ping(m.name, udp); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// claimPings is how many unanswered pings (each waiting memberlist's probe
+// timeout) make the other claimant of our id count as gone.
+const claimPings = 3
 
 // joinTargets resolves cfg.Join into ip:port addresses, leaving out this
 // broker itself (memberlist would count joining itself as a success and leave

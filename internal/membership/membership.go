@@ -55,7 +55,7 @@ type Membership struct {
 	mu       sync.Mutex
 	meta     []byte                  // encoded local meta, served by NodeMeta
 	members  map[string]*memberState // by node name, from the event callbacks
-	conflict error                   // first claim of our node id seen from another address
+	conflict *idConflict             // first claim of our node id seen from another address
 }
 
 // memberState is one entry of the member table.
@@ -70,11 +70,13 @@ type memberState struct {
 //
 // Joining retries with exponential backoff until one address answers or ctx
 // ends (ErrJoin); a broker whose Join list is empty or names only itself
-// starts alone. If a live member already uses cfg.NodeID from another
-// address, Start shuts down and returns ErrDuplicateNodeID. A broker that
-// restarts on a new address is accepted once the cluster has declared its
-// previous incarnation dead (or it left); restarting on the same address is
-// always accepted.
+// starts alone. If a member at another address already uses cfg.NodeID and
+// answers a ping under that id, Start shuts down and returns
+// ErrDuplicateNodeID. If it does not answer, it is this broker's previous
+// incarnation (restarted on a new address before the cluster noticed the
+// crash): Start keeps retrying until the cluster declares it dead, which
+// takes memberlist's failure-detection time. Restarting on the same address
+// is accepted at once.
 func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -207,7 +209,8 @@ func (m *Membership) Members() []Member {
 }
 
 // UpdateMeta replaces this broker's meta and gossips it; members see an
-// Update event. meta.NodeID must be this node's id. It waits up to
+// Update event. meta.NodeID must be this node's id. After Leave or Shutdown
+// it returns ErrClosed. It waits up to
 // Config.BroadcastTimeout for the update to go out; on ErrBroadcastTimeout
 // the new meta is in effect locally and still spreading.
 func (m *Membership) UpdateMeta(meta Meta) error {
@@ -220,8 +223,8 @@ func (m *Membership) UpdateMeta(meta Meta) error {
 	}
 	m.lifecycle.RLock()
 	defer m.lifecycle.RUnlock()
-	if m.closed {
-		return ErrClosed
+	if m.closed || m.leaving.Load() {
+		return ErrClosed // memberlist ignores its own alive messages after Leave
 	}
 	m.mu.Lock()
 	m.meta = b
