@@ -94,7 +94,12 @@ func (h *hooks) upsert(n *memberlist.Node, typ EventType) {
 	m := h.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.members[n.Name] = &memberState{m: mem}
+	st := m.members[n.Name]
+	if st == nil || typ == EventJoin {
+		st = &memberState{} // a returning member starts without a leave intent
+		m.members[n.Name] = st
+	}
+	st.m = mem
 	m.events.push(Event{Type: typ, Member: memberCopy(mem)})
 }
 

@@ -55,10 +55,11 @@
 //
 // # Not yet
 //
-// Re-joining after a network partition heals (memberlist does not merge two
-// clusters that no longer know each other; brokers that started alone
-// because their join list named only themselves stay alone), gossip
-// encryption and cluster labels, and a callback for duplicate ids detected
-// after Start (they are logged and refused, but the late process keeps
-// running).
+// Healing split clusters: memberlist never merges two clusters that do not
+// know each other, so brokers that start at the same moment with join lists
+// that resolve only to themselves (say, a headless service's DNS before its
+// peers are ready) each start alone and stay apart. Also missing: gossip
+// encryption and cluster labels, and a callback for a duplicate id that
+// shows up after Start (it is refused and logged, but the late process
+// keeps running).
 package membership

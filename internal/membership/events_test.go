@@ -107,6 +107,8 @@ func TestLeaveIntentClassifiesDeparture(t *testing.T) {
 		expect(EventJoin, id, StateAlive)
 	}
 	h.NotifyMsg(intent(2))
+	h.NotifyUpdate(node(2)) // an update does not forget the intent
+	expect(EventUpdate, 2, StateAlive)
 	h.NotifyLeave(node(2)) // intent first: Leave
 	expect(EventLeave, 2, StateLeft)
 	h.NotifyLeave(node(3)) // no intent: Fail

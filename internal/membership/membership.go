@@ -239,8 +239,9 @@ func (m *Membership) UpdateMeta(meta Meta) error {
 // rather than EventFail. It first tells every live member directly that this
 // node is leaving (memberlist does not tell its delegates a leave from a
 // failure), then broadcasts memberlist's leave and waits up to timeout for it
-// to go out (0: no limit). Call Shutdown afterwards; gossip keeps running
-// until then.
+// to go out (0: no limit). A member that cannot be reached can add up to
+// memberlist's TCP timeout (10 s with production timers) to the wait. Call
+// Shutdown afterwards; gossip keeps running until then.
 func (m *Membership) Leave(timeout time.Duration) error {
 	m.lifecycle.RLock()
 	defer m.lifecycle.RUnlock()
