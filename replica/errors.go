@@ -16,6 +16,9 @@ var (
 	ErrNotEnoughReplicas = errors.New("replica: not enough in-sync replicas")
 	// ErrTransactionalUnsupported: transactional batches are not supported yet.
 	ErrTransactionalUnsupported = errors.New("replica: transactional produce not supported")
+	// ErrNotEnoughReplicasAfterAppend: an acks=all write was appended, but the
+	// ISR shrank below min.insync.replicas before it was acknowledged.
+	ErrNotEnoughReplicasAfterAppend = errors.New("replica: not enough in-sync replicas after append")
 	// ErrInvalidRecord: a produce carrying other than one record batch for a partition.
 	ErrInvalidRecord = errors.New("replica: invalid record")
 	// ErrClosed: the partition was closed or deleted.

@@ -286,6 +286,16 @@ func (p *Partition) waitAcks(ctx context.Context, lastOffset int64, acks int16) 
 		ch := p.hwWaits
 		p.hwMu.Unlock()
 		if p.hw.Load() > lastOffset {
+			// The ISR may have shrunk below min.insync.replicas while we
+			// waited, which is what let the high watermark pass us: the
+			// record is committed, but not with the promised number of
+			// copies, and Kafka tells the producer so.
+			p.mu.Lock()
+			n, want := len(p.isr), p.settings.MinInsyncReplicas
+			p.mu.Unlock()
+			if n < want {
+				return fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicasAfterAppend, n, want)
+			}
 			return nil
 		}
 		p.mu.Lock()

@@ -64,6 +64,23 @@ type Config struct {
 	// ReplicaFetchWaitMax is replica.fetch.wait.max.ms.
 	ReplicaFetchWaitMax time.Duration
 
+	// GossipAdvertise is the gossip address peers dial (an IP:port), when
+	// GossipAddr binds a wildcard address.
+	GossipAdvertise string
+	// RaftAdvertise is the Raft address peers dial, when RaftAddr binds a
+	// wildcard address or a name they cannot use.
+	RaftAdvertise string
+	// FastGossip selects tight failure-detection timers (tests, loopback).
+	FastGossip bool
+	// ClusterTick is how often the cluster loop re-checks membership,
+	// leaders and bootstrap even without gossip events.
+	ClusterTick time.Duration
+	// AutoLeaderRebalance (auto.leader.rebalance.enable) moves leadership
+	// back to each partition's preferred replica once it is in sync.
+	AutoLeaderRebalance bool
+	// LeaderRebalanceInterval is leader.imbalance.check.interval.seconds.
+	LeaderRebalanceInterval time.Duration
+
 	// HTTPAddr, when set, serves Prometheus metrics and pprof (cmd/strom).
 	HTTPAddr string
 
@@ -95,6 +112,9 @@ func DefaultConfig() Config {
 		GroupInitialRebalanceDelay:    3 * time.Second,
 		GroupMinSessionTimeout:        6 * time.Second,
 		GroupMaxSessionTimeout:        30 * time.Minute,
+		ClusterTick:                   time.Second,
+		AutoLeaderRebalance:           true,
+		LeaderRebalanceInterval:       30 * time.Second,
 		ReplicaLagTimeMax:             30 * time.Second,
 		ReplicaFetchWaitMax:           500 * time.Millisecond,
 		FastRaft:                      true,

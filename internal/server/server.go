@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/internal/membership"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/wire"
@@ -31,6 +32,11 @@ type Server struct {
 	meta     *raftmeta.Node
 	replicas *replica.Manager
 	groups   *group.Coordinator
+	members  *membership.Membership // nil for a cluster of one
+
+	// gossipedState records that our gossip meta already says we belong to
+	// a cluster (raftmeta.Peer.HasState); only the cluster loop touches it.
+	gossipedState bool
 
 	listeners []net.Listener
 	wires     []*wire.Server
@@ -99,7 +105,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	mc.NodeID = s.cfg.NodeID
 	mc.DataDir = filepath.Join(s.cfg.DataDir, "meta")
 	mc.RaftBind = s.cfg.RaftAddr
-	mc.BootstrapSelf = s.cfg.BootstrapExpect <= 1 && len(s.cfg.Join) == 0
+	mc.BootstrapSelf = !s.cfg.clusterMode()
+	if s.cfg.clusterMode() {
+		mc.BootstrapExpect = max(s.cfg.BootstrapExpect, 1)
+		if s.cfg.RaftAdvertise != "" {
+			mc.RaftAdvertise = s.cfg.RaftAdvertise
+		}
+	}
 	mc.Logger = s.logger.With("component", "raft")
 	if s.cfg.FastRaft {
 		raftmeta.FastTimers(&mc)
@@ -133,6 +145,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	gc.TopicPartitionExists = s.topicPartitionExists
 	s.groups = group.New(gc)
 
+	if s.cfg.clusterMode() {
+		if err := s.startMembership(ctx); err != nil {
+			return fmt.Errorf("start gossip on %s: %w", s.cfg.GossipAddr, err)
+		}
+		s.wg.Add(1)
+		go s.clusterLoop()
+	}
 	if err := s.meta.WaitController(ctx); err != nil {
 		return fmt.Errorf("wait for controller: %w", err)
 	}
@@ -208,13 +227,29 @@ func (s *Server) register(ctx context.Context) error {
 	return nil
 }
 
-// ensureOffsetsTopic creates __consumer_offsets on first start.
+// ensureOffsetsTopic creates __consumer_offsets on first start. In a cluster
+// it first waits (bounded by ctx) for as many brokers as its replication
+// factor wants, up to bootstrap-expect, so that committed offsets are
+// replicated from the start.
 func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
-	st := s.meta.State()
-	if _, ok := st.Topics[offsetsTopic]; ok {
-		return nil
+	want := min(int(s.cfg.OffsetsTopicReplicationFactor), max(s.cfg.BootstrapExpect, 1))
+	for {
+		st := s.meta.State()
+		if _, ok := st.Topics[offsetsTopic]; ok {
+			return nil
+		}
+		if liveBrokers(st) >= want {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d brokers to create %s: %w", want, offsetsTopic, ctx.Err())
+		case <-s.meta.Changed():
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	rf := min(int(s.cfg.OffsetsTopicReplicationFactor), len(st.Brokers))
+	st := s.meta.State()
+	rf := min(int(s.cfg.OffsetsTopicReplicationFactor), liveBrokers(st))
 	_, err := s.meta.CreateTopic(ctx, raftmeta.TopicSpec{
 		Name:              offsetsTopic,
 		Partitions:        s.cfg.OffsetsTopicPartitions,
@@ -398,6 +433,14 @@ func (s *Server) close() error {
 		s.groups.Close()
 	}
 	s.wg.Wait()
+	if s.members != nil {
+		// Tell peers we are leaving on purpose, so they do not wait out a
+		// failure timeout before moving leadership away.
+		if err := s.members.Leave(2 * time.Second); err != nil {
+			s.logger.Debug("gossip leave", "err", err)
+		}
+		errs = append(errs, s.members.Shutdown())
+	}
 	if s.replicas != nil {
 		errs = append(errs, s.replicas.Close())
 	}

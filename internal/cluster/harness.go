@@ -1,0 +1,232 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strombroker/strom/internal/server"
+)
+
+// Broker is one broker of a test cluster.
+type Broker struct {
+	ID  int32
+	Cfg server.Config
+	Srv *server.Server // nil while stopped
+}
+
+// Addr is the broker's Kafka address.
+func (b *Broker) Addr() string { return b.Cfg.Listeners[0].Addr() }
+
+// Cluster is a set of in-process brokers.
+type Cluster struct {
+	t       testing.TB
+	Brokers []*Broker
+}
+
+// freePort reserves a loopback port by binding and releasing it (TCP and
+// UDP, since gossip needs both on one port). Ports are fixed so a broker can
+// restart on the same addresses, as a real one would.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return port
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// Option adjusts every broker's config.
+type Option func(*server.Config)
+
+// New starts n brokers that find each other through gossip and form one
+// controller quorum (bootstrap-expect n), and stops them at test end.
+func New(t testing.TB, n int, opts ...Option) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t}
+	var gossip []string
+	for i := range n {
+		id := int32(i + 1)
+		cfg := server.DefaultConfig()
+		cfg.NodeID = id
+		kport, rport, gport := freePort(t), freePort(t), freePort(t)
+		cfg.Listeners = []server.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: kport}}
+		cfg.RaftAddr = fmt.Sprintf("127.0.0.1:%d", rport)
+		cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", gport)
+		cfg.DataDir = t.TempDir()
+		cfg.BootstrapExpect = n
+		cfg.FastGossip = true
+		cfg.ClusterTick = 100 * time.Millisecond
+		cfg.LeaderRebalanceInterval = time.Second
+		cfg.ReplicaLagTimeMax = 2 * time.Second
+		cfg.ReplicaFetchWaitMax = 200 * time.Millisecond
+		cfg.OffsetsTopicPartitions = 3
+		cfg.GroupInitialRebalanceDelay = 0
+		cfg.GroupMinSessionTimeout = 100 * time.Millisecond
+		cfg.Logger = testLogger(t, id)
+		gossip = append(gossip, cfg.GossipAddr)
+		c.Brokers = append(c.Brokers, &Broker{ID: id, Cfg: cfg})
+	}
+	for _, b := range c.Brokers {
+		b.Cfg.Join = gossip
+		for _, o := range opts {
+			o(&b.Cfg)
+		}
+	}
+	// Brokers wait for their quorum, so they must start together.
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, b := range c.Brokers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.start(b)
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(c.Close)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("start broker %d: %v", i+1, err)
+		}
+	}
+	return c
+}
+
+func (c *Cluster) start(b *Broker) error {
+	srv, err := server.New(b.Cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	b.Srv = srv
+	return nil
+}
+
+// Broker returns the broker with id.
+func (c *Cluster) Broker(id int32) *Broker { return c.Brokers[id-1] }
+
+// Stop shuts a broker down (graceful: it leaves gossip and closes its logs).
+func (c *Cluster) Stop(id int32) {
+	c.t.Helper()
+	b := c.Broker(id)
+	if b.Srv == nil {
+		return
+	}
+	if err := b.Srv.Close(); err != nil {
+		c.t.Logf("stop broker %d: %v", id, err)
+	}
+	b.Srv = nil
+}
+
+// Restart starts a stopped broker again on the same addresses and data dir.
+func (c *Cluster) Restart(id int32) {
+	c.t.Helper()
+	if err := c.start(c.Broker(id)); err != nil {
+		c.t.Fatalf("restart broker %d: %v", id, err)
+	}
+}
+
+// Close stops every broker.
+func (c *Cluster) Close() {
+	var wg sync.WaitGroup
+	for _, b := range c.Brokers {
+		if b.Srv == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.Srv.Close()
+			b.Srv = nil
+		}()
+	}
+	wg.Wait()
+}
+
+// Seeds lists the Kafka addresses of running brokers.
+func (c *Cluster) Seeds() []string {
+	var out []string
+	for _, b := range c.Brokers {
+		if b.Srv != nil {
+			out = append(out, b.Addr())
+		}
+	}
+	return out
+}
+
+// Client returns a franz-go client seeded with every broker, closed at test end.
+func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	all := make([]string, 0, len(c.Brokers))
+	for _, b := range c.Brokers {
+		all = append(all, b.Addr())
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(all...)}, opts...)...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin returns a kadm client over Client.
+func (c *Cluster) Admin() *kadm.Client { return kadm.NewClient(c.Client()) }
+
+// WaitFor polls cond until it holds or the deadline passes.
+func (c *Cluster) WaitFor(what string, d time.Duration, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func testLogger(t testing.TB, id int32) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("STROM_TEST_LOG") != "" {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(&tlogWriter{t: t}, &slog.HandlerOptions{Level: level})).With("broker", id)
+}
+
+// tlogWriter sends broker logs to the test log while the test runs.
+type tlogWriter struct {
+	t  testing.TB
+	mu sync.Mutex
+}
+
+func (w *tlogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer func() { recover() }() // a log line after the test ended must not crash
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
