@@ -55,6 +55,23 @@ func durSetter(unit time.Duration, dst func(c *server.Config) *time.Duration) fu
 	}
 }
 
+// positiveDur is durSetter for settings where zero or a negative value has
+// no meaning (a ticker period, a timeout): they are refused instead of
+// silently turning into "forever" or a panic at startup.
+func positiveDur(unit time.Duration, dst func(c *server.Config) *time.Duration) func(*server.Config, string) error {
+	return func(c *server.Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return fmt.Errorf("must be > 0, got %d", n)
+		}
+		*dst(c) = time.Duration(n) * unit
+		return nil
+	}
+}
+
 // settings is applied in this order within each source, so where Kafka has
 // several units for one setting the finest is listed last and wins, as in
 // Kafka (log.retention.ms over .minutes over .hours). Flags are visited in
@@ -172,6 +189,20 @@ var settings = []setting{
 	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics and /debug/pprof on this host:port (off when empty)", func(c *server.Config, v string) error {
 		c.HTTPAddr = strings.TrimSpace(v)
 		return nil
+	}},
+	{"replica-lag-time-max-ms", []string{"replica.lag.time.max.ms"}, "a follower not caught up for this long leaves the ISR", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ReplicaLagTimeMax })},
+	{"replica-fetch-wait-max-ms", []string{"replica.fetch.wait.max.ms"}, "longest a follower's fetch waits for new data", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ReplicaFetchWaitMax })},
+	{"auto-leader-rebalance-enable", []string{"auto.leader.rebalance.enable"}, "move leadership back to each partition's preferred replica once it is in sync", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.AutoLeaderRebalance = b
+		return err
+	}},
+	{"leader-imbalance-check-interval-seconds", []string{"leader.imbalance.check.interval.seconds"}, "how often the controller moves leadership back to preferred replicas", positiveDur(time.Second, func(c *server.Config) *time.Duration { return &c.LeaderRebalanceInterval })},
+	{"cluster-tick-ms", []string{"cluster.tick.ms"}, "how often the cluster loop re-checks membership and partition leaders without a gossip event", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ClusterTick })},
+	{"fast-gossip", []string{"gossip.fast"}, "tight loopback failure-detection timers (a dead broker noticed in about a second); tests only, a busy host would see false failures", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.FastGossip = b
+		return err
 	}},
 	{"log-retention-check-interval-ms", []string{"log.retention.check.interval.ms"}, "how often retention runs", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.RetentionCheckInterval })},
 }
