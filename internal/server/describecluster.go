@@ -1,12 +1,13 @@
 package server
 
-// DescribeCluster: versions 0-1.
+// DescribeCluster: versions 0-2.
 //
 // Behaviour:
 //   - Cluster id and controller id come from the metadata; the controller is
 //     the broker currently leading the metadata Raft group (-1 if none).
-//   - Brokers are the registered, unfenced brokers, sorted by id, each with
-//     the advertised host/port of the listener the request arrived on
+//   - Brokers are the registered, unfenced brokers (v2: fenced ones too when
+//     asked), sorted by id, each with the advertised host/port of the
+//     listener the request arrived on
 //     (matched by name, falling back to the broker's first listener, as a
 //     broker registered with other listener names still has to be
 //     reachable somehow), and its rack.
@@ -17,7 +18,10 @@ package server
 //   - v1: EndpointType. Brokers answer only for broker endpoints (1); asking
 //     a broker for controller endpoints (2) is MISMATCHED_ENDPOINT_TYPE and
 //     anything else UNSUPPORTED_ENDPOINT_TYPE, as Kafka.
-//   - v2 (fenced brokers) is not advertised.
+//   - v2 (KIP-1073): IncludeFencedBrokers adds the registered brokers that
+//     are fenced (gone from the membership, so never given new replicas or
+//     leaderships), with IsFenced set; operators use it to see a broker that
+//     is down but still part of the cluster.
 
 import (
 	"slices"
@@ -76,8 +80,9 @@ func (s *Server) handleDescribeCluster(req *wire.Request, r *kmsg.DescribeCluste
 		conn = req.Conn
 	}
 	ids := make([]int32, 0, len(st.Brokers))
+	includeFenced := r.Version >= 2 && r.IncludeFencedBrokers
 	for id, b := range st.Brokers {
-		if !b.Fenced {
+		if !b.Fenced || includeFenced {
 			ids = append(ids, id)
 		}
 	}
@@ -92,6 +97,7 @@ func (s *Server) handleDescribeCluster(req *wire.Request, r *kmsg.DescribeCluste
 		rb.NodeID = id
 		rb.Host = l.Host
 		rb.Port = l.Port
+		rb.IsFenced = b.Fenced
 		if b.Rack != "" {
 			rb.Rack = kmsg.StringPtr(b.Rack)
 		}

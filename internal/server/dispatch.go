@@ -40,7 +40,8 @@ var versionTable = map[int16]wire.VersionRange{
 	42: {Min: 0, Max: 2},  // DeleteGroups
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
 	47: {Min: 0, Max: 0},  // OffsetDelete
-	60: {Min: 0, Max: 1},  // DescribeCluster
+	55: {Min: 0, Max: 2},  // DescribeQuorum: the Raft metadata log as KRaft's __cluster_metadata
+	60: {Min: 0, Max: 2},  // DescribeCluster: v2 can include fenced brokers
 }
 
 func apiVersions() map[int16]wire.VersionRange { return versionTable }
@@ -84,6 +85,8 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleIncrementalAlterConfigs(ctx, r), nil
 	case *kmsg.DescribeClusterRequest:
 		return s.handleDescribeCluster(req, r), nil
+	case *kmsg.DescribeQuorumRequest:
+		return s.handleDescribeQuorum(r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return s.handleOffsetForLeaderEpoch(r), nil
 	case *kmsg.DeleteRecordsRequest:
