@@ -203,7 +203,10 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 		p.producers.record(h)
 		next = h.LastOffset() + 1
 	}
-	fsync := p.settings.Log.Fsync == storage.FsyncAlways
+	// acks=all asks for the strongest promise we make, so with the default
+	// interval policy it is fsynced before the ack too (group commit keeps
+	// that cheap); "always" does it for every acks level, "never" for none.
+	fsync := p.settings.Log.Fsync == storage.FsyncAlways || (acks == -1 && p.settings.Log.Fsync == storage.FsyncInterval)
 	p.mu.Unlock()
 
 	if fsync {
