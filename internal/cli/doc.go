@@ -1,5 +1,5 @@
 // Package cli implements the Kafka-client subcommands of the strom binary:
-// topic, produce, consume, group, bench and health.
+// topic, produce, consume, group, bench, cluster and health.
 //
 // Every subcommand talks the plain Kafka protocol through franz-go (kgo for
 // producing and consuming, kadm for administration), never through Strom

@@ -33,6 +33,10 @@ var (
 	// ErrIncomplete means a bounded read (bench consume) ended before it saw
 	// the number of records it was asked for.
 	ErrIncomplete = errors.New("fewer records than requested")
+	// ErrClusterNotReady means cluster status found fewer live brokers than
+	// --expect-brokers asked for, or offline partitions with --fail-offline;
+	// scripts (deploy/cluster.sh) poll on it.
+	ErrClusterNotReady = errors.New("cluster not ready")
 
 	// errHelp is returned after -h printed the help; Main exits 0.
 	errHelp = errors.New("help requested")
