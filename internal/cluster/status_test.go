@@ -98,11 +98,11 @@ type statusBroker struct {
 
 // statusOutput is the part of `strom cluster status --json` these tests read.
 type statusOutput struct {
-	Controller    int32 `json:"controller"`
-	LiveBrokers   int   `json:"live_brokers"`
-	FencedBrokers int   `json:"fenced_brokers"`
+	Controller    int32          `json:"controller"`
+	LiveBrokers   int            `json:"live_brokers"`
+	FencedBrokers int            `json:"fenced_brokers"`
 	Brokers       []statusBroker `json:"brokers"`
-	Quorum *struct {
+	Quorum        *struct {
 		Leader int32 `json:"leader"`
 		Voters []struct {
 			ID          int32  `json:"id"`
