@@ -104,6 +104,18 @@ var settings = []setting{
 		c.GossipAddr = v
 		return nil
 	}},
+	{"raft-advertise", []string{"raft.advertise"}, "host:port other brokers dial for Raft (needed when --raft-addr binds 0.0.0.0; a name such as the container hostname is fine)", func(c *server.Config, v string) error {
+		c.RaftAdvertise = strings.TrimSpace(v)
+		return nil
+	}},
+	{"gossip-advertise", []string{"gossip.advertise"}, "host:port other brokers gossip to (a name is resolved; default with --gossip-addr 0.0.0.0: this hostname's address)", func(c *server.Config, v string) error {
+		c.GossipAdvertise = strings.TrimSpace(v)
+		return nil
+	}},
+	{"inter-broker-listener", []string{"inter.broker.listener.name"}, "name of the listener brokers replicate over (default: the first listener)", func(c *server.Config, v string) error {
+		c.InterBrokerListenerName = strings.ToUpper(strings.TrimSpace(v))
+		return nil
+	}},
 	{"join", []string{"join"}, "comma-separated gossip addresses of brokers to join", func(c *server.Config, v string) error {
 		c.Join = nil
 		for _, j := range strings.Split(v, ",") {

@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
 	"time"
 
 	"github.com/strombroker/strom/internal/membership"
@@ -21,7 +25,11 @@ func (s *Server) startMembership(ctx context.Context) error {
 	mc := membership.DefaultConfig()
 	mc.NodeID = s.cfg.NodeID
 	mc.BindAddr = s.cfg.GossipAddr
-	mc.AdvertiseAddr = s.cfg.GossipAdvertise
+	adv, err := s.cfg.gossipAdvertise(ctx)
+	if err != nil {
+		return err
+	}
+	mc.AdvertiseAddr = adv
 	mc.Join = s.cfg.Join
 	mc.Fast = s.cfg.FastGossip
 	mc.Logger = s.logger.With("component", "gossip")
@@ -33,6 +41,76 @@ func (s *Server) startMembership(ctx context.Context) error {
 	s.members = m
 	s.logger.Info("gossip started", "addr", m.Addr(), "join", s.cfg.Join, "bootstrap_expect", s.cfg.BootstrapExpect)
 	return nil
+}
+
+// gossipAdvertise is the gossip address peers dial. memberlist needs an IP
+// literal there, but a container binds 0.0.0.0 and does not know its own IP
+// in advance, and --gossip-advertise is most naturally a name. So a name is
+// resolved, and a wildcard bind without --gossip-advertise is advertised as
+// this host's name resolved (Docker and Kubernetes map a container's
+// hostname to its address). Empty means "the bound address".
+func (c *Config) gossipAdvertise(ctx context.Context) (string, error) {
+	if c.GossipAdvertise != "" {
+		host, port, err := net.SplitHostPort(c.GossipAdvertise)
+		if err != nil {
+			return "", fmt.Errorf("gossip.advertise %q: want host:port: %w", c.GossipAdvertise, err)
+		}
+		ip, err := resolveAdvertiseIP(ctx, host)
+		if err != nil {
+			return "", fmt.Errorf("gossip.advertise %q: %w", c.GossipAdvertise, err)
+		}
+		return net.JoinHostPort(ip, port), nil
+	}
+	host, port, err := net.SplitHostPort(c.GossipAddr)
+	if err != nil || !isUnspecified(host) {
+		return "", nil // a bad gossip.addr is reported by membership's Validate
+	}
+	name, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("gossip.addr %s binds every interface and the hostname is unknown (%w); set --gossip-advertise", c.GossipAddr, err)
+	}
+	ip, err := resolveAdvertiseIP(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("gossip.addr %s binds every interface: %w; set --gossip-advertise (gossip.advertise, STROM_GOSSIP_ADVERTISE)", c.GossipAddr, err)
+	}
+	return net.JoinHostPort(ip, port), nil
+}
+
+// errLoopbackOnly: a name that maps only to loopback (Debian's 127.0.1.1
+// for the hostname) would be advertised to peers that cannot reach it.
+var errLoopbackOnly = errors.New("resolves only to loopback addresses")
+
+// resolveAdvertiseIP returns host itself when it is an IP literal, else the
+// first address it resolves to, preferring IPv4 and refusing loopback unless
+// the name is explicitly a loopback one ("localhost", for one-machine tests).
+func resolveAdvertiseIP(ctx context.Context, host string) (string, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String(), nil
+	}
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	var v6, loop net.IP
+	for _, a := range addrs {
+		switch {
+		case a.IP.IsLoopback():
+			if loop == nil || (loop.To4() == nil && a.IP.To4() != nil) {
+				loop = a.IP
+			}
+		case a.IP.To4() != nil:
+			return a.IP.String(), nil
+		case v6 == nil:
+			v6 = a.IP
+		}
+	}
+	switch {
+	case v6 != nil:
+		return v6.String(), nil
+	case loop != nil && host == "localhost":
+		return loop.String(), nil
+	}
+	return "", fmt.Errorf("%s %w", host, errLoopbackOnly)
 }
 
 func (s *Server) gossipMeta() membership.Meta {

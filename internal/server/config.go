@@ -227,6 +227,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("advertised.listeners: %s needs a port", a))
 		}
 	}
+	if c.InterBrokerListenerName != "" && !names[c.InterBrokerListenerName] {
+		errs = append(errs, fmt.Errorf("inter.broker.listener.name %s has no matching entry in listeners (%s)", c.InterBrokerListenerName, FormatListeners(c.Listeners)))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("log.dirs / --data-dir must be set"))
 	}
