@@ -9,7 +9,7 @@ PKGS     := ./...
 # Packages with concurrency run under the race detector.
 RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/membership/... ./internal/server/... ./internal/cluster/...
 
-.PHONY: all build run test test-unit test-race vet fmt-check bench fuzz clean
+.PHONY: all build run cluster cluster-stop test test-unit test-race vet fmt-check bench fuzz clean
 
 all: build
 
@@ -18,6 +18,15 @@ build:
 
 run: build
 	./$(BIN) broker
+
+# A local 3-broker cluster in the foreground (Ctrl-C stops it); see README
+# "A local cluster". `deploy/cluster.sh --detach` leaves it running in the
+# background and `make cluster-stop` stops it.
+cluster: build
+	STROM_BIN=./$(BIN) deploy/cluster.sh
+
+cluster-stop:
+	deploy/cluster.sh --stop
 
 test: fmt-check vet build
 	$(GO) test -race -timeout 30m $(RACE_PKGS)
