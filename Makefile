@@ -45,5 +45,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./wire/
 	$(GO) test -run '^$$' -fuzz FuzzParseBatches -fuzztime 60s ./storage/
 
+# Process-level chaos: 3 broker processes, SIGKILLs under an acks=all producer,
+# interop clients after a leader kill, failover timing. Longer runs by hand:
+#   STROM_CHAOS_DURATION=10m STROM_FAILOVER_KILLS=20 make chaos
+chaos: build
+	$(GO) test -count=1 -timeout 60m -v -run 'TestChaos|TestInteropCluster' ./tests/
+
 clean:
 	rm -rf bin

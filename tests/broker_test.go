@@ -41,6 +41,7 @@ var (
 // owned by the broker and waited for by Stop and Kill.
 type broker struct {
 	t        *testing.T
+	nodeID   int32 // --node-id; 0 means 1 (a single broker)
 	dataDir  string
 	extra    []string // additional flags, e.g. --log-fsync always
 	port     int      // Kafka port; 0 until the first start chose one
@@ -60,6 +61,15 @@ type broker struct {
 // flags for fast tests plus extra. It is stopped when the test ends, and its
 // stderr is printed if the test failed.
 func startBroker(t *testing.T, extra ...string) *broker {
+	t.Helper()
+	b := newBroker(t, extra)
+	b.Start()
+	return b
+}
+
+// newBroker prepares a broker in a fresh temp dir without starting it, and
+// registers the cleanups that stop it and report its stderr.
+func newBroker(t *testing.T, extra []string) *broker {
 	t.Helper()
 	b := &broker{t: t, dataDir: t.TempDir(), extra: extra, raftAddr: "127.0.0.1:0"}
 	// Cleanups run last-in first-out: stop first, so the dump includes the
@@ -81,7 +91,6 @@ func startBroker(t *testing.T, extra ...string) *broker {
 			}
 		}
 	})
-	b.Start()
 	return b
 }
 
@@ -92,11 +101,23 @@ func (b *broker) Addr() string { return b.addr }
 // clients. After the first start it reuses the Kafka port and Raft address.
 func (b *broker) Start() {
 	b.t.Helper()
+	b.awaitReady(b.launch())
+}
+
+// launch starts the process without waiting for it to serve clients: brokers
+// of a cluster only listen once their controller quorum has formed, so a
+// cluster launches all of them before waiting for any (awaitReady).
+func (b *broker) launch() <-chan string {
+	b.t.Helper()
 	if b.running() {
 		b.t.Fatalf("broker: Start while running")
 	}
+	id := b.nodeID
+	if id == 0 {
+		id = 1
+	}
 	args := []string{"broker",
-		"--node-id", "1",
+		"--node-id", strconv.Itoa(int(id)),
 		"--listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)),
 		"--raft-addr", b.raftAddr,
 		"--data-dir", b.dataDir,
@@ -121,7 +142,13 @@ func (b *broker) Start() {
 	b.exited = make(chan struct{})
 	ready := make(chan string, 1)
 	go b.readStderr(stderr, ready)
+	return ready
+}
 
+// awaitReady waits for the "listening for Kafka clients" line of the process
+// launch started, and records the Kafka address it advertises.
+func (b *broker) awaitReady(ready <-chan string) {
+	b.t.Helper()
 	select {
 	case adv := <-ready:
 		_, portStr, err := net.SplitHostPort(adv)

@@ -118,10 +118,11 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error
 	}
 }
 
-// newKgo returns a franz-go client seeded with addr, closed when the test ends.
+// newKgo returns a franz-go client seeded with addr (host:port, or several
+// comma-separated as for a cluster), closed when the test ends.
 func newKgo(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(addr, ",")...)}, opts...)...)
 	if err != nil {
 		t.Fatalf("kgo.NewClient: %v", err)
 	}

@@ -1,0 +1,355 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// clusterFlags are the timers every process cluster runs with: failure
+// detection, ISR shrink and leader moves in about a second instead of
+// production's tens of seconds, so a test sees many failovers in little time.
+// They change how fast the cluster reacts, not what it guarantees.
+var clusterFlags = []string{
+	"--fast-gossip", "true",
+	"--cluster-tick-ms", "100",
+	"--replica-lag-time-max-ms", "2000",
+	"--replica-fetch-wait-max-ms", "200",
+	"--leader-imbalance-check-interval-seconds", "1",
+	"--group-min-session-timeout-ms", "100",
+	"--offsets-topic-num-partitions", "3",
+}
+
+// procCluster is n `strom broker` processes forming one cluster on loopback.
+// Every broker keeps its Kafka, Raft and gossip ports and its data directory
+// across restarts, as a real broker on a fixed host would. Methods are called
+// from the test goroutine only.
+type procCluster struct {
+	t       *testing.T
+	brokers []*broker // brokers[i] has node id i+1
+}
+
+// startCluster launches n brokers together (each waits for the quorum of
+// bootstrap-expect n before it serves clients) and waits until all serve.
+// extra flags go to every broker, after clusterFlags.
+func startCluster(t *testing.T, n int, extra ...string) *procCluster {
+	t.Helper()
+	c := &procCluster{t: t}
+	type ports struct{ kafka, raft, gossip int }
+	var ps []ports
+	var gossip []string
+	for range n {
+		p := ports{freePort(t), freePort(t), freePort(t)}
+		ps = append(ps, p)
+		gossip = append(gossip, net.JoinHostPort("127.0.0.1", strconv.Itoa(p.gossip)))
+	}
+	for i, p := range ps {
+		flags := append([]string{
+			"--gossip-addr", gossip[i],
+			"--join", strings.Join(gossip, ","),
+			"--bootstrap-expect", strconv.Itoa(n),
+		}, clusterFlags...)
+		b := newBroker(t, append(flags, extra...))
+		b.nodeID = int32(i + 1)
+		b.port = p.kafka
+		b.raftAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.raft))
+		c.brokers = append(c.brokers, b)
+	}
+	readies := make([]<-chan string, n)
+	for i, b := range c.brokers {
+		readies[i] = b.launch()
+	}
+	for i, b := range c.brokers {
+		b.awaitReady(readies[i])
+	}
+	return c
+}
+
+// freePort reserves a loopback port free for both TCP and UDP (gossip uses
+// both on one port) by binding and releasing it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("reserve a port: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return port
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return 0
+}
+
+// broker returns the broker with node id.
+func (c *procCluster) broker(id int32) *broker { return c.brokers[id-1] }
+
+// addrs lists every broker's Kafka address, running or not: clients are
+// seeded with all of them, as users configure bootstrap.servers.
+func (c *procCluster) addrs() []string {
+	out := make([]string, len(c.brokers))
+	for i, b := range c.brokers {
+		out[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
+	}
+	return out
+}
+
+// bootstrap is addrs joined for --bootstrap-server style flags.
+func (c *procCluster) bootstrap() string { return strings.Join(c.addrs(), ",") }
+
+// client returns a franz-go client seeded with every broker, closed at test end.
+func (c *procCluster) client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	return newKgo(c.t, c.bootstrap(), opts...)
+}
+
+// createTopic creates topic with replication factor rf and configs, retrying
+// while the controller is still settling.
+func (c *procCluster) createTopic(topic string, partitions int32, rf int16, configs map[string]*string) {
+	c.t.Helper()
+	adm := newAdmin(c.t, c.bootstrap())
+	waitFor(c.t, 30*time.Second, "create topic "+topic, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := adm.CreateTopic(ctx, partitions, rf, configs, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
+		return err
+	})
+}
+
+// partitionState is one partition as one broker's Metadata answer shows it.
+type partitionState struct {
+	Leader   int32
+	Epoch    int32
+	Replicas []int32
+	ISR      []int32
+	Err      error
+}
+
+// metadataFrom asks broker id (and only it) for topic's metadata and the
+// controller id it knows of.
+func metadataFrom(ctx context.Context, cl *kgo.Client, id int32, topic string) (controller int32, parts []partitionState, err error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl.Broker(int(id)))
+	if err != nil {
+		return -1, nil, err
+	}
+	if len(resp.Topics) != 1 {
+		return -1, nil, fmt.Errorf("broker %d: metadata has %d topics", id, len(resp.Topics))
+	}
+	mt := resp.Topics[0]
+	if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
+		return resp.ControllerID, nil, fmt.Errorf("broker %d: topic %s: %w", id, topic, err)
+	}
+	parts = make([]partitionState, len(mt.Partitions))
+	for _, p := range mt.Partitions {
+		if p.Partition < 0 || int(p.Partition) >= len(parts) {
+			return -1, nil, fmt.Errorf("broker %d: partition %d out of range", id, p.Partition)
+		}
+		parts[p.Partition] = partitionState{Leader: p.Leader, Epoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: p.ISR, Err: kerr.ErrorForCode(p.ErrorCode)}
+	}
+	return resp.ControllerID, parts, nil
+}
+
+// running lists the ids of brokers whose process is alive.
+func (c *procCluster) running() []int32 {
+	var out []int32
+	for i, b := range c.brokers {
+		if b.running() {
+			out = append(out, int32(i+1))
+		}
+	}
+	return out
+}
+
+// metadata asks the running brokers in turn for topic's metadata and returns
+// the first answer.
+func (c *procCluster) metadata(cl *kgo.Client, topic string) (controller int32, parts []partitionState, err error) {
+	for _, id := range c.running() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		controller, parts, err = metadataFrom(ctx, cl, id, topic)
+		cancel()
+		if err == nil {
+			return controller, parts, nil
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("no broker running")
+	}
+	return -1, nil, err
+}
+
+// leaderOf waits until a running broker names a live leader of topic/p.
+func (c *procCluster) leaderOf(cl *kgo.Client, topic string, p int32) int32 {
+	c.t.Helper()
+	var leader int32 = -1
+	waitFor(c.t, 30*time.Second, fmt.Sprintf("a live leader of %s/%d", topic, p), func() error {
+		_, parts, err := c.metadata(cl, topic)
+		if err != nil {
+			return err
+		}
+		if int(p) >= len(parts) {
+			return fmt.Errorf("no partition %d", p)
+		}
+		l := parts[p].Leader
+		if l < 1 || int(l) > len(c.brokers) || !c.broker(l).running() {
+			return fmt.Errorf("leader %d is not running", l)
+		}
+		leader = l
+		return nil
+	})
+	return leader
+}
+
+// controller waits until a running broker names a running controller.
+func (c *procCluster) controller(cl *kgo.Client, topic string) int32 {
+	c.t.Helper()
+	var ctrl int32 = -1
+	waitFor(c.t, 30*time.Second, "a live controller", func() error {
+		id, _, err := c.metadata(cl, topic)
+		if err != nil {
+			return err
+		}
+		if id < 1 || int(id) > len(c.brokers) || !c.broker(id).running() {
+			return fmt.Errorf("controller %d is not running", id)
+		}
+		ctrl = id
+		return nil
+	})
+	return ctrl
+}
+
+// fullISR is nil once every running broker's metadata shows every partition
+// of topic with a leader and all brokers of the cluster in its ISR.
+func (c *procCluster) fullISR(cl *kgo.Client, topic string, partitions int) error {
+	for _, id := range c.running() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, parts, err := metadataFrom(ctx, cl, id, topic)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if len(parts) != partitions {
+			return fmt.Errorf("broker %d: %d partitions, want %d", id, len(parts), partitions)
+		}
+		for p, ps := range parts {
+			if ps.Err != nil || ps.Leader < 1 || len(ps.ISR) != len(c.brokers) {
+				return fmt.Errorf("broker %d: partition %d: leader %d ISR %v err %v", id, p, ps.Leader, ps.ISR, ps.Err)
+			}
+		}
+	}
+	return nil
+}
+
+// waitFullISR waits for fullISR.
+func (c *procCluster) waitFullISR(cl *kgo.Client, topic string, partitions int, timeout time.Duration) {
+	c.t.Helper()
+	waitFor(c.t, timeout, "full ISR of "+topic, func() error { return c.fullISR(cl, topic, partitions) })
+}
+
+// stopAll stops every running broker gracefully.
+func (c *procCluster) stopAll() {
+	c.t.Helper()
+	for _, b := range c.brokers {
+		if b.running() {
+			b.Stop()
+		}
+	}
+}
+
+// partitionLog concatenates the .log segment files of dataDir/<topic>-<p>/ in
+// base-offset order: the replica's log, whatever its segment boundaries.
+func partitionLog(dataDir, topic string, p int) ([]byte, int, error) {
+	dir := filepath.Join(dataDir, fmt.Sprintf("%s-%d", topic, p))
+	matches, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(matches) == 0 {
+		return nil, 0, fmt.Errorf("no .log files in %s", dir)
+	}
+	// Segment names are zero-padded base offsets, so names sort by offset.
+	sort.Strings(matches)
+	var all []byte
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			return nil, 0, err
+		}
+		all = append(all, b...)
+	}
+	return all, len(matches), nil
+}
+
+// compareReplicaLogs compares each partition's log bytes across the data
+// dirs of all brokers (which must be stopped) and returns a line per
+// partition describing it, and an error naming the first difference.
+func (c *procCluster) compareReplicaLogs(topic string, partitions int) ([]string, error) {
+	var lines []string
+	var firstErr error
+	for p := range partitions {
+		var logs [][]byte
+		var desc []string
+		for i, b := range c.brokers {
+			l, segs, err := partitionLog(b.dataDir, topic, p)
+			if err != nil {
+				return lines, fmt.Errorf("broker %d: %w", i+1, err)
+			}
+			logs = append(logs, l)
+			desc = append(desc, fmt.Sprintf("broker %d: %d bytes in %d segments", i+1, len(l), segs))
+		}
+		common := slices.MinFunc(logs, func(a, b []byte) int { return len(a) - len(b) })
+		n := len(common)
+		same := true
+		for i := 1; i < len(logs); i++ {
+			if !bytes.Equal(logs[0][:n], logs[i][:n]) {
+				same = false
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%s-%d: broker 1 and broker %d differ at byte %d of the common %d-byte prefix", topic, p, i+1, firstDiff(logs[0][:n], logs[i][:n]), n)
+				}
+			}
+			if len(logs[i]) != len(logs[0]) && firstErr == nil {
+				firstErr = fmt.Errorf("%s-%d: log lengths differ with a full, caught-up ISR: %s", topic, p, strings.Join(desc, ", "))
+			}
+		}
+		lines = append(lines, fmt.Sprintf("%s-%d: common prefix %d bytes identical=%v (%s)", topic, p, n, same, strings.Join(desc, "; ")))
+	}
+	return lines, firstErr
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return len(a)
+}
