@@ -51,5 +51,14 @@ fuzz:
 chaos: build
 	$(GO) test -count=1 -timeout 60m -v -run 'TestChaos|TestInteropCluster' ./tests/
 
+# image: the broker image, FROM scratch around the static binary (no registry
+# needed). compose-test: the 3-broker docker-compose.yml cluster end to end.
+.PHONY: image compose-test
+image: build
+	docker build -f deploy/Dockerfile -t strom:latest .
+
+compose-test: image
+	STROM_COMPOSE_IMAGE_BUILT=1 $(GO) test -count=1 -timeout 5m -v ./tests/compose/
+
 clean:
 	rm -rf bin
