@@ -1,0 +1,14 @@
+// Package compose tests the Docker deployment end to end: the FROM-scratch
+// image (deploy/Dockerfile) and the three-broker docker-compose.yml at the
+// top of the repository. It builds the image with `make image` (unless
+// STROM_COMPOSE_IMAGE_BUILT=1, as `make compose-test` sets), starts the
+// cluster under its own compose project name (strom-test) on free host
+// ports, and checks what a user would: all brokers healthy, a topic with
+// replication factor 3, produce and consume from the host through the
+// EXTERNAL listeners, and the image as a Kafka CLI inside the compose
+// network through the INTERNAL ones. The cluster and its volumes are removed
+// at the end.
+//
+// Without a usable Docker engine and compose the test is skipped with a
+// message; under CI=true it fails instead.
+package compose
