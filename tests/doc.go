@@ -14,6 +14,10 @@
 //	TestInterop<Client><What>  a standard client used exactly as its docs show
 //	TestBadInput...            hostile bytes on the socket
 //	TestCrash...               SIGKILL during acks=all production, then verify
+//	TestInteropCluster...      standard clients against a 3-broker cluster, leader killed
+//	TestChaos...               3 broker processes, random SIGKILLs under load (make chaos);
+//	                           STROM_CHAOS_DURATION, STROM_CHAOS_SEED and STROM_FAILOVER_KILLS
+//	                           make them run longer by hand
 //
 // Tests that need an external client (kcat, /usr/bin/python3 with kafka or
 // confluent_kafka) are skipped with a message when it is missing, except under

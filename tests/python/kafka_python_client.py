@@ -5,7 +5,7 @@ The client is used exactly as its README shows; the script only adds JSON
 output so the Go test can check what happened. Any client exception ends the
 script with a traceback and a non-zero status, which fails the Go test.
 
-  kafka_python_client.py produce BOOTSTRAP TOPIC VALUE...
+  kafka_python_client.py produce BOOTSTRAP TOPIC VALUE... [--acks all] [--retries N]
   kafka_python_client.py consume BOOTSTRAP TOPIC COUNT [--group G] [--commit]
 """
 import argparse
@@ -16,7 +16,8 @@ from kafka import KafkaConsumer, KafkaProducer
 
 
 def produce(args):
-    producer = KafkaProducer(bootstrap_servers=args.bootstrap)
+    acks = args.acks if args.acks == "all" else int(args.acks)
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks=acks, retries=args.retries)
     futures = [producer.send(args.topic, v.encode()) for v in args.values]
     producer.flush()
     sent = []
@@ -59,6 +60,8 @@ def main():
     pp.add_argument("bootstrap")
     pp.add_argument("topic")
     pp.add_argument("values", nargs="+")
+    pp.add_argument("--acks", default="1")  # kafka-python's default
+    pp.add_argument("--retries", type=int, default=0)  # kafka-python's default
     pc = sub.add_parser("consume")
     pc.add_argument("bootstrap")
     pc.add_argument("topic")
