@@ -111,8 +111,13 @@ func (p *Partition) RecordFollowerFetch(id int32, fetchOffset int64, now time.Ti
 	fs.lastFetchLeaderLEO = leo
 	fs.lastFetch = now
 	p.followerLEO[id] = fetchOffset
+	rejoin := !slices.Contains(p.isr, id) && fetchOffset >= p.hw.Load() && fetchOffset >= p.lead.epochStart
+	kick := p.kickISR
 	p.mu.Unlock()
 	p.advanceHW()
+	if rejoin && kick != nil {
+		kick()
+	}
 }
 
 // ISR returns a copy of the in-sync replica set last given to BecomeLeader

@@ -89,6 +89,9 @@ func (m *Manager) Open(topic string, index int32, s Settings) (*Partition, error
 		return nil, fmt.Errorf("replica: open %s: %w", DirName(topic, index), err)
 	}
 	p.appended = m.repl.wakeReplicaFetches
+	if m.repl != nil {
+		p.kickISR = m.repl.kickISR
+	}
 	m.parts[key] = p
 	return p, nil
 }

@@ -46,6 +46,9 @@ type Partition struct {
 	self     int32
 	changed  func() // wakes fetchers waiting anywhere on the broker
 	appended func() // wakes replica fetches after a leader append (Manager.ReplicaChanged)
+	// kickISR (may be nil) asks for an early ISR check when a follower
+	// outside the ISR catches up; set once when the Manager opens us.
+	kickISR func()
 
 	mu          sync.Mutex // serialises appends, producer state and leadership changes
 	settings    Settings

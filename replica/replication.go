@@ -137,6 +137,11 @@ type replication struct {
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed on leader appends with followers and on high watermark moves
 
+	// isrKick (capacity 1) asks the ISR loop to run now: a follower outside
+	// the ISR has caught up, and Kafka adds it back on that very fetch
+	// rather than at the next periodic check.
+	isrKick chan struct{}
+
 	mu       sync.Mutex
 	closed   bool
 	fetchers map[int32]*fetcher // by leader broker id
@@ -153,6 +158,7 @@ func startReplication(m *Manager) *replication {
 		ctx:      ctx,
 		cancel:   cancel,
 		notify:   make(chan struct{}),
+		isrKick:  make(chan struct{}, 1),
 		fetchers: make(map[int32]*fetcher),
 		owner:    make(map[tp]int32),
 	}
@@ -161,6 +167,14 @@ func startReplication(m *Manager) *replication {
 		go r.isrLoop()
 	}
 	return r
+}
+
+// kickISR asks the ISR loop for an early check; it never blocks.
+func (r *replication) kickISR() {
+	select {
+	case r.isrKick <- struct{}{}:
+	default:
+	}
 }
 
 // close stops every fetcher and the ISR loop and waits for them.
@@ -322,6 +336,8 @@ func (r *replication) isrLoop() {
 			return
 		case now := <-t.C:
 			r.checkISRs(now, pending)
+		case <-r.isrKick:
+			r.checkISRs(time.Now(), pending)
 		}
 	}
 }

@@ -137,7 +137,10 @@ func TestClusterReplicatedTopic(t *testing.T) {
 }
 
 func TestClusterLeaderFailover(t *testing.T) {
-	c := New(t, 3)
+	// A long lag time: the dead broker must leave the ISR because the
+	// controller fences it, and rejoin as soon as it catches up, neither
+	// waiting for the leader's periodic lag check.
+	c := New(t, 3, func(c *server.Config) { c.ReplicaLagTimeMax = time.Minute })
 	ctx := ctxFor(t, 60*time.Second)
 	if _, err := c.Admin().CreateTopic(ctx, 1, 3, nil, "fo"); err != nil {
 		t.Fatal(err)
