@@ -319,3 +319,39 @@ func TestClusterControllerFailover(t *testing.T) {
 	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()))
 	produceN(t, prod, "after-controller-failover", 0, 20)
 }
+
+// Adding a 4th broker to a running 3-broker cluster: it joins through
+// gossip, becomes a Raft non-voter holding the metadata, is registered, and
+// new topics place replicas on it.
+func TestClusterAddBroker(t *testing.T) {
+	c := New(t, 3)
+	b4 := c.Add()
+	ctx := ctxFor(t, 30*time.Second)
+	c.WaitFor("broker 4 registered and alive", 15*time.Second, func() bool {
+		for _, b := range c.Brokers[:3] {
+			if bb, ok := b.Srv.Metadata().Brokers[4]; !ok || bb.Fenced {
+				return false
+			}
+		}
+		return true
+	})
+	resp, err := c.Admin().CreateTopic(ctx, 4, 4, nil, "on-four")
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create RF4 topic: %v %v", err, resp.Err)
+	}
+	produceN(t, c.Client(kgo.RequiredAcks(kgo.AllISRAcks())), "on-four", 0, 40)
+	c.WaitFor("broker 4 hosts every partition with a log identical to the others", 15*time.Second, func() bool {
+		for p := int32(0); p < 4; p++ {
+			if _, ok := b4.Srv.LocalReplica("on-four", p); !ok {
+				return false
+			}
+			if ok, _ := c.replicasIdentical("on-four", p); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if st := b4.Srv.Metadata(); st.Topics["on-four"] == nil {
+		t.Fatal("broker 4 has no copy of the metadata")
+	}
+}

@@ -127,6 +127,37 @@ func (c *Cluster) start(b *Broker) error {
 	return nil
 }
 
+// Add starts one more broker that joins the running cluster through gossip,
+// the way an operator adds a 4th broker: same bootstrap-expect, a new id, a
+// join list of the existing brokers. It joins the controller quorum as a
+// non-voter.
+func (c *Cluster) Add(opts ...Option) *Broker {
+	c.t.Helper()
+	first := c.Brokers[0]
+	cfg := first.Cfg
+	id := int32(len(c.Brokers) + 1)
+	cfg.NodeID = id
+	kport, rport, gport := freePort(c.t), freePort(c.t), freePort(c.t)
+	cfg.Listeners = []server.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: kport}}
+	cfg.RaftAddr = fmt.Sprintf("127.0.0.1:%d", rport)
+	cfg.GossipAddr = fmt.Sprintf("127.0.0.1:%d", gport)
+	cfg.DataDir = c.t.TempDir()
+	cfg.Logger = testLogger(c.t, id)
+	cfg.Join = nil
+	for _, b := range c.Brokers {
+		cfg.Join = append(cfg.Join, b.Cfg.GossipAddr)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b := &Broker{ID: id, Cfg: cfg}
+	c.Brokers = append(c.Brokers, b)
+	if err := c.start(b); err != nil {
+		c.t.Fatalf("add broker %d: %v", id, err)
+	}
+	return b
+}
+
 // Broker returns the broker with id.
 func (c *Cluster) Broker(id int32) *Broker { return c.Brokers[id-1] }
 
