@@ -78,6 +78,9 @@ func positiveDur(unit time.Duration, dst func(c *server.Config) *time.Duration) 
 // lexical order, which gives the same result.
 var settings = []setting{
 	{"node-id", []string{"node.id", "broker.id"}, "this broker's id (unique in the cluster)", func(c *server.Config, v string) error {
+		if strings.TrimSpace(v) == ordinalNodeID {
+			return setNodeIDFromHostname(c)
+		}
 		n, err := parseInt32(v)
 		c.NodeID = n
 		return err
