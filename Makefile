@@ -30,7 +30,7 @@ cluster-stop:
 
 test: fmt-check vet build
 	$(GO) test -race -timeout 30m $(RACE_PKGS)
-	$(GO) test -timeout 30m ./cmd/... ./internal/cli/... ./tests/...
+	$(GO) test -timeout 30m ./cmd/... ./internal/cli/... ./internal/ordinal/... ./deploy/... ./tests/...
 
 vet:
 	$(GO) vet $(PKGS)
