@@ -140,3 +140,17 @@ func isLocalIP(ip net.IP) bool {
 	}
 	return false
 }
+
+// Rejoin contacts the join list once more, without retrying. A broker whose
+// join list resolved only to itself at start (a headless DNS name answered
+// before its peers existed) starts alone; the server calls Rejoin while it
+// still has fewer peers than it expects, so brokers that all started alone
+// still find each other.
+func (m *Membership) Rejoin(ctx context.Context) error {
+	targets, err := m.joinTargets(ctx)
+	if len(targets) == 0 {
+		return err
+	}
+	_, jerr := m.ml.Join(targets)
+	return errors.Join(err, jerr)
+}

@@ -160,6 +160,16 @@ func (s *Server) clusterLoop() {
 
 func (s *Server) clusterStep(lastRebalance *time.Time) {
 	peers := s.peers()
+	if !s.meta.HasState() && len(peers) < s.cfg.BootstrapExpect && time.Since(s.lastRejoin) > 2*time.Second {
+		// Still waiting for the quorum to meet: our join list may have
+		// resolved only to ourselves at start, so ask it again.
+		s.lastRejoin = time.Now()
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		if err := s.members.Rejoin(ctx); err != nil {
+			s.logger.Debug("gossip rejoin", "err", err)
+		}
+		cancel()
+	}
 	if !s.meta.HasState() {
 		if ok, err := s.meta.TryBootstrap(peers); err != nil {
 			s.logger.Warn("cannot bootstrap the controller quorum yet", "err", err)

@@ -37,6 +37,7 @@ type Server struct {
 	// gossipedState records that our gossip meta already says we belong to
 	// a cluster (raftmeta.Peer.HasState); only the cluster loop touches it.
 	gossipedState bool
+	lastRejoin    time.Time // cluster loop only
 
 	listeners []net.Listener
 	wires     []*wire.Server
