@@ -62,3 +62,10 @@ compose-test: image
 
 clean:
 	rm -rf bin
+
+# Docker-level chaos on the docker-compose.yml cluster: docker kill (a broker,
+# the controller), docker pause, a network partition and a rolling restart,
+# each under an idempotent acks=all producer; see tests/compose.
+.PHONY: chaos-docker
+chaos-docker: image
+	STROM_COMPOSE_IMAGE_BUILT=1 $(GO) test -count=1 -timeout 10m -v -run TestComposeChaos ./tests/compose/

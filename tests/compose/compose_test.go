@@ -169,12 +169,24 @@ func (c *compose) waitHealthy(ctx context.Context, ids []string) {
 	c.t.Fatalf("brokers not healthy within %v: %s", healthBudget, last)
 }
 
-func TestComposeCluster(t *testing.T) {
+// cluster is a running compose project: its containers (ids[i] runs
+// services[i], node id i+1), the host-port seeds of the EXTERNAL listeners
+// and the compose network.
+type cluster struct {
+	*compose
+	project string
+	ids     []string
+	seeds   []string
+	network string
+}
+
+// startCompose builds the image (unless STROM_COMPOSE_IMAGE_BUILT=1), starts
+// docker-compose.yml as project on free host ports, waits until every
+// broker is healthy and registers `down -v` as cleanup.
+func startCompose(ctx context.Context, t *testing.T, project string) *cluster {
+	t.Helper()
 	argv := requireDocker(t)
 	root := repoRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), testBudget)
-	defer cancel()
-
 	ports := freePorts(t, len(services))
 	c := &compose{
 		t:    t,
@@ -203,28 +215,34 @@ func TestComposeCluster(t *testing.T) {
 		}
 	})
 
-	start := time.Now()
 	if out, err := c.compose(ctx, "up", "-d"); err != nil {
 		t.Fatalf("compose up -d: %v\n%s", err, out)
 	}
-	ids := make([]string, len(services))
+	cl := &cluster{compose: c, project: project, ids: make([]string, len(services))}
 	for i, s := range services {
-		ids[i] = c.containerID(ctx, s)
+		cl.ids[i] = c.containerID(ctx, s)
 	}
-	c.waitHealthy(ctx, ids)
+	c.waitHealthy(ctx, cl.ids)
+	for _, p := range ports {
+		cl.seeds = append(cl.seeds, net.JoinHostPort("localhost", strconv.Itoa(p)))
+	}
+	cl.network = networkOf(ctx, t, c, cl.ids[0])
+	return cl
+}
 
-	seeds := make([]string, len(ports))
-	for i, p := range ports {
-		seeds[i] = net.JoinHostPort("localhost", strconv.Itoa(p))
-	}
+func TestComposeCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testBudget)
+	defer cancel()
+	start := time.Now()
+	cl := startCompose(ctx, t, project)
+	c, seeds := cl.compose, cl.seeds
+
 	const topic = "compose-rf3"
 	createRF3(ctx, t, c, seeds[0], topic)
 	t.Logf("cluster up and RF3 topic created %v after compose up", time.Since(start).Round(100*time.Millisecond))
 
 	values := produceConsume(ctx, t, c, seeds[1], seeds[2], topic, 200)
-
-	network := networkOf(ctx, t, c, ids[0])
-	inNetwork(ctx, t, c, network, topic, len(values))
+	inNetwork(ctx, t, c, cl.network, topic, len(values))
 }
 
 // createRF3 creates topic with 3 partitions replicated on all three brokers

@@ -1,0 +1,292 @@
+package compose
+
+// Cluster-level helpers of the chaos scenarios: docker commands on the
+// broker containers, metadata through the host ports, full-ISR waits and
+// byte comparison of the replicas' log files copied out of the containers.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// docker runs a docker command and fails the test (with the brokers' logs)
+// if it fails.
+func (cl *cluster) docker(ctx context.Context, t *testing.T, args ...string) string {
+	t.Helper()
+	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	out, err := cl.run(dctx, "docker", args...)
+	if err != nil {
+		cl.logsFor(t)
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// logsFor attaches the brokers' last log lines to t.
+func (cl *cluster) logsFor(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, id := range cl.ids {
+		out, _ := cl.run(ctx, "docker", "logs", "--tail", "60", id)
+		t.Logf("docker logs %s (%s):\n%s", services[i], id[:12], out)
+	}
+}
+
+// container returns the container of the broker with node id.
+func (cl *cluster) container(id int32) string { return cl.ids[id-1] }
+
+// client returns a franz-go client seeded with every host port, closed at
+// test end.
+func (cl *cluster) client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cl.seeds...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// createTopic creates topic with chaosPartitions partitions, replication
+// factor 3 and min.insync.replicas=2, and waits for full ISRs.
+func (cl *cluster) createTopic(ctx context.Context, t *testing.T, kc *kgo.Client, topic string) {
+	t.Helper()
+	adm := kadm.NewClient(kc)
+	two := "2"
+	waitFor(ctx, t, 30*time.Second, "create topic "+topic, func() error {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		resp, err := adm.CreateTopic(rctx, chaosPartitions, 3, map[string]*string{"min.insync.replicas": &two}, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
+		return err
+	})
+	cl.waitFullISR(ctx, t, kc, topic, 30*time.Second)
+}
+
+// partitionState is one partition as one broker's Metadata answer shows it.
+type partitionState struct {
+	leader int32
+	isr    []int32
+	err    error
+}
+
+// metadataFrom asks broker id, and only it, for topic's metadata.
+func metadataFrom(ctx context.Context, kc *kgo.Client, id int32, topic string) (controller int32, parts []partitionState, err error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, kc.Broker(int(id)))
+	if err != nil {
+		return -1, nil, fmt.Errorf("broker %d: %w", id, err)
+	}
+	if len(resp.Topics) != 1 {
+		return -1, nil, fmt.Errorf("broker %d: metadata has %d topics", id, len(resp.Topics))
+	}
+	mt := resp.Topics[0]
+	if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
+		return resp.ControllerID, nil, fmt.Errorf("broker %d: topic %s: %w", id, topic, err)
+	}
+	parts = make([]partitionState, len(mt.Partitions))
+	for _, p := range mt.Partitions {
+		if p.Partition < 0 || int(p.Partition) >= len(parts) {
+			return -1, nil, fmt.Errorf("broker %d: partition %d out of range", id, p.Partition)
+		}
+		parts[p.Partition] = partitionState{leader: p.Leader, isr: p.ISR, err: kerr.ErrorForCode(p.ErrorCode)}
+	}
+	return resp.ControllerID, parts, nil
+}
+
+// fullISR is nil once every broker answers metadata with every partition of
+// topic led and all three brokers in its ISR.
+func fullISR(ctx context.Context, kc *kgo.Client, topic string) error {
+	// Make sure the client knows every broker's address.
+	if _, err := kadm.NewClient(kc).BrokerMetadata(ctx); err != nil {
+		return err
+	}
+	for id := int32(1); id <= int32(len(services)); id++ {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, parts, err := metadataFrom(rctx, kc, id, topic)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if len(parts) != chaosPartitions {
+			return fmt.Errorf("broker %d: %d partitions, want %d", id, len(parts), chaosPartitions)
+		}
+		for p, ps := range parts {
+			if ps.err != nil || ps.leader < 1 || len(ps.isr) != len(services) {
+				return fmt.Errorf("broker %d: partition %d: leader %d ISR %v err %v", id, p, ps.leader, ps.isr, ps.err)
+			}
+		}
+	}
+	return nil
+}
+
+func (cl *cluster) waitFullISR(ctx context.Context, t *testing.T, kc *kgo.Client, topic string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fullISR(ctx, kc, topic)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			cl.logsFor(t)
+			t.Fatalf("full ISR of %s not within %v: %v", topic, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// controllerID asks the cluster (through any host port) which broker is the
+// controller.
+func controllerID(ctx context.Context, t *testing.T, kc *kgo.Client) int32 {
+	t.Helper()
+	var ctrl int32
+	waitFor(ctx, t, 30*time.Second, "a controller", func() error {
+		m, err := kadm.NewClient(kc).Metadata(ctx)
+		if err != nil {
+			return err
+		}
+		if m.Controller < 1 || int(m.Controller) > len(services) {
+			return fmt.Errorf("controller %d", m.Controller)
+		}
+		ctrl = m.Controller
+		return nil
+	})
+	return ctrl
+}
+
+// leaders returns the leader of each partition of topic.
+func leaders(ctx context.Context, t *testing.T, kc *kgo.Client, topic string) []int32 {
+	t.Helper()
+	var out []int32
+	waitFor(ctx, t, 30*time.Second, "leaders of "+topic, func() error {
+		details, err := kadm.NewClient(kc).ListTopics(ctx, topic)
+		if err != nil {
+			return err
+		}
+		td := details[topic]
+		if td.Err != nil {
+			return td.Err
+		}
+		out = make([]int32, chaosPartitions)
+		for p, pd := range td.Partitions {
+			if int(p) >= chaosPartitions || pd.Leader < 1 {
+				return fmt.Errorf("partition %d leader %d", p, pd.Leader)
+			}
+			out[p] = pd.Leader
+		}
+		return nil
+	})
+	return out
+}
+
+// replicaLogs copies /data/<topic>-<p> out of every broker container (docker
+// cp works on running and stopped containers) and returns each replica's
+// log: its .log segments concatenated in base-offset order.
+func (cl *cluster) replicaLogs(ctx context.Context, t *testing.T, topic string, p int) ([][]byte, error) {
+	t.Helper()
+	tmp := t.TempDir()
+	var logs [][]byte
+	for i, id := range cl.ids {
+		dst := filepath.Join(tmp, services[i])
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		out, err := cl.run(dctx, "docker", "cp", fmt.Sprintf("%s:/data/%s-%d", id, topic, p), dst)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("docker cp from %s: %v: %s", services[i], err, out)
+		}
+		matches, err := filepath.Glob(filepath.Join(dst, "*.log"))
+		if err != nil || len(matches) == 0 {
+			return nil, fmt.Errorf("%s: no .log segments of %s-%d (%v)", services[i], topic, p, err)
+		}
+		sort.Strings(matches) // zero-padded base offsets sort by offset
+		var all []byte
+		for _, m := range matches {
+			b, err := os.ReadFile(m)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, b...)
+		}
+		logs = append(logs, all)
+	}
+	return logs, nil
+}
+
+// compareLogs returns a description of each replica's log and an error
+// unless all are byte-identical.
+func compareLogs(topic string, p int, logs [][]byte) (string, error) {
+	var desc []string
+	var err error
+	for i, l := range logs {
+		sum := sha256.Sum256(l)
+		desc = append(desc, fmt.Sprintf("%s %d bytes sha256 %x", services[i], len(l), sum[:6]))
+		if err == nil && i > 0 && !bytes.Equal(l, logs[0]) {
+			n := min(len(l), len(logs[0]))
+			at := n
+			for j := range n {
+				if l[j] != logs[0][j] {
+					at = j
+					break
+				}
+			}
+			err = fmt.Errorf("%s-%d: %s and %s differ from byte %d (%d vs %d bytes)", topic, p, services[0], services[i], at, len(logs[0]), len(l))
+		}
+	}
+	return fmt.Sprintf("%s-%d: %s", topic, p, strings.Join(desc, "; ")), err
+}
+
+// checkReplicasIdentical polls (the producer has stopped and every ISR is
+// full, so followers converge within a fetch round) until every partition's
+// three replicas hold byte-identical logs.
+func (cl *cluster) checkReplicasIdentical(ctx context.Context, t *testing.T, topic string) {
+	t.Helper()
+	for p := range chaosPartitions {
+		var line string
+		var err error
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var logs [][]byte
+			logs, err = cl.replicaLogs(ctx, t, topic, p)
+			if err == nil {
+				line, err = compareLogs(topic, p, logs)
+			}
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		if err != nil {
+			t.Errorf("replica logs: %v", err)
+			continue
+		}
+		report(t, "replicas identical: %s", line)
+	}
+}
