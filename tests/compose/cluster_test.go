@@ -43,8 +43,17 @@ func (cl *cluster) logsFor(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i, id := range cl.ids {
-		out, _ := cl.run(ctx, "docker", "logs", "--tail", "60", id)
-		t.Logf("docker logs %s (%s):\n%s", services[i], id[:12], out)
+		out, _ := cl.run(ctx, "docker", "logs", id)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		// ISR chatter crowds out the rest; gossip lines explain fencing.
+		var gossip []string
+		for _, l := range lines {
+			if strings.Contains(l, "component=gossip") || strings.Contains(l, "membership") {
+				gossip = append(gossip, l)
+			}
+		}
+		t.Logf("docker logs %s (%s), last gossip lines:\n%s\nlast lines:\n%s", services[i], id[:12],
+			strings.Join(gossip[max(0, len(gossip)-15):], "\n"), strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 }
 
