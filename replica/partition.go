@@ -154,51 +154,64 @@ func (p *Partition) SetSettings(s Settings) {
 // and returns once the acks level is met: acks 0 or 1 once the leader has it
 // (and, with FsyncAlways, fsynced); acks -1 once the high watermark covers it.
 func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceResult, error) {
+	res, wait, err := p.ProduceAsync(b, acks)
+	if err != nil {
+		return res, err
+	}
+	return res, wait(ctx)
+}
+
+// ProduceAsync is Produce split in two: it appends (in call order, which is
+// what orders records) and returns wait, which blocks until the acks level
+// is met. The server appends one request after another but lets their
+// acks=all waits overlap, so one connection can keep several writes in
+// flight as Kafka clients expect.
+func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(context.Context) error, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return ProduceResult{}, ErrClosed
+		return ProduceResult{}, nil, ErrClosed
 	}
 	if !p.leader {
 		p.mu.Unlock()
-		return ProduceResult{}, ErrNotLeader
+		return ProduceResult{}, nil, ErrNotLeader
 	}
 	hdrs, err := storage.ParseBatches(b, p.settings.Log.MaxMessageBytes)
 	if err != nil {
 		p.mu.Unlock()
-		return ProduceResult{}, err
+		return ProduceResult{}, nil, err
 	}
 	if len(hdrs) != 1 {
 		// Kafka's rule for record batch v2: exactly one batch per partition
 		// in a produce request, which also keeps sequence checks simple.
 		p.mu.Unlock()
-		return ProduceResult{}, fmt.Errorf("%w: %d record batches for one partition, want exactly 1", ErrInvalidRecord, len(hdrs))
+		return ProduceResult{}, nil, fmt.Errorf("%w: %d record batches for one partition, want exactly 1", ErrInvalidRecord, len(hdrs))
 	}
 	if acks == -1 && len(p.isr) < p.settings.MinInsyncReplicas {
 		n, want := len(p.isr), p.settings.MinInsyncReplicas
 		p.mu.Unlock()
-		return ProduceResult{}, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, n, want)
+		return ProduceResult{}, nil, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, n, want)
 	}
 	for _, h := range hdrs {
 		if h.IsTransactional() {
 			p.mu.Unlock()
-			return ProduceResult{}, ErrTransactionalUnsupported
+			return ProduceResult{}, nil, ErrTransactionalUnsupported
 		}
 		dup, err := p.producers.check(h)
 		if err != nil {
 			p.mu.Unlock()
-			return ProduceResult{}, err
+			return ProduceResult{}, nil, err
 		}
 		if dup != nil {
 			p.mu.Unlock()
 			res := ProduceResult{BaseOffset: dup.baseOffset, LastOffset: dup.lastOffset, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}
-			return res, p.waitAcks(ctx, dup.lastOffset, acks)
+			return res, func(ctx context.Context) error { return p.waitAcks(ctx, dup.lastOffset, acks) }, nil
 		}
 	}
 	res, err := p.log.Append(b, p.leaderEpoch)
 	if err != nil {
 		p.mu.Unlock()
-		return ProduceResult{}, err
+		return ProduceResult{}, nil, err
 	}
 	next := res.BaseOffset
 	for _, h := range hdrs {
@@ -214,12 +227,12 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 
 	if fsync {
 		if err := p.log.Sync(); err != nil {
-			return ProduceResult{}, err
+			return ProduceResult{}, nil, err
 		}
 	}
 	p.markDurable(res.LastOffset + 1)
 	out := ProduceResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogStartOffset: res.LogStartOffset}
-	return out, p.waitAcks(ctx, res.LastOffset, acks)
+	return out, func(ctx context.Context) error { return p.waitAcks(ctx, res.LastOffset, acks) }, nil
 }
 
 // UpdateFollowerLEO records the log end offset that follower id has reached

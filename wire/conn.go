@@ -52,9 +52,10 @@ type inbound struct {
 
 // outbound is a response on its way to the writer.
 type outbound struct {
-	corr    int32
-	resp    kmsg.Response
-	splices []splice // file ranges to send in place of placeholders
+	corr     int32
+	resp     kmsg.Response
+	splices  []splice  // file ranges to send in place of placeholders
+	deferred *deferred // non-nil until a deferred response is finished
 }
 
 // conn is one accepted connection and its three goroutines (reader, serve,
@@ -216,12 +217,12 @@ func (c *conn) serveLoop() {
 			}
 		}
 		c.budget.release(in.size)
-		if resp == nil {
+		if resp == nil && in.req.deferred == nil {
 			in.req.DropSplices()
 			continue // acks=0 Produce: nothing goes back
 		}
 		select {
-		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices}:
+		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred}:
 		case <-c.ctx.Done():
 			in.req.DropSplices()
 			return
@@ -241,6 +242,9 @@ func (c *conn) serve(req *Request) (resp kmsg.Response, err error) {
 		}
 	}()
 	resp, err = c.srv.cfg.Handler.ServeKafka(c.ctx, req)
+	if err == nil && resp != nil && req.deferred != nil {
+		return nil, fmt.Errorf("%w: %s handler both deferred and answered", ErrBadResponse, kmsg.NameForKey(req.Key))
+	}
 	if err != nil || resp == nil {
 		return nil, err
 	}
@@ -282,6 +286,11 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
+		if o.deferred != nil && !c.await(&o) {
+			closeSplices(o.splices)
+			c.close()
+			return
+		}
 		buf = appendResponse(buf[:0], o.corr, o.resp)
 		var err error
 		if len(o.splices) > 0 {
@@ -312,7 +321,7 @@ func (c *conn) drainInto(buf []byte) ([]byte, *outbound) {
 	for len(buf) < writeBatchMax {
 		select {
 		case o := <-c.out:
-			if len(o.splices) > 0 {
+			if len(o.splices) > 0 || o.deferred != nil {
 				return buf, &o
 			}
 			buf = appendResponse(buf, o.corr, o.resp)

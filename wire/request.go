@@ -20,7 +20,8 @@ type Request struct {
 	Body          kmsg.Request // decoded, with its version set
 	Conn          *ConnInfo    // shared by every request on the connection; read-only
 
-	splices []splice // file ranges registered with Splice
+	splices  []splice // file ranges registered with Splice
+	deferred *deferred
 }
 
 // ConnInfo describes the connection a request arrived on. One value is

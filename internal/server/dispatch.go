@@ -62,7 +62,7 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.MetadataRequest:
 		return s.handleMetadata(ctx, req, r), nil
 	case *kmsg.ProduceRequest:
-		return s.handleProduce(ctx, r)
+		return s.handleProduce(ctx, req, r)
 	case *kmsg.FetchRequest:
 		return s.handleFetch(ctx, req, r), nil
 	case *kmsg.ListOffsetsRequest:

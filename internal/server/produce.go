@@ -21,9 +21,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/replica"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) (kmsg.Response, error) {
+func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	resp.Version = r.Version
 
@@ -34,10 +37,16 @@ func (s *Server) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) (kms
 	case r.TransactionID != nil:
 		topErr = kerr.TransactionalIDAuthorizationFailed
 	}
-	timeout := requestTimeout(r.TimeoutMillis)
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
+	// Appends happen here, in request order. Waiting for the acks level
+	// (the in-sync replicas, for acks=all) happens afterwards and, when
+	// there is anything to wait for, off the connection's serve loop, so
+	// that a client's next produce is appended meanwhile; responses still
+	// leave in order (wire.Request.Defer).
+	type pending struct {
+		topic, partition int // indexes into resp.Topics[].Partitions[]
+		wait             func(context.Context) error
+	}
+	var waits []pending
 	st := s.meta.State()
 	for _, rt := range r.Topics {
 		pt := kmsg.NewProduceResponseTopic()
@@ -58,34 +67,61 @@ func (s *Server) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) (kms
 					err = fmt.Errorf("%w: %s is an internal topic", errInvalidTopic, rt.Topic)
 				}
 			}
+			var wait func(context.Context) error
 			if err == nil {
 				part := s.replicas.Get(rt.Topic, rp.Partition)
 				if part == nil {
 					err = kerr.NotLeaderForPartition
 				} else {
-					res, perr := part.Produce(wctx, rp.Records, r.Acks)
-					err = perr
-					if perr == nil {
+					var res replica.ProduceResult
+					res, wait, err = part.ProduceAsync(rp.Records, r.Acks)
+					if err == nil {
 						pp.BaseOffset = res.BaseOffset
 						pp.LogStartOffset = res.LogStartOffset
 					}
 				}
 			}
-			if err != nil {
-				pp.ErrorCode = errorCode(err)
-				if r.Version >= 8 {
-					pp.ErrorMessage = errorMessage(err)
-				}
-				if pp.ErrorCode == kerr.UnknownServerError.Code || pp.ErrorCode == kerr.KafkaStorageError.Code {
-					s.logger.Error("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
-				}
-			}
 			pt.Partitions = append(pt.Partitions, pp)
+			if err != nil {
+				s.setProduceError(r, rt.Topic, &pt.Partitions[len(pt.Partitions)-1], err)
+			} else if r.Acks == -1 {
+				waits = append(waits, pending{topic: len(resp.Topics), partition: len(pt.Partitions) - 1, wait: wait})
+			}
 		}
 		resp.Topics = append(resp.Topics, pt)
 	}
 	if r.Acks == 0 {
 		return nil, nil
 	}
-	return resp, nil
+	if len(waits) == 0 {
+		return resp, nil
+	}
+	finish := req.Defer()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		wctx, cancel := context.WithTimeout(ctx, requestTimeout(r.TimeoutMillis))
+		defer cancel()
+		for _, w := range waits {
+			if err := w.wait(wctx); err != nil {
+				pt := &resp.Topics[w.topic]
+				pp := &pt.Partitions[w.partition]
+				pp.BaseOffset = -1
+				s.setProduceError(r, pt.Topic, pp, err)
+			}
+		}
+		finish(resp, nil)
+	}()
+	return nil, nil
+}
+
+// setProduceError records err on one partition of a produce response.
+func (s *Server) setProduceError(r *kmsg.ProduceRequest, topic string, pp *kmsg.ProduceResponseTopicPartition, err error) {
+	pp.ErrorCode = errorCode(err)
+	if r.Version >= 8 {
+		pp.ErrorMessage = errorMessage(err)
+	}
+	if pp.ErrorCode == kerr.UnknownServerError.Code || pp.ErrorCode == kerr.KafkaStorageError.Code {
+		s.logger.Error("produce failed", "topic", topic, "partition", pp.Partition, "err", err)
+	}
 }
