@@ -9,7 +9,7 @@ PKGS     := ./...
 # Packages with concurrency run under the race detector.
 RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/membership/... ./internal/server/... ./internal/cluster/...
 
-.PHONY: all build run cluster cluster-stop test test-unit test-race vet fmt-check bench fuzz clean
+.PHONY: all build run cluster cluster-stop test vet fmt-check bench fuzz chaos clean
 
 all: build
 
