@@ -39,6 +39,7 @@ func (s *Server) startMembership(ctx context.Context) error {
 		return err
 	}
 	s.members = m
+	s.gossipAdv = adv
 	s.logger.Info("gossip started", "addr", m.Addr(), "join", s.cfg.Join, "bootstrap_expect", s.cfg.BootstrapExpect)
 	return nil
 }
@@ -152,17 +153,32 @@ func (s *Server) clusterLoop() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-s.members.Events():
+		case _, ok := <-s.members.Events():
+			if !ok { // gossip is being restarted: wait for the next tick
+				select {
+				case <-s.ctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
 		case <-tick.C:
 		}
 	}
 }
 
 func (s *Server) clusterStep(lastRebalance *time.Time) {
+	s.checkGossipAddress()
 	peers := s.peers()
-	if !s.meta.HasState() && len(peers) < s.cfg.BootstrapExpect && time.Since(s.lastRejoin) > 2*time.Second {
-		// Still waiting for the quorum to meet: our join list may have
-		// resolved only to ourselves at start, so ask it again.
+	short := len(peers) < s.cfg.BootstrapExpect && !s.meta.HasState()
+	if reg := len(s.meta.State().Brokers); reg > len(peers) {
+		short = true
+	}
+	if short && time.Since(s.lastRejoin) > 2*time.Second {
+		// Fewer peers than expected: our join list may have resolved only
+		// to ourselves at start, or a partition has healed and the two
+		// sides still think each other dead. Contacting the join list again
+		// merges the views (memberlist's push-pull would, but only every
+		// 30 s).
 		s.lastRejoin = time.Now()
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		if err := s.members.Rejoin(ctx); err != nil {
@@ -214,6 +230,31 @@ func (s *Server) clusterStep(lastRebalance *time.Time) {
 			continue
 		}
 		s.logger.Info("partition leader changed", "topic", ch.Topic, "partition", ch.Partition, "leader", p.Leader, "epoch", p.LeaderEpoch, "isr", p.ISR)
+	}
+}
+
+// checkGossipAddress re-resolves a derived gossip advertise address every few
+// seconds. A container reconnected to its network may come back with a new
+// IP, while memberlist keeps advertising the old one, so peers would keep
+// the broker fenced forever; when the address moves, gossip is restarted on
+// the new one and rejoins the cluster.
+func (s *Server) checkGossipAddress() {
+	if time.Since(s.lastAdvCheck) < 5*time.Second || s.gossipAdv == "" {
+		return
+	}
+	s.lastAdvCheck = time.Now()
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	adv, err := s.cfg.gossipAdvertise(ctx)
+	if err != nil || adv == "" || adv == s.gossipAdv {
+		return
+	}
+	s.logger.Warn("this broker's gossip address changed; restarting gossip", "from", s.gossipAdv, "to", adv)
+	if err := s.members.Shutdown(); err != nil {
+		s.logger.Debug("gossip shutdown", "err", err)
+	}
+	if err := s.startMembership(ctx); err != nil {
+		s.logger.Error("cannot restart gossip; will retry", "err", err)
 	}
 }
 

@@ -38,6 +38,8 @@ type Server struct {
 	// a cluster (raftmeta.Peer.HasState); only the cluster loop touches it.
 	gossipedState bool
 	lastRejoin    time.Time // cluster loop only
+	lastAdvCheck  time.Time // cluster loop only
+	gossipAdv     string    // the gossip address we advertise ("" if fixed by the bind address)
 
 	listeners []net.Listener
 	wires     []*wire.Server
