@@ -243,6 +243,7 @@ func TestComposeCluster(t *testing.T) {
 
 	values := produceConsume(ctx, t, c, seeds[1], seeds[2], topic, 200)
 	inNetwork(ctx, t, c, cl.network, topic, len(values))
+	hostClients(ctx, t, seeds[0])
 }
 
 // createRF3 creates topic with 3 partitions replicated on all three brokers
