@@ -64,9 +64,12 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	m.repl = startReplication(m)
 	m.wg.Add(1)
-	go m.retentionLoop()
+	go m.maintenanceLoop()
 	return m, nil
 }
+
+// hwCheckpointInterval is how often high watermarks are checkpointed.
+const hwCheckpointInterval = 5 * time.Second
 
 // DirName is the directory of a partition, Kafka style: <topic>-<partition>.
 func DirName(topic string, index int32) string {
@@ -175,14 +178,23 @@ func (m *Manager) close() error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) retentionLoop() {
+func (m *Manager) maintenanceLoop() {
 	defer m.wg.Done()
 	t := time.NewTicker(m.cfg.RetentionCheckInterval)
 	defer t.Stop()
+	// Kafka's replica.high.watermark.checkpoint.interval.ms.
+	hwt := time.NewTicker(hwCheckpointInterval)
+	defer hwt.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
+		case <-hwt.C:
+			for _, p := range m.Partitions() {
+				if err := p.checkpointHW(); err != nil {
+					m.logger.Warn("high watermark checkpoint failed", "topic", p.Topic, "partition", p.Index, "err", err)
+				}
+			}
 		case now := <-t.C:
 			for _, p := range m.Partitions() {
 				if err := p.log.EnforceRetention(now); err != nil {

@@ -64,6 +64,8 @@ type Partition struct {
 	// policy requires; hw is the high watermark. Both only grow while leading.
 	durable atomic.Int64
 	hw      atomic.Int64
+	// hwCheckpointed is the value last written by checkpointHW.
+	hwCheckpointed atomic.Int64
 
 	hwMu    sync.Mutex
 	hwWaits chan struct{} // closed when hw moves
@@ -86,12 +88,19 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, chang
 		followerLEO: make(map[int32]int64),
 		hwWaits:     make(chan struct{}),
 	}
-	// Everything on disk at startup was written by an earlier run; on a lone
-	// broker it was all acknowledged-or-abandoned, and the leader recomputes
-	// the high watermark from the ISR as soon as it leads.
+	// Start from the checkpointed high watermark: records past it may never
+	// have been committed. A leader recomputes it from the ISR as soon as it
+	// leads (a lone broker at once); a follower learns it from its leader.
+	// With no checkpoint (a partition from before checkpoints existed) the
+	// whole log is taken as committed, as earlier versions did.
 	leo := l.LogEndOffset()
 	p.durable.Store(leo)
-	p.hw.Store(leo)
+	hw := leo
+	if c, ok := readHWCheckpoint(dir); ok && c < leo {
+		hw = c
+	}
+	p.hw.Store(hw)
+	p.hwCheckpointed.Store(hw)
 	if err := p.rebuildProducers(); err != nil {
 		l.Close()
 		return nil, err
@@ -412,6 +421,11 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 func (p *Partition) Size() int64 { return p.log.Size() }
 
 func (p *Partition) close(deleteData bool) error {
+	if !deleteData {
+		if err := p.checkpointHW(); err != nil {
+			p.logger.Warn("high watermark checkpoint failed", "err", err)
+		}
+	}
 	p.mu.Lock()
 	p.closed = true
 	p.leader = false
