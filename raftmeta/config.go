@@ -75,9 +75,12 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		RaftBind:           defaultRaftBind,
-		HeartbeatTimeout:   1000 * time.Millisecond,
-		ElectionTimeout:    1000 * time.Millisecond,
-		LeaderLeaseTimeout: 500 * time.Millisecond,
+		// Half of hashicorp/raft's defaults: brokers share a LAN, and a
+		// dead controller stalls leader elections for every partition
+		// until a new one is elected, so notice it in about a second.
+		HeartbeatTimeout:   500 * time.Millisecond,
+		ElectionTimeout:    500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond,
 		CommitTimeout:      50 * time.Millisecond,
 		SnapshotThreshold:  8192,
 		DeadVoterTimeout:   defaultDeadVoterTimeout,
