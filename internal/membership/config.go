@@ -152,6 +152,9 @@ func (c *Config) memberlistConfig() *memberlist.Config {
 		mc.ProbeTimeout = 200 * time.Millisecond
 		mc.SuspicionMult = 2
 		mc.GossipInterval = 100 * time.Millisecond
+		// A frozen peer still completes TCP handshakes (its kernel does), so
+		// a push-pull or join against it waits for this timeout.
+		mc.TCPTimeout = 2 * time.Second
 		return mc
 	}
 	mc := memberlist.DefaultLocalConfig()

@@ -173,19 +173,27 @@ func (s *Server) clusterStep(lastRebalance *time.Time) {
 	if reg := len(s.meta.State().Brokers); reg > len(peers) {
 		short = true
 	}
-	if short && time.Since(s.lastRejoin) > 2*time.Second {
+	if short && time.Since(s.lastRejoin) > 2*time.Second && s.rejoining.CompareAndSwap(false, true) {
 		// Fewer peers than expected: our join list may have resolved only
 		// to ourselves at start, or a partition has healed and the two
 		// sides still think each other dead. Contacting the join list again
 		// merges the views (memberlist's push-pull would, but only every
-		// 30 s).
+		// 30 s). In the background: a frozen peer holds a join for seconds,
+		// and this loop fences brokers and moves leaders.
 		s.lastRejoin = time.Now()
-		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-		if err := s.members.Rejoin(ctx); err != nil {
-			s.logger.Debug("gossip rejoin", "err", err)
-		}
-		cancel()
+		m := s.members
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.rejoining.Store(false)
+			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+			defer cancel()
+			if err := m.Rejoin(ctx); err != nil {
+				s.logger.Debug("gossip rejoin", "err", err)
+			}
+		}()
 	}
+
 	if !s.meta.HasState() {
 		if ok, err := s.meta.TryBootstrap(peers); err != nil {
 			s.logger.Warn("cannot bootstrap the controller quorum yet", "err", err)

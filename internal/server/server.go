@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strombroker/strom/internal/group"
@@ -37,9 +38,10 @@ type Server struct {
 	// gossipedState records that our gossip meta already says we belong to
 	// a cluster (raftmeta.Peer.HasState); only the cluster loop touches it.
 	gossipedState bool
-	lastRejoin    time.Time // cluster loop only
-	lastAdvCheck  time.Time // cluster loop only
-	gossipAdv     string    // the gossip address we advertise ("" if fixed by the bind address)
+	lastRejoin    time.Time   // cluster loop only
+	rejoining     atomic.Bool // a background gossip rejoin is running
+	lastAdvCheck  time.Time   // cluster loop only
+	gossipAdv     string      // the gossip address we advertise ("" if fixed by the bind address)
 
 	listeners []net.Listener
 	wires     []*wire.Server
