@@ -74,7 +74,7 @@ const (
 // defaults, while multi-voter clusters keep the conservative failure detector.
 func DefaultConfig() Config {
 	return Config{
-		RaftBind:           defaultRaftBind,
+		RaftBind: defaultRaftBind,
 		// Half of hashicorp/raft's defaults: brokers share a LAN, and a
 		// dead controller stalls leader elections for every partition
 		// until a new one is elected, so notice it in about a second.
