@@ -64,20 +64,18 @@ const (
 	defaultReconcileInterval = 5 * time.Second
 )
 
-// DefaultConfig returns production defaults: hashicorp/raft's own timers,
-// which suit a LAN cluster of several voters (a follower waits 1-2 s without
-// heartbeats before calling an election).
+// DefaultConfig returns production defaults: half of hashicorp/raft's own
+// timers (a follower waits 0.5-1 s without heartbeats before calling an
+// election). Brokers share a LAN, and a dead controller stalls partition
+// leader elections until a new one is elected, so it is noticed in about a
+// second.
 //
-// A cluster with a single voter does not pay that second: Open notices that
+// A cluster with a single voter does not even pay that: Open notices that
 // this node is the only voter and starts the election at once (see
-// kickSoloElection), so `strom broker` is ready in milliseconds with these
-// defaults, while multi-voter clusters keep the conservative failure detector.
+// kickSoloElection), so `strom broker` is ready in milliseconds.
 func DefaultConfig() Config {
 	return Config{
-		RaftBind: defaultRaftBind,
-		// Half of hashicorp/raft's defaults: brokers share a LAN, and a
-		// dead controller stalls leader elections for every partition
-		// until a new one is elected, so notice it in about a second.
+		RaftBind:           defaultRaftBind,
 		HeartbeatTimeout:   500 * time.Millisecond,
 		ElectionTimeout:    500 * time.Millisecond,
 		LeaderLeaseTimeout: 250 * time.Millisecond,
