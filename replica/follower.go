@@ -104,7 +104,7 @@ func (p *Partition) appendAsFollower(epoch int32, recs []byte) (int, error) {
 			return 0, nil
 		}
 	}
-	if _, err := p.log.AppendAsFollower(recs); err != nil {
+	if _, err := p.log.AppendAsFollowerParsed(recs, hdrs); err != nil {
 		p.mu.Unlock()
 		return 0, err
 	}

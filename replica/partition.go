@@ -217,16 +217,13 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 			return res, func(ctx context.Context) error { return p.waitAcks(ctx, dup.lastOffset, acks) }, nil
 		}
 	}
-	res, err := p.log.Append(b, p.leaderEpoch)
+	res, err := p.log.AppendParsed(b, hdrs, p.leaderEpoch)
 	if err != nil {
 		p.mu.Unlock()
 		return ProduceResult{}, nil, err
 	}
-	next := res.BaseOffset
-	for _, h := range hdrs {
-		h.BaseOffset = next
+	for _, h := range hdrs { // now carrying the assigned offsets
 		p.producers.record(h)
-		next = h.LastOffset() + 1
 	}
 	// acks=all asks for the strongest promise we make, so with the default
 	// interval policy it is fsynced before the ack too (group commit keeps

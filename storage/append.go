@@ -23,15 +23,23 @@ type AppendResult struct {
 // acknowledging. A leaderEpoch newer than any recorded starts a new entry
 // in the leader-epoch checkpoint; a negative one is not recorded.
 func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
-	cfg := l.config()
-	hs, err := parseBatches(b, cfg.MaxMessageBytes, true)
+	hs, err := ParseBatches(b, l.config().MaxMessageBytes)
 	if err != nil {
 		return AppendResult{}, err
 	}
+	return l.AppendParsed(b, hs, leaderEpoch)
+}
+
+// AppendParsed is Append for a caller that has already validated b with
+// ParseBatches (the replica reads the headers for sequence checks before
+// appending), so the batches are not parsed and CRC-checked a second time.
+// hs must be exactly ParseBatches' result for b; on success their
+// BaseOffset and PartitionLeaderEpoch hold the assigned values.
+func (l *Log) AppendParsed(b []byte, hs []BatchHeader, leaderEpoch int32) (AppendResult, error) {
 	if len(hs) == 0 {
 		return AppendResult{}, fmt.Errorf("%w: no record batches", ErrCorruptBatch)
 	}
-
+	cfg := l.config()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.checkWritable(); err != nil {
@@ -71,6 +79,12 @@ func (l *Log) AppendAsFollower(b []byte) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
+	return l.AppendAsFollowerParsed(b, hs)
+}
+
+// AppendAsFollowerParsed is AppendAsFollower for batches the caller already
+// validated with ParseBatches; hs must be exactly its result for b.
+func (l *Log) AppendAsFollowerParsed(b []byte, hs []BatchHeader) (AppendResult, error) {
 	if len(hs) == 0 {
 		return AppendResult{}, fmt.Errorf("%w: no record batches", ErrCorruptBatch)
 	}
