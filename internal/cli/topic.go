@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"sort"
@@ -280,51 +281,15 @@ func topicDescribe(e *env, args []string) error {
 }
 
 func topicDelete(e *env, args []string) error {
-	fs, o := newFlags(e, "topic delete", "topic delete NAME...", adminTimeout, "request timeout")
-	names, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return usageErr("topic delete needs at least one topic name")
-	}
-	cl, adm, err := o.client(e.ctx)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
-	resps, err := adm.DeleteTopics(ctx, names...)
-	if err != nil {
-		return o.wrap(err)
-	}
-	deleted := []string{}
-	var firstErr error
-	for _, n := range names {
-		r, ok := resps[n]
-		if !ok || r.Err != nil {
-			if firstErr == nil {
-				var cause error = kerr.UnknownTopicOrPartition
-				if ok {
-					cause = withMessage(r.Err, r.ErrMessage)
-				}
-				firstErr = explainTopic(cause, n)
+	return deleteNamed(e, args, "topic", kerr.UnknownTopicOrPartition, explainTopic,
+		func(ctx context.Context, adm *kadm.Client, names []string) (map[string]deleteResult, error) {
+			resps, err := adm.DeleteTopics(ctx, names...)
+			out := make(map[string]deleteResult, len(resps))
+			for n, r := range resps {
+				out[n] = deleteResult{r.Err, r.ErrMessage}
 			}
-			continue
-		}
-		deleted = append(deleted, n)
-	}
-	if o.json {
-		if err := writeJSON(e.stdout, map[string][]string{"deleted": deleted}); err != nil {
-			return err
-		}
-	} else {
-		for _, n := range deleted {
-			fmt.Fprintf(e.stdout, "deleted topic %s\n", n)
-		}
-	}
-	return firstErr
+			return out, err
+		})
 }
 
 func topicAlter(e *env, args []string) error {
