@@ -52,34 +52,18 @@ type resourceKey struct {
 func (s *Server) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
 	resp.Version = r.Version
-	count := make(map[resourceKey]int, len(r.Resources))
-	for _, res := range r.Resources {
-		count[resourceKey{res.ResourceType, res.ResourceName}]++
+	keys := make([]resourceKey, len(r.Resources))
+	for i, res := range r.Resources {
+		keys[i] = resourceKey{res.ResourceType, res.ResourceName}
 	}
-	changed := false
-	for i := range r.Resources {
-		res := &r.Resources[i]
+	errs := s.alterEach(ctx, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
+		return func(map[string]string) (map[string]string, error) { return replaceConfigs(r.Resources[i].Configs) }
+	})
+	for i, k := range keys {
 		rr := kmsg.NewAlterConfigsResponseResource()
-		rr.ResourceType = res.ResourceType
-		rr.ResourceName = res.ResourceName
-		var err error
-		if count[resourceKey{res.ResourceType, res.ResourceName}] > 1 {
-			err = fmt.Errorf("%w: resource %s %q is given more than once", errInvalidRequest, res.ResourceType, res.ResourceName)
-		} else {
-			err = s.alterResource(ctx, res.ResourceType, res.ResourceName, r.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
-				return replaceConfigs(res.Configs)
-			})
-		}
-		if err != nil {
-			rr.ErrorCode = errorCode(err)
-			rr.ErrorMessage = errorMessage(err)
-		} else if !r.ValidateOnly {
-			changed = true
-		}
+		rr.ResourceType, rr.ResourceName = k.typ, k.name
+		rr.ErrorCode, rr.ErrorMessage = errorCode(errs[i]), errorMessage(errs[i])
 		resp.Resources = append(resp.Resources, rr)
-	}
-	if changed {
-		s.reconcile()
 	}
 	return resp
 }
@@ -87,36 +71,47 @@ func (s *Server) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsReq
 func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	resp.Version = r.Version
-	count := make(map[resourceKey]int, len(r.Resources))
-	for _, res := range r.Resources {
-		count[resourceKey{res.ResourceType, res.ResourceName}]++
+	keys := make([]resourceKey, len(r.Resources))
+	for i, res := range r.Resources {
+		keys[i] = resourceKey{res.ResourceType, res.ResourceName}
 	}
-	changed := false
-	for i := range r.Resources {
-		res := &r.Resources[i]
+	errs := s.alterEach(ctx, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
+		return func(cur map[string]string) (map[string]string, error) {
+			return s.applyIncremental(cur, r.Resources[i].Configs)
+		}
+	})
+	for i, k := range keys {
 		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		rr.ResourceType = res.ResourceType
-		rr.ResourceName = res.ResourceName
-		var err error
-		if count[resourceKey{res.ResourceType, res.ResourceName}] > 1 {
-			err = fmt.Errorf("%w: resource %s %q is given more than once", errInvalidRequest, res.ResourceType, res.ResourceName)
-		} else {
-			err = s.alterResource(ctx, res.ResourceType, res.ResourceName, r.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
-				return s.applyIncremental(cur, res.Configs)
-			})
-		}
-		if err != nil {
-			rr.ErrorCode = errorCode(err)
-			rr.ErrorMessage = errorMessage(err)
-		} else if !r.ValidateOnly {
-			changed = true
-		}
+		rr.ResourceType, rr.ResourceName = k.typ, k.name
+		rr.ErrorCode, rr.ErrorMessage = errorCode(errs[i]), errorMessage(errs[i])
 		resp.Resources = append(resp.Resources, rr)
+	}
+	return resp
+}
+
+// alterEach runs both AlterConfigs flavours: each resource named once gets
+// alterResource with the edit its request describes; a resource named more
+// than once is refused, as Kafka does. It returns one error (or nil) per
+// resource, in order, and reconciles local replicas if anything changed.
+func (s *Server) alterEach(ctx context.Context, keys []resourceKey, validateOnly bool, edit func(i int) func(map[string]string) (map[string]string, error)) []error {
+	count := make(map[resourceKey]int, len(keys))
+	for _, k := range keys {
+		count[k]++
+	}
+	errs := make([]error, len(keys))
+	changed := false
+	for i, k := range keys {
+		if count[k] > 1 {
+			errs[i] = fmt.Errorf("%w: resource %s %q is given more than once", errInvalidRequest, k.typ, k.name)
+			continue
+		}
+		errs[i] = s.alterResource(ctx, k.typ, k.name, validateOnly, edit(i))
+		changed = changed || (errs[i] == nil && !validateOnly)
 	}
 	if changed {
 		s.reconcile()
 	}
-	return resp
+	return errs
 }
 
 // alterResource computes a topic's new configs with next (given a copy of
