@@ -91,3 +91,33 @@ func (s *State) FencedBrokers() map[int32]bool {
 	}
 	return out
 }
+
+// ShrinkISRs drops dead or fenced brokers from the ISR of partitions whose
+// leader is alive, as KRaft does for fenced brokers; otherwise acks=all
+// writes would stall until the leader's own lag check
+// (replica.lag.time.max.ms) noticed. Partitions that already have a change
+// in pending (an election) are left to it, and an ISR is never emptied.
+func ShrinkISRs(s *State, dead map[int32]bool, pending []PartitionChange) []PartitionChange {
+	type key struct {
+		topic string
+		p     int32
+	}
+	skip := make(map[key]bool, len(pending))
+	for _, ch := range pending {
+		skip[key{ch.Topic, ch.Partition}] = true
+	}
+	var out []PartitionChange
+	for _, name := range slices.Sorted(maps.Keys(s.Topics)) {
+		for _, p := range s.Topics[name].Partitions {
+			if p.Leader < 0 || dead[p.Leader] || skip[key{name, p.Index}] {
+				continue
+			}
+			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return dead[id] })
+			if len(isr) == len(p.ISR) || len(isr) == 0 {
+				continue
+			}
+			out = append(out, PartitionChange{Topic: name, Partition: p.Index, Leader: p.Leader, ISR: isr, PartitionEpoch: p.PartitionEpoch})
+		}
+	}
+	return out
+}

@@ -226,7 +226,7 @@ func (s *Server) clusterStep(lastRebalance *time.Time) {
 		}
 	}
 	changes := raftmeta.ElectLeaders(st, dead, s.uncleanAllowed(st))
-	changes = append(changes, shrinkDeadFromISR(st, dead, changes)...)
+	changes = append(changes, raftmeta.ShrinkISRs(st, dead, changes)...)
 	if s.cfg.AutoLeaderRebalance && time.Since(*lastRebalance) >= s.cfg.LeaderRebalanceInterval {
 		*lastRebalance = time.Now()
 		changes = append(changes, raftmeta.PreferredLeaderChanges(st, alive)...)
@@ -264,40 +264,6 @@ func (s *Server) checkGossipAddress() {
 	if err := s.startMembership(ctx); err != nil {
 		s.logger.Error("cannot restart gossip; will retry", "err", err)
 	}
-}
-
-// shrinkDeadFromISR drops dead or fenced brokers from the ISR of partitions
-// whose leader is alive, as KRaft does for fenced brokers: otherwise acks=all
-// writes would stall until the leader's own lag check (replica.lag.time.max.ms)
-// noticed. Partitions already being changed by an election are skipped.
-func shrinkDeadFromISR(st *raftmeta.State, dead map[int32]bool, already []raftmeta.PartitionChange) []raftmeta.PartitionChange {
-	type key struct {
-		topic string
-		p     int32
-	}
-	skip := make(map[key]bool, len(already))
-	for _, ch := range already {
-		skip[key{ch.Topic, ch.Partition}] = true
-	}
-	var out []raftmeta.PartitionChange
-	for name, t := range st.Topics {
-		for _, p := range t.Partitions {
-			if p.Leader < 0 || dead[p.Leader] || skip[key{name, p.Index}] {
-				continue
-			}
-			isr := make([]int32, 0, len(p.ISR))
-			for _, id := range p.ISR {
-				if !dead[id] {
-					isr = append(isr, id)
-				}
-			}
-			if len(isr) == len(p.ISR) || len(isr) == 0 {
-				continue
-			}
-			out = append(out, raftmeta.PartitionChange{Topic: name, Partition: p.Index, Leader: p.Leader, ISR: isr, PartitionEpoch: p.PartitionEpoch})
-		}
-	}
-	return out
 }
 
 // uncleanAllowed reads unclean.leader.election.enable per topic (off unless a
