@@ -52,6 +52,14 @@ type Config struct {
 	// SnapshotThreshold is how many log entries since the last snapshot make
 	// raft take a new one (checked every couple of minutes).
 	SnapshotThreshold uint64
+	// InMemory keeps the raft log, stable store and snapshots in memory and
+	// uses raft's in-memory transport instead of TCP (DataDir, RaftBind and
+	// RaftAdvertise are ignored; the raft address is "inmem-<id>"). For tests
+	// of the layers above that need a real controller without sockets or
+	// disks: nodes are linked with ConnectInMemory, and forwarding a write
+	// to a controller elsewhere is not available (such writes fail with
+	// ErrNoController when ctx ends), so tests write on the controller.
+	InMemory bool
 }
 
 const (
@@ -104,7 +112,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.NodeID < 0:
 		return fmt.Errorf("%w: node id %d is negative", ErrInvalidConfig, c.NodeID)
-	case c.DataDir == "":
+	case c.DataDir == "" && !c.InMemory:
 		return fmt.Errorf("%w: empty DataDir", ErrInvalidConfig)
 	case c.BootstrapExpect < 0:
 		return fmt.Errorf("%w: BootstrapExpect %d is negative", ErrInvalidConfig, c.BootstrapExpect)

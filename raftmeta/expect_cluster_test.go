@@ -229,9 +229,17 @@ func TestClusterBootstrapExpect(t *testing.T) {
 	}
 	waitRaftServers(t, live, want)
 
-	// The server's election moves partition leaders off the fenced broker.
+	// Partition leaders move off the fenced broker (the controller
+	// package plans this; here the first live ISR member takes over).
 	s := leader.State()
-	changes := ElectLeaders(s, s.FencedBrokers(), nil)
+	var changes []PartitionChange
+	for _, p := range s.Topics["orders"].Partitions {
+		if p.Leader != deadID {
+			continue
+		}
+		isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return id == deadID })
+		changes = append(changes, PartitionChange{Topic: "orders", Partition: p.Index, Leader: isr[0], ISR: isr, PartitionEpoch: p.PartitionEpoch})
+	}
 	if len(changes) == 0 {
 		t.Fatalf("no leader changes though broker %d led partitions: %+v", deadID, s.Topics["orders"].Partitions)
 	}

@@ -581,3 +581,13 @@ func TestFSMRestoreRejectsBadSnapshots(t *testing.T) {
 		})
 	}
 }
+
+func TestFencedBrokers(t *testing.T) {
+	s := emptyState()
+	s.Brokers[1] = Broker{ID: 1}
+	s.Brokers[2] = Broker{ID: 2, Fenced: true}
+	s.Brokers[3] = Broker{ID: 3, Fenced: true}
+	if got := s.FencedBrokers(); !reflect.DeepEqual(got, map[int32]bool{2: true, 3: true}) {
+		t.Fatalf("FencedBrokers = %v", got)
+	}
+}

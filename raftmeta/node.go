@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -58,7 +59,7 @@ type Node struct {
 
 	fsm      *fsm
 	raft     *raft.Raft
-	store    *raftboltdb.BoltStore
+	stores   *raftStores
 	notifyCh chan bool             // raft.Config.NotifyCh: our own leadership
 	obsCh    chan raft.Observation // leader changes seen by any member
 	observer *raft.Observer
@@ -86,8 +87,7 @@ type Node struct {
 
 	// fwd is the client side of write forwarding (forward.go); the raft
 	// transport's stream serves the other side.
-	fwd    *forwarder
-	stream *tcpStream
+	fwd *forwarder
 	// baseCtx is the parent of forwarded requests served here; Close
 	// cancels it so they end before the transport waits for them.
 	baseCtx    context.Context
@@ -144,7 +144,9 @@ func Open(cfg Config) (*Node, error) {
 		n.cancelBase()
 		return nil, err
 	}
-	n.stream.setForwardHandler(n.serveForward)
+	if n.stores.stream != nil {
+		n.stores.stream.setForwardHandler(n.serveForward)
+	}
 	n.observer = raft.NewObserver(n.obsCh, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
@@ -158,18 +160,90 @@ func Open(cfg Config) (*Node, error) {
 // openRaft opens the stores and transport and starts raft, cleaning up
 // whatever it opened if a later step fails.
 func (n *Node) openRaft() (err error) {
+	hlog := newHCLogAdapter(n.logger, "raft")
+	var stores *raftStores
+	if n.cfg.InMemory {
+		stores = openInMemory(n.id)
+	} else if stores, err = n.openOnDisk(hlog); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			stores.close()
+		}
+	}()
+
+	rc := n.raftConfig(hlog)
+	has, err := raft.HasExistingState(stores.log, stores.stable, stores.snaps)
+	if err != nil {
+		return fmt.Errorf("raftmeta: inspect raft state: %w", err)
+	}
+	trans := stores.trans
+	if !has && n.cfg.BootstrapSelf && n.cfg.BootstrapExpect <= 1 {
+		n.logger.Info("raftmeta: bootstrapping a new one-voter cluster", "raft_addr", trans.LocalAddr())
+		err := raft.BootstrapCluster(rc, stores.log, stores.stable, stores.snaps, trans, raft.Configuration{
+			Servers: []raft.Server{{Suffrage: raft.Voter, ID: n.id, Address: trans.LocalAddr()}},
+		})
+		if err != nil {
+			return fmt.Errorf("raftmeta: bootstrap: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, n.fsm, stores.log, stores.stable, stores.snaps, trans)
+	if err != nil {
+		return fmt.Errorf("raftmeta: start raft: %w", err)
+	}
+	n.raft, n.stores, n.addr = r, stores, trans.LocalAddr()
+	return nil
+}
+
+// raftStores is what raft runs on: the log and stable store, snapshots and
+// the transport, on disk and TCP or all in memory (Config.InMemory).
+type raftStores struct {
+	log    raft.LogStore
+	stable raft.StableStore
+	snaps  raft.SnapshotStore
+	trans  raft.Transport
+	// stream is the TCP stream layer shared with forwarding; nil in memory.
+	stream *tcpStream
+	// inmem is the in-memory transport (for ConnectInMemory); nil on disk.
+	inmem *raft.InmemTransport
+	// closeStore closes the log and stable store; raft closes the
+	// transport when it shuts down.
+	closeStore func() error
+}
+
+// close releases the stores and the transport of a node that failed to
+// start (a started node's transport is closed by raft's Shutdown).
+func (s *raftStores) close() {
+	if c, ok := s.trans.(io.Closer); ok {
+		c.Close()
+	}
+	s.closeStore()
+}
+
+// openInMemory builds Config.InMemory's stores; nothing can fail.
+func openInMemory(id raft.ServerID) *raftStores {
+	store := raft.NewInmemStore()
+	_, trans := raft.NewInmemTransport(raft.ServerAddress("inmem-" + string(id)))
+	return &raftStores{
+		log: store, stable: store, snaps: raft.NewInmemSnapshotStore(),
+		trans: trans, inmem: trans, closeStore: func() error { return nil },
+	}
+}
+
+// openOnDisk opens raft-boltdb in DataDir/raft, file snapshots beside it
+// and the TCP transport on RaftBind.
+func (n *Node) openOnDisk(hlog *hclogAdapter) (_ *raftStores, err error) {
 	dir := filepath.Join(n.cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("raftmeta: %w", err)
+		return nil, fmt.Errorf("raftmeta: %w", err)
 	}
-	hlog := newHCLogAdapter(n.logger, "raft")
-
 	store, err := raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(dir, "raft.db"),
 		BoltOptions: &bbolt.Options{Timeout: time.Second}, // fail, don't hang, if another process holds it
 	})
 	if err != nil {
-		return fmt.Errorf("raftmeta: open raft store: %w", err)
+		return nil, fmt.Errorf("raftmeta: open raft store: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -177,15 +251,15 @@ func (n *Node) openRaft() (err error) {
 		}
 	}()
 	if err := n.checkNodeID(store); err != nil {
-		return err
+		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, retainSnapshots, hlog.Named("snapshot"))
 	if err != nil {
-		return fmt.Errorf("raftmeta: open snapshot store: %w", err)
+		return nil, fmt.Errorf("raftmeta: open snapshot store: %w", err)
 	}
 	stream, err := listenRaft(n.cfg.RaftBind, n.cfg.RaftAdvertise)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
@@ -193,32 +267,33 @@ func (n *Node) openRaft() (err error) {
 		Timeout: transportTimeout,
 		Logger:  hlog.Named("net"),
 	})
-	defer func() {
-		if err != nil {
-			trans.Close()
-		}
-	}()
+	return &raftStores{
+		log: store, stable: store, snaps: snaps, trans: trans, stream: stream, closeStore: store.Close,
+	}, nil
+}
 
-	rc := n.raftConfig(hlog)
-	has, err := raft.HasExistingState(store, store, snaps)
-	if err != nil {
-		return fmt.Errorf("raftmeta: inspect raft state: %w", err)
-	}
-	if !has && n.cfg.BootstrapSelf && n.cfg.BootstrapExpect <= 1 {
-		n.logger.Info("raftmeta: bootstrapping a new one-voter cluster", "raft_addr", trans.LocalAddr())
-		err := raft.BootstrapCluster(rc, store, store, snaps, trans, raft.Configuration{
-			Servers: []raft.Server{{Suffrage: raft.Voter, ID: n.id, Address: trans.LocalAddr()}},
-		})
-		if err != nil {
-			return fmt.Errorf("raftmeta: bootstrap: %w", err)
+// ConnectInMemory links the in-memory transports of nodes opened with
+// Config.InMemory, both ways between every pair, so they can form one raft
+// cluster. It panics on a node that is not in memory: a test bug.
+func ConnectInMemory(nodes ...*Node) {
+	for _, a := range nodes {
+		for _, b := range nodes {
+			if a != b {
+				a.stores.inmem.Connect(b.addr, b.stores.inmem)
+			}
 		}
 	}
-	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, trans)
-	if err != nil {
-		return fmt.Errorf("raftmeta: start raft: %w", err)
+}
+
+// DisconnectInMemory cuts node's in-memory transport from every other node
+// and theirs from it (a crashed or partitioned node, for tests).
+func DisconnectInMemory(node *Node, others ...*Node) {
+	node.stores.inmem.DisconnectAll()
+	for _, o := range others {
+		if o != node {
+			o.stores.inmem.Disconnect(node.addr)
+		}
 	}
-	n.raft, n.store, n.addr, n.stream = r, store, trans.LocalAddr(), stream
-	return nil
 }
 
 func (n *Node) raftConfig(hlog *hclogAdapter) *raft.Config {
@@ -305,7 +380,7 @@ func (n *Node) Close() error {
 	n.raft.DeregisterObserver(n.observer)
 	n.wg.Wait()
 	n.drainApplies()
-	if cerr := n.store.Close(); cerr != nil {
+	if cerr := n.stores.closeStore(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("raftmeta: close raft store: %w", cerr))
 	}
 	n.established.Store(false)

@@ -102,12 +102,12 @@ func TestNodeSingleRestart(t *testing.T) {
 	}
 	// Bootstrapping writes the only configuration entry of a one-voter
 	// cluster; a second bootstrap would have written another.
-	firstIdx, _ := n2.store.FirstIndex()
-	lastIdx, _ := n2.store.LastIndex()
+	firstIdx, _ := n2.stores.log.FirstIndex()
+	lastIdx, _ := n2.stores.log.LastIndex()
 	configs := 0
 	for i := firstIdx; i <= lastIdx; i++ {
 		var l raft.Log
-		if err := n2.store.GetLog(i, &l); err != nil {
+		if err := n2.stores.log.GetLog(i, &l); err != nil {
 			t.Fatalf("GetLog(%d): %v", i, err)
 		}
 		if l.Type == raft.LogConfiguration {

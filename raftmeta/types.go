@@ -183,3 +183,17 @@ func copyConfigs(m map[string]string) map[string]string {
 	}
 	return c
 }
+
+// FencedBrokers returns the registered brokers that are fenced (set by
+// ReconcileMembers when they left the membership), as a set: the usual
+// fencedOrDead argument of ElectLeaders, possibly merged with the server's
+// own view of dead brokers.
+func (s *State) FencedBrokers() map[int32]bool {
+	out := map[int32]bool{}
+	for id, b := range s.Brokers {
+		if b.Fenced {
+			out[id] = true
+		}
+	}
+	return out
+}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"time"
 
+	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/membership"
 	"github.com/strombroker/strom/raftmeta"
 )
@@ -19,29 +19,49 @@ func (c *Config) clusterMode() bool {
 	return len(c.Join) > 0 || c.BootstrapExpect > 1
 }
 
-// startMembership starts gossip with this broker's advertised endpoints and
-// Raft address, so peers can find its controller transport.
-func (s *Server) startMembership(ctx context.Context) error {
-	mc := membership.DefaultConfig()
-	mc.NodeID = s.cfg.NodeID
-	mc.BindAddr = s.cfg.GossipAddr
-	adv, err := s.cfg.gossipAdvertise(ctx)
+// startController starts gossip and the cluster control loop
+// (internal/controller) with this broker's advertised endpoints and Raft
+// address, so peers can find its controller transport.
+func (s *Server) startController(ctx context.Context) error {
+	cc := controller.Config{
+		NodeID:                  s.cfg.NodeID,
+		BootstrapExpect:         s.cfg.BootstrapExpect,
+		Tick:                    s.cfg.ClusterTick,
+		AutoLeaderRebalance:     s.cfg.AutoLeaderRebalance,
+		LeaderRebalanceInterval: s.cfg.LeaderRebalanceInterval,
+		Logger:                  s.logger.With("component", "controller"),
+		GossipMeta:              s.gossipMeta,
+		GossipAdvertise:         s.cfg.gossipAdvertise,
+		StartGossip:             s.startGossip,
+	}
+	c, err := controller.New(cc, s.meta)
 	if err != nil {
 		return err
 	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	s.ctrl = c
+	return nil
+}
+
+// startGossip starts memberlist gossip advertising adv ("" = the bound
+// address) with meta, joining the configured peers.
+func (s *Server) startGossip(ctx context.Context, adv string, meta membership.Meta) (controller.Gossip, error) {
+	mc := membership.DefaultConfig()
+	mc.NodeID = s.cfg.NodeID
+	mc.BindAddr = s.cfg.GossipAddr
 	mc.AdvertiseAddr = adv
 	mc.Join = s.cfg.Join
 	mc.Fast = s.cfg.FastGossip
 	mc.Logger = s.logger.With("component", "gossip")
-	mc.Meta = s.gossipMeta()
+	mc.Meta = meta
 	m, err := membership.Start(ctx, mc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.members = m
-	s.gossipAdv = adv
 	s.logger.Info("gossip started", "addr", m.Addr(), "join", s.cfg.Join, "bootstrap_expect", s.cfg.BootstrapExpect)
-	return nil
+	return m, nil
 }
 
 // gossipAdvertise is the gossip address peers dial. memberlist needs an IP
@@ -125,154 +145,6 @@ func (s *Server) gossipMeta() membership.Meta {
 		meta.Listeners = append(meta.Listeners, membership.Listener{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
 	}
 	return meta
-}
-
-// peers turns the live gossip members into the controller's view of them.
-func (s *Server) peers() []raftmeta.Peer {
-	var out []raftmeta.Peer
-	for _, m := range s.members.Members() {
-		if m.State != membership.StateAlive {
-			continue
-		}
-		out = append(out, raftmeta.Peer{NodeID: m.NodeID, RaftAddr: m.RaftAddr, HasState: m.HasState})
-	}
-	return out
-}
-
-// clusterLoop drives everything gossip decides: founding the controller
-// quorum once bootstrap-expect brokers have met, keeping our gossiped
-// has-state bit true, and, on the controller, reconciling Raft membership,
-// fencing dead brokers and moving partition leadership off them.
-func (s *Server) clusterLoop() {
-	defer s.wg.Done()
-	tick := time.NewTicker(s.cfg.ClusterTick)
-	defer tick.Stop()
-	lastRebalance := time.Now()
-	for {
-		s.clusterStep(&lastRebalance)
-		select {
-		case <-s.ctx.Done():
-			return
-		case _, ok := <-s.members.Events():
-			if !ok { // gossip is being restarted: wait for the next tick
-				select {
-				case <-s.ctx.Done():
-					return
-				case <-tick.C:
-				}
-			}
-		case <-tick.C:
-		}
-	}
-}
-
-func (s *Server) clusterStep(lastRebalance *time.Time) {
-	s.checkGossipAddress()
-	peers := s.peers()
-	short := len(peers) < s.cfg.BootstrapExpect && !s.meta.HasState()
-	if reg := len(s.meta.State().Brokers); reg > len(peers) {
-		short = true
-	}
-	if short && time.Since(s.lastRejoin) > 2*time.Second && s.rejoining.CompareAndSwap(false, true) {
-		// Fewer peers than expected: our join list may have resolved only
-		// to ourselves at start, or a partition has healed and the two
-		// sides still think each other dead. Contacting the join list again
-		// merges the views (memberlist's push-pull would, but only every
-		// 30 s). In the background: a frozen peer holds a join for seconds,
-		// and this loop fences brokers and moves leaders.
-		s.lastRejoin = time.Now()
-		m := s.members
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.rejoining.Store(false)
-			ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-			defer cancel()
-			if err := m.Rejoin(ctx); err != nil {
-				s.logger.Debug("gossip rejoin", "err", err)
-			}
-		}()
-	}
-
-	if !s.meta.HasState() {
-		if ok, err := s.meta.TryBootstrap(peers); err != nil {
-			s.logger.Warn("cannot bootstrap the controller quorum yet", "err", err)
-		} else if ok {
-			s.logger.Info("bootstrapped the controller quorum", "voters", len(peers))
-		}
-	}
-	if s.meta.HasState() && !s.gossipedState {
-		if err := s.members.UpdateMeta(s.gossipMeta()); err == nil {
-			s.gossipedState = true
-		}
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-	defer cancel()
-	if err := s.meta.ReconcileMembers(ctx, peers); err != nil && s.ctx.Err() == nil {
-		s.logger.Debug("reconcile members", "err", err)
-	}
-	if !s.meta.IsController() {
-		return
-	}
-	st := s.meta.State()
-	alive := make(map[int32]bool, len(peers))
-	for _, p := range peers {
-		alive[p.NodeID] = true
-	}
-	dead := make(map[int32]bool)
-	for id, b := range st.Brokers {
-		if b.Fenced || !alive[id] {
-			dead[id] = true
-		}
-	}
-	changes := raftmeta.ElectLeaders(st, dead, s.uncleanAllowed(st))
-	changes = append(changes, raftmeta.ShrinkISRs(st, dead, changes)...)
-	if s.cfg.AutoLeaderRebalance && time.Since(*lastRebalance) >= s.cfg.LeaderRebalanceInterval {
-		*lastRebalance = time.Now()
-		changes = append(changes, raftmeta.PreferredLeaderChanges(st, alive)...)
-	}
-	for _, ch := range changes {
-		p, err := s.meta.AlterPartition(ctx, ch)
-		if err != nil {
-			s.logger.Warn("partition leader change refused", "topic", ch.Topic, "partition", ch.Partition, "leader", ch.Leader, "err", err)
-			continue
-		}
-		s.logger.Info("partition leader changed", "topic", ch.Topic, "partition", ch.Partition, "leader", p.Leader, "epoch", p.LeaderEpoch, "isr", p.ISR)
-	}
-}
-
-// checkGossipAddress re-resolves a derived gossip advertise address every few
-// seconds. A container reconnected to its network may come back with a new
-// IP, while memberlist keeps advertising the old one, so peers would keep
-// the broker fenced forever; when the address moves, gossip is restarted on
-// the new one and rejoins the cluster.
-func (s *Server) checkGossipAddress() {
-	if time.Since(s.lastAdvCheck) < 5*time.Second || s.gossipAdv == "" {
-		return
-	}
-	s.lastAdvCheck = time.Now()
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-	defer cancel()
-	adv, err := s.cfg.gossipAdvertise(ctx)
-	if err != nil || adv == "" || adv == s.gossipAdv {
-		return
-	}
-	s.logger.Warn("this broker's gossip address changed; restarting gossip", "from", s.gossipAdv, "to", adv)
-	if err := s.members.Shutdown(); err != nil {
-		s.logger.Debug("gossip shutdown", "err", err)
-	}
-	if err := s.startMembership(ctx); err != nil {
-		s.logger.Error("cannot restart gossip; will retry", "err", err)
-	}
-}
-
-// uncleanAllowed reads unclean.leader.election.enable per topic (off unless a
-// topic opts in: electing an out-of-sync replica can lose acknowledged data).
-func (s *Server) uncleanAllowed(st *raftmeta.State) func(string) bool {
-	return func(topic string) bool {
-		t := st.Topics[topic]
-		return t != nil && t.Configs["unclean.leader.election.enable"] == "true"
-	}
 }
 
 // liveBrokers counts registered, unfenced brokers.

@@ -11,11 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
-	"github.com/strombroker/strom/internal/membership"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/wire"
@@ -33,15 +32,7 @@ type Server struct {
 	meta     *raftmeta.Node
 	replicas *replica.Manager
 	groups   *group.Coordinator
-	members  *membership.Membership // nil for a cluster of one
-
-	// gossipedState records that our gossip meta already says we belong to
-	// a cluster (raftmeta.Peer.HasState); only the cluster loop touches it.
-	gossipedState bool
-	lastRejoin    time.Time   // cluster loop only
-	rejoining     atomic.Bool // a background gossip rejoin is running
-	lastAdvCheck  time.Time   // cluster loop only
-	gossipAdv     string      // the gossip address we advertise ("" if fixed by the bind address)
+	ctrl     *controller.Controller // nil for a cluster of one
 
 	listeners []net.Listener
 	wires     []*wire.Server
@@ -151,11 +142,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.groups = group.New(gc)
 
 	if s.cfg.clusterMode() {
-		if err := s.startMembership(ctx); err != nil {
+		if err := s.startController(ctx); err != nil {
 			return fmt.Errorf("start gossip on %s: %w", s.cfg.GossipAddr, err)
 		}
-		s.wg.Add(1)
-		go s.clusterLoop()
 	}
 	if err := s.meta.WaitController(ctx); err != nil {
 		return fmt.Errorf("wait for controller: %w", err)
@@ -438,13 +427,10 @@ func (s *Server) close() error {
 		s.groups.Close()
 	}
 	s.wg.Wait()
-	if s.members != nil {
-		// Tell peers we are leaving on purpose, so they do not wait out a
-		// failure timeout before moving leadership away.
-		if err := s.members.Leave(2 * time.Second); err != nil {
-			s.logger.Debug("gossip leave", "err", err)
-		}
-		errs = append(errs, s.members.Shutdown())
+	if s.ctrl != nil {
+		// Leaves gossip on purpose, so peers do not wait out a failure
+		// timeout before moving leadership away.
+		errs = append(errs, s.ctrl.Close())
 	}
 	if s.replicas != nil {
 		errs = append(errs, s.replicas.Close())

@@ -1,11 +1,13 @@
-package raftmeta
+package controller
 
 import (
 	"maps"
 	"slices"
+
+	"github.com/strombroker/strom/raftmeta"
 )
 
-// Partition leader election. These are pure functions over a State: the
+// Partition leader election. These are pure functions over a raftmeta.State: the
 // server on the controller computes the changes and applies each with
 // AlterPartition, whose partition-epoch check rejects a change computed from
 // a state that has moved on (recompute and retry then). The results are
@@ -30,15 +32,15 @@ import (
 //     offline with nobody electable yields no change.
 //
 // Each change carries the partition epoch it was computed from.
-func ElectLeaders(s *State, fencedOrDead map[int32]bool, uncleanAllowed func(topic string) bool) []PartitionChange {
-	var out []PartitionChange
+func ElectLeaders(s *raftmeta.State, fencedOrDead map[int32]bool, uncleanAllowed func(topic string) bool) []raftmeta.PartitionChange {
+	var out []raftmeta.PartitionChange
 	for _, name := range slices.Sorted(maps.Keys(s.Topics)) {
 		t := s.Topics[name]
 		for _, p := range t.Partitions {
 			if p.Leader >= 0 && !fencedOrDead[p.Leader] {
 				continue
 			}
-			ch := PartitionChange{Topic: name, Partition: p.Index, Leader: -1, ISR: slices.Clone(p.ISR), PartitionEpoch: p.PartitionEpoch}
+			ch := raftmeta.PartitionChange{Topic: name, Partition: p.Index, Leader: -1, ISR: slices.Clone(p.ISR), PartitionEpoch: p.PartitionEpoch}
 			liveISR := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return fencedOrDead[id] })
 			if i := slices.IndexFunc(p.Replicas, func(id int32) bool { return slices.Contains(liveISR, id) }); i >= 0 {
 				ch.Leader, ch.ISR = p.Replicas[i], liveISR
@@ -60,8 +62,8 @@ func ElectLeaders(s *State, fencedOrDead map[int32]bool, uncleanAllowed func(top
 // leadership back to the preferred replica (the first in the replica list)
 // of every partition it does not lead, provided it is alive and in the ISR.
 // The ISR is unchanged.
-func PreferredLeaderChanges(s *State, alive map[int32]bool) []PartitionChange {
-	var out []PartitionChange
+func PreferredLeaderChanges(s *raftmeta.State, alive map[int32]bool) []raftmeta.PartitionChange {
+	var out []raftmeta.PartitionChange
 	for _, name := range slices.Sorted(maps.Keys(s.Topics)) {
 		for _, p := range s.Topics[name].Partitions {
 			if len(p.Replicas) == 0 {
@@ -71,22 +73,8 @@ func PreferredLeaderChanges(s *State, alive map[int32]bool) []PartitionChange {
 			if p.Leader == pref || !alive[pref] || !slices.Contains(p.ISR, pref) {
 				continue
 			}
-			out = append(out, PartitionChange{Topic: name, Partition: p.Index, Leader: pref,
+			out = append(out, raftmeta.PartitionChange{Topic: name, Partition: p.Index, Leader: pref,
 				ISR: slices.Clone(p.ISR), PartitionEpoch: p.PartitionEpoch})
-		}
-	}
-	return out
-}
-
-// FencedBrokers returns the registered brokers that are fenced (set by
-// ReconcileMembers when they left the membership), as a set: the usual
-// fencedOrDead argument of ElectLeaders, possibly merged with the server's
-// own view of dead brokers.
-func (s *State) FencedBrokers() map[int32]bool {
-	out := map[int32]bool{}
-	for id, b := range s.Brokers {
-		if b.Fenced {
-			out[id] = true
 		}
 	}
 	return out
@@ -97,7 +85,7 @@ func (s *State) FencedBrokers() map[int32]bool {
 // writes would stall until the leader's own lag check
 // (replica.lag.time.max.ms) noticed. Partitions that already have a change
 // in pending (an election) are left to it, and an ISR is never emptied.
-func ShrinkISRs(s *State, dead map[int32]bool, pending []PartitionChange) []PartitionChange {
+func ShrinkISRs(s *raftmeta.State, dead map[int32]bool, pending []raftmeta.PartitionChange) []raftmeta.PartitionChange {
 	type key struct {
 		topic string
 		p     int32
@@ -106,7 +94,7 @@ func ShrinkISRs(s *State, dead map[int32]bool, pending []PartitionChange) []Part
 	for _, ch := range pending {
 		skip[key{ch.Topic, ch.Partition}] = true
 	}
-	var out []PartitionChange
+	var out []raftmeta.PartitionChange
 	for _, name := range slices.Sorted(maps.Keys(s.Topics)) {
 		for _, p := range s.Topics[name].Partitions {
 			if p.Leader < 0 || dead[p.Leader] || skip[key{name, p.Index}] {
@@ -116,7 +104,7 @@ func ShrinkISRs(s *State, dead map[int32]bool, pending []PartitionChange) []Part
 			if len(isr) == len(p.ISR) || len(isr) == 0 {
 				continue
 			}
-			out = append(out, PartitionChange{Topic: name, Partition: p.Index, Leader: p.Leader, ISR: isr, PartitionEpoch: p.PartitionEpoch})
+			out = append(out, raftmeta.PartitionChange{Topic: name, Partition: p.Index, Leader: p.Leader, ISR: isr, PartitionEpoch: p.PartitionEpoch})
 		}
 	}
 	return out
