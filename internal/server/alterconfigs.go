@@ -5,7 +5,7 @@ package server
 // Behaviour (both):
 //   - TOPIC resources only. Changes are checked against the topic config
 //     registry (configs.go) and written through the controller as set/delete
-//     operations; local partitions pick the new settings up in reconcile
+//     operations; local partitions pick the new settings up in the reconciler's next pass
 //     before the answer goes out (retention, segment size, min ISR ...).
 //     Invalid name: INVALID_TOPIC_EXCEPTION; unknown topic:
 //     UNKNOWN_TOPIC_OR_PARTITION; bad key or value: INVALID_CONFIG naming it.
@@ -109,7 +109,7 @@ func (s *Server) alterEach(ctx context.Context, keys []resourceKey, validateOnly
 		changed = changed || (errs[i] == nil && !validateOnly)
 	}
 	if changed {
-		s.reconcile()
+		s.awaitLocal(ctx)
 	}
 	return errs
 }

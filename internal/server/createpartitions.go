@@ -15,7 +15,7 @@ package server
 //     its partitions by hash modulo offsets.topic.num.partitions, so growing
 //     it would move every group and lose their offsets. INVALID_PARTITIONS.
 //   - ValidateOnly runs every check and changes nothing.
-//   - New partitions are opened locally by reconcile before answering.
+//   - New partitions are opened locally by the reconciler before answering.
 //
 // Version notes: v0-1 are identical; v2 is flexible; v3 is the same as v2.
 
@@ -58,7 +58,7 @@ func (s *Server) handleCreatePartitions(ctx context.Context, r *kmsg.CreateParti
 		resp.Topics = append(resp.Topics, rt)
 	}
 	if changed {
-		s.reconcile()
+		s.awaitLocal(ctx)
 	}
 	return resp
 }

@@ -21,8 +21,9 @@ package server
 //     message naming the key.
 //   - ValidateOnly runs every check, including the controller's, and
 //     creates nothing.
-//   - After a real creation the local replicas are reconciled before
-//     answering, so a produce right after finds the partition here.
+//   - After a real creation the handler waits (within its timeout) for the
+//     reconciler to open the local replicas before answering, so a produce
+//     right after finds the partition here.
 //
 // Version notes:
 //   - v1: ValidateOnly, ErrorMessage.
@@ -88,7 +89,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, r *kmsg.CreateTopicsReq
 		resp.Topics = append(resp.Topics, rt)
 	}
 	if created {
-		s.reconcile()
+		s.awaitLocal(ctx)
 	}
 	return resp
 }

@@ -14,7 +14,7 @@ package server
 //     it, so deleting it would silently drop every committed offset. The
 //     code is the one Redpanda uses for its protected topics.
 //   - Deletion goes through the controller; local replicas (and their data)
-//     are removed by reconcile before answering.
+//     are removed by the reconciler before answering.
 //
 // Version notes:
 //   - v5: ErrorMessage.
@@ -83,7 +83,7 @@ func (s *Server) handleDeleteTopics(ctx context.Context, r *kmsg.DeleteTopicsReq
 		resp.Topics = append(resp.Topics, rt)
 	}
 	if deleted {
-		s.reconcile()
+		s.awaitLocal(ctx)
 	}
 	return resp
 }

@@ -140,7 +140,7 @@ func (s *Server) autoCreate(ctx context.Context, name string) (*raftmeta.Topic, 
 		return nil, err
 	}
 	s.logger.Info("auto-created topic", "topic", name, "partitions", s.cfg.NumPartitions, "replication_factor", rf)
-	s.reconcile()
+	s.awaitLocal(ctx)
 	return t, nil
 }
 

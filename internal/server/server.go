@@ -15,6 +15,7 @@ import (
 
 	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/internal/reconciler"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/wire"
@@ -38,10 +39,7 @@ type Server struct {
 	wires     []*wire.Server
 	adv       []Listener // advertised listeners, ports resolved
 
-	// reconcileMu serialises reconcile so handlers can run it synchronously
-	// after a metadata change.
-	reconcileMu  sync.Mutex
-	loadedGroups map[int32]bool
+	rec *reconciler.Reconciler // local replicas follow the applied metadata
 
 	pidMu   sync.Mutex
 	pidNext int64
@@ -64,11 +62,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		cfg:          cfg,
-		logger:       cfg.Logger,
-		loadedGroups: make(map[int32]bool),
-		ctx:          ctx,
-		cancel:       cancel,
+		cfg:    cfg,
+		logger: cfg.Logger,
+		ctx:    ctx,
+		cancel: cancel,
 	}, nil
 }
 
@@ -155,9 +152,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.ensureOffsetsTopic(ctx); err != nil {
 		return err
 	}
-	s.reconcile()
-	s.wg.Add(1)
-	go s.reconcileLoop()
+	s.rec = reconciler.New(reconciler.Config{
+		NodeID:              s.cfg.NodeID,
+		InterBrokerListener: s.cfg.InterBrokerListenerName,
+		Settings:            s.settingsFor,
+		Logger:              s.logger.With("component", "reconciler"),
+	}, s.meta, s.replicas, groupPartitions{s.groups})
+	s.rec.Start()
+	if err := s.rec.Wait(ctx, s.meta.State().Index); err != nil {
+		return fmt.Errorf("open local partitions: %w", err)
+	}
 
 	for i, ln := range s.listeners {
 		ws := wire.NewServer(wire.Config{
@@ -257,104 +261,6 @@ func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) reconcileLoop() {
-	defer s.wg.Done()
-	for {
-		ch := s.meta.Changed()
-		s.reconcile()
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-ch:
-		}
-	}
-}
-
-// reconcile makes the hosted replicas match the metadata: open what this
-// broker should host, set leadership, load group partitions it now leads, and
-// drop what was deleted.
-func (s *Server) reconcile() {
-	s.reconcileMu.Lock()
-	defer s.reconcileMu.Unlock()
-	if s.ctx.Err() != nil {
-		return
-	}
-	st := s.meta.State()
-	self := s.cfg.NodeID
-	want := make(map[string]map[int32]bool)
-	for name, t := range st.Topics {
-		set := s.settingsFor(t)
-		for _, p := range t.Partitions {
-			if !slices.Contains(p.Replicas, self) {
-				continue
-			}
-			if want[name] == nil {
-				want[name] = make(map[int32]bool)
-			}
-			want[name][p.Index] = true
-			part, err := s.replicas.Open(name, p.Index, set)
-			if err != nil {
-				s.logger.Error("cannot open partition", "topic", name, "partition", p.Index, "err", err)
-				continue
-			}
-			lead := p.Leader == self
-			s.syncLeadership(st, name, p, part)
-			if name == offsetsTopic {
-				s.syncGroupPartition(p.Index, part, lead)
-			}
-		}
-	}
-	for _, part := range s.replicas.Partitions() {
-		if want[part.Topic][part.Index] {
-			continue
-		}
-		if part.Topic == offsetsTopic {
-			s.syncGroupPartition(part.Index, nil, false)
-		}
-		if err := s.replicas.Remove(part.Topic, part.Index); err != nil {
-			s.logger.Error("cannot remove partition", "topic", part.Topic, "partition", part.Index, "err", err)
-		}
-	}
-}
-
-// syncLeadership makes a hosted replica lead, follow the elected leader, or
-// wait (offline partition) as the metadata says.
-func (s *Server) syncLeadership(st *raftmeta.State, topic string, p raftmeta.Partition, part *replica.Partition) {
-	var err error
-	switch {
-	case p.Leader == s.cfg.NodeID:
-		err = s.replicas.BecomeLeader(topic, p.Index, p.LeaderEpoch, p.ISR)
-	case p.Leader >= 0:
-		b, ok := st.Brokers[p.Leader]
-		if !ok {
-			err = fmt.Errorf("leader %d is not a registered broker", p.Leader)
-			break
-		}
-		l := interBrokerListener(b, s.cfg.InterBrokerListenerName)
-		err = s.replicas.BecomeFollower(topic, p.Index, p.Leader, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), p.LeaderEpoch)
-	default:
-		s.replicas.StopFollowing(topic, p.Index)
-		part.BecomeFollower(p.LeaderEpoch)
-	}
-	if err != nil && !errors.Is(err, replica.ErrStaleLeaderEpoch) {
-		s.logger.Warn("cannot apply partition leadership", "topic", topic, "partition", p.Index, "leader", p.Leader, "epoch", p.LeaderEpoch, "err", err)
-	}
-}
-
-// interBrokerListener is the endpoint brokers use to reach each other: the
-// named inter-broker listener, else the broker's first listener.
-func interBrokerListener(b raftmeta.Broker, name string) raftmeta.Listener {
-	for _, l := range b.Listeners {
-		if l.Name == name {
-			return l
-		}
-	}
-	if len(b.Listeners) > 0 {
-		return b.Listeners[0]
-	}
-	return raftmeta.Listener{}
-}
-
 // ChangeISR implements replica.ISRChanger: the leader's proposal goes to
 // the controller as an AlterPartition, which checks it against the current
 // leader epoch and partition epoch.
@@ -381,22 +287,6 @@ func (s *Server) ChangeISR(ctx context.Context, topic string, partition int32, l
 	return err
 }
 
-// syncGroupPartition loads or unloads one __consumer_offsets partition into
-// the group coordinator as its leadership changes.
-func (s *Server) syncGroupPartition(idx int32, part *replica.Partition, lead bool) {
-	switch {
-	case lead && !s.loadedGroups[idx]:
-		if err := s.groups.LoadPartition(s.ctx, idx, offsetLog{part}); err != nil {
-			s.logger.Error("cannot load group partition", "partition", idx, "err", err)
-			return
-		}
-		s.loadedGroups[idx] = true
-	case !lead && s.loadedGroups[idx]:
-		s.groups.UnloadPartition(idx)
-		delete(s.loadedGroups, idx)
-	}
-}
-
 func (s *Server) topicPartitionExists(topic string, partition int32) bool {
 	t, ok := s.meta.State().Topics[topic]
 	return ok && partition >= 0 && int(partition) < len(t.Partitions)
@@ -420,9 +310,9 @@ func (s *Server) close() error {
 			ln.Close()
 		}
 	}
-	// Taking the lock waits out a reconcile in progress.
-	s.reconcileMu.Lock()
-	s.reconcileMu.Unlock()
+	if s.rec != nil {
+		s.rec.Close() // waits out a pass and group loads in progress
+	}
 	if s.groups != nil {
 		s.groups.Close()
 	}

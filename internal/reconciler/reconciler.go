@@ -1,0 +1,338 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/replica"
+)
+
+// OffsetsTopic is Kafka's internal topic for committed offsets and group
+// metadata; its partitions are handed to Groups as leadership moves.
+const OffsetsTopic = "__consumer_offsets"
+
+// ErrClosed is returned by Wait once the reconciler has stopped.
+var ErrClosed = errors.New("reconciler: closed")
+
+// Meta is the applied metadata the reconciler follows; *raftmeta.Node
+// implements it. Neither call blocks.
+type Meta interface {
+	State() *raftmeta.State
+	Changed() <-chan struct{}
+}
+
+// Replicas hosts this broker's partition replicas; *replica.Manager
+// implements it. Called from the reconciler's goroutine only; Open may be
+// slow (log recovery).
+type Replicas interface {
+	Open(topic string, partition int32, set replica.Settings) (*replica.Partition, error)
+	BecomeLeader(topic string, partition, leaderEpoch int32, isr []int32) error
+	BecomeFollower(topic string, partition, leader int32, leaderAddr string, leaderEpoch int32) error
+	StopFollowing(topic string, partition int32)
+	Partitions() []*replica.Partition
+	Remove(topic string, partition int32) error
+}
+
+// Groups is the group coordinator's side of __consumer_offsets leadership.
+// Load replays a partition and may take long; it runs on a goroutine of its
+// own and must return soon after ctx ends. Unload is called only after the
+// partition's Load has returned, so the two never race.
+type Groups interface {
+	Load(ctx context.Context, partition int32, part *replica.Partition) error
+	Unload(partition int32)
+}
+
+// Config configures a Reconciler.
+type Config struct {
+	NodeID int32
+	// InterBrokerListener names the listener followers fetch from (the
+	// first listener when empty or unknown).
+	InterBrokerListener string
+	// Settings turns a topic's configs into its replicas' settings.
+	Settings func(*raftmeta.Topic) replica.Settings
+	// LoadRetry spaces retries of a group partition load that failed.
+	// 0 means one second.
+	LoadRetry time.Duration
+	Logger    *slog.Logger // nil discards
+}
+
+// Reconciler makes the replicas this broker hosts match the applied
+// metadata: it opens what this broker should host, makes each replica lead,
+// follow or wait as its partition's leader says, hands __consumer_offsets
+// partitions it leads to the group coordinator, and removes replicas of
+// deleted topics or moved partitions.
+//
+// One goroutine owns all of it (Start, Close): passes run one at a time, on
+// every metadata change, and no lock is held while a pass works, so a client
+// request never waits behind a log recovery or a group replay. Handlers that
+// must see their own metadata write take effect locally call Wait with the
+// applied index they need.
+type Reconciler struct {
+	cfg      Config
+	meta     Meta
+	replicas Replicas
+	groups   Groups
+	logger   *slog.Logger
+
+	mu      sync.Mutex
+	applied uint64        // guarded by mu: State.Index of the last finished pass
+	passed  chan struct{} // guarded by mu: closed and replaced after each pass
+	stopped bool          // guarded by mu
+
+	loads map[int32]*groupLoad // owner goroutine only
+	retry chan struct{}        // a failed load asks for another pass
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// groupLoad is one __consumer_offsets partition handed to Groups.Load.
+type groupLoad struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Load returned
+	err    error         // Load's result; read only after done
+}
+
+// New builds a reconciler; Start runs it.
+func New(cfg Config, meta Meta, replicas Replicas, groups Groups) *Reconciler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LoadRetry <= 0 {
+		cfg.LoadRetry = time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Reconciler{
+		cfg: cfg, meta: meta, replicas: replicas, groups: groups, logger: cfg.Logger,
+		passed: make(chan struct{}), loads: make(map[int32]*groupLoad),
+		retry: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
+	}
+}
+
+// Start launches the owner goroutine; its first pass starts at once.
+func (r *Reconciler) Start() {
+	r.wg.Add(1)
+	go r.run()
+}
+
+// Close stops the reconciler: it cancels group loads in flight and waits
+// for the current pass and every load to end. Wait callers get ErrClosed.
+// Safe to call more than once.
+func (r *Reconciler) Close() {
+	r.once.Do(func() {
+		r.cancel()
+		r.wg.Wait()
+		r.mu.Lock()
+		r.stopped = true
+		close(r.passed)
+		r.mu.Unlock()
+	})
+}
+
+// Wait blocks until a pass has reconciled a state with Index >= index (so
+// every metadata change applied up to index is reflected in the local
+// replicas), ctx ends (its error), or the reconciler stops (ErrClosed).
+func (r *Reconciler) Wait(ctx context.Context, index uint64) error {
+	for {
+		r.mu.Lock()
+		applied, passed, stopped := r.applied, r.passed, r.stopped
+		r.mu.Unlock()
+		switch {
+		case applied >= index:
+			return nil
+		case stopped:
+			return ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("reconciler: waiting for metadata index %d (at %d): %w", index, applied, ctx.Err())
+		case <-passed:
+		}
+	}
+}
+
+// run is the owner goroutine: a pass per metadata change (changes during a
+// pass coalesce into the next one) and per failed group load.
+func (r *Reconciler) run() {
+	defer r.wg.Done()
+	defer r.stopLoads()
+	for {
+		changed := r.meta.Changed()
+		r.pass()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-changed:
+		case <-r.retry:
+		}
+	}
+}
+
+// pass reconciles once against the latest state and publishes its index.
+func (r *Reconciler) pass() {
+	st := r.meta.State()
+	self := r.cfg.NodeID
+	want := make(map[string]map[int32]bool)
+	for name, t := range st.Topics {
+		for _, p := range t.Partitions {
+			if r.ctx.Err() != nil {
+				return
+			}
+			if !slices.Contains(p.Replicas, self) {
+				continue
+			}
+			if want[name] == nil {
+				want[name] = make(map[int32]bool)
+			}
+			want[name][p.Index] = true
+			r.host(st, t, p)
+		}
+	}
+	r.dropUnwanted(want)
+	r.mu.Lock()
+	r.applied = max(r.applied, st.Index)
+	close(r.passed)
+	r.passed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// host opens one replica this broker should host and applies its
+// leadership (and, for __consumer_offsets, its group coordination).
+func (r *Reconciler) host(st *raftmeta.State, t *raftmeta.Topic, p raftmeta.Partition) {
+	part, err := r.replicas.Open(t.Name, p.Index, r.cfg.Settings(t))
+	if err != nil {
+		r.logger.Error("cannot open partition", "topic", t.Name, "partition", p.Index, "err", err)
+		return
+	}
+	r.syncLeadership(st, t.Name, p, part)
+	if t.Name == OffsetsTopic {
+		r.syncGroupPartition(p.Index, part, p.Leader == r.cfg.NodeID)
+	}
+}
+
+// dropUnwanted removes hosted replicas the metadata no longer places here.
+func (r *Reconciler) dropUnwanted(want map[string]map[int32]bool) {
+	for _, part := range r.replicas.Partitions() {
+		if want[part.Topic][part.Index] {
+			continue
+		}
+		if part.Topic == OffsetsTopic {
+			r.syncGroupPartition(part.Index, nil, false)
+		}
+		if err := r.replicas.Remove(part.Topic, part.Index); err != nil {
+			r.logger.Error("cannot remove partition", "topic", part.Topic, "partition", part.Index, "err", err)
+		}
+	}
+}
+
+// syncLeadership makes a hosted replica lead, follow the elected leader, or
+// wait (offline partition) as the metadata says.
+func (r *Reconciler) syncLeadership(st *raftmeta.State, topic string, p raftmeta.Partition, part *replica.Partition) {
+	var err error
+	switch {
+	case p.Leader == r.cfg.NodeID:
+		err = r.replicas.BecomeLeader(topic, p.Index, p.LeaderEpoch, p.ISR)
+	case p.Leader >= 0:
+		b, ok := st.Brokers[p.Leader]
+		if !ok {
+			err = fmt.Errorf("leader %d is not a registered broker", p.Leader)
+			break
+		}
+		l := InterBrokerListener(b, r.cfg.InterBrokerListener)
+		err = r.replicas.BecomeFollower(topic, p.Index, p.Leader, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), p.LeaderEpoch)
+	default:
+		r.replicas.StopFollowing(topic, p.Index)
+		part.BecomeFollower(p.LeaderEpoch)
+	}
+	if err != nil && !errors.Is(err, replica.ErrStaleLeaderEpoch) {
+		r.logger.Warn("cannot apply partition leadership", "topic", topic, "partition", p.Index, "leader", p.Leader, "epoch", p.LeaderEpoch, "err", err)
+	}
+}
+
+// InterBrokerListener is the endpoint brokers use to reach b: the named
+// inter-broker listener, else b's first listener.
+func InterBrokerListener(b raftmeta.Broker, name string) raftmeta.Listener {
+	for _, l := range b.Listeners {
+		if l.Name == name {
+			return l
+		}
+	}
+	if len(b.Listeners) > 0 {
+		return b.Listeners[0]
+	}
+	return raftmeta.Listener{}
+}
+
+// syncGroupPartition starts replaying a __consumer_offsets partition this
+// broker now leads, in the background, or stops serving one it no longer
+// leads (cancelling a replay in flight and waiting for it first, so that
+// Load and Unload of one partition never overlap). A failed load is
+// retried after Config.LoadRetry.
+func (r *Reconciler) syncGroupPartition(idx int32, part *replica.Partition, lead bool) {
+	l := r.loads[idx]
+	if l != nil && !lead {
+		l.cancel()
+		<-l.done
+		delete(r.loads, idx)
+		r.groups.Unload(idx)
+		return
+	}
+	if l != nil && failed(l) {
+		delete(r.loads, idx)
+		l = nil
+	}
+	if l != nil || !lead {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	l = &groupLoad{cancel: cancel, done: make(chan struct{})}
+	r.loads[idx] = l
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(l.done)
+		l.err = r.groups.Load(ctx, idx, part)
+		if l.err == nil || ctx.Err() != nil {
+			return
+		}
+		r.logger.Error("cannot load group partition; will retry", "partition", idx, "err", l.err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.cfg.LoadRetry):
+			select {
+			case r.retry <- struct{}{}:
+			default:
+			}
+		}
+	}()
+}
+
+// failed reports whether a load has returned with an error.
+func failed(l *groupLoad) bool {
+	select {
+	case <-l.done:
+		return l.err != nil
+	default:
+		return false
+	}
+}
+
+// stopLoads cancels every group load and waits for it; the partitions stay
+// loaded in the coordinator, which the server closes itself.
+func (r *Reconciler) stopLoads() {
+	for idx, l := range r.loads {
+		l.cancel()
+		<-l.done
+		delete(r.loads, idx)
+	}
+}

@@ -1,0 +1,200 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/replica"
+	"github.com/strombroker/strom/storage"
+)
+
+// fakeMeta publishes states the test sets, like raftmeta's Node.
+type fakeMeta struct {
+	mu      sync.Mutex
+	st      *raftmeta.State
+	changed chan struct{}
+}
+
+func newFakeMeta() *fakeMeta {
+	return &fakeMeta{st: &raftmeta.State{Brokers: map[int32]raftmeta.Broker{}, Topics: map[string]*raftmeta.Topic{}},
+		changed: make(chan struct{})}
+}
+
+func (m *fakeMeta) State() *raftmeta.State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.st
+}
+
+func (m *fakeMeta) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// set publishes the topics (each partition led by leader, replicated on
+// broker 1 only) as the next state and returns its index.
+func (m *fakeMeta) set(leader int32, topics map[string]int) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := &raftmeta.State{Index: m.st.Index + 1, Brokers: map[int32]raftmeta.Broker{1: {ID: 1}}, Topics: map[string]*raftmeta.Topic{}}
+	for name, n := range topics {
+		t := &raftmeta.Topic{Name: name}
+		for i := range n {
+			t.Partitions = append(t.Partitions, raftmeta.Partition{Index: int32(i), Leader: leader,
+				LeaderEpoch: int32(st.Index), Replicas: []int32{1}, ISR: []int32{1}})
+		}
+		st.Topics[name] = t
+	}
+	m.st = st
+	close(m.changed)
+	m.changed = make(chan struct{})
+	return st.Index
+}
+
+// fakeGroups records loads and unloads; a load blocks until release is
+// closed or its ctx ends (a long __consumer_offsets replay).
+type fakeGroups struct {
+	release chan struct{}
+	mu      sync.Mutex
+	events  []string
+}
+
+func (g *fakeGroups) Load(ctx context.Context, idx int32, _ *replica.Partition) error {
+	g.record(fmt.Sprintf("load %d", idx))
+	select {
+	case <-g.release:
+		g.record(fmt.Sprintf("loaded %d", idx))
+		return nil
+	case <-ctx.Done():
+		g.record(fmt.Sprintf("cancelled %d", idx))
+		return ctx.Err()
+	}
+}
+
+func (g *fakeGroups) Unload(idx int32) { g.record(fmt.Sprintf("unload %d", idx)) }
+
+func (g *fakeGroups) record(e string) {
+	g.mu.Lock()
+	g.events = append(g.events, e)
+	g.mu.Unlock()
+}
+
+func (g *fakeGroups) log() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.events)
+}
+
+func newReconciler(t *testing.T, meta *fakeMeta, groups Groups) (*Reconciler, *replica.Manager) {
+	t.Helper()
+	m, err := replica.NewManager(replica.Config{NodeID: 1, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r := New(Config{NodeID: 1, Settings: func(*raftmeta.Topic) replica.Settings {
+		return replica.Settings{Log: storage.DefaultConfig(), MinInsyncReplicas: 1}
+	}}, meta, m, groups)
+	r.Start()
+	t.Cleanup(r.Close)
+	return r, m
+}
+
+func hosted(m *replica.Manager) []string {
+	var out []string
+	for _, p := range m.Partitions() {
+		out = append(out, fmt.Sprintf("%s-%d", p.Topic, p.Index))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func waitCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestReconcilerOpensLeadsAndDrops: after Wait for a state's index, the
+// replicas match it: new partitions open and lead, deleted ones are gone.
+func TestReconcilerOpensLeadsAndDrops(t *testing.T) {
+	meta := newFakeMeta()
+	r, m := newReconciler(t, meta, &fakeGroups{release: make(chan struct{})})
+	idx := meta.set(1, map[string]int{"a": 2, "b": 1})
+	if err := r.Wait(waitCtx(t), idx); err != nil {
+		t.Fatal(err)
+	}
+	if got := hosted(m); !slices.Equal(got, []string{"a-0", "a-1", "b-0"}) {
+		t.Fatalf("hosted %v", got)
+	}
+	for _, p := range m.Partitions() {
+		if !p.IsLeader() {
+			t.Fatalf("%s-%d does not lead", p.Topic, p.Index)
+		}
+	}
+	idx = meta.set(1, map[string]int{"b": 1})
+	if err := r.Wait(waitCtx(t), idx); err != nil {
+		t.Fatal(err)
+	}
+	if got := hosted(m); !slices.Equal(got, []string{"b-0"}) {
+		t.Fatalf("after delete: hosted %v", got)
+	}
+}
+
+// TestReconcilerGroupLoadInBackground: a slow __consumer_offsets replay
+// does not hold up Wait (client requests), and losing leadership cancels
+// the replay and waits for it before unloading.
+func TestReconcilerGroupLoadInBackground(t *testing.T) {
+	meta := newFakeMeta()
+	groups := &fakeGroups{release: make(chan struct{})}
+	r, _ := newReconciler(t, meta, groups)
+	idx := meta.set(1, map[string]int{OffsetsTopic: 1})
+	if err := r.Wait(waitCtx(t), idx); err != nil {
+		t.Fatalf("Wait behind a replay in progress: %v", err)
+	}
+	idx = meta.set(-1, map[string]int{OffsetsTopic: 1}) // leadership lost: offline
+	if err := r.Wait(waitCtx(t), idx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := groups.log(), []string{"load 0", "cancelled 0", "unload 0"}; !slices.Equal(got, want) {
+		t.Fatalf("group events %v, want %v", got, want)
+	}
+	close(groups.release)
+	idx = meta.set(1, map[string]int{OffsetsTopic: 1})
+	if err := r.Wait(waitCtx(t), idx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(groups.log(), "loaded 0") {
+		if time.Now().After(deadline) {
+			t.Fatalf("group events %v: never loaded again", groups.log())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestReconcilerWaitEnds: Wait honours ctx and ends with ErrClosed once the
+// reconciler stops.
+func TestReconcilerWaitEnds(t *testing.T) {
+	meta := newFakeMeta()
+	r, _ := newReconciler(t, meta, &fakeGroups{release: make(chan struct{})})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := r.Wait(ctx, 1000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait for a future index = %v, want deadline exceeded", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Wait(context.Background(), 1000) }()
+	r.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Wait across Close = %v, want ErrClosed", err)
+	}
+}
