@@ -15,6 +15,8 @@ package server
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,12 +30,39 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 	resp := kmsg.NewPtrMetadataResponse() // defaults: authorized operations "not requested"
 	resp.Version = r.Version
 	st := s.meta.State()
+	resp.Brokers = metadataBrokers(st, req.Conn)
+	cid := st.ClusterID
+	resp.ClusterID = &cid
+	resp.ControllerID = st.ControllerID
 
+	if r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0) {
+		for _, name := range slices.Sorted(maps.Keys(st.Topics)) {
+			resp.Topics = append(resp.Topics, s.topicMetadata(st, st.Topics[name], r))
+		}
+		return resp
+	}
+	created := false
+	for _, rt := range r.Topics {
+		mt, c := s.requestedTopic(ctx, st, r, rt)
+		resp.Topics = append(resp.Topics, mt)
+		created = created || c
+	}
+	if created {
+		// New brokers/controller info may have changed with the creation.
+		resp.ControllerID = s.meta.State().ControllerID
+	}
+	return resp
+}
+
+// metadataBrokers lists the live brokers at the addresses of the listener
+// the request arrived on.
+func metadataBrokers(st *raftmeta.State, conn *wire.ConnInfo) []kmsg.MetadataResponseBroker {
+	var out []kmsg.MetadataResponseBroker
 	for _, b := range sortedBrokers(st) {
 		if b.Fenced {
 			continue
 		}
-		l := listenerFor(b, req.Conn)
+		l := listenerFor(b, conn)
 		rb := kmsg.NewMetadataResponseBroker()
 		rb.NodeID = b.ID
 		rb.Host = l.Host
@@ -42,86 +71,58 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 			rack := b.Rack
 			rb.Rack = &rack
 		}
-		resp.Brokers = append(resp.Brokers, rb)
+		out = append(out, rb)
 	}
-	cid := st.ClusterID
-	resp.ClusterID = &cid
-	resp.ControllerID = st.ControllerID
+	return out
+}
 
-	allowAuto := r.Version < 4 || r.AllowAutoTopicCreation
-	allTopics := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
-	if allTopics {
-		names := make([]string, 0, len(st.Topics))
-		for name := range st.Topics {
-			names = append(names, name)
+// requestedTopic answers one requested topic, by name or (v12) by id,
+// auto-creating it where the request and auto.create.topics.enable allow;
+// created reports an attempted creation.
+func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg.MetadataRequest, rt kmsg.MetadataRequestTopic) (mt kmsg.MetadataResponseTopic, created bool) {
+	var t *raftmeta.Topic
+	switch {
+	case rt.Topic != nil:
+		t = st.Topics[*rt.Topic]
+	case rt.TopicID != [16]byte{}:
+		if t = st.TopicsByID[rt.TopicID]; t == nil {
+			mt = kmsg.NewMetadataResponseTopic()
+			mt.TopicID = rt.TopicID
+			mt.ErrorCode = kerr.UnknownTopicID.Code
+			return mt, false
 		}
-		sort.Strings(names)
-		for _, name := range names {
-			resp.Topics = append(resp.Topics, s.topicMetadata(st, st.Topics[name], r))
-		}
-		return resp
 	}
-
-	created := false
-	for _, rt := range r.Topics {
-		var t *raftmeta.Topic
-		switch {
-		case rt.Topic != nil:
-			t = st.Topics[*rt.Topic]
-		case rt.TopicID != [16]byte{}:
-			t = st.TopicsByID[rt.TopicID]
-			if t == nil {
-				mt := kmsg.NewMetadataResponseTopic()
-				mt.TopicID = rt.TopicID
-				mt.ErrorCode = kerr.UnknownTopicID.Code
-				resp.Topics = append(resp.Topics, mt)
-				continue
-			}
-		}
-		if t != nil {
-			resp.Topics = append(resp.Topics, s.topicMetadata(st, t, r))
-			continue
-		}
-		mt := kmsg.NewMetadataResponseTopic()
-		if rt.Topic == nil {
-			mt.ErrorCode = kerr.InvalidRequest.Code
-			resp.Topics = append(resp.Topics, mt)
-			continue
-		}
-		name := *rt.Topic
-		mt.Topic = &name
-		if err := validateTopicName(name); err != nil {
-			mt.ErrorCode = kerr.InvalidTopicException.Code
-			resp.Topics = append(resp.Topics, mt)
-			continue
-		}
-		if !allowAuto || !s.cfg.AutoCreateTopics {
-			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			resp.Topics = append(resp.Topics, mt)
-			continue
-		}
-		nt, err := s.autoCreate(ctx, name)
-		if err != nil {
-			if code := errorCode(err); code != kerr.TopicAlreadyExists.Code {
-				mt.ErrorCode = code
-				resp.Topics = append(resp.Topics, mt)
-				continue
-			}
-			nt = s.meta.State().Topics[name]
-		}
-		created = true
-		if nt == nil {
-			mt.ErrorCode = kerr.LeaderNotAvailable.Code
-			resp.Topics = append(resp.Topics, mt)
-			continue
-		}
-		resp.Topics = append(resp.Topics, s.topicMetadata(s.meta.State(), nt, r))
+	if t != nil {
+		return s.topicMetadata(st, t, r), false
 	}
-	if created {
-		// New brokers/controller info may have changed with the creation.
-		resp.ControllerID = s.meta.State().ControllerID
+	mt = kmsg.NewMetadataResponseTopic()
+	if rt.Topic == nil {
+		mt.ErrorCode = kerr.InvalidRequest.Code
+		return mt, false
 	}
-	return resp
+	name := *rt.Topic
+	mt.Topic = &name
+	if err := validateTopicName(name); err != nil {
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+		return mt, false
+	}
+	if allowAuto := r.Version < 4 || r.AllowAutoTopicCreation; !allowAuto || !s.cfg.AutoCreateTopics {
+		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return mt, false
+	}
+	nt, err := s.autoCreate(ctx, name)
+	if err != nil {
+		if code := errorCode(err); code != kerr.TopicAlreadyExists.Code {
+			mt.ErrorCode = code
+			return mt, false
+		}
+		nt = s.meta.State().Topics[name]
+	}
+	if nt == nil {
+		mt.ErrorCode = kerr.LeaderNotAvailable.Code
+		return mt, true
+	}
+	return s.topicMetadata(s.meta.State(), nt, r), true
 }
 
 // autoCreate creates a topic with the broker defaults and opens its local

@@ -22,9 +22,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/strombroker/strom/replica"
+	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/wire"
 )
+
+// pendingAck is an appended partition whose acks=all wait is deferred.
+type pendingAck struct {
+	topic, partition int // indexes into resp.Topics[].Partitions[]
+	wait             func(context.Context) error
+}
 
 func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
@@ -42,50 +48,18 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 	// there is anything to wait for, off the connection's serve loop, so
 	// that a client's next produce is appended meanwhile; responses still
 	// leave in order (wire.Request.Defer).
-	type pending struct {
-		topic, partition int // indexes into resp.Topics[].Partitions[]
-		wait             func(context.Context) error
-	}
-	var waits []pending
+	var waits []pendingAck
 	st := s.meta.State()
 	for _, rt := range r.Topics {
 		pt := kmsg.NewProduceResponseTopic()
 		pt.Topic = rt.Topic
-		t := st.Topics[rt.Topic]
 		for _, rp := range rt.Partitions {
-			pp := kmsg.NewProduceResponseTopicPartition()
-			pp.Partition = rp.Partition
-			pp.BaseOffset = -1
-			pp.LogAppendTime = -1
-			pp.LogStartOffset = -1
-			err := topErr
-			if err == nil {
-				switch {
-				case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
-					err = fmt.Errorf("%w: %s/%d", errUnknownTopic, rt.Topic, rp.Partition)
-				case t.Internal: // only the coordinator writes internal topics, as in Kafka
-					err = fmt.Errorf("%w: %s is an internal topic", errInvalidTopic, rt.Topic)
-				}
-			}
-			var wait func(context.Context) error
-			if err == nil {
-				part := s.replicas.Get(rt.Topic, rp.Partition)
-				if part == nil {
-					err = kerr.NotLeaderForPartition
-				} else {
-					var res replica.ProduceResult
-					res, wait, err = part.ProduceAsync(rp.Records, r.Acks)
-					if err == nil {
-						pp.BaseOffset = res.BaseOffset
-						pp.LogStartOffset = res.LogStartOffset
-					}
-				}
-			}
+			pp, wait, err := s.producePartition(st, r, rt.Topic, rp, topErr)
 			pt.Partitions = append(pt.Partitions, pp)
 			if err != nil {
 				s.setProduceError(r, rt.Topic, &pt.Partitions[len(pt.Partitions)-1], err)
 			} else if r.Acks == -1 {
-				waits = append(waits, pending{topic: len(resp.Topics), partition: len(pt.Partitions) - 1, wait: wait})
+				waits = append(waits, pendingAck{topic: len(resp.Topics), partition: len(pt.Partitions) - 1, wait: wait})
 			}
 		}
 		resp.Topics = append(resp.Topics, pt)
@@ -100,19 +74,56 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		wctx, cancel := context.WithTimeout(ctx, requestTimeout(r.TimeoutMillis))
-		defer cancel()
-		for _, w := range waits {
-			if err := w.wait(wctx); err != nil {
-				pt := &resp.Topics[w.topic]
-				pp := &pt.Partitions[w.partition]
-				pp.BaseOffset = -1
-				s.setProduceError(r, pt.Topic, pp, err)
-			}
-		}
+		s.awaitAcks(ctx, r, resp, waits)
 		finish(resp, nil)
 	}()
 	return nil, nil
+}
+
+// producePartition appends one partition's records (unless topErr or a
+// check refuses them) and returns its response entry and, for acks=all, the
+// wait for the in-sync replicas.
+func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition, topErr error) (kmsg.ProduceResponseTopicPartition, func(context.Context) error, error) {
+	pp := kmsg.NewProduceResponseTopicPartition()
+	pp.Partition = rp.Partition
+	pp.BaseOffset = -1
+	pp.LogAppendTime = -1
+	pp.LogStartOffset = -1
+	if topErr != nil {
+		return pp, nil, topErr
+	}
+	t := st.Topics[topic]
+	switch {
+	case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
+		return pp, nil, fmt.Errorf("%w: %s/%d", errUnknownTopic, topic, rp.Partition)
+	case t.Internal: // only the coordinator writes internal topics, as in Kafka
+		return pp, nil, fmt.Errorf("%w: %s is an internal topic", errInvalidTopic, topic)
+	}
+	part := s.replicas.Get(topic, rp.Partition)
+	if part == nil {
+		return pp, nil, kerr.NotLeaderForPartition
+	}
+	res, wait, err := part.ProduceAsync(rp.Records, r.Acks)
+	if err == nil {
+		pp.BaseOffset = res.BaseOffset
+		pp.LogStartOffset = res.LogStartOffset
+	}
+	return pp, wait, err
+}
+
+// awaitAcks waits, within the request's timeout, for the in-sync replicas
+// of every appended acks=all partition, and records the failures in resp.
+func (s *Server) awaitAcks(ctx context.Context, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, waits []pendingAck) {
+	wctx, cancel := context.WithTimeout(ctx, requestTimeout(r.TimeoutMillis))
+	defer cancel()
+	for _, w := range waits {
+		if err := w.wait(wctx); err != nil {
+			pt := &resp.Topics[w.topic]
+			pp := &pt.Partitions[w.partition]
+			pp.BaseOffset = -1
+			s.setProduceError(r, pt.Topic, pp, err)
+		}
+	}
 }
 
 // setProduceError records err on one partition of a produce response.

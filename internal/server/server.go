@@ -81,7 +81,40 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir %s: %w", s.cfg.DataDir, err)
 	}
-	// Listen first so that port 0 resolves before we advertise anything.
+	if err := s.listen(); err != nil {
+		return err
+	}
+	if s.meta, err = raftmeta.Open(s.metaConfig()); err != nil {
+		return fmt.Errorf("start metadata node: %w", err)
+	}
+	if s.replicas, err = replica.NewManager(s.replicaConfig()); err != nil {
+		return err
+	}
+	s.groups = group.New(s.groupConfig())
+	if s.cfg.clusterMode() {
+		if err := s.startController(ctx); err != nil {
+			return fmt.Errorf("start gossip on %s: %w", s.cfg.GossipAddr, err)
+		}
+	}
+	if err := s.meta.WaitController(ctx); err != nil {
+		return fmt.Errorf("wait for controller: %w", err)
+	}
+	if err := s.register(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureOffsetsTopic(ctx); err != nil {
+		return err
+	}
+	if err := s.startReconciler(ctx); err != nil {
+		return err
+	}
+	s.serve()
+	return nil
+}
+
+// listen binds every listener first, so that port 0 resolves before
+// anything is advertised.
+func (s *Server) listen() error {
 	s.adv = s.cfg.advertised()
 	for i, l := range s.cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Addr())
@@ -93,7 +126,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.adv[i].Port = ln.Addr().(*net.TCPAddr).Port
 		}
 	}
+	return nil
+}
 
+// metaConfig is the metadata node's configuration: a one-voter quorum of
+// its own for a single broker, bootstrap-expect voters found by gossip in a
+// cluster.
+func (s *Server) metaConfig() raftmeta.Config {
 	mc := raftmeta.DefaultConfig()
 	mc.NodeID = s.cfg.NodeID
 	mc.DataDir = filepath.Join(s.cfg.DataDir, "meta")
@@ -109,9 +148,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.FastRaft {
 		raftmeta.FastTimers(&mc)
 	}
-	if s.meta, err = raftmeta.Open(mc); err != nil {
-		return fmt.Errorf("start metadata node: %w", err)
-	}
+	return mc
+}
+
+// replicaConfig configures the hosted replicas; ISR changes go to the
+// controller through s (ChangeISR).
+func (s *Server) replicaConfig() replica.Config {
 	repl := replica.DefaultReplicationConfig()
 	repl.ISRChanger = s
 	if s.cfg.ReplicaLagTimeMax > 0 {
@@ -120,15 +162,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.ReplicaFetchWaitMax > 0 {
 		repl.FetchMaxWait = s.cfg.ReplicaFetchWaitMax
 	}
-	if s.replicas, err = replica.NewManager(replica.Config{
+	return replica.Config{
 		NodeID:                 s.cfg.NodeID,
 		DataDir:                s.cfg.DataDir,
 		RetentionCheckInterval: s.cfg.RetentionCheckInterval,
 		Logger:                 s.logger.With("component", "replica"),
 		Replication:            repl,
-	}); err != nil {
-		return err
 	}
+}
+
+func (s *Server) groupConfig() group.Config {
 	gc := group.DefaultConfig()
 	gc.NumPartitions = s.cfg.OffsetsTopicPartitions
 	gc.InitialRebalanceDelay = s.cfg.GroupInitialRebalanceDelay
@@ -136,22 +179,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	gc.MaxSessionTimeout = s.cfg.GroupMaxSessionTimeout
 	gc.Logger = s.logger.With("component", "group")
 	gc.TopicPartitionExists = s.topicPartitionExists
-	s.groups = group.New(gc)
+	return gc
+}
 
-	if s.cfg.clusterMode() {
-		if err := s.startController(ctx); err != nil {
-			return fmt.Errorf("start gossip on %s: %w", s.cfg.GossipAddr, err)
-		}
-	}
-	if err := s.meta.WaitController(ctx); err != nil {
-		return fmt.Errorf("wait for controller: %w", err)
-	}
-	if err := s.register(ctx); err != nil {
-		return err
-	}
-	if err := s.ensureOffsetsTopic(ctx); err != nil {
-		return err
-	}
+// startReconciler starts following the metadata with local replicas and
+// waits (bounded by ctx) for the first pass, so that clients served next
+// find every partition this broker hosts open.
+func (s *Server) startReconciler(ctx context.Context) error {
 	s.rec = reconciler.New(reconciler.Config{
 		NodeID:              s.cfg.NodeID,
 		InterBrokerListener: s.cfg.InterBrokerListenerName,
@@ -162,7 +196,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.rec.Wait(ctx, s.meta.State().Index); err != nil {
 		return fmt.Errorf("open local partitions: %w", err)
 	}
+	return nil
+}
 
+// serve starts answering Kafka clients on every listener and logs where,
+// warning when a wildcard bind is advertised under a derived name.
+func (s *Server) serve() {
 	for i, ln := range s.listeners {
 		ws := wire.NewServer(wire.Config{
 			Handler:        s,
@@ -189,7 +228,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 				"listener", l.Name)
 		}
 	}
-	return nil
 }
 
 func (s *Server) hasExplicitAdvertise(name string) bool {
