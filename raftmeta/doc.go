@@ -34,28 +34,33 @@
 //
 // # Cluster mode
 //
-// The server drives the cluster side with plain calls fed from gossip
-// membership; this package never talks to gossip itself.
+// The cluster control loop (internal/controller) drives the cluster side
+// with plain calls fed from gossip membership; this package never talks to
+// gossip itself.
 //
 //   - Forming: with Config.BootstrapExpect = N > 1 no node bootstraps at
-//     Open. The server calls TryBootstrap(peers) on each membership change;
-//     the node with the lowest id among the N lowest-id members bootstraps,
-//     with exactly those N as voters, once N members are visible and none
-//     reports Peer.HasState (see TryBootstrap for the rule and its limit).
-//     The others get the configuration from the elected leader.
-//   - Growing and healing: the server calls ReconcileMembers(ctx, peers) on
-//     every node on each membership change. Every node records the list and
-//     since when raft servers have been missing; the controller adds
-//     unknown members as non-voters (every broker holds a replicated copy of
-//     the metadata), replaces voters missing for Config.DeadVoterTimeout by
-//     promoting a live non-voter before removing them, and fences
-//     (Broker.Fenced, command SetBrokersFenced) registered brokers missing
-//     from the list. The leader loop repeats the run every
+//     Open. The controller loop calls TryBootstrap(peers) on each membership
+//     change; the node with the lowest id among the N lowest-id members
+//     bootstraps, with exactly those N as voters, once N members are visible
+//     and none reports Peer.HasState (see TryBootstrap for the rule and its
+//     limit). The others get the configuration from the elected leader.
+//   - Growing and healing: the controller loop calls ReconcileMembers(ctx,
+//     peers) on every node on each membership change. Every node records the
+//     list and since when raft servers have been missing; the Raft leader
+//     adds unknown members as non-voters (every broker holds a replicated
+//     copy of the metadata), replaces voters missing for
+//     Config.DeadVoterTimeout by promoting a live non-voter before removing
+//     them, and fences (Broker.Fenced, command SetBrokersFenced) registered
+//     brokers missing from the list. The leader loop repeats the run every
 //     Config.ReconcileInterval with the last list.
-//   - Partition leaders: ElectLeaders and PreferredLeaderChanges are pure
-//     functions of a State; the server applies their results with
-//     AlterPartition, whose partition-epoch check makes a stale change fail
-//     instead of overwriting a newer one.
+//   - Partition leaders: internal/controller plans elections, the ISR
+//     shrink of fenced brokers and preferred-leader moves as pure functions
+//     of a State and writes each with AlterPartition, whose partition-epoch
+//     check makes a stale change fail instead of overwriting a newer one.
+//
+// Config.InMemory runs raft on in-memory stores and transport
+// (ConnectInMemory links nodes), so the layers above test a real controller
+// without sockets or disks.
 //
 // # Forwarding
 //
@@ -104,7 +109,5 @@
 // each server for it); a non-voter is promoted only after it has been in the
 // configuration for at least one reconciliation run. This node's own raft
 // address is not updated in the configuration when it changes across
-// restarts unless another controller reconciles with the new address. The
-// ISR of partitions whose leader is alive is not shrunk when a follower is
-// fenced; that is the partition leader's job (AlterPartition).
+// restarts unless another controller reconciles with the new address.
 package raftmeta

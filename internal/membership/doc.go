@@ -1,8 +1,10 @@
 // Package membership tells each Strom broker which other brokers are alive,
 // where to reach them and what they advertise, using hashicorp/memberlist
-// (SWIM gossip). The controller (raftmeta) turns these facts into broker
-// registrations, Raft voters and partition leadership; this package only
-// observes and reports, and imports nothing internal.
+// (SWIM gossip). The cluster control loop (internal/controller) turns these
+// facts into the Raft quorum, fencing, Raft voters and partition leadership
+// (brokers register themselves with the metadata, raftmeta's
+// RegisterBroker, at start); this package only observes and reports, and
+// imports nothing internal.
 //
 // # Node meta
 //
@@ -58,7 +60,9 @@
 // Healing split clusters: memberlist never merges two clusters that do not
 // know each other, so brokers that start at the same moment with join lists
 // that resolve only to themselves (say, a headless service's DNS before its
-// peers are ready) each start alone and stay apart. Also missing: gossip
+// peers are ready) each start alone. This package leaves them apart; the
+// controller calls Rejoin every couple of seconds while it sees fewer peers
+// than it expects, which merges them once the names resolve. Also missing: gossip
 // encryption and cluster labels, and a callback for a duplicate id that
 // shows up after Start (it is refused and logged, but the late process
 // keeps running).

@@ -1,0 +1,41 @@
+// Package server is one Strom broker: the assembly of its parts and the
+// Kafka API handlers.
+//
+// # Assembly
+//
+// Server.Start opens, in order: the Kafka listeners (so port 0 resolves
+// before anything is advertised), the metadata node (raftmeta: the Raft
+// controller quorum, a one-voter quorum of its own for a single broker), the
+// replica manager (replica), the group coordinator (internal/group) and, in
+// a cluster, the control loop (internal/controller: gossip, quorum
+// bootstrap, fencing, leader elections). It then registers the broker,
+// creates __consumer_offsets on first start, starts the reconciler
+// (internal/reconciler: local replicas follow the applied metadata) and
+// waits for its first pass, and only then serves clients. Close stops them
+// in reverse, the listeners first.
+//
+// The server implements the small interfaces the lower packages declare:
+// replica.ISRChanger (a leader's ISR change goes to the controller as an
+// AlterPartition), group.OffsetLog (a __consumer_offsets partition through
+// the replica write path) and reconciler.Groups.
+//
+// # Handlers
+//
+// One file per Kafka API key, each opening with a header comment on its
+// versions and behaviour. dispatch.go holds the version table behind both
+// ApiVersions and wire's version check, and routes each decoded request.
+// Handlers read the metadata from the immutable raftmeta.State, write
+// through raftmeta (forwarded to the controller when this broker is not
+// it), and reach partitions through replica. A handler that must see its
+// own metadata write reflected in the local replicas (CreateTopics,
+// Metadata's auto-creation, DeleteTopics, CreatePartitions, AlterConfigs)
+// waits for the reconciler to reach the applied index, within its timeout;
+// no lock is shared with the reconciler.
+//
+// # Errors
+//
+// errors.go is the one place where Go errors become Kafka error codes:
+// errorCode maps the sentinel errors of storage, replica, raftmeta and
+// internal/group (errors.Is) and this package's own. Lower packages never
+// choose a Kafka code.
+package server
