@@ -38,13 +38,11 @@ func groupList(e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("group list takes no arguments — use `strom group describe %s` for details", strings.Join(pos, " "))
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	lgs, err := adm.ListGroups(ctx)
 	if err != nil {
 		return o.wrap(err)
@@ -104,13 +102,11 @@ func groupDescribe(e *env, args []string) error {
 	if len(names) == 0 {
 		return usageErr("group describe needs a group name — list them with `strom group list`")
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	lags, err := adm.Lag(ctx, names...)
 	if err != nil {
 		return o.wrap(err)
@@ -248,13 +244,11 @@ func groupResetOffsets(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 
 	if err := checkGroupIdle(ctx, adm, o, req.group); err != nil {
 		return err

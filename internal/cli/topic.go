@@ -71,13 +71,11 @@ func topicCreate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	resps, err := adm.CreateTopics(ctx, int32(*partitions), int16(*rf), configs, names...)
 	if err != nil {
 		return o.wrap(err)
@@ -127,13 +125,11 @@ func topicList(e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("topic list takes no arguments — use `strom topic describe %s` for details", strings.Join(pos, " "))
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	var tds kadm.TopicDetails
 	if *internal {
 		tds, err = adm.ListTopicsWithInternal(ctx)
@@ -184,13 +180,11 @@ func topicDescribe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	tds, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		return o.wrap(err)
@@ -355,13 +349,11 @@ func topicAlter(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 
 	var done []topicAltered
 	for _, n := range names {
