@@ -96,9 +96,39 @@ func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log
 
 // load reads the directory and recovers the log. Called once by Open.
 func (l *Log) load() error {
+	bases, err := l.listSegments()
+	if err != nil {
+		return err
+	}
+	clean, err := l.takeCleanMarker()
+	if err != nil {
+		return err
+	}
+	startCk, err := readStartCheckpoint(filepath.Join(l.dir, startCheckpoint))
+	if err != nil {
+		return err
+	}
+	if err := l.epochs.load(); err != nil {
+		return err
+	}
+	if err := l.openSegments(bases, startCk); err != nil {
+		return err
+	}
+	if err := l.recoverSegments(clean); err != nil {
+		return err
+	}
+	return l.settleOffsets(startCk)
+}
+
+// listSegments returns the base offsets of the directory's segments in
+// ascending order. On the way it removes what an interrupted write left
+// behind: temporary files, and index files whose .log is gone (a segment
+// deleted between its log and its indexes), so they cannot be mistaken for
+// a segment's indexes later.
+func (l *Log) listSegments() ([]int64, error) {
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
-		return ioErr("read log dir", err)
+		return nil, ioErr("read log dir", err)
 	}
 	var bases []int64
 	logs := map[string]bool{}
@@ -114,34 +144,36 @@ func (l *Log) load() error {
 		orphan := stem != name && len(stem) == 20 && !logs[stem]
 		if strings.HasSuffix(name, tmpSuffix) || orphan {
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
-				return ioErr("remove leftover file", err)
+				return nil, ioErr("remove leftover file", err)
 			}
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
 
-	// The marker says the previous Close fsynced everything. It is removed
-	// (durably) before anything else is written, so a crash from now on
-	// leads to a full recovery scan next time.
-	clean := false
+// takeCleanMarker reports whether the previous Close fsynced everything
+// (it left the clean shutdown marker). The marker is removed (durably)
+// before anything else is written, so a crash from now on leads to a full
+// recovery scan next time.
+func (l *Log) takeCleanMarker() (bool, error) {
 	marker := filepath.Join(l.dir, cleanShutdownFile)
-	if _, err := os.Stat(marker); err == nil {
-		clean = true
-		if err := os.Remove(marker); err != nil {
-			return ioErr("remove clean shutdown marker", err)
-		}
-		if err := syncDir(l.dir); err != nil {
-			return ioErr("sync log dir", err)
-		}
+	if _, err := os.Stat(marker); err != nil {
+		return false, nil
 	}
+	if err := os.Remove(marker); err != nil {
+		return true, ioErr("remove clean shutdown marker", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return true, ioErr("sync log dir", err)
+	}
+	return true, nil
+}
 
-	startCk, err := readStartCheckpoint(filepath.Join(l.dir, startCheckpoint))
-	if err != nil {
-		return err
-	}
-	if err := l.epochs.load(); err != nil {
-		return err
-	}
+// openSegments opens the .log file of every segment in bases. Segments
+// wholly below the checkpointed log start startCk are leftovers of an
+// interrupted DeleteRecordsBefore and are removed instead of kept.
+func (l *Log) openSegments(bases []int64, startCk int64) error {
 	for _, base := range bases {
 		s, err := openSegmentLog(l.fs, l.dir, base)
 		if err != nil {
@@ -149,21 +181,24 @@ func (l *Log) load() error {
 		}
 		l.segs = append(l.segs, s)
 	}
-	// Segments wholly below the checkpointed log start are leftovers of an
-	// interrupted DeleteRecordsBefore.
 	for len(l.segs) > 1 && startCk >= l.segs[1].base {
 		if err := l.segs[0].remove(); err != nil {
 			return err
 		}
 		l.segs = l.segs[1:]
 	}
+	return nil
+}
+
+// recoverSegments checks every opened segment: the active (last) one is
+// rescanned by recoverActive, as deep as clean allows; an inactive one only
+// has its indexes rebuilt when they are missing or inconsistent, because its
+// data was fsynced when it was rolled.
+func (l *Log) recoverSegments(clean bool) error {
 	cfg := l.config()
 	for i, s := range l.segs {
 		if i == len(l.segs)-1 {
-			if err := l.recoverActive(s, cfg, clean); err != nil {
-				return err
-			}
-			break
+			return l.recoverActive(s, cfg, clean)
 		}
 		s.next = l.segs[i+1].base
 		if !s.checkInactiveIndexes(l.fs) {
@@ -172,6 +207,14 @@ func (l *Log) load() error {
 			}
 		}
 	}
+	return nil
+}
+
+// settleOffsets finishes recovery once the segments are sound: it creates
+// the first segment of an empty log (at the checkpointed start), publishes
+// size, log start and log end, and trims the leader epoch cache to the
+// offsets the log really holds, persisting it only if that changed it.
+func (l *Log) settleOffsets(startCk int64) error {
 	if len(l.segs) == 0 {
 		s, err := createSegment(l.fs, l.dir, max(startCk, 0), l.now())
 		if err != nil {

@@ -153,7 +153,21 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.logger.Info("truncating fully", "offset", offset)
 		return l.truncateFullyLocked(max(offset, 0))
 	}
-	k := l.segmentFor(offset)
+	if err := l.removeSegmentsAfterLocked(l.segmentFor(offset)); err != nil {
+		return err
+	}
+	if err := l.cutActiveLocked(offset); err != nil {
+		return err
+	}
+	l.writeGen++
+	return l.publishTruncatedEndLocked(l.active().next)
+}
+
+// removeSegmentsAfterLocked removes, newest first, every segment after
+// segs[k], which holds the truncation point: later segments lie wholly above
+// it. If a removal fails, the log end is republished from the segments that
+// remain. Caller holds fileMu and mu for writing.
+func (l *Log) removeSegmentsAfterLocked(k int) error {
 	for len(l.segs) > k+1 {
 		s := l.active()
 		l.segs = l.segs[:len(l.segs)-1]
@@ -165,6 +179,16 @@ func (l *Log) TruncateTo(offset int64) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// cutActiveLocked cuts the (now last) segment at the start of the batch
+// holding offset. It rescans the batches kept after the last index entry
+// below the cut, so the indexes and the segment's next offset match the
+// shortened file, and rewrites the indexes. A failed truncate or index
+// write leaves file and memory apart, so it fails the log (l.failed).
+// Caller holds fileMu and mu for writing.
+func (l *Log) cutActiveLocked(offset int64) error {
 	s := l.active()
 	l.dropUnsynced(s)
 	cut, err := s.findPos(l.fs, offset)
@@ -200,8 +224,13 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.failed = err
 		return err
 	}
-	l.writeGen++
-	end := s.next
+	return nil
+}
+
+// publishTruncatedEndLocked makes end the log end after a truncation. A log
+// start above it follows it down (checkpointed, so a restart agrees), and
+// leader epochs that begin at or after end are dropped. Caller holds mu.
+func (l *Log) publishTruncatedEndLocked(end int64) error {
 	l.logEnd.Store(end)
 	if l.logStart.Load() > end {
 		l.logStart.Store(end)

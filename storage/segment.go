@@ -320,22 +320,8 @@ func (s *segment) rewriteIndexes() error {
 // nothing may be truncated.
 func (s *segment) rescan(keep int, limit int64, verify bool, indexInterval int64) (corrupt, ioFailure error) {
 	keep = min(keep, len(s.idx))
-	s.idx = s.idx[:keep]
-	pos, next := int64(0), s.base
-	if keep > 0 {
-		pos, next = int64(s.idx[keep-1].pos), s.base+int64(s.idx[keep-1].rel)
-	}
-	k := 0
-	for k < len(s.tidx) && s.base+int64(s.tidx[k].rel) < next {
-		k++
-	}
-	s.tidx = s.tidx[:k]
-	s.maxTs, s.maxTsOff = -1, -1
-	if k > 0 {
-		s.maxTs, s.maxTsOff = s.tidx[k-1].ts, s.base+int64(s.tidx[k-1].rel)
-	}
-	s.size, s.next, s.bytesSince = pos, next, 0
-
+	pos := s.rewind(keep)
+	next := s.next
 	if limit <= pos {
 		return nil, nil
 	}
@@ -367,28 +353,66 @@ func (s *segment) rescan(keep int, limit int64, verify bool, indexInterval int64
 		if h.BaseOffset < s.next || h.LastOffset()-s.base > math.MaxUint32 {
 			return fmt.Errorf("position %d: batch offset %d out of order (expected >= %d)", pos, h.BaseOffset, s.next), nil
 		}
-		rest := size - batchHeaderSize
-		if verify {
-			crc := crc32.Update(0, castagnoli, hdr[crcStart:])
-			for rest > 0 {
-				p, err := r.Peek(int(min(rest, int64(r.Size()))))
-				if err != nil {
-					return torn(err)
-				}
-				crc = crc32.Update(crc, castagnoli, p)
-				_, _ = r.Discard(len(p))
-				rest -= int64(len(p))
-			}
-			if crc != h.CRC {
-				return fmt.Errorf("position %d: crc mismatch", pos), nil
-			}
-		} else if _, err := r.Discard(int(rest)); err != nil {
+		crcOK, err := readBatchBody(r, hdr, size-batchHeaderSize, h.CRC, verify)
+		if err != nil {
 			return torn(err)
+		}
+		if !crcOK {
+			return fmt.Errorf("position %d: crc mismatch", pos), nil
 		}
 		s.track(h, pos, indexInterval)
 		pos += size
 	}
 	return nil, nil
+}
+
+// rewind resets the in-memory state of the segment to its keep'th offset
+// index entry (0: to the start), the point rescan reads on from: offset
+// index entries from keep on and time index entries at or above that
+// entry's offset are dropped, the max timestamp falls back to the last time
+// entry kept, and size and next offset to the entry's position and offset.
+// It returns that position. keep must be at most len(s.idx).
+func (s *segment) rewind(keep int) int64 {
+	s.idx = s.idx[:keep]
+	pos, next := int64(0), s.base
+	if keep > 0 {
+		pos, next = int64(s.idx[keep-1].pos), s.base+int64(s.idx[keep-1].rel)
+	}
+	k := 0
+	for k < len(s.tidx) && s.base+int64(s.tidx[k].rel) < next {
+		k++
+	}
+	s.tidx = s.tidx[:k]
+	s.maxTs, s.maxTsOff = -1, -1
+	if k > 0 {
+		s.maxTs, s.maxTsOff = s.tidx[k-1].ts, s.base+int64(s.tidx[k-1].rel)
+	}
+	s.size, s.next, s.bytesSince = pos, next, 0
+	return pos
+}
+
+// readBatchBody consumes the rest bytes of a batch that follow its header
+// hdr from r. With verify they are streamed through the CRC-32C (which
+// covers the header from the attributes on) in pieces no larger than r's
+// buffer, so nothing is allocated from the on-disk length, and it reports
+// whether the result is want. Without verify it skips them and reports true.
+// An error is r's (io.EOF or io.ErrUnexpectedEOF for a torn batch).
+func readBatchBody(r *bufio.Reader, hdr []byte, rest int64, want uint32, verify bool) (bool, error) {
+	if !verify {
+		_, err := r.Discard(int(rest))
+		return true, err
+	}
+	crc := crc32.Update(0, castagnoli, hdr[crcStart:])
+	for rest > 0 {
+		p, err := r.Peek(int(min(rest, int64(r.Size()))))
+		if err != nil {
+			return false, err
+		}
+		crc = crc32.Update(crc, castagnoli, p)
+		_, _ = r.Discard(len(p))
+		rest -= int64(len(p))
+	}
+	return crc == want, nil
 }
 
 // deactivate turns the active segment into an inactive one: it records the

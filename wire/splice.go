@@ -65,16 +65,35 @@ func closeSplices(sps []splice) {
 	}
 }
 
+// splicePiece is one piece of a spliced response: bytes from memory, or,
+// when fr is set, a file range sent from the file.
+type splicePiece struct {
+	b  []byte
+	fr *FileRange
+}
+
 // writeSpliced writes one encoded response frame whose placeholders are
 // replaced by their file ranges. flexible tells how the bytes fields were
 // length-prefixed: a compact uvarint (length+1) or a 4-byte int32.
 func (c *conn) writeSpliced(frame []byte, flexible bool, sps []splice) error {
 	defer closeSplices(sps)
-	type piece struct {
-		b  []byte
-		fr *FileRange
+	pieces, total := splicePieces(frame, flexible, sps)
+	if total > MaxResponseSize {
+		return fmt.Errorf("wire: response of %d bytes exceeds %d", total, MaxResponseSize)
 	}
-	var pieces []piece
+	binary.BigEndian.PutUint32(frame[:4], uint32(total))
+	return c.writePieces(pieces)
+}
+
+// splicePieces cuts frame at each placeholder it finds (in registration
+// order, after the size and correlation id), replacing the placeholder and
+// its length prefix by the file range's real prefix and the range itself.
+// A placeholder that is missing, or not preceded by a length prefix of
+// placeholderLen bytes, is left out (writeSpliced still closes its file).
+// It returns the pieces and the frame size they add up to (without the
+// 4-byte size field).
+func splicePieces(frame []byte, flexible bool, sps []splice) ([]splicePiece, int64) {
+	var pieces []splicePiece
 	total := int64(len(frame) - 4)
 	emitted, search := 0, 8 // after the size and correlation id
 	for i := range sps {
@@ -97,17 +116,17 @@ func (c *conn) writeSpliced(frame []byte, flexible bool, sps []splice) error {
 		} else {
 			prefix = binary.BigEndian.AppendUint32(nil, uint32(sp.fr.Length))
 		}
-		pieces = append(pieces, piece{b: frame[emitted : k-plen]}, piece{b: prefix}, piece{fr: &sp.fr})
+		pieces = append(pieces, splicePiece{b: frame[emitted : k-plen]}, splicePiece{b: prefix}, splicePiece{fr: &sp.fr})
 		total += int64(len(prefix)-plen) + sp.fr.Length - placeholderLen
 		emitted = k + placeholderLen
 		search = emitted
 	}
-	pieces = append(pieces, piece{b: frame[emitted:]})
-	if total > MaxResponseSize {
-		return fmt.Errorf("wire: response of %d bytes exceeds %d", total, MaxResponseSize)
-	}
-	binary.BigEndian.PutUint32(frame[:4], uint32(total))
+	return append(pieces, splicePiece{b: frame[emitted:]}), total
+}
 
+// writePieces writes pieces in order: runs of in-memory pieces as one
+// vectored write, each file range with sendFile.
+func (c *conn) writePieces(pieces []splicePiece) error {
 	var pending net.Buffers
 	flush := func() error {
 		if len(pending) == 0 {

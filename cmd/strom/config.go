@@ -277,38 +277,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 
 	if *configFile != "" {
-		f, err := os.Open(*configFile)
-		if err != nil {
-			return cfg, "", fmt.Errorf("--config: %w", err)
-		}
-		props, err := readProperties(f)
-		f.Close()
-		if err != nil {
-			return cfg, "", fmt.Errorf("%s: %w", *configFile, err)
-		}
-		known := map[string]bool{}
-		for _, s := range settings {
-			for _, k := range s.keys {
-				known[k] = true
-				if v, ok := props[k]; ok {
-					if err := s.set(&cfg, v); err != nil {
-						return cfg, "", fmt.Errorf("%s: %s=%s: %w", *configFile, k, v, err)
-					}
-				}
-			}
-		}
-		for k := range props {
-			if !known[k] {
-				fmt.Fprintf(stderr, "warning: %s: %s is not used by Strom and is ignored\n", *configFile, k)
-			}
+		if err := applyProperties(&cfg, *configFile, stderr); err != nil {
+			return cfg, "", err
 		}
 	}
-	for _, s := range settings {
-		if v := getenv(envName(s.flag)); v != "" {
-			if err := s.set(&cfg, v); err != nil {
-				return cfg, "", fmt.Errorf("%s=%s: %w", envName(s.flag), v, err)
-			}
-		}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, "", err
 	}
 	var ferr error
 	fs.Visit(func(f *flag.Flag) {
@@ -332,6 +306,51 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, "", err
 	}
 	return cfg, *logLevel, nil
+}
+
+// applyProperties sets on cfg every setting the server.properties file at
+// path names, under any of the setting's keys. Keys Strom does not know are
+// warned about on stderr and ignored, so an existing Kafka file can be used
+// as it is.
+func applyProperties(cfg *server.Config, path string, stderr io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	props, err := readProperties(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		for _, k := range s.keys {
+			known[k] = true
+			if v, ok := props[k]; ok {
+				if err := s.set(cfg, v); err != nil {
+					return fmt.Errorf("%s: %s=%s: %w", path, k, v, err)
+				}
+			}
+		}
+	}
+	for k := range props {
+		if !known[k] {
+			fmt.Fprintf(stderr, "warning: %s: %s is not used by Strom and is ignored\n", path, k)
+		}
+	}
+	return nil
+}
+
+// applyEnv sets on cfg every setting whose STROM_* variable is non-empty.
+func applyEnv(cfg *server.Config, getenv func(string) string) error {
+	for _, s := range settings {
+		if v := getenv(envName(s.flag)); v != "" {
+			if err := s.set(cfg, v); err != nil {
+				return fmt.Errorf("%s=%s: %w", envName(s.flag), v, err)
+			}
+		}
+	}
+	return nil
 }
 
 func envOr(getenv func(string) string, k, def string) string {

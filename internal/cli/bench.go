@@ -259,93 +259,110 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, o *common, c *benchConfi
 
 func benchProduce(e *env, o *common, c *benchConfig) (benchResult, error) {
 	res := benchResult{Mode: "produce", Target: o.brokers, Topic: c.topic, RecordSize: c.size, Acks: c.acks}
-	ackOpts, err := parseAcks(c.acks)
-	if err != nil {
-		return res, err
-	}
-	codec, err := parseCompression(c.compression)
-	if err != nil {
-		return res, err
-	}
-	opts := append(ackOpts,
-		kgo.DefaultProduceTopic(c.topic),
-		kgo.ProducerLinger(c.linger),
-		kgo.ProducerBatchMaxBytes(1_000_000),
-		kgo.ProducerBatchCompression(codec),
-		kgo.MaxBufferedRecords(benchMaxBufferedRecords),
-		kgo.MaxBufferedBytes(benchMaxBufferedBytes),
-	)
-	if o.timeout > 0 {
-		opts = append(opts, kgo.RecordDeliveryTimeout(o.timeout))
-	}
-	cl, adm, err := o.client(e.ctx, opts...)
+	cl, err := benchProducer(e, o, c)
 	if err != nil {
 		return res, err
 	}
 	defer cl.Close()
-	setupCtx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	err = ensureTopic(setupCtx, adm, o, c)
-	cancel()
-	if err != nil {
-		return res, err
-	}
 
 	// One value buffer shared by every record: kgo never writes to it.
 	value := make([]byte, c.size)
 	for i := range value {
 		value[i] = 'A' + byte(i*7%26)
 	}
-	var (
-		hist     histogram
-		acked    atomic.Int64
-		failed   atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		pool     = sync.Pool{New: func() any { return &benchRec{Context: context.Background()} }}
-	)
-	promise := func(r *kgo.Record, err error) {
-		br := r.Context.(*benchRec)
-		if err != nil {
-			failed.Add(1)
-			errOnce.Do(func() { firstErr = err })
-		} else {
-			hist.record(time.Since(br.start))
-			acked.Add(1)
-		}
-		pool.Put(br)
-	}
-
+	t := newBenchTally()
 	start := time.Now()
-	stopProgress := progress(e, c.progress, "bench produce", start, &acked, int64(c.size), &hist)
+	stopProgress := progress(e, c.progress, "bench produce", start, &t.acked, int64(c.size), &t.hist)
 	var sent int64
 	for ; sent < c.records && e.ctx.Err() == nil; sent++ {
 		if c.throughput > 0 && sent%paceEvery == 0 {
 			pace(e.ctx, start, sent, c.throughput)
 		}
-		br := pool.Get().(*benchRec)
+		br := t.pool.Get().(*benchRec)
 		br.rec = kgo.Record{Topic: c.topic, Value: value, Context: br}
 		br.start = time.Now()
-		cl.Produce(e.ctx, &br.rec, promise)
+		cl.Produce(e.ctx, &br.rec, t.promise)
 	}
-	flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(e.ctx), flushWait(o.timeout))
-	flushErr := cl.Flush(flushCtx)
-	cancelFlush()
+	flushErr := flushProducer(e, cl, o)
 	elapsed := time.Since(start)
 	stopProgress()
 
-	res.Records = acked.Load()
-	res.Errors = failed.Load()
+	res.Records = t.acked.Load()
+	res.Errors = t.failed.Load()
 	res.Bytes = res.Records * int64(c.size)
-	res.Latency = &latency{Avg: hist.avgMillis(), P50: hist.quantile(0.5), P99: hist.quantile(0.99), Max: hist.maxMillis()}
+	res.Latency = &latency{Avg: t.hist.avgMillis(), P50: t.hist.quantile(0.5), P99: t.hist.quantile(0.99), Max: t.hist.maxMillis()}
 	res.finish(elapsed)
-	switch {
-	case res.Errors > 0:
-		errOnce.Do(func() {}) // synchronizes with the promise that set firstErr
-		return res, fmt.Errorf("%w: %d of %d records failed; first error: %w", ErrNotDelivered, res.Errors, sent, explainProduce(firstErr, c.topic, o))
-	case flushErr != nil:
-		return res, fmt.Errorf("%w: flush did not finish: %w", ErrNotDelivered, o.wrap(flushErr))
+	var firstErr error
+	if res.Errors > 0 {
+		t.errOnce.Do(func() {}) // synchronizes with the promise that set firstErr
+		firstErr = t.firstErr
 	}
-	return res, nil
+	return res, deliveryErr(res.Errors, sent, firstErr, flushErr, c.topic, o)
+}
+
+// benchProducer returns a client set up like a perf-test producer (large
+// batches, compression, bounded buffering) for the bench topic, which it
+// creates if missing. The caller closes the client.
+func benchProducer(e *env, o *common, c *benchConfig) (*kgo.Client, error) {
+	opts, err := producerOpts(c.acks, c.topic, c.linger, o.timeout)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := parseCompression(c.compression)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.ProducerBatchMaxBytes(1_000_000),
+		kgo.ProducerBatchCompression(codec),
+		kgo.MaxBufferedRecords(benchMaxBufferedRecords),
+		kgo.MaxBufferedBytes(benchMaxBufferedBytes),
+	)
+	cl, adm, err := o.client(e.ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	setupCtx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	err = ensureTopic(setupCtx, adm, o, c)
+	cancel()
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// benchTally collects bench produce outcomes: acks with their latency, and
+// failures with the first cause. Records are recycled through pool once
+// their promise ran; the promise is one method value shared by all records,
+// so producing costs no closure per record.
+type benchTally struct {
+	hist     histogram
+	acked    atomic.Int64
+	failed   atomic.Int64
+	errOnce  sync.Once
+	firstErr error // set once under errOnce
+	pool     sync.Pool
+}
+
+func newBenchTally() *benchTally {
+	t := &benchTally{}
+	t.pool.New = func() any { return &benchRec{Context: context.Background()} }
+	return t
+}
+
+// promise is the kgo promise of every bench record; kgo calls it from its
+// own goroutines.
+func (t *benchTally) promise(r *kgo.Record, err error) {
+	br := r.Context.(*benchRec)
+	if err != nil {
+		t.failed.Add(1)
+		t.errOnce.Do(func() { t.firstErr = err })
+	} else {
+		t.hist.record(time.Since(br.start))
+		t.acked.Add(1)
+	}
+	t.pool.Put(br)
 }
 
 func benchConsume(e *env, o *common, c *benchConfig) (benchResult, error) {
@@ -361,29 +378,9 @@ func benchConsume(e *env, o *common, c *benchConfig) (benchResult, error) {
 	}
 	defer cl.Close()
 
-	setupCtx, cancel := context.WithTimeout(e.ctx, adminTimeout)
-	starts, err := adm.ListStartOffsets(setupCtx, c.topic)
-	var ends kadm.ListedOffsets
-	if err == nil {
-		ends, err = adm.ListEndOffsets(setupCtx, c.topic)
-	}
-	cancel()
+	available, err := availableRecords(e, adm, o, c.topic)
 	if err != nil {
-		return res, explainTopic(o.wrap(err), c.topic)
-	}
-	var available int64
-	var listErr error
-	ends.Each(func(lo kadm.ListedOffset) {
-		if lo.Err != nil {
-			listErr = lo.Err
-			return
-		}
-		if s, ok := starts.Lookup(lo.Topic, lo.Partition); ok && s.Err == nil {
-			available += lo.Offset - s.Offset
-		}
-	})
-	if listErr != nil || len(ends[c.topic]) == 0 {
-		return res, explainTopic(errors.Join(listErr, kerr.UnknownTopicOrPartition), c.topic)
+		return res, err
 	}
 	want := c.records
 	if want == 0 {
@@ -407,17 +404,7 @@ func benchConsume(e *env, o *common, c *benchConfig) (benchResult, error) {
 		if e.ctx.Err() != nil {
 			break
 		}
-		var fetchErr error
-		fetches.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && fetchErr == nil {
-				fetchErr = err
-			}
-		})
-		var n, b int64
-		fetches.EachRecord(func(r *kgo.Record) {
-			n++
-			b += int64(len(r.Key) + len(r.Value))
-		})
+		n, b, fetchErr := countFetches(fetches)
 		got.Add(n)
 		bytes.Add(b)
 		if n == 0 && pctx.Err() != nil {
@@ -435,6 +422,49 @@ func benchConsume(e *env, o *common, c *benchConfig) (benchResult, error) {
 		return res, friendly(ErrIncomplete, nil, "consumed %d of %d records before %s without a record — is the broker serving fetches?", res.Records, want, o.timeout)
 	}
 	return res, nil
+}
+
+// availableRecords is how many records topic holds now (log end minus log
+// start, summed over partitions): what bench consume reads when --records
+// is 0, and the most it can ask for. A topic without partitions, or one
+// whose offsets cannot be listed, is an error.
+func availableRecords(e *env, adm *kadm.Client, o *common, topic string) (int64, error) {
+	setupCtx, cancel := context.WithTimeout(e.ctx, adminTimeout)
+	starts, ends, err := listOffsetBounds(setupCtx, adm, []string{topic})
+	cancel()
+	if err != nil {
+		return 0, explainTopic(o.wrap(err), topic)
+	}
+	var available int64
+	var listErr error
+	ends.Each(func(lo kadm.ListedOffset) {
+		if lo.Err != nil {
+			listErr = lo.Err
+			return
+		}
+		if s, ok := starts.Lookup(lo.Topic, lo.Partition); ok && s.Err == nil {
+			available += lo.Offset - s.Offset
+		}
+	})
+	if listErr != nil || len(ends[topic]) == 0 {
+		return 0, explainTopic(errors.Join(listErr, kerr.UnknownTopicOrPartition), topic)
+	}
+	return available, nil
+}
+
+// countFetches counts the records of one poll and their key+value bytes,
+// and returns the first fetch error that is not just the poll's deadline.
+func countFetches(fetches kgo.Fetches) (n, b int64, fetchErr error) {
+	fetches.EachError(func(_ string, _ int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && fetchErr == nil {
+			fetchErr = err
+		}
+	})
+	fetches.EachRecord(func(r *kgo.Record) {
+		n++
+		b += int64(len(r.Key) + len(r.Value))
+	})
+	return n, b, fetchErr
 }
 
 // paceEvery is how many records go between two pacing checks, so the cap

@@ -87,11 +87,10 @@ func runConsume(e *env, args []string) error {
 	if err != nil {
 		return setup.wrap(err)
 	}
-	if td, ok := tds[c.topic]; !ok {
-		return explainTopic(kerr.UnknownTopicOrPartition, c.topic)
-	} else if td.Err != nil {
-		return explainTopic(td.Err, c.topic)
-	} else if c.partition >= len(td.Partitions) {
+	if err := requireTopics(tds, []string{c.topic}); err != nil {
+		return err
+	}
+	if td := tds[c.topic]; c.partition >= len(td.Partitions) {
 		return usageErr("topic %s has %d partitions (0..%d); --partition %d does not exist", c.topic, len(td.Partitions), len(td.Partitions)-1, c.partition)
 	}
 

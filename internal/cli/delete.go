@@ -27,13 +27,11 @@ func deleteNamed(e *env, args []string, kind string, missing error, explain func
 	if len(names) == 0 {
 		return usageErr("%s delete needs at least one %s name", kind, kind)
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	resps, err := del(ctx, adm, names)
 	if err != nil {
 		return o.wrap(err)

@@ -151,6 +151,21 @@ func (o *common) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, *kad
 	return cl, adm, nil
 }
 
+// admin connects for one administrative command: a kadm client, and a
+// context that bounds the command's requests by --timeout. The caller calls
+// release when finished; it cancels the context, then closes the client.
+func (o *common) admin(ctx context.Context) (*kadm.Client, context.Context, func(), error) {
+	cl, adm, err := o.client(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rctx, cancel := o.reqCtx(ctx)
+	return adm, rctx, func() {
+		cancel()
+		cl.Close()
+	}, nil
+}
+
 // wrap explains connection-level failures of an operation (deadline, refused)
 // in terms of the configured brokers.
 func (o *common) wrap(err error) error { return explainConn(err, o.seeds(), o) }

@@ -38,13 +38,11 @@ func groupList(e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("group list takes no arguments — use `strom group describe %s` for details", strings.Join(pos, " "))
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	lgs, err := adm.ListGroups(ctx)
 	if err != nil {
 		return o.wrap(err)
@@ -104,13 +102,11 @@ func groupDescribe(e *env, args []string) error {
 	if len(names) == 0 {
 		return usageErr("group describe needs a group name — list them with `strom group list`")
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	lags, err := adm.Lag(ctx, names...)
 	if err != nil {
 		return o.wrap(err)
@@ -234,7 +230,51 @@ type resetResult struct {
 	Offsets  []resetOffset `json:"offsets"`
 }
 
+// resetRequest is what `group reset-offsets` was asked to do.
+type resetRequest struct {
+	group    string
+	topics   []string
+	earliest bool  // --to-earliest
+	offset   int64 // --to-offset, or -1; with neither set: --to-latest
+	execute  bool
+}
+
 func groupResetOffsets(e *env, args []string) error {
+	o, req, err := parseResetOffsets(e, args)
+	if err != nil {
+		return err
+	}
+	adm, ctx, release, err := o.admin(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	if err := checkGroupIdle(ctx, adm, o, req.group); err != nil {
+		return err
+	}
+	res, commit, err := planReset(ctx, adm, o, req)
+	if err != nil {
+		return err
+	}
+	if req.execute {
+		resps, err := adm.CommitOffsets(ctx, req.group, commit)
+		if err != nil {
+			return explainGroup(o.wrap(err), req.group)
+		}
+		if err := resps.Error(); err != nil {
+			return explainGroup(err, req.group)
+		}
+	}
+	if o.json {
+		return writeJSON(e.stdout, res)
+	}
+	return printReset(e, res)
+}
+
+// parseResetOffsets reads the reset-offsets command line and checks that it
+// names one group, at least one topic and exactly one target mode.
+func parseResetOffsets(e *env, args []string) (*common, resetRequest, error) {
 	fs, o := newFlags(e, "group reset-offsets", "group reset-offsets GROUP --topic T (--to-earliest|--to-latest|--to-offset N) [--execute]", adminTimeout, "request timeout")
 	var topics stringList
 	fs.Var(&topics, "topic", "topic whose offsets to reset (repeatable)")
@@ -244,14 +284,13 @@ func groupResetOffsets(e *env, args []string) error {
 	execute := fs.Bool("execute", false, "commit the new offsets (without it: dry run that only prints them)")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, resetRequest{}, err
 	}
 	if len(pos) != 1 {
-		return usageErr("reset-offsets needs exactly one group — e.g. `strom group reset-offsets G --topic T --to-earliest --execute`")
+		return nil, resetRequest{}, usageErr("reset-offsets needs exactly one group — e.g. `strom group reset-offsets G --topic T --to-earliest --execute`")
 	}
-	group := pos[0]
 	if len(topics) == 0 {
-		return usageErr("reset-offsets needs --topic T")
+		return nil, resetRequest{}, usageErr("reset-offsets needs --topic T")
 	}
 	modes := 0
 	for _, b := range []bool{*toEarliest, *toLatest, *toOffset >= 0} {
@@ -260,69 +299,62 @@ func groupResetOffsets(e *env, args []string) error {
 		}
 	}
 	if modes != 1 {
-		return usageErr("reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset N")
+		return nil, resetRequest{}, usageErr("reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset N")
 	}
-	cl, adm, err := o.client(e.ctx)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	return o, resetRequest{group: pos[0], topics: topics, earliest: *toEarliest, offset: *toOffset, execute: *execute}, nil
+}
 
+// checkGroupIdle refuses a group that still has members or is rebalancing:
+// Kafka refuses offset commits from outside an active group, and a running
+// consumer would overwrite them anyway. A group that does not exist yet is
+// fine (resetting creates its offsets).
+func checkGroupIdle(ctx context.Context, adm *kadm.Client, o *common, group string) error {
 	dgs, err := adm.DescribeGroups(ctx, group)
 	if err != nil {
 		return explainGroup(o.wrap(err), group)
 	}
-	if dg, ok := dgs[group]; ok {
-		if dg.Err != nil && !errors.Is(dg.Err, kerr.GroupIDNotFound) {
-			return explainGroup(dg.Err, group)
-		}
-		// Kafka refuses offset commits from outside an active group, and a
-		// running consumer would overwrite them anyway.
-		if len(dg.Members) > 0 || (dg.State != "Empty" && dg.State != "Dead" && dg.State != "") {
-			return friendly(ErrGroupNotEmpty, nil, "group %s is %s with %d members — stop its consumers first (offsets can only be reset on an empty group)", group, dg.State, len(dg.Members))
-		}
+	dg, ok := dgs[group]
+	if !ok {
+		return nil
 	}
-	tds, err := adm.ListTopics(ctx, topics...)
+	if dg.Err != nil && !errors.Is(dg.Err, kerr.GroupIDNotFound) {
+		return explainGroup(dg.Err, group)
+	}
+	if len(dg.Members) > 0 || (dg.State != "Empty" && dg.State != "Dead" && dg.State != "") {
+		return friendly(ErrGroupNotEmpty, nil, "group %s is %s with %d members — stop its consumers first (offsets can only be reset on an empty group)", group, dg.State, len(dg.Members))
+	}
+	return nil
+}
+
+// planReset computes the new offset of every partition of the requested
+// topics from their log bounds, next to the group's current commit. It
+// returns them both for printing and as the commit to send.
+func planReset(ctx context.Context, adm *kadm.Client, o *common, req resetRequest) (resetResult, kadm.Offsets, error) {
+	res := resetResult{Group: req.group, Executed: req.execute, Offsets: []resetOffset{}}
+	tds, err := adm.ListTopics(ctx, req.topics...)
 	if err != nil {
-		return o.wrap(err)
+		return res, nil, o.wrap(err)
 	}
-	for _, t := range topics {
-		if td, ok := tds[t]; !ok {
-			return explainTopic(kerr.UnknownTopicOrPartition, t)
-		} else if td.Err != nil {
-			return explainTopic(td.Err, t)
-		}
+	if err := requireTopics(tds, req.topics); err != nil {
+		return res, nil, err
 	}
-	starts, err := adm.ListStartOffsets(ctx, topics...)
+	starts, ends, err := listOffsetBounds(ctx, adm, req.topics)
 	if err != nil {
-		return o.wrap(err)
+		return res, nil, o.wrap(err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
+	current, err := adm.FetchOffsetsForTopics(ctx, req.group, req.topics...)
 	if err != nil {
-		return o.wrap(err)
+		return res, nil, explainGroup(o.wrap(err), req.group)
 	}
-	current, err := adm.FetchOffsetsForTopics(ctx, group, topics...)
-	if err != nil {
-		return explainGroup(o.wrap(err), group)
-	}
-	res := resetResult{Group: group, Executed: *execute, Offsets: []resetOffset{}}
 	commit := make(kadm.Offsets)
-	for _, t := range topics {
+	for _, t := range req.topics {
 		for _, p := range tds[t].Partitions.Numbers() {
 			start, sok := starts.Lookup(t, p)
 			end, eok := ends.Lookup(t, p)
 			if !sok || !eok || start.Err != nil || end.Err != nil {
-				return fmt.Errorf("cannot list offsets of %s[%d]: %w", t, p, errors.Join(start.Err, end.Err))
+				return res, nil, fmt.Errorf("cannot list offsets of %s[%d]: %w", t, p, errors.Join(start.Err, end.Err))
 			}
-			target := end.Offset
-			switch {
-			case *toEarliest:
-				target = start.Offset
-			case *toOffset >= 0:
-				target = max(start.Offset, min(*toOffset, end.Offset))
-			}
+			target := req.target(start.Offset, end.Offset)
 			cur := int64(-1)
 			if c, ok := current.Lookup(t, p); ok && c.Err == nil {
 				cur = c.At
@@ -331,28 +363,35 @@ func groupResetOffsets(e *env, args []string) error {
 			commit.Add(kadm.Offset{Topic: t, Partition: p, At: target, LeaderEpoch: -1})
 		}
 	}
-	if *execute {
-		resps, err := adm.CommitOffsets(ctx, group, commit)
-		if err != nil {
-			return explainGroup(o.wrap(err), group)
-		}
-		if err := resps.Error(); err != nil {
-			return explainGroup(err, group)
-		}
+	return res, commit, nil
+}
+
+// target is the new offset of a partition whose log spans start..end:
+// --to-offset is clamped into that range so a consumer never starts outside
+// the log.
+func (r resetRequest) target(start, end int64) int64 {
+	switch {
+	case r.earliest:
+		return start
+	case r.offset >= 0:
+		return max(start, min(r.offset, end))
 	}
-	if o.json {
-		return writeJSON(e.stdout, res)
-	}
+	return end
+}
+
+// printReset writes the planned (or committed) offsets as a table, and on
+// stderr whether anything was committed.
+func printReset(e *env, res resetResult) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tNEW-OFFSET")
 	for _, r := range res.Offsets {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", group, r.Topic, r.Partition, offsetString(r.Current), r.New)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", res.Group, r.Topic, r.Partition, offsetString(r.Current), r.New)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if *execute {
-		fmt.Fprintf(e.stderr, "committed %d offsets for group %s\n", len(res.Offsets), group)
+	if res.Executed {
+		fmt.Fprintf(e.stderr, "committed %d offsets for group %s\n", len(res.Offsets), res.Group)
 	} else {
 		fmt.Fprintln(e.stderr, "dry run: nothing changed — add --execute to commit these offsets")
 	}

@@ -76,21 +76,14 @@ func runProduce(e *env, args []string) error {
 		return usageErr("produce needs exactly one topic — e.g. `echo hello | strom produce orders`")
 	}
 	topic := pos[0]
-	ackOpts, err := parseAcks(*acks)
+	opts, err := producerOpts(*acks, topic, *linger, o.timeout)
 	if err != nil {
 		return err
 	}
 	if *partition < -1 || *partition > 1<<31-1 {
 		return usageErr("--partition must be >= 0")
 	}
-	opts := append(ackOpts,
-		kgo.DefaultProduceTopic(topic),
-		kgo.ProducerLinger(*linger),
-		kgo.AllowAutoTopicCreation(),
-	)
-	if o.timeout > 0 {
-		opts = append(opts, kgo.RecordDeliveryTimeout(o.timeout))
-	}
+	opts = append(opts, kgo.AllowAutoTopicCreation())
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
@@ -100,12 +93,41 @@ func runProduce(e *env, args []string) error {
 	}
 	defer cl.Close()
 
-	stopWatch := watchStdin(e)
 	start := time.Now()
 	var tally produceTally
+	readErr := produceLines(e, cl, topic, []byte(*keySep), *partition, &tally)
+	flushErr := flushProducer(e, cl, o)
+
+	tally.mu.Lock()
+	sum := produceSummary{Topic: topic, Records: tally.ok, Failed: tally.failed, Seconds: time.Since(start).Seconds()}
+	firstErr := tally.firstErr
+	tally.mu.Unlock()
+	err = deliveryErr(sum.Failed, sum.Failed+sum.Records, firstErr, flushErr, topic, o)
+	if err == nil && readErr != nil {
+		err = fmt.Errorf("reading stdin: %w", readErr)
+	}
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	if o.json {
+		if err := writeJSON(e.stdout, sum); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stderr, "produced %d records to %s (%d failed) in %s\n", sum.Records, topic, sum.Failed, roundDur(time.Since(start)))
+	}
+	return err
+}
+
+// produceLines hands every stdin line to cl as one record (split into key
+// and value at the first sep, if sep is set; on partition if it is >= 0)
+// until stdin ends or e's context is cancelled. Outcomes go to tally. It
+// returns the read error, if any, except the one our own interrupt of a
+// blocked read causes.
+func produceLines(e *env, cl *kgo.Client, topic string, sep []byte, partition int, tally *produceTally) error {
+	stopWatch := watchStdin(e)
 	sc := bufio.NewScanner(e.stdin)
 	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	sep := []byte(*keySep)
 	for sc.Scan() && e.ctx.Err() == nil {
 		line := bytes.Clone(sc.Bytes())
 		r := &kgo.Record{Topic: topic, Value: line}
@@ -114,8 +136,8 @@ func runProduce(e *env, args []string) error {
 				r.Key, r.Value = line[:i], line[i+len(sep):]
 			}
 		}
-		if *partition >= 0 {
-			r.Partition = int32(*partition)
+		if partition >= 0 {
+			r.Partition = int32(partition)
 		}
 		cl.Produce(e.ctx, r, tally.promise)
 	}
@@ -127,37 +149,44 @@ func runProduce(e *env, args []string) error {
 	if errors.Is(readErr, bufio.ErrTooLong) {
 		readErr = fmt.Errorf("a line is longer than %d bytes — split it or produce it with another tool", maxLineBytes)
 	}
+	return readErr
+}
 
-	// Flush even when interrupted: records already accepted should be
-	// delivered (or fail by --timeout), not dropped silently.
-	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), flushWait(o.timeout))
-	flushErr := cl.Flush(flushCtx)
-	cancel()
+// producerOpts are the kgo options produce and bench produce share: the
+// --acks level, the topic, --linger and, with a --timeout, a delivery
+// deadline per record.
+func producerOpts(acks, topic string, linger, timeout time.Duration) ([]kgo.Opt, error) {
+	opts, err := parseAcks(acks)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(linger))
+	if timeout > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(timeout))
+	}
+	return opts, nil
+}
 
-	tally.mu.Lock()
-	sum := produceSummary{Topic: topic, Records: tally.ok, Failed: tally.failed, Seconds: time.Since(start).Seconds()}
-	firstErr := tally.firstErr
-	tally.mu.Unlock()
-	var err2 error
+// flushProducer waits for the records already handed to cl. It runs even
+// when e's context is cancelled: records already accepted should be
+// delivered (or fail by --timeout), not dropped silently.
+func flushProducer(e *env, cl *kgo.Client, o *common) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), flushWait(o.timeout))
+	defer cancel()
+	return cl.Flush(ctx)
+}
+
+// deliveryErr is a producer's verdict once flushed: failed of total records
+// were not acknowledged (firstErr is the first cause), or the flush itself
+// did not finish. Nil when every record was delivered.
+func deliveryErr(failed, total int64, firstErr, flushErr error, topic string, o *common) error {
 	switch {
-	case firstErr != nil:
-		err2 = fmt.Errorf("%w: %d of %d records failed; first error: %w", ErrNotDelivered, sum.Failed, sum.Failed+sum.Records, explainProduce(firstErr, topic, o))
+	case failed > 0:
+		return fmt.Errorf("%w: %d of %d records failed; first error: %w", ErrNotDelivered, failed, total, explainProduce(firstErr, topic, o))
 	case flushErr != nil:
-		err2 = fmt.Errorf("%w: flush did not finish: %w", ErrNotDelivered, o.wrap(flushErr))
-	case readErr != nil:
-		err2 = fmt.Errorf("reading stdin: %w", readErr)
+		return fmt.Errorf("%w: flush did not finish: %w", ErrNotDelivered, o.wrap(flushErr))
 	}
-	if err2 != nil {
-		sum.Error = err2.Error()
-	}
-	if o.json {
-		if err := writeJSON(e.stdout, sum); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(e.stderr, "produced %d records to %s (%d failed) in %s\n", sum.Records, topic, sum.Failed, roundDur(time.Since(start)))
-	}
-	return err2
+	return nil
 }
 
 // explainProduce maps a record failure to a message with a fix.

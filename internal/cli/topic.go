@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"sort"
+	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -69,13 +71,11 @@ func topicCreate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	resps, err := adm.CreateTopics(ctx, int32(*partitions), int16(*rf), configs, names...)
 	if err != nil {
 		return o.wrap(err)
@@ -125,13 +125,11 @@ func topicList(e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("topic list takes no arguments — use `strom topic describe %s` for details", strings.Join(pos, " "))
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	var tds kadm.TopicDetails
 	if *internal {
 		tds, err = adm.ListTopicsWithInternal(ctx)
@@ -182,25 +180,17 @@ func topicDescribe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 	tds, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		return o.wrap(err)
 	}
-	for _, n := range names {
-		td, ok := tds[n]
-		if !ok {
-			return explainTopic(kerr.UnknownTopicOrPartition, n)
-		}
-		if td.Err != nil {
-			return explainTopic(td.Err, n)
-		}
+	if err := requireTopics(tds, names); err != nil {
+		return err
 	}
 	if len(names) == 0 {
 		names = tds.Names()
@@ -212,11 +202,7 @@ func topicDescribe(e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "no topics — create one with `strom topic create NAME`")
 		return nil
 	}
-	starts, err := adm.ListStartOffsets(ctx, names...)
-	if err != nil {
-		return o.wrap(err)
-	}
-	ends, err := adm.ListEndOffsets(ctx, names...)
+	starts, ends, err := listOffsetBounds(ctx, adm, names)
 	if err != nil {
 		return o.wrap(err)
 	}
@@ -226,29 +212,7 @@ func topicDescribe(e *env, args []string) error {
 	}
 	out := make([]topicDescribed, 0, len(names))
 	for _, n := range names {
-		td := tds[n]
-		d := topicDescribed{Topic: n, ID: idString(td.ID), Internal: td.IsInternal, ReplicationFactor: td.Partitions.NumReplicas(), Configs: map[string]string{}}
-		if rc, err := rcs.On(n, nil); err == nil && rc.Err == nil {
-			for _, c := range rc.Configs {
-				if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-					d.Configs[c.Key] = c.MaybeValue()
-				}
-			}
-		}
-		for _, p := range td.Partitions.Sorted() {
-			pd := partitionDescribed{Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: nonNil(p.Replicas), ISR: nonNil(p.ISR), LogStartOffset: -1, LogEndOffset: -1}
-			if p.Err != nil {
-				pd.Error = p.Err.Error()
-			}
-			if lo, ok := starts.Lookup(n, p.Partition); ok && lo.Err == nil {
-				pd.LogStartOffset = lo.Offset
-			}
-			if lo, ok := ends.Lookup(n, p.Partition); ok && lo.Err == nil {
-				pd.LogEndOffset = lo.Offset
-			}
-			d.Partitions = append(d.Partitions, pd)
-		}
-		out = append(out, d)
+		out = append(out, describeTopic(n, tds[n], rcs, starts, ends))
 	}
 	if o.json {
 		return writeJSON(e.stdout, out)
@@ -257,27 +221,88 @@ func topicDescribe(e *env, args []string) error {
 		if i > 0 {
 			fmt.Fprintln(e.stdout)
 		}
-		fmt.Fprintf(e.stdout, "Topic: %s\tID: %s\tPartitions: %d\tReplicationFactor: %d\n", d.Topic, orDash(d.ID), len(d.Partitions), d.ReplicationFactor)
-		keys := make([]string, 0, len(d.Configs))
-		for k := range d.Configs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		kvs := make([]string, 0, len(keys))
-		for _, k := range keys {
-			kvs = append(kvs, k+"="+d.Configs[k])
-		}
-		fmt.Fprintf(e.stdout, "Configs: %s\n", orDash(strings.Join(kvs, ",")))
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END")
-		for _, p := range d.Partitions {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, joinInt32(p.Replicas), joinInt32(p.ISR), offsetString(p.LogStartOffset), offsetString(p.LogEndOffset))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := printTopic(e.stdout, d); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// requireTopics fails, explained, on the first of names that tds (a
+// ListTopics answer) does not hold or holds with an error, so that a command
+// naming a missing topic says so before it sends any other request.
+func requireTopics(tds kadm.TopicDetails, names []string) error {
+	for _, n := range names {
+		td, ok := tds[n]
+		if !ok {
+			return explainTopic(kerr.UnknownTopicOrPartition, n)
+		}
+		if td.Err != nil {
+			return explainTopic(td.Err, n)
+		}
+	}
+	return nil
+}
+
+// listOffsetBounds lists the log start and log end offsets of every
+// partition of topics: the two bounds that describe, offset reset and bench
+// consume all need together. The error is kadm's, for the caller to explain.
+func listOffsetBounds(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends kadm.ListedOffsets, err error) {
+	starts, err = adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, nil, err
+	}
+	ends, err = adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return starts, ends, nil
+}
+
+// describeTopic assembles one topic's description from the metadata, config
+// and offset answers. Only dynamic topic configs (overrides set with
+// `topic create/alter --config`) are shown: broker defaults would drown them.
+// A partition whose offsets could not be listed shows -1 ("-").
+func describeTopic(n string, td kadm.TopicDetail, rcs kadm.ResourceConfigs, starts, ends kadm.ListedOffsets) topicDescribed {
+	d := topicDescribed{Topic: n, ID: idString(td.ID), Internal: td.IsInternal, ReplicationFactor: td.Partitions.NumReplicas(), Configs: map[string]string{}}
+	if rc, err := rcs.On(n, nil); err == nil && rc.Err == nil {
+		for _, c := range rc.Configs {
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				d.Configs[c.Key] = c.MaybeValue()
+			}
+		}
+	}
+	for _, p := range td.Partitions.Sorted() {
+		pd := partitionDescribed{Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: nonNil(p.Replicas), ISR: nonNil(p.ISR), LogStartOffset: -1, LogEndOffset: -1}
+		if p.Err != nil {
+			pd.Error = p.Err.Error()
+		}
+		if lo, ok := starts.Lookup(n, p.Partition); ok && lo.Err == nil {
+			pd.LogStartOffset = lo.Offset
+		}
+		if lo, ok := ends.Lookup(n, p.Partition); ok && lo.Err == nil {
+			pd.LogEndOffset = lo.Offset
+		}
+		d.Partitions = append(d.Partitions, pd)
+	}
+	return d
+}
+
+// printTopic writes one described topic for people: a summary line, its
+// config overrides, then a table of partitions.
+func printTopic(w io.Writer, d topicDescribed) error {
+	fmt.Fprintf(w, "Topic: %s\tID: %s\tPartitions: %d\tReplicationFactor: %d\n", d.Topic, orDash(d.ID), len(d.Partitions), d.ReplicationFactor)
+	kvs := make([]string, 0, len(d.Configs))
+	for _, k := range slices.Sorted(maps.Keys(d.Configs)) {
+		kvs = append(kvs, k+"="+d.Configs[k])
+	}
+	fmt.Fprintf(w, "Configs: %s\n", orDash(strings.Join(kvs, ",")))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END")
+	for _, p := range d.Partitions {
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, joinInt32(p.Replicas), joinInt32(p.ISR), offsetString(p.LogStartOffset), offsetString(p.LogEndOffset))
+	}
+	return tw.Flush()
 }
 
 func topicDelete(e *env, args []string) error {
@@ -290,6 +315,15 @@ func topicDelete(e *env, args []string) error {
 			}
 			return out, err
 		})
+}
+
+// topicAltered is what `topic alter` changed on one topic (and its --json
+// shape).
+type topicAltered struct {
+	Topic         string            `json:"topic"`
+	Partitions    int               `json:"partitions,omitempty"`
+	SetConfigs    map[string]string `json:"set_configs,omitempty"`
+	DeleteConfigs []string          `json:"delete_configs,omitempty"`
 }
 
 func topicAlter(e *env, args []string) error {
@@ -315,53 +349,30 @@ func topicAlter(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, adm, err := o.client(e.ctx)
+	adm, ctx, release, err := o.admin(e.ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := o.reqCtx(e.ctx)
-	defer cancel()
+	defer release()
 
-	type altered struct {
-		Topic         string            `json:"topic"`
-		Partitions    int               `json:"partitions,omitempty"`
-		SetConfigs    map[string]string `json:"set_configs,omitempty"`
-		DeleteConfigs []string          `json:"delete_configs,omitempty"`
-	}
-	var done []altered
+	var done []topicAltered
 	for _, n := range names {
-		a := altered{Topic: n}
+		a := topicAltered{Topic: n}
 		if *partitions > 0 {
-			resps, err := adm.UpdatePartitions(ctx, *partitions, n)
-			if err != nil {
-				return o.wrap(err)
-			}
-			if r, ok := resps[n]; ok && r.Err != nil {
-				return explainTopic(withMessage(r.Err, r.ErrMessage), n)
+			if err := growPartitions(ctx, adm, o, n, *partitions); err != nil {
+				return err
 			}
 			a.Partitions = *partitions
 		}
 		if len(configs) > 0 || len(dels) > 0 {
-			var ops []kadm.AlterConfig
+			if err := alterTopicConfigs(ctx, adm, o, n, configs, dels); err != nil {
+				return err
+			}
 			a.SetConfigs = map[string]string{}
 			for k, v := range configs {
-				ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
 				a.SetConfigs[k] = *v
 			}
-			for _, k := range dels {
-				ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
-			}
 			a.DeleteConfigs = dels
-			resps, err := adm.AlterTopicConfigs(ctx, ops, n)
-			if err != nil {
-				return o.wrap(err)
-			}
-			for _, r := range resps {
-				if r.Err != nil {
-					return explainTopic(withMessage(r.Err, r.ErrMessage), n)
-				}
-			}
 		}
 		done = append(done, a)
 	}
@@ -369,24 +380,59 @@ func topicAlter(e *env, args []string) error {
 		return writeJSON(e.stdout, done)
 	}
 	for _, a := range done {
-		var parts []string
-		if a.Partitions > 0 {
-			parts = append(parts, fmt.Sprintf("partitions=%d", a.Partitions))
-		}
-		keys := make([]string, 0, len(a.SetConfigs))
-		for k := range a.SetConfigs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			parts = append(parts, "set "+k+"="+a.SetConfigs[k])
-		}
-		for _, k := range a.DeleteConfigs {
-			parts = append(parts, "deleted "+k)
-		}
-		fmt.Fprintf(e.stdout, "altered topic %s: %s\n", a.Topic, strings.Join(parts, ", "))
+		fmt.Fprintf(e.stdout, "altered topic %s: %s\n", a.Topic, a.summary())
 	}
 	return nil
+}
+
+// growPartitions asks for topic to have partitions partitions in total
+// (Kafka can only add partitions, never remove them).
+func growPartitions(ctx context.Context, adm *kadm.Client, o *common, topic string, partitions int) error {
+	resps, err := adm.UpdatePartitions(ctx, partitions, topic)
+	if err != nil {
+		return o.wrap(err)
+	}
+	if r, ok := resps[topic]; ok && r.Err != nil {
+		return explainTopic(withMessage(r.Err, r.ErrMessage), topic)
+	}
+	return nil
+}
+
+// alterTopicConfigs sets configs and deletes the overrides named in dels on
+// topic, in one incremental request, so keys not named keep their values.
+func alterTopicConfigs(ctx context.Context, adm *kadm.Client, o *common, topic string, configs map[string]*string, dels []string) error {
+	var ops []kadm.AlterConfig
+	for k, v := range configs {
+		ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
+	}
+	for _, k := range dels {
+		ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, ops, topic)
+	if err != nil {
+		return o.wrap(err)
+	}
+	for _, r := range resps {
+		if r.Err != nil {
+			return explainTopic(withMessage(r.Err, r.ErrMessage), topic)
+		}
+	}
+	return nil
+}
+
+// summary lists the changes for people, set configs in key order.
+func (a topicAltered) summary() string {
+	var parts []string
+	if a.Partitions > 0 {
+		parts = append(parts, fmt.Sprintf("partitions=%d", a.Partitions))
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.SetConfigs)) {
+		parts = append(parts, "set "+k+"="+a.SetConfigs[k])
+	}
+	for _, k := range a.DeleteConfigs {
+		parts = append(parts, "deleted "+k)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // withMessage appends the broker's optional error message to a kerr error,
