@@ -400,6 +400,7 @@ func benchConsume(e *env, o *common, c *benchConfig) (benchResult, error) {
 			pctx, cancel = context.WithTimeout(e.ctx, o.timeout)
 		}
 		fetches := cl.PollFetches(pctx)
+		idle := pctx.Err() != nil // read before cancel, which always sets it
 		cancel()
 		if e.ctx.Err() != nil {
 			break
@@ -407,7 +408,7 @@ func benchConsume(e *env, o *common, c *benchConfig) (benchResult, error) {
 		n, b, fetchErr := countFetches(fetches)
 		got.Add(n)
 		bytes.Add(b)
-		if n == 0 && pctx.Err() != nil {
+		if n == 0 && idle {
 			break // idle for --timeout
 		}
 		if fetchErr != nil && n == 0 {
