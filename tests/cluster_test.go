@@ -1,20 +1,17 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strombroker/strom/internal/chaoscheck"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -285,30 +282,6 @@ func (c *procCluster) stopAll() {
 	}
 }
 
-// partitionLog concatenates the .log segment files of dataDir/<topic>-<p>/ in
-// base-offset order: the replica's log, whatever its segment boundaries.
-func partitionLog(dataDir, topic string, p int) ([]byte, int, error) {
-	dir := filepath.Join(dataDir, fmt.Sprintf("%s-%d", topic, p))
-	matches, err := filepath.Glob(filepath.Join(dir, "*.log"))
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(matches) == 0 {
-		return nil, 0, fmt.Errorf("no .log files in %s", dir)
-	}
-	// Segment names are zero-padded base offsets, so names sort by offset.
-	sort.Strings(matches)
-	var all []byte
-	for _, m := range matches {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			return nil, 0, err
-		}
-		all = append(all, b...)
-	}
-	return all, len(matches), nil
-}
-
 // compareReplicaLogs compares each partition's log bytes across the data
 // dirs of all brokers (which must be stopped) and returns a line per
 // partition describing it, and an error naming the first difference.
@@ -316,40 +289,19 @@ func (c *procCluster) compareReplicaLogs(topic string, partitions int) ([]string
 	var lines []string
 	var firstErr error
 	for p := range partitions {
-		var logs [][]byte
-		var desc []string
+		var replicas []chaoscheck.Replica
 		for i, b := range c.brokers {
-			l, segs, err := partitionLog(b.dataDir, topic, p)
+			l, segs, err := chaoscheck.SegmentLog(filepath.Join(b.dataDir, fmt.Sprintf("%s-%d", topic, p)))
 			if err != nil {
 				return lines, fmt.Errorf("broker %d: %w", i+1, err)
 			}
-			logs = append(logs, l)
-			desc = append(desc, fmt.Sprintf("broker %d: %d bytes in %d segments", i+1, len(l), segs))
+			replicas = append(replicas, chaoscheck.Replica{Name: fmt.Sprintf("broker %d", i+1), Log: l, Segments: segs})
 		}
-		common := slices.MinFunc(logs, func(a, b []byte) int { return len(a) - len(b) })
-		n := len(common)
-		same := true
-		for i := 1; i < len(logs); i++ {
-			if !bytes.Equal(logs[0][:n], logs[i][:n]) {
-				same = false
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%s-%d: broker 1 and broker %d differ at byte %d of the common %d-byte prefix", topic, p, i+1, firstDiff(logs[0][:n], logs[i][:n]), n)
-				}
-			}
-			if len(logs[i]) != len(logs[0]) && firstErr == nil {
-				firstErr = fmt.Errorf("%s-%d: log lengths differ with a full, caught-up ISR: %s", topic, p, strings.Join(desc, ", "))
-			}
+		line, err := chaoscheck.CompareReplicas(fmt.Sprintf("%s-%d", topic, p), replicas)
+		lines = append(lines, line)
+		if firstErr == nil {
+			firstErr = err
 		}
-		lines = append(lines, fmt.Sprintf("%s-%d: common prefix %d bytes identical=%v (%s)", topic, p, n, same, strings.Join(desc, "; ")))
 	}
 	return lines, firstErr
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return len(a)
 }

@@ -160,7 +160,7 @@ func (p *Producer) AckCount() int {
 func (p *Producer) WaitAcks(ctx context.Context, t testing.TB, n int, timeout time.Duration, what string) {
 	t.Helper()
 	target := p.AckCount() + n
-	poll(ctx, t, timeout, what, func() error {
+	WaitFor(ctx, t, timeout, what, func() error {
 		if got := p.AckCount(); got < target {
 			return fmt.Errorf("%d acknowledged, want %d", got, target)
 		}

@@ -17,9 +17,11 @@ func Report(t testing.TB, format string, args ...any) {
 	fmt.Println(t.Name() + ": " + line)
 }
 
-// poll calls fn every 100ms until it returns nil and fails the test with
-// fn's last error once timeout has passed or ctx is done.
-func poll(ctx context.Context, t testing.TB, timeout time.Duration, what string, fn func() error) {
+// WaitFor calls fn every 100ms until it returns nil and fails the test
+// with fn's last error once timeout has passed or ctx is done: how a chaos
+// scenario waits for the cluster (a controller, leaders, acknowledgements)
+// without sleeping a fixed time.
+func WaitFor(ctx context.Context, t testing.TB, timeout time.Duration, what string, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
