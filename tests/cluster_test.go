@@ -49,8 +49,22 @@ func startCluster(t *testing.T, n int, extra ...string) *procCluster {
 	type ports struct{ kafka, raft, gossip int }
 	var ps []ports
 	var gossip []string
+	// freePort releases the port it found, so the kernel may hand it out
+	// again to the next call: two brokers once got the same Kafka port.
+	used := map[int]bool{}
+	pick := func() int {
+		t.Helper()
+		for range 100 {
+			if p := freePort(t); !used[p] {
+				used[p] = true
+				return p
+			}
+		}
+		t.Fatal("no distinct free port")
+		return 0
+	}
 	for range n {
-		p := ports{freePort(t), freePort(t), freePort(t)}
+		p := ports{pick(), pick(), pick()}
 		ps = append(ps, p)
 		gossip = append(gossip, net.JoinHostPort("127.0.0.1", strconv.Itoa(p.gossip)))
 	}
