@@ -14,7 +14,6 @@ import (
 	"github.com/strombroker/strom/internal/chaoscheck"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // clusterFlags are the timers every process cluster runs with: failure
@@ -153,43 +152,6 @@ func (c *procCluster) createTopic(topic string, partitions int32, rf int16, conf
 	})
 }
 
-// partitionState is one partition as one broker's Metadata answer shows it.
-type partitionState struct {
-	Leader   int32
-	Epoch    int32
-	Replicas []int32
-	ISR      []int32
-	Err      error
-}
-
-// metadataFrom asks broker id (and only it) for topic's metadata and the
-// controller id it knows of.
-func metadataFrom(ctx context.Context, cl *kgo.Client, id int32, topic string) (controller int32, parts []partitionState, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl.Broker(int(id)))
-	if err != nil {
-		return -1, nil, err
-	}
-	if len(resp.Topics) != 1 {
-		return -1, nil, fmt.Errorf("broker %d: metadata has %d topics", id, len(resp.Topics))
-	}
-	mt := resp.Topics[0]
-	if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
-		return resp.ControllerID, nil, fmt.Errorf("broker %d: topic %s: %w", id, topic, err)
-	}
-	parts = make([]partitionState, len(mt.Partitions))
-	for _, p := range mt.Partitions {
-		if p.Partition < 0 || int(p.Partition) >= len(parts) {
-			return -1, nil, fmt.Errorf("broker %d: partition %d out of range", id, p.Partition)
-		}
-		parts[p.Partition] = partitionState{Leader: p.Leader, Epoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: p.ISR, Err: kerr.ErrorForCode(p.ErrorCode)}
-	}
-	return resp.ControllerID, parts, nil
-}
-
 // running lists the ids of brokers whose process is alive.
 func (c *procCluster) running() []int32 {
 	var out []int32
@@ -203,10 +165,10 @@ func (c *procCluster) running() []int32 {
 
 // metadata asks the running brokers in turn for topic's metadata and returns
 // the first answer.
-func (c *procCluster) metadata(cl *kgo.Client, topic string) (controller int32, parts []partitionState, err error) {
+func (c *procCluster) metadata(cl *kgo.Client, topic string) (controller int32, parts []chaoscheck.PartitionState, err error) {
 	for _, id := range c.running() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		controller, parts, err = metadataFrom(ctx, cl, id, topic)
+		controller, parts, err = chaoscheck.MetadataFrom(ctx, cl, id, topic)
 		cancel()
 		if err == nil {
 			return controller, parts, nil
@@ -261,23 +223,7 @@ func (c *procCluster) controller(cl *kgo.Client, topic string) int32 {
 // fullISR is nil once every running broker's metadata shows every partition
 // of topic with a leader and all brokers of the cluster in its ISR.
 func (c *procCluster) fullISR(cl *kgo.Client, topic string, partitions int) error {
-	for _, id := range c.running() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, parts, err := metadataFrom(ctx, cl, id, topic)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if len(parts) != partitions {
-			return fmt.Errorf("broker %d: %d partitions, want %d", id, len(parts), partitions)
-		}
-		for p, ps := range parts {
-			if ps.Err != nil || ps.Leader < 1 || len(ps.ISR) != len(c.brokers) {
-				return fmt.Errorf("broker %d: partition %d: leader %d ISR %v err %v", id, p, ps.Leader, ps.ISR, ps.Err)
-			}
-		}
-	}
-	return nil
+	return chaoscheck.FullISR(context.Background(), cl, topic, partitions, c.running(), len(c.brokers))
 }
 
 // waitFullISR waits for fullISR.

@@ -37,4 +37,12 @@
 // Then it waits for the Reader to have seen every acknowledged record.
 // CompareReplicas checks, after the cluster has settled or stopped, that the
 // replicas of a partition hold byte-identical logs (SegmentLog reads one).
+//
+// # Settling
+//
+// FullISR (built on MetadataFrom, one broker's own view) is the settled
+// state both suites wait for after a fault: every partition led and every
+// replica back in the ISR, on every broker asked. WaitFor polls such a
+// condition with a deadline, and Report prints a figure to the test log and
+// to stdout, so that `make chaos` shows the numbers without -v.
 package chaoscheck

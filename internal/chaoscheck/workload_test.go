@@ -13,12 +13,7 @@ import (
 // against franz-go's in-memory fake cluster, which loses nothing: every
 // check must pass and the figures must add up.
 func TestWorkloadAgainstKfake(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "chaos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	seeds := c.ListenAddrs()
+	seeds := startFake(t, "chaos")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -46,4 +41,16 @@ func TestWorkloadAgainstKfake(t *testing.T) {
 	if distinct, _, _ := rd.Stats(); distinct < res.Acked {
 		t.Errorf("reader saw %d distinct values, want at least %d", distinct, res.Acked)
 	}
+}
+
+// startFake starts a one-broker kfake cluster holding topic with two
+// partitions, closed at test end, and returns its addresses.
+func startFake(t *testing.T, topic string) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // docker runs a docker command and fails the test (with the brokers' logs)
@@ -90,40 +89,6 @@ func (cl *cluster) createTopic(ctx context.Context, t *testing.T, kc *kgo.Client
 	cl.waitFullISR(ctx, t, kc, topic, 30*time.Second)
 }
 
-// partitionState is one partition as one broker's Metadata answer shows it.
-type partitionState struct {
-	leader int32
-	isr    []int32
-	err    error
-}
-
-// metadataFrom asks broker id, and only it, for topic's metadata.
-func metadataFrom(ctx context.Context, kc *kgo.Client, id int32, topic string) (controller int32, parts []partitionState, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, kc.Broker(int(id)))
-	if err != nil {
-		return -1, nil, fmt.Errorf("broker %d: %w", id, err)
-	}
-	if len(resp.Topics) != 1 {
-		return -1, nil, fmt.Errorf("broker %d: metadata has %d topics", id, len(resp.Topics))
-	}
-	mt := resp.Topics[0]
-	if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
-		return resp.ControllerID, nil, fmt.Errorf("broker %d: topic %s: %w", id, topic, err)
-	}
-	parts = make([]partitionState, len(mt.Partitions))
-	for _, p := range mt.Partitions {
-		if p.Partition < 0 || int(p.Partition) >= len(parts) {
-			return -1, nil, fmt.Errorf("broker %d: partition %d out of range", id, p.Partition)
-		}
-		parts[p.Partition] = partitionState{leader: p.Leader, isr: p.ISR, err: kerr.ErrorForCode(p.ErrorCode)}
-	}
-	return resp.ControllerID, parts, nil
-}
-
 // fullISR is nil once every broker answers metadata with every partition of
 // topic led and all three brokers in its ISR.
 func fullISR(ctx context.Context, kc *kgo.Client, topic string) error {
@@ -131,23 +96,7 @@ func fullISR(ctx context.Context, kc *kgo.Client, topic string) error {
 	if _, err := kadm.NewClient(kc).BrokerMetadata(ctx); err != nil {
 		return err
 	}
-	for id := int32(1); id <= int32(len(services)); id++ {
-		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, parts, err := metadataFrom(rctx, kc, id, topic)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if len(parts) != chaosPartitions {
-			return fmt.Errorf("broker %d: %d partitions, want %d", id, len(parts), chaosPartitions)
-		}
-		for p, ps := range parts {
-			if ps.err != nil || ps.leader < 1 || len(ps.isr) != len(services) {
-				return fmt.Errorf("broker %d: partition %d: leader %d ISR %v err %v", id, p, ps.leader, ps.isr, ps.err)
-			}
-		}
-	}
-	return nil
+	return chaoscheck.FullISR(ctx, kc, topic, chaosPartitions, []int32{1, 2, 3}, len(services))
 }
 
 func (cl *cluster) waitFullISR(ctx context.Context, t *testing.T, kc *kgo.Client, topic string, timeout time.Duration) {
