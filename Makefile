@@ -7,7 +7,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 # Packages with concurrency run under the race detector.
-RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/membership/... ./internal/server/... ./internal/cluster/...
+RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/membership/... ./internal/server/... ./internal/cluster/... \
+             ./internal/chaoscheck/... ./internal/testlog/...
 
 .PHONY: all build run cluster cluster-stop test vet fmt-check bench fuzz chaos clean
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strombroker/strom/internal/testlog"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -134,16 +135,10 @@ func testConfig() Config {
 	return c
 }
 
+// testLogger sends warnings and errors to t.Log until the test's cleanups run.
 func testLogger(t testing.TB) *slog.Logger {
 	t.Helper()
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s", p)
-	return len(p), nil
+	return testlog.New(t, slog.LevelWarn)
 }
 
 // openTest opens a log and closes it at cleanup (ignoring ErrClosed when the

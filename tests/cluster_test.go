@@ -1,23 +1,19 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strombroker/strom/internal/chaoscheck"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // clusterFlags are the timers every process cluster runs with: failure
@@ -52,8 +48,22 @@ func startCluster(t *testing.T, n int, extra ...string) *procCluster {
 	type ports struct{ kafka, raft, gossip int }
 	var ps []ports
 	var gossip []string
+	// freePort releases the port it found, so the kernel may hand it out
+	// again to the next call: two brokers once got the same Kafka port.
+	used := map[int]bool{}
+	pick := func() int {
+		t.Helper()
+		for range 100 {
+			if p := freePort(t); !used[p] {
+				used[p] = true
+				return p
+			}
+		}
+		t.Fatal("no distinct free port")
+		return 0
+	}
 	for range n {
-		p := ports{freePort(t), freePort(t), freePort(t)}
+		p := ports{pick(), pick(), pick()}
 		ps = append(ps, p)
 		gossip = append(gossip, net.JoinHostPort("127.0.0.1", strconv.Itoa(p.gossip)))
 	}
@@ -142,43 +152,6 @@ func (c *procCluster) createTopic(topic string, partitions int32, rf int16, conf
 	})
 }
 
-// partitionState is one partition as one broker's Metadata answer shows it.
-type partitionState struct {
-	Leader   int32
-	Epoch    int32
-	Replicas []int32
-	ISR      []int32
-	Err      error
-}
-
-// metadataFrom asks broker id (and only it) for topic's metadata and the
-// controller id it knows of.
-func metadataFrom(ctx context.Context, cl *kgo.Client, id int32, topic string) (controller int32, parts []partitionState, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl.Broker(int(id)))
-	if err != nil {
-		return -1, nil, err
-	}
-	if len(resp.Topics) != 1 {
-		return -1, nil, fmt.Errorf("broker %d: metadata has %d topics", id, len(resp.Topics))
-	}
-	mt := resp.Topics[0]
-	if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
-		return resp.ControllerID, nil, fmt.Errorf("broker %d: topic %s: %w", id, topic, err)
-	}
-	parts = make([]partitionState, len(mt.Partitions))
-	for _, p := range mt.Partitions {
-		if p.Partition < 0 || int(p.Partition) >= len(parts) {
-			return -1, nil, fmt.Errorf("broker %d: partition %d out of range", id, p.Partition)
-		}
-		parts[p.Partition] = partitionState{Leader: p.Leader, Epoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: p.ISR, Err: kerr.ErrorForCode(p.ErrorCode)}
-	}
-	return resp.ControllerID, parts, nil
-}
-
 // running lists the ids of brokers whose process is alive.
 func (c *procCluster) running() []int32 {
 	var out []int32
@@ -192,10 +165,10 @@ func (c *procCluster) running() []int32 {
 
 // metadata asks the running brokers in turn for topic's metadata and returns
 // the first answer.
-func (c *procCluster) metadata(cl *kgo.Client, topic string) (controller int32, parts []partitionState, err error) {
+func (c *procCluster) metadata(cl *kgo.Client, topic string) (controller int32, parts []chaoscheck.PartitionState, err error) {
 	for _, id := range c.running() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		controller, parts, err = metadataFrom(ctx, cl, id, topic)
+		controller, parts, err = chaoscheck.MetadataFrom(ctx, cl, id, topic)
 		cancel()
 		if err == nil {
 			return controller, parts, nil
@@ -250,23 +223,7 @@ func (c *procCluster) controller(cl *kgo.Client, topic string) int32 {
 // fullISR is nil once every running broker's metadata shows every partition
 // of topic with a leader and all brokers of the cluster in its ISR.
 func (c *procCluster) fullISR(cl *kgo.Client, topic string, partitions int) error {
-	for _, id := range c.running() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, parts, err := metadataFrom(ctx, cl, id, topic)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if len(parts) != partitions {
-			return fmt.Errorf("broker %d: %d partitions, want %d", id, len(parts), partitions)
-		}
-		for p, ps := range parts {
-			if ps.Err != nil || ps.Leader < 1 || len(ps.ISR) != len(c.brokers) {
-				return fmt.Errorf("broker %d: partition %d: leader %d ISR %v err %v", id, p, ps.Leader, ps.ISR, ps.Err)
-			}
-		}
-	}
-	return nil
+	return chaoscheck.FullISR(context.Background(), cl, topic, partitions, c.running(), len(c.brokers))
 }
 
 // waitFullISR waits for fullISR.
@@ -285,30 +242,6 @@ func (c *procCluster) stopAll() {
 	}
 }
 
-// partitionLog concatenates the .log segment files of dataDir/<topic>-<p>/ in
-// base-offset order: the replica's log, whatever its segment boundaries.
-func partitionLog(dataDir, topic string, p int) ([]byte, int, error) {
-	dir := filepath.Join(dataDir, fmt.Sprintf("%s-%d", topic, p))
-	matches, err := filepath.Glob(filepath.Join(dir, "*.log"))
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(matches) == 0 {
-		return nil, 0, fmt.Errorf("no .log files in %s", dir)
-	}
-	// Segment names are zero-padded base offsets, so names sort by offset.
-	sort.Strings(matches)
-	var all []byte
-	for _, m := range matches {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			return nil, 0, err
-		}
-		all = append(all, b...)
-	}
-	return all, len(matches), nil
-}
-
 // compareReplicaLogs compares each partition's log bytes across the data
 // dirs of all brokers (which must be stopped) and returns a line per
 // partition describing it, and an error naming the first difference.
@@ -316,40 +249,19 @@ func (c *procCluster) compareReplicaLogs(topic string, partitions int) ([]string
 	var lines []string
 	var firstErr error
 	for p := range partitions {
-		var logs [][]byte
-		var desc []string
+		var replicas []chaoscheck.Replica
 		for i, b := range c.brokers {
-			l, segs, err := partitionLog(b.dataDir, topic, p)
+			l, segs, err := chaoscheck.SegmentLog(filepath.Join(b.dataDir, fmt.Sprintf("%s-%d", topic, p)))
 			if err != nil {
 				return lines, fmt.Errorf("broker %d: %w", i+1, err)
 			}
-			logs = append(logs, l)
-			desc = append(desc, fmt.Sprintf("broker %d: %d bytes in %d segments", i+1, len(l), segs))
+			replicas = append(replicas, chaoscheck.Replica{Name: fmt.Sprintf("broker %d", i+1), Log: l, Segments: segs})
 		}
-		common := slices.MinFunc(logs, func(a, b []byte) int { return len(a) - len(b) })
-		n := len(common)
-		same := true
-		for i := 1; i < len(logs); i++ {
-			if !bytes.Equal(logs[0][:n], logs[i][:n]) {
-				same = false
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%s-%d: broker 1 and broker %d differ at byte %d of the common %d-byte prefix", topic, p, i+1, firstDiff(logs[0][:n], logs[i][:n]), n)
-				}
-			}
-			if len(logs[i]) != len(logs[0]) && firstErr == nil {
-				firstErr = fmt.Errorf("%s-%d: log lengths differ with a full, caught-up ISR: %s", topic, p, strings.Join(desc, ", "))
-			}
+		line, err := chaoscheck.CompareReplicas(fmt.Sprintf("%s-%d", topic, p), replicas)
+		lines = append(lines, line)
+		if firstErr == nil {
+			firstErr = err
 		}
-		lines = append(lines, fmt.Sprintf("%s-%d: common prefix %d bytes identical=%v (%s)", topic, p, n, same, strings.Join(desc, "; ")))
 	}
 	return lines, firstErr
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return len(a)
 }

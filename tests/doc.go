@@ -19,6 +19,10 @@
 //	                           STROM_CHAOS_DURATION, STROM_CHAOS_SEED and STROM_FAILOVER_KILLS
 //	                           make them run longer by hand
 //
+// The chaos workload and its end-of-run checks (acknowledged records exactly
+// once, at their offsets, in order; byte-identical replicas) are
+// internal/chaoscheck, shared with the Docker chaos test in tests/compose.
+//
 // Tests that need an external client (kcat, /usr/bin/python3 with kafka or
 // confluent_kafka) are skipped with a message when it is missing, except under
 // CI=true where a missing client is a failure. The Go-client tests never skip.

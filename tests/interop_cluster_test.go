@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strombroker/strom/internal/chaoscheck"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -78,24 +79,24 @@ func TestInteropClusterLeaderKilled(t *testing.T) {
 				"produce", boot, topic, "py-"+phase, "--acks", "all", "--retries", "5")
 			return err
 		})
-		report(t, "kafka-python produced py-%s in %v (%d attempts)", phase, d.Round(time.Millisecond), n)
+		chaoscheck.Report(t, "kafka-python produced py-%s in %v (%d attempts)", phase, d.Round(time.Millisecond), n)
 		d, n = retryUntil(t, 60*time.Second, "kcat produce "+phase, func() error {
 			_, err := tryTool(t, 60*time.Second, []byte("kcat-"+phase+"\n"), "kcat", "-b", boot, "-t", topic, "-P", "-X", "acks=all")
 			return err
 		})
-		report(t, "kcat produced kcat-%s in %v (%d attempts)", phase, d.Round(time.Millisecond), n)
+		chaoscheck.Report(t, "kcat produced kcat-%s in %v (%d attempts)", phase, d.Round(time.Millisecond), n)
 		d, n = retryUntil(t, 60*time.Second, "franz-go produce "+phase, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			return prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("go-" + phase)}).FirstErr()
 		})
-		report(t, "franz-go produced go-%s in %v (%d attempts)", phase, d.Round(time.Millisecond), n)
+		chaoscheck.Report(t, "franz-go produced go-%s in %v (%d attempts)", phase, d.Round(time.Millisecond), n)
 	}
 
 	produceAll("before")
 	leader := c.leaderOf(meta, topic, 0)
 	c.broker(leader).Kill()
-	report(t, "SIGKILLed broker %d, the leader of %s/0", leader, topic)
+	chaoscheck.Report(t, "SIGKILLed broker %d, the leader of %s/0", leader, topic)
 	produceAll("after")
 
 	want := []string{"go-after", "go-before", "kcat-after", "kcat-before", "py-after", "py-before"}
@@ -169,7 +170,7 @@ func TestInteropClusterLeaderKilled(t *testing.T) {
 		goValues = append(goValues, string(r.Value))
 	}
 	check("franz-go", goValues)
-	report(t, "after killing leader %d: %d records; kafka-python, kcat and franz-go each read all 6 values", leader, n)
+	chaoscheck.Report(t, "after killing leader %d: %d records; kafka-python, kcat and franz-go each read all 6 values", leader, n)
 
 	// The killed broker returns and catches up.
 	c.broker(leader).Start()

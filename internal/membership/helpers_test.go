@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strombroker/strom/internal/testlog"
 )
 
 // waitTimeout bounds every poll: generous, because the race detector on a
@@ -16,33 +18,11 @@ import (
 const waitTimeout = 20 * time.Second
 
 // testLogger sends slog output to t.Log until the test's cleanups run, so a
-// straggling memberlist line cannot fail a finished test.
+// straggling memberlist line cannot fail a finished test. Called before the
+// nodes are opened, so their cleanups run first.
 func testLogger(t testing.TB) *slog.Logger {
 	t.Helper()
-	w := &testLogWriter{t: t}
-	t.Cleanup(w.stop) // registered first, so it runs after the nodes stop
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testLogWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testLogWriter) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.done = true
+	return testlog.New(t, slog.LevelInfo)
 }
 
 // testMeta is a plausible broker meta for node id.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strombroker/strom/internal/chaoscheck"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,6 +22,8 @@ const (
 	chaosProject = "strom-chaos"
 	// chaosBudget bounds TestComposeChaos, cluster start included.
 	chaosBudget = 5*time.Minute + 30*time.Second
+	// chaosPartitions is the partition count of every scenario's topic.
+	chaosPartitions = 3
 )
 
 // scenario is one fault injected into the running compose cluster while a
@@ -31,8 +34,8 @@ type scenario struct {
 	cl        *cluster
 	kc        *kgo.Client // metadata client through every host port
 	topic     string
-	prod      *producer
-	rd        *reader
+	prod      *chaoscheck.Producer
+	rd        *chaoscheck.Reader
 	events    []event
 	forbidden []string // values that must not be in the final log
 }
@@ -47,7 +50,7 @@ func (s *scenario) mark(format string, args ...any) {
 	s.t.Helper()
 	e := event{fmt.Sprintf(format, args...), time.Now()}
 	s.events = append(s.events, e)
-	report(s.t, "%s (%d acknowledged so far)", e.what, s.prod.ackCount())
+	chaoscheck.Report(s.t, "%s (%d acknowledged so far)", e.what, s.prod.AckCount())
 }
 
 func (s *scenario) docker(args ...string) string {
@@ -79,20 +82,26 @@ func (cl *cluster) runScenario(ctx context.Context, t *testing.T, topic string, 
 	start := time.Now()
 	s := &scenario{t: t, ctx: ctx, cl: cl, topic: topic, kc: cl.client(t, kgo.MetadataMinAge(250*time.Millisecond))}
 	cl.createTopic(ctx, t, s.kc, topic)
-	s.prod = startProducer(t, cl.seeds, topic)
-	s.rd = startReader(t, cl.seeds, topic)
-	s.prod.waitAcks(ctx, t, 300, 30*time.Second, "first acknowledgements")
+	s.prod = chaoscheck.StartProducer(t, cl.seeds, topic, chaoscheck.Options{Partitions: chaosPartitions, ClientOpts: []kgo.Opt{
+		// Re-read metadata soon after a leader moves, so the measured
+		// unavailability is the cluster's, not the client's refresh timer.
+		kgo.MetadataMinAge(250 * time.Millisecond),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
+	}})
+	// No group: the reader consumes every partition directly.
+	s.rd = chaoscheck.StartReader(t, cl.seeds, topic, kgo.MetadataMinAge(250*time.Millisecond))
+	s.prod.WaitAcks(ctx, t, 300, 30*time.Second, "first acknowledgements")
 
 	fault(s)
 
 	last := s.events[len(s.events)-1].at
 	cl.waitFullISR(ctx, t, s.kc, topic, 90*time.Second)
-	report(t, "every ISR full again %v after %q", time.Since(last).Round(time.Millisecond), s.events[len(s.events)-1].what)
-	s.prod.waitAcks(ctx, t, 300, 30*time.Second, "acknowledgements after recovery")
-	s.prod.stop(t, 60*time.Second)
+	chaoscheck.Report(t, "every ISR full again %v after %q", time.Since(last).Round(time.Millisecond), s.events[len(s.events)-1].what)
+	s.prod.WaitAcks(ctx, t, 300, 30*time.Second, "acknowledgements after recovery")
+	s.prod.Stop(t, 60*time.Second)
 
 	for _, e := range s.events {
-		gaps := s.prod.firstAckAfter(e.at)
+		gaps := s.prod.FirstAckAfter(e.at)
 		var parts []string
 		worst := time.Duration(0)
 		for p, g := range gaps {
@@ -102,12 +111,12 @@ func (cl *cluster) runScenario(ctx context.Context, t *testing.T, topic string, 
 			}
 			worst = max(worst, g)
 		}
-		report(t, "unavailability after %q: %s; worst %v", e.what, strings.Join(parts, " "), worst.Round(time.Millisecond))
+		chaoscheck.Report(t, "unavailability after %q: %s; worst %v", e.what, strings.Join(parts, " "), worst.Round(time.Millisecond))
 	}
-	verify(ctx, t, cl.seeds, topic, s.prod, s.rd, s.forbidden...)
+	chaoscheck.Verify(ctx, t, cl.seeds, topic, s.prod, s.rd, chaoscheck.VerifyOptions{Forbidden: s.forbidden, ReaderWait: 30 * time.Second})
 	cl.waitFullISR(ctx, t, s.kc, topic, 60*time.Second)
 	cl.checkReplicasIdentical(ctx, t, topic)
-	report(t, "scenario took %v", time.Since(start).Round(100*time.Millisecond))
+	chaoscheck.Report(t, "scenario took %v", time.Since(start).Round(100*time.Millisecond))
 }
 
 // TestComposeChaos runs the docker-compose.yml cluster (production timers,
@@ -124,7 +133,7 @@ func TestComposeChaos(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	cl := startCompose(ctx, t, chaosProject)
-	report(t, "compose cluster %s healthy %v after start (image build included)", chaosProject, time.Since(start).Round(100*time.Millisecond))
+	chaoscheck.Report(t, "compose cluster %s healthy %v after start (image build included)", chaosProject, time.Since(start).Round(100*time.Millisecond))
 
 	var topics []string
 	run := func(name, topic string, fault func(s *scenario)) {
@@ -145,21 +154,21 @@ func TestComposeChaos(t *testing.T) {
 		}
 		for _, topic := range topics {
 			for p := range chaosPartitions {
-				logs, err := cl.replicaLogs(ctx, t, topic, p)
+				replicas, err := cl.replicaLogs(ctx, t, topic, p)
 				if err != nil {
 					t.Errorf("%v", err)
 					continue
 				}
-				line, err := compareLogs(topic, p, logs)
+				line, err := chaoscheck.CompareReplicas(fmt.Sprintf("%s-%d", topic, p), replicas)
 				if err != nil {
 					t.Errorf("after compose stop: %v", err)
 					continue
 				}
-				report(t, "stopped replicas identical: %s", line)
+				chaoscheck.Report(t, "stopped replicas identical: %s", line)
 			}
 		}
 	})
-	report(t, "whole chaos run %v", time.Since(start).Round(100*time.Millisecond))
+	chaoscheck.Report(t, "whole chaos run %v", time.Since(start).Round(100*time.Millisecond))
 }
 
 // killAndStart docker-kills a broker (the controller, or a partition leader
@@ -186,9 +195,9 @@ func killAndStart(s *scenario, controller bool) {
 	s.mark("docker start broker-%d (was %s)", victim, state)
 	if controller {
 		if now := controllerID(s.ctx, s.t, s.kc); now == victim {
-			report(s.t, "controller is broker-%d again", now)
+			chaoscheck.Report(s.t, "controller is broker-%d again", now)
 		} else {
-			report(s.t, "controller moved from broker-%d to broker-%d", victim, now)
+			chaoscheck.Report(s.t, "controller moved from broker-%d to broker-%d", victim, now)
 		}
 	}
 }
@@ -252,12 +261,12 @@ func partitionBroker(s *scenario) {
 		s.t.Errorf("acks=all write to isolated broker-%d (partition 0, leader before isolation) was acknowledged after %v",
 			victim, time.Since(sent).Round(time.Millisecond))
 	case err != nil:
-		report(s.t, "acks=all write to isolated broker-%d not acknowledged: request failed after %v: %v", victim, time.Since(sent).Round(time.Millisecond), err)
+		chaoscheck.Report(s.t, "acks=all write to isolated broker-%d not acknowledged: request failed after %v: %v", victim, time.Since(sent).Round(time.Millisecond), err)
 	default:
-		report(s.t, "acks=all write to isolated broker-%d not acknowledged: %v after %v", victim, kerr.ErrorForCode(code), time.Since(sent).Round(time.Millisecond))
+		chaoscheck.Report(s.t, "acks=all write to isolated broker-%d not acknowledged: %v after %v", victim, kerr.ErrorForCode(code), time.Since(sent).Round(time.Millisecond))
 	}
 	now := leaders(s.ctx, s.t, s.kc, s.topic)
-	report(s.t, "partition leaders while broker-%d is isolated: %v", victim, now)
+	chaoscheck.Report(s.t, "partition leaders while broker-%d is isolated: %v", victim, now)
 	if now[0] == victim {
 		s.t.Errorf("broker-%d still leads partition 0 in the majority's metadata while isolated", victim)
 	}
@@ -320,13 +329,13 @@ func rollingRestart(s *scenario) {
 	for i, id := range order {
 		if i > 0 {
 			s.cl.waitFullISR(s.ctx, s.t, s.kc, s.topic, 90*time.Second)
-			report(s.t, "every ISR full %v after %q", time.Since(s.events[len(s.events)-1].at).Round(time.Millisecond), s.events[len(s.events)-1].what)
+			chaoscheck.Report(s.t, "every ISR full %v after %q", time.Since(s.events[len(s.events)-1].at).Round(time.Millisecond), s.events[len(s.events)-1].what)
 			s.sleep(2 * time.Second)
 		}
 		ls := leaders(s.ctx, s.t, s.kc, s.topic)
 		t0 := time.Now()
 		s.docker("restart", "-t", "10", s.cl.container(id))
 		s.events = append(s.events, event{fmt.Sprintf("docker restart broker-%d (partition leaders %v)", id, ls), t0})
-		report(s.t, "docker restart broker-%d took %v (partition leaders before %v)", id, time.Since(t0).Round(time.Millisecond), ls)
+		chaoscheck.Report(s.t, "docker restart broker-%d took %v (partition leaders before %v)", id, time.Since(t0).Round(time.Millisecond), ls)
 	}
 }

@@ -5,22 +5,18 @@ package compose
 // byte comparison of the replicas' log files copied out of the containers.
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strombroker/strom/internal/chaoscheck"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // docker runs a docker command and fails the test (with the brokers' logs)
@@ -78,7 +74,7 @@ func (cl *cluster) createTopic(ctx context.Context, t *testing.T, kc *kgo.Client
 	t.Helper()
 	adm := kadm.NewClient(kc)
 	two := "2"
-	waitFor(ctx, t, 30*time.Second, "create topic "+topic, func() error {
+	chaoscheck.WaitFor(ctx, t, 30*time.Second, "create topic "+topic, func() error {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		resp, err := adm.CreateTopic(rctx, chaosPartitions, 3, map[string]*string{"min.insync.replicas": &two}, topic)
@@ -93,40 +89,6 @@ func (cl *cluster) createTopic(ctx context.Context, t *testing.T, kc *kgo.Client
 	cl.waitFullISR(ctx, t, kc, topic, 30*time.Second)
 }
 
-// partitionState is one partition as one broker's Metadata answer shows it.
-type partitionState struct {
-	leader int32
-	isr    []int32
-	err    error
-}
-
-// metadataFrom asks broker id, and only it, for topic's metadata.
-func metadataFrom(ctx context.Context, kc *kgo.Client, id int32, topic string) (controller int32, parts []partitionState, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, kc.Broker(int(id)))
-	if err != nil {
-		return -1, nil, fmt.Errorf("broker %d: %w", id, err)
-	}
-	if len(resp.Topics) != 1 {
-		return -1, nil, fmt.Errorf("broker %d: metadata has %d topics", id, len(resp.Topics))
-	}
-	mt := resp.Topics[0]
-	if err := kerr.ErrorForCode(mt.ErrorCode); err != nil {
-		return resp.ControllerID, nil, fmt.Errorf("broker %d: topic %s: %w", id, topic, err)
-	}
-	parts = make([]partitionState, len(mt.Partitions))
-	for _, p := range mt.Partitions {
-		if p.Partition < 0 || int(p.Partition) >= len(parts) {
-			return -1, nil, fmt.Errorf("broker %d: partition %d out of range", id, p.Partition)
-		}
-		parts[p.Partition] = partitionState{leader: p.Leader, isr: p.ISR, err: kerr.ErrorForCode(p.ErrorCode)}
-	}
-	return resp.ControllerID, parts, nil
-}
-
 // fullISR is nil once every broker answers metadata with every partition of
 // topic led and all three brokers in its ISR.
 func fullISR(ctx context.Context, kc *kgo.Client, topic string) error {
@@ -134,23 +96,7 @@ func fullISR(ctx context.Context, kc *kgo.Client, topic string) error {
 	if _, err := kadm.NewClient(kc).BrokerMetadata(ctx); err != nil {
 		return err
 	}
-	for id := int32(1); id <= int32(len(services)); id++ {
-		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, parts, err := metadataFrom(rctx, kc, id, topic)
-		cancel()
-		if err != nil {
-			return err
-		}
-		if len(parts) != chaosPartitions {
-			return fmt.Errorf("broker %d: %d partitions, want %d", id, len(parts), chaosPartitions)
-		}
-		for p, ps := range parts {
-			if ps.err != nil || ps.leader < 1 || len(ps.isr) != len(services) {
-				return fmt.Errorf("broker %d: partition %d: leader %d ISR %v err %v", id, p, ps.leader, ps.isr, ps.err)
-			}
-		}
-	}
-	return nil
+	return chaoscheck.FullISR(ctx, kc, topic, chaosPartitions, []int32{1, 2, 3}, len(services))
 }
 
 func (cl *cluster) waitFullISR(ctx context.Context, t *testing.T, kc *kgo.Client, topic string, timeout time.Duration) {
@@ -177,7 +123,7 @@ func (cl *cluster) waitFullISR(ctx context.Context, t *testing.T, kc *kgo.Client
 func controllerID(ctx context.Context, t *testing.T, kc *kgo.Client) int32 {
 	t.Helper()
 	var ctrl int32
-	waitFor(ctx, t, 30*time.Second, "a controller", func() error {
+	chaoscheck.WaitFor(ctx, t, 30*time.Second, "a controller", func() error {
 		m, err := kadm.NewClient(kc).Metadata(ctx)
 		if err != nil {
 			return err
@@ -195,7 +141,7 @@ func controllerID(ctx context.Context, t *testing.T, kc *kgo.Client) int32 {
 func leaders(ctx context.Context, t *testing.T, kc *kgo.Client, topic string) []int32 {
 	t.Helper()
 	var out []int32
-	waitFor(ctx, t, 30*time.Second, "leaders of "+topic, func() error {
+	chaoscheck.WaitFor(ctx, t, 30*time.Second, "leaders of "+topic, func() error {
 		details, err := kadm.NewClient(kc).ListTopics(ctx, topic)
 		if err != nil {
 			return err
@@ -219,10 +165,10 @@ func leaders(ctx context.Context, t *testing.T, kc *kgo.Client, topic string) []
 // replicaLogs copies /data/<topic>-<p> out of every broker container (docker
 // cp works on running and stopped containers) and returns each replica's
 // log: its .log segments concatenated in base-offset order.
-func (cl *cluster) replicaLogs(ctx context.Context, t *testing.T, topic string, p int) ([][]byte, error) {
+func (cl *cluster) replicaLogs(ctx context.Context, t *testing.T, topic string, p int) ([]chaoscheck.Replica, error) {
 	t.Helper()
 	tmp := t.TempDir()
-	var logs [][]byte
+	var replicas []chaoscheck.Replica
 	for i, id := range cl.ids {
 		dst := filepath.Join(tmp, services[i])
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -231,45 +177,13 @@ func (cl *cluster) replicaLogs(ctx context.Context, t *testing.T, topic string, 
 		if err != nil {
 			return nil, fmt.Errorf("docker cp from %s: %v: %s", services[i], err, out)
 		}
-		matches, err := filepath.Glob(filepath.Join(dst, "*.log"))
-		if err != nil || len(matches) == 0 {
-			return nil, fmt.Errorf("%s: no .log segments of %s-%d (%v)", services[i], topic, p, err)
+		log, segs, err := chaoscheck.SegmentLog(dst)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", services[i], err)
 		}
-		sort.Strings(matches) // zero-padded base offsets sort by offset
-		var all []byte
-		for _, m := range matches {
-			b, err := os.ReadFile(m)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, b...)
-		}
-		logs = append(logs, all)
+		replicas = append(replicas, chaoscheck.Replica{Name: services[i], Log: log, Segments: segs})
 	}
-	return logs, nil
-}
-
-// compareLogs returns a description of each replica's log and an error
-// unless all are byte-identical.
-func compareLogs(topic string, p int, logs [][]byte) (string, error) {
-	var desc []string
-	var err error
-	for i, l := range logs {
-		sum := sha256.Sum256(l)
-		desc = append(desc, fmt.Sprintf("%s %d bytes sha256 %x", services[i], len(l), sum[:6]))
-		if err == nil && i > 0 && !bytes.Equal(l, logs[0]) {
-			n := min(len(l), len(logs[0]))
-			at := n
-			for j := range n {
-				if l[j] != logs[0][j] {
-					at = j
-					break
-				}
-			}
-			err = fmt.Errorf("%s-%d: %s and %s differ from byte %d (%d vs %d bytes)", topic, p, services[0], services[i], at, len(logs[0]), len(l))
-		}
-	}
-	return fmt.Sprintf("%s-%d: %s", topic, p, strings.Join(desc, "; ")), err
+	return replicas, nil
 }
 
 // checkReplicasIdentical polls (the producer has stopped and every ISR is
@@ -282,10 +196,10 @@ func (cl *cluster) checkReplicasIdentical(ctx context.Context, t *testing.T, top
 		var err error
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			var logs [][]byte
-			logs, err = cl.replicaLogs(ctx, t, topic, p)
+			var replicas []chaoscheck.Replica
+			replicas, err = cl.replicaLogs(ctx, t, topic, p)
 			if err == nil {
-				line, err = compareLogs(topic, p, logs)
+				line, err = chaoscheck.CompareReplicas(fmt.Sprintf("%s-%d", topic, p), replicas)
 			}
 			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 				break
@@ -296,6 +210,6 @@ func (cl *cluster) checkReplicasIdentical(ctx context.Context, t *testing.T, top
 			t.Errorf("replica logs: %v", err)
 			continue
 		}
-		report(t, "replicas identical: %s", line)
+		chaoscheck.Report(t, "replicas identical: %s", line)
 	}
 }

@@ -9,6 +9,10 @@
 // network through the INTERNAL ones. The cluster and its volumes are removed
 // at the end.
 //
+// TestComposeChaos injects docker-level faults (kill, pause, a network
+// partition, a rolling restart) into the same cluster under the chaos
+// workload of internal/chaoscheck, and checks the log with it afterwards.
+//
 // Without a usable Docker engine and compose the test is skipped with a
 // message; under CI=true it fails instead.
 package compose
