@@ -44,6 +44,7 @@ var forwardMethods = map[string]serveFunc{
 	fwdAlterTopicConfigs.name:   fwdAlterTopicConfigs.serve,
 	fwdAllocateProducerIDs.name: fwdAllocateProducerIDs.serve,
 	fwdAlterPartition.name:      fwdAlterPartition.serve,
+	fwdSync.name:                fwdSync.serve,
 }
 
 // errBadArgs: a request whose arguments do not decode.
