@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -237,7 +236,7 @@ func (c *Coordinator) shutdownPartition(p *partition) {
 	c.mu.RUnlock()
 	for _, g := range gs {
 		g.mu.Lock()
-		g.shutdown(kerr.NotCoordinator.Code)
+		g.shutdown(fmt.Errorf("%w: offsets partition %d unloaded", ErrNotCoordinator, p.id))
 		g.mu.Unlock()
 	}
 }
