@@ -87,8 +87,8 @@ func partitionFor(groupID string, n int32) int32 {
 	return h % n
 }
 
-// Close stops timers, wakes blocked joins and syncs with NOT_COORDINATOR and
-// waits for background work. The coordinator answers COORDINATOR_NOT_AVAILABLE
+// Close stops timers, wakes blocked joins and syncs with ErrNotCoordinator and
+// waits for background work. The coordinator answers ErrCoordinatorNotAvailable
 // afterwards.
 func (c *Coordinator) Close() {
 	c.mu.Lock()

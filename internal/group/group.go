@@ -363,7 +363,7 @@ func (g *group) addMember(m *member) {
 }
 
 // removeMember drops m, answering any blocked request of it with
-// UNKNOWN_MEMBER_ID, and hands leadership to the oldest remaining member.
+// ErrUnknownMemberID, and hands leadership to the oldest remaining member.
 func (g *group) removeMember(m *member) {
 	if m.joinCh != nil {
 		m.joinCh <- joinError(fmt.Errorf("%w: %s removed from group %q", ErrUnknownMemberID, m.id, g.id), m.id)

@@ -19,7 +19,7 @@ type loadedGroup struct {
 
 // LoadPartition replays a __consumer_offsets partition and starts serving its
 // groups. Requests for the partition's groups answer
-// COORDINATOR_LOAD_IN_PROGRESS until it returns. Groups with members come back
+// ErrLoadInProgress until it returns. Groups with members come back
 // with their members, Stable, with fresh session timers (as in Kafka): members
 // that are still alive keep heartbeating and no rebalance happens; the others
 // time out. Loading an already loaded partition is a no-op.
@@ -212,7 +212,7 @@ func applyRecord(get func(string) *loadedGroup, r decodedRecord) error {
 }
 
 // UnloadPartition stops serving the partition's groups (leadership moved).
-// Blocked joins and syncs are answered NOT_COORDINATOR; a load in progress is
+// Blocked joins and syncs are answered ErrNotCoordinator; a load in progress is
 // abandoned.
 func (c *Coordinator) UnloadPartition(idx int32) {
 	c.mu.Lock()
