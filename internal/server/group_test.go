@@ -1,11 +1,17 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/replica"
+	"github.com/strombroker/strom/storage"
 )
 
 // commitReqV returns a simple (generation -1) OffsetCommit of one partition.
@@ -216,4 +222,30 @@ func TestGroupWireEncoding(t *testing.T) {
 	}
 	wantCode(t, "delete group", g.Groups[0].ErrorCode, nil)
 	wantCode(t, "delete unknown group", g.Groups[1].ErrorCode, kerr.GroupIDNotFound)
+}
+
+// TestOffsetLogErrorContract: replica and storage errors from appending to
+// __consumer_offsets reach the client as Kafka's coordinator maps the errors
+// of writing its own log.
+func TestOffsetLogErrorContract(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want *kerr.Error
+	}{
+		{replica.ErrNotLeader, kerr.NotCoordinator},
+		{replica.ErrClosed, kerr.NotCoordinator},
+		{storage.ErrStorage, kerr.NotCoordinator},
+		{storage.ErrClosed, kerr.NotCoordinator},
+		{replica.ErrNotEnoughReplicas, kerr.CoordinatorNotAvailable},
+		{replica.ErrNotEnoughReplicasAfterAppend, kerr.CoordinatorNotAvailable},
+		{context.DeadlineExceeded, kerr.CoordinatorNotAvailable},
+		{context.Canceled, kerr.CoordinatorNotAvailable},
+		{storage.ErrMessageTooLarge, kerr.UnknownServerError},
+	} {
+		err := offsetLogError(fmt.Errorf("produce: %w", tc.err))
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%v: the replica error is lost: %v", tc.err, err)
+		}
+		wantCode(t, tc.err.Error(), errorCode(err), tc.want)
+	}
 }
