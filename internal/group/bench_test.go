@@ -17,8 +17,8 @@ func BenchmarkOffsetCommit(b *testing.B) {
 	req := commitReq(8, "bench", "", -1, map[string]map[int32]int64{"t": {0: 1, 1: 2, 2: 3, 3: 4}})
 	b.ReportAllocs()
 	for b.Loop() {
-		if resp := c.OffsetCommit(context.Background(), req); resp.Topics[0].Partitions[0].ErrorCode != 0 {
-			b.Fatal(resp.Topics[0].Partitions[0].ErrorCode)
+		if res := c.OffsetCommit(context.Background(), req); res[0].Err != nil {
+			b.Fatal(res[0].Err)
 		}
 	}
 }
@@ -29,12 +29,12 @@ func BenchmarkHeartbeat(b *testing.B) {
 	if err := c.LoadPartition(context.Background(), 0, &memLog{}); err != nil {
 		b.Fatal(err)
 	}
-	resp := c.JoinGroup(context.Background(), joinReq(3, "bench", "", time.Minute))
-	c.SyncGroup(context.Background(), syncReq(5, "bench", resp.MemberID, resp.Generation, nil))
+	resp := doJoin(c, context.Background(), joinReq(3, "bench", "", time.Minute))
+	doSync(c, context.Background(), syncReq(5, "bench", resp.MemberID, resp.Generation, nil))
 	b.ReportAllocs()
 	for b.Loop() {
-		if code := heartbeat(c, 4, "bench", resp.MemberID, resp.Generation, nil); code != 0 {
-			b.Fatal(code)
+		if err := heartbeat(c, 4, "bench", resp.MemberID, resp.Generation, nil); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

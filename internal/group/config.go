@@ -1,33 +1,9 @@
 package group
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-)
-
-// Sentinel errors. They describe why a __consumer_offsets partition could not
-// be replayed or written; Kafka error codes appear only in the kmsg responses
-// built by the request methods.
-var (
-	// ErrCorruptBatch is returned by LoadPartition when a batch read from
-	// the offsets log is truncated, has a bad CRC or an unknown magic.
-	ErrCorruptBatch = errors.New("group: corrupt record batch in offsets log")
-	// ErrCorruptRecord is returned by LoadPartition when a record's key or
-	// value cannot be decoded as one of Kafka's offsets-topic schemas.
-	ErrCorruptRecord = errors.New("group: corrupt record in offsets log")
-	// ErrCompressedBatch is returned by LoadPartition for a compressed batch:
-	// this coordinator only writes uncompressed batches and does not carry
-	// codecs to read anyone else's.
-	ErrCompressedBatch = errors.New("group: compressed batch in offsets log")
-	// ErrNoProgress is returned by LoadPartition when OffsetLog.Read returns
-	// data that does not advance the replay position.
-	ErrNoProgress = errors.New("group: offsets log read made no progress")
-	// ErrClosed is returned by LoadPartition after Close.
-	ErrClosed = errors.New("group: coordinator closed")
-	// ErrInvalidConfig is wrapped by Config.Validate.
-	ErrInvalidConfig = errors.New("group: invalid config")
 )
 
 // Config configures the coordinator.

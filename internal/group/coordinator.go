@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
 	"unicode/utf16"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // Coordinator is the classic-protocol group coordinator for the
@@ -88,8 +87,8 @@ func partitionFor(groupID string, n int32) int32 {
 	return h % n
 }
 
-// Close stops timers, wakes blocked joins and syncs with NOT_COORDINATOR and
-// waits for background work. The coordinator answers COORDINATOR_NOT_AVAILABLE
+// Close stops timers, wakes blocked joins and syncs with ErrNotCoordinator and
+// waits for background work. The coordinator answers ErrCoordinatorNotAvailable
 // afterwards.
 func (c *Coordinator) Close() {
 	c.mu.Lock()
@@ -142,46 +141,51 @@ func (c *Coordinator) afterFunc(d time.Duration, fn func()) *time.Timer {
 }
 
 // lookup resolves a group id to its partition and, if present, its group.
-// A zero code means the partition is served here and loaded.
-func (c *Coordinator) lookup(groupID string) (*partition, *group, int16) {
+// A nil error means the partition is served here and loaded.
+func (c *Coordinator) lookup(groupID string) (*partition, *group, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if c.closed {
-		return nil, nil, kerr.CoordinatorNotAvailable.Code
+	p, err := c.servingLocked(groupID)
+	if err != nil {
+		return p, nil, err
 	}
-	p := c.parts[c.PartitionFor(groupID)]
+	return p, p.groups[groupID], nil
+}
+
+// servingLocked returns groupID's partition if it is loaded here; while it
+// loads, the partition and ErrLoadInProgress. Caller holds c.mu.
+func (c *Coordinator) servingLocked(groupID string) (*partition, error) {
+	if c.closed {
+		return nil, fmt.Errorf("%w: coordinator closed", ErrCoordinatorNotAvailable)
+	}
+	idx := c.PartitionFor(groupID)
+	p := c.parts[idx]
 	switch {
 	case p == nil:
-		return nil, nil, kerr.NotCoordinator.Code
+		return nil, fmt.Errorf("%w: offsets partition %d not served here", ErrNotCoordinator, idx)
 	case p.loading:
-		return p, nil, kerr.CoordinatorLoadInProgress.Code
+		return p, fmt.Errorf("%w: offsets partition %d", ErrLoadInProgress, idx)
 	}
-	return p, p.groups[groupID], 0
+	return p, nil
 }
 
 // getOrCreate returns the group, creating it Empty if absent.
-func (c *Coordinator) getOrCreate(groupID string) (*group, int16) {
-	if _, g, code := c.lookup(groupID); code != 0 || g != nil {
-		return g, code
+func (c *Coordinator) getOrCreate(groupID string) (*group, error) {
+	if _, g, err := c.lookup(groupID); err != nil || g != nil {
+		return g, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return nil, kerr.CoordinatorNotAvailable.Code
-	}
-	p := c.parts[c.PartitionFor(groupID)]
-	switch {
-	case p == nil:
-		return nil, kerr.NotCoordinator.Code
-	case p.loading:
-		return nil, kerr.CoordinatorLoadInProgress.Code
+	p, err := c.servingLocked(groupID)
+	if err != nil {
+		return nil, err
 	}
 	if g := p.groups[groupID]; g != nil {
-		return g, 0
+		return g, nil
 	}
 	g := newGroup(c, p, groupID)
 	p.groups[groupID] = g
-	return g, 0
+	return g, nil
 }
 
 // removeGroup drops g from its partition's map if it is still the group

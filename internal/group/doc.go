@@ -3,9 +3,26 @@
 // committed offsets and group metadata live in __consumer_offsets in Kafka's
 // own record formats, so a log written here reads like one written by Kafka.
 //
+// # API and errors
+//
+// The coordinator speaks Go, not the Kafka wire: request methods take the
+// decoded kmsg request (or plain arguments: OffsetFetch, ListGroups,
+// DescribeGroups, DeleteGroups) and return Go values and errors — JoinResult,
+// SyncResult, one PartitionResult per partition of OffsetCommit and
+// OffsetDelete, FetchedTopic for OffsetFetch, GroupDescription and
+// GroupResult per group — each outcome carrying an error that wraps one of
+// the sentinels in errors.go (ErrNotCoordinator, ErrUnknownMemberID, ...).
+// This package never writes a Kafka error code: internal/server encodes the
+// responses, one handler file per API key, and maps the sentinels to codes
+// in its errorCode, the only place Go errors become codes.
+//
 // # Versions
 //
-// Exactly these ranges are implemented; the server advertises Versions:
+// Versions lists the [min, max] version implemented in full for each API key
+// served here; it is the package's own list, and the server builds its
+// advertised table (ApiVersions and the version check in wire) from it, next
+// to the keys it serves itself. Methods taking a kmsg request answer a version
+// outside it with ErrUnsupportedVersion.
 //
 //	key  API             versions  notes
 //	  8  OffsetCommit    0-9       v10 (topic ids) not implemented
@@ -14,22 +31,26 @@
 //	 12  Heartbeat       0-4
 //	 13  LeaveGroup      0-5       v3+ batched members
 //	 14  SyncGroup       0-5       v5 protocol type/name checked
-//	 15  DescribeGroups  0-5
+//	 15  DescribeGroups  0-5       v6 (KIP-1043 error messages) not implemented
 //	 16  ListGroups      0-5       v4 states filter, v5 types filter
-//	 42  DeleteGroups    0-2
+//	 42  DeleteGroups    0-2       v3 (KIP-1043 error messages) not implemented
 //	 47  OffsetDelete    0
-//
-// Each request method answers with the request's version; a version outside
-// the table is answered UNSUPPORTED_VERSION.
 //
 // # Ownership
 //
 // The server calls LoadPartition when it becomes leader of a
 // __consumer_offsets partition and UnloadPartition when it stops. A group
 // lives in partition PartitionFor(id) (Java String.hashCode, as Kafka).
-// Requests for groups of partitions not loaded answer NOT_COORDINATOR; during
-// the load, COORDINATOR_LOAD_IN_PROGRESS (Heartbeat answers NONE and SyncGroup
-// REBALANCE_IN_PROGRESS there, as Kafka does for old clients).
+// Requests for groups of partitions not loaded fail with ErrNotCoordinator;
+// during the load, ErrLoadInProgress (Heartbeat succeeds and SyncGroup fails
+// with ErrRebalanceInProgress there, as Kafka does for old clients).
+//
+// A write to the offsets log fails as OffsetLog.Append says: ErrNotCoordinator
+// when this broker no longer leads the partition (the client must find the
+// new coordinator), ErrCoordinatorNotAvailable when the write cannot be made
+// durable now, ErrRecordTooLarge; anything else from Append counts as
+// ErrCoordinatorNotAvailable. The request that caused the write gets the
+// error, wrapped.
 //
 // # Records
 //
@@ -79,7 +100,7 @@
 // Static members (group.instance.id) rejoining with an empty member id take
 // over their old id; in Stable with unchanged metadata for the selected
 // protocol this does not rebalance (the leader is told to skip assignment on
-// v9). Requests bearing the replaced id get FENCED_INSTANCE_ID.
+// v9). Requests bearing the replaced id get ErrFencedInstanceID.
 //
 // # Concurrency
 //
@@ -88,8 +109,8 @@
 // same order; group.mu guards the group's state and is never held across an
 // append or a wait; Coordinator.mu guards the partition and group maps only.
 // JoinGroup and SyncGroup block on a buffered channel per member until the
-// phase ends, the member is removed, the partition unloads (NOT_COORDINATOR)
-// or ctx is done. Timers are time.AfterFunc; their callbacks, and background
+// phase ends, the member is removed, the partition unloads
+// (ErrNotCoordinator) or ctx is done. Timers are time.AfterFunc; their callbacks, and background
 // metadata writes, are counted in a WaitGroup that Close waits for after
 // stopping them. There are no long-lived goroutines.
 //

@@ -3,11 +3,12 @@ package group
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -61,30 +62,23 @@ type protocol struct {
 	metadata []byte
 }
 
-// joinResult is what a blocked JoinGroup receives; the request method turns
-// it into a response of its own version.
+// joinResult is what a blocked JoinGroup receives.
 type joinResult struct {
-	code           int16
-	memberID       string
-	generation     int32
-	protocolType   *string
-	protocol       *string
-	leader         string
-	members        []kmsg.JoinGroupResponseMember
-	skipAssignment bool
+	JoinResult
+	err error
 }
 
-func joinError(code int16, memberID string) joinResult {
-	return joinResult{code: code, memberID: memberID, generation: -1}
+func joinError(err error, memberID string) joinResult {
+	return joinResult{JoinResult: JoinResult{MemberID: memberID, Generation: -1}, err: err}
 }
 
 // syncResult is what a blocked SyncGroup receives.
 type syncResult struct {
-	code         int16
-	assignment   []byte
-	protocolType *string
-	protocol     *string
+	SyncResult
+	err error
 }
+
+func syncError(err error) syncResult { return syncResult{err: err} }
 
 type member struct {
 	id               string
@@ -199,15 +193,16 @@ func (g *group) setState(s groupState) {
 	g.stateTime = nowMillis(g.c.now())
 }
 
-// closedCode is the error for requests reaching a group that is gone.
-func (g *group) closedCode() int16 {
+// closedErr is the error for requests reaching a group that is gone: its
+// partition was unloaded, or it is being deleted.
+func (g *group) closedErr() error {
 	if g.unloaded {
-		return kerr.NotCoordinator.Code
+		return fmt.Errorf("%w: group %q unloaded", ErrNotCoordinator, g.id)
 	}
 	if g.state == stateDead {
-		return kerr.CoordinatorNotAvailable.Code
+		return fmt.Errorf("%w: group %q is being deleted", ErrCoordinatorNotAvailable, g.id)
 	}
-	return 0
+	return nil
 }
 
 func (g *group) sortedMembers() []*member {
@@ -221,6 +216,29 @@ func (g *group) sortedMembers() []*member {
 
 // fenced reports a static member presenting a member id other than the one
 // registered for its instance id.
+// fencedErr is ErrFencedInstanceID for a request of instanceID bearing a
+// member id that is no longer the instance's.
+func (g *group) fencedErr(instanceID *string, memberID string) error {
+	return fmt.Errorf("%w: %s is not the current member of instance %q in group %q", ErrFencedInstanceID, memberID, deref(instanceID), g.id)
+}
+
+// unknownMemberErr is ErrUnknownMemberID for memberID in g.
+func (g *group) unknownMemberErr(memberID string) error {
+	return fmt.Errorf("%w: %q in group %q", ErrUnknownMemberID, memberID, g.id)
+}
+
+// illegalGenerationErr is ErrIllegalGeneration for a request of generation gen.
+func (g *group) illegalGenerationErr(gen int32) error {
+	return fmt.Errorf("%w: %d, group %q is at %d", ErrIllegalGeneration, gen, g.id, g.generation)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 func (g *group) fenced(instanceID *string, memberID string) bool {
 	if instanceID == nil {
 		return false
@@ -345,14 +363,14 @@ func (g *group) addMember(m *member) {
 }
 
 // removeMember drops m, answering any blocked request of it with
-// UNKNOWN_MEMBER_ID, and hands leadership to the oldest remaining member.
+// ErrUnknownMemberID, and hands leadership to the oldest remaining member.
 func (g *group) removeMember(m *member) {
 	if m.joinCh != nil {
-		m.joinCh <- joinError(kerr.UnknownMemberID.Code, m.id)
+		m.joinCh <- joinError(fmt.Errorf("%w: %s removed from group %q", ErrUnknownMemberID, m.id, g.id), m.id)
 		m.joinCh = nil
 	}
 	if m.syncCh != nil {
-		m.syncCh <- syncResult{code: kerr.UnknownMemberID.Code}
+		m.syncCh <- syncError(fmt.Errorf("%w: %s removed from group %q", ErrUnknownMemberID, m.id, g.id))
 		m.syncCh = nil
 	}
 	if m.timer != nil {
@@ -394,7 +412,7 @@ func (g *group) maybePrepareRebalance(reason string) {
 // rebalance timeout.
 func (g *group) prepareRebalance(reason string) {
 	if g.state == stateCompletingRebalance {
-		g.resetAssignments(kerr.RebalanceInProgress.Code)
+		g.resetAssignments(fmt.Errorf("%w: %s", ErrRebalanceInProgress, reason))
 	}
 	g.stopSyncTimer()
 	g.stopJoinTimer()
@@ -464,18 +482,16 @@ func (g *group) completeJoin() {
 	g.setState(stateCompletingRebalance)
 	ptype, proto := g.protocolType, g.protocol
 	ms := g.sortedMembers()
-	var all []kmsg.JoinGroupResponseMember
+	var all []JoinMember
 	for _, m := range ms {
-		jm := kmsg.NewJoinGroupResponseMember()
-		jm.MemberID, jm.InstanceID, jm.ProtocolMetadata = m.id, m.instanceID, m.metadataFor(proto)
-		all = append(all, jm)
+		all = append(all, JoinMember{MemberID: m.id, InstanceID: m.instanceID, ProtocolMetadata: m.metadataFor(proto)})
 	}
 	for _, m := range ms {
-		r := joinResult{memberID: m.id, generation: g.generation, protocolType: &ptype, protocol: &proto, leader: g.leader}
+		r := JoinResult{MemberID: m.id, Generation: g.generation, ProtocolType: &ptype, Protocol: &proto, LeaderID: g.leader}
 		if m.id == g.leader {
-			r.members = all
+			r.Members = all
 		}
-		m.joinCh <- r
+		m.joinCh <- joinResult{JoinResult: r}
 		m.joinCh = nil
 		m.synced = false
 		g.scheduleSession(m)
@@ -519,12 +535,12 @@ func (g *group) stopSyncTimer() {
 	}
 }
 
-// resetAssignments clears assignments and fails blocked syncs with code.
-func (g *group) resetAssignments(code int16) {
+// resetAssignments clears assignments and fails blocked syncs with err.
+func (g *group) resetAssignments(err error) {
 	for _, m := range g.members {
 		m.assignment = nil
 		if m.syncCh != nil {
-			m.syncCh <- syncResult{code: code}
+			m.syncCh <- syncError(err)
 			m.syncCh = nil
 		}
 	}
@@ -573,8 +589,8 @@ func (g *group) removePending(id string) {
 	}
 }
 
-// shutdown is unload or Close: timers stop and blocked requests get code.
-func (g *group) shutdown(code int16) {
+// shutdown is unload or Close: timers stop and blocked requests get err.
+func (g *group) shutdown(err error) {
 	g.unloaded = true
 	g.stopJoinTimer()
 	g.stopSyncTimer()
@@ -586,11 +602,11 @@ func (g *group) shutdown(code int16) {
 			m.timer.Stop()
 		}
 		if m.joinCh != nil {
-			m.joinCh <- joinError(code, m.id)
+			m.joinCh <- joinError(err, m.id)
 			m.joinCh = nil
 		}
 		if m.syncCh != nil {
-			m.syncCh <- syncResult{code: code}
+			m.syncCh <- syncError(err)
 			m.syncCh = nil
 		}
 	}
@@ -682,7 +698,18 @@ func (g *group) persistMeta(ctx context.Context, snap *metaSnapshot) error {
 }
 
 // append writes recs as one batch. The caller holds appendMu and not mu.
+// Errors wrap ErrNotCoordinator, ErrCoordinatorNotAvailable or
+// ErrRecordTooLarge (see OffsetLog.Append).
 func (g *group) append(ctx context.Context, recs []kv) error {
 	_, err := g.part.log.Append(ctx, buildBatch(nowMillis(g.c.now()), recs))
-	return err
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotCoordinator), errors.Is(err, ErrCoordinatorNotAvailable), errors.Is(err, ErrRecordTooLarge):
+		return fmt.Errorf("group %q: append to offsets log: %w", g.id, err)
+	default:
+		// Outside the OffsetLog contract: retriable, as Kafka answers
+		// errors it does not know from its own log.
+		return fmt.Errorf("%w: group %q: append to offsets log: %v", ErrCoordinatorNotAvailable, g.id, err)
+	}
 }

@@ -1,43 +1,34 @@
 package group
 
-// Heartbeat (key 12), v0-v4.
-//
-//   - Resets the member's session timer. REBALANCE_IN_PROGRESS while the
-//     group is PreparingRebalance tells the member to rejoin; NONE in
-//     CompletingRebalance (members may heartbeat between join and sync).
-//   - v3 adds group.instance.id (FENCED_INSTANCE_ID for a stale member id).
-//   - While the partition loads the answer is NONE, as in Kafka.
+// Heartbeat resets the member's session timer. ErrRebalanceInProgress while
+// the group is PreparingRebalance tells the member to rejoin; success in
+// CompletingRebalance (members may heartbeat between join and sync). While
+// the partition loads the answer is success, as in Kafka.
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Heartbeat keeps a member alive and tells it whether to rejoin.
-func (c *Coordinator) Heartbeat(_ context.Context, req *kmsg.HeartbeatRequest) *kmsg.HeartbeatResponse {
-	resp := kmsg.NewPtrHeartbeatResponse()
-	resp.Version = req.Version
-	resp.ErrorCode = c.heartbeat(req)
-	return resp
-}
-
-func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
-	if req.Version < 0 || req.Version > Versions[apiHeartbeat][1] {
-		return kerr.UnsupportedVersion.Code
+func (c *Coordinator) Heartbeat(_ context.Context, req *kmsg.HeartbeatRequest) error {
+	if err := checkVersion(apiHeartbeat, req.Version); err != nil {
+		return err
 	}
 	if req.Group == "" {
-		return kerr.InvalidGroupID.Code
+		return ErrInvalidGroupID
 	}
-	_, g, code := c.lookup(req.Group)
+	_, g, err := c.lookup(req.Group)
 	switch {
-	case code == kerr.CoordinatorLoadInProgress.Code:
-		return 0
-	case code != 0:
-		return code
+	case errors.Is(err, ErrLoadInProgress):
+		return nil
+	case err != nil:
+		return err
 	case g == nil:
-		return kerr.UnknownMemberID.Code
+		return fmt.Errorf("%w: %s: no group %q", ErrUnknownMemberID, req.MemberID, req.Group)
 	}
 	var instanceID *string
 	if req.Version >= 3 {
@@ -45,26 +36,26 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if code := g.closedCode(); code != 0 {
-		return code
+	if err := g.closedErr(); err != nil {
+		return err
 	}
 	m := g.members[req.MemberID]
 	switch {
 	case g.fenced(instanceID, req.MemberID):
-		return kerr.FencedInstanceID.Code
+		return g.fencedErr(instanceID, req.MemberID)
 	case m == nil:
-		return kerr.UnknownMemberID.Code
+		return g.unknownMemberErr(req.MemberID)
 	case req.Generation != g.generation:
-		return kerr.IllegalGeneration.Code
+		return g.illegalGenerationErr(req.Generation)
 	}
 	switch g.state {
 	case statePreparingRebalance:
 		g.scheduleSession(m)
-		return kerr.RebalanceInProgress.Code
+		return fmt.Errorf("%w: group %q", ErrRebalanceInProgress, g.id)
 	case stateCompletingRebalance, stateStable:
 		g.scheduleSession(m)
-		return 0
+		return nil
 	default:
-		return kerr.UnknownMemberID.Code
+		return g.unknownMemberErr(req.MemberID)
 	}
 }

@@ -165,15 +165,55 @@ func joinReq(version int16, group, memberID string, session time.Duration, proto
 	return r
 }
 
-// join runs JoinGroup, repeating once on MEMBER_ID_REQUIRED like a client.
-func join(t *testing.T, c *Coordinator, req *kmsg.JoinGroupRequest) *kmsg.JoinGroupResponse {
+// joinResp is a JoinGroup outcome as the tests inspect it.
+type joinResp struct {
+	JoinResult
+	Err error
+}
+
+func doJoin(c *Coordinator, ctx context.Context, req *kmsg.JoinGroupRequest) joinResp {
+	r, err := c.JoinGroup(ctx, req)
+	return joinResp{r, err}
+}
+
+// join runs JoinGroup, repeating once on ErrMemberIDRequired like a client.
+func join(t *testing.T, c *Coordinator, req *kmsg.JoinGroupRequest) joinResp {
 	t.Helper()
-	resp := c.JoinGroup(context.Background(), req)
-	if resp.ErrorCode == 79 { // MEMBER_ID_REQUIRED
+	resp := doJoin(c, context.Background(), req)
+	if errors.Is(resp.Err, ErrMemberIDRequired) {
 		req.MemberID = resp.MemberID
-		resp = c.JoinGroup(context.Background(), req)
+		resp = doJoin(c, context.Background(), req)
 	}
 	return resp
+}
+
+// syncResp is a SyncGroup outcome as the tests inspect it.
+type syncResp struct {
+	SyncResult
+	Err error
+}
+
+func doSync(c *Coordinator, ctx context.Context, req *kmsg.SyncGroupRequest) syncResp {
+	r, err := c.SyncGroup(ctx, req)
+	return syncResp{r, err}
+}
+
+// leaveResp is a LeaveGroup outcome: the request's error and each leaving
+// member's.
+type leaveResp struct {
+	Err     error
+	Members []leaveMember
+}
+
+type leaveMember struct{ Err error }
+
+func doLeave(c *Coordinator, ctx context.Context, req *kmsg.LeaveGroupRequest) leaveResp {
+	errs, err := c.LeaveGroup(ctx, req)
+	r := leaveResp{Err: err}
+	for _, e := range errs {
+		r.Members = append(r.Members, leaveMember{e})
+	}
+	return r
 }
 
 func syncReq(version int16, group, memberID string, gen int32, assign map[string]string) *kmsg.SyncGroupRequest {
@@ -188,11 +228,11 @@ func syncReq(version int16, group, memberID string, gen int32, assign map[string
 	return r
 }
 
-func heartbeat(c *Coordinator, version int16, group, memberID string, gen int32, instance *string) int16 {
+func heartbeat(c *Coordinator, version int16, group, memberID string, gen int32, instance *string) error {
 	r := kmsg.NewPtrHeartbeatRequest()
 	r.Version = version
 	r.Group, r.MemberID, r.Generation, r.InstanceID = group, memberID, gen, instance
-	return c.Heartbeat(context.Background(), r).ErrorCode
+	return c.Heartbeat(context.Background(), r)
 }
 
 func commitReq(version int16, group, memberID string, gen int32, offsets map[string]map[int32]int64) *kmsg.OffsetCommitRequest {
@@ -214,41 +254,28 @@ func commitReq(version int16, group, memberID string, gen int32, offsets map[str
 	return r
 }
 
-// commitCodes flattens an OffsetCommit response to topic/partition -> code.
-func commitCodes(resp *kmsg.OffsetCommitResponse) map[tp]int16 {
-	out := make(map[tp]int16)
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			out[tp{t.Topic, p.Partition}] = p.ErrorCode
-		}
-	}
-	return out
-}
-
-func allCodes(t *testing.T, resp *kmsg.OffsetCommitResponse, want int16) {
+// allCodes fails unless every partition's error is want (nil: success).
+func allCodes(t *testing.T, res []PartitionResult, want error) {
 	t.Helper()
-	for k, code := range commitCodes(resp) {
-		if code != want {
-			t.Fatalf("commit %v: code %d, want %d", k, code, want)
+	for _, r := range res {
+		if (want == nil && r.Err != nil) || !errors.Is(r.Err, want) {
+			t.Fatalf("commit %s/%d: %v, want %v", r.Topic, r.Partition, r.Err, want)
 		}
 	}
 }
 
-// fetchAll fetches all offsets of a group with OffsetFetch v7 (null topics).
+// fetchAll fetches all offsets of a group (null topics).
 func fetchAll(t *testing.T, c *Coordinator, group string) map[tp]int64 {
 	t.Helper()
-	r := kmsg.NewPtrOffsetFetchRequest()
-	r.Version = 7
-	r.Group = group
-	resp := c.OffsetFetch(context.Background(), r)
-	if resp.ErrorCode != 0 {
-		t.Fatalf("OffsetFetch: code %d", resp.ErrorCode)
+	fts, err := c.OffsetFetch(context.Background(), group, nil, false)
+	if err != nil {
+		t.Fatalf("OffsetFetch: %v", err)
 	}
 	out := make(map[tp]int64)
-	for _, tt := range resp.Topics {
+	for _, tt := range fts {
 		for _, p := range tt.Partitions {
-			if p.ErrorCode != 0 {
-				t.Fatalf("OffsetFetch %s/%d: code %d", tt.Topic, p.Partition, p.ErrorCode)
+			if p.Err != nil {
+				t.Fatalf("OffsetFetch %s/%d: %v", tt.Topic, p.Partition, p.Err)
 			}
 			out[tp{tt.Topic, p.Partition}] = p.Offset
 		}
@@ -256,16 +283,13 @@ func fetchAll(t *testing.T, c *Coordinator, group string) map[tp]int64 {
 	return out
 }
 
-func describe(t *testing.T, c *Coordinator, group string) kmsg.DescribeGroupsResponseGroup {
+func describe(t *testing.T, c *Coordinator, group string) GroupDescription {
 	t.Helper()
-	r := kmsg.NewPtrDescribeGroupsRequest()
-	r.Version = 5
-	r.Groups = []string{group}
-	resp := c.DescribeGroups(context.Background(), r)
-	if len(resp.Groups) != 1 {
-		t.Fatalf("DescribeGroups: %d groups", len(resp.Groups))
+	ds := c.DescribeGroups(context.Background(), []string{group})
+	if len(ds) != 1 {
+		t.Fatalf("DescribeGroups: %d groups", len(ds))
 	}
-	return resp.Groups[0]
+	return ds[0]
 }
 
 var errTest = errors.New("test: append failed")
@@ -278,22 +302,22 @@ func stableGroup(t *testing.T, c *Coordinator, group string, n int, session time
 	var ids []string
 	var gen int32
 	for i := 0; i < n; i++ {
-		newCh := make(chan *kmsg.JoinGroupResponse, 1)
+		newCh := make(chan joinResp, 1)
 		go func() { newCh <- join(t, c, joinReq(5, group, "", session)) }()
-		ch := make(chan *kmsg.JoinGroupResponse, len(ids))
+		ch := make(chan joinResp, len(ids))
 		if len(ids) > 0 {
 			waitFor(t, "rebalance started", func() bool { return describe(t, c, group).State == "PreparingRebalance" })
 			for _, id := range ids {
-				go func(id string) { ch <- c.JoinGroup(context.Background(), joinReq(5, group, id, session)) }(id)
+				go func(id string) { ch <- doJoin(c, context.Background(), joinReq(5, group, id, session)) }(id)
 			}
 		}
 		resp := <-newCh
-		if resp.ErrorCode != 0 {
-			t.Fatalf("join: code %d", resp.ErrorCode)
+		if resp.Err != nil {
+			t.Fatalf("join: code %v", resp.Err)
 		}
 		for range ids {
-			if r := <-ch; r.ErrorCode != 0 || r.Generation != resp.Generation {
-				t.Fatalf("rejoin: code %d gen %d, want gen %d", r.ErrorCode, r.Generation, resp.Generation)
+			if r := <-ch; r.Err != nil || r.Generation != resp.Generation {
+				t.Fatalf("rejoin: code %v gen %d, want gen %d", r.Err, r.Generation, resp.Generation)
 			}
 		}
 		ids = append(ids, resp.MemberID)
@@ -317,8 +341,8 @@ func syncAll(t *testing.T, c *Coordinator, group string, ids []string, gen int32
 		wg.Add(1)
 		go func(id string) {
 			defer wg.Done()
-			resp := c.SyncGroup(context.Background(), syncReq(5, group, id, gen, assign))
-			if resp.ErrorCode != 0 || string(resp.MemberAssignment) != "a-"+id {
+			resp := doSync(c, context.Background(), syncReq(5, group, id, gen, assign))
+			if resp.Err != nil || string(resp.MemberAssignment) != "a-"+id {
 				errs <- id
 			}
 		}(id)

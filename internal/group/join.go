@@ -1,107 +1,60 @@
 package group
 
-// JoinGroup (key 11), v0-v9.
-//
-//   - v0 has no rebalance timeout (the session timeout is used); v1 adds it.
-//   - v4 (KIP-394): a dynamic member joining with an empty member id gets
-//     MEMBER_ID_REQUIRED and a generated id to join again with.
-//   - v5 (KIP-345): group.instance.id. A static member rejoining with an
-//     empty member id takes over its old member id's place; in Stable with
-//     unchanged protocols this does not rebalance.
-//   - v7 returns the protocol type; v8 carries a reason (logged); v9
-//     (KIP-814) tells a static leader rejoining a Stable group to skip the
-//     assignment. Older leaders in that case run it and their SyncGroup is
-//     answered with the current assignment.
+// JoinGroup: the rebalance protocol's join phase. v4+ dynamic members
+// first get ErrMemberIDRequired with an id to rejoin with (KIP-394); v5+
+// static members (group.instance.id) take over their old member id; v9
+// (KIP-814) tells a static leader rejoining a Stable group to skip the
+// assignment, older leaders run it and their SyncGroup is answered with the
+// current assignment.
 
 import (
 	"context"
+	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // JoinGroup joins a member to a group, blocking until the join phase
-// completes, the member is removed, or ctx is done.
-func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest) *kmsg.JoinGroupResponse {
-	resp := kmsg.NewPtrJoinGroupResponse()
-	resp.Version = req.Version
+// completes, the member is removed, or ctx is done. On error the result
+// carries Generation -1 and, for ErrMemberIDRequired, the id to rejoin with.
+func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest) (JoinResult, error) {
 	r := c.join(ctx, req)
-	resp.ErrorCode = r.code
-	resp.MemberID = r.memberID
-	resp.Generation = r.generation
-	resp.ProtocolType = r.protocolType
-	resp.Protocol = r.protocol
-	resp.LeaderID = r.leader
-	resp.Members = r.members
-	resp.SkipAssignment = r.skipAssignment && req.Version >= 9
-	if r.code != 0 {
-		resp.Generation = -1
+	if r.err != nil {
+		return JoinResult{MemberID: r.MemberID, Generation: -1}, r.err
 	}
-	return resp
+	r.SkipAssignment = r.SkipAssignment && req.Version >= 9
+	return r.JoinResult, nil
 }
 
 func ms(v int32) time.Duration { return time.Duration(v) * time.Millisecond }
 
 func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest) joinResult {
-	if req.Version < 0 || req.Version > Versions[apiJoinGroup][1] {
-		return joinError(kerr.UnsupportedVersion.Code, req.MemberID)
+	j, err := c.joinRequestOf(ctx, req)
+	if err != nil {
+		return joinError(err, req.MemberID)
 	}
-	if req.Group == "" {
-		return joinError(kerr.InvalidGroupID.Code, req.MemberID)
-	}
-	if _, _, code := c.lookup(req.Group); code != 0 {
-		return joinError(code, req.MemberID)
-	}
-	session := ms(req.SessionTimeoutMillis)
-	if session < c.cfg.MinSessionTimeout || session > c.cfg.MaxSessionTimeout {
-		return joinError(kerr.InvalidSessionTimeout.Code, req.MemberID)
-	}
-	rebalance := ms(req.RebalanceTimeoutMillis)
-	if req.Version == 0 || rebalance <= 0 {
-		rebalance = session
-	}
-	var instanceID *string
-	if req.Version >= 5 && req.InstanceID != nil {
-		id := *req.InstanceID
-		instanceID = &id
-	}
-	protos := make([]protocol, 0, len(req.Protocols))
-	for _, p := range req.Protocols {
-		protos = append(protos, protocol{name: p.Name, metadata: p.Metadata})
-	}
-	ci := clientFrom(ctx)
-	if req.Reason != nil {
-		c.log.Debug("join group", "group", req.Group, "member", req.MemberID, "reason", *req.Reason)
-	}
-	j := joinRequest{
-		memberID: req.MemberID, instanceID: instanceID, clientID: ci.id, clientHost: ci.host,
-		session: session, rebalance: rebalance, protocolType: req.ProtocolType, protocols: protos,
-		requireKnownID: req.Version >= 4 && instanceID == nil,
-	}
-
 	var g *group
-	var code int16
 	if req.MemberID == "" {
-		g, code = c.getOrCreate(req.Group)
+		g, err = c.getOrCreate(req.Group)
 	} else {
-		_, g, code = c.lookup(req.Group)
-		if code == 0 && g == nil {
-			code = kerr.UnknownMemberID.Code
+		_, g, err = c.lookup(req.Group)
+		if err == nil && g == nil {
+			err = fmt.Errorf("%w: %s: no group %q", ErrUnknownMemberID, req.MemberID, req.Group)
 		}
 	}
-	if code != 0 {
-		return joinError(code, req.MemberID)
+	if err != nil {
+		return joinError(err, req.MemberID)
 	}
 
 	g.mu.Lock()
-	if code := g.closedCode(); code != 0 {
+	if err := g.closedErr(); err != nil {
 		g.mu.Unlock()
-		return joinError(code, req.MemberID)
+		return joinError(err, req.MemberID)
 	}
 	if !g.supportsProtocols(j.protocolType, j.protocols) {
 		g.mu.Unlock()
-		return joinError(kerr.InconsistentGroupProtocol.Code, req.MemberID)
+		return joinError(fmt.Errorf("%w: group %q does not support protocol type %q with these protocols", ErrInconsistentProtocol, req.Group, j.protocolType), req.MemberID)
 	}
 	var out joinOutcome
 	if req.MemberID == "" {
@@ -123,8 +76,48 @@ func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest) join
 	case <-ctx.Done():
 		// The member stays counted as joined, as in Kafka when a client
 		// disconnects mid-join; its session or the sync timer removes it.
-		return joinError(kerr.RebalanceInProgress.Code, req.MemberID)
+		return joinError(fmt.Errorf("%w: join abandoned: %w", ErrRebalanceInProgress, ctx.Err()), req.MemberID)
 	}
+}
+
+// joinRequestOf validates a JoinGroup (in Kafka's order: version, group id,
+// coordinator, session timeout) and normalises it across versions.
+func (c *Coordinator) joinRequestOf(ctx context.Context, req *kmsg.JoinGroupRequest) (joinRequest, error) {
+	if err := checkVersion(apiJoinGroup, req.Version); err != nil {
+		return joinRequest{}, err
+	}
+	if req.Group == "" {
+		return joinRequest{}, ErrInvalidGroupID
+	}
+	if _, _, err := c.lookup(req.Group); err != nil {
+		return joinRequest{}, err
+	}
+	session := ms(req.SessionTimeoutMillis)
+	if session < c.cfg.MinSessionTimeout || session > c.cfg.MaxSessionTimeout {
+		return joinRequest{}, fmt.Errorf("%w: %v not in [%v, %v]", ErrInvalidSessionTimeout, session, c.cfg.MinSessionTimeout, c.cfg.MaxSessionTimeout)
+	}
+	rebalance := ms(req.RebalanceTimeoutMillis)
+	if req.Version == 0 || rebalance <= 0 {
+		rebalance = session
+	}
+	var instanceID *string
+	if req.Version >= 5 && req.InstanceID != nil {
+		id := *req.InstanceID
+		instanceID = &id
+	}
+	protos := make([]protocol, 0, len(req.Protocols))
+	for _, p := range req.Protocols {
+		protos = append(protos, protocol{name: p.Name, metadata: p.Metadata})
+	}
+	if req.Reason != nil {
+		c.log.Debug("join group", "group", req.Group, "member", req.MemberID, "reason", *req.Reason)
+	}
+	ci := clientFrom(ctx)
+	return joinRequest{
+		memberID: req.MemberID, instanceID: instanceID, clientID: ci.id, clientHost: ci.host,
+		session: session, rebalance: rebalance, protocolType: req.ProtocolType, protocols: protos,
+		requireKnownID: req.Version >= 4 && instanceID == nil,
+	}, nil
 }
 
 // joinRequest is a JoinGroup normalised across versions.
@@ -175,7 +168,7 @@ func (g *group) joinUnknown(j joinRequest) joinOutcome {
 	}
 	if j.requireKnownID {
 		g.addPending(newID, j.session)
-		return joinOutcome{result: joinError(kerr.MemberIDRequired.Code, newID)}
+		return joinOutcome{result: joinError(fmt.Errorf("%w: rejoin group %q as %s", ErrMemberIDRequired, g.id, newID), newID)}
 	}
 	j.memberID = newID
 	return joinOutcome{wait: g.addMemberAndRebalance(j)}
@@ -185,16 +178,16 @@ func (g *group) joinKnown(j joinRequest) joinOutcome {
 	if _, ok := g.pending[j.memberID]; ok {
 		g.removePending(j.memberID)
 		if j.instanceID != nil { // Kafka never hands pending ids to static members
-			return joinOutcome{result: joinError(kerr.UnknownMemberID.Code, j.memberID)}
+			return joinOutcome{result: joinError(fmt.Errorf("%w: %s is a pending dynamic id", ErrUnknownMemberID, j.memberID), j.memberID)}
 		}
 		return joinOutcome{wait: g.addMemberAndRebalance(j)}
 	}
 	if g.fenced(j.instanceID, j.memberID) {
-		return joinOutcome{result: joinError(kerr.FencedInstanceID.Code, j.memberID)}
+		return joinOutcome{result: joinError(g.fencedErr(j.instanceID, j.memberID), j.memberID)}
 	}
 	m := g.members[j.memberID]
 	if m == nil || (j.instanceID != nil && g.static[*j.instanceID] == "") {
-		return joinOutcome{result: joinError(kerr.UnknownMemberID.Code, j.memberID)}
+		return joinOutcome{result: joinError(g.unknownMemberErr(j.memberID), j.memberID)}
 	}
 	switch g.state {
 	case statePreparingRebalance:
@@ -214,22 +207,20 @@ func (g *group) joinKnown(j joinRequest) joinOutcome {
 		}
 		return joinOutcome{result: g.currentJoinResult(m, false, false)}
 	default:
-		return joinOutcome{result: joinError(kerr.UnknownMemberID.Code, j.memberID)}
+		return joinOutcome{result: joinError(g.unknownMemberErr(j.memberID), j.memberID)}
 	}
 }
 
 // currentJoinResult answers with the current generation without a rebalance.
 func (g *group) currentJoinResult(m *member, withMembers, skip bool) joinResult {
 	ptype, proto := g.protocolType, g.protocol
-	r := joinResult{memberID: m.id, generation: g.generation, protocolType: &ptype, protocol: &proto, leader: g.leader, skipAssignment: skip}
+	r := JoinResult{MemberID: m.id, Generation: g.generation, ProtocolType: &ptype, Protocol: &proto, LeaderID: g.leader, SkipAssignment: skip}
 	if withMembers {
 		for _, o := range g.sortedMembers() {
-			jm := kmsg.NewJoinGroupResponseMember()
-			jm.MemberID, jm.InstanceID, jm.ProtocolMetadata = o.id, o.instanceID, o.metadataFor(proto)
-			r.members = append(r.members, jm)
+			r.Members = append(r.Members, JoinMember{MemberID: o.id, InstanceID: o.instanceID, ProtocolMetadata: o.metadataFor(proto)})
 		}
 	}
-	return r
+	return joinResult{JoinResult: r}
 }
 
 func (g *group) addMemberAndRebalance(j joinRequest) chan joinResult {
@@ -251,7 +242,7 @@ func (g *group) updateMemberAndRebalance(m *member, j joinRequest) chan joinResu
 	m.sessionTimeout = j.session
 	m.rebalanceTimeout = j.rebalance
 	if m.joinCh != nil { // a resent join replaces the one still waiting
-		m.joinCh <- joinError(kerr.RebalanceInProgress.Code, m.id)
+		m.joinCh <- joinError(fmt.Errorf("%w: join of %s superseded by a newer one", ErrRebalanceInProgress, m.id), m.id)
 	}
 	m.joinCh = make(chan joinResult, 1)
 	ch := m.joinCh
@@ -264,14 +255,15 @@ func (g *group) updateMemberAndRebalance(m *member, j joinRequest) chan joinResu
 // take its old place under newID. The old id's blocked requests are fenced.
 func (g *group) replaceStatic(m *member, newID string, j joinRequest) joinOutcome {
 	if m == nil { // cannot happen: static maps only to members
-		return joinOutcome{result: joinError(kerr.UnknownMemberID.Code, "")}
+		return joinOutcome{result: joinError(g.unknownMemberErr(""), "")}
 	}
+	fenced := fmt.Errorf("%w: %s replaced by a new instance of %q", ErrFencedInstanceID, m.id, *j.instanceID)
 	if m.joinCh != nil {
-		m.joinCh <- joinError(kerr.FencedInstanceID.Code, m.id)
+		m.joinCh <- joinError(fenced, m.id)
 		m.joinCh = nil
 	}
 	if m.syncCh != nil {
-		m.syncCh <- syncResult{code: kerr.FencedInstanceID.Code}
+		m.syncCh <- syncError(fenced)
 		m.syncCh = nil
 	}
 	undo := &staticReplace{
@@ -298,7 +290,7 @@ func (g *group) replaceStatic(m *member, newID string, j joinRequest) joinOutcom
 		// the old id, so rebalance (as Kafka does).
 		return joinOutcome{wait: g.updateMemberAndRebalance(m, j)}
 	default:
-		return joinOutcome{result: joinError(kerr.UnknownMemberID.Code, "")}
+		return joinOutcome{result: joinError(g.unknownMemberErr(""), "")}
 	}
 }
 
@@ -344,5 +336,5 @@ func (g *group) finishStaticReplace(out joinOutcome) joinResult {
 		g.renameMember(u.m, u.oldID)
 		u.m.protocols, u.m.sessionTimeout, u.m.rebalanceTimeout = u.oldProtos, u.oldSession, u.oldRebal
 	}
-	return joinError(appendErrorCode(err), "")
+	return joinError(err, "")
 }

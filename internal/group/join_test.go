@@ -2,12 +2,12 @@ package group
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -36,8 +36,8 @@ func TestJoinGroupErrors(t *testing.T) {
 	cfg.MaxSessionTimeout = time.Minute
 	c, _ := newTestCoordinator(t, cfg, nil)
 	// An existing group with protocol "range" of type consumer.
-	if r := join(t, c, joinReq(5, "existing", "", 10*time.Second)); r.ErrorCode != 0 {
-		t.Fatalf("setup join: %d", r.ErrorCode)
+	if r := join(t, c, joinReq(5, "existing", "", 10*time.Second)); r.Err != nil {
+		t.Fatalf("setup join: %v", r.Err)
 	}
 	other := joinReq(5, "existing", "", 10*time.Second, "roundrobin")
 	badType := joinReq(5, "existing", "", 10*time.Second)
@@ -49,32 +49,29 @@ func TestJoinGroupErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		req  *kmsg.JoinGroupRequest
-		want int16
+		want error
 	}{
-		{"empty group id", joinReq(5, "", "", 10*time.Second), kerr.InvalidGroupID.Code},
-		{"session too short", joinReq(5, "g", "", 500*time.Millisecond), kerr.InvalidSessionTimeout.Code},
-		{"session too long", joinReq(5, "g", "", 2*time.Minute), kerr.InvalidSessionTimeout.Code},
-		{"unknown member of unknown group", joinReq(5, "nope", "m-1", 10*time.Second), kerr.UnknownMemberID.Code},
-		{"unknown member of known group", joinReq(5, "existing", "m-1", 10*time.Second), kerr.UnknownMemberID.Code},
-		{"no common protocol", other, kerr.InconsistentGroupProtocol.Code},
-		{"protocol type mismatch", badType, kerr.InconsistentGroupProtocol.Code},
-		{"first member without protocols", noProtocols, kerr.InconsistentGroupProtocol.Code},
-		{"first member without protocol type", emptyType, kerr.InconsistentGroupProtocol.Code},
-		{"member id required v4", joinReq(4, "g2", "", 10*time.Second), kerr.MemberIDRequired.Code},
-		{"unsupported version", joinReq(10, "g2", "", 10*time.Second), kerr.UnsupportedVersion.Code},
+		{"empty group id", joinReq(5, "", "", 10*time.Second), ErrInvalidGroupID},
+		{"session too short", joinReq(5, "g", "", 500*time.Millisecond), ErrInvalidSessionTimeout},
+		{"session too long", joinReq(5, "g", "", 2*time.Minute), ErrInvalidSessionTimeout},
+		{"unknown member of unknown group", joinReq(5, "nope", "m-1", 10*time.Second), ErrUnknownMemberID},
+		{"unknown member of known group", joinReq(5, "existing", "m-1", 10*time.Second), ErrUnknownMemberID},
+		{"no common protocol", other, ErrInconsistentProtocol},
+		{"protocol type mismatch", badType, ErrInconsistentProtocol},
+		{"first member without protocols", noProtocols, ErrInconsistentProtocol},
+		{"first member without protocol type", emptyType, ErrInconsistentProtocol},
+		{"member id required v4", joinReq(4, "g2", "", 10*time.Second), ErrMemberIDRequired},
+		{"unsupported version", joinReq(10, "g2", "", 10*time.Second), ErrUnsupportedVersion},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := c.JoinGroup(context.Background(), tc.req)
-			if resp.ErrorCode != tc.want {
-				t.Fatalf("code %d, want %d", resp.ErrorCode, tc.want)
-			}
-			if resp.Version != tc.req.Version {
-				t.Fatalf("response version %d, want %d", resp.Version, tc.req.Version)
+			resp := doJoin(c, context.Background(), tc.req)
+			if !errors.Is(resp.Err, tc.want) {
+				t.Fatalf("error %v, want %v", resp.Err, tc.want)
 			}
 			if resp.Generation != -1 {
 				t.Fatalf("generation %d on error, want -1", resp.Generation)
 			}
-			if tc.want == kerr.MemberIDRequired.Code && resp.MemberID == "" {
+			if errors.Is(tc.want, ErrMemberIDRequired) && resp.MemberID == "" {
 				t.Fatal("MEMBER_ID_REQUIRED without a member id")
 			}
 		})
@@ -94,26 +91,24 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 			groups[c.PartitionFor(g)] = g
 		}
 	}
-	if r := c.JoinGroup(context.Background(), joinReq(5, groups[0], "", time.Second)); r.ErrorCode != kerr.NotCoordinator.Code {
-		t.Fatalf("join before load: %d, want NOT_COORDINATOR", r.ErrorCode)
+	if r := doJoin(c, context.Background(), joinReq(5, groups[0], "", time.Second)); !errors.Is(r.Err, ErrNotCoordinator) {
+		t.Fatalf("join before load: %v, want NOT_COORDINATOR", r.Err)
 	}
 	log := &memLog{readHold: make(chan struct{})}
 	log.next = 1 // non-empty, so the load reads (and blocks)
 	loaded := make(chan error, 1)
 	go func() { loaded <- c.LoadPartition(context.Background(), 0, log) }()
 	waitFor(t, "loading", func() bool {
-		return c.JoinGroup(context.Background(), joinReq(5, groups[0], "", time.Second)).ErrorCode == kerr.CoordinatorLoadInProgress.Code
+		return errors.Is(doJoin(c, context.Background(), joinReq(5, groups[0], "", time.Second)).Err, ErrLoadInProgress)
 	})
-	if code := heartbeat(c, 4, groups[0], "m", 1, nil); code != 0 {
-		t.Fatalf("heartbeat while loading: %d, want NONE", code)
+	if code := heartbeat(c, 4, groups[0], "m", 1, nil); code != nil {
+		t.Fatalf("heartbeat while loading: %v, want NONE", code)
 	}
-	if r := c.SyncGroup(context.Background(), syncReq(5, groups[0], "m", 1, nil)); r.ErrorCode != kerr.RebalanceInProgress.Code {
-		t.Fatalf("sync while loading: %d, want REBALANCE_IN_PROGRESS", r.ErrorCode)
+	if r := doSync(c, context.Background(), syncReq(5, groups[0], "m", 1, nil)); !errors.Is(r.Err, ErrRebalanceInProgress) {
+		t.Fatalf("sync while loading: %v, want REBALANCE_IN_PROGRESS", r.Err)
 	}
-	lg := kmsg.NewPtrListGroupsRequest()
-	lg.Version = 4
-	if r := c.ListGroups(context.Background(), lg); r.ErrorCode != kerr.CoordinatorLoadInProgress.Code {
-		t.Fatalf("list while loading: %d", r.ErrorCode)
+	if _, err := c.ListGroups(context.Background(), nil, nil); !errors.Is(err, ErrLoadInProgress) {
+		t.Fatalf("list while loading: %v", err)
 	}
 	log.mu.Lock()
 	log.next = 0
@@ -122,15 +117,15 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	if err := <-loaded; err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if r := join(t, c, joinReq(5, groups[0], "", time.Second)); r.ErrorCode != 0 {
-		t.Fatalf("join after load: %d", r.ErrorCode)
+	if r := join(t, c, joinReq(5, groups[0], "", time.Second)); r.Err != nil {
+		t.Fatalf("join after load: %v", r.Err)
 	}
-	if r := join(t, c, joinReq(5, groups[1], "", time.Second)); r.ErrorCode != kerr.NotCoordinator.Code {
-		t.Fatalf("join other partition: %d, want NOT_COORDINATOR", r.ErrorCode)
+	if r := join(t, c, joinReq(5, groups[1], "", time.Second)); !errors.Is(r.Err, ErrNotCoordinator) {
+		t.Fatalf("join other partition: %v, want NOT_COORDINATOR", r.Err)
 	}
 	c.UnloadPartition(0)
-	if r := join(t, c, joinReq(5, groups[0], "", time.Second)); r.ErrorCode != kerr.NotCoordinator.Code {
-		t.Fatalf("join after unload: %d, want NOT_COORDINATOR", r.ErrorCode)
+	if r := join(t, c, joinReq(5, groups[0], "", time.Second)); !errors.Is(r.Err, ErrNotCoordinator) {
+		t.Fatalf("join after unload: %v, want NOT_COORDINATOR", r.Err)
 	}
 }
 
@@ -141,35 +136,35 @@ func TestSingleMemberAllVersions(t *testing.T) {
 	for v := int16(0); v <= 9; v++ {
 		group := fmt.Sprintf("single-v%d", v)
 		req := joinReq(v, group, "", 10*time.Second)
-		resp := c.JoinGroup(context.Background(), req)
+		resp := doJoin(c, context.Background(), req)
 		if v >= 4 {
-			if resp.ErrorCode != kerr.MemberIDRequired.Code {
-				t.Fatalf("v%d: first join code %d, want MEMBER_ID_REQUIRED", v, resp.ErrorCode)
+			if !errors.Is(resp.Err, ErrMemberIDRequired) {
+				t.Fatalf("v%d: first join code %v, want MEMBER_ID_REQUIRED", v, resp.Err)
 			}
 			req.MemberID = resp.MemberID
-			resp = c.JoinGroup(context.Background(), req)
+			resp = doJoin(c, context.Background(), req)
 		}
-		if resp.ErrorCode != 0 || resp.Generation != 1 || resp.LeaderID != resp.MemberID || len(resp.Members) != 1 {
+		if resp.Err != nil || resp.Generation != 1 || resp.LeaderID != resp.MemberID || len(resp.Members) != 1 {
 			t.Fatalf("v%d: join %+v", v, resp)
 		}
-		if resp.Version != v || resp.Protocol == nil || *resp.Protocol != "range" {
-			t.Fatalf("v%d: version %d protocol %v", v, resp.Version, resp.Protocol)
+		if resp.Protocol == nil || *resp.Protocol != "range" {
+			t.Fatalf("v%d: protocol %v", v, resp.Protocol)
 		}
 		sv := min(v, 5)
-		sr := c.SyncGroup(context.Background(), syncReq(sv, group, resp.MemberID, 1, map[string]string{resp.MemberID: "mine"}))
-		if sr.ErrorCode != 0 || string(sr.MemberAssignment) != "mine" || sr.Version != sv {
+		sr := doSync(c, context.Background(), syncReq(sv, group, resp.MemberID, 1, map[string]string{resp.MemberID: "mine"}))
+		if sr.Err != nil || string(sr.MemberAssignment) != "mine" {
 			t.Fatalf("v%d: sync %+v", v, sr)
 		}
-		if code := heartbeat(c, min(v, 4), group, resp.MemberID, 1, nil); code != 0 {
-			t.Fatalf("v%d: heartbeat %d", v, code)
+		if code := heartbeat(c, min(v, 4), group, resp.MemberID, 1, nil); code != nil {
+			t.Fatalf("v%d: heartbeat %v", v, code)
 		}
 		cv := min(v, 9)
 		cr := c.OffsetCommit(context.Background(), commitReq(cv, group, resp.MemberID, 1, map[string]map[int32]int64{"t1": {0: 10 + int64(v)}}))
 		if cv == 0 {
 			// v0 is a standalone commit: the group has members.
-			allCodes(t, cr, kerr.UnknownMemberID.Code)
+			allCodes(t, cr, ErrUnknownMemberID)
 		} else {
-			allCodes(t, cr, 0)
+			allCodes(t, cr, nil)
 			if got := fetchAll(t, c, group); got[tp{"t1", 0}] != 10+int64(v) {
 				t.Fatalf("v%d: fetched %v", v, got)
 			}
@@ -184,7 +179,7 @@ func TestSingleMemberAllVersions(t *testing.T) {
 		} else {
 			lr.MemberID = resp.MemberID
 		}
-		if l := c.LeaveGroup(context.Background(), lr); l.ErrorCode != 0 || (lr.Version >= 3 && (len(l.Members) != 1 || l.Members[0].ErrorCode != 0)) {
+		if l := doLeave(c, context.Background(), lr); l.Err != nil || (lr.Version >= 3 && (len(l.Members) != 1 || l.Members[0].Err != nil)) {
 			t.Fatalf("v%d: leave %+v", v, l)
 		}
 		waitFor(t, "group empty", func() bool { return describe(t, c, group).State == "Empty" })
@@ -205,13 +200,13 @@ func runMember(ctx context.Context, c *Coordinator, group string, reports chan<-
 	for ctx.Err() == nil {
 		req := joinReq(5, group, id, 10*time.Second)
 		req.Protocols[0].Metadata = meta
-		resp := c.JoinGroup(ctx, req)
-		switch resp.ErrorCode {
-		case 0:
-		case kerr.MemberIDRequired.Code:
+		resp := doJoin(c, ctx, req)
+		switch {
+		case resp.Err == nil:
+		case errors.Is(resp.Err, ErrMemberIDRequired):
 			id = resp.MemberID
 			continue
-		case kerr.UnknownMemberID.Code:
+		case errors.Is(resp.Err, ErrUnknownMemberID):
 			id = ""
 			continue
 		default:
@@ -222,8 +217,8 @@ func runMember(ctx context.Context, c *Coordinator, group string, reports chan<-
 		for _, m := range resp.Members {
 			assign[m.MemberID] = "a-" + m.MemberID
 		}
-		sr := c.SyncGroup(ctx, syncReq(5, group, id, resp.Generation, assign))
-		if sr.ErrorCode != 0 {
+		sr := doSync(c, ctx, syncReq(5, group, id, resp.Generation, assign))
+		if sr.Err != nil {
 			continue
 		}
 		select {
@@ -232,7 +227,7 @@ func runMember(ctx context.Context, c *Coordinator, group string, reports chan<-
 			return
 		}
 		for ctx.Err() == nil {
-			if heartbeat(c, 4, group, id, resp.Generation, nil) != 0 {
+			if heartbeat(c, 4, group, id, resp.Generation, nil) != nil {
 				break
 			}
 			select {
@@ -314,17 +309,17 @@ func TestLeaveTriggersRebalance(t *testing.T) {
 	lr := kmsg.NewPtrLeaveGroupRequest()
 	lr.Version = 0
 	lr.Group, lr.MemberID = "leave", ids[1]
-	if r := c.LeaveGroup(context.Background(), lr); r.ErrorCode != 0 {
-		t.Fatalf("leave: %d", r.ErrorCode)
+	if r := doLeave(c, context.Background(), lr); r.Err != nil || len(r.Members) != 1 || r.Members[0].Err != nil {
+		t.Fatalf("leave: %+v", r)
 	}
-	if code := heartbeat(c, 4, "leave", ids[0], gen, nil); code != kerr.RebalanceInProgress.Code {
-		t.Fatalf("heartbeat after leave: %d, want REBALANCE_IN_PROGRESS", code)
+	if code := heartbeat(c, 4, "leave", ids[0], gen, nil); !errors.Is(code, ErrRebalanceInProgress) {
+		t.Fatalf("heartbeat after leave: %v, want REBALANCE_IN_PROGRESS", code)
 	}
-	if code := heartbeat(c, 4, "leave", ids[1], gen, nil); code != kerr.UnknownMemberID.Code {
-		t.Fatalf("heartbeat of the leaver: %d, want UNKNOWN_MEMBER_ID", code)
+	if code := heartbeat(c, 4, "leave", ids[1], gen, nil); !errors.Is(code, ErrUnknownMemberID) {
+		t.Fatalf("heartbeat of the leaver: %v, want UNKNOWN_MEMBER_ID", code)
 	}
 	r := join(t, c, joinReq(5, "leave", ids[0], 10*time.Second))
-	if r.ErrorCode != 0 || r.Generation != gen+1 || len(r.Members) != 1 || r.LeaderID != ids[0] {
+	if r.Err != nil || r.Generation != gen+1 || len(r.Members) != 1 || r.LeaderID != ids[0] {
 		t.Fatalf("rejoin: %+v", r)
 	}
 	// Leaving again: unknown member, v3 batch with per-member errors.
@@ -336,16 +331,16 @@ func TestLeaveTriggersRebalance(t *testing.T) {
 		m.MemberID = id
 		lr.Members = append(lr.Members, m)
 	}
-	resp := c.LeaveGroup(context.Background(), lr)
-	if resp.ErrorCode != 0 || len(resp.Members) != 2 || resp.Members[0].ErrorCode != kerr.UnknownMemberID.Code {
+	resp := doLeave(c, context.Background(), lr)
+	if resp.Err != nil || len(resp.Members) != 2 || !errors.Is(resp.Members[0].Err, ErrUnknownMemberID) {
 		t.Fatalf("batch leave: %+v", resp)
 	}
 	lr.Group = "no-such-group"
-	if resp := c.LeaveGroup(context.Background(), lr); resp.Members[0].ErrorCode != kerr.UnknownMemberID.Code {
+	if resp := doLeave(c, context.Background(), lr); !errors.Is(resp.Members[0].Err, ErrUnknownMemberID) {
 		t.Fatalf("leave unknown group: %+v", resp)
 	}
 	lr.Group = ""
-	if resp := c.LeaveGroup(context.Background(), lr); resp.ErrorCode != kerr.InvalidGroupID.Code {
+	if resp := doLeave(c, context.Background(), lr); !errors.Is(resp.Err, ErrInvalidGroupID) {
 		t.Fatalf("leave empty group id: %+v", resp)
 	}
 }
@@ -356,12 +351,12 @@ func TestSessionTimeoutTriggersRebalance(t *testing.T) {
 	// heartbeats.
 	long := join(t, c, joinReq(5, "timeout", "", time.Hour))
 	syncAll(t, c, "timeout", []string{long.MemberID}, long.Generation)
-	shortCh := make(chan *kmsg.JoinGroupResponse, 1)
+	shortCh := make(chan joinResp, 1)
 	go func() { shortCh <- join(t, c, joinReq(5, "timeout", "", 200*time.Millisecond)) }()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "timeout").State == "PreparingRebalance" })
-	r := c.JoinGroup(context.Background(), joinReq(5, "timeout", long.MemberID, time.Hour))
+	r := doJoin(c, context.Background(), joinReq(5, "timeout", long.MemberID, time.Hour))
 	short := <-shortCh
-	if r.ErrorCode != 0 || short.ErrorCode != 0 || r.Generation != short.Generation {
+	if r.Err != nil || short.Err != nil || r.Generation != short.Generation {
 		t.Fatalf("joins: %+v %+v", r, short)
 	}
 	syncAll(t, c, "timeout", []string{r.MemberID, short.MemberID}, r.Generation)
@@ -369,16 +364,16 @@ func TestSessionTimeoutTriggersRebalance(t *testing.T) {
 	// The short member stops; the long one sees the rebalance via heartbeat.
 	waitFor(t, "rebalance after session timeout", func() bool {
 		code := heartbeat(c, 4, "timeout", r.MemberID, gen, nil)
-		if code != 0 && code != kerr.RebalanceInProgress.Code {
-			t.Fatalf("heartbeat: %d", code)
+		if code != nil && !errors.Is(code, ErrRebalanceInProgress) {
+			t.Fatalf("heartbeat: %v", code)
 		}
-		return code == kerr.RebalanceInProgress.Code
+		return errors.Is(code, ErrRebalanceInProgress)
 	})
-	if code := heartbeat(c, 4, "timeout", short.MemberID, gen, nil); code != kerr.UnknownMemberID.Code {
-		t.Fatalf("expired member heartbeat: %d", code)
+	if code := heartbeat(c, 4, "timeout", short.MemberID, gen, nil); !errors.Is(code, ErrUnknownMemberID) {
+		t.Fatalf("expired member heartbeat: %v", code)
 	}
-	again := c.JoinGroup(context.Background(), joinReq(5, "timeout", r.MemberID, time.Hour))
-	if again.ErrorCode != 0 || again.Generation != gen+1 || len(again.Members) != 1 {
+	again := doJoin(c, context.Background(), joinReq(5, "timeout", r.MemberID, time.Hour))
+	if again.Err != nil || again.Generation != gen+1 || len(again.Members) != 1 {
 		t.Fatalf("rejoin: %+v", again)
 	}
 }
@@ -391,19 +386,19 @@ func TestRebalanceTimeoutRemovesLaggards(t *testing.T) {
 		return r
 	}
 	a := join(t, c, mk(""))
-	bCh := make(chan *kmsg.JoinGroupResponse, 1)
+	bCh := make(chan joinResp, 1)
 	go func() { bCh <- join(t, c, mk("")) }()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "laggard").State == "PreparingRebalance" })
-	a2 := c.JoinGroup(context.Background(), mk(a.MemberID))
+	a2 := doJoin(c, context.Background(), mk(a.MemberID))
 	b := <-bCh
 	syncAll(t, c, "laggard", []string{a2.MemberID, b.MemberID}, a2.Generation)
 	// The leader rejoins (forcing a rebalance); b never does.
-	a3 := c.JoinGroup(context.Background(), mk(a.MemberID))
-	if a3.ErrorCode != 0 || a3.Generation != a2.Generation+1 || len(a3.Members) != 1 {
+	a3 := doJoin(c, context.Background(), mk(a.MemberID))
+	if a3.Err != nil || a3.Generation != a2.Generation+1 || len(a3.Members) != 1 {
 		t.Fatalf("join after rebalance timeout: %+v", a3)
 	}
-	if code := heartbeat(c, 4, "laggard", b.MemberID, a2.Generation, nil); code != kerr.UnknownMemberID.Code {
-		t.Fatalf("laggard heartbeat: %d", code)
+	if code := heartbeat(c, 4, "laggard", b.MemberID, a2.Generation, nil); !errors.Is(code, ErrUnknownMemberID) {
+		t.Fatalf("laggard heartbeat: %v", code)
 	}
 }
 
@@ -417,8 +412,8 @@ func TestPendingSyncTimeout(t *testing.T) {
 	a := join(t, c, mk(""))
 	// The leader never syncs: it is removed and the group empties.
 	waitFor(t, "leader removed", func() bool { return describe(t, c, "nosync").State == "Empty" })
-	if code := heartbeat(c, 4, "nosync", a.MemberID, a.Generation, nil); code != kerr.UnknownMemberID.Code {
-		t.Fatalf("heartbeat: %d", code)
+	if code := heartbeat(c, 4, "nosync", a.MemberID, a.Generation, nil); !errors.Is(code, ErrUnknownMemberID) {
+		t.Fatalf("heartbeat: %v", code)
 	}
 }
 
@@ -429,7 +424,7 @@ func TestInitialRebalanceDelay(t *testing.T) {
 	cfg := testConfig()
 	cfg.InitialRebalanceDelay = time.Hour
 	c, _ := newTestCoordinator(t, cfg, nil)
-	chs := make(chan *kmsg.JoinGroupResponse, 2)
+	chs := make(chan joinResp, 2)
 	go func() { chs <- join(t, c, joinReq(5, "delayed", "", time.Minute)) }()
 	go func() { chs <- join(t, c, joinReq(5, "delayed", "", time.Minute)) }()
 	waitFor(t, "both members waiting in the delay", func() bool {
@@ -445,7 +440,7 @@ func TestInitialRebalanceDelay(t *testing.T) {
 	}
 	g.onJoinTimer(epoch)
 	a, b := <-chs, <-chs
-	if a.ErrorCode != 0 || b.ErrorCode != 0 || a.Generation != 1 || b.Generation != 1 {
+	if a.Err != nil || b.Err != nil || a.Generation != 1 || b.Generation != 1 {
 		t.Fatalf("joins: %+v %+v", a, b)
 	}
 	if len(a.Members)+len(b.Members) != 2 {
@@ -462,7 +457,7 @@ func TestInitialRebalanceDelayExtends(t *testing.T) {
 		r.RebalanceTimeoutMillis = int32((3 * time.Hour) / time.Millisecond)
 		return r
 	}
-	chs := make(chan *kmsg.JoinGroupResponse, 2)
+	chs := make(chan joinResp, 2)
 	go func() { chs <- join(t, c, mk()) }()
 	waitFor(t, "first member waiting", func() bool { return len(describe(t, c, "extend").Members) == 1 })
 	_, g, _ := c.lookup("extend")
@@ -496,44 +491,44 @@ func TestStaticMemberRejoin(t *testing.T) {
 		return r
 	}
 	// Static members need no MEMBER_ID_REQUIRED round.
-	a := c.JoinGroup(context.Background(), mk("", "a", "t1"))
-	if a.ErrorCode != 0 || a.Generation != 1 {
+	a := doJoin(c, context.Background(), mk("", "a", "t1"))
+	if a.Err != nil || a.Generation != 1 {
 		t.Fatalf("static join a: %+v", a)
 	}
 	syncAll(t, c, "static", []string{a.MemberID}, 1)
-	bCh := make(chan *kmsg.JoinGroupResponse, 1)
-	go func() { bCh <- c.JoinGroup(context.Background(), mk("", "b", "t1")) }()
+	bCh := make(chan joinResp, 1)
+	go func() { bCh <- doJoin(c, context.Background(), mk("", "b", "t1")) }()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "static").State == "PreparingRebalance" })
-	a2 := c.JoinGroup(context.Background(), mk(a.MemberID, "a", "t1"))
+	a2 := doJoin(c, context.Background(), mk(a.MemberID, "a", "t1"))
 	b := <-bCh
-	if a2.ErrorCode != 0 || b.ErrorCode != 0 || a2.Generation != 2 {
+	if a2.Err != nil || b.Err != nil || a2.Generation != 2 {
 		t.Fatalf("joins: %+v %+v", a2, b)
 	}
 	syncAll(t, c, "static", []string{a.MemberID, b.MemberID}, 2)
 	batchesBefore := len(log.records(t))
 
 	// b restarts: same instance id, no member id, same metadata.
-	b2 := c.JoinGroup(context.Background(), mk("", "b", "t1"))
-	if b2.ErrorCode != 0 || b2.Generation != 2 || b2.MemberID == b.MemberID || b2.LeaderID != a.MemberID {
+	b2 := doJoin(c, context.Background(), mk("", "b", "t1"))
+	if b2.Err != nil || b2.Generation != 2 || b2.MemberID == b.MemberID || b2.LeaderID != a.MemberID {
 		t.Fatalf("static rejoin: %+v", b2)
 	}
 	if len(log.records(t)) != batchesBefore+1 {
 		t.Fatal("static replacement was not persisted")
 	}
-	if code := heartbeat(c, 4, "static", a.MemberID, 2, inst("a")); code != 0 {
-		t.Fatalf("a heartbeat after b's restart: %d (a rebalance happened)", code)
+	if code := heartbeat(c, 4, "static", a.MemberID, 2, inst("a")); code != nil {
+		t.Fatalf("a heartbeat after b's restart: %v (a rebalance happened)", code)
 	}
-	if code := heartbeat(c, 4, "static", b.MemberID, 2, inst("b")); code != kerr.FencedInstanceID.Code {
-		t.Fatalf("old b heartbeat: %d, want FENCED_INSTANCE_ID", code)
+	if code := heartbeat(c, 4, "static", b.MemberID, 2, inst("b")); !errors.Is(code, ErrFencedInstanceID) {
+		t.Fatalf("old b heartbeat: %v, want FENCED_INSTANCE_ID", code)
 	}
-	sr := c.SyncGroup(context.Background(), syncReq(5, "static", b2.MemberID, 2, nil))
-	if sr.ErrorCode != 0 || string(sr.MemberAssignment) != "a-"+b.MemberID {
+	sr := doSync(c, context.Background(), syncReq(5, "static", b2.MemberID, 2, nil))
+	if sr.Err != nil || string(sr.MemberAssignment) != "a-"+b.MemberID {
 		t.Fatalf("new b sync keeps the assignment: %+v", sr)
 	}
 
 	// The leader restarting is told to skip the assignment (v9).
-	a3 := c.JoinGroup(context.Background(), mk("", "a", "t1"))
-	if a3.ErrorCode != 0 || !a3.SkipAssignment || a3.LeaderID != a3.MemberID || len(a3.Members) != 2 {
+	a3 := doJoin(c, context.Background(), mk("", "a", "t1"))
+	if a3.Err != nil || !a3.SkipAssignment || a3.LeaderID != a3.MemberID || len(a3.Members) != 2 {
 		t.Fatalf("static leader rejoin: %+v", a3)
 	}
 	if d := describe(t, c, "static"); d.State != "Stable" {
@@ -541,19 +536,19 @@ func TestStaticMemberRejoin(t *testing.T) {
 	}
 
 	// b restarting with a new subscription forces a rebalance.
-	b3Ch := make(chan *kmsg.JoinGroupResponse, 1)
-	go func() { b3Ch <- c.JoinGroup(context.Background(), mk("", "b", "t1", "t2")) }()
+	b3Ch := make(chan joinResp, 1)
+	go func() { b3Ch <- doJoin(c, context.Background(), mk("", "b", "t1", "t2")) }()
 	waitFor(t, "rebalance on changed metadata", func() bool {
-		return heartbeat(c, 4, "static", a3.MemberID, 2, inst("a")) == kerr.RebalanceInProgress.Code
+		return errors.Is(heartbeat(c, 4, "static", a3.MemberID, 2, inst("a")), ErrRebalanceInProgress)
 	})
-	a4 := c.JoinGroup(context.Background(), mk(a3.MemberID, "a", "t1"))
+	a4 := doJoin(c, context.Background(), mk(a3.MemberID, "a", "t1"))
 	b3 := <-b3Ch
-	if a4.ErrorCode != 0 || b3.ErrorCode != 0 || a4.Generation != 3 || b3.Generation != 3 {
+	if a4.Err != nil || b3.Err != nil || a4.Generation != 3 || b3.Generation != 3 {
 		t.Fatalf("rebalance joins: %+v %+v", a4, b3)
 	}
 	// A stale member id with a known instance id is fenced on join.
-	if r := c.JoinGroup(context.Background(), mk(b2.MemberID, "b", "t1")); r.ErrorCode != kerr.FencedInstanceID.Code {
-		t.Fatalf("stale static join: %d", r.ErrorCode)
+	if r := doJoin(c, context.Background(), mk(b2.MemberID, "b", "t1")); !errors.Is(r.Err, ErrFencedInstanceID) {
+		t.Fatalf("stale static join: %v", r.Err)
 	}
 	// Leave by instance id only.
 	lr := kmsg.NewPtrLeaveGroupRequest()
@@ -562,12 +557,12 @@ func TestStaticMemberRejoin(t *testing.T) {
 	m := kmsg.NewLeaveGroupRequestMember()
 	m.InstanceID = inst("b")
 	lr.Members = append(lr.Members, m)
-	if r := c.LeaveGroup(context.Background(), lr); r.Members[0].ErrorCode != 0 {
+	if r := doLeave(c, context.Background(), lr); r.Members[0].Err != nil {
 		t.Fatalf("leave by instance id: %+v", r)
 	}
 	m.MemberID, m.InstanceID = "wrong-id", inst("a")
 	lr.Members[0] = m
-	if r := c.LeaveGroup(context.Background(), lr); r.Members[0].ErrorCode != kerr.FencedInstanceID.Code {
+	if r := doLeave(c, context.Background(), lr); !errors.Is(r.Members[0].Err, ErrFencedInstanceID) {
 		t.Fatalf("leave with wrong member id: %+v", r)
 	}
 }
@@ -581,18 +576,18 @@ func TestSyncGroupErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		req  *kmsg.SyncGroupRequest
-		want int16
+		want error
 	}{
-		{"empty group", syncReq(5, "", ids[0], gen, nil), kerr.InvalidGroupID.Code},
-		{"unknown group", syncReq(5, "nope", ids[0], gen, nil), kerr.UnknownMemberID.Code},
-		{"unknown member", syncReq(5, "sg", "who", gen, nil), kerr.UnknownMemberID.Code},
-		{"old generation", syncReq(5, "sg", ids[0], gen-1, nil), kerr.IllegalGeneration.Code},
-		{"protocol type mismatch", wrongType, kerr.InconsistentGroupProtocol.Code},
-		{"stable resend", syncReq(3, "sg", ids[0], gen, nil), 0},
+		{"empty group", syncReq(5, "", ids[0], gen, nil), ErrInvalidGroupID},
+		{"unknown group", syncReq(5, "nope", ids[0], gen, nil), ErrUnknownMemberID},
+		{"unknown member", syncReq(5, "sg", "who", gen, nil), ErrUnknownMemberID},
+		{"old generation", syncReq(5, "sg", ids[0], gen-1, nil), ErrIllegalGeneration},
+		{"protocol type mismatch", wrongType, ErrInconsistentProtocol},
+		{"stable resend", syncReq(3, "sg", ids[0], gen, nil), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if r := c.SyncGroup(context.Background(), tc.req); r.ErrorCode != tc.want {
-				t.Fatalf("code %d, want %d", r.ErrorCode, tc.want)
+			if r := doSync(c, context.Background(), tc.req); !errors.Is(r.Err, tc.want) {
+				t.Fatalf("code %v, want %v", r.Err, tc.want)
 			}
 		})
 	}
@@ -605,17 +600,17 @@ func TestHeartbeatErrors(t *testing.T) {
 		name          string
 		group, member string
 		gen           int32
-		want          int16
+		want          error
 	}{
-		{"ok", "hb", ids[0], gen, 0},
-		{"empty group", "", ids[0], gen, kerr.InvalidGroupID.Code},
-		{"unknown group", "nope", ids[0], gen, kerr.UnknownMemberID.Code},
-		{"unknown member", "hb", "who", gen, kerr.UnknownMemberID.Code},
-		{"illegal generation", "hb", ids[0], gen + 1, kerr.IllegalGeneration.Code},
+		{"ok", "hb", ids[0], gen, nil},
+		{"empty group", "", ids[0], gen, ErrInvalidGroupID},
+		{"unknown group", "nope", ids[0], gen, ErrUnknownMemberID},
+		{"unknown member", "hb", "who", gen, ErrUnknownMemberID},
+		{"illegal generation", "hb", ids[0], gen + 1, ErrIllegalGeneration},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if code := heartbeat(c, 4, tc.group, tc.member, tc.gen, nil); code != tc.want {
-				t.Fatalf("code %d, want %d", code, tc.want)
+			if code := heartbeat(c, 4, tc.group, tc.member, tc.gen, nil); !errors.Is(code, tc.want) {
+				t.Fatalf("code %v, want %v", code, tc.want)
 			}
 		})
 	}
@@ -626,20 +621,20 @@ func TestCancelledJoinStillCounts(t *testing.T) {
 	ids, _ := stableGroup(t, c, "wake", 1, time.Minute)
 	// A second member's join blocks until the first rejoins.
 	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan int16, 1)
+	got := make(chan error, 1)
 	go func() {
 		req := joinReq(3, "wake", "", time.Minute)
-		got <- c.JoinGroup(ctx, req).ErrorCode
+		got <- doJoin(c, ctx, req).Err
 	}()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "wake").State == "PreparingRebalance" })
 	cancel()
-	if code := <-got; code != kerr.RebalanceInProgress.Code {
-		t.Fatalf("cancelled join: %d", code)
+	if code := <-got; !errors.Is(code, ErrRebalanceInProgress) {
+		t.Fatalf("cancelled join: %v", code)
 	}
 	// The cancelled member still counts as joined (as in Kafka), so the
 	// leader's rejoin completes the phase with both members.
-	lj := c.JoinGroup(context.Background(), joinReq(5, "wake", ids[0], time.Minute))
-	if lj.ErrorCode != 0 || len(lj.Members) != 2 {
+	lj := doJoin(c, context.Background(), joinReq(5, "wake", ids[0], time.Minute))
+	if lj.Err != nil || len(lj.Members) != 2 {
 		t.Fatalf("rejoin: %+v", lj)
 	}
 	d := describe(t, c, "wake")
@@ -647,27 +642,27 @@ func TestCancelledJoinStillCounts(t *testing.T) {
 		t.Fatalf("state %s", d.State)
 	}
 	var gen int32 = 2
-	if code := c.SyncGroup(context.Background(), syncReq(5, "wake", ids[0], gen, nil)).ErrorCode; code != 0 {
-		t.Fatalf("leader sync: %d", code)
+	if code := doSync(c, context.Background(), syncReq(5, "wake", ids[0], gen, nil)).Err; code != nil {
+		t.Fatalf("leader sync: %v", code)
 	}
 	c.UnloadPartition(0)
-	if code := heartbeat(c, 4, "wake", ids[0], gen, nil); code != kerr.NotCoordinator.Code {
-		t.Fatalf("heartbeat after unload: %d", code)
+	if code := heartbeat(c, 4, "wake", ids[0], gen, nil); !errors.Is(code, ErrNotCoordinator) {
+		t.Fatalf("heartbeat after unload: %v", code)
 	}
 }
 
 func TestUnloadWakesBlockedJoin(t *testing.T) {
 	c, _ := newTestCoordinator(t, testConfig(), nil)
 	ids, _ := stableGroup(t, c, "wake2", 1, time.Minute)
-	got := make(chan int16, 1)
-	go func() { got <- join(t, c, joinReq(5, "wake2", "", time.Minute)).ErrorCode }()
+	got := make(chan error, 1)
+	go func() { got <- join(t, c, joinReq(5, "wake2", "", time.Minute)).Err }()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "wake2").State == "PreparingRebalance" })
-	if code := heartbeat(c, 4, "wake2", ids[0], 1, nil); code != kerr.RebalanceInProgress.Code {
-		t.Fatalf("heartbeat during rebalance: %d", code)
+	if code := heartbeat(c, 4, "wake2", ids[0], 1, nil); !errors.Is(code, ErrRebalanceInProgress) {
+		t.Fatalf("heartbeat during rebalance: %v", code)
 	}
 	c.UnloadPartition(0)
-	if code := <-got; code != kerr.NotCoordinator.Code {
-		t.Fatalf("blocked join after unload: %d", code)
+	if code := <-got; !errors.Is(code, ErrNotCoordinator) {
+		t.Fatalf("blocked join after unload: %v", code)
 	}
 }
 
@@ -677,15 +672,15 @@ func TestCloseWakesBlockedJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	stableGroup(t, c, "wake3", 1, time.Minute)
-	got := make(chan int16, 1)
-	go func() { got <- join(t, c, joinReq(5, "wake3", "", time.Minute)).ErrorCode }()
+	got := make(chan error, 1)
+	go func() { got <- join(t, c, joinReq(5, "wake3", "", time.Minute)).Err }()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "wake3").State == "PreparingRebalance" })
 	c.Close()
-	if code := <-got; code != kerr.NotCoordinator.Code {
-		t.Fatalf("blocked join after close: %d", code)
+	if code := <-got; !errors.Is(code, ErrNotCoordinator) {
+		t.Fatalf("blocked join after close: %v", code)
 	}
-	if r := c.JoinGroup(context.Background(), joinReq(5, "wake3", "", time.Minute)); r.ErrorCode != kerr.CoordinatorNotAvailable.Code {
-		t.Fatalf("join after close: %d", r.ErrorCode)
+	if r := doJoin(c, context.Background(), joinReq(5, "wake3", "", time.Minute)); !errors.Is(r.Err, ErrCoordinatorNotAvailable) {
+		t.Fatalf("join after close: %v", r.Err)
 	}
 	if err := c.LoadPartition(context.Background(), 0, &memLog{}); err == nil {
 		t.Fatal("load after close succeeded")

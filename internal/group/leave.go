@@ -1,80 +1,56 @@
 package group
 
-// LeaveGroup (key 13), v0-v5.
-//
-//   - v0-v2 name one member id; the member's error is the top-level error.
-//   - v3 (KIP-345) names a batch of members by member id and/or
-//     group.instance.id, each with its own error; an empty member id with an
-//     instance id removes the static member registered under it.
-//   - v5 adds a per-member reason (logged).
-//   - A leaving member triggers a rebalance of the remaining members.
+// LeaveGroup removes members: v0-v2 name one member id; v3+ (KIP-345) a batch
+// of members by member id and/or group.instance.id, each with its own
+// outcome; an empty member id with an instance id removes the static member
+// registered under it. A leaving member triggers a rebalance of the rest.
 
 import (
 	"context"
+	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// LeaveGroup removes members from a group.
-func (c *Coordinator) LeaveGroup(_ context.Context, req *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupResponse {
-	resp := kmsg.NewPtrLeaveGroupResponse()
-	resp.Version = req.Version
+// LeaveGroup removes members from a group. It returns one error per leaving
+// member (req.Members, or req.MemberID before v3) unless the whole request
+// fails.
+func (c *Coordinator) LeaveGroup(_ context.Context, req *kmsg.LeaveGroupRequest) ([]error, error) {
 	leaving := req.Members
 	if req.Version < 3 {
 		lm := kmsg.NewLeaveGroupRequestMember()
 		lm.MemberID = req.MemberID
 		leaving = []kmsg.LeaveGroupRequestMember{lm}
 	}
-	top, codes := c.leave(req, leaving)
-	resp.ErrorCode = top
-	if req.Version < 3 {
-		if top == 0 && len(codes) == 1 {
-			resp.ErrorCode = codes[0]
-		}
-		return resp
-	}
-	if top != 0 {
-		return resp
-	}
-	for i, lm := range leaving {
-		rm := kmsg.NewLeaveGroupResponseMember()
-		rm.MemberID, rm.InstanceID, rm.ErrorCode = lm.MemberID, lm.InstanceID, codes[i]
-		resp.Members = append(resp.Members, rm)
-	}
-	return resp
-}
-
-func (c *Coordinator) leave(req *kmsg.LeaveGroupRequest, leaving []kmsg.LeaveGroupRequestMember) (int16, []int16) {
-	codes := make([]int16, len(leaving))
-	if req.Version < 0 || req.Version > Versions[apiLeaveGroup][1] {
-		return kerr.UnsupportedVersion.Code, codes
+	if err := checkVersion(apiLeaveGroup, req.Version); err != nil {
+		return nil, err
 	}
 	if req.Group == "" {
-		return kerr.InvalidGroupID.Code, codes
+		return nil, ErrInvalidGroupID
 	}
-	_, g, code := c.lookup(req.Group)
-	if code != 0 {
-		return code, codes
+	_, g, err := c.lookup(req.Group)
+	if err != nil {
+		return nil, err
 	}
+	errs := make([]error, len(leaving))
 	if g == nil {
-		for i := range codes {
-			codes[i] = kerr.UnknownMemberID.Code
+		for i, lm := range leaving {
+			errs[i] = fmt.Errorf("%w: %q: no group %q", ErrUnknownMemberID, lm.MemberID, req.Group)
 		}
-		return 0, codes
+		return errs, nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if code := g.closedCode(); code != 0 {
-		return code, codes
+	if err := g.closedErr(); err != nil {
+		return nil, err
 	}
 	for i, lm := range leaving {
-		codes[i] = g.leaveOne(lm)
+		errs[i] = g.leaveOne(lm)
 	}
-	return 0, codes
+	return errs, nil
 }
 
-func (g *group) leaveOne(lm kmsg.LeaveGroupRequestMember) int16 {
+func (g *group) leaveOne(lm kmsg.LeaveGroupRequestMember) error {
 	if lm.Reason != nil {
 		g.c.log.Debug("leave group", "group", g.id, "member", lm.MemberID, "reason", *lm.Reason)
 	}
@@ -84,19 +60,19 @@ func (g *group) leaveOne(lm kmsg.LeaveGroupRequestMember) int16 {
 	}
 	if _, ok := g.pending[id]; ok && id != "" {
 		if lm.InstanceID != nil {
-			return kerr.UnknownMemberID.Code
+			return fmt.Errorf("%w: %s is a pending dynamic id", ErrUnknownMemberID, id)
 		}
 		g.removePending(id)
 		g.maybeCompleteJoin()
-		return 0
+		return nil
 	}
 	if g.fenced(lm.InstanceID, id) {
-		return kerr.FencedInstanceID.Code
+		return g.fencedErr(lm.InstanceID, id)
 	}
 	m := g.members[id]
 	if m == nil {
-		return kerr.UnknownMemberID.Code
+		return g.unknownMemberErr(id)
 	}
 	g.removeMemberAndUpdate(m, "member "+id+" left")
-	return 0
+	return nil
 }

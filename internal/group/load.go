@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -20,7 +19,7 @@ type loadedGroup struct {
 
 // LoadPartition replays a __consumer_offsets partition and starts serving its
 // groups. Requests for the partition's groups answer
-// COORDINATOR_LOAD_IN_PROGRESS until it returns. Groups with members come back
+// ErrLoadInProgress until it returns. Groups with members come back
 // with their members, Stable, with fresh session timers (as in Kafka): members
 // that are still alive keep heartbeating and no rebalance happens; the others
 // time out. Loading an already loaded partition is a no-op.
@@ -213,7 +212,7 @@ func applyRecord(get func(string) *loadedGroup, r decodedRecord) error {
 }
 
 // UnloadPartition stops serving the partition's groups (leadership moved).
-// Blocked joins and syncs are answered NOT_COORDINATOR; a load in progress is
+// Blocked joins and syncs are answered ErrNotCoordinator; a load in progress is
 // abandoned.
 func (c *Coordinator) UnloadPartition(idx int32) {
 	c.mu.Lock()
@@ -237,7 +236,7 @@ func (c *Coordinator) shutdownPartition(p *partition) {
 	c.mu.RUnlock()
 	for _, g := range gs {
 		g.mu.Lock()
-		g.shutdown(kerr.NotCoordinator.Code)
+		g.shutdown(fmt.Errorf("%w: offsets partition %d unloaded", ErrNotCoordinator, p.id))
 		g.mu.Unlock()
 	}
 }

@@ -1,88 +1,74 @@
 package group
 
-// OffsetCommit (key 8), v0-v9.
-//
-//   - v0 has no generation or member id: a standalone (simple) commit.
-//   - v1 carries a per-partition commit timestamp (-1 = now); v2-v4 a
-//     retention time (-1 = broker default), stored as Kafka does in an
-//     OffsetCommitValue v1 with an explicit expire timestamp.
-//   - v6 adds the leader epoch; v7 group.instance.id; v8 is flexible.
-//   - v10 identifies topics by id and is not implemented.
-//   - Generation -1 with an empty member id commits for a group that has no
-//     members (creating it if needed); otherwise member and generation must
-//     match the group's (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION;
-//     REBALANCE_IN_PROGRESS while CompletingRebalance). Commits are answered
-//     only after they are appended to the offsets log.
+// OffsetCommit: generation -1 with an empty member id (and no instance id)
+// is a simple commit, allowed only while the group has no members (creating
+// the group if needed); otherwise member and generation must match the
+// group's, and a group in CompletingRebalance answers ErrRebalanceInProgress
+// (Kafka's validateOffsetCommit and doCommitOffsets). Partitions that are
+// unknown or carry too much metadata fail alone; the rest are written as one
+// batch and answered only after the append.
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// OffsetCommit stores offsets for a group.
-func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
-	resp := kmsg.NewPtrOffsetCommitResponse()
-	resp.Version = req.Version
+// commitEntry is one validated partition of a commit.
+type commitEntry struct {
+	tp tp
+	e  offsetEntry
+}
+
+// OffsetCommit stores offsets for a group. It returns one result per request
+// partition, in request order.
+func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) []PartitionResult {
+	var res []PartitionResult
 	for _, t := range req.Topics {
-		rt := kmsg.NewOffsetCommitResponseTopic()
-		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		for _, p := range t.Partitions {
-			rp := kmsg.NewOffsetCommitResponseTopicPartition()
-			rp.Partition = p.Partition
-			rt.Partitions = append(rt.Partitions, rp)
+			res = append(res, PartitionResult{Topic: t.Topic, Partition: p.Partition})
 		}
-		resp.Topics = append(resp.Topics, rt)
 	}
-	setAll := func(code int16) *kmsg.OffsetCommitResponse {
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
-					resp.Topics[i].Partitions[j].ErrorCode = code
-				}
+	setAll := func(err error) []PartitionResult {
+		for i := range res {
+			if res[i].Err == nil {
+				res[i].Err = err
 			}
 		}
-		return resp
+		return res
 	}
-	if req.Version < 0 || req.Version > Versions[apiOffsetCommit][1] {
-		return setAll(kerr.UnsupportedVersion.Code)
+	if err := checkVersion(apiOffsetCommit, req.Version); err != nil {
+		return setAll(err)
 	}
+	entries := c.commitEntries(req, res)
+	return setAll(c.commit(ctx, req, entries))
+}
 
+// commitEntries validates each partition, setting res[i].Err for the ones
+// refused, and returns the others.
+func (c *Coordinator) commitEntries(req *kmsg.OffsetCommitRequest, res []PartitionResult) []commitEntry {
 	now := nowMillis(c.now())
-	generation, memberID := req.Generation, req.MemberID
-	if req.Version == 0 {
-		generation, memberID = -1, ""
-	}
-	var instanceID *string
-	if req.Version >= 7 {
-		instanceID = req.InstanceID
-	}
 	expire := int64(-1)
 	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
 		expire = now + req.RetentionTimeMillis
 	}
-
-	// Per-partition validation first; only valid partitions are written.
-	var recs []kv
-	var entries []struct {
-		tp tp
-		e  offsetEntry
-	}
-	for i, t := range req.Topics {
-		for j, p := range t.Partitions {
-			rp := &resp.Topics[i].Partitions[j]
+	var entries []commitEntry
+	i := 0
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			r := &res[i]
+			i++
 			md := ""
 			if p.Metadata != nil {
 				md = *p.Metadata
 			}
 			switch {
 			case len(md) > c.cfg.MaxMetadataSize:
-				rp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+				r.Err = fmt.Errorf("%w: %d bytes, at most %d", ErrOffsetMetadataTooLarge, len(md), c.cfg.MaxMetadataSize)
 				continue
 			case c.cfg.TopicPartitionExists != nil && !c.cfg.TopicPartitionExists(t.Topic, p.Partition):
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				r.Err = fmt.Errorf("%w: %s/%d", ErrUnknownTopicOrPartition, t.Topic, p.Partition)
 				continue
 			}
 			e := offsetEntry{offset: p.Offset, leaderEpoch: -1, metadata: md, commitTime: now, expireTime: expire}
@@ -92,41 +78,43 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 			if req.Version == 1 && p.Timestamp != -1 {
 				e.commitTime = p.Timestamp
 			}
-			entries = append(entries, struct {
-				tp tp
-				e  offsetEntry
-			}{tp{t.Topic, p.Partition}, e})
-			recs = append(recs, kv{offsetKey(req.Group, t.Topic, p.Partition), offsetValue(e)})
+			entries = append(entries, commitEntry{tp{t.Topic, p.Partition}, e})
 		}
 	}
+	return entries
+}
 
-	_, g, code := c.lookup(req.Group)
-	if code != 0 {
-		return setAll(code)
+// commit checks the committer against the group and appends entries; the
+// error applies to every partition not already refused.
+func (c *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest, entries []commitEntry) error {
+	generation, memberID := req.Generation, req.MemberID
+	if req.Version == 0 {
+		generation, memberID = -1, ""
 	}
-	if g == nil {
-		if generation >= 0 {
-			return setAll(kerr.IllegalGeneration.Code)
-		}
-		if g, code = c.getOrCreate(req.Group); code != 0 {
-			return setAll(code)
-		}
+	var instanceID *string
+	if req.Version >= 7 {
+		instanceID = req.InstanceID
 	}
-
+	g, err := c.commitGroup(req.Group, generation)
+	if err != nil {
+		return err
+	}
 	g.appendMu.Lock()
 	defer g.appendMu.Unlock()
 	g.mu.Lock()
-	code = g.commitCheck(generation, memberID, instanceID)
-	if code != 0 || len(recs) == 0 {
+	err = g.commitCheck(generation, memberID, instanceID)
+	if err != nil || len(entries) == 0 {
 		g.mu.Unlock()
-		return setAll(code)
+		return err
 	}
+	recs := make([]kv, 0, len(entries))
 	for _, e := range entries {
 		g.pendingCommits[e.tp]++
+		recs = append(recs, kv{offsetKey(g.id, e.tp.topic, e.tp.partition), offsetValue(e.e)})
 	}
 	g.mu.Unlock()
 
-	err := g.append(ctx, recs)
+	err = g.append(ctx, recs)
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -136,61 +124,63 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 		}
 	}
 	if err != nil {
-		c.log.Warn("cannot persist offset commit", "group", req.Group, "err", err)
-		return setAll(appendErrorCode(err))
+		c.log.Warn("cannot persist offset commit", "group", g.id, "err", err)
+		return fmt.Errorf("commit offsets: %w", err)
 	}
-	if g.unloaded || g.state == stateDead {
+	if err := g.closedErr(); err != nil {
 		// Deleted or unloaded while appending; the record is in the log
 		// and a reload will see it, but this instance no longer serves it.
-		return setAll(g.closedCode())
+		return err
 	}
 	for _, e := range entries {
 		g.offsets[e.tp] = e.e
 	}
-	return setAll(0)
+	return nil
 }
 
-// commitCheck is Kafka's doCommitOffsets validation. Caller holds g.mu.
-func (g *group) commitCheck(generation int32, memberID string, instanceID *string) int16 {
-	if code := g.closedCode(); code != 0 {
-		return code
+// commitGroup finds the group a commit is for; a simple commit (generation
+// < 0) creates it, any other commit to an unknown group is from an old
+// generation (ErrIllegalGeneration), as in Kafka.
+func (c *Coordinator) commitGroup(groupID string, generation int32) (*group, error) {
+	_, g, err := c.lookup(groupID)
+	switch {
+	case err != nil:
+		return nil, err
+	case g != nil:
+		return g, nil
+	case generation >= 0:
+		return nil, fmt.Errorf("%w: %d, no group %q", ErrIllegalGeneration, generation, groupID)
 	}
-	if g.fenced(instanceID, memberID) {
-		return kerr.FencedInstanceID.Code
-	}
-	if generation < 0 && g.state == stateEmpty {
-		return 0 // standalone consumer storing offsets in Kafka
-	}
-	if g.state == stateCompletingRebalance {
-		return kerr.RebalanceInProgress.Code
-	}
-	m := g.members[memberID]
-	if m == nil {
-		return kerr.UnknownMemberID.Code
-	}
-	if generation != g.generation {
-		return kerr.IllegalGeneration.Code
-	}
-	g.scheduleSession(m)
-	return 0
+	return c.getOrCreate(groupID)
 }
 
-// appendErrorCode maps an OffsetLog.Append error to the code Kafka's
-// coordinator answers for a failed write of its own log. The log may wrap a
-// *kerr.Error to say what happened; anything else is COORDINATOR_NOT_AVAILABLE
-// so the client rediscovers the coordinator and retries.
-func appendErrorCode(err error) int16 {
-	var ke *kerr.Error
-	if !errors.As(err, &ke) {
-		return kerr.CoordinatorNotAvailable.Code
+// commitCheck is Kafka's validateOffsetCommit followed by doCommitOffsets'
+// state check. Caller holds g.mu.
+func (g *group) commitCheck(generation int32, memberID string, instanceID *string) error {
+	if err := g.closedErr(); err != nil {
+		return err
 	}
-	switch ke {
-	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend, kerr.RequestTimedOut:
-		return kerr.CoordinatorNotAvailable.Code
-	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
-		return kerr.NotCoordinator.Code
-	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
-		return kerr.InvalidCommitOffsetSize.Code
+	var m *member
+	if generation >= 0 || memberID != "" || instanceID != nil {
+		m = g.members[memberID]
+		switch {
+		case g.fenced(instanceID, memberID):
+			return g.fencedErr(instanceID, memberID)
+		case m == nil:
+			return g.unknownMemberErr(memberID)
+		case generation != g.generation:
+			return g.illegalGenerationErr(generation)
+		}
+	} else if g.state != stateEmpty {
+		// A simple commit (a consumer storing offsets in Kafka without
+		// group management) to a group that has members.
+		return fmt.Errorf("%w: simple commit to group %q with members", ErrUnknownMemberID, g.id)
 	}
-	return ke.Code
+	switch g.state {
+	case stateCompletingRebalance:
+		return fmt.Errorf("%w: group %q", ErrRebalanceInProgress, g.id)
+	case stateStable, statePreparingRebalance:
+		g.scheduleSession(m)
+	}
+	return nil
 }

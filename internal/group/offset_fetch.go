@@ -1,189 +1,109 @@
 package group
 
-// OffsetFetch (key 9), v0-v9.
-//
-//   - v0-v1: per-partition errors only; v2+ a top-level error and null
-//     topics meaning "every committed offset of the group".
-//   - v5 returns leader epochs; v7 RequireStable: partitions with a commit
-//     still being appended answer UNSTABLE_OFFSET_COMMIT (this coordinator has
-//     no transactional offsets, the case Kafka means).
-//   - v8 batches groups, each with its own error; v9 adds member id/epoch
-//     for KIP-848 groups, ignored for classic groups as in Kafka.
-//   - v10 identifies topics by id and is not implemented.
-//   - Unknown offsets are -1 with empty metadata; an unknown group is not an
-//     error.
+// OffsetFetch: unknown offsets are -1 with empty metadata and an unknown
+// group is not an error. With requireStable (OffsetFetch v7+) partitions with
+// a commit still being appended answer ErrUnstableOffsetCommit (this
+// coordinator has no transactional offsets, the case Kafka means).
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sort"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fetchedPartition is one answer of a group's offset fetch.
-type fetchedPartition struct {
-	partition   int32
-	offset      int64
-	leaderEpoch int32
-	metadata    string
-	code        int16
-}
-
-type fetchedTopic struct {
-	topic      string
-	partitions []fetchedPartition
-}
-
-// OffsetFetch returns committed offsets.
-func (c *Coordinator) OffsetFetch(_ context.Context, req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
-	resp := kmsg.NewPtrOffsetFetchResponse()
-	resp.Version = req.Version
-	if req.Version < 0 || req.Version > Versions[apiOffsetFetch][1] {
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
-		for _, rg := range req.Groups {
-			g := kmsg.NewOffsetFetchResponseGroup()
-			g.Group, g.ErrorCode = rg.Group, kerr.UnsupportedVersion.Code
-			resp.Groups = append(resp.Groups, g)
-		}
-		return resp
+// OffsetFetch returns the committed offsets of one group for topics, in
+// request order (a topic named twice is answered once, with all its
+// partitions); nil topics means every committed offset, sorted.
+func (c *Coordinator) OffsetFetch(_ context.Context, groupID string, topics []FetchTopic, requireStable bool) ([]FetchedTopic, error) {
+	offsets, pending, err := c.offsetsOf(groupID, requireStable)
+	if err != nil {
+		return nil, err
 	}
-	if req.Version >= 8 {
-		for _, rg := range req.Groups {
-			var want map[string][]int32
-			var order []string
-			if rg.Topics != nil {
-				want = make(map[string][]int32)
-				for _, t := range rg.Topics {
-					if _, ok := want[t.Topic]; !ok {
-						order = append(order, t.Topic)
-					}
-					want[t.Topic] = append(want[t.Topic], t.Partitions...)
-				}
-			}
-			topics, code := c.fetchOffsets(rg.Group, want, order, req.RequireStable)
-			g := kmsg.NewOffsetFetchResponseGroup()
-			g.Group, g.ErrorCode = rg.Group, code
-			for _, t := range topics {
-				rt := kmsg.NewOffsetFetchResponseGroupTopic()
-				rt.Topic = t.topic
-				for _, p := range t.partitions {
-					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = p.partition, p.offset, p.leaderEpoch, p.code
-					md := p.metadata
-					rp.Metadata = &md
-					rt.Partitions = append(rt.Partitions, rp)
-				}
-				g.Topics = append(g.Topics, rt)
-			}
-			resp.Groups = append(resp.Groups, g)
-		}
-		return resp
-	}
-
-	var want map[string][]int32
-	var order []string
-	if req.Topics != nil || req.Version < 2 {
-		want = make(map[string][]int32)
-		for _, t := range req.Topics {
-			if _, ok := want[t.Topic]; !ok {
-				order = append(order, t.Topic)
-			}
-			want[t.Topic] = append(want[t.Topic], t.Partitions...)
-		}
-	}
-	topics, code := c.fetchOffsets(req.Group, want, order, req.Version >= 7 && req.RequireStable)
-	if code != 0 && req.Version < 2 {
-		// No top-level error before v2: report it on every partition.
-		topics = nil
-		for _, name := range order {
-			ft := fetchedTopic{topic: name}
-			for _, p := range want[name] {
-				ft.partitions = append(ft.partitions, fetchedPartition{partition: p, offset: -1, leaderEpoch: -1, code: code})
-			}
-			topics = append(topics, ft)
-		}
-	}
-	resp.ErrorCode = code
-	for _, t := range topics {
-		rt := kmsg.NewOffsetFetchResponseTopic()
-		rt.Topic = t.topic
-		for _, p := range t.partitions {
-			rp := kmsg.NewOffsetFetchResponseTopicPartition()
-			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = p.partition, p.offset, p.leaderEpoch, p.code
-			md := p.metadata
-			rp.Metadata = &md
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		resp.Topics = append(resp.Topics, rt)
-	}
-	return resp
-}
-
-// fetchOffsets answers one group; want nil means all committed offsets.
-func (c *Coordinator) fetchOffsets(groupID string, want map[string][]int32, order []string, requireStable bool) ([]fetchedTopic, int16) {
-	_, g, code := c.lookup(groupID)
-	if code != 0 {
-		return nil, code
-	}
-	var offsets map[tp]offsetEntry
-	var pending map[tp]int
-	if g != nil {
-		g.mu.Lock()
-		if code := g.closedCode(); code == kerr.NotCoordinator.Code {
-			g.mu.Unlock()
-			return nil, code
-		}
-		offsets = make(map[tp]offsetEntry, len(g.offsets))
-		for k, v := range g.offsets {
-			offsets[k] = v
-		}
-		if requireStable && len(g.pendingCommits) > 0 {
-			pending = make(map[tp]int, len(g.pendingCommits))
-			for k, v := range g.pendingCommits {
-				pending[k] = v
-			}
-		}
-		g.mu.Unlock()
-	}
-	answer := func(t tp) fetchedPartition {
-		fp := fetchedPartition{partition: t.partition, offset: -1, leaderEpoch: -1}
+	answer := func(t tp) FetchedPartition {
+		fp := FetchedPartition{Partition: t.partition, Offset: -1, LeaderEpoch: -1}
 		if pending[t] > 0 {
-			fp.code = kerr.UnstableOffsetCommit.Code
+			fp.Err = fmt.Errorf("%w: %s/%d of group %q", ErrUnstableOffsetCommit, t.topic, t.partition, groupID)
 			return fp
 		}
 		if e, ok := offsets[t]; ok {
-			fp.offset, fp.leaderEpoch, fp.metadata = e.offset, e.leaderEpoch, e.metadata
+			fp.Offset, fp.LeaderEpoch, fp.Metadata = e.offset, e.leaderEpoch, e.metadata
 		}
 		return fp
 	}
-	var out []fetchedTopic
-	if want == nil {
-		byTopic := make(map[string][]int32)
-		for k := range offsets {
-			byTopic[k.topic] = append(byTopic[k.topic], k.partition)
-		}
-		for name := range byTopic {
-			order = append(order, name)
-		}
-		sort.Strings(order)
-		for _, name := range order {
-			ps := byTopic[name]
-			sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
-			ft := fetchedTopic{topic: name}
-			for _, p := range ps {
-				ft.partitions = append(ft.partitions, answer(tp{name, p}))
-			}
-			out = append(out, ft)
-		}
-		return out, 0
+	if topics == nil {
+		topics = committedTopics(offsets)
+	} else {
+		topics = MergeFetchTopics(topics)
 	}
-	for _, name := range order {
-		ft := fetchedTopic{topic: name}
-		for _, p := range want[name] {
-			ft.partitions = append(ft.partitions, answer(tp{name, p}))
+	out := make([]FetchedTopic, 0, len(topics))
+	for _, t := range topics {
+		ft := FetchedTopic{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			ft.Partitions = append(ft.Partitions, answer(tp{t.Topic, p}))
 		}
 		out = append(out, ft)
 	}
-	return out, 0
+	return out, nil
+}
+
+// offsetsOf snapshots a group's committed offsets and, if requireStable,
+// its commits in flight. An unknown group has none.
+func (c *Coordinator) offsetsOf(groupID string, requireStable bool) (map[tp]offsetEntry, map[tp]int, error) {
+	_, g, err := c.lookup(groupID)
+	if err != nil || g == nil {
+		return nil, nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.closedErr(); errors.Is(err, ErrNotCoordinator) {
+		return nil, nil, err
+	}
+	offsets := make(map[tp]offsetEntry, len(g.offsets))
+	for k, v := range g.offsets {
+		offsets[k] = v
+	}
+	var pending map[tp]int
+	if requireStable && len(g.pendingCommits) > 0 {
+		pending = make(map[tp]int, len(g.pendingCommits))
+		for k, v := range g.pendingCommits {
+			pending[k] = v
+		}
+	}
+	return offsets, pending, nil
+}
+
+// committedTopics lists the partitions of offsets, topics and partitions
+// sorted.
+func committedTopics(offsets map[tp]offsetEntry) []FetchTopic {
+	byTopic := make(map[string][]int32)
+	for k := range offsets {
+		byTopic[k.topic] = append(byTopic[k.topic], k.partition)
+	}
+	out := make([]FetchTopic, 0, len(byTopic))
+	for name, ps := range byTopic {
+		sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+		out = append(out, FetchTopic{Topic: name, Partitions: ps})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
+	return out
+}
+
+// MergeFetchTopics merges repeated topics into their first occurrence,
+// keeping the order topics were first named in. OffsetFetch answers with
+// the merged list; callers that must report errors per requested partition
+// use it to answer in the same shape.
+func MergeFetchTopics(topics []FetchTopic) []FetchTopic {
+	idx := make(map[string]int, len(topics))
+	out := make([]FetchTopic, 0, len(topics))
+	for _, t := range topics {
+		i, ok := idx[t.Topic]
+		if !ok {
+			idx[t.Topic] = len(out)
+			out = append(out, FetchTopic{Topic: t.Topic})
+			i = len(out) - 1
+		}
+		out[i].Partitions = append(out[i].Partitions, t.Partitions...)
+	}
+	return out
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -28,41 +27,37 @@ func TestOffsetCommitErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		req  *kmsg.OffsetCommitRequest
-		want int16
+		want error
 	}{
-		{"simple commit creates group", commitReq(2, "simple", "", -1, one), 0},
-		{"v0 simple commit", commitReq(0, "simple0", "whatever", 7, one), 0},
-		{"empty group id allowed", commitReq(2, "", "", -1, one), 0},
-		{"unknown group with generation", commitReq(2, "nope", "m", 3, one), kerr.IllegalGeneration.Code},
-		{"simple commit to group with members", commitReq(2, "members", "", -1, one), kerr.UnknownMemberID.Code},
-		{"unknown member", commitReq(2, "members", "who", gen, one), kerr.UnknownMemberID.Code},
-		{"wrong generation", commitReq(2, "members", ids[0], gen+1, one), kerr.IllegalGeneration.Code},
-		{"member commit", commitReq(9, "members", ids[0], gen, one), 0},
-		{"metadata too large", bigMeta, kerr.OffsetMetadataTooLarge.Code},
-		{"unknown topic", commitReq(2, "simple", "", -1, map[string]map[int32]int64{"missing": {0: 1}}), kerr.UnknownTopicOrPartition.Code},
-		{"unsupported version", commitReq(10, "simple", "", -1, one), kerr.UnsupportedVersion.Code},
+		{"simple commit creates group", commitReq(2, "simple", "", -1, one), nil},
+		{"v0 simple commit", commitReq(0, "simple0", "whatever", 7, one), nil},
+		{"empty group id allowed", commitReq(2, "", "", -1, one), nil},
+		{"unknown group with generation", commitReq(2, "nope", "m", 3, one), ErrIllegalGeneration},
+		{"simple commit to group with members", commitReq(2, "members", "", -1, one), ErrUnknownMemberID},
+		{"unknown member", commitReq(2, "members", "who", gen, one), ErrUnknownMemberID},
+		{"wrong generation", commitReq(2, "members", ids[0], gen+1, one), ErrIllegalGeneration},
+		{"member commit", commitReq(9, "members", ids[0], gen, one), nil},
+		{"metadata too large", bigMeta, ErrOffsetMetadataTooLarge},
+		{"unknown topic", commitReq(2, "simple", "", -1, map[string]map[int32]int64{"missing": {0: 1}}), ErrUnknownTopicOrPartition},
+		{"unsupported version", commitReq(10, "simple", "", -1, one), ErrUnsupportedVersion},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := c.OffsetCommit(context.Background(), tc.req)
-			if resp.Version != tc.req.Version {
-				t.Fatalf("version %d", resp.Version)
-			}
-			allCodes(t, resp, tc.want)
+			allCodes(t, c.OffsetCommit(context.Background(), tc.req), tc.want)
 		})
 	}
 	// Commits while CompletingRebalance are refused.
-	joined := make(chan *kmsg.JoinGroupResponse, 1)
+	joined := make(chan joinResp, 1)
 	go func() { joined <- join(t, c, joinReq(5, "members", "", time.Minute)) }()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "members").State == "PreparingRebalance" })
-	lj := c.JoinGroup(context.Background(), joinReq(5, "members", ids[0], time.Minute))
+	lj := doJoin(c, context.Background(), joinReq(5, "members", ids[0], time.Minute))
 	<-joined
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "members", ids[0], lj.Generation, one)), kerr.RebalanceInProgress.Code)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "members", ids[0], lj.Generation, one)), ErrRebalanceInProgress)
 
 	// Append failures map to coordinator errors and store nothing.
 	log.setFail(errTest)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(2, "simple", "", -1, map[string]map[int32]int64{"t9": {0: 1}})), kerr.CoordinatorNotAvailable.Code)
-	log.setFail(fmt.Errorf("replica: %w", kerr.NotLeaderForPartition))
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(2, "simple", "", -1, map[string]map[int32]int64{"t9": {0: 1}})), kerr.NotCoordinator.Code)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(2, "simple", "", -1, map[string]map[int32]int64{"t9": {0: 1}})), ErrCoordinatorNotAvailable)
+	log.setFail(fmt.Errorf("replica lost leadership: %w", ErrNotCoordinator))
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(2, "simple", "", -1, map[string]map[int32]int64{"t9": {0: 1}})), ErrNotCoordinator)
 	log.setFail(nil)
 	if got := fetchAll(t, c, "simple"); len(got) != 1 || got[tp{"t1", 0}] != 5 {
 		t.Fatalf("offsets after failed commits: %v", got)
@@ -71,10 +66,10 @@ func TestOffsetCommitErrors(t *testing.T) {
 
 func TestOffsetCommitRecordFormat(t *testing.T) {
 	c, log := newTestCoordinator(t, testConfig(), nil)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "fmt", "", -1, map[string]map[int32]int64{"t": {0: 1, 1: 2}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "fmt", "", -1, map[string]map[int32]int64{"t": {0: 1, 1: 2}})), nil)
 	req := commitReq(2, "fmt", "", -1, map[string]map[int32]int64{"r": {0: 3}})
 	req.RetentionTimeMillis = 60000
-	allCodes(t, c.OffsetCommit(context.Background(), req), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), req), nil)
 	recs := log.records(t)
 	if len(recs) != 3 || len(log.batches) != 2 {
 		t.Fatalf("%d records in %d batches, want 3 in 2", len(recs), len(log.batches))
@@ -148,19 +143,19 @@ func TestDecodeBatchesRejectsCorruption(t *testing.T) {
 
 func TestCommitUnloadLoadFetch(t *testing.T) {
 	c, log := newTestCoordinator(t, testConfig(), nil)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "standalone", "", -1, map[string]map[int32]int64{"a": {0: 10, 1: 11}, "b": {0: 20}})), 0)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "standalone", "", -1, map[string]map[int32]int64{"a": {0: 12}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "standalone", "", -1, map[string]map[int32]int64{"a": {0: 10, 1: 11}, "b": {0: 20}})), nil)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "standalone", "", -1, map[string]map[int32]int64{"a": {0: 12}})), nil)
 	ids, gen := stableGroup(t, c, "consumers", 2, time.Minute)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(8, "consumers", ids[0], gen, map[string]map[int32]int64{"t1": {0: 99}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(8, "consumers", ids[0], gen, map[string]map[int32]int64{"t1": {0: 99}})), nil)
 	lr := kmsg.NewPtrOffsetCommitRequest()
 	*lr = *commitReq(6, "consumers", ids[1], gen, map[string]map[int32]int64{"t1": {1: 5}})
 	lr.Topics[0].Partitions[0].LeaderEpoch = 4
-	allCodes(t, c.OffsetCommit(context.Background(), lr), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), lr), nil)
 	// A group that went Empty after its members left.
 	eids, _ := stableGroup(t, c, "emptied", 1, time.Minute)
 	leave := kmsg.NewPtrLeaveGroupRequest()
 	leave.Group, leave.MemberID = "emptied", eids[0]
-	c.LeaveGroup(context.Background(), leave)
+	doLeave(c, context.Background(), leave)
 	waitFor(t, "emptied metadata persisted", func() bool {
 		for _, r := range log.records(t) {
 			var k kmsg.GroupMetadataKey
@@ -173,12 +168,8 @@ func TestCommitUnloadLoadFetch(t *testing.T) {
 	})
 
 	c.UnloadPartition(0)
-	if r := kmsg.NewPtrOffsetFetchRequest(); true {
-		r.Version = 7
-		r.Group = "standalone"
-		if resp := c.OffsetFetch(context.Background(), r); resp.ErrorCode != kerr.NotCoordinator.Code {
-			t.Fatalf("fetch after unload: %d", resp.ErrorCode)
-		}
+	if _, err := c.OffsetFetch(context.Background(), "standalone", nil, false); !errors.Is(err, ErrNotCoordinator) {
+		t.Fatalf("fetch after unload: %v", err)
 	}
 	if err := c.LoadPartition(context.Background(), 0, log); err != nil {
 		t.Fatal(err)
@@ -191,16 +182,13 @@ func TestCommitUnloadLoadFetch(t *testing.T) {
 		t.Fatalf("consumers after reload: %v", got)
 	}
 	// Leader epoch and metadata survive (OffsetFetch v5+).
-	fr := kmsg.NewPtrOffsetFetchRequest()
-	fr.Version = 6
-	fr.Group = "consumers"
-	ft := kmsg.NewOffsetFetchRequestTopic()
-	ft.Topic, ft.Partitions = "t1", []int32{1, 7}
-	fr.Topics = append(fr.Topics, ft)
-	resp := c.OffsetFetch(context.Background(), fr)
-	ps := resp.Topics[0].Partitions
-	if ps[0].LeaderEpoch != 4 || *ps[0].Metadata != "md-t1" || ps[1].Offset != -1 || ps[1].LeaderEpoch != -1 {
-		t.Fatalf("fetch v6: %+v", ps)
+	fts, err := c.OffsetFetch(context.Background(), "consumers", []FetchTopic{{Topic: "t1", Partitions: []int32{1, 7}}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := fts[0].Partitions
+	if ps[0].LeaderEpoch != 4 || ps[0].Metadata != "md-t1" || ps[1].Offset != -1 || ps[1].LeaderEpoch != -1 {
+		t.Fatalf("fetch with epochs: %+v", ps)
 	}
 	// Group metadata survives: the consumer group comes back Stable with its
 	// members, who keep heartbeating without a rebalance.
@@ -208,24 +196,24 @@ func TestCommitUnloadLoadFetch(t *testing.T) {
 	if d.State != "Stable" || d.ProtocolType != "consumer" || d.Protocol != "range" || len(d.Members) != 2 {
 		t.Fatalf("describe after reload: %+v", d)
 	}
-	if code := heartbeat(c, 4, "consumers", ids[1], gen, nil); code != 0 {
-		t.Fatalf("heartbeat after reload: %d", code)
+	if code := heartbeat(c, 4, "consumers", ids[1], gen, nil); code != nil {
+		t.Fatalf("heartbeat after reload: %v", code)
 	}
-	sr := c.SyncGroup(context.Background(), syncReq(5, "consumers", ids[1], gen, nil))
-	if sr.ErrorCode != 0 || string(sr.MemberAssignment) != "a-"+ids[1] {
+	sr := doSync(c, context.Background(), syncReq(5, "consumers", ids[1], gen, nil))
+	if sr.Err != nil || string(sr.MemberAssignment) != "a-"+ids[1] {
 		t.Fatalf("sync after reload: %+v", sr)
 	}
 	if d := describe(t, c, "emptied"); d.State != "Empty" || d.ProtocolType != "consumer" {
 		t.Fatalf("emptied after reload: %+v", d)
 	}
 	// A new member joining the reloaded group continues the generation.
-	jCh := make(chan *kmsg.JoinGroupResponse, 1)
+	jCh := make(chan joinResp, 1)
 	go func() { jCh <- join(t, c, joinReq(5, "consumers", "", time.Minute)) }()
 	waitFor(t, "rebalance", func() bool { return describe(t, c, "consumers").State == "PreparingRebalance" })
 	for _, id := range ids {
-		go c.JoinGroup(context.Background(), joinReq(5, "consumers", id, time.Minute))
+		go doJoin(c, context.Background(), joinReq(5, "consumers", id, time.Minute))
 	}
-	if j := <-jCh; j.ErrorCode != 0 || j.Generation != gen+1 {
+	if j := <-jCh; j.Err != nil || j.Generation != gen+1 {
 		t.Fatalf("join after reload: %+v", j)
 	}
 }
@@ -256,23 +244,24 @@ func TestReplaySkipsOtherKeyVersionsAndHonoursStart(t *testing.T) {
 	if err := c2.LoadPartition(context.Background(), 0, bad); !errors.Is(err, ErrCorruptBatch) {
 		t.Fatalf("load corrupt: %v", err)
 	}
-	if r := c2.JoinGroup(context.Background(), joinReq(5, "g", "", time.Second)); r.ErrorCode != kerr.NotCoordinator.Code {
-		t.Fatalf("join after failed load: %d", r.ErrorCode)
+	if r := doJoin(c2, context.Background(), joinReq(5, "g", "", time.Second)); !errors.Is(r.Err, ErrNotCoordinator) {
+		t.Fatalf("join after failed load: %v", r.Err)
 	}
 }
 
 func TestDeleteGroupsTombstones(t *testing.T) {
 	c, log := newTestCoordinator(t, testConfig(), nil)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "doomed", "", -1, map[string]map[int32]int64{"a": {0: 1, 1: 2}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "doomed", "", -1, map[string]map[int32]int64{"a": {0: 1, 1: 2}})), nil)
 	stableGroup(t, c, "busy", 1, time.Minute)
-	req := kmsg.NewPtrDeleteGroupsRequest()
-	req.Version = 2
-	req.Groups = []string{"doomed", "busy", "never"}
-	resp := c.DeleteGroups(context.Background(), req)
-	want := []int16{0, kerr.NonEmptyGroup.Code, kerr.GroupIDNotFound.Code}
-	for i, g := range resp.Groups {
-		if g.Group != req.Groups[i] || g.ErrorCode != want[i] {
-			t.Fatalf("group %s: code %d, want %d", g.Group, g.ErrorCode, want[i])
+	groups := []string{"doomed", "busy", "never"}
+	res := c.DeleteGroups(context.Background(), groups)
+	want := []error{nil, ErrNonEmptyGroup, ErrGroupIDNotFound}
+	if len(res) != len(groups) {
+		t.Fatalf("%d results for %d groups", len(res), len(groups))
+	}
+	for i, g := range res {
+		if g.Group != groups[i] || !errors.Is(g.Err, want[i]) {
+			t.Fatalf("group %s: %v, want %v", g.Group, g.Err, want[i])
 		}
 	}
 	// The last batch holds tombstones for both offsets and the group.
@@ -294,7 +283,7 @@ func TestDeleteGroupsTombstones(t *testing.T) {
 	if got := fetchAll(t, c, "doomed"); len(got) != 0 {
 		t.Fatalf("offsets after delete: %v", got)
 	}
-	if d := describe(t, c, "doomed"); d.State != "Dead" || d.ErrorCode != 0 {
+	if d := describe(t, c, "doomed"); d.State != "Dead" || d.Err != nil {
 		t.Fatalf("describe deleted: %+v", d)
 	}
 	// Reloading replays the tombstones: still gone.
@@ -302,15 +291,14 @@ func TestDeleteGroupsTombstones(t *testing.T) {
 	if got := fetchAll(t, c2, "doomed"); len(got) != 0 {
 		t.Fatalf("offsets after reload: %v", got)
 	}
-	if resp := c2.DeleteGroups(context.Background(), req); resp.Groups[0].ErrorCode != kerr.GroupIDNotFound.Code {
-		t.Fatalf("delete again: %+v", resp.Groups[0])
+	if res := c2.DeleteGroups(context.Background(), groups[:1]); !errors.Is(res[0].Err, ErrGroupIDNotFound) {
+		t.Fatalf("delete again: %+v", res[0])
 	}
 	// A failed tombstone write keeps the group.
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "kept", "", -1, map[string]map[int32]int64{"a": {0: 1}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "kept", "", -1, map[string]map[int32]int64{"a": {0: 1}})), nil)
 	log.setFail(errTest)
-	req.Groups = []string{"kept"}
-	if resp := c.DeleteGroups(context.Background(), req); resp.Groups[0].ErrorCode != kerr.CoordinatorNotAvailable.Code {
-		t.Fatalf("delete with failing log: %+v", resp.Groups[0])
+	if res := c.DeleteGroups(context.Background(), []string{"kept"}); !errors.Is(res[0].Err, ErrCoordinatorNotAvailable) {
+		t.Fatalf("delete with failing log: %+v", res[0])
 	}
 	log.setFail(nil)
 	if got := fetchAll(t, c, "kept"); len(got) != 1 {
@@ -320,46 +308,31 @@ func TestDeleteGroupsTombstones(t *testing.T) {
 
 func TestOffsetFetchVersions(t *testing.T) {
 	c, log := newTestCoordinator(t, testConfig(), nil)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "f", "", -1, map[string]map[int32]int64{"a": {0: 1}, "b": {2: 3}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "f", "", -1, map[string]map[int32]int64{"a": {0: 1}, "b": {2: 3}})), nil)
 
-	// v1: explicit topics, unknown partition -1.
-	r1 := kmsg.NewPtrOffsetFetchRequest()
-	r1.Version = 1
-	r1.Group = "f"
-	ft := kmsg.NewOffsetFetchRequestTopic()
-	ft.Topic, ft.Partitions = "a", []int32{0, 1}
-	r1.Topics = []kmsg.OffsetFetchRequestTopic{ft}
-	resp := c.OffsetFetch(context.Background(), r1)
-	if resp.Version != 1 || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].Offset != 1 || resp.Topics[0].Partitions[1].Offset != -1 {
-		t.Fatalf("v1: %+v", resp)
+	// Explicit topics (one named twice), unknown partition -1.
+	fts, err := c.OffsetFetch(context.Background(), "f", []FetchTopic{{"a", []int32{0}}, {"a", []int32{1}}}, false)
+	if err != nil || len(fts) != 1 || len(fts[0].Partitions) != 2 || fts[0].Partitions[0].Offset != 1 || fts[0].Partitions[1].Offset != -1 {
+		t.Fatalf("explicit topics: %+v, %v", fts, err)
 	}
-	// v1 on an unserved group: the error is on each partition.
+	// An unserved group.
 	c.UnloadPartition(0)
-	resp = c.OffsetFetch(context.Background(), r1)
-	if resp.Topics[0].Partitions[0].ErrorCode != kerr.NotCoordinator.Code {
-		t.Fatalf("v1 not coordinator: %+v", resp)
+	if _, err := c.OffsetFetch(context.Background(), "f", []FetchTopic{{"a", []int32{0, 1}}}, false); !errors.Is(err, ErrNotCoordinator) {
+		t.Fatalf("not coordinator: %v", err)
 	}
 	if err := c.LoadPartition(context.Background(), 0, log); err != nil {
 		t.Fatal(err)
 	}
 
-	// v8: batched groups, one with null topics, one unknown.
-	r8 := kmsg.NewPtrOffsetFetchRequest()
-	r8.Version = 8
-	g1 := kmsg.NewOffsetFetchRequestGroup()
-	g1.Group = "f"
-	g2 := kmsg.NewOffsetFetchRequestGroup()
-	g2.Group = "unknown"
-	gt := kmsg.NewOffsetFetchRequestGroupTopic()
-	gt.Topic, gt.Partitions = "x", []int32{0}
-	g2.Topics = []kmsg.OffsetFetchRequestGroupTopic{gt}
-	r8.Groups = []kmsg.OffsetFetchRequestGroup{g1, g2}
-	resp = c.OffsetFetch(context.Background(), r8)
-	if len(resp.Groups) != 2 || len(resp.Groups[0].Topics) != 2 || resp.Groups[0].Topics[1].Partitions[0].Offset != 3 {
-		t.Fatalf("v8 group f: %+v", resp.Groups)
+	// Null topics: every committed offset, sorted; an unknown group has
+	// none and no error.
+	fts, err = c.OffsetFetch(context.Background(), "f", nil, false)
+	if err != nil || len(fts) != 2 || fts[0].Topic != "a" || fts[1].Partitions[0].Offset != 3 {
+		t.Fatalf("all of group f: %+v, %v", fts, err)
 	}
-	if resp.Groups[1].ErrorCode != 0 || resp.Groups[1].Topics[0].Partitions[0].Offset != -1 {
-		t.Fatalf("v8 unknown group: %+v", resp.Groups[1])
+	fts, err = c.OffsetFetch(context.Background(), "unknown", []FetchTopic{{"x", []int32{0}}}, false)
+	if err != nil || fts[0].Partitions[0].Offset != -1 || fts[0].Partitions[0].Err != nil {
+		t.Fatalf("unknown group: %+v, %v", fts, err)
 	}
 
 	// v7 RequireStable while a commit is being appended.
@@ -372,21 +345,20 @@ func TestOffsetFetchVersions(t *testing.T) {
 		c.OffsetCommit(context.Background(), commitReq(7, "f", "", -1, map[string]map[int32]int64{"a": {0: 5}}))
 	}()
 	<-log.entered
-	r7 := kmsg.NewPtrOffsetFetchRequest()
-	r7.Version = 7
-	r7.Group = "f"
-	r7.RequireStable = true
-	resp = c.OffsetFetch(context.Background(), r7)
+	fts, err = c.OffsetFetch(context.Background(), "f", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	unstable := 0
-	for _, tt := range resp.Topics {
+	for _, tt := range fts {
 		for _, p := range tt.Partitions {
-			if p.ErrorCode == kerr.UnstableOffsetCommit.Code {
+			if errors.Is(p.Err, ErrUnstableOffsetCommit) {
 				unstable++
 			}
 		}
 	}
 	if unstable != 1 {
-		t.Fatalf("require stable: %d unstable partitions, want 1: %+v", unstable, resp.Topics)
+		t.Fatalf("require stable: %d unstable partitions, want 1: %+v", unstable, fts)
 	}
 	log.mu.Lock()
 	close(log.gate)
@@ -400,52 +372,43 @@ func TestOffsetFetchVersions(t *testing.T) {
 
 func TestListAndDescribeGroups(t *testing.T) {
 	c, _ := newTestCoordinator(t, testConfig(), nil)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "simple", "", -1, map[string]map[int32]int64{"a": {0: 1}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "simple", "", -1, map[string]map[int32]int64{"a": {0: 1}})), nil)
 	ids, _ := stableGroup(t, c, "stable", 2, time.Minute)
-	list := func(v int16, states, types []string) map[string]kmsg.ListGroupsResponseGroup {
-		r := kmsg.NewPtrListGroupsRequest()
-		r.Version, r.StatesFilter, r.TypesFilter = v, states, types
-		resp := c.ListGroups(context.Background(), r)
-		if resp.ErrorCode != 0 || resp.Version != v {
-			t.Fatalf("list: %+v", resp)
+	list := func(states, types []string) map[string]ListedGroup {
+		gs, err := c.ListGroups(context.Background(), states, types)
+		if err != nil {
+			t.Fatalf("list: %v", err)
 		}
-		out := map[string]kmsg.ListGroupsResponseGroup{}
-		for _, g := range resp.Groups {
+		out := map[string]ListedGroup{}
+		for _, g := range gs {
 			out[g.Group] = g
 		}
 		return out
 	}
-	all := list(0, nil, nil)
+	all := list(nil, nil)
 	if len(all) != 2 || all["stable"].ProtocolType != "consumer" || all["simple"].ProtocolType != "" {
 		t.Fatalf("list v0: %+v", all)
 	}
-	if got := list(4, []string{"stable"}, nil); len(got) != 1 || got["stable"].GroupState != "Stable" {
+	if got := list([]string{"stable"}, nil); len(got) != 1 || got["stable"].GroupState != "Stable" {
 		t.Fatalf("list stable: %+v", got)
 	}
-	if got := list(5, []string{"Empty"}, []string{"Classic"}); len(got) != 1 || got["simple"].GroupType != "classic" {
+	if got := list([]string{"Empty"}, []string{"Classic"}); len(got) != 1 || got["simple"].GroupType != "classic" {
 		t.Fatalf("list empty classic: %+v", got)
 	}
-	if got := list(5, nil, []string{"consumer"}); len(got) != 0 {
+	if got := list(nil, []string{"consumer"}); len(got) != 0 {
 		t.Fatalf("list consumer type: %+v", got)
 	}
 
-	r := kmsg.NewPtrDescribeGroupsRequest()
-	r.Version = 3
-	r.Groups = []string{"stable", "missing"}
-	resp := c.DescribeGroups(context.Background(), r)
-	s, m := resp.Groups[0], resp.Groups[1]
-	if s.State != "Stable" || s.Protocol != "range" || len(s.Members) != 2 || s.AuthorizedOperations != -2147483648 {
+	ds := c.DescribeGroups(context.Background(), []string{"stable", "missing"})
+	s, m := ds[0], ds[1]
+	if s.Err != nil || s.State != "Stable" || s.Protocol != "range" || len(s.Members) != 2 {
 		t.Fatalf("describe stable: %+v", s)
 	}
 	if s.Members[0].MemberID != ids[0] || !bytes.Equal(s.Members[0].MemberAssignment, []byte("a-"+ids[0])) || len(s.Members[0].ProtocolMetadata) == 0 {
 		t.Fatalf("describe member: %+v", s.Members[0])
 	}
-	if m.State != "Dead" || m.ErrorCode != 0 || len(m.Members) != 0 {
+	if m.State != "Dead" || m.Err != nil || len(m.Members) != 0 {
 		t.Fatalf("describe missing: %+v", m)
-	}
-	r.IncludeAuthorizedOperations = true
-	if resp := c.DescribeGroups(context.Background(), r); resp.Groups[0].AuthorizedOperations != groupAuthorizedOps {
-		t.Fatalf("authorized ops: %d", resp.Groups[0].AuthorizedOperations)
 	}
 }
 
@@ -453,8 +416,8 @@ func TestClientInfoInMembers(t *testing.T) {
 	c, _ := newTestCoordinator(t, testConfig(), nil)
 	ctx := WithClient(context.Background(), "my-client", "/127.0.0.1")
 	req := joinReq(3, "ci", "", time.Minute)
-	resp := c.JoinGroup(ctx, req)
-	if resp.ErrorCode != 0 || !strings.HasPrefix(resp.MemberID, "my-client-") {
+	resp := doJoin(c, ctx, req)
+	if resp.Err != nil || !strings.HasPrefix(resp.MemberID, "my-client-") {
 		t.Fatalf("join: %+v", resp)
 	}
 	syncAll(t, c, "ci", []string{resp.MemberID}, resp.Generation)
@@ -467,8 +430,12 @@ func TestClientInfoInMembers(t *testing.T) {
 func TestOffsetDelete(t *testing.T) {
 	c, _ := newTestCoordinator(t, testConfig(), nil)
 	ids, gen := stableGroup(t, c, "od", 1, time.Minute) // subscribed to t1
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "od", ids[0], gen, map[string]map[int32]int64{"t1": {0: 1}, "t2": {0: 2}})), 0)
-	del := func(group string, topics ...string) *kmsg.OffsetDeleteResponse {
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "od", ids[0], gen, map[string]map[int32]int64{"t1": {0: 1}, "t2": {0: 2}})), nil)
+	type delResp struct {
+		Err    error
+		Topics []PartitionResult
+	}
+	del := func(group string, topics ...string) delResp {
 		r := kmsg.NewPtrOffsetDeleteRequest()
 		r.Group = group
 		for _, tt := range topics {
@@ -477,23 +444,24 @@ func TestOffsetDelete(t *testing.T) {
 			rt.Partitions = []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}
 			r.Topics = append(r.Topics, rt)
 		}
-		return c.OffsetDelete(context.Background(), r)
+		res, err := c.OffsetDelete(context.Background(), r)
+		return delResp{err, res}
 	}
 	resp := del("od", "t1", "t2")
-	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != kerr.GroupSubscribedToTopic.Code || resp.Topics[1].Partitions[0].ErrorCode != 0 {
+	if resp.Err != nil || !errors.Is(resp.Topics[0].Err, ErrGroupSubscribedToTopic) || resp.Topics[1].Err != nil {
 		t.Fatalf("delete from stable group: %+v", resp)
 	}
 	if got := fetchAll(t, c, "od"); len(got) != 1 || got[tp{"t1", 0}] != 1 {
 		t.Fatalf("offsets after delete: %v", got)
 	}
-	if r := del("nope", "t1"); r.ErrorCode != kerr.GroupIDNotFound.Code {
+	if r := del("nope", "t1"); !errors.Is(r.Err, ErrGroupIDNotFound) {
 		t.Fatalf("unknown group: %+v", r)
 	}
-	if r := del("", "t1"); r.ErrorCode != kerr.InvalidGroupID.Code {
+	if r := del("", "t1"); !errors.Is(r.Err, ErrInvalidGroupID) {
 		t.Fatalf("empty group id: %+v", r)
 	}
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "simple", "", -1, map[string]map[int32]int64{"t1": {0: 1}})), 0)
-	if r := del("simple", "t1"); r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != 0 {
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "simple", "", -1, map[string]map[int32]int64{"t1": {0: 1}})), nil)
+	if r := del("simple", "t1"); r.Err != nil || r.Topics[0].Err != nil {
 		t.Fatalf("empty group: %+v", r)
 	}
 	if got := fetchAll(t, c, "simple"); len(got) != 0 {
@@ -505,12 +473,12 @@ func TestExpireOffsets(t *testing.T) {
 	cfg := testConfig()
 	cfg.OffsetsRetention = time.Hour
 	c, log := newTestCoordinator(t, cfg, nil)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "simple", "", -1, map[string]map[int32]int64{"a": {0: 1}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "simple", "", -1, map[string]map[int32]int64{"a": {0: 1}})), nil)
 	short := commitReq(3, "explicit", "", -1, map[string]map[int32]int64{"a": {0: 1}})
 	short.RetentionTimeMillis = 1000
-	allCodes(t, c.OffsetCommit(context.Background(), short), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), short), nil)
 	ids, gen := stableGroup(t, c, "live", 1, time.Minute)
-	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "live", ids[0], gen, map[string]map[int32]int64{"t1": {0: 1}, "gone": {0: 1}})), 0)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(7, "live", ids[0], gen, map[string]map[int32]int64{"t1": {0: 1}, "gone": {0: 1}})), nil)
 
 	now := time.Now()
 	if n := c.expireOffsets(now.Add(2 * time.Second)); n != 1 {
@@ -523,13 +491,12 @@ func TestExpireOffsets(t *testing.T) {
 		t.Fatalf("live offsets: %v", got)
 	}
 	// Empty groups without offsets were deleted, with tombstones.
-	lg := kmsg.NewPtrListGroupsRequest()
-	if resp := c.ListGroups(context.Background(), lg); len(resp.Groups) != 1 || resp.Groups[0].Group != "live" {
-		t.Fatalf("groups after expiry: %+v", resp.Groups)
+	if gs, err := c.ListGroups(context.Background(), nil, nil); err != nil || len(gs) != 1 || gs[0].Group != "live" {
+		t.Fatalf("groups after expiry: %+v, %v", gs, err)
 	}
 	c2, _ := newTestCoordinator(t, cfg, log)
-	if resp := c2.ListGroups(context.Background(), lg); len(resp.Groups) != 1 {
-		t.Fatalf("groups after reload: %+v", resp.Groups)
+	if gs, err := c2.ListGroups(context.Background(), nil, nil); err != nil || len(gs) != 1 {
+		t.Fatalf("groups after reload: %+v, %v", gs, err)
 	}
 }
 

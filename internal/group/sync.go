@@ -1,98 +1,51 @@
 package group
 
-// SyncGroup (key 14), v0-v5.
-//
-//   - The leader's SyncGroup carries every member's assignment; it is
-//     persisted (GroupMetadataValue) before the group becomes Stable and the
-//     waiting followers are answered. Members missing from the leader's
-//     assignment get an empty one.
-//   - v3 adds group.instance.id (fencing); v5 echoes and checks the protocol
-//     type and name (INCONSISTENT_GROUP_PROTOCOL on mismatch).
-//   - While the partition loads, REBALANCE_IN_PROGRESS (not
-//     COORDINATOR_LOAD_IN_PROGRESS, which old clients do not expect).
+// SyncGroup: the leader's assignment is persisted (GroupMetadataValue) before
+// the group becomes Stable and the waiting followers are answered; members
+// missing from the leader's assignment get an empty one. While the partition
+// loads the answer is ErrRebalanceInProgress (not ErrLoadInProgress, which
+// old clients do not expect), as in Kafka.
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // SyncGroup blocks followers until the leader's assignment is persisted, the
 // group rebalances again, or ctx is done.
-func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) *kmsg.SyncGroupResponse {
-	resp := kmsg.NewPtrSyncGroupResponse()
-	resp.Version = req.Version
+func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) (SyncResult, error) {
 	r := c.sync(ctx, req)
-	resp.ErrorCode = r.code
-	resp.MemberAssignment = r.assignment
-	if resp.MemberAssignment == nil {
-		resp.MemberAssignment = []byte{}
+	if r.err != nil {
+		return SyncResult{MemberAssignment: []byte{}}, r.err
 	}
-	if r.code == 0 {
-		resp.ProtocolType, resp.Protocol = r.protocolType, r.protocol
+	if r.MemberAssignment == nil {
+		r.MemberAssignment = []byte{}
 	}
-	return resp
+	return r.SyncResult, nil
 }
 
 func (c *Coordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) syncResult {
-	if req.Version < 0 || req.Version > Versions[apiSyncGroup][1] {
-		return syncResult{code: kerr.UnsupportedVersion.Code}
-	}
-	if req.Group == "" {
-		return syncResult{code: kerr.InvalidGroupID.Code}
-	}
-	_, g, code := c.lookup(req.Group)
-	switch {
-	case code == kerr.CoordinatorLoadInProgress.Code:
-		return syncResult{code: kerr.RebalanceInProgress.Code}
-	case code != 0:
-		return syncResult{code: code}
-	case g == nil:
-		return syncResult{code: kerr.UnknownMemberID.Code}
+	g, err := c.syncGroupOf(req)
+	if err != nil {
+		return syncError(err)
 	}
 	var instanceID *string
 	if req.Version >= 3 {
 		instanceID = req.InstanceID
 	}
-
 	g.mu.Lock()
-	if code := g.closedCode(); code != 0 {
-		g.mu.Unlock()
-		return syncResult{code: code}
-	}
-	m := g.members[req.MemberID]
-	var immediate *syncResult
-	switch {
-	case g.fenced(instanceID, req.MemberID):
-		immediate = &syncResult{code: kerr.FencedInstanceID.Code}
-	case m == nil:
-		immediate = &syncResult{code: kerr.UnknownMemberID.Code}
-	case req.Generation != g.generation:
-		immediate = &syncResult{code: kerr.IllegalGeneration.Code}
-	case req.Version >= 5 && ((req.ProtocolType != nil && *req.ProtocolType != g.protocolType) ||
-		(req.Protocol != nil && *req.Protocol != g.protocol)):
-		immediate = &syncResult{code: kerr.InconsistentGroupProtocol.Code}
-	case g.state == stateEmpty:
-		immediate = &syncResult{code: kerr.UnknownMemberID.Code}
-	case g.state == statePreparingRebalance:
-		immediate = &syncResult{code: kerr.RebalanceInProgress.Code}
-	case g.state == stateStable:
-		// A resent sync: answer with the current assignment.
-		g.markSynced(m)
-		g.scheduleSession(m)
-		r := g.syncSuccess(m.assignment)
-		immediate = &r
-	}
+	m, immediate := g.syncCheck(req, instanceID)
 	if immediate != nil {
 		g.mu.Unlock()
 		return *immediate
 	}
-
 	// CompletingRebalance: wait for the leader's assignment.
 	g.markSynced(m)
 	if m.syncCh != nil {
-		m.syncCh <- syncResult{code: kerr.RebalanceInProgress.Code}
+		m.syncCh <- syncError(fmt.Errorf("%w: sync of %s superseded by a newer one", ErrRebalanceInProgress, m.id))
 	}
 	ch := make(chan syncResult, 1)
 	m.syncCh = ch
@@ -100,17 +53,7 @@ func (c *Coordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) sync
 	var assign map[string][]byte
 	epoch, gen := g.epoch, g.generation
 	if m.id == g.leader {
-		assign = make(map[string][]byte, len(g.members))
-		for _, a := range req.GroupAssignment {
-			if _, ok := g.members[a.MemberID]; ok {
-				assign[a.MemberID] = a.MemberAssignment
-			}
-		}
-		for id := range g.members {
-			if assign[id] == nil {
-				assign[id] = []byte{}
-			}
-		}
+		assign = g.leaderAssignment(req.GroupAssignment)
 		snap = g.newSnapshot(assign)
 	}
 	g.mu.Unlock()
@@ -122,13 +65,83 @@ func (c *Coordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest) sync
 	case r := <-ch:
 		return r
 	case <-ctx.Done():
-		return syncResult{code: kerr.RebalanceInProgress.Code}
+		return syncError(fmt.Errorf("%w: sync abandoned: %w", ErrRebalanceInProgress, ctx.Err()))
 	}
+}
+
+// syncGroupOf validates a SyncGroup's version, group id and coordinator and
+// returns its group.
+func (c *Coordinator) syncGroupOf(req *kmsg.SyncGroupRequest) (*group, error) {
+	if err := checkVersion(apiSyncGroup, req.Version); err != nil {
+		return nil, err
+	}
+	if req.Group == "" {
+		return nil, ErrInvalidGroupID
+	}
+	_, g, err := c.lookup(req.Group)
+	switch {
+	case errors.Is(err, ErrLoadInProgress):
+		return nil, fmt.Errorf("%w: %v", ErrRebalanceInProgress, err)
+	case err != nil:
+		return nil, err
+	case g == nil:
+		return nil, fmt.Errorf("%w: %s: no group %q", ErrUnknownMemberID, req.MemberID, req.Group)
+	}
+	return g, nil
+}
+
+// syncCheck returns the member, or the immediate answer unless the group
+// is CompletingRebalance and the sync must wait. Caller holds g.mu.
+func (g *group) syncCheck(req *kmsg.SyncGroupRequest, instanceID *string) (*member, *syncResult) {
+	fail := func(err error) (*member, *syncResult) { r := syncError(err); return nil, &r }
+	if err := g.closedErr(); err != nil {
+		return fail(err)
+	}
+	m := g.members[req.MemberID]
+	switch {
+	case g.fenced(instanceID, req.MemberID):
+		return fail(g.fencedErr(instanceID, req.MemberID))
+	case m == nil:
+		return fail(g.unknownMemberErr(req.MemberID))
+	case req.Generation != g.generation:
+		return fail(g.illegalGenerationErr(req.Generation))
+	case req.Version >= 5 && ((req.ProtocolType != nil && *req.ProtocolType != g.protocolType) ||
+		(req.Protocol != nil && *req.Protocol != g.protocol)):
+		return fail(fmt.Errorf("%w: group %q uses %s/%s", ErrInconsistentProtocol, g.id, g.protocolType, g.protocol))
+	case g.state == stateEmpty:
+		return fail(g.unknownMemberErr(req.MemberID))
+	case g.state == statePreparingRebalance:
+		return fail(fmt.Errorf("%w: group %q", ErrRebalanceInProgress, g.id))
+	case g.state == stateStable:
+		// A resent sync: answer with the current assignment.
+		g.markSynced(m)
+		g.scheduleSession(m)
+		r := g.syncSuccess(m.assignment)
+		return m, &r
+	}
+	return m, nil
+}
+
+// leaderAssignment is the leader's assignment restricted to current members,
+// with an empty one for members it left out. Caller holds g.mu.
+func (g *group) leaderAssignment(as []kmsg.SyncGroupRequestGroupAssignment) map[string][]byte {
+	assign := make(map[string][]byte, len(g.members))
+	for _, a := range as {
+		if _, ok := g.members[a.MemberID]; ok {
+			assign[a.MemberID] = a.MemberAssignment
+		}
+	}
+	for id := range g.members {
+		if assign[id] == nil {
+			assign[id] = []byte{}
+		}
+	}
+	return assign
 }
 
 func (g *group) syncSuccess(assignment []byte) syncResult {
 	ptype, proto := g.protocolType, g.protocol
-	return syncResult{assignment: assignment, protocolType: &ptype, protocol: &proto}
+	return syncResult{SyncResult: SyncResult{MemberAssignment: assignment, ProtocolType: &ptype, Protocol: &proto}}
 }
 
 // markSynced notes m's SyncGroup; once every member synced the pending-sync
@@ -157,7 +170,7 @@ func (g *group) storeAssignment(snap *metaSnapshot, assign map[string][]byte, ep
 	}
 	if err != nil {
 		g.c.log.Warn("cannot persist group assignment", "group", g.id, "generation", gen, "err", err)
-		g.resetAssignments(appendErrorCode(err))
+		g.resetAssignments(fmt.Errorf("store assignment: %w", err))
 		g.prepareRebalance("error storing the group assignment")
 		return
 	}

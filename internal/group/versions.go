@@ -1,5 +1,7 @@
 package group
 
+import "fmt"
+
 // Kafka API keys served by the coordinator.
 const (
 	apiOffsetCommit   int16 = 8
@@ -29,4 +31,13 @@ var Versions = map[int16][2]int16{
 	apiListGroups:     {0, 5},
 	apiDeleteGroups:   {0, 2},
 	apiOffsetDelete:   {0, 0},
+}
+
+// checkVersion reports ErrUnsupportedVersion for a version of key outside
+// Versions.
+func checkVersion(key, version int16) error {
+	if v := Versions[key]; version < v[0] || version > v[1] {
+		return fmt.Errorf("%w: api key %d v%d (have v%d-v%d)", ErrUnsupportedVersion, key, version, v[0], v[1])
+	}
+	return nil
 }

@@ -11,23 +11,16 @@ import (
 	"github.com/strombroker/strom/wire"
 )
 
-// versionTable is the one table behind both ApiVersions and the version check
-// in wire: every key and version here is implemented in full. Versions that
-// identify topics by ID only where we would ignore it are left out.
-var versionTable = map[int16]wire.VersionRange{
+// serverVersions are the keys the server implements itself: every key and
+// version here is implemented in full. Versions that identify topics by ID
+// only where we would ignore it are left out. The group coordinator's keys
+// come from group.Versions, the list of what that package implements.
+var serverVersions = map[int16]wire.VersionRange{
 	0:  {Min: 3, Max: 11}, // Produce: v3+ carries record batch v2; v12 implies transactions v2, v13 topic ids
 	1:  {Min: 4, Max: 16}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved
 	2:  {Min: 0, Max: 8},  // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local
 	3:  {Min: 0, Max: 12}, // Metadata
-	8:  {Min: 0, Max: 9},  // OffsetCommit: v10 switches to topic ids
-	9:  {Min: 0, Max: 9},  // OffsetFetch: v10 switches to topic ids
 	10: {Min: 0, Max: 5},  // FindCoordinator: v6 adds share groups
-	11: {Min: 0, Max: 9},  // JoinGroup
-	12: {Min: 0, Max: 4},  // Heartbeat
-	13: {Min: 0, Max: 5},  // LeaveGroup
-	14: {Min: 0, Max: 5},  // SyncGroup
-	15: {Min: 0, Max: 5},  // DescribeGroups
-	16: {Min: 0, Max: 5},  // ListGroups
 	18: {Min: 0, Max: 4},  // ApiVersions
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics
@@ -37,11 +30,26 @@ var versionTable = map[int16]wire.VersionRange{
 	32: {Min: 0, Max: 4},  // DescribeConfigs
 	33: {Min: 0, Max: 2},  // AlterConfigs
 	37: {Min: 0, Max: 3},  // CreatePartitions
-	42: {Min: 0, Max: 2},  // DeleteGroups
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
-	47: {Min: 0, Max: 0},  // OffsetDelete
 	55: {Min: 0, Max: 2},  // DescribeQuorum: the Raft metadata log as KRaft's __cluster_metadata
 	60: {Min: 0, Max: 2},  // DescribeCluster: v2 can include fenced brokers
+}
+
+// versionTable is the one table behind both ApiVersions and the version check
+// in wire: serverVersions plus the group coordinator's group.Versions.
+var versionTable = mergeVersions(serverVersions, group.Versions)
+
+// mergeVersions is own ∪ groups; a key in both keeps own's range (the
+// version-table test reports such overlaps).
+func mergeVersions(own map[int16]wire.VersionRange, groups map[int16][2]int16) map[int16]wire.VersionRange {
+	t := make(map[int16]wire.VersionRange, len(own)+len(groups))
+	for k, v := range groups {
+		t[k] = wire.VersionRange{Min: v[0], Max: v[1]}
+	}
+	for k, v := range own {
+		t[k] = v
+	}
+	return t
 }
 
 func apiVersions() map[int16]wire.VersionRange { return versionTable }
@@ -51,12 +59,7 @@ func apiVersions() map[int16]wire.VersionRange { return versionTable }
 func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
 	switch r := req.Body.(type) {
 	case *kmsg.JoinGroupRequest:
-		// Request bodies don't carry who is asking; DescribeGroups shows it.
-		host := ""
-		if req.Conn != nil && req.Conn.RemoteAddr != nil {
-			host = "/" + hostOnly(req.Conn.RemoteAddr.String())
-		}
-		return s.groups.JoinGroup(group.WithClient(ctx, req.ClientID, host), r), nil
+		return s.handleJoinGroup(ctx, req, r), nil
 	case *kmsg.ApiVersionsRequest:
 		return s.handleApiVersions(r), nil
 	case *kmsg.MetadataRequest:
@@ -92,23 +95,23 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.DeleteRecordsRequest:
 		return s.handleDeleteRecords(r), nil
 	case *kmsg.SyncGroupRequest:
-		return s.groups.SyncGroup(ctx, r), nil
+		return s.handleSyncGroup(ctx, r), nil
 	case *kmsg.HeartbeatRequest:
-		return s.groups.Heartbeat(ctx, r), nil
+		return s.handleHeartbeat(ctx, r), nil
 	case *kmsg.LeaveGroupRequest:
-		return s.groups.LeaveGroup(ctx, r), nil
+		return s.handleLeaveGroup(ctx, r), nil
 	case *kmsg.OffsetCommitRequest:
-		return s.groups.OffsetCommit(ctx, r), nil
+		return s.handleOffsetCommit(ctx, r), nil
 	case *kmsg.OffsetFetchRequest:
-		return s.groups.OffsetFetch(ctx, r), nil
+		return s.handleOffsetFetch(ctx, r), nil
 	case *kmsg.ListGroupsRequest:
-		return s.groups.ListGroups(ctx, r), nil
+		return s.handleListGroups(ctx, r), nil
 	case *kmsg.DescribeGroupsRequest:
-		return s.groups.DescribeGroups(ctx, r), nil
+		return s.handleDescribeGroups(ctx, r), nil
 	case *kmsg.DeleteGroupsRequest:
-		return s.groups.DeleteGroups(ctx, r), nil
+		return s.handleDeleteGroups(ctx, r), nil
 	case *kmsg.OffsetDeleteRequest:
-		return s.groups.OffsetDelete(ctx, r), nil
+		return s.handleOffsetDelete(ctx, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/storage"
@@ -22,10 +23,16 @@ var (
 
 // errorCode is the one place Go errors become Kafka error codes.
 func errorCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	// Group errors first: the offsets-log adapter wraps replica and storage
+	// errors in the group's contract, and the contract decides the code.
+	if code, ok := groupErrorCode(err); ok {
+		return code
+	}
 	var ke *kerr.Error
 	switch {
-	case err == nil:
-		return 0
 	case errors.As(err, &ke):
 		return ke.Code
 	case errors.Is(err, storage.ErrCorruptBatch):
@@ -91,6 +98,44 @@ func errorCode(err error) int16 {
 	default:
 		return kerr.UnknownServerError.Code
 	}
+}
+
+// groupErrors maps the group coordinator's sentinels, in the order tested.
+var groupErrors = []struct {
+	err  error
+	code *kerr.Error
+}{
+	{group.ErrNotCoordinator, kerr.NotCoordinator},
+	{group.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},
+	{group.ErrLoadInProgress, kerr.CoordinatorLoadInProgress},
+	// Kafka's coordinator answers a too-large write of its own log (its
+	// records, not the client's) UNKNOWN_SERVER_ERROR.
+	{group.ErrRecordTooLarge, kerr.UnknownServerError},
+	{group.ErrUnsupportedVersion, kerr.UnsupportedVersion},
+	{group.ErrInvalidGroupID, kerr.InvalidGroupID},
+	{group.ErrInvalidSessionTimeout, kerr.InvalidSessionTimeout},
+	{group.ErrInconsistentProtocol, kerr.InconsistentGroupProtocol},
+	{group.ErrMemberIDRequired, kerr.MemberIDRequired},
+	{group.ErrFencedInstanceID, kerr.FencedInstanceID},
+	{group.ErrUnknownMemberID, kerr.UnknownMemberID},
+	{group.ErrIllegalGeneration, kerr.IllegalGeneration},
+	{group.ErrRebalanceInProgress, kerr.RebalanceInProgress},
+	{group.ErrGroupIDNotFound, kerr.GroupIDNotFound},
+	{group.ErrNonEmptyGroup, kerr.NonEmptyGroup},
+	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
+	{group.ErrUnknownTopicOrPartition, kerr.UnknownTopicOrPartition},
+	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
+	{group.ErrUnstableOffsetCommit, kerr.UnstableOffsetCommit},
+}
+
+// groupErrorCode is errorCode for errors wrapping a group sentinel.
+func groupErrorCode(err error) (int16, bool) {
+	for _, m := range groupErrors {
+		if errors.Is(err, m.err) {
+			return m.code.Code, true
+		}
+	}
+	return 0, false
 }
 
 // errorMessage is the human text some responses carry next to the code.

@@ -2,8 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/replica"
+	"github.com/strombroker/strom/storage"
 )
 
 // offsetLog lets the group coordinator write and replay one
@@ -12,12 +16,33 @@ import (
 // as any record.
 type offsetLog struct{ part *replica.Partition }
 
+// Append implements group.OffsetLog: an acks=all produce whose errors are
+// translated into the contract documented there.
 func (o offsetLog) Append(ctx context.Context, batch []byte) (int64, error) {
 	res, err := o.part.Produce(ctx, batch, -1)
 	if err != nil {
-		return -1, err
+		return -1, offsetLogError(err)
 	}
 	return res.BaseOffset, nil
+}
+
+// offsetLogError maps a replica produce error the way Kafka's coordinator
+// maps the errors of writing its own log (CoordinatorRuntime /
+// GroupCoordinatorService.normalizeException): lost leadership and storage
+// failures mean another broker must coordinate; a record too large is the
+// coordinator's own fault; anything else (not enough replicas, timeouts,
+// the request going away) is retriable.
+func offsetLogError(err error) error {
+	switch {
+	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, replica.ErrClosed),
+		errors.Is(err, replica.ErrNotHosted), errors.Is(err, replica.ErrStaleLeaderEpoch),
+		errors.Is(err, storage.ErrStorage), errors.Is(err, storage.ErrClosed):
+		return fmt.Errorf("%w: %w", group.ErrNotCoordinator, err)
+	case errors.Is(err, storage.ErrMessageTooLarge):
+		return fmt.Errorf("%w: %w", group.ErrRecordTooLarge, err)
+	default:
+		return fmt.Errorf("%w: %w", group.ErrCoordinatorNotAvailable, err)
+	}
 }
 
 func (o offsetLog) Read(offset int64, maxBytes int) ([]byte, error) {

@@ -1,0 +1,22 @@
+package server
+
+// Heartbeat (key 12), v0-v4; served by the group coordinator.
+//
+//   - Resets the member's session timer. REBALANCE_IN_PROGRESS while the
+//     group is PreparingRebalance tells the member to rejoin; NONE in
+//     CompletingRebalance (members may heartbeat between join and sync).
+//   - v3 adds group.instance.id (FENCED_INSTANCE_ID for a stale member id).
+//   - While the partition loads the answer is NONE, as in Kafka.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleHeartbeat(ctx context.Context, r *kmsg.HeartbeatRequest) kmsg.Response {
+	resp := kmsg.NewPtrHeartbeatResponse()
+	resp.Version = r.Version
+	resp.ErrorCode = errorCode(s.groups.Heartbeat(ctx, r))
+	return resp
+}

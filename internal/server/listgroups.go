@@ -1,0 +1,35 @@
+package server
+
+// ListGroups (key 16), v0-v5; served by the group coordinator.
+//
+//   - Spans every loaded __consumer_offsets partition of this broker; while
+//     one loads the response carries COORDINATOR_LOAD_IN_PROGRESS with the
+//     groups known so far.
+//   - v4 filters by state, v5 by type (every group here is "classic"); both
+//     compare case-insensitively, as Kafka does.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleListGroups(ctx context.Context, r *kmsg.ListGroupsRequest) kmsg.Response {
+	var states, types []string
+	if r.Version >= 4 {
+		states = r.StatesFilter
+	}
+	if r.Version >= 5 {
+		types = r.TypesFilter
+	}
+	gs, err := s.groups.ListGroups(ctx, states, types)
+	resp := kmsg.NewPtrListGroupsResponse()
+	resp.Version = r.Version
+	resp.ErrorCode = errorCode(err)
+	for _, g := range gs {
+		lg := kmsg.NewListGroupsResponseGroup()
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Group, g.ProtocolType, g.GroupState, g.GroupType
+		resp.Groups = append(resp.Groups, lg)
+	}
+	return resp
+}

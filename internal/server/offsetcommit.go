@@ -1,0 +1,47 @@
+package server
+
+// OffsetCommit (key 8), v0-v9; served by the group coordinator.
+//
+//   - v0 has no generation or member id: a standalone (simple) commit.
+//   - v1 carries a per-partition commit timestamp (-1 = now); v2-v4 a
+//     retention time (-1 = broker default), stored as Kafka does in an
+//     OffsetCommitValue v1 with an explicit expire timestamp.
+//   - v6 adds the leader epoch; v7 group.instance.id; v8 is flexible.
+//   - v10 identifies topics by id and is not implemented.
+//   - Generation -1 with an empty member id commits for a group that has no
+//     members (creating it if needed; UNKNOWN_MEMBER_ID if it has members);
+//     otherwise member and generation must match the group's
+//     (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID;
+//     REBALANCE_IN_PROGRESS while CompletingRebalance).
+//   - Per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE.
+//   - Commits are answered only after they are appended to the offsets log;
+//     an append that finds this broker no longer leads the offsets partition
+//     answers NOT_COORDINATOR (the client rediscovers the coordinator), one
+//     that cannot be made durable now COORDINATOR_NOT_AVAILABLE.
+//   - Every partition of the request is answered, in request order.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest) kmsg.Response {
+	res := s.groups.OffsetCommit(ctx, r)
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	resp.Version = r.Version
+	k := 0
+	for _, t := range r.Topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = errorCode(res[k].Err)
+			k++
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}

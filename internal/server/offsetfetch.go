@@ -1,0 +1,95 @@
+package server
+
+// OffsetFetch (key 9), v0-v9; served by the group coordinator.
+//
+//   - v0-v1: per-partition errors only (a group error is reported on every
+//     requested partition); v2+ a top-level error and null topics meaning
+//     "every committed offset of the group".
+//   - v5 returns leader epochs; v7 RequireStable: partitions with a commit
+//     still being appended answer UNSTABLE_OFFSET_COMMIT.
+//   - v8 batches groups, each with its own error; v9 adds member id/epoch
+//     for KIP-848 groups, ignored for classic groups as in Kafka.
+//   - v10 identifies topics by id and is not implemented.
+//   - Unknown offsets are -1 with empty metadata; an unknown group is not an
+//     error. A topic named twice is answered once.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/group"
+)
+
+func (s *Server) handleOffsetFetch(ctx context.Context, r *kmsg.OffsetFetchRequest) kmsg.Response {
+	resp := kmsg.NewPtrOffsetFetchResponse()
+	resp.Version = r.Version
+	if r.Version >= 8 {
+		for _, rg := range r.Groups {
+			var topics []group.FetchTopic // null: every committed offset
+			if rg.Topics != nil {
+				topics = make([]group.FetchTopic, 0, len(rg.Topics))
+				for _, t := range rg.Topics {
+					topics = append(topics, group.FetchTopic{Topic: t.Topic, Partitions: t.Partitions})
+				}
+			}
+			fts, err := s.groups.OffsetFetch(ctx, rg.Group, topics, r.RequireStable)
+			g := kmsg.NewOffsetFetchResponseGroup()
+			g.Group, g.ErrorCode = rg.Group, errorCode(err)
+			for _, ft := range fts {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic = ft.Topic
+				for _, p := range ft.Partitions {
+					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, errorCode(p.Err)
+					md := p.Metadata
+					rp.Metadata = &md
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				g.Topics = append(g.Topics, rt)
+			}
+			resp.Groups = append(resp.Groups, g)
+		}
+		return resp
+	}
+	fts, err := s.fetchOffsetsV0(ctx, r)
+	resp.ErrorCode = errorCode(err)
+	for _, ft := range fts {
+		rt := kmsg.NewOffsetFetchResponseTopic()
+		rt.Topic = ft.Topic
+		for _, p := range ft.Partitions {
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, errorCode(p.Err)
+			md := p.Metadata
+			rp.Metadata = &md
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+// fetchOffsetsV0 answers the single group of OffsetFetch v0-v7. Before v2
+// null topics mean none, and a group error goes on every partition.
+func (s *Server) fetchOffsetsV0(ctx context.Context, r *kmsg.OffsetFetchRequest) ([]group.FetchedTopic, error) {
+	var topics []group.FetchTopic
+	if r.Topics != nil || r.Version < 2 {
+		topics = make([]group.FetchTopic, 0, len(r.Topics))
+		for _, t := range r.Topics {
+			topics = append(topics, group.FetchTopic{Topic: t.Topic, Partitions: t.Partitions})
+		}
+	}
+	fts, err := s.groups.OffsetFetch(ctx, r.Group, topics, r.Version >= 7 && r.RequireStable)
+	if err == nil || r.Version >= 2 {
+		return fts, err
+	}
+	fts = nil
+	for _, t := range group.MergeFetchTopics(topics) {
+		ft := group.FetchedTopic{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			ft.Partitions = append(ft.Partitions, group.FetchedPartition{Partition: p, Offset: -1, LeaderEpoch: -1, Err: err})
+		}
+		fts = append(fts, ft)
+	}
+	return fts, err
+}
