@@ -38,9 +38,11 @@
 //
 // # Ownership
 //
-// The server calls LoadPartition when it becomes leader of a
-// __consumer_offsets partition and UnloadPartition when it stops. A group
-// lives in partition PartitionFor(id) (Java String.hashCode, as Kafka).
+// The server's reconciler calls LoadPartition (on a goroutine of its own)
+// when this broker becomes leader of a __consumer_offsets partition, and
+// UnloadPartition when it stops. A group lives in partition PartitionFor(id)
+// (Java String.hashCode, as Kafka) of Config.NumPartitions, which the server
+// sets from the topic's real partition count.
 // Requests for groups of partitions not loaded fail with ErrNotCoordinator;
 // during the load, ErrLoadInProgress (Heartbeat succeeds and SyncGroup fails
 // with ErrRebalanceInProgress there, as Kafka does for old clients).

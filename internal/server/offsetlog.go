@@ -45,10 +45,15 @@ func offsetLogError(err error) error {
 	}
 }
 
+// Read and LogEndOffset reach the log end, not the high watermark: a
+// coordinator loads its partition right after becoming leader, when the high
+// watermark may still lag records the previous leader had committed (it
+// advances once the followers fetch again). Stopping at it would forget
+// those commits; Kafka's coordinator reads to the log end too.
 func (o offsetLog) Read(offset int64, maxBytes int) ([]byte, error) {
-	res, err := o.part.Fetch(offset, maxBytes, false)
+	res, err := o.part.Fetch(offset, maxBytes, true)
 	return res.Records, err
 }
 
 func (o offsetLog) LogStartOffset() int64 { return o.part.LogStartOffset() }
-func (o offsetLog) LogEndOffset() int64   { return o.part.HighWatermark() }
+func (o offsetLog) LogEndOffset() int64   { return o.part.LogEndOffset() }

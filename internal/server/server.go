@@ -90,7 +90,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.replicas, err = replica.NewManager(s.replicaConfig()); err != nil {
 		return err
 	}
-	s.groups = group.New(s.groupConfig())
 	if s.cfg.clusterMode() {
 		if err := s.startController(ctx); err != nil {
 			return fmt.Errorf("start gossip on %s: %w", s.cfg.GossipAddr, err)
@@ -105,6 +104,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.ensureOffsetsTopic(ctx); err != nil {
 		return err
 	}
+	s.groups = group.New(s.groupConfig())
 	if err := s.startReconciler(ctx); err != nil {
 		return err
 	}
@@ -171,9 +171,17 @@ func (s *Server) replicaConfig() replica.Config {
 	}
 }
 
+// groupConfig configures the group coordinator. Groups map to
+// __consumer_offsets partitions by the topic's real partition count, fixed
+// when the cluster first created it: a broker started with another
+// offsets.topic.num.partitions must still find every group where the others
+// do.
 func (s *Server) groupConfig() group.Config {
 	gc := group.DefaultConfig()
 	gc.NumPartitions = s.cfg.OffsetsTopicPartitions
+	if t := s.meta.State().Topics[offsetsTopic]; t != nil && len(t.Partitions) > 0 {
+		gc.NumPartitions = int32(len(t.Partitions))
+	}
 	gc.InitialRebalanceDelay = s.cfg.GroupInitialRebalanceDelay
 	gc.MinSessionTimeout = s.cfg.GroupMinSessionTimeout
 	gc.MaxSessionTimeout = s.cfg.GroupMaxSessionTimeout
