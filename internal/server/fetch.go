@@ -17,7 +17,9 @@ package server
 // response has SessionID 0, so clients keep sending full requests; a request
 // naming a session gets FETCH_SESSION_ID_NOT_FOUND. Transactions are not
 // implemented, so LastStableOffset equals the high watermark and there are no
-// aborted transactions.
+// aborted transactions. A partition unknown or not led here is looked up
+// again, once per request, after catching up with the controller
+// (catchup.go).
 
 import (
 	"context"
@@ -50,6 +52,7 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 		replicaID = r.ReplicaState.ID
 	}
 	isReplica := replicaID >= 0
+	caughtUp := false
 	for {
 		// Take the change channel before reading so no append is missed.
 		// Followers wake on appends (they read past the high watermark),
@@ -59,6 +62,12 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 			changed = s.replicas.ReplicaChanged()
 		}
 		total, anyErr := s.fillFetch(req, resp, r, maxBytes, replicaID)
+		if anyErr && !caughtUp && fetchMissed(resp) {
+			caughtUp = true
+			req.DropSplices() // this answer is discarded; fill again
+			s.catchUp(ctx)
+			continue
+		}
 		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
 			return resp
 		}
@@ -84,6 +93,19 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 // fillFetch (re)builds resp.Topics from the request; it returns the bytes of
 // records gathered and whether any partition carries an error (which makes
 // Kafka answer at once).
+// fetchMissed reports whether a partition was refused as unknown or not led
+// here, which metadata that has not caught up can cause.
+func fetchMissed(resp *kmsg.FetchResponse) bool {
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if isMissCode(p.ErrorCode) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, replicaID int32) (int, bool) {
 	st := s.meta.State()
 	resp.Topics = resp.Topics[:0]

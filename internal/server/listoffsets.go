@@ -9,14 +9,30 @@ package server
 // Any other value finds the first record whose timestamp is >= it: the
 // time index finds the batch, then that one batch is decoded to pick the
 // record. No match gives offset -1. v0 returns the answer in OldStyleOffsets. v4+
-// checks CurrentLeaderEpoch and returns the leader epoch.
+// checks CurrentLeaderEpoch and returns the leader epoch. A partition unknown
+// or not led here is answered again after catching up with the controller
+// (catchup.go).
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (s *Server) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
+func (s *Server) handleListOffsets(ctx context.Context, r *kmsg.ListOffsetsRequest) kmsg.Response {
+	resp, missed := s.listOffsets(r)
+	if missed {
+		// Unknown or not led here: maybe only not yet. Catch up once.
+		s.catchUp(ctx)
+		resp, _ = s.listOffsets(r)
+	}
+	return resp
+}
+
+// listOffsets answers r from the current state; missed reports a partition
+// refused as unknown or not led here.
+func (s *Server) listOffsets(r *kmsg.ListOffsetsRequest) (_ *kmsg.ListOffsetsResponse, missed bool) {
 	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
 	resp.Version = r.Version
 	st := s.meta.State()
@@ -39,6 +55,7 @@ func (s *Server) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 			}
 			if err != nil {
 				lp.ErrorCode = errorCode(err)
+				missed = missed || isMiss(err)
 			}
 			if r.Version == 0 && err == nil && lp.Offset >= 0 && rp.MaxNumOffsets > 0 {
 				lp.OldStyleOffsets = []int64{lp.Offset}
@@ -47,7 +64,7 @@ func (s *Server) handleListOffsets(r *kmsg.ListOffsetsRequest) kmsg.Response {
 		}
 		resp.Topics = append(resp.Topics, lt)
 	}
-	return resp
+	return resp, missed
 }
 
 func (s *Server) listOffset(lp *kmsg.ListOffsetsResponseTopicPartition, topic string, rp kmsg.ListOffsetsRequestTopicPartition) error {

@@ -11,7 +11,9 @@ package server
 // unless its partitions are already led here, in which case it is returned
 // ready. v10+ carry topic IDs; v12 may ask by topic ID with a null name.
 // Null topics (v1+) means all topics; an empty list means none; v0 treats an
-// empty list as all.
+// empty list as all. A requested topic this broker does not know is looked
+// up again after catching up with the controller (catchup.go), so every
+// broker answers for a topic as soon as CreateTopics has answered anywhere.
 
 import (
 	"context"
@@ -41,6 +43,12 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 		}
 		return resp
 	}
+	if anyUnknown(st, r.Topics) {
+		// The client may have learnt of the topic from a fresher broker
+		// (or just created it): catch up before answering from local state.
+		s.catchUp(ctx)
+		st = s.meta.State()
+	}
 	created := false
 	for _, rt := range r.Topics {
 		mt, c := s.requestedTopic(ctx, st, r, rt)
@@ -52,6 +60,19 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 		resp.ControllerID = s.meta.State().ControllerID
 	}
 	return resp
+}
+
+// anyUnknown reports whether a requested topic is missing from st.
+func anyUnknown(st *raftmeta.State, topics []kmsg.MetadataRequestTopic) bool {
+	for _, rt := range topics {
+		switch {
+		case rt.Topic != nil && st.Topics[*rt.Topic] == nil:
+			return true
+		case rt.Topic == nil && st.TopicsByID[rt.TopicID] == nil:
+			return true
+		}
+	}
+	return false
 }
 
 // metadataBrokers lists the live brokers at the addresses of the listener

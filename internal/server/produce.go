@@ -14,6 +14,10 @@ package server
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED; transactional batches →
 // UNSUPPORTED_FOR_MESSAGE_FORMAT). v8+ ErrorMessage says what went wrong.
 // Produce never auto-creates topics (Kafka creates them from Metadata only).
+// A partition this broker does not know or lead is tried again once after
+// catching up with the controller (catchup.go), so a producer that learnt
+// of a new topic or leader from a fresher broker is not refused; only then
+// is it UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER_OR_FOLLOWER.
 
 import (
 	"context"
@@ -49,20 +53,32 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 	// that a client's next produce is appended meanwhile; responses still
 	// leave in order (wire.Request.Defer).
 	var waits []pendingAck
+	var missed []pendingAck // partitions refused by metadata that may lag
 	st := s.meta.State()
-	for _, rt := range r.Topics {
+	for i, rt := range r.Topics {
 		pt := kmsg.NewProduceResponseTopic()
 		pt.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
+		for j, rp := range rt.Partitions {
 			pp, wait, err := s.producePartition(st, r, rt.Topic, rp, topErr)
 			pt.Partitions = append(pt.Partitions, pp)
-			if err != nil {
-				s.setProduceError(r, rt.Topic, &pt.Partitions[len(pt.Partitions)-1], err)
-			} else if r.Acks == -1 {
-				waits = append(waits, pendingAck{topic: len(resp.Topics), partition: len(pt.Partitions) - 1, wait: wait})
+			if isMiss(err) {
+				missed = append(missed, pendingAck{topic: i, partition: j})
 			}
+			s.recordAppend(r, &pt.Partitions[j], rt.Topic, i, j, wait, err, &waits)
 		}
 		resp.Topics = append(resp.Topics, pt)
+	}
+	if len(missed) > 0 {
+		// Catch up with the controller once, then try those partitions
+		// again: the client may know of them from a fresher broker.
+		s.catchUp(ctx)
+		st = s.meta.State()
+		for _, m := range missed {
+			rt := &r.Topics[m.topic]
+			pp, wait, err := s.producePartition(st, r, rt.Topic, rt.Partitions[m.partition], topErr)
+			resp.Topics[m.topic].Partitions[m.partition] = pp
+			s.recordAppend(r, &resp.Topics[m.topic].Partitions[m.partition], rt.Topic, m.topic, m.partition, wait, err, &waits)
+		}
 	}
 	if r.Acks == 0 {
 		return nil, nil
@@ -78,6 +94,17 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 		finish(resp, nil)
 	}()
 	return nil, nil
+}
+
+// recordAppend notes one partition's append outcome: its error in the
+// response, or, for acks=all, the wait to run before answering.
+func (s *Server) recordAppend(r *kmsg.ProduceRequest, pp *kmsg.ProduceResponseTopicPartition, topic string, ti, pi int, wait func(context.Context) error, err error, waits *[]pendingAck) {
+	switch {
+	case err != nil:
+		s.setProduceError(r, topic, pp, err)
+	case r.Acks == -1:
+		*waits = append(*waits, pendingAck{topic: ti, partition: pi, wait: wait})
+	}
 }
 
 // producePartition appends one partition's records (unless topErr or a
