@@ -14,8 +14,9 @@ package server
 // CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 // v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
 // fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
-// response has SessionID 0, so clients keep sending full requests; a request
-// naming a session gets FETCH_SESSION_ID_NOT_FOUND. Transactions are not
+// response has SessionID 0, so clients keep sending full requests; an
+// incremental request (SessionEpoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, a
+// full one naming a session (epoch 0, or -1 "final") is served in full. Transactions are not
 // implemented, so LastStableOffset equals the high watermark and there are no
 // aborted transactions. A partition unknown or not led here is looked up
 // again, once per request, after catching up with the controller
@@ -37,7 +38,10 @@ import (
 func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	resp.Version = r.Version
-	if r.SessionID != 0 || r.SessionEpoch > 0 {
+	if r.SessionEpoch > 0 {
+		// An incremental fetch in a session we never created. A full
+		// fetch (epoch 0, or -1 "final") naming a session is answered in
+		// full, as Kafka closes the session then (kafka-go sends -1/-1).
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp
 	}

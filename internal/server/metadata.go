@@ -11,9 +11,10 @@ package server
 // unless its partitions are already led here, in which case it is returned
 // ready. v10+ carry topic IDs; v12 may ask by topic ID with a null name.
 // Null topics (v1+) means all topics; an empty list means none; v0 treats an
-// empty list as all. A requested topic this broker does not know is looked
-// up again after catching up with the controller (catchup.go), so every
-// broker answers for a topic as soon as CreateTopics has answered anywhere.
+// empty list as all. A request for all topics, or naming a topic this
+// broker does not know, is answered after catching up with the controller
+// (catchup.go), so every broker answers for a topic as soon as CreateTopics
+// has answered anywhere.
 
 import (
 	"context"
@@ -38,6 +39,10 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 	resp.ControllerID = st.ControllerID
 
 	if r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0) {
+		// Whatever a client learnt elsewhere may be missing here: catch
+		// up first (all-topics requests are periodic refreshes, rare).
+		s.catchUp(ctx)
+		st = s.meta.State()
 		for _, name := range slices.Sorted(maps.Keys(st.Topics)) {
 			resp.Topics = append(resp.Topics, s.topicMetadata(st, st.Topics[name], r))
 		}
