@@ -159,4 +159,3 @@ func fetchErrOf(r *kafka.FetchResponse) error {
 	}
 	return r.Error
 }
-
