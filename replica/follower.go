@@ -213,9 +213,10 @@ func (p *Partition) advanceLogStartAsFollower(epoch int32, leaderStart int64) er
 	if p.followingLocked(epoch) != nil {
 		return nil
 	}
-	off := min(leaderStart, p.hw.Load())
+	hw := p.hw.Load()
+	off := min(leaderStart, hw)
 	if off <= p.log.LogStartOffset() {
 		return nil
 	}
-	return p.log.DeleteRecordsBefore(off)
+	return p.log.DeleteRecordsBefore(off, hw)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/strombroker/strom/storage"
 )
@@ -408,10 +409,18 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 	if offset < 0 || offset > hw {
 		return -1, fmt.Errorf("%w: delete offset %d beyond high watermark %d", storage.ErrOffsetOutOfRange, offset, hw)
 	}
-	if err := p.log.DeleteRecordsBefore(offset); err != nil {
+	if err := p.log.DeleteRecordsBefore(offset, hw); err != nil {
 		return -1, err
 	}
 	return p.log.LogStartOffset(), nil
+}
+
+// enforceRetention applies retention.ms and retention.bytes, deleting only
+// segments entirely below the high watermark: records at or above it may
+// not be replicated yet (and their timestamps are the producer's), so the
+// log start offset never passes it.
+func (p *Partition) enforceRetention(now time.Time) error {
+	return p.log.EnforceRetention(now, p.hw.Load())
 }
 
 // Size is the partition's size on disk.
