@@ -14,8 +14,25 @@ import (
 
 // Settings are the per-partition knobs that come from topic configs.
 type Settings struct {
-	Log               storage.Config
+	Log storage.Config
+	// MinInsyncReplicas is min.insync.replicas: acks=all writes are refused
+	// below it, and the high watermark does not advance while the ISR is
+	// smaller than the effective minimum, min(MinInsyncReplicas, Replicas)
+	// (strict min-ISR, KIP-966; see doc.go).
 	MinInsyncReplicas int
+	// Replicas is the partition's replication factor, which caps
+	// MinInsyncReplicas for the high watermark as Kafka's effectiveMinIsr
+	// does, so that a topic configured with more in-sync replicas than it
+	// has copies still makes progress for acks=1. Zero means unknown: no cap.
+	Replicas int
+}
+
+// effectiveMinISR is the ISR size below which the high watermark is frozen.
+func (s Settings) effectiveMinISR() int {
+	if s.Replicas > 0 {
+		return min(s.MinInsyncReplicas, s.Replicas)
+	}
+	return s.MinInsyncReplicas
 }
 
 // ProduceResult is what an acknowledged Produce reports back.
@@ -57,6 +74,11 @@ type Partition struct {
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
+	// pendingAdd holds the followers this leader proposed adding to the
+	// ISR that metadata has not delivered yet, with when each stops
+	// counting (zero while its proposal is in flight). With the committed
+	// isr they form the maximal ISR the high watermark is computed over.
+	pendingAdd  map[int32]time.Time
 	followerLEO map[int32]int64
 	lead        leaderState // follower fetch tracking while leading; see isr.go
 	closed      bool
@@ -87,6 +109,7 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, chang
 		settings:    s,
 		producers:   newProducerState(),
 		followerLEO: make(map[int32]int64),
+		pendingAdd:  make(map[int32]time.Time),
 		hwWaits:     make(chan struct{}),
 	}
 	// Start from the checkpointed high watermark: records past it may never
@@ -118,7 +141,8 @@ func (p *Partition) rebuildProducers() error {
 	})
 }
 
-// BecomeLeader makes this replica the leader at epoch with the given ISR.
+// BecomeLeader makes this replica the leader at epoch with the given
+// (committed) ISR. acks=all producers waiting are woken to re-check it.
 func (p *Partition) BecomeLeader(epoch int32, isr []int32) {
 	p.mu.Lock()
 	p.resetLeaderStateLocked(epoch, isr)
@@ -127,6 +151,7 @@ func (p *Partition) BecomeLeader(epoch int32, isr []int32) {
 	p.isr = slices.Clone(isr)
 	p.mu.Unlock()
 	p.advanceHW()
+	p.wakeAcksWaiters()
 }
 
 // BecomeFollower stops accepting produce requests.
@@ -267,23 +292,21 @@ func (p *Partition) markDurable(leo int64) {
 }
 
 // advanceHW recomputes the high watermark as the minimum durable log end
-// offset over the ISR and wakes waiters when it moves.
+// offset over the maximal ISR (committed ISR and pending additions) and
+// wakes waiters when it moves. It does not move while the committed ISR is
+// smaller than the effective min.insync.replicas (strict min-ISR).
 func (p *Partition) advanceHW() {
 	p.mu.Lock()
-	if !p.leader {
+	if !p.leader || len(p.isr) < p.settings.effectiveMinISR() {
 		p.mu.Unlock()
 		return
 	}
 	hw := p.durable.Load()
 	for _, id := range p.isr {
-		if id == p.self {
-			continue
-		}
-		leo, ok := p.followerLEO[id]
-		if !ok {
-			leo = p.hw.Load() // unknown yet: hold the high watermark where it is
-		}
-		hw = min(hw, leo)
+		hw = min(hw, p.followerLEOLocked(id))
+	}
+	for id := range p.pendingAdd { // expired by the ISR loop, which owns proposals
+		hw = min(hw, p.followerLEOLocked(id))
 	}
 	moved := false
 	if cur := p.hw.Load(); hw > cur {
@@ -300,6 +323,20 @@ func (p *Partition) advanceHW() {
 			p.changed()
 		}
 	}
+}
+
+// followerLEOLocked is what replica id contributes to the high watermark:
+// the leader's own durable LEO for itself, the follower's last fetch offset,
+// or the current high watermark (hold it) when the follower has not fetched
+// in this leadership. Caller holds p.mu.
+func (p *Partition) followerLEOLocked(id int32) int64 {
+	if id == p.self {
+		return p.durable.Load()
+	}
+	if leo, ok := p.followerLEO[id]; ok {
+		return leo
+	}
+	return p.hw.Load()
 }
 
 // waitAcks blocks until the acks level is met for lastOffset.
@@ -326,12 +363,19 @@ func (p *Partition) waitAcks(ctx context.Context, lastOffset int64, acks int16) 
 		}
 		p.mu.Lock()
 		closed, leader := p.closed, p.leader
+		n, want := len(p.isr), p.settings.MinInsyncReplicas
+		frozen := len(p.isr) < p.settings.effectiveMinISR()
 		p.mu.Unlock()
 		if closed {
 			return ErrClosed
 		}
 		if !leader {
 			return ErrNotLeader
+		}
+		if frozen {
+			// The ISR shrank below min.insync.replicas after the append:
+			// the high watermark will not cover it until the ISR is back.
+			return fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicasAfterAppend, n, want)
 		}
 		select {
 		case <-ch:
