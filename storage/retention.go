@@ -260,6 +260,9 @@ func (l *Log) cutActiveLocked(offset int64) error {
 // leader epochs that begin at or after end are dropped. Caller holds mu.
 func (l *Log) publishTruncatedEndLocked(end int64) error {
 	l.logEnd.Store(end)
+	if err := l.lowerRecoveryPointLocked(end); err != nil {
+		return err
+	}
 	if l.logStart.Load() > end {
 		l.logStart.Store(end)
 		if err := writeStartCheckpoint(filepath.Join(l.dir, startCheckpoint), end); err != nil {
