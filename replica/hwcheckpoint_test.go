@@ -1,6 +1,10 @@
 package replica
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -41,5 +45,42 @@ func TestHighWatermarkCheckpointSurvivesRestart(t *testing.T) {
 	p2.BecomeLeader(3, []int32{self})
 	if hw := p2.HighWatermark(); hw != 3 {
 		t.Fatalf("sole leader: hw %d, want 3", hw)
+	}
+}
+
+// TestHighWatermarkCheckpointFsynced: the checkpoint is fsynced, then
+// renamed into place, then its directory fsynced, so that a power loss
+// leaves the old value or the new one.
+func TestHighWatermarkCheckpointFsynced(t *testing.T) {
+	m := newManager(t, "")
+	p := openLeader(t, m, "hwsync", testSettings())
+	var synced []string
+	p.fsync = func(f *os.File) error {
+		synced = append(synced, filepath.Base(f.Name()))
+		return f.Sync()
+	}
+	produce(t, p, 1, plain("a"))
+	if err := p.checkpointHW(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{hwCheckpointFile + ".tmp", filepath.Base(p.log.Dir())}
+	if !slices.Equal(synced, want) {
+		t.Fatalf("fsynced %q, want %q", synced, want)
+	}
+	if hw, ok := readHWCheckpoint(p.log.Dir()); !ok || hw != 1 {
+		t.Fatalf("checkpoint %d %v, want 1", hw, ok)
+	}
+	// A failed fsync is reported and the value is written again next time.
+	p.fsync = func(*os.File) error { return errors.New("injected fsync failure") }
+	produce(t, p, 1, plain("b"))
+	if err := p.checkpointHW(); err == nil {
+		t.Fatal("checkpoint with a failing fsync succeeded")
+	}
+	p.fsync = (*os.File).Sync
+	if err := p.checkpointHW(); err != nil {
+		t.Fatal(err)
+	}
+	if hw, ok := readHWCheckpoint(p.log.Dir()); !ok || hw != 2 {
+		t.Fatalf("checkpoint %d %v, want 2", hw, ok)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,6 +90,9 @@ type Partition struct {
 	hw      atomic.Int64
 	// hwCheckpointed is the value last written by checkpointHW.
 	hwCheckpointed atomic.Int64
+	// fsync syncs a checkpoint file or its directory; (*os.File).Sync but
+	// for tests. Set once by openPartition.
+	fsync func(*os.File) error
 
 	hwMu    sync.Mutex
 	hwWaits chan struct{} // closed when hw moves
@@ -111,6 +115,7 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, chang
 		followerLEO: make(map[int32]int64),
 		pendingAdd:  make(map[int32]time.Time),
 		hwWaits:     make(chan struct{}),
+		fsync:       (*os.File).Sync,
 	}
 	// Start from the checkpointed high watermark: records past it may never
 	// have been committed. A leader recomputes it from the ISR as soon as it
