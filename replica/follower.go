@@ -196,8 +196,12 @@ func (p *Partition) updateFollowerHW(epoch int32, leaderHW int64) {
 		p.mu.Unlock()
 		return
 	}
-	hw := min(leaderHW, p.log.LogEndOffset())
+	leo := p.log.LogEndOffset()
+	hw := min(leaderHW, leo)
 	moved := p.hw.Swap(hw) != hw
+	if leo >= leaderHW && p.recovering.CompareAndSwap(true, false) {
+		p.logger.Info("caught up with the leader's high watermark after an unclean stop", "highWatermark", leaderHW)
+	}
 	p.mu.Unlock()
 	if moved && p.changed != nil {
 		p.changed()

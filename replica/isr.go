@@ -123,11 +123,22 @@ func (p *Partition) RecordFollowerFetch(id int32, fetchOffset int64, now time.Ti
 	fs.lastFetchLeaderLEO = leo
 	fs.lastFetch = now
 	p.followerLEO[id] = fetchOffset
-	rejoin := !slices.Contains(p.isr, id) && fetchOffset >= p.hw.Load() && fetchOffset >= p.lead.epochStart
+	inISR := slices.Contains(p.isr, id)
+	rejoin := !inISR && fetchOffset >= p.hw.Load() && fetchOffset >= p.lead.epochStart
+	lost := inISR && fetchOffset < p.hw.Load()
+	if lost {
+		// An ISR member asking for records below the high watermark no
+		// longer has them all: it restarted after an unclean stop and lost
+		// its unflushed tail. It is not caught up; propose removing it now
+		// rather than after replica.lag.time.max.ms, so it is not electable
+		// while it lacks committed records. It rejoins like any follower,
+		// once it has fetched up to the high watermark.
+		fs.lastCaughtUp = time.Time{}
+	}
 	kick := p.kickISR
 	p.mu.Unlock()
 	p.advanceHW()
-	if rejoin && kick != nil {
+	if (rejoin || lost) && kick != nil {
 		kick()
 	}
 }

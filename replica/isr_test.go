@@ -350,3 +350,22 @@ func TestStrictMinISR(t *testing.T) {
 		t.Fatalf("RF 1, min.insync 2: hw %d, want 1", hw)
 	}
 }
+
+// TestISRMemberBelowHighWatermarkRemoved: an ISR member that fetches below
+// the high watermark has lost committed records (an unclean stop took its
+// unflushed tail) and is proposed for removal at once, not after
+// replica.lag.time.max.ms, so that it is not electable while it lacks them.
+func TestISRMemberBelowHighWatermarkRemoved(t *testing.T) {
+	m, ch := newISRManager(t, time.Minute)
+	p := openLeader(t, m, replTopic, testSettings(), self, 2)
+	produce(t, p, 1, plain("a", "b", "c"))
+	p.RecordFollowerFetch(2, 3, time.Now())
+	if hw := p.HighWatermark(); hw != 3 {
+		t.Fatalf("hw %d, want 3", hw)
+	}
+	p.RecordFollowerFetch(2, 1, time.Now()) // restarted with only offset 0
+	ch.awaitProposal(t, 1, self)
+	if hw := p.HighWatermark(); hw != 3 {
+		t.Fatalf("hw moved back to %d", hw)
+	}
+}

@@ -90,6 +90,9 @@ type Partition struct {
 	hw      atomic.Int64
 	// hwCheckpointed is the value last written by checkpointHW.
 	hwCheckpointed atomic.Int64
+	// recovering: opened after an unclean stop and not yet caught up with
+	// a leader's high watermark (see RecoveringFromUncleanStop).
+	recovering atomic.Bool
 	// fsync syncs a checkpoint file or its directory; (*os.File).Sync but
 	// for tests. Set once by openPartition.
 	fsync func(*os.File) error
@@ -120,16 +123,26 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, chang
 	// Start from the checkpointed high watermark: records past it may never
 	// have been committed. A leader recomputes it from the ISR as soon as it
 	// leads (a lone broker at once); a follower learns it from its leader.
-	// With no checkpoint (a partition from before checkpoints existed) the
-	// whole log is taken as committed, as earlier versions did.
+	// With no checkpoint, after a clean shutdown (a partition from before
+	// checkpoints existed) the whole log is taken as committed, as earlier
+	// versions did; after an unclean stop nothing is (doc.go).
 	leo := l.LogEndOffset()
 	p.durable.Store(leo)
 	hw := leo
-	if c, ok := readHWCheckpoint(dir); ok && c < leo {
-		hw = c
+	c, ok := readHWCheckpoint(dir)
+	switch {
+	case ok:
+		hw = min(c, leo)
+	case !l.CleanShutdown():
+		hw = l.LogStartOffset()
 	}
 	p.hw.Store(hw)
 	p.hwCheckpointed.Store(hw)
+	if !l.CleanShutdown() {
+		p.recovering.Store(true)
+		logger.Info("opened after an unclean stop: not caught up until it reaches a leader's high watermark",
+			"highWatermark", hw, "logEnd", leo)
+	}
 	if err := p.rebuildProducers(); err != nil {
 		l.Close()
 		return nil, err
@@ -147,8 +160,11 @@ func (p *Partition) rebuildProducers() error {
 }
 
 // BecomeLeader makes this replica the leader at epoch with the given
-// (committed) ISR. acks=all producers waiting are woken to re-check it.
+// (committed) ISR. acks=all producers waiting are woken to re-check it. A
+// replica recovering from an unclean stop stops recovering: as leader its
+// log is the reference.
 func (p *Partition) BecomeLeader(epoch int32, isr []int32) {
+	p.recovering.Store(false)
 	p.mu.Lock()
 	p.resetLeaderStateLocked(epoch, isr)
 	p.leader = true
@@ -166,6 +182,15 @@ func (p *Partition) BecomeFollower(epoch int32) {
 	p.leaderEpoch = epoch
 	p.mu.Unlock()
 }
+
+// RecoveringFromUncleanStop reports whether the replica was opened after an
+// unclean stop (storage found no clean shutdown, so its unflushed tail may
+// be gone, including records it had acknowledged to a leader as a follower)
+// and has not yet caught up: fetched from its current leader up to that
+// leader's high watermark, or become leader. Such a replica must not be
+// elected while an ISR member that stopped cleanly is available (KIP-966);
+// the controller side of that rule is the server's. Safe for concurrent use.
+func (p *Partition) RecoveringFromUncleanStop() bool { return p.recovering.Load() }
 
 // LeaderEpoch returns the current leader epoch.
 func (p *Partition) LeaderEpoch() int32 {

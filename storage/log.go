@@ -47,6 +47,8 @@ type Log struct {
 	// checkpoint file (-1: none), never above the log end.
 	recoveryPoint int64
 	rpSaved       int64
+	// cleanOpen: Open found the clean shutdown marker. Set once by load.
+	cleanOpen bool
 
 	// Mirrors of state guarded by mu, for lock-free hot-path reads.
 	logStart atomic.Int64
@@ -115,6 +117,7 @@ func (l *Log) load() error {
 	if err != nil {
 		return err
 	}
+	l.cleanOpen = clean
 	startCk, err := readStartCheckpoint(filepath.Join(l.dir, startCheckpoint))
 	if err != nil {
 		return err
@@ -481,6 +484,12 @@ func (l *Log) Size() int64 {
 	defer l.mu.RUnlock()
 	return l.size
 }
+
+// CleanShutdown reports whether Open found the log cleanly closed (every
+// write fsynced by Close). False means an unclean stop: a crash, kill -9 or
+// power loss, after which writes not yet fsynced may be gone (recovery cut
+// the log at the first bad batch). It does not change while the log is open.
+func (l *Log) CleanShutdown() bool { return l.cleanOpen }
 
 // Dir is the directory holding the log's files.
 func (l *Log) Dir() string { return l.dir }
