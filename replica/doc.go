@@ -4,7 +4,7 @@
 //
 // A Partition wraps one storage.Log. On the leader, Produce validates and
 // appends batches, then advances the high watermark to the minimum log end
-// offset of the in-sync replicas (just the leader itself while the ISR has one
+// offset of the maximal ISR (just the leader itself while the ISR has one
 // member). Consumers never read past the high watermark. The package knows
 // nothing about Raft or the Kafka wire format: the server tells it, as plain
 // values, which partitions it hosts, at which leader epoch and with which ISR.
@@ -19,6 +19,48 @@
 // KIP-279), then sends Fetch requests with its replica id and appends what
 // comes back as it is (fetcher.go, follower.go). The only import of the wire
 // format is wire's client, for those two requests.
+//
+// # Safety rules for the high watermark
+//
+// Maximal ISR. The high watermark is the minimum log end offset over the
+// committed ISR (the set metadata last gave BecomeLeader) plus every
+// follower this leader has proposed adding and metadata has not yet
+// delivered. A follower counts from the moment the proposal is made, before
+// the controller can make it electable; a shrink counts only once
+// committed. A pending addition is dropped when metadata delivers it, when
+// a new leadership begins, or replica.lag.time.max.ms after its proposal
+// returned without metadata delivering it (isr.go).
+//
+// Strict min-ISR (KIP-966). The high watermark does not advance while the
+// committed ISR is smaller than the effective minimum, min(min.insync.replicas,
+// replication factor) (Kafka's effectiveMinIsr; Settings.Replicas). acks=all
+// is refused with NOT_ENOUGH_REPLICAS below min.insync.replicas as before; an
+// acks=all write already waiting when the ISR drops below it gets
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND; acks=1 writes made meanwhile are
+// appended but not shown to consumers until the ISR is back. A single
+// replica (min.insync.replicas 1, the default) is unaffected.
+//
+// Unclean stop. When storage reports that a partition's log was not closed
+// cleanly (storage.Log.CleanShutdown), its unflushed tail may be gone, even
+// records it had reported to a leader as a follower. Then:
+//
+//   - it claims as committed nothing beyond its checkpointed high watermark
+//     (nothing at all without a checkpoint: its high watermark starts at the
+//     log start offset); a leader or its own leader moves it on from there;
+//   - it reports itself recovering (Partition.RecoveringFromUncleanStop)
+//     until, following, it has fetched from its current leader up to that
+//     leader's high watermark, or it becomes leader;
+//   - a leader treats an ISR member that fetches below the high watermark as
+//     not caught up and proposes its removal at once (it lacks committed
+//     records); it rejoins, like any follower, only once its log end has
+//     reached the high watermark and the start of the leader's epoch.
+//
+// Not electing such a replica is the controller's part (KIP-966's eligible
+// leader replicas and clean-shutdown flag at registration): it would need
+// each broker to report, when it registers, whether it stopped cleanly (or
+// which partitions are still recovering), remove an uncleanly stopped broker
+// from the ISR (and any eligible set) of its partitions at once, and prefer
+// any other ISR member when electing.
 //
 // Lock order: replication.mu, then fetcher.mu, then Partition.mu; and
 // Manager.mu before Partition.mu. Manager.mu is never held together with

@@ -196,8 +196,12 @@ func (p *Partition) updateFollowerHW(epoch int32, leaderHW int64) {
 		p.mu.Unlock()
 		return
 	}
-	hw := min(leaderHW, p.log.LogEndOffset())
+	leo := p.log.LogEndOffset()
+	hw := min(leaderHW, leo)
 	moved := p.hw.Swap(hw) != hw
+	if leo >= leaderHW && p.recovering.CompareAndSwap(true, false) {
+		p.logger.Info("caught up with the leader's high watermark after an unclean stop", "highWatermark", leaderHW)
+	}
 	p.mu.Unlock()
 	if moved && p.changed != nil {
 		p.changed()
@@ -213,9 +217,10 @@ func (p *Partition) advanceLogStartAsFollower(epoch int32, leaderStart int64) er
 	if p.followingLocked(epoch) != nil {
 		return nil
 	}
-	off := min(leaderStart, p.hw.Load())
+	hw := p.hw.Load()
+	off := min(leaderStart, hw)
 	if off <= p.log.LogStartOffset() {
 		return nil
 	}
-	return p.log.DeleteRecordsBefore(off)
+	return p.log.DeleteRecordsBefore(off, hw)
 }

@@ -12,11 +12,19 @@ import (
 // lacks). From that the leader keeps, per follower:
 //
 //   - its LEO (Partition.followerLEO), which feeds the high watermark: the
-//     minimum LEO over the *current* ISR, the leader's own durable LEO
-//     included. A replica being added counts only once metadata has put it
-//     into the ISR (BecomeLeader with the new set); a replica being removed
-//     keeps counting until metadata has taken it out. Both errors are on the
-//     safe side: the high watermark can lag, never run ahead.
+//     minimum LEO over the *maximal* ISR, the leader's own durable LEO
+//     included. The maximal ISR is Kafka's: the committed ISR (the set
+//     metadata last gave BecomeLeader) plus the followers this leader has
+//     proposed adding (Partition.pendingAdd). A replica being added counts
+//     from the moment the proposal is made, before the controller can make
+//     it electable; a replica being removed keeps counting until metadata
+//     has taken it out. Both errors are on the safe side: the high
+//     watermark can lag, never run ahead of a replica that may lead.
+//     A pending addition stops counting when metadata delivers it (it is
+//     then simply in the ISR), when a new leadership begins, or
+//     replica.lag.time.max.ms after its proposal returned without
+//     metadata delivering it (rejected, or lost): the same delay after
+//     which an ISR member that stopped fetching is proposed for removal.
 //   - lastCaughtUp, the last time the follower was known to have everything
 //     the leader had. Kafka's rule (Replica.updateFetchState), kept here:
 //     a fetch at or past the leader's LEO *now* makes the follower caught up
@@ -60,8 +68,12 @@ type leaderState struct {
 // new to the set a fresh window. Caller holds p.mu.
 func (p *Partition) resetLeaderStateLocked(epoch int32, isr []int32) {
 	now := time.Now()
+	for _, id := range isr {
+		delete(p.pendingAdd, id) // committed now
+	}
 	if !p.leader || p.leaderEpoch != epoch || p.lead.followers == nil {
 		clear(p.followerLEO)
+		clear(p.pendingAdd)
 		p.lead = leaderState{
 			followers:  make(map[int32]*followerState),
 			epochStart: p.log.LogEndOffset(),
@@ -111,11 +123,22 @@ func (p *Partition) RecordFollowerFetch(id int32, fetchOffset int64, now time.Ti
 	fs.lastFetchLeaderLEO = leo
 	fs.lastFetch = now
 	p.followerLEO[id] = fetchOffset
-	rejoin := !slices.Contains(p.isr, id) && fetchOffset >= p.hw.Load() && fetchOffset >= p.lead.epochStart
+	inISR := slices.Contains(p.isr, id)
+	rejoin := !inISR && fetchOffset >= p.hw.Load() && fetchOffset >= p.lead.epochStart
+	lost := inISR && fetchOffset < p.hw.Load()
+	if lost {
+		// An ISR member asking for records below the high watermark no
+		// longer has them all: it restarted after an unclean stop and lost
+		// its unflushed tail. It is not caught up; propose removing it now
+		// rather than after replica.lag.time.max.ms, so it is not electable
+		// while it lacks committed records. It rejoins like any follower,
+		// once it has fetched up to the high watermark.
+		fs.lastCaughtUp = time.Time{}
+	}
 	kick := p.kickISR
 	p.mu.Unlock()
 	p.advanceHW()
-	if rejoin && kick != nil {
+	if (rejoin || lost) && kick != nil {
 		kick()
 	}
 }
@@ -199,6 +222,57 @@ func (p *Partition) isrProposal(now time.Time, lagMax time.Duration) (newISR []i
 	}
 	newISR = append(newISR, expand...)
 	return newISR, p.leaderEpoch, true
+}
+
+// beginProposal records, before newISR is proposed at epoch, the followers
+// it adds as pending additions: from now on they count toward the high
+// watermark (maximal ISR). It reports false, proposing nothing, when the
+// replica no longer leads at epoch.
+func (p *Partition) beginProposal(epoch int32, newISR []int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.leader || p.closed || p.leaderEpoch != epoch {
+		return false
+	}
+	for _, id := range newISR {
+		if !slices.Contains(p.isr, id) {
+			p.pendingAdd[id] = time.Time{} // in flight: never expires
+		}
+	}
+	return true
+}
+
+// endProposal starts the expiry clock of the pending additions of a
+// proposal that has returned (accepted or not): they count until until,
+// unless metadata delivers them first.
+func (p *Partition) endProposal(epoch int32, newISR []int32, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.leaderEpoch != epoch {
+		return
+	}
+	for _, id := range newISR {
+		if t, ok := p.pendingAdd[id]; ok && t.IsZero() {
+			p.pendingAdd[id] = until
+		}
+	}
+}
+
+// expirePendingAdditions drops pending additions whose time has passed and
+// recomputes the high watermark if any was dropped.
+func (p *Partition) expirePendingAdditions(now time.Time) {
+	p.mu.Lock()
+	expired := false
+	for id, until := range p.pendingAdd {
+		if !until.IsZero() && now.After(until) {
+			delete(p.pendingAdd, id)
+			expired = true
+		}
+	}
+	p.mu.Unlock()
+	if expired {
+		p.advanceHW()
+	}
 }
 
 // wakeReplicaFetches wakes long-polling replica fetches after a leader

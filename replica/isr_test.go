@@ -240,3 +240,132 @@ func TestAppendAsFollowerPartialAndFencing(t *testing.T) {
 		t.Fatalf("corrupt append: %d bytes, %v, LEO %d", n, err, dst.LogEndOffset())
 	}
 }
+
+// newISRManager opens a Manager whose ISR loop proposes to a fakeChanger.
+func newISRManager(t *testing.T, lagMax time.Duration) (*Manager, *fakeChanger) {
+	t.Helper()
+	ch := &fakeChanger{proposals: make(chan isrProposalMsg, 64)}
+	m, err := NewManager(Config{NodeID: self, DataDir: t.TempDir(),
+		Replication: ReplicationConfig{ISRChanger: ch, LagTimeMax: lagMax}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close manager: %v", err)
+		}
+	})
+	return m, ch
+}
+
+// TestMaximalISRHoldsHighWatermark: from the moment the leader proposes
+// adding a follower, the high watermark waits for that follower (Kafka's
+// maximal ISR), before metadata has committed the addition.
+func TestMaximalISRHoldsHighWatermark(t *testing.T) {
+	m, ch := newISRManager(t, 10*time.Second)
+	p := openLeader(t, m, replTopic, testSettings(), self)
+	produce(t, p, 1, plain("a", "b"))
+	if hw := p.HighWatermark(); hw != 2 {
+		t.Fatalf("hw %d, want 2", hw)
+	}
+	p.RecordFollowerFetch(2, 2, time.Now()) // caught up: proposed for the ISR
+	ch.awaitProposal(t, 1, self, 2)
+	produce(t, p, 1, plain("c"))
+	if hw := p.HighWatermark(); hw != 2 {
+		t.Fatalf("hw %d passed follower 2 (at 2), proposed for the ISR but not yet committed", hw)
+	}
+	p.RecordFollowerFetch(2, 3, time.Now())
+	if hw := p.HighWatermark(); hw != 3 {
+		t.Fatalf("hw %d, want 3", hw)
+	}
+	// Committed: 2 is an ordinary ISR member.
+	p.BecomeLeader(1, []int32{self, 2})
+	produce(t, p, 1, plain("d"))
+	if hw := p.HighWatermark(); hw != 3 {
+		t.Fatalf("hw %d, want 3 until 2 fetches", hw)
+	}
+	p.RecordFollowerFetch(2, 4, time.Now())
+	if hw := p.HighWatermark(); hw != 4 {
+		t.Fatalf("hw %d, want 4", hw)
+	}
+}
+
+// TestMaximalISRPendingAdditionExpires: an addition the controller never
+// commits stops holding the high watermark once the follower has stopped
+// fetching for replica.lag.time.max.ms, as an ISR member would be removed.
+func TestMaximalISRPendingAdditionExpires(t *testing.T) {
+	m, ch := newISRManager(t, 100*time.Millisecond)
+	ch.reject.Store(true)
+	p := openLeader(t, m, replTopic, testSettings(), self)
+	produce(t, p, 1, plain("a"))
+	p.RecordFollowerFetch(2, 1, time.Now())
+	waitFor(t, "a proposal", func() bool { return ch.rejected.Load() >= 1 })
+	produce(t, p, 1, plain("b"))
+	if hw := p.HighWatermark(); hw != 1 {
+		t.Fatalf("hw %d passed the pending addition", hw)
+	}
+	waitFor(t, "the pending addition to expire", func() bool { return p.HighWatermark() == 2 })
+}
+
+// TestStrictMinISR: while the committed ISR is smaller than
+// min.insync.replicas the high watermark stays put, so acks=1 writes made
+// then are not shown to consumers until the ISR is back.
+func TestStrictMinISR(t *testing.T) {
+	m := newManager(t, "")
+	s := testSettings()
+	s.MinInsyncReplicas = 2
+	p := openLeader(t, m, "strict", s, self, 2)
+	produce(t, p, 1, plain("a"))
+	p.RecordFollowerFetch(2, 1, time.Now())
+	if hw := p.HighWatermark(); hw != 1 {
+		t.Fatalf("hw %d, want 1", hw)
+	}
+	all := produceAsync(t, testCtx(t), p, -1, plain("b"))
+	waitFor(t, "the acks=all batch to be appended", func() bool { return p.LogEndOffset() == 2 })
+	// The ISR shrinks to the leader alone: the waiting acks=all write is
+	// told at once, and acks=1 writes are not exposed.
+	p.BecomeLeader(1, []int32{self})
+	if o := await(t, "ISR below min", all); !errors.Is(o.err, ErrNotEnoughReplicasAfterAppend) {
+		t.Fatalf("acks=all waiter after the ISR shrank: %+v", o)
+	}
+	produce(t, p, 1, plain("c"))
+	if hw := p.HighWatermark(); hw != 1 {
+		t.Fatalf("hw %d advanced with 1 in sync < min.insync.replicas 2", hw)
+	}
+	if _, recs := fetchAll(t, p, 0, false); !slices.Equal(values(recs), []string{"a"}) {
+		t.Fatalf("consumers see %v, want [a]", values(recs))
+	}
+	// Back to two: the follower's progress moves it again.
+	p.BecomeLeader(1, []int32{self, 2})
+	p.RecordFollowerFetch(2, 3, time.Now())
+	if hw := p.HighWatermark(); hw != 3 {
+		t.Fatalf("hw %d, want 3 with the ISR back at 2", hw)
+	}
+	// min.insync.replicas above the replication factor is capped by it,
+	// as Kafka's effectiveMinIsr: a single copy still makes progress.
+	s.Replicas = 1
+	q := openLeader(t, m, "strict-rf1", s, self)
+	produce(t, q, 1, plain("x"))
+	if hw := q.HighWatermark(); hw != 1 {
+		t.Fatalf("RF 1, min.insync 2: hw %d, want 1", hw)
+	}
+}
+
+// TestISRMemberBelowHighWatermarkRemoved: an ISR member that fetches below
+// the high watermark has lost committed records (an unclean stop took its
+// unflushed tail) and is proposed for removal at once, not after
+// replica.lag.time.max.ms, so that it is not electable while it lacks them.
+func TestISRMemberBelowHighWatermarkRemoved(t *testing.T) {
+	m, ch := newISRManager(t, time.Minute)
+	p := openLeader(t, m, replTopic, testSettings(), self, 2)
+	produce(t, p, 1, plain("a", "b", "c"))
+	p.RecordFollowerFetch(2, 3, time.Now())
+	if hw := p.HighWatermark(); hw != 3 {
+		t.Fatalf("hw %d, want 3", hw)
+	}
+	p.RecordFollowerFetch(2, 1, time.Now()) // restarted with only offset 0
+	ch.awaitProposal(t, 1, self)
+	if hw := p.HighWatermark(); hw != 3 {
+		t.Fatalf("hw moved back to %d", hw)
+	}
+}

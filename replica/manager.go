@@ -197,7 +197,7 @@ func (m *Manager) maintenanceLoop() {
 			}
 		case now := <-t.C:
 			for _, p := range m.Partitions() {
-				if err := p.log.EnforceRetention(now); err != nil {
+				if err := p.enforceRetention(now); err != nil {
 					m.logger.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
 				}
 			}

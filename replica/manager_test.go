@@ -182,3 +182,37 @@ func TestManagerRetentionLoop(t *testing.T) {
 		t.Fatalf("retained records end at %v, want offset 39", recs[len(recs)-1:])
 	}
 }
+
+// Retention never deletes at or above the high watermark: records there may
+// exist on the leader alone, and their (producer) timestamps can be old.
+func TestManagerRetentionStopsAtHighWatermark(t *testing.T) {
+	m, err := NewManager(Config{NodeID: self, DataDir: t.TempDir(), RetentionCheckInterval: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	s := testSettings()
+	s.Log.SegmentBytes = 1024
+	s.Log.RetentionBytes = 0 // delete every segment that may go
+	p := openLeader(t, m, "ret-hw", s, self, 2)
+	for i := range 40 {
+		produce(t, p, 1, plain(fmt.Sprintf("%0100d", i)))
+	}
+	p.UpdateFollowerLEO(2, 10)
+	if hw := p.HighWatermark(); hw != 10 {
+		t.Fatalf("hw %d, want 10", hw)
+	}
+	time.Sleep(50 * time.Millisecond) // many retention passes
+	if start := p.LogStartOffset(); start > 10 {
+		t.Fatalf("retention moved the log start to %d, past the high watermark 10", start)
+	}
+	if _, recs := fetchAll(t, p, p.LogStartOffset(), true); len(recs) == 0 || recs[len(recs)-1].offset != 39 {
+		t.Fatalf("records above the high watermark were deleted: %v", recs)
+	}
+	p.UpdateFollowerLEO(2, 40)
+	waitFor(t, "retention once the follower has everything", func() bool { return p.LogStartOffset() > 10 })
+}

@@ -4,17 +4,36 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/strombroker/strom/storage"
 )
 
 // Settings are the per-partition knobs that come from topic configs.
 type Settings struct {
-	Log               storage.Config
+	Log storage.Config
+	// MinInsyncReplicas is min.insync.replicas: acks=all writes are refused
+	// below it, and the high watermark does not advance while the ISR is
+	// smaller than the effective minimum, min(MinInsyncReplicas, Replicas)
+	// (strict min-ISR, KIP-966; see doc.go).
 	MinInsyncReplicas int
+	// Replicas is the partition's replication factor, which caps
+	// MinInsyncReplicas for the high watermark as Kafka's effectiveMinIsr
+	// does, so that a topic configured with more in-sync replicas than it
+	// has copies still makes progress for acks=1. Zero means unknown: no cap.
+	Replicas int
+}
+
+// effectiveMinISR is the ISR size below which the high watermark is frozen.
+func (s Settings) effectiveMinISR() int {
+	if s.Replicas > 0 {
+		return min(s.MinInsyncReplicas, s.Replicas)
+	}
+	return s.MinInsyncReplicas
 }
 
 // ProduceResult is what an acknowledged Produce reports back.
@@ -56,6 +75,11 @@ type Partition struct {
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
+	// pendingAdd holds the followers this leader proposed adding to the
+	// ISR that metadata has not delivered yet, with when each stops
+	// counting (zero while its proposal is in flight). With the committed
+	// isr they form the maximal ISR the high watermark is computed over.
+	pendingAdd  map[int32]time.Time
 	followerLEO map[int32]int64
 	lead        leaderState // follower fetch tracking while leading; see isr.go
 	closed      bool
@@ -66,6 +90,12 @@ type Partition struct {
 	hw      atomic.Int64
 	// hwCheckpointed is the value last written by checkpointHW.
 	hwCheckpointed atomic.Int64
+	// recovering: opened after an unclean stop and not yet caught up with
+	// a leader's high watermark (see RecoveringFromUncleanStop).
+	recovering atomic.Bool
+	// fsync syncs a checkpoint file or its directory; (*os.File).Sync but
+	// for tests. Set once by openPartition.
+	fsync func(*os.File) error
 
 	hwMu    sync.Mutex
 	hwWaits chan struct{} // closed when hw moves
@@ -86,21 +116,33 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, chang
 		settings:    s,
 		producers:   newProducerState(),
 		followerLEO: make(map[int32]int64),
+		pendingAdd:  make(map[int32]time.Time),
 		hwWaits:     make(chan struct{}),
+		fsync:       (*os.File).Sync,
 	}
 	// Start from the checkpointed high watermark: records past it may never
 	// have been committed. A leader recomputes it from the ISR as soon as it
 	// leads (a lone broker at once); a follower learns it from its leader.
-	// With no checkpoint (a partition from before checkpoints existed) the
-	// whole log is taken as committed, as earlier versions did.
+	// With no checkpoint, after a clean shutdown (a partition from before
+	// checkpoints existed) the whole log is taken as committed, as earlier
+	// versions did; after an unclean stop nothing is (doc.go).
 	leo := l.LogEndOffset()
 	p.durable.Store(leo)
 	hw := leo
-	if c, ok := readHWCheckpoint(dir); ok && c < leo {
-		hw = c
+	c, ok := readHWCheckpoint(dir)
+	switch {
+	case ok:
+		hw = min(c, leo)
+	case !l.CleanShutdown():
+		hw = l.LogStartOffset()
 	}
 	p.hw.Store(hw)
 	p.hwCheckpointed.Store(hw)
+	if !l.CleanShutdown() {
+		p.recovering.Store(true)
+		logger.Info("opened after an unclean stop: not caught up until it reaches a leader's high watermark",
+			"highWatermark", hw, "logEnd", leo)
+	}
 	if err := p.rebuildProducers(); err != nil {
 		l.Close()
 		return nil, err
@@ -117,8 +159,12 @@ func (p *Partition) rebuildProducers() error {
 	})
 }
 
-// BecomeLeader makes this replica the leader at epoch with the given ISR.
+// BecomeLeader makes this replica the leader at epoch with the given
+// (committed) ISR. acks=all producers waiting are woken to re-check it. A
+// replica recovering from an unclean stop stops recovering: as leader its
+// log is the reference.
 func (p *Partition) BecomeLeader(epoch int32, isr []int32) {
+	p.recovering.Store(false)
 	p.mu.Lock()
 	p.resetLeaderStateLocked(epoch, isr)
 	p.leader = true
@@ -126,6 +172,7 @@ func (p *Partition) BecomeLeader(epoch int32, isr []int32) {
 	p.isr = slices.Clone(isr)
 	p.mu.Unlock()
 	p.advanceHW()
+	p.wakeAcksWaiters()
 }
 
 // BecomeFollower stops accepting produce requests.
@@ -135,6 +182,15 @@ func (p *Partition) BecomeFollower(epoch int32) {
 	p.leaderEpoch = epoch
 	p.mu.Unlock()
 }
+
+// RecoveringFromUncleanStop reports whether the replica was opened after an
+// unclean stop (storage found no clean shutdown, so its unflushed tail may
+// be gone, including records it had acknowledged to a leader as a follower)
+// and has not yet caught up: fetched from its current leader up to that
+// leader's high watermark, or become leader. Such a replica must not be
+// elected while an ISR member that stopped cleanly is available (KIP-966);
+// the controller side of that rule is the server's. Safe for concurrent use.
+func (p *Partition) RecoveringFromUncleanStop() bool { return p.recovering.Load() }
 
 // LeaderEpoch returns the current leader epoch.
 func (p *Partition) LeaderEpoch() int32 {
@@ -266,23 +322,21 @@ func (p *Partition) markDurable(leo int64) {
 }
 
 // advanceHW recomputes the high watermark as the minimum durable log end
-// offset over the ISR and wakes waiters when it moves.
+// offset over the maximal ISR (committed ISR and pending additions) and
+// wakes waiters when it moves. It does not move while the committed ISR is
+// smaller than the effective min.insync.replicas (strict min-ISR).
 func (p *Partition) advanceHW() {
 	p.mu.Lock()
-	if !p.leader {
+	if !p.leader || len(p.isr) < p.settings.effectiveMinISR() {
 		p.mu.Unlock()
 		return
 	}
 	hw := p.durable.Load()
 	for _, id := range p.isr {
-		if id == p.self {
-			continue
-		}
-		leo, ok := p.followerLEO[id]
-		if !ok {
-			leo = p.hw.Load() // unknown yet: hold the high watermark where it is
-		}
-		hw = min(hw, leo)
+		hw = min(hw, p.followerLEOLocked(id))
+	}
+	for id := range p.pendingAdd { // expired by the ISR loop, which owns proposals
+		hw = min(hw, p.followerLEOLocked(id))
 	}
 	moved := false
 	if cur := p.hw.Load(); hw > cur {
@@ -299,6 +353,20 @@ func (p *Partition) advanceHW() {
 			p.changed()
 		}
 	}
+}
+
+// followerLEOLocked is what replica id contributes to the high watermark:
+// the leader's own durable LEO for itself, the follower's last fetch offset,
+// or the current high watermark (hold it) when the follower has not fetched
+// in this leadership. Caller holds p.mu.
+func (p *Partition) followerLEOLocked(id int32) int64 {
+	if id == p.self {
+		return p.durable.Load()
+	}
+	if leo, ok := p.followerLEO[id]; ok {
+		return leo
+	}
+	return p.hw.Load()
 }
 
 // waitAcks blocks until the acks level is met for lastOffset.
@@ -325,12 +393,19 @@ func (p *Partition) waitAcks(ctx context.Context, lastOffset int64, acks int16) 
 		}
 		p.mu.Lock()
 		closed, leader := p.closed, p.leader
+		n, want := len(p.isr), p.settings.MinInsyncReplicas
+		frozen := len(p.isr) < p.settings.effectiveMinISR()
 		p.mu.Unlock()
 		if closed {
 			return ErrClosed
 		}
 		if !leader {
 			return ErrNotLeader
+		}
+		if frozen {
+			// The ISR shrank below min.insync.replicas after the append:
+			// the high watermark will not cover it until the ISR is back.
+			return fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicasAfterAppend, n, want)
 		}
 		select {
 		case <-ch:
@@ -408,10 +483,18 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 	if offset < 0 || offset > hw {
 		return -1, fmt.Errorf("%w: delete offset %d beyond high watermark %d", storage.ErrOffsetOutOfRange, offset, hw)
 	}
-	if err := p.log.DeleteRecordsBefore(offset); err != nil {
+	if err := p.log.DeleteRecordsBefore(offset, hw); err != nil {
 		return -1, err
 	}
 	return p.log.LogStartOffset(), nil
+}
+
+// enforceRetention applies retention.ms and retention.bytes, deleting only
+// segments entirely below the high watermark: records at or above it may
+// not be replicated yet (and their timestamps are the producer's), so the
+// log start offset never passes it.
+func (p *Partition) enforceRetention(now time.Time) error {
+	return p.log.EnforceRetention(now, p.hw.Load())
 }
 
 // Size is the partition's size on disk.

@@ -421,3 +421,23 @@ func TestPartitionConcurrentProduce(t *testing.T) {
 		last[byte(w)] = i
 	}
 }
+
+// A follower's log start follows the leader's, never past its own high
+// watermark, and storage refuses a start beyond the bound it is given.
+func TestPartitionDeleteRecordsBoundedByHighWatermark(t *testing.T) {
+	m := newManager(t, "")
+	p := openLeader(t, m, "dr-hw", testSettings(), self, 2)
+	for i := range 8 {
+		produce(t, p, 1, plain(fmt.Sprint(i)))
+	}
+	p.UpdateFollowerLEO(2, 3)
+	if _, err := p.DeleteRecords(5); !errors.Is(err, storage.ErrOffsetOutOfRange) {
+		t.Fatalf("DeleteRecords(5) with hw 3: %v, want ErrOffsetOutOfRange", err)
+	}
+	if err := p.log.DeleteRecordsBefore(5, p.HighWatermark()); !errors.Is(err, storage.ErrOffsetOutOfRange) {
+		t.Fatalf("storage DeleteRecordsBefore(5) bounded at 3: %v, want ErrOffsetOutOfRange", err)
+	}
+	if lso, err := p.DeleteRecords(-1); err != nil || lso != 3 {
+		t.Fatalf("DeleteRecords(-1) = %d, %v; want 3", lso, err)
+	}
+}

@@ -362,9 +362,13 @@ func (r *replication) checkISRs(now time.Time, pending map[tp]isrPending) {
 		if prev, ok := pending[key]; ok && prev.epoch == epoch && slices.Equal(prev.isr, newISR) && now.Sub(prev.at) < r.cfg.LagTimeMax {
 			continue
 		}
+		if !p.beginProposal(epoch, newISR) {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.LagTimeMax)
 		err := r.cfg.ISRChanger.ChangeISR(ctx, p.Topic, p.Index, epoch, newISR)
 		cancel()
+		p.endProposal(epoch, newISR, time.Now().Add(r.cfg.LagTimeMax))
 		if err != nil {
 			if r.ctx.Err() != nil {
 				return
@@ -380,5 +384,9 @@ func (r *replication) checkISRs(now time.Time, pending map[tp]isrPending) {
 		if !seen[key] {
 			delete(pending, key)
 		}
+	}
+	// After the proposals, which refresh the additions they repeat.
+	for _, p := range r.m.Partitions() {
+		p.expirePendingAdditions(now)
 	}
 }

@@ -53,6 +53,7 @@
 //	...
 //	leader-epoch-checkpoint         epoch -> start offset history
 //	log-start-offset-checkpoint     log start offset (DeleteRecords)
+//	recovery-point-offset-checkpoint  recovery point: every batch below it was fsynced
 //	.clean-shutdown                 present only after a clean Close
 //	*.tmp                           checkpoint being replaced (deleted by Open)
 //
@@ -87,9 +88,16 @@
 //
 // Checkpoint files use Kafka's text format: a version line "0", a line
 // with the entry count, then one entry per line. leader-epoch-checkpoint
-// entries are "<epoch> <startOffset>"; log-start-offset-checkpoint has one
-// entry "<offset>". They are replaced atomically: write *.tmp, fsync,
-// rename, fsync the directory.
+// entries are "<epoch> <startOffset>"; log-start-offset-checkpoint and
+// recovery-point-offset-checkpoint have one entry "<offset>". They are
+// replaced atomically: write *.tmp, fsync, rename, fsync the directory.
+//
+// The recovery point (Kafka's recovery-point-offset-checkpoint, one file
+// per partition here) moves up to the log end a successful Sync covered; it
+// is written when it moved, every minute (from the flusher goroutine,
+// whatever the fsync policy) and by Close, and lowered in the file at once by
+// any truncation below it. A stale (low) value only makes recovery recheck
+// more; a missing one means 0.
 //
 // # Memory
 //
@@ -106,11 +114,18 @@
 //   - *.tmp files and index files without a .log are deleted.
 //   - Segments wholly below the checkpointed log start (an interrupted
 //     DeleteRecordsBefore) are deleted.
-//   - Inactive segments are trusted. Their indexes are checked cheaply (sizes
+//   - Inactive segments wholly below the recovery point (all of them after a
+//     clean shutdown) are trusted. Their indexes are checked cheaply (sizes
 //     are whole entries, the last .index position lies inside the .log, the
 //     .timeindex is non-empty if the .log is); if that fails both indexes
 //     are rebuilt by scanning the segment, CRCs included, cutting it at the
 //     first bad batch.
+//   - After a crash, an inactive segment holding offsets at or above the
+//     recovery point (rolled but perhaps never fsynced) is scanned batch by
+//     batch with CRC verification and its indexes rewritten; it is queued
+//     for the next Sync. If it is cut at a bad batch, every later segment
+//     is deleted and it becomes the active segment (Kafka's recovery does
+//     the same): nothing after a hole is kept.
 //   - The active segment is scanned batch by batch with CRC verification:
 //     after a clean shutdown from its last .index entry, after a crash from
 //     position 0 (out-of-order writeback after a power loss can leave holes
@@ -125,6 +140,14 @@
 //     first segment base). If the checkpoint is beyond the end, the log is
 //     emptied and restarted at the checkpoint. Epoch entries at or past the
 //     end are dropped.
+//
+// # Retention and DeleteRecords
+//
+// EnforceRetention and DeleteRecordsBefore take the caller's high watermark
+// as an upper bound: only whole segments entirely below it are deleted, and
+// the log start offset never passes it (DeleteRecordsBefore beyond it is
+// ErrOffsetOutOfRange). The package knows nothing of replication; the bound
+// is the caller's.
 //
 // A process crash (kill -9) never loses a batch whose Append returned (the
 // write is in the page cache); a power loss can lose what was not fsynced.

@@ -186,3 +186,10 @@ func writeStartCheckpoint(path string, off int64) error {
 	}
 	return nil
 }
+
+func writeRecoveryCheckpoint(path string, off int64) error {
+	if err := writeFileAtomic(path, encodeCheckpoint([]string{strconv.FormatInt(off, 10)})); err != nil {
+		return ioErr("write recovery point checkpoint", err)
+	}
+	return nil
+}

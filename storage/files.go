@@ -44,6 +44,10 @@ const (
 	tmpSuffix       = ".tmp"
 	epochCheckpoint = "leader-epoch-checkpoint"
 	startCheckpoint = "log-start-offset-checkpoint"
+	// recoveryCheckpoint holds the recovery point: every batch below it
+	// was fsynced (Kafka's recovery-point-offset-checkpoint, one per
+	// partition here).
+	recoveryCheckpoint = "recovery-point-offset-checkpoint"
 	// cleanShutdownFile exists only between a successful Close and the
 	// next Open (Kafka's .kafka_cleanshutdown).
 	cleanShutdownFile = ".clean-shutdown"

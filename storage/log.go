@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,12 +42,23 @@ type Log struct {
 	writeGen uint64     // incremented by every successful append and directory change
 	unsynced []*segment // rolled segments whose .log has not been fsynced
 	dirDirty bool       // directory entries created/removed since the last Sync
+	// recoveryPoint: every batch below it is fsynced (advanced by Sync,
+	// lowered by truncation). rpSaved is the value in the recovery point
+	// checkpoint file (-1: none), never above the log end.
+	recoveryPoint int64
+	rpSaved       int64
+	// cleanOpen: Open found the clean shutdown marker. Set once by load.
+	cleanOpen bool
 
 	// Mirrors of state guarded by mu, for lock-free hot-path reads.
 	logStart atomic.Int64
 	logEnd   atomic.Int64
 
 	hint atomic.Pointer[readHint]
+
+	// rpEvery is how often the flusher checkpoints a moved recovery point
+	// (Kafka's log.flush.offset.checkpoint.interval.ms).
+	rpEvery time.Duration
 
 	gc         groupCommit
 	cfgChanged chan struct{}
@@ -80,6 +92,7 @@ func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log
 		epochs:     epochCache{path: filepath.Join(dir, epochCheckpoint)},
 		cfgChanged: make(chan struct{}, 1),
 		stop:       make(chan struct{}),
+		rpEvery:    recoveryCheckpointInterval,
 	}
 	l.cfg.Store(&cfg)
 	l.gc.cond.L = &l.gc.mu
@@ -104,6 +117,7 @@ func (l *Log) load() error {
 	if err != nil {
 		return err
 	}
+	l.cleanOpen = clean
 	startCk, err := readStartCheckpoint(filepath.Join(l.dir, startCheckpoint))
 	if err != nil {
 		return err
@@ -111,13 +125,38 @@ func (l *Log) load() error {
 	if err := l.epochs.load(); err != nil {
 		return err
 	}
+	rp := l.readRecoveryPoint()
 	if err := l.openSegments(bases, startCk); err != nil {
 		return err
 	}
-	if err := l.recoverSegments(clean); err != nil {
+	if err := l.recoverSegments(clean, rp); err != nil {
 		return err
 	}
-	return l.settleOffsets(startCk)
+	if err := l.settleOffsets(startCk); err != nil {
+		return err
+	}
+	end := l.active().next
+	l.recoveryPoint = min(rp, end)
+	if clean {
+		l.recoveryPoint = end // Close fsynced everything
+	}
+	return l.lowerRecoveryPointLocked(end) // a checkpoint ahead of the data
+}
+
+// readRecoveryPoint reads the recovery point checkpoint into rpSaved and
+// returns it; with none (a log written before recovery points existed) or
+// an unreadable one it returns 0, so that an unclean stop rechecks the whole
+// log.
+func (l *Log) readRecoveryPoint() int64 {
+	l.rpSaved = -1
+	path := filepath.Join(l.dir, recoveryCheckpoint)
+	rp, err := readStartCheckpoint(path) // the same one-offset format
+	if err != nil {
+		l.logger.Warn("ignoring unreadable recovery point checkpoint", "err", err)
+		return 0
+	}
+	l.rpSaved = rp
+	return max(rp, 0)
 }
 
 // listSegments returns the base offsets of the directory's segments in
@@ -191,23 +230,64 @@ func (l *Log) openSegments(bases []int64, startCk int64) error {
 }
 
 // recoverSegments checks every opened segment: the active (last) one is
-// rescanned by recoverActive, as deep as clean allows; an inactive one only
-// has its indexes rebuilt when they are missing or inconsistent, because its
-// data was fsynced when it was rolled.
-func (l *Log) recoverSegments(clean bool) error {
+// rescanned by recoverActive, as deep as clean allows. An inactive one is
+// trusted, and only has its indexes rebuilt when they are missing or
+// inconsistent, if it was fsynced: after a clean shutdown, or when it lies
+// wholly below the recovery point rp. After an unclean stop a rolled
+// segment holding offsets at or above rp may not have reached the disk
+// whole, so it is CRC-checked batch by batch like the active one; if it is
+// cut short, every later segment goes and it becomes the active segment.
+func (l *Log) recoverSegments(clean bool, rp int64) error {
 	cfg := l.config()
-	for i, s := range l.segs {
+	for i := 0; i < len(l.segs); i++ {
+		s := l.segs[i]
 		if i == len(l.segs)-1 {
 			return l.recoverActive(s, cfg, clean)
 		}
 		s.next = l.segs[i+1].base
+		if !clean && s.next > rp {
+			cut, err := l.recheckUnflushed(s, cfg)
+			if err != nil {
+				return err
+			}
+			if cut {
+				// Later segments lie beyond a hole: drop them, as Kafka's
+				// recovery does, and go on appending to this one.
+				for len(l.segs) > i+1 {
+					if err := l.active().remove(); err != nil {
+						return err
+					}
+					l.segs = l.segs[:len(l.segs)-1]
+				}
+				l.markDirDirty()
+				l.unsynced = slices.DeleteFunc(l.unsynced, func(u *segment) bool { return u == s })
+				return l.recoverActive(s, cfg, false)
+			}
+			continue
+		}
 		if !s.checkInactiveIndexes(l.fs) {
-			if err := l.rebuildInactive(s, cfg); err != nil {
+			l.logger.Warn("rebuilding segment indexes", "segment", s.prefix)
+			if _, err := l.rebuildInactive(s, cfg); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// recheckUnflushed CRC-checks a rolled segment that may hold unflushed
+// data (see recoverSegments) and reports whether it was cut at a bad batch.
+// A sound one is queued for the next Sync: after a process crash its data
+// may still be only in the page cache.
+func (l *Log) recheckUnflushed(s *segment, cfg Config) (cut bool, err error) {
+	began := time.Now()
+	if cut, err = l.rebuildInactive(s, cfg); err != nil || cut {
+		return cut, err
+	}
+	l.unsynced = append(l.unsynced, s)
+	l.logger.Info("rechecked segment above the recovery point after unclean shutdown", "segment", s.prefix,
+		"bytes", s.size, "took", time.Since(began))
+	return false, nil
 }
 
 // settleOffsets finishes recovery once the segments are sound: it creates
@@ -297,35 +377,36 @@ func (l *Log) recoverActive(s *segment, cfg Config, clean bool) error {
 	return nil
 }
 
-// rebuildInactive regenerates the indexes of an inactive segment whose index
-// files are missing or inconsistent. The data is also CRC-checked while at
-// it; anything after a bad batch is cut (and logged), as Kafka's recovery does.
-func (l *Log) rebuildInactive(s *segment, cfg Config) error {
-	l.logger.Warn("rebuilding segment indexes", "segment", s.prefix)
+// rebuildInactive regenerates the indexes of an inactive segment (whose
+// index files are missing or inconsistent, or whose data may be unflushed).
+// The data is also CRC-checked while at it; anything after a bad batch is
+// cut (and logged), as Kafka's recovery does, and cut reports it. A segment
+// that was not cut keeps the offsets up to the next segment's base.
+func (l *Log) rebuildInactive(s *segment, cfg Config) (cut bool, err error) {
 	fileSize := s.size
 	if _, err := s.activate(l.fs); err != nil {
-		return err
+		return false, err
 	}
 	s.idx, s.tidx = nil, nil
 	next := s.next
 	corrupt, err := s.rescan(0, fileSize, true, int64(cfg.IndexIntervalBytes))
 	if err != nil {
-		return err
+		return false, err
 	}
-	if s.size < fileSize {
+	if cut = s.size < fileSize; cut {
 		l.logger.Warn("truncating corrupt inactive segment", "segment", s.prefix,
 			"from", fileSize, "to", s.size, "reason", fmt.Sprint(corrupt))
 		if err := s.log.Truncate(s.size); err != nil {
-			return ioErr("truncate segment "+s.prefix, err)
+			return cut, ioErr("truncate segment "+s.prefix, err)
 		}
 	}
 	if s.next < next {
 		s.next = next // offsets up to the next segment's base stay assigned
 	}
 	if err := s.rewriteIndexes(); err != nil {
-		return err
+		return cut, err
 	}
-	return s.deactivate(false)
+	return cut, s.deactivate(false)
 }
 
 // truncateFullyLocked deletes every segment and starts an empty log at off.
@@ -351,7 +432,33 @@ func (l *Log) truncateFullyLocked(off int64) error {
 	if err := l.epochs.persist(); err != nil {
 		return err
 	}
+	if err := l.lowerRecoveryPointLocked(off); err != nil {
+		return err
+	}
 	return writeStartCheckpoint(filepath.Join(l.dir, startCheckpoint), off)
+}
+
+// lowerRecoveryPointLocked keeps the recovery point, in memory and in its
+// checkpoint, at or below end, the log end after a truncation: offsets from
+// end on will be written again, and must be rechecked after a crash until a
+// Sync covers them. Caller holds mu (and fileMu once the log is open).
+func (l *Log) lowerRecoveryPointLocked(end int64) error {
+	l.recoveryPoint = min(l.recoveryPoint, end)
+	if l.rpSaved > end {
+		return l.saveRecoveryPointLocked(end)
+	}
+	return nil
+}
+
+// saveRecoveryPointLocked writes rp to the recovery point checkpoint
+// (atomically, fsynced). Caller holds mu, or fileMu for reading (which keeps
+// truncations, the only writers below a saved value, out).
+func (l *Log) saveRecoveryPointLocked(rp int64) error {
+	if err := writeRecoveryCheckpoint(filepath.Join(l.dir, recoveryCheckpoint), rp); err != nil {
+		return err
+	}
+	l.rpSaved = rp
+	return nil
 }
 
 // markDirDirty records a created or removed file, so that the next Sync
@@ -377,6 +484,12 @@ func (l *Log) Size() int64 {
 	defer l.mu.RUnlock()
 	return l.size
 }
+
+// CleanShutdown reports whether Open found the log cleanly closed (every
+// write fsynced by Close). False means an unclean stop: a crash, kill -9 or
+// power loss, after which writes not yet fsynced may be gone (recovery cut
+// the log at the first bad batch). It does not change while the log is open.
+func (l *Log) CleanShutdown() bool { return l.cleanOpen }
 
 // Dir is the directory holding the log's files.
 func (l *Log) Dir() string { return l.dir }
@@ -425,6 +538,10 @@ func (l *Log) Close() error {
 	var err error
 	if l.failed == nil {
 		err = l.syncFilesLocked()
+		if err == nil && l.rpSaved != l.active().next {
+			l.recoveryPoint = l.active().next
+			err = l.saveRecoveryPointLocked(l.recoveryPoint)
+		}
 		if err == nil {
 			err = l.writeCleanMarker()
 		}

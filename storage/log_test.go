@@ -278,7 +278,7 @@ func TestTruncateTo(t *testing.T) {
 	l = openTest(t, dir, cfg)
 	wantSeq(t, values(readAllBatches(t, l, 300)), 0, 125)
 	// Below the log start: the log restarts empty at that offset.
-	if err := l.DeleteRecordsBefore(50); err != nil {
+	if err := l.DeleteRecordsBefore(50, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.TruncateTo(10); err != nil {
@@ -300,10 +300,10 @@ func TestDeleteRecordsSurvivesRestart(t *testing.T) {
 		mustAppend(t, l, seqBatch(t, i*5, 5, 40, int64(i)), 1)
 	}
 	before := len(l.segs)
-	if err := l.DeleteRecordsBefore(501); !errors.Is(err, ErrOffsetOutOfRange) {
+	if err := l.DeleteRecordsBefore(501, l.LogEndOffset()); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("delete beyond end: %v", err)
 	}
-	if err := l.DeleteRecordsBefore(303); err != nil {
+	if err := l.DeleteRecordsBefore(303, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if l.LogStartOffset() != 303 || len(l.segs) >= before {
@@ -336,7 +336,7 @@ func TestRetention(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		mustAppend(t, l, seqBatch(t, i*5, 5, 40, base+int64(i)*1000), 1)
 	}
-	if err := l.EnforceRetention(time.Now()); err != nil {
+	if err := l.EnforceRetention(time.Now(), l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if l.LogStartOffset() != 0 {
@@ -345,7 +345,7 @@ func TestRetention(t *testing.T) {
 	// By bytes: keep at least 60 KiB.
 	cfg.RetentionBytes = 60 << 10
 	l.SetConfig(cfg)
-	if err := l.EnforceRetention(time.Now()); err != nil {
+	if err := l.EnforceRetention(time.Now(), l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if l.Size() < cfg.RetentionBytes || l.Size()-l.segs[0].size >= cfg.RetentionBytes {
@@ -360,7 +360,7 @@ func TestRetention(t *testing.T) {
 	cfg.RetentionMs = time.Hour - 200*time.Second
 	l.SetConfig(cfg)
 	now := time.UnixMilli(base).Add(time.Hour)
-	if err := l.EnforceRetention(now); err != nil {
+	if err := l.EnforceRetention(now, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if l.LogStartOffset() <= start || l.LogStartOffset() > 200*5 {
@@ -377,11 +377,11 @@ func TestRetention(t *testing.T) {
 	}
 	l = openTest(t, dir, cfg)
 	start = l.LogStartOffset()
-	if err := l.EnforceRetention(now); err != nil || l.LogStartOffset() != start {
+	if err := l.EnforceRetention(now, l.LogEndOffset()); err != nil || l.LogStartOffset() != start {
 		t.Fatalf("retention after reopen moved start %d -> %d (%v)", start, l.LogStartOffset(), err)
 	}
 	// Everything expired: the active segment is rolled and deleted too.
-	if err := l.EnforceRetention(now.Add(24 * time.Hour)); err != nil {
+	if err := l.EnforceRetention(now.Add(24*time.Hour), l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
 	if l.LogStartOffset() != 1500 || l.LogEndOffset() != 1500 || l.Size() != 0 {
@@ -597,5 +597,43 @@ func TestReadStopsAtUpTo(t *testing.T) {
 				t.Fatalf("Read(%d, upTo %d): data ends at %d, read bound %d", from, upTo, end, bound)
 			}
 		}
+	}
+}
+
+// Retention and DeleteRecordsBefore never move the log start past the
+// bound (the caller's high watermark): only segments entirely below it go.
+func TestRetentionBoundedByHighWatermark(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.RetentionBytes = 0
+	l := openTest(t, dir, cfg)
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	for i := 0; i < 300; i++ {
+		mustAppend(t, l, seqBatch(t, i*5, 5, 40, base+int64(i)*1000), 1)
+	}
+	if len(l.segs) < 3 {
+		t.Fatalf("want several segments, have %d", len(l.segs))
+	}
+	hw := l.segs[2].base + 1 // inside the third segment
+	if err := l.EnforceRetention(time.Now(), hw); err != nil {
+		t.Fatal(err)
+	}
+	if start := l.LogStartOffset(); start != l.segs[0].base || start > hw || l.segs[0].next <= hw {
+		t.Fatalf("log start %d (first segment %d-%d) with bound %d", start, l.segs[0].base, l.segs[0].next, hw)
+	}
+	if err := l.EnforceRetention(time.Now(), 0); err != nil || l.LogStartOffset() > hw {
+		t.Fatalf("bound 0 moved the start to %d (%v)", l.LogStartOffset(), err)
+	}
+	// Everything below the bound: the active segment goes too (rolled first).
+	end := l.LogEndOffset()
+	if err := l.EnforceRetention(time.Now(), end); err != nil || l.LogStartOffset() != end {
+		t.Fatalf("start %d after retention bounded at the end %d (%v)", l.LogStartOffset(), end, err)
+	}
+	mustAppend(t, l, seqBatch(t, 1500, 10, 10, base), 1)
+	if err := l.DeleteRecordsBefore(1505, 1503); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("DeleteRecordsBefore past the bound: %v", err)
+	}
+	if err := l.DeleteRecordsBefore(1503, 1503); err != nil || l.LogStartOffset() != 1503 {
+		t.Fatalf("DeleteRecordsBefore at the bound: start %d, %v", l.LogStartOffset(), err)
 	}
 }

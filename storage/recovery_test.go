@@ -294,3 +294,101 @@ func writeFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// readRP reads the recovery point checkpoint of the log in dir (-1: none).
+func readRP(t *testing.T, dir string) int64 {
+	t.Helper()
+	rp, err := readStartCheckpoint(filepath.Join(dir, recoveryCheckpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp
+}
+
+// TestRecoveryRechecksSegmentsAboveRecoveryPoint: after an unclean stop,
+// rolled segments holding offsets at or above the recovery point are
+// CRC-checked like the active one (they may not have been fsynced); the log
+// is cut at the first bad batch and the segments after it are dropped.
+func TestRecoveryRechecksSegmentsAboveRecoveryPoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openTest(t, dir, cfg)
+	for i := 0; i < 40; i++ {
+		mustAppend(t, l, seqBatch(t, i*5, 5, 40, int64(i*10)), 1)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.checkpointRecoveryPoint(); err != nil {
+		t.Fatal(err)
+	}
+	rp := l.LogEndOffset()
+	if got := readRP(t, dir); got != rp {
+		t.Fatalf("recovery point checkpoint %d, want %d", got, rp)
+	}
+	for i := 40; i < 120; i++ { // several more segments, never fsynced
+		mustAppend(t, l, seqBatch(t, i*5, 5, 40, int64(i*10)), 1)
+	}
+	var bad *segment // a rolled segment wholly above the recovery point
+	for i, s := range l.segs[:len(l.segs)-2] {
+		if s.base >= rp && i > 0 {
+			bad = s
+			break
+		}
+	}
+	if bad == nil {
+		t.Fatalf("no rolled segment above the recovery point %d", rp)
+	}
+	badBase, badPrefix := bad.base, bad.prefix
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As if the process had died before Close: the checkpoint still says
+	// rp, no clean marker, and a rolled segment's tail never reached disk.
+	if err := writeRecoveryCheckpoint(filepath.Join(dir, recoveryCheckpoint), rp); err != nil {
+		t.Fatal(err)
+	}
+	remove(t, filepath.Join(dir, cleanShutdownFile))
+	pos := batchPositions(t, badPrefix+logSuffix)
+	flip(t, badPrefix+logSuffix, pos[2]+30) // inside the third batch's CRC-covered body
+	l = openTest(t, dir, cfg)
+	want := badBase + 2*5
+	if l.LogEndOffset() != want {
+		t.Fatalf("log end %d after recovery, want %d (cut at the corrupt batch)", l.LogEndOffset(), want)
+	}
+	wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, int(want))
+	if l.active().base != badBase {
+		t.Fatalf("active segment %d, want %d (later segments dropped)", l.active().base, badBase)
+	}
+	mustAppend(t, l, seqBatch(t, int(want), 5, 40, 0), 1)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRP(t, dir); got != want+5 {
+		t.Fatalf("recovery point after Close %d, want %d", got, want+5)
+	}
+}
+
+// TestRecoveryPointFollowsTruncation: a truncation lowers the checkpointed
+// recovery point at once, so that rewritten offsets are rechecked after a
+// crash.
+func TestRecoveryPointFollowsTruncation(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, testConfig())
+	for i := 0; i < 100; i++ {
+		mustAppend(t, l, seqBatch(t, i*5, 5, 40, 0), 1)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.checkpointRecoveryPoint(); err != nil || readRP(t, dir) != 500 {
+		t.Fatalf("checkpoint %d, %v; want 500", readRP(t, dir), err)
+	}
+	if err := l.TruncateTo(250); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRP(t, dir); got != 250 {
+		t.Fatalf("recovery point %d after truncation to 250", got)
+	}
+}

@@ -9,6 +9,11 @@ import (
 
 // EnforceRetention deletes whole segments past retention time/bytes, never the active one.
 //
+// Only segments entirely below highWatermark (the caller's high watermark:
+// offsets at or above it may not be replicated yet, and a producer-supplied
+// timestamp must not expire them) may go, so the log start offset never
+// passes it. Pass LogEndOffset() where every record counts as committed.
+//
 // Time: the oldest segments whose largest timestamp (file mtime when batches
 // carry none) is older than now-RetentionMs. Bytes: like Kafka, the oldest
 // segments are deleted only while what remains is still >= RetentionBytes.
@@ -16,7 +21,7 @@ import (
 // new empty segment is rolled first so the old active one can go; the log
 // start offset then equals the log end offset. It is the caller's job to
 // call this periodically (log.retention.check.interval.ms).
-func (l *Log) EnforceRetention(now time.Time) error {
+func (l *Log) EnforceRetention(now time.Time, highWatermark int64) error {
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
 	l.mu.Lock()
@@ -42,6 +47,7 @@ func (l *Log) EnforceRetention(now time.Time) error {
 			n++
 		}
 	}
+	n = l.belowLocked(n, highWatermark)
 	if n == 0 {
 		return nil
 	}
@@ -54,6 +60,23 @@ func (l *Log) EnforceRetention(now time.Time) error {
 		}
 	}
 	return l.deleteOldestLocked(n, "retention")
+}
+
+// belowLocked caps n, a count of oldest segments to delete, at the segments
+// lying entirely below bound: every offset they hold, up to the next
+// segment's base (for the active one, the log end), is < bound. Caller holds
+// mu.
+func (l *Log) belowLocked(n int, bound int64) int {
+	for k := 0; k < n; k++ {
+		end := l.segs[k].next
+		if k+1 < len(l.segs) {
+			end = l.segs[k+1].base // the new log start once segs[k] is gone
+		}
+		if end > bound {
+			return k
+		}
+	}
+	return n
 }
 
 // deleteOldestLocked removes the n oldest segments (never the active one) and
@@ -97,11 +120,13 @@ func (l *Log) dropUnsynced(s *segment) {
 // removes segments entirely below it.
 //
 // The new start is checkpointed (fsynced) before any file is removed, so it
-// survives a restart. offset above LogEndOffset is ErrOffsetOutOfRange; an
-// offset at or below the current start is a no-op. Records below the start
+// survives a restart. offset above highWatermark (the caller's high
+// watermark; the log start never passes it) or above LogEndOffset is
+// ErrOffsetOutOfRange, as Kafka answers; an offset at or below the current
+// start is a no-op. Records below the start
 // that share a segment (or a batch) with later ones stay on disk but are
 // not readable.
-func (l *Log) DeleteRecordsBefore(offset int64) error {
+func (l *Log) DeleteRecordsBefore(offset, highWatermark int64) error {
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
 	l.mu.Lock()
@@ -112,6 +137,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	end := l.active().next
 	if offset > end {
 		return fmt.Errorf("%w: delete before %d beyond log end %d", ErrOffsetOutOfRange, offset, end)
+	}
+	if offset > highWatermark {
+		return fmt.Errorf("%w: delete before %d beyond high watermark %d", ErrOffsetOutOfRange, offset, highWatermark)
 	}
 	if offset <= l.logStart.Load() {
 		return nil
@@ -232,6 +260,9 @@ func (l *Log) cutActiveLocked(offset int64) error {
 // leader epochs that begin at or after end are dropped. Caller holds mu.
 func (l *Log) publishTruncatedEndLocked(end int64) error {
 	l.logEnd.Store(end)
+	if err := l.lowerRecoveryPointLocked(end); err != nil {
+		return err
+	}
 	if l.logStart.Load() > end {
 		l.logStart.Store(end)
 		if err := writeStartCheckpoint(filepath.Join(l.dir, startCheckpoint), end); err != nil {

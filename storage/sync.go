@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -86,6 +87,7 @@ func (l *Log) doSync() (uint64, error) {
 		return 0, err
 	}
 	gen := l.writeGen
+	end := l.logEnd.Load() // everything below it is in the files synced below
 	act := l.active()
 	// Index files are not fsynced here: the active segment's indexes are
 	// rebuilt by recovery, and a rolled segment's were fsynced when it rolled
@@ -124,6 +126,7 @@ func (l *Log) doSync() (uint64, error) {
 	if dirDirty {
 		l.dirDirty = false
 	}
+	l.recoveryPoint = max(l.recoveryPoint, end)
 	// Drop the rolled segments we synced (they are a prefix of unsynced:
 	// segments are only appended to it).
 	if len(l.unsynced) >= len(rolled) {
@@ -137,6 +140,8 @@ func (l *Log) doSync() (uint64, error) {
 // switch policies at runtime.
 func (l *Log) flusher() {
 	defer l.wg.Done()
+	ck := time.NewTicker(l.rpEvery)
+	defer ck.Stop()
 	for {
 		cfg := l.config()
 		var tick <-chan time.Time
@@ -155,6 +160,13 @@ func (l *Log) flusher() {
 			if timer != nil {
 				timer.Stop()
 			}
+		case <-ck.C:
+			if timer != nil {
+				timer.Stop()
+			}
+			if err := l.checkpointRecoveryPoint(); err != nil && !errors.Is(err, ErrClosed) {
+				l.logger.Warn("recovery point checkpoint failed", "err", err)
+			}
 		case <-tick:
 			if l.dirty() {
 				if err := l.Sync(); err != nil && !errors.Is(err, ErrClosed) {
@@ -171,4 +183,34 @@ func (l *Log) dirty() bool {
 	gen := l.writeGen
 	l.mu.RUnlock()
 	return gen > l.gc.syncedGen()
+}
+
+// recoveryCheckpointInterval is how often a moved recovery point is
+// checkpointed (Kafka's log.flush.offset.checkpoint.interval.ms). A stale
+// checkpoint only makes recovery after an unclean stop recheck more.
+const recoveryCheckpointInterval = time.Minute
+
+// checkpointRecoveryPoint writes the recovery point to its checkpoint file
+// if it moved since the last write.
+func (l *Log) checkpointRecoveryPoint() error {
+	l.fileMu.RLock()
+	defer l.fileMu.RUnlock()
+	l.mu.RLock()
+	rp, saved, closed := l.recoveryPoint, l.rpSaved, l.closed
+	l.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if rp == saved {
+		return nil
+	}
+	// fileMu (read) keeps truncations, which lower rpSaved, out; mu is free
+	// so appends proceed during the fsyncs.
+	if err := writeRecoveryCheckpoint(filepath.Join(l.dir, recoveryCheckpoint), rp); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.rpSaved = rp
+	l.mu.Unlock()
+	return nil
 }

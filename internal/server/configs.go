@@ -201,6 +201,9 @@ func validateTopicConfigs(cfgs map[string]string) error {
 func (s *Server) settingsFor(t *raftmeta.Topic) replica.Settings {
 	set := replica.Settings{Log: s.cfg.Log, MinInsyncReplicas: s.cfg.MinInsyncReplicas}
 	set.Log.MaxMessageBytes = s.cfg.MessageMaxBytes
+	for _, p := range t.Partitions { // caps min.insync.replicas for the high watermark
+		set.Replicas = max(set.Replicas, len(p.Replicas))
+	}
 	for k, v := range t.Configs {
 		if def, ok := topicConfigByName[k]; ok && def.check(v) == nil {
 			def.apply(&set, v)
