@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -52,6 +54,7 @@ type broker struct {
 	logMu sync.Mutex
 	log   bytes.Buffer // stderr of every run, runs separated by a marker line
 
+	paused  bool // SIGSTOPped by Pause, until Resume
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once cmd has been waited for
 	exitErr error         // written before exited is closed
@@ -77,9 +80,13 @@ func newBroker(t *testing.T, extra []string) *broker {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("broker stderr (%s):\n%s", b.dataDir, b.logTail(maxDumpedLog))
+			b.keepLog()
 		}
 	})
 	t.Cleanup(func() {
+		if b.paused {
+			b.Resume()
+		}
 		if b.running() {
 			b.Stop()
 		}
@@ -239,6 +246,50 @@ func (b *broker) Kill() {
 	}
 	_ = b.cmd.Process.Kill()
 	<-b.exited
+}
+
+// Pause freezes the process with SIGSTOP, as a long GC pause, a stalled VM
+// or a `docker pause` would: its sockets stay open but nothing answers.
+func (b *broker) Pause() {
+	b.t.Helper()
+	if !b.running() {
+		b.t.Errorf("broker: Pause, but it had exited: %v", b.exitErr)
+		return
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		b.t.Errorf("broker: SIGSTOP: %v", err)
+		return
+	}
+	b.paused = true
+}
+
+// Resume lets a paused process run again (SIGCONT).
+func (b *broker) Resume() {
+	b.t.Helper()
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil && b.running() {
+		b.t.Errorf("broker: SIGCONT: %v", err)
+	}
+	b.paused = false
+}
+
+// keepLog writes the broker's whole stderr (every run) to a file that
+// outlives the test's temp dirs: $STROM_TEST_LOGS, else a strom-failed-*
+// directory under the system temp dir, one per test, and says where.
+func (b *broker) keepLog() {
+	dir := os.Getenv("STROM_TEST_LOGS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "strom-failed-"+strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name()))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Logf("cannot keep broker log: %v", err)
+		return
+	}
+	name := filepath.Join(dir, fmt.Sprintf("broker-%d.log", max(b.nodeID, 1)))
+	if err := os.WriteFile(name, []byte(b.Logs()), 0o644); err != nil {
+		b.t.Logf("cannot keep broker log: %v", err)
+		return
+	}
+	b.t.Logf("broker %d's full log kept in %s", max(b.nodeID, 1), name)
 }
 
 // Restart stops the broker gracefully and starts it again on the same data

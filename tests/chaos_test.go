@@ -42,31 +42,68 @@ func envDuration(t *testing.T, env string, def time.Duration) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// killRecord is one SIGKILL of the chaos run.
-type killRecord struct {
-	victim     int32
-	controller bool
-	led        []int32 // partitions it led at the kill
+// chaosFault is one fault the chaos run injected.
+type chaosFault struct {
+	kind       faultKind
+	victims    []int32
+	controller bool    // the controller was among the victims
+	led        []int32 // partitions the victims led at the fault
 	at         time.Time
-	down       time.Duration // until the restarted process served clients
-	fullISR    time.Duration // from the kill until every ISR was full again
+	down       time.Duration // until every victim served clients again
+	fullISR    time.Duration // from the fault until every ISR was full again
 	gaps       []time.Duration
+	refused    time.Duration // killTwo: the window in which no write may be acknowledged
+	ackedBelow int           // killTwo: acknowledgements in that window (must be 0)
 }
 
+// faultKind is what a chaos fault does to its victims.
+type faultKind string
+
+const (
+	// faultKill SIGKILLs one broker and restarts it on the same data dir.
+	faultKill faultKind = "kill"
+	// faultPause SIGSTOPs one broker for 1-3 s (longer than failure
+	// detection), then SIGCONTs it: a zombie leader that wakes up must not
+	// acknowledge or keep anything the cluster moved on from.
+	faultPause faultKind = "pause"
+	// faultKillTwo SIGKILLs two brokers at once: with min.insync.replicas=2
+	// every write must be refused until one returns, and nothing lost.
+	faultKillTwo faultKind = "kill-two"
+)
+
 // TestChaosKillBrokers runs three broker processes under an idempotent
-// acks=all producer and a consumer group, SIGKILLs a random broker (the
-// controller first) every few seconds and restarts it on the same ports and
-// data dir, for STROM_CHAOS_DURATION (default 20s). Then every acknowledged
-// record must be in the log exactly once, at its acknowledged offset, in
-// production order, the group must have seen all of them, and the three
-// replicas of each partition must hold byte-identical logs.
+// acks=all producer and a consumer group and injects faults: SIGKILL of a
+// broker (the controller first), SIGSTOP pauses, and two brokers killed at
+// once, for STROM_CHAOS_DURATION (default 20s) or, with STROM_CHAOS_FAULTS=N,
+// until N faults (the long mode: `STROM_CHAOS_FAULTS=100 make chaos`). Then
+// every acknowledged record must be in the log exactly once, at its
+// acknowledged offset, in production order, the group must have seen all of
+// them, and the three replicas of each partition must hold byte-identical
+// logs. A failing run keeps every broker's log (see keepLog).
 func TestChaosKillBrokers(t *testing.T) {
-	t.Run("KillRandomBrokers", testChaosKillRandom)
+	t.Run("RandomFaults", testChaosRandomFaults)
 	t.Run("TwoOfThreeDown", testChaosTwoOfThreeDown)
 }
 
-func testChaosKillRandom(t *testing.T) {
+// chaosRun is the state of one random-fault run.
+type chaosRun struct {
+	t    *testing.T
+	c    *procCluster
+	meta *kgo.Client
+	prod *chaoscheck.Producer
+	rng  *rand.Rand
+}
+
+func testChaosRandomFaults(t *testing.T) {
 	duration := envDuration(t, "STROM_CHAOS_DURATION", 20*time.Second)
+	wantFaults := 0
+	if v := os.Getenv("STROM_CHAOS_FAULTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("STROM_CHAOS_FAULTS=%q: want a positive count", v)
+		}
+		wantFaults = n
+	}
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("STROM_CHAOS_SEED"); v != "" {
 		var err error
@@ -74,89 +111,180 @@ func testChaosKillRandom(t *testing.T) {
 			t.Fatalf("STROM_CHAOS_SEED=%q: %v", v, err)
 		}
 	}
-	rng := rand.New(rand.NewPCG(seed, seed))
-	chaoscheck.Report(t, "duration %v, seed %d (STROM_CHAOS_SEED reproduces the kill order)", duration, seed)
+	r := &chaosRun{t: t, rng: rand.New(rand.NewPCG(seed, seed))}
+	if wantFaults > 0 {
+		chaoscheck.Report(t, "%d faults, seed %d (STROM_CHAOS_SEED reproduces the fault order)", wantFaults, seed)
+	} else {
+		chaoscheck.Report(t, "duration %v, seed %d (STROM_CHAOS_SEED reproduces the fault order)", duration, seed)
+	}
 
-	c := startCluster(t, 3)
+	r.c = startCluster(t, 3)
 	two := "2"
-	c.createTopic(chaosTopic, chaosPartitions, 3, map[string]*string{"min.insync.replicas": &two})
-	meta := c.client()
-	c.waitFullISR(meta, chaosTopic, chaosPartitions, 30*time.Second)
+	r.c.createTopic(chaosTopic, chaosPartitions, 3, map[string]*string{"min.insync.replicas": &two})
+	r.meta = r.c.client()
+	r.c.waitFullISR(r.meta, chaosTopic, chaosPartitions, 30*time.Second)
 
-	prod := chaoscheck.StartProducer(t, c.addrs(), chaosTopic, chaoscheck.Options{Partitions: chaosPartitions, Pace: chaosPace})
-	group := chaoscheck.StartReader(t, c.addrs(), chaosTopic, kgo.ConsumerGroup("chaos-readers"))
-	prod.WaitAcks(testCtx(t, 30*time.Second), t, 100, 30*time.Second, "first acknowledgements")
+	r.prod = chaoscheck.StartProducer(t, r.c.addrs(), chaosTopic, chaoscheck.Options{Partitions: chaosPartitions, Pace: chaosPace})
+	group := chaoscheck.StartReader(t, r.c.addrs(), chaosTopic, kgo.ConsumerGroup("chaos-readers"))
+	r.prod.WaitAcks(testCtx(t, 30*time.Second), t, 100, 30*time.Second, "first acknowledgements")
 
-	var kills []killRecord
+	var faults []chaosFault
 	end := time.Now().Add(duration)
-	for len(kills) == 0 || time.Now().Before(end) {
-		ctrl := c.controller(meta, chaosTopic)
-		victim := ctrl // the controller is the first victim
-		if len(kills) > 0 {
-			victim = int32(rng.IntN(len(c.brokers)) + 1)
+	for more := true; more; {
+		f := r.inject(r.nextKind(len(faults)), len(faults) == 0)
+		faults = append(faults, f)
+		t.Logf("fault #%d: %s of %v (controller %v, led %v): back after %v, full ISR after %v, %d acknowledged so far",
+			len(faults), f.kind, f.victims, f.controller, f.led, f.down.Round(time.Millisecond), f.fullISR.Round(time.Millisecond), r.prod.AckCount())
+		// Steady production between faults.
+		time.Sleep(time.Second + time.Duration(r.rng.Int64N(int64(time.Second))))
+		if wantFaults > 0 {
+			more = len(faults) < wantFaults
+		} else {
+			more = time.Now().Before(end)
 		}
-		k := killRecord{victim: victim, controller: victim == ctrl}
-		if _, parts, err := c.metadata(meta, chaosTopic); err == nil {
-			for p, ps := range parts {
-				if ps.Leader == victim {
-					k.led = append(k.led, int32(p))
-				}
-			}
-		}
-		c.broker(victim).Kill()
-		k.at = time.Now() // the process is gone: nothing it sent can arrive later
-		time.Sleep(500*time.Millisecond + time.Duration(rng.Int64N(int64(time.Second))))
-		c.broker(victim).Start()
-		k.down = time.Since(k.at)
-		c.waitFullISR(meta, chaosTopic, chaosPartitions, 60*time.Second)
-		k.fullISR = time.Since(k.at)
-		kills = append(kills, k)
-		t.Logf("kill #%d: broker %d (controller %v, led %v) back after %v, full ISR after %v, %d acknowledged so far",
-			len(kills), k.victim, k.controller, k.led, k.down.Round(time.Millisecond), k.fullISR.Round(time.Millisecond), prod.AckCount())
-		// Steady production between kills.
-		time.Sleep(time.Second + time.Duration(rng.Int64N(int64(time.Second))))
 	}
 
-	// Settle: the last broker is back and every ISR is full; drain the producer.
-	c.waitFullISR(meta, chaosTopic, chaosPartitions, 60*time.Second)
-	prod.Stop(t, 60*time.Second)
+	// Settle: every victim is back and every ISR is full; drain the producer.
+	r.c.waitFullISR(r.meta, chaosTopic, chaosPartitions, 60*time.Second)
+	r.prod.Stop(t, 60*time.Second)
+	r.reportFaults(faults)
 
-	var worst time.Duration
-	var worstKill int
-	for i := range kills {
-		k := &kills[i]
-		k.gaps = prod.FirstAckAfter(k.at)
-		for _, g := range k.gaps {
-			if g > worst {
-				worst, worstKill = g, i+1
-			}
-		}
-		var gs []string
-		for p, g := range k.gaps {
-			gs = append(gs, fmt.Sprintf("p%d=%v", p, g.Round(time.Millisecond)))
-		}
-		chaoscheck.Report(t, "kill #%d broker %d controller=%v led=%v: kill→first ack %s; restarted in %v; full ISR after %v",
-			i+1, k.victim, k.controller, k.led, strings.Join(gs, " "), k.down.Round(time.Millisecond), k.fullISR.Round(time.Millisecond))
-	}
-	if !slices.ContainsFunc(kills, func(k killRecord) bool { return k.controller }) {
-		t.Errorf("the controller was never killed")
-	}
-
-	chaoscheck.Report(t, "%d kills; the group reader is consumer group chaos-readers", len(kills))
-	chaoscheck.Verify(testCtx(t, 3*time.Minute), t, c.addrs(), chaosTopic, prod, group, chaoscheck.VerifyOptions{})
-	chaoscheck.Report(t, "longest unavailability (kill → next acknowledged produce on the worst partition): %v (kill #%d)", worst.Round(time.Millisecond), worstKill)
+	chaoscheck.Report(t, "%d faults; the group reader is consumer group chaos-readers", len(faults))
+	chaoscheck.Verify(testCtx(t, 3*time.Minute), t, r.c.addrs(), chaosTopic, r.prod, group, chaoscheck.VerifyOptions{})
 
 	// All replicas' logs must be identical: stop gracefully, compare bytes.
-	c.waitFullISR(meta, chaosTopic, chaosPartitions, 60*time.Second)
+	r.c.waitFullISR(r.meta, chaosTopic, chaosPartitions, 60*time.Second)
 	group.Stop()
-	c.stopAll()
-	lines, err := c.compareReplicaLogs(chaosTopic, chaosPartitions)
+	r.c.stopAll()
+	lines, err := r.c.compareReplicaLogs(chaosTopic, chaosPartitions)
 	for _, l := range lines {
 		chaoscheck.Report(t, "replica logs %s", l)
 	}
 	if err != nil {
 		t.Errorf("replica logs differ: %v", err)
 	}
+}
+
+// nextKind picks the next fault: the first three are one of each (the
+// controller is the first kill), then kills half of the time, pauses and
+// double kills a quarter each.
+func (r *chaosRun) nextKind(done int) faultKind {
+	switch done {
+	case 0:
+		return faultKill
+	case 1:
+		return faultPause
+	case 2:
+		return faultKillTwo
+	}
+	switch n := r.rng.IntN(4); {
+	case n < 2:
+		return faultKill
+	case n == 2:
+		return faultPause
+	default:
+		return faultKillTwo
+	}
+}
+
+// inject runs one fault to its end: every victim serves clients again and
+// every ISR is full. The first fault kills the controller; later kills hit
+// it a third of the time.
+func (r *chaosRun) inject(kind faultKind, first bool) chaosFault {
+	c := r.c
+	ctrl := c.controller(r.meta, chaosTopic)
+	f := chaosFault{kind: kind}
+	switch {
+	case kind == faultKill && ctrl > 0 && (first || r.rng.IntN(3) == 0):
+		f.victims = []int32{ctrl}
+	case kind == faultKillTwo:
+		first := int32(r.rng.IntN(3) + 1)
+		f.victims = []int32{first, first%3 + 1}
+	default:
+		f.victims = []int32{int32(r.rng.IntN(3) + 1)}
+	}
+	f.controller = slices.Contains(f.victims, ctrl)
+	if _, parts, err := c.metadata(r.meta, chaosTopic); err == nil {
+		for p, ps := range parts {
+			if slices.Contains(f.victims, ps.Leader) {
+				f.led = append(f.led, int32(p))
+			}
+		}
+	}
+	switch kind {
+	case faultPause:
+		c.broker(f.victims[0]).Pause()
+		f.at = time.Now()
+		time.Sleep(time.Second + time.Duration(r.rng.Int64N(int64(2*time.Second))))
+		c.broker(f.victims[0]).Resume()
+	case faultKill:
+		c.broker(f.victims[0]).Kill()
+		f.at = time.Now() // the process is gone: nothing it sent can arrive later
+		time.Sleep(500*time.Millisecond + time.Duration(r.rng.Int64N(int64(time.Second))))
+		c.broker(f.victims[0]).Start()
+	case faultKillTwo:
+		r.killTwo(&f)
+	}
+	f.down = time.Since(f.at)
+	c.waitFullISR(r.meta, chaosTopic, chaosPartitions, 60*time.Second)
+	f.fullISR = time.Since(f.at)
+	return f
+}
+
+// killTwo kills two brokers at once and keeps them down for 4 s. With one
+// replica left of three and min.insync.replicas=2, nothing may be
+// acknowledged once the acknowledgements already in flight at the kill have
+// arrived (2 s later, generously); then both restart together.
+func (r *chaosRun) killTwo(f *chaosFault) {
+	const settle, outage = 2 * time.Second, 4 * time.Second
+	for _, v := range f.victims {
+		r.c.broker(v).Kill()
+	}
+	f.at = time.Now()
+	time.Sleep(outage)
+	f.refused = outage - settle
+	f.ackedBelow = r.prod.AckedBetween(f.at.Add(settle), f.at.Add(outage))
+	if f.ackedBelow > 0 {
+		r.t.Errorf("%d records acknowledged with brokers %v down (one in-sync replica, min.insync.replicas=2)", f.ackedBelow, f.victims)
+	}
+	readies := make([]<-chan string, len(f.victims))
+	for i, v := range f.victims {
+		readies[i] = r.c.broker(v).launch()
+	}
+	for i, v := range f.victims {
+		r.c.broker(v).awaitReady(readies[i])
+	}
+}
+
+// reportFaults prints, per fault, how long each partition went without an
+// acknowledged write, and the worst of the run.
+func (r *chaosRun) reportFaults(faults []chaosFault) {
+	var worst time.Duration
+	var worstFault int
+	kinds := map[faultKind]int{}
+	for i := range faults {
+		f := &faults[i]
+		kinds[f.kind]++
+		f.gaps = r.prod.FirstAckAfter(f.at)
+		var gs []string
+		for p, g := range f.gaps {
+			gs = append(gs, fmt.Sprintf("p%d=%v", p, g.Round(time.Millisecond)))
+			if g > worst {
+				worst, worstFault = g, i+1
+			}
+		}
+		extra := ""
+		if f.kind == faultKillTwo {
+			extra = fmt.Sprintf("; acknowledged while below min.insync: %d in %v", f.ackedBelow, f.refused)
+		}
+		chaoscheck.Report(r.t, "fault #%d %s %v controller=%v led=%v: fault→first ack %s; back in %v; full ISR after %v%s",
+			i+1, f.kind, f.victims, f.controller, f.led, strings.Join(gs, " "), f.down.Round(time.Millisecond), f.fullISR.Round(time.Millisecond), extra)
+	}
+	if !slices.ContainsFunc(faults, func(f chaosFault) bool { return f.controller && f.kind == faultKill }) {
+		r.t.Errorf("the controller was never killed")
+	}
+	chaoscheck.Report(r.t, "faults: %d kills, %d pauses, %d double kills; longest unavailability (fault → next acknowledged produce on the worst partition): %v (fault #%d)",
+		kinds[faultKill], kinds[faultPause], kinds[faultKillTwo], worst.Round(time.Millisecond), worstFault)
 }
 
 // testChaosTwoOfThreeDown kills both followers of a partition with

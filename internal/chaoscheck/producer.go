@@ -155,6 +155,22 @@ func (p *Producer) AckCount() int {
 	return n
 }
 
+// AckedBetween counts the records acknowledged in [from, to), every
+// partition together.
+func (p *Producer) AckedBetween(from, to time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, acks := range p.acks {
+		for _, a := range acks {
+			if !a.Acked.Before(from) && a.Acked.Before(to) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // WaitAcks waits until at least n more records than now are acknowledged,
 // failing the test after timeout.
 func (p *Producer) WaitAcks(ctx context.Context, t testing.TB, n int, timeout time.Duration, what string) {
