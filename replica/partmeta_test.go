@@ -132,6 +132,10 @@ func TestOpenTopicIDStraysOtherIncarnation(t *testing.T) {
 	if s := strays(t, dir); len(s) != 1 {
 		t.Fatalf("stray directories %v", s)
 	}
+	// The stray directory is never opened as a partition.
+	if ps := m.Partitions(); len(ps) != 1 || ps[0] != p {
+		t.Fatalf("hosted %v", ps)
+	}
 }
 
 // TestOpenTopicIDRecreatedWhileOpen: the metadata names a new id for an
