@@ -106,6 +106,41 @@ type setBrokersFencedCmd struct {
 	Unfence []int32 `json:"unfence,omitempty"`
 }
 
+// command is a decoded log entry. validate runs the checks that need only
+// the command (validate.go); apply, run only after validate passed, checks
+// it against the state and returns the next state (nil when nothing
+// changes or the command fails) without mutating s.
+type command interface {
+	validate() error
+	apply(s *State) (*State, applyResult)
+}
+
+// newCommand returns an empty command of type t to decode into, or nil for a
+// code this binary does not know.
+func newCommand(t cmdType) command {
+	switch t {
+	case cmdRegisterBroker:
+		return &registerBrokerCmd{}
+	case cmdCreateTopic:
+		return &createTopicCmd{}
+	case cmdDeleteTopic:
+		return &deleteTopicCmd{}
+	case cmdCreatePartitions:
+		return &createPartitionsCmd{}
+	case cmdAlterTopicConfigs:
+		return &alterTopicConfigsCmd{}
+	case cmdAllocateProducerIDs:
+		return &allocateProducerIDsCmd{}
+	case cmdSetPartitionState:
+		return &setPartitionStateCmd{}
+	case cmdSetClusterID:
+		return &setClusterIDCmd{}
+	case cmdSetBrokersFenced:
+		return &setBrokersFencedCmd{}
+	}
+	return nil
+}
+
 // encodeCommand frames a command as one type byte followed by its JSON body.
 func encodeCommand(t cmdType, body any) ([]byte, error) {
 	js, err := json.Marshal(body)

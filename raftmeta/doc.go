@@ -16,6 +16,23 @@
 // offset, the cluster id — is chosen by the proposer and written into the
 // command, so every replica applying the log computes identical state.
 //
+// The FSM trusts no command: each is checked when it is proposed and again
+// when it is applied (validate.go), whatever path brought it into the log —
+// a Kafka handler, the forwarding port, a buggy or older proposer. Topic
+// names must pass ValidateTopicName (Kafka's rules; a name becomes a
+// partition directory name, so "x/../orders" must never reach the disk),
+// partition counts and replica lists are bounded and name distinct
+// registered brokers, an ISR is a subset of the replicas and a leader is in
+// it or -1, broker listeners have a name, a host and a port in 1..65535,
+// config keys and values and producer-id blocks are bounded. A command that
+// fails is refused with an error result (a sentinel of errors.go) on every
+// replica alike and changes nothing; apply never panics on input (a guard
+// turns an unexpected panic into ErrCorruptCommand, identically everywhere,
+// because apply never mutates the state it reads). Tightening a check is a
+// compatibility change: replicas of a newer binary refuse entries an older
+// leader accepted, so checks are only tightened for inputs no correct
+// proposer produces.
+//
 // Readers never lock the FSM: after each applied command the FSM publishes a
 // new immutable *State through an atomic pointer, and Changed returns a
 // channel closed at the next publication. The controller id is not FSM state

@@ -39,26 +39,32 @@ var (
 	// ErrClosed: the node has been closed.
 	ErrClosed = errors.New("raftmeta: node closed")
 
-	// ErrInvalidTopicName: an empty topic name (the server checks the rest of
-	// Kafka's naming rules before proposing).
+	// ErrInvalidTopicName: a topic name that breaks Kafka's rules
+	// (ValidateTopicName), in any command naming a topic.
 	ErrInvalidTopicName = errors.New("raftmeta: invalid topic name")
 	// ErrInvalidConfig: Config.Validate failed, or the data directory belongs
-	// to another node id.
+	// to another node id; or topic configs out of bounds (an empty or long
+	// key, a long value, too many entries; see validate.go).
 	ErrInvalidConfig = errors.New("raftmeta: invalid config")
-	// ErrInvalidBroker: a broker registration with a negative id.
+	// ErrInvalidBroker: a broker registration with a negative id or a bad
+	// listener (empty name or host, port outside 1..65535, a name listed
+	// twice), or a fencing command naming a negative or unregistered id.
 	ErrInvalidBroker = errors.New("raftmeta: invalid broker")
-	// ErrInvalidProducerIDCount: AllocateProducerIDs with count < 1 or a
-	// count that would overflow the id space.
+	// ErrInvalidProducerIDCount: AllocateProducerIDs with a count outside
+	// 1..MaxProducerIDBlock or one that would overflow the id space.
 	ErrInvalidProducerIDCount = errors.New("raftmeta: invalid producer id count")
 	// ErrUnknownPartition: the topic exists but the partition index does not.
 	ErrUnknownPartition = errors.New("raftmeta: unknown partition")
-	// ErrInvalidPartitionState: a partition change whose leader is not in the
-	// ISR or whose ISR is not a subset of the replicas.
+	// ErrInvalidPartitionState: a partition change whose leader is neither
+	// -1 nor in the ISR, or whose ISR is not a duplicate-free subset of the
+	// replicas.
 	ErrInvalidPartitionState = errors.New("raftmeta: invalid partition state")
 	// ErrStalePartitionEpoch: a partition change based on an older partition
 	// epoch than the current one (a fenced leader, as in Kafka's AlterPartition).
 	ErrStalePartitionEpoch = errors.New("raftmeta: stale partition epoch")
-	// ErrCorruptCommand: a log entry or snapshot that does not decode.
+	// ErrCorruptCommand: a log entry or snapshot that does not decode, or a
+	// command no correct proposer writes (a topic without an id, a cluster
+	// id empty or longer than 255 bytes).
 	ErrCorruptCommand = errors.New("raftmeta: corrupt command")
 	// ErrInvalidPeer: a Peer with a negative id or an empty raft address, or
 	// one id listed twice with different addresses.

@@ -29,69 +29,85 @@ type applyResult struct {
 //
 // Everything it needs comes from s, index and data: no clock, no randomness,
 // no map iteration order leaks into the result.
-func applyCommand(s *State, index uint64, data []byte) (*State, applyResult) {
+func applyCommand(s *State, index uint64, data []byte) (next *State, res applyResult) {
 	if len(data) == 0 {
 		return nil, applyResult{err: fmt.Errorf("%w: empty entry at index %d", ErrCorruptCommand, index)}
 	}
 	t, body := cmdType(data[0]), data[1:]
-	var (
-		next *State
-		res  applyResult
-	)
-	switch t {
-	case cmdRegisterBroker:
-		var c registerBrokerCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.err = applyRegisterBroker(s, c)
-		}
-	case cmdCreateTopic:
-		var c createTopicCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.topic, res.err = applyCreateTopic(s, c)
-		}
-	case cmdDeleteTopic:
-		var c deleteTopicCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.err = applyDeleteTopic(s, c)
-		}
-	case cmdCreatePartitions:
-		var c createPartitionsCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.topic, res.err = applyCreatePartitions(s, c)
-		}
-	case cmdAlterTopicConfigs:
-		var c alterTopicConfigsCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.err = applyAlterTopicConfigs(s, c)
-		}
-	case cmdAllocateProducerIDs:
-		var c allocateProducerIDsCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.producerID, res.err = applyAllocateProducerIDs(s, c)
-		}
-	case cmdSetPartitionState:
-		var c setPartitionStateCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.partition, res.err = applySetPartitionState(s, c)
-		}
-	case cmdSetClusterID:
-		var c setClusterIDCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.clusterID, res.err = applySetClusterID(s, c)
-		}
-	case cmdSetBrokersFenced:
-		var c setBrokersFencedCmd
-		if res.err = decodeBody(t, body, &c); res.err == nil {
-			next, res.err = applySetBrokersFenced(s, c)
-		}
-	default:
-		res.err = fmt.Errorf("%w: code %d at index %d", ErrUnknownCommand, uint8(t), index)
+	c := newCommand(t)
+	if c == nil {
+		return nil, applyResult{err: fmt.Errorf("%w: code %d at index %d", ErrUnknownCommand, uint8(t), index)}
 	}
+	if err := decodeBody(t, body, c); err != nil {
+		return nil, applyResult{err: err}
+	}
+	if err := c.validate(); err != nil {
+		return nil, applyResult{err: err}
+	}
+	defer func() {
+		// A bug, not an input: the checks above should make this
+		// unreachable. Every replica fails the same entry the same way (s
+		// is never mutated), which beats every replica crashing on it.
+		if r := recover(); r != nil {
+			next, res = nil, applyResult{err: fmt.Errorf("%w: %w: %v at index %d: %v", ErrCorruptCommand, errApplyPanic, t, index, r)}
+		}
+	}()
+	next, res = c.apply(s)
 	if res.err != nil || next == nil {
 		return nil, res
 	}
 	next.Index = index
 	return next, res
+}
+
+// errApplyPanic marks a command whose apply panicked (see applyCommand).
+var errApplyPanic = errors.New("raftmeta: apply panicked")
+
+// apply methods: each command's effect on the state, after validate passed.
+
+func (c *registerBrokerCmd) apply(s *State) (*State, applyResult) {
+	next, err := applyRegisterBroker(s, *c)
+	return next, applyResult{err: err}
+}
+
+func (c *createTopicCmd) apply(s *State) (*State, applyResult) {
+	next, t, err := applyCreateTopic(s, *c)
+	return next, applyResult{err: err, topic: t}
+}
+
+func (c *deleteTopicCmd) apply(s *State) (*State, applyResult) {
+	next, err := applyDeleteTopic(s, *c)
+	return next, applyResult{err: err}
+}
+
+func (c *createPartitionsCmd) apply(s *State) (*State, applyResult) {
+	next, t, err := applyCreatePartitions(s, *c)
+	return next, applyResult{err: err, topic: t}
+}
+
+func (c *alterTopicConfigsCmd) apply(s *State) (*State, applyResult) {
+	next, err := applyAlterTopicConfigs(s, *c)
+	return next, applyResult{err: err}
+}
+
+func (c *allocateProducerIDsCmd) apply(s *State) (*State, applyResult) {
+	next, id, err := applyAllocateProducerIDs(s, *c)
+	return next, applyResult{err: err, producerID: id}
+}
+
+func (c *setPartitionStateCmd) apply(s *State) (*State, applyResult) {
+	next, p, err := applySetPartitionState(s, *c)
+	return next, applyResult{err: err, partition: p}
+}
+
+func (c *setClusterIDCmd) apply(s *State) (*State, applyResult) {
+	next, id, err := applySetClusterID(s, *c)
+	return next, applyResult{err: err, clusterID: id}
+}
+
+func (c *setBrokersFencedCmd) apply(s *State) (*State, applyResult) {
+	next, err := applySetBrokersFenced(s, *c)
+	return next, applyResult{err: err}
 }
 
 func applyRegisterBroker(s *State, c registerBrokerCmd) (*State, error) {

@@ -591,7 +591,7 @@ func (n *Node) leaderLoop(ctx context.Context) {
 	if n.fsm.current().ClusterID == "" {
 		id := newClusterID()
 		if !n.retry(ctx, "set cluster id", func() error {
-			_, err := n.propose(ctx, cmdSetClusterID, setClusterIDCmd{ClusterID: id})
+			_, err := n.propose(ctx, cmdSetClusterID, &setClusterIDCmd{ClusterID: id})
 			return err
 		}) {
 			return

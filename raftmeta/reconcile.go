@@ -107,7 +107,7 @@ func (n *Node) reconcile(ctx context.Context, peers map[int32]string) error {
 	var errs []error
 	if fence, unfence := planFencing(n.fsm.current(), peers, n.cfg.NodeID); len(fence)+len(unfence) > 0 {
 		n.logger.Info("raftmeta: fencing brokers", "fence", fence, "unfence", unfence)
-		if _, err := n.propose(ctx, cmdSetBrokersFenced, setBrokersFencedCmd{Fence: fence, Unfence: unfence}); err != nil {
+		if _, err := n.propose(ctx, cmdSetBrokersFenced, &setBrokersFencedCmd{Fence: fence, Unfence: unfence}); err != nil {
 			errs = append(errs, fmt.Errorf("raftmeta: fence brokers: %w", err))
 		}
 	}

@@ -10,10 +10,6 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// maxPartitions caps one topic's partition count so that a request cannot
-// make the controller allocate an arbitrary amount of memory.
-const maxPartitions = 100_000
-
 // Arguments of the forwardable writes, as they travel to the controller
 // (JSON, Go field names: add fields, never rename; see forward_wire.go).
 type (
@@ -48,10 +44,7 @@ func (n *Node) registerBrokerLocal(ctx context.Context, a registerBrokerArgs) (s
 	if err := n.checkWritable(); err != nil {
 		return struct{}{}, err
 	}
-	if a.Broker.ID < 0 {
-		return struct{}{}, fmt.Errorf("%w: id %d", ErrInvalidBroker, a.Broker.ID)
-	}
-	_, err := n.propose(ctx, cmdRegisterBroker, registerBrokerCmd{Broker: a.Broker})
+	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdRegisterBroker, &registerBrokerCmd{Broker: a.Broker}, false)
 	return struct{}{}, err
 }
 
@@ -74,7 +67,7 @@ func (n *Node) createTopicLocal(ctx context.Context, a createTopicArgs) (*Topic,
 	if err != nil {
 		return nil, err
 	}
-	res, err := n.proposeChecked(ctx, s, cmdCreateTopic, cmd, a.ValidateOnly)
+	res, err := n.proposeChecked(ctx, s, cmdCreateTopic, &cmd, a.ValidateOnly)
 	return res.topic, err
 }
 
@@ -84,10 +77,13 @@ func (n *Node) createTopicLocal(ctx context.Context, a createTopicArgs) (*Topic,
 // start (Kafka's algorithm, see assignReplicas).
 func planTopic(s *State, spec TopicSpec, placement func(n int) (start, shift int)) (createTopicCmd, error) {
 	cmd := createTopicCmd{Name: spec.Name, Configs: copyConfigs(spec.Configs), Internal: spec.Internal}
-	switch {
-	case spec.Name == "":
-		return cmd, ErrInvalidTopicName
-	case s.Topics[spec.Name] != nil:
+	if err := ValidateTopicName(spec.Name); err != nil {
+		return cmd, err
+	}
+	if err := validateConfigs(spec.Configs); err != nil {
+		return cmd, err
+	}
+	if s.Topics[spec.Name] != nil {
 		return cmd, fmt.Errorf("%w: %q", ErrTopicExists, spec.Name)
 	}
 	if len(spec.Assignment) > 0 {
@@ -160,7 +156,7 @@ func (n *Node) deleteTopicLocal(ctx context.Context, a deleteTopicArgs) (struct{
 	if err := n.checkWritable(); err != nil {
 		return struct{}{}, err
 	}
-	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdDeleteTopic, deleteTopicCmd{Name: a.Name}, false)
+	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdDeleteTopic, &deleteTopicCmd{Name: a.Name}, false)
 	return struct{}{}, err
 }
 
@@ -183,13 +179,16 @@ func (n *Node) createPartitionsLocal(ctx context.Context, a createPartitionsArgs
 	if err != nil {
 		return struct{}{}, err
 	}
-	_, err = n.proposeChecked(ctx, s, cmdCreatePartitions, cmd, a.ValidateOnly)
+	_, err = n.proposeChecked(ctx, s, cmdCreatePartitions, &cmd, a.ValidateOnly)
 	return struct{}{}, err
 }
 
 func planPartitions(s *State, name string, total int32, assignment [][]int32,
 	placement func(n int) (start, shift int)) (createPartitionsCmd, error) {
 	cmd := createPartitionsCmd{Name: name, Total: total}
+	if err := ValidateTopicName(name); err != nil {
+		return cmd, err
+	}
 	t := s.Topics[name]
 	if t == nil {
 		return cmd, fmt.Errorf("%w: %q", ErrUnknownTopic, name)
@@ -230,7 +229,7 @@ func (n *Node) alterTopicConfigsLocal(ctx context.Context, a alterTopicConfigsAr
 	if err := n.checkWritable(); err != nil {
 		return struct{}{}, err
 	}
-	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdAlterTopicConfigs, alterTopicConfigsCmd{Name: a.Name, Ops: a.Ops}, false)
+	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdAlterTopicConfigs, &alterTopicConfigsCmd{Name: a.Name, Ops: a.Ops}, false)
 	return struct{}{}, err
 }
 
@@ -247,10 +246,7 @@ func (n *Node) allocateProducerIDsLocal(ctx context.Context, a allocateProducerI
 	if err := n.checkWritable(); err != nil {
 		return 0, err
 	}
-	if a.Count < 1 {
-		return 0, fmt.Errorf("%w: %d", ErrInvalidProducerIDCount, a.Count)
-	}
-	res, err := n.propose(ctx, cmdAllocateProducerIDs, allocateProducerIDsCmd{Count: a.Count})
+	res, err := n.proposeChecked(ctx, n.fsm.current(), cmdAllocateProducerIDs, &allocateProducerIDsCmd{Count: a.Count}, false)
 	return res.producerID, err
 }
 
@@ -267,7 +263,7 @@ func (n *Node) alterPartitionLocal(ctx context.Context, a alterPartitionArgs) (P
 	if err := n.checkWritable(); err != nil {
 		return Partition{}, err
 	}
-	res, err := n.proposeChecked(ctx, n.fsm.current(), cmdSetPartitionState, setPartitionStateCmd{Change: a.Change}, false)
+	res, err := n.proposeChecked(ctx, n.fsm.current(), cmdSetPartitionState, &setPartitionStateCmd{Change: a.Change}, false)
 	return res.partition, err
 }
 
@@ -283,10 +279,11 @@ func (n *Node) checkWritable() error {
 	return nil
 }
 
-// proposeChecked dry-runs the command on s (what the FSM will do, minus
-// races with concurrent proposals, which the FSM re-checks) so invalid
-// requests cost no log entry, then proposes it unless validateOnly.
-func (n *Node) proposeChecked(ctx context.Context, s *State, t cmdType, body any, validateOnly bool) (applyResult, error) {
+// proposeChecked dry-runs the command on s (what the FSM will do, validation
+// included, minus races with concurrent proposals, which the FSM re-checks)
+// so invalid requests cost no log entry, then proposes it unless
+// validateOnly.
+func (n *Node) proposeChecked(ctx context.Context, s *State, t cmdType, body command, validateOnly bool) (applyResult, error) {
 	data, err := encodeCommand(t, body)
 	if err != nil {
 		return applyResult{}, err
@@ -297,8 +294,14 @@ func (n *Node) proposeChecked(ctx context.Context, s *State, t cmdType, body any
 	return n.proposeData(ctx, data)
 }
 
-// propose encodes and proposes a command without a dry run.
-func (n *Node) propose(ctx context.Context, t cmdType, body any) (applyResult, error) {
+// propose encodes and proposes a command without a dry run against the
+// state, for commands whose outcome the state cannot change much (the
+// cluster id, fencing); the FSM checks them all the same. Its stateless
+// checks still run first, so a bad command costs no log entry.
+func (n *Node) propose(ctx context.Context, t cmdType, body command) (applyResult, error) {
+	if err := body.validate(); err != nil {
+		return applyResult{}, err
+	}
 	data, err := encodeCommand(t, body)
 	if err != nil {
 		return applyResult{}, err

@@ -62,6 +62,22 @@
 // from the ISR (and any eligible set) of its partitions at once, and prefer
 // any other ISR member when electing.
 //
+// Topic ids (KIP-516). Each partition directory <topic>-<partition> holds
+// partition.metadata ("version: 0", "topic_id: <base64url id>", fsynced),
+// written when the replica is first opened with its topic's id
+// (Manager.OpenTopicID; the reconciler always passes it). A directory
+// naming another id, or whose file does not parse, belongs to a deleted
+// incarnation of the topic: it is moved aside as
+// <topic>-<partition>.<32 hex>-stray (logged, kept for the operator) and the
+// replica starts from an empty log, catching up from its leader. A replica
+// still open under another id is removed like a deleted topic's. A
+// directory without the file (written before topic ids) adopts the id it is
+// opened with. Remove renames a directory to *-delete before deleting it,
+// and NewManager deletes such leftovers, so a crash mid-deletion never
+// leaves a partial log under a partition's name. Only names of the form
+// <topic>-<partition> are ever opened; stray and -delete directories never
+// are.
+//
 // Lock order: replication.mu, then fetcher.mu, then Partition.mu; and
 // Manager.mu before Partition.mu. Manager.mu is never held together with
 // replication.mu or fetcher.mu. None is held across disk I/O that can block

@@ -31,6 +31,9 @@ var (
 	ErrStaleLeaderEpoch = errors.New("replica: stale leader epoch")
 	// ErrInvalidLeader: asked to follow itself, or a leader with no address.
 	ErrInvalidLeader = errors.New("replica: invalid leader")
+	// ErrInvalidTopic: a topic name that cannot name a partition directory
+	// of its own (empty, "." or "..", or containing a path separator).
+	ErrInvalidTopic = errors.New("replica: invalid topic name")
 
 	// errStopFollowing: the replica stopped following at the fetcher's
 	// epoch (it leads now, follows at a newer epoch, or was closed); the

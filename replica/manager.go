@@ -34,7 +34,8 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	parts map[tp]*Partition
-	repl  *replication // follower fetchers and the ISR loop
+	ids   map[tp][16]byte // guarded by mu: topic id each open replica was opened with (zero: unknown)
+	repl  *replication    // follower fetchers and the ISR loop
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed when any partition's high watermark moves
@@ -55,10 +56,14 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create data dir: %w", err)
 	}
+	if err := removeLeftovers(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		cfg:    cfg,
 		logger: cfg.Logger,
 		parts:  make(map[tp]*Partition),
+		ids:    make(map[tp][16]byte),
 		notify: make(chan struct{}),
 		stop:   make(chan struct{}),
 	}
@@ -76,27 +81,101 @@ func DirName(topic string, index int32) string {
 	return fmt.Sprintf("%s-%d", topic, index)
 }
 
-// Open opens (creating if needed) the replica for topic/index, or returns the
-// already open one with its settings updated.
+// Open opens the replica for topic/index without a topic id: OpenTopicID
+// with the zero id, which checks and records nothing. Only for callers
+// that do not know the id; the reconciler always passes it.
 func (m *Manager) Open(topic string, index int32, s Settings) (*Partition, error) {
+	return m.OpenTopicID(topic, index, [16]byte{}, s)
+}
+
+// OpenTopicID opens (creating if needed) the replica for topic/index of the
+// topic whose id is topicID, or returns the already open one with its
+// settings updated. A replica is never served from another incarnation of
+// the topic (see partmeta.go): an open replica opened with another id is
+// removed, as the deletion of its topic would have removed it, and a
+// directory whose partition.metadata names another id is moved aside as
+// stray; a fresh empty log replaces either. A directory without the file
+// adopts topicID. The zero topicID means unknown: nothing is checked or
+// written.
+func (m *Manager) OpenTopicID(topic string, index int32, topicID [16]byte, s Settings) (*Partition, error) {
+	if err := checkTopicName(topic); err != nil {
+		return nil, err
+	}
 	key := tp{topic, index}
+	if p, err := m.reopen(key, topicID, s); p != nil || err != nil {
+		return p, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if p, ok := m.parts[key]; ok {
-		p.SetSettings(s)
+	if p, ok := m.parts[key]; ok && (topicID == ([16]byte{}) || m.ids[key] == topicID) {
+		p.SetSettings(s) // opened concurrently by another caller
 		return p, nil
+	} else if ok {
+		return nil, fmt.Errorf("replica: open %s: opened concurrently with another topic id", DirName(topic, index))
 	}
-	dir := filepath.Join(m.cfg.DataDir, DirName(topic, index))
+	name := DirName(topic, index)
+	write := false
+	if topicID != ([16]byte{}) {
+		var err error
+		if write, err = m.checkDirTopicID(name, topicID); err != nil {
+			return nil, fmt.Errorf("replica: open %s: %w", name, err)
+		}
+	}
+	dir := filepath.Join(m.cfg.DataDir, name)
 	p, err := openPartition(dir, topic, index, m.cfg.NodeID, s, m.wake, m.logger.With("topic", topic, "partition", index))
 	if err != nil {
-		return nil, fmt.Errorf("replica: open %s: %w", DirName(topic, index), err)
+		return nil, fmt.Errorf("replica: open %s: %w", name, err)
+	}
+	if write {
+		if err := writePartitionMetadata(dir, topicID); err != nil {
+			return nil, errors.Join(err, p.close(false))
+		}
 	}
 	p.appended = m.repl.wakeReplicaFetches
 	if m.repl != nil {
 		p.kickISR = m.repl.kickISR
 	}
 	m.parts[key] = p
+	m.ids[key] = topicID
 	return p, nil
+}
+
+// reopen handles OpenTopicID of a replica that is already open: it returns
+// it when topicID is unknown or the one it was opened with; adopts topicID
+// when the replica was opened without one and its directory records none
+// or the same; otherwise closes it (removing its data when it was opened
+// with another id: that incarnation of the topic was deleted) and returns
+// nil so that the caller opens afresh.
+func (m *Manager) reopen(key tp, topicID [16]byte, s Settings) (*Partition, error) {
+	m.mu.Lock()
+	p, ok := m.parts[key]
+	cur := m.ids[key]
+	if !ok || topicID == ([16]byte{}) || cur == topicID {
+		m.mu.Unlock()
+		if ok {
+			p.SetSettings(s)
+		}
+		return p, nil
+	}
+	if cur == ([16]byte{}) {
+		if got, found, err := readPartitionMetadata(p.log.Dir()); err == nil && (!found || got == topicID) {
+			if !found {
+				err = writePartitionMetadata(p.log.Dir(), topicID)
+			}
+			if err == nil {
+				m.ids[key] = topicID
+				p.SetSettings(s)
+			}
+			m.mu.Unlock()
+			return p, err
+		}
+	}
+	m.mu.Unlock()
+	if cur != ([16]byte{}) {
+		m.logger.Warn("topic recreated: removing the replica of its previous incarnation", "topic", key.topic, "partition", key.index)
+		return nil, m.Remove(key.topic, key.index)
+	}
+	return nil, m.closeReplica(key)
 }
 
 // Get returns the hosted replica or nil.
@@ -123,19 +202,39 @@ func (m *Manager) Partitions() []*Partition {
 	return out
 }
 
-// Remove closes a replica and deletes its data (topic deleted or replica moved).
+// Remove closes a replica and deletes its data (topic deleted or replica
+// moved). The directory is first renamed to a *-delete name, so that a crash
+// midway never leaves a partial log (perhaps without its partition.metadata)
+// under the partition's name; NewManager finishes such deletions.
 func (m *Manager) Remove(topic string, index int32) error {
-	key := tp{topic, index}
+	if err := checkTopicName(topic); err != nil {
+		return err
+	}
+	err := m.closeReplica(tp{topic, index})
+	name := DirName(topic, index)
+	if _, serr := os.Stat(filepath.Join(m.cfg.DataDir, name)); errors.Is(serr, os.ErrNotExist) {
+		return err
+	}
+	to, merr := moveAside(m.cfg.DataDir, name, deleteSuffix)
+	if merr != nil {
+		return errors.Join(err, merr)
+	}
+	return errors.Join(err, os.RemoveAll(to))
+}
+
+// closeReplica stops following and closes the replica of key, if open,
+// keeping its data.
+func (m *Manager) closeReplica(key tp) error {
 	m.repl.unfollow(key)
 	m.mu.Lock()
 	p, ok := m.parts[key]
 	delete(m.parts, key)
+	delete(m.ids, key)
 	m.mu.Unlock()
-	if ok {
-		return p.close(true)
+	if !ok {
+		return nil
 	}
-	// Not open (e.g. left over from a deletion interrupted by a crash).
-	return os.RemoveAll(filepath.Join(m.cfg.DataDir, DirName(topic, index)))
+	return p.close(false)
 }
 
 // Changed returns a channel closed the next time any high watermark moves;
@@ -169,6 +268,7 @@ func (m *Manager) close() error {
 	m.mu.Lock()
 	parts := m.parts
 	m.parts = make(map[tp]*Partition)
+	m.ids = make(map[tp][16]byte)
 	m.mu.Unlock()
 	var errs []error
 	for _, p := range parts {

@@ -57,6 +57,13 @@
 //	.clean-shutdown                 present only after a clean Close
 //	*.tmp                           checkpoint being replaced (deleted by Open)
 //
+// The caller may keep files of its own in the directory; Open ignores any
+// other name and Delete removes the directory with them. Package replica
+// keeps two: high-watermark-checkpoint, and partition.metadata (Kafka's
+// KIP-516 file naming the topic id the log belongs to, two text lines
+// "version: 0" and "topic_id: <16-byte id in unpadded base64url>"; see
+// replica/doc.go for how a mismatch is handled).
+//
 // Segment files are named by their base offset, zero-padded to 20 decimal
 // digits as in Kafka. A segment's base offset is the offset of its first
 // batch (or the log end when it was created empty). The last segment is the

@@ -6,7 +6,11 @@
 // metadata places on this broker (recovering their logs), makes each lead,
 // follow the elected leader over the inter-broker listener, or wait while
 // its partition is offline, and removes replicas of deleted topics and of
-// partitions moved elsewhere. Partitions of __consumer_offsets that this
+// partitions moved elsewhere. Replicas are opened with their topic's id
+// (replica.Manager.OpenTopicID), so a topic deleted and recreated under the
+// same name — while this broker was down, or between two passes that never
+// saw it gone — never gets the deleted topic's log: the replica's
+// partition.metadata names the old id, and the log is set aside. Partitions of __consumer_offsets that this
 // broker leads are handed to the group coordinator (Groups.Load replays
 // them on a goroutine of their own, so a long replay delays neither the
 // pass nor any client), and taken back when leadership moves, after

@@ -30,10 +30,12 @@ type Meta interface {
 }
 
 // Replicas hosts this broker's partition replicas; *replica.Manager
-// implements it. Called from the reconciler's goroutine only; Open may be
-// slow (log recovery).
+// implements it. Called from the reconciler's goroutine only; OpenTopicID
+// may be slow (log recovery). OpenTopicID gets the topic's id so that a
+// replica left from a deleted topic of the same name is never served as the
+// new topic's (replica's partition.metadata).
 type Replicas interface {
-	Open(topic string, partition int32, set replica.Settings) (*replica.Partition, error)
+	OpenTopicID(topic string, partition int32, topicID [16]byte, set replica.Settings) (*replica.Partition, error)
 	BecomeLeader(topic string, partition, leaderEpoch int32, isr []int32) error
 	BecomeFollower(topic string, partition, leader int32, leaderAddr string, leaderEpoch int32) error
 	StopFollowing(topic string, partition int32)
@@ -209,7 +211,7 @@ func (r *Reconciler) pass() {
 // host opens one replica this broker should host and applies its
 // leadership (and, for __consumer_offsets, its group coordination).
 func (r *Reconciler) host(st *raftmeta.State, t *raftmeta.Topic, p raftmeta.Partition) {
-	part, err := r.replicas.Open(t.Name, p.Index, r.cfg.Settings(t))
+	part, err := r.replicas.OpenTopicID(t.Name, p.Index, t.ID, r.cfg.Settings(t))
 	if err != nil {
 		r.logger.Error("cannot open partition", "topic", t.Name, "partition", p.Index, "err", err)
 		return

@@ -198,3 +198,38 @@ func TestReconcilerWaitEnds(t *testing.T) {
 		t.Fatalf("Wait across Close = %v, want ErrClosed", err)
 	}
 }
+
+// setTopicID publishes a state with one topic of one partition, led by
+// broker 1, with the given topic id, and returns its index.
+func (m *fakeMeta) setTopicID(name string, id [16]byte) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := &raftmeta.Topic{Name: name, ID: id, Partitions: []raftmeta.Partition{
+		{Index: 0, Leader: 1, LeaderEpoch: int32(m.st.Index + 1), Replicas: []int32{1}, ISR: []int32{1}}}}
+	m.st = &raftmeta.State{Index: m.st.Index + 1, Brokers: map[int32]raftmeta.Broker{1: {ID: 1}},
+		Topics: map[string]*raftmeta.Topic{name: t}, TopicsByID: map[[16]byte]*raftmeta.Topic{id: t}}
+	close(m.changed)
+	m.changed = make(chan struct{})
+	return m.st.Index
+}
+
+// TestReconcilerRecreatedTopicGetsFreshReplica: a topic deleted and
+// recreated under the same name between two passes (the pass never sees
+// it gone) gets a new replica recording the new topic id, not the old log.
+func TestReconcilerRecreatedTopicGetsFreshReplica(t *testing.T) {
+	meta := newFakeMeta()
+	r, m := newReconciler(t, meta, &fakeGroups{release: make(chan struct{})})
+	if err := r.Wait(waitCtx(t), meta.setTopicID("a", [16]byte{15: 1})); err != nil {
+		t.Fatal(err)
+	}
+	old := m.Get("a", 0)
+	if old == nil {
+		t.Fatal("a-0 not hosted")
+	}
+	if err := r.Wait(waitCtx(t), meta.setTopicID("a", [16]byte{15: 2})); err != nil {
+		t.Fatal(err)
+	}
+	if p := m.Get("a", 0); p == nil || p == old || !p.IsLeader() {
+		t.Fatalf("after recreate: hosted %p (old %p)", p, old)
+	}
+}
