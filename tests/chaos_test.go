@@ -268,6 +268,10 @@ func (r *chaosRun) reportFaults(faults []chaosFault) {
 		f.gaps = r.prod.FirstAckAfter(f.at)
 		var gs []string
 		for p, g := range f.gaps {
+			if g < 0 { // production ended before a record written after the fault was acknowledged
+				gs = append(gs, fmt.Sprintf("p%d=none", p))
+				continue
+			}
 			gs = append(gs, fmt.Sprintf("p%d=%v", p, g.Round(time.Millisecond)))
 			if g > worst {
 				worst, worstFault = g, i+1
