@@ -1,8 +1,10 @@
 package raftmeta
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -52,6 +54,12 @@ type Config struct {
 	// SnapshotThreshold is how many log entries since the last snapshot make
 	// raft take a new one (checked every couple of minutes).
 	SnapshotThreshold uint64
+	// Dial opens every outbound connection of the node: Raft RPCs to peers
+	// and forwarded writes to the controller. Nil is a plain net.Dialer.
+	// For tests: the in-process cluster harness routes them through its
+	// fault-injecting network to partition brokers. Production leaves it
+	// nil. It may be called concurrently and must honour ctx.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 const (

@@ -34,6 +34,7 @@ func (s *Server) startMembership(ctx context.Context) error {
 	mc.Fast = s.cfg.FastGossip
 	mc.Logger = s.logger.With("component", "gossip")
 	mc.Meta = s.gossipMeta()
+	mc.WrapTransport = s.cfg.WrapGossip
 	m, err := membership.Start(ctx, mc)
 	if err != nil {
 		return err

@@ -118,6 +118,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}
 	mc.Logger = s.logger.With("component", "raft")
+	mc.Dial = s.cfg.Dial
 	if s.cfg.FastRaft {
 		raftmeta.FastTimers(&mc)
 	}
@@ -126,6 +127,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	repl := replica.DefaultReplicationConfig()
 	repl.ISRChanger = s
+	repl.NetDial = s.cfg.Dial
 	if s.cfg.ReplicaLagTimeMax > 0 {
 		repl.LagTimeMax = s.cfg.ReplicaLagTimeMax
 	}
