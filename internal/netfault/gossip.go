@@ -20,6 +20,7 @@ func (n *Network) WrapGossip(from int32) func(memberlist.Transport) memberlist.T
 			n:         n,
 			self:      from,
 			packets:   make(chan *memberlist.Packet),
+			stopping:  make(chan struct{}),
 			done:      make(chan struct{}),
 		}
 		t.wg.Go(t.filterPackets)
@@ -32,12 +33,13 @@ func (n *Network) WrapGossip(from int32) func(memberlist.Transport) memberlist.T
 // memberlist sends everything through WriteTo and DialTimeout below.
 type gossipTransport struct {
 	memberlist.Transport
-	n       *Network
-	self    int32
-	packets chan *memberlist.Packet // filtered inbound packets
-	done    chan struct{}           // closed by Shutdown
-	once    sync.Once
-	wg      sync.WaitGroup // filterPackets
+	n        *Network
+	self     int32
+	packets  chan *memberlist.Packet // filtered inbound packets
+	stopping chan struct{}           // closed when Shutdown starts: drain, deliver nothing
+	done     chan struct{}           // closed once the inner transport is down
+	once     sync.Once
+	wg       sync.WaitGroup // filterPackets
 }
 
 // WriteTo drops a packet to a cut node as the wire would: silently.
@@ -58,13 +60,18 @@ func (t *gossipTransport) DialTimeout(addr string, timeout time.Duration) (net.C
 	return t.n.dial(ctx, t.self, "tcp", addr)
 }
 
-// Shutdown stops the packet filter and shuts the inner transport down.
+// Shutdown shuts the inner transport down, then stops the packet filter.
+// The filter keeps draining the inner transport meanwhile: its UDP reader
+// blocks on an unbuffered send, and its Shutdown waits for that reader.
 func (t *gossipTransport) Shutdown() error {
+	var err error
 	t.once.Do(func() {
+		close(t.stopping)
+		err = t.Transport.Shutdown()
 		close(t.done)
 		t.wg.Wait()
 	})
-	return t.Transport.Shutdown()
+	return err
 }
 
 // filterPackets forwards inbound packets whose sender is not cut from us,
@@ -81,6 +88,7 @@ func (t *gossipTransport) filterPackets() {
 			}
 			select {
 			case t.packets <- p:
+			case <-t.stopping: // nobody may read any more: drop it
 			case <-t.done:
 				return
 			}

@@ -264,3 +264,36 @@ func TestNetfaultGossipPackets(t *testing.T) {
 	}
 	<-f.shutdown
 }
+
+// blockingTransport's Shutdown waits for its packet reader, which may be
+// blocked handing over a packet, as memberlist's NetTransport does.
+type blockingTransport struct {
+	fakeTransport
+	reader sync.WaitGroup
+}
+
+func (b *blockingTransport) Shutdown() error {
+	b.reader.Wait()
+	return nil
+}
+
+func TestNetfaultGossipShutdownDrains(t *testing.T) {
+	n := New()
+	b := &blockingTransport{fakeTransport: fakeTransport{in: make(chan *memberlist.Packet)}}
+	tr := n.WrapGossip(1)(b)
+	b.reader.Go(func() {
+		for range 3 { // nobody reads tr.PacketCh
+			b.in <- &memberlist.Packet{Buf: []byte("x"), From: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7002}}
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- tr.Shutdown() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown deadlocked with the inner transport's reader blocked on a packet")
+	}
+}
