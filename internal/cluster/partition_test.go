@@ -25,6 +25,24 @@ func (c *Cluster) leaderSeenBy(id int32, topic string, p int32) int32 {
 	return -1
 }
 
+// preferredLeads reports whether every broker sees the first replica of
+// topic/partition as its leader, and that broker acts as leader.
+func (c *Cluster) preferredLeads(topic string, p int32) bool {
+	var pref int32 = -1
+	for _, b := range c.Brokers {
+		t := b.Srv.Metadata().Topics[topic]
+		if t == nil || int(p) >= len(t.Partitions) || len(t.Partitions[p].Replicas) == 0 {
+			return false
+		}
+		pp := t.Partitions[p]
+		if pref = pp.Replicas[0]; pp.Leader != pref {
+			return false
+		}
+	}
+	info, ok := c.Broker(pref).Srv.LocalReplica(topic, p)
+	return ok && info.Leader
+}
+
 // others lists the broker ids but id.
 func (c *Cluster) others(id int32) []int32 {
 	var out []int32
@@ -57,9 +75,10 @@ func TestClusterPartitionIsolatedLeader(t *testing.T) {
 	createTopic(t, c.Admin(), 1, 3, "split")
 	prod := c.ClientAt(clientNode, kgo.RequiredAcks(kgo.AllISRAcks()))
 	produceN(t, prod, "split", 0, 20)
-	c.WaitFor("three identical replicas in sync", 30*time.Second, func() bool {
+	// Isolate a leader that leader rebalancing will not move meanwhile.
+	c.WaitFor("three identical replicas in sync, led by the preferred replica", 30*time.Second, func() bool {
 		ok, _ := c.replicasIdentical("split", 0)
-		return ok && len(c.isrOf("split", 0)) == 3
+		return ok && len(c.isrOf("split", 0)) == 3 && c.preferredLeads("split", 0)
 	})
 	old := c.leaderOf("split", 0)
 	majority := c.others(old)
