@@ -1,8 +1,10 @@
 package raftmeta
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -60,6 +62,12 @@ type Config struct {
 	// to a controller elsewhere is not available (such writes fail with
 	// ErrNoController when ctx ends), so tests write on the controller.
 	InMemory bool
+	// Dial opens every outbound connection of the node: Raft RPCs to peers
+	// and forwarded writes to the controller. Nil is a plain net.Dialer.
+	// For tests: the in-process cluster harness routes them through its
+	// fault-injecting network to partition brokers. Production leaves it
+	// nil. It may be called concurrently and must honour ctx.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 const (

@@ -172,7 +172,7 @@ type forwarder struct {
 	idle   []*fwdConn        // guarded by mu; most recently used last
 	busy   map[*fwdConn]bool // guarded by mu
 	closed bool              // guarded by mu
-	dialer net.Dialer
+	dial   dialFunc
 }
 
 type fwdConn struct {
@@ -183,8 +183,8 @@ type fwdConn struct {
 	fresh  bool // nothing sent yet: the connection byte goes first
 }
 
-func newForwarder() *forwarder {
-	return &forwarder{busy: map[*fwdConn]bool{}, dialer: net.Dialer{Timeout: forwardDialTimeout}}
+func newForwarder(dial dialFunc) *forwarder {
+	return &forwarder{busy: map[*fwdConn]bool{}, dial: orNetDialer(dial)}
 }
 
 // get returns a connection to addr: an idle one or a new one.
@@ -213,7 +213,9 @@ func (f *forwarder) get(ctx context.Context, addr string) (*fwdConn, error) {
 	}
 	f.mu.Unlock()
 
-	nc, err := f.dialer.DialContext(ctx, "tcp", addr)
+	dctx, cancel := context.WithTimeout(ctx, forwardDialTimeout)
+	nc, err := f.dial(dctx, "tcp", addr)
+	cancel()
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,7 @@ func Open(cfg Config) (*Node, error) {
 		shutdownCh: make(chan struct{}),
 		members:    membersState{goneSince: map[int32]time.Time{}},
 		reconSem:   make(chan struct{}, 1),
-		fwd:        newForwarder(),
+		fwd:        newForwarder(cfg.Dial),
 	}
 	n.baseCtx, n.cancelBase = context.WithCancel(context.Background())
 	n.controllerID.Store(-1)
@@ -257,7 +257,7 @@ func (n *Node) openOnDisk(hlog *hclogAdapter) (_ *raftStores, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: open snapshot store: %w", err)
 	}
-	stream, err := listenRaft(n.cfg.RaftBind, n.cfg.RaftAdvertise)
+	stream, err := listenRaft(n.cfg.RaftBind, n.cfg.RaftAdvertise, n.cfg.Dial)
 	if err != nil {
 		return nil, err
 	}

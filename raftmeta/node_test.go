@@ -341,7 +341,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestListenRaftAdvertise(t *testing.T) {
-	s, err := listenRaft("127.0.0.1:0", "")
+	s, err := listenRaft("127.0.0.1:0", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestListenRaftAdvertise(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = listenRaft("127.0.0.1:0", "broker-0.strom:0")
+	s, err = listenRaft("127.0.0.1:0", "broker-0.strom:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,10 +360,10 @@ func TestListenRaftAdvertise(t *testing.T) {
 	}
 	s.Close()
 
-	if _, err := listenRaft("0.0.0.0:0", ""); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := listenRaft("0.0.0.0:0", "", nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("wildcard bind without advertise = %v", err)
 	}
-	if _, err := listenRaft("127.0.0.1:0", "nohostport"); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := listenRaft("127.0.0.1:0", "nohostport", nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("bad advertise = %v", err)
 	}
 }

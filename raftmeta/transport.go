@@ -1,6 +1,7 @@
 package raftmeta
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,7 @@ const sniffTimeout = transportTimeout
 type tcpStream struct {
 	ln        net.Listener
 	advertise net.Addr
+	dial      dialFunc      // outbound connections (Config.Dial)
 	raftCh    chan net.Conn // sniffed raft connections, for Accept
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -61,9 +63,21 @@ type advertiseAddr string
 func (a advertiseAddr) Network() string { return "tcp" }
 func (a advertiseAddr) String() string  { return string(a) }
 
+// dialFunc opens an outbound connection (Config.Dial).
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// orNetDialer returns d, or a plain net.Dialer's DialContext when d is nil.
+func orNetDialer(d dialFunc) dialFunc {
+	if d != nil {
+		return d
+	}
+	var nd net.Dialer
+	return nd.DialContext
+}
+
 // listenRaft binds bind, works out the address peers should dial and starts
-// accepting.
-func listenRaft(bind, advertise string) (*tcpStream, error) {
+// accepting. Outbound connections go through dial (nil: net.Dialer).
+func listenRaft(bind, advertise string, dial dialFunc) (*tcpStream, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: listen on %q: %w", bind, err)
@@ -90,6 +104,7 @@ func listenRaft(bind, advertise string) (*tcpStream, error) {
 	s := &tcpStream{
 		ln:        ln,
 		advertise: advertiseAddr(adv),
+		dial:      orNetDialer(dial),
 		raftCh:    make(chan net.Conn),
 		done:      make(chan struct{}),
 		conns:     map[*trackedConn]struct{}{},
@@ -177,7 +192,9 @@ func (s *tcpStream) sniff(c *trackedConn) {
 }
 
 func (s *tcpStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := s.dial(ctx, "tcp", string(addr))
 	if err != nil {
 		return nil, err
 	}

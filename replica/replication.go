@@ -66,8 +66,13 @@ type ReplicationConfig struct {
 	FetchBackoff time.Duration
 	// RequestTimeout bounds a dial, and a request beyond FetchMaxWait.
 	RequestTimeout time.Duration
-	// Dialer opens connections to leaders; nil uses wire.Dial.
+	// Dialer opens connections to leaders; nil uses wire.DialWith over NetDial.
 	Dialer Dialer
+	// NetDial opens the raw connections of the default Dialer; nil is a
+	// plain net.Dialer. For tests: the in-process cluster harness routes
+	// follower fetches through its fault-injecting network. Production
+	// leaves it nil.
+	NetDial wire.DialFunc
 }
 
 // DefaultReplicationConfig returns Kafka's defaults.
@@ -109,7 +114,7 @@ func (c ReplicationConfig) withDefaults(self int32) ReplicationConfig {
 	if c.Dialer == nil {
 		clientID := fmt.Sprintf("strom-replica-fetcher-%d", self)
 		c.Dialer = func(ctx context.Context, addr string) (Requester, error) {
-			cl, err := wire.Dial(ctx, addr, clientID)
+			cl, err := wire.DialWith(ctx, c.NetDial, addr, clientID)
 			if err != nil {
 				return nil, err
 			}

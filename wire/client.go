@@ -43,8 +43,21 @@ type Client struct {
 // Dial connects to a Kafka broker at addr ("host:port"). ctx bounds the
 // dial only. clientID is sent in every request header.
 func Dial(ctx context.Context, addr string, clientID string) (*Client, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	return DialWith(ctx, nil, addr, clientID)
+}
+
+// DialFunc opens a network connection, as net.Dialer.DialContext does.
+// Tests inject one to route broker-to-broker traffic through a
+// fault-injecting network.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// DialWith is Dial over dial; nil dial uses a plain net.Dialer.
+func DialWith(ctx context.Context, dial DialFunc, addr string, clientID string) (*Client, error) {
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("wire: dial %s: %w", addr, err)
 	}

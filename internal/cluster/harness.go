@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/strombroker/strom/internal/netfault"
 	"github.com/strombroker/strom/internal/server"
 )
 
@@ -31,6 +32,12 @@ func (b *Broker) Addr() string { return b.Cfg.Listeners[0].Addr() }
 type Cluster struct {
 	t       testing.TB
 	Brokers []*Broker
+	// Net carries all broker-to-broker traffic (Raft, forwarding, follower
+	// fetches, gossip); Partition, Isolate and Heal cut and restore it. Each
+	// broker is a node of it under its broker id, owning its Kafka, Raft and
+	// gossip addresses. Clients from Client are not on it; ClientAt puts
+	// one on it as a pseudo node.
+	Net *netfault.Network
 }
 
 // freePort reserves a loopback port by binding and releasing it (TCP and
@@ -63,7 +70,7 @@ type Option func(*server.Config)
 // controller quorum (bootstrap-expect n), and stops them at test end.
 func New(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t}
+	c := &Cluster{t: t, Net: netfault.New()}
 	var gossip []string
 	for i := range n {
 		id := int32(i + 1)
@@ -84,6 +91,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		cfg.GroupInitialRebalanceDelay = 0
 		cfg.GroupMinSessionTimeout = 100 * time.Millisecond
 		cfg.Logger = testLogger(t, id)
+		c.attach(&cfg)
 		gossip = append(gossip, cfg.GossipAddr)
 		c.Brokers = append(c.Brokers, &Broker{ID: id, Cfg: cfg})
 	}
@@ -147,6 +155,7 @@ func (c *Cluster) Add(opts ...Option) *Broker {
 	for _, b := range c.Brokers {
 		cfg.Join = append(cfg.Join, b.Cfg.GossipAddr)
 	}
+	c.attach(&cfg)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -182,8 +191,35 @@ func (c *Cluster) Restart(id int32) {
 	}
 }
 
+// attach puts the broker of cfg on the cluster's network.
+func (c *Cluster) attach(cfg *server.Config) {
+	c.Net.Register(cfg.NodeID, cfg.Listeners[0].Addr(), cfg.RaftAddr, cfg.GossipAddr)
+	cfg.Dial = c.Net.Dialer(cfg.NodeID)
+	cfg.WrapGossip = c.Net.WrapGossip(cfg.NodeID)
+}
+
+// Partition black-holes all traffic between every broker (or ClientAt
+// pseudo node) of a and every one of b, including connections already open.
+func (c *Cluster) Partition(a, b []int32) { c.Net.Cut(netfault.Blackhole, a, b) }
+
+// Isolate black-holes all traffic between broker id and the other brokers.
+// Clients from Client still reach it.
+func (c *Cluster) Isolate(id int32) {
+	var others []int32
+	for _, b := range c.Brokers {
+		if b.ID != id {
+			others = append(others, b.ID)
+		}
+	}
+	c.Partition([]int32{id}, others)
+}
+
+// Heal restores every link cut by Partition, Isolate or Net.Cut.
+func (c *Cluster) Heal() { c.Net.Heal() }
+
 // Close stops every broker.
 func (c *Cluster) Close() {
+	c.Net.Heal() // nobody waits out a black hole on the way down
 	var wg sync.WaitGroup
 	for _, b := range c.Brokers {
 		if b.Srv == nil {
@@ -223,6 +259,14 @@ func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
 	}
 	c.t.Cleanup(cl.Close)
 	return cl
+}
+
+// ClientAt is Client dialing from pseudo node id of the cluster's network,
+// so a test can partition it from brokers like a broker (Net.Cut). id must
+// not be a broker id.
+func (c *Cluster) ClientAt(id int32, opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	return c.Client(append([]kgo.Opt{kgo.Dialer(c.Net.Dialer(id))}, opts...)...)
 }
 
 // Admin returns a kadm client over Client.

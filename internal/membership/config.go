@@ -44,6 +44,11 @@ type Config struct {
 	// BroadcastTimeout bounds how long UpdateMeta waits for its update to go
 	// out. 0 means DefaultBroadcastTimeout.
 	BroadcastTimeout time.Duration
+	// WrapTransport, when set, wraps the bound UDP+TCP transport before
+	// memberlist gets it. For tests: the in-process cluster harness drops
+	// gossip between partitioned brokers this way. Production leaves it nil.
+	// The wrapper's Shutdown must shut the wrapped transport down.
+	WrapTransport func(memberlist.Transport) memberlist.Transport
 }
 
 const (

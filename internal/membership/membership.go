@@ -126,6 +126,9 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	mc.AdvertiseAddr = m.selfIP.String()
 	mc.AdvertisePort = m.selfPort
 	mc.Transport = nt
+	if cfg.WrapTransport != nil {
+		mc.Transport = cfg.WrapTransport(nt)
+	}
 	mc.Logger = std
 	mc.Delegate = h
 	mc.Events = h
@@ -137,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	m.events = newEventQueue(cfg.eventBuffer())
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		_ = nt.Shutdown() // Create does not always release a transport it was given
+		_ = mc.Transport.Shutdown() // Create does not always release a transport it was given
 		m.events.close()
 		return nil, fmt.Errorf("membership: start gossip: %w", err)
 	}

@@ -56,6 +56,7 @@ func (s *Server) startGossip(ctx context.Context, adv string, meta membership.Me
 	mc.Fast = s.cfg.FastGossip
 	mc.Logger = s.logger.With("component", "gossip")
 	mc.Meta = meta
+	mc.WrapTransport = s.cfg.WrapGossip
 	m, err := membership.Start(ctx, mc)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/strombroker/strom/storage"
 )
@@ -86,6 +89,18 @@ type Config struct {
 
 	// FastRaft shortens Raft timers (tests, single-node startup).
 	FastRaft bool
+
+	// Dial, when set, opens every broker-to-broker connection: follower
+	// fetches, Raft RPCs and writes forwarded to the controller. Gossip
+	// streams go through WrapGossip instead. For tests only: the in-process
+	// cluster harness (internal/cluster) routes them through a
+	// fault-injecting network to partition brokers. Production leaves it nil
+	// (a plain net.Dialer).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// WrapGossip, when set, wraps this broker's gossip transport (see
+	// membership.Config.WrapTransport). For tests only, like Dial;
+	// production leaves it nil.
+	WrapGossip func(memberlist.Transport) memberlist.Transport
 
 	Logger *slog.Logger
 }

@@ -145,6 +145,7 @@ func (s *Server) metaConfig() raftmeta.Config {
 		}
 	}
 	mc.Logger = s.logger.With("component", "raft")
+	mc.Dial = s.cfg.Dial
 	if s.cfg.FastRaft {
 		raftmeta.FastTimers(&mc)
 	}
@@ -156,6 +157,7 @@ func (s *Server) metaConfig() raftmeta.Config {
 func (s *Server) replicaConfig() replica.Config {
 	repl := replica.DefaultReplicationConfig()
 	repl.ISRChanger = s
+	repl.NetDial = s.cfg.Dial
 	if s.cfg.ReplicaLagTimeMax > 0 {
 		repl.LagTimeMax = s.cfg.ReplicaLagTimeMax
 	}
