@@ -302,8 +302,17 @@ func TestClusterForwardProducerIDsConcurrent(t *testing.T) {
 		total += b.count
 	}
 	waitSameState(t, nodes)
-	if next := nodes[0].State().NextProducerID; next != total {
-		t.Fatalf("NextProducerID %d, allocated %d ids in %d blocks", next, total, len(blocks))
+	// Every id handed out is below NextProducerID. More may have been used
+	// up: a forwarded call whose answer was lost (a connection reset, a
+	// controller election on a loaded machine) is retried, and the retry
+	// allocates a fresh block (the package doc's "Ambiguity"); the blocks
+	// the callers got are still disjoint, which is what matters.
+	next := nodes[0].State().NextProducerID
+	if next < total {
+		t.Fatalf("NextProducerID %d, but %d ids were allocated in %d blocks", next, total, len(blocks))
+	}
+	if next > total {
+		t.Logf("%d ids wasted by retried forwards (NextProducerID %d, allocated %d)", next-total, next, total)
 	}
 }
 
