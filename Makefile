@@ -49,11 +49,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./wire/
 	$(GO) test -run '^$$' -fuzz FuzzParseBatches -fuzztime 60s ./storage/
 
-# Process-level chaos: 3 broker processes, SIGKILLs under an acks=all producer,
-# interop clients after a leader kill, failover timing. Longer runs by hand:
+# Chaos: 3 broker processes under an acks=all producer and a consumer group
+# with SIGKILLs, SIGSTOP pauses and two brokers killed at once; interop
+# clients after a leader kill; failover timing; then 3 in-process brokers
+# under network partitions (internal/netfault). Longer runs by hand:
+#   STROM_CHAOS_FAULTS=100 make chaos          (100 faults in each suite)
 #   STROM_CHAOS_DURATION=10m STROM_FAILOVER_KILLS=20 make chaos
 chaos: build
 	$(GO) test -count=1 -timeout 60m -v -run 'TestChaos|TestInteropCluster' ./tests/
+	$(GO) test -race -count=1 -timeout 60m -v -run 'TestChaos' ./internal/cluster/
 
 # image: the broker image, FROM scratch around the static binary (no registry
 # needed). compose-test: the 3-broker docker-compose.yml cluster end to end.
