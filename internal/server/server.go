@@ -214,9 +214,13 @@ func (s *Server) serve() {
 		ws := wire.NewServer(wire.Config{
 			Handler:        s,
 			Versions:       apiVersions(),
-			MaxRequestSize: s.cfg.SocketRequestMaxBytes,
-			ListenerName:   s.cfg.Listeners[i].Name,
-			Logger:         s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
+			MaxRequestSize:      s.cfg.SocketRequestMaxBytes,
+			MaxConnections:      s.cfg.MaxConnections,
+			MaxConnectionsPerIP: s.cfg.MaxConnectionsPerIP,
+			ConnectionsMaxIdle:  s.cfg.ConnectionsMaxIdle,
+			WriteTimeout:        s.cfg.SocketWriteTimeout,
+			ListenerName:        s.cfg.Listeners[i].Name,
+			Logger:              s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
 		})
 		s.wires = append(s.wires, ws)
 		s.wg.Add(1)
