@@ -212,8 +212,8 @@ func (s *Server) startReconciler(ctx context.Context) error {
 func (s *Server) serve() {
 	for i, ln := range s.listeners {
 		ws := wire.NewServer(wire.Config{
-			Handler:        s,
-			Versions:       apiVersions(),
+			Handler:             s,
+			Versions:            apiVersions(),
 			MaxRequestSize:      s.cfg.SocketRequestMaxBytes,
 			MaxConnections:      s.cfg.MaxConnections,
 			MaxConnectionsPerIP: s.cfg.MaxConnectionsPerIP,
