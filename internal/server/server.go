@@ -185,6 +185,7 @@ func (s *Server) groupConfig() group.Config {
 	gc.InitialRebalanceDelay = s.cfg.GroupInitialRebalanceDelay
 	gc.MinSessionTimeout = s.cfg.GroupMinSessionTimeout
 	gc.MaxSessionTimeout = s.cfg.GroupMaxSessionTimeout
+	gc.MaxSize = s.cfg.GroupMaxSize
 	gc.Logger = s.logger.With("component", "group")
 	gc.TopicPartitionExists = s.topicPartitionExists
 	return gc
