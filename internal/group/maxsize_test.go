@@ -26,6 +26,8 @@ func pendingCount(t *testing.T, c *Coordinator, id string) int {
 func TestGroupMaxSize(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxSize = 2
+	// Both members must land in the group's first join phase.
+	cfg.InitialRebalanceDelay = 300 * time.Millisecond
 	c, _ := newTestCoordinator(t, cfg, nil)
 	ctx := context.Background()
 	var ids []string
