@@ -8,9 +8,14 @@ package server
 // to the high watermark; replicas (ReplicaID >= 0) up to the log end. Long
 // poll: if fewer than MinBytes are ready the request waits up to MaxWaitMillis
 // for any high watermark on the broker to move, then reads again. Size limits:
-// MaxBytes (v3+) over the response and PartitionMaxBytes per partition, but
-// the first batch found is always returned whole even when larger (KIP-74),
-// so a consumer can never get stuck behind a big batch. v9+
+// MaxBytes (v3+, capped at fetch.max.bytes) over the response and
+// PartitionMaxBytes per partition, but the first batch found is always
+// returned whole even when larger (KIP-74), so a consumer can never get stuck
+// behind a big batch; no later partition exceeds its limits. A partition
+// named twice is answered once, for its last entry (Kafka keys the request
+// by partition). At most fetchMaxFiles segment files are spliced per
+// response; further partitions are copied. A replica fetch is honoured only
+// from an assigned, live follower (checkFollower). v9+
 // CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 // v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
 // fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
