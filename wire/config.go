@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -15,6 +16,15 @@ const (
 	// DefaultListenerName is the listener name reported in ConnInfo when
 	// Config.ListenerName is empty.
 	DefaultListenerName = "PLAINTEXT"
+
+	// DefaultConnectionsMaxIdle is Kafka's connections.max.idle.ms default
+	// (10 minutes): a connection with no request in progress that neither
+	// sends nor receives for this long is closed.
+	DefaultConnectionsMaxIdle = 10 * time.Minute
+
+	// DefaultWriteTimeout bounds how long a response write may make no
+	// progress (see Config.WriteTimeout).
+	DefaultWriteTimeout = 30 * time.Second
 
 	// requestHeaderMin is the smallest valid request frame: api key (2),
 	// version (2), correlation id (4) and the client id length (2).
@@ -45,6 +55,28 @@ type Config struct {
 	// DefaultMaxRequestSize.
 	MaxRequestSize int32
 
+	// MaxConnections is max.connections: connections accepted beyond this
+	// many open ones (on this Server, all listeners) are closed at once.
+	// 0 or less means unlimited.
+	MaxConnections int
+
+	// MaxConnectionsPerIP is max.connections.per.ip: like MaxConnections,
+	// counted per remote IP address. 0 or less means unlimited.
+	MaxConnectionsPerIP int
+
+	// ConnectionsMaxIdle is connections.max.idle.ms: a connection with no
+	// request in progress and no bytes read or written for this long is
+	// closed. 0 means DefaultConnectionsMaxIdle; negative means never.
+	ConnectionsMaxIdle time.Duration
+
+	// WriteTimeout bounds a stalled response write: each chunk of at most
+	// writeChunk bytes (and each whole smaller response) must be taken by
+	// the peer's socket within this long, or the connection is closed. A
+	// client that stops reading thus pins its writer goroutine and queued
+	// responses for at most this long. 0 means DefaultWriteTimeout;
+	// negative means never.
+	WriteTimeout time.Duration
+
 	// ListenerName is reported in ConnInfo.Listener; "" means
 	// DefaultListenerName.
 	ListenerName string
@@ -58,9 +90,11 @@ type Config struct {
 // Handler and Versions, which only the caller can know.
 func DefaultConfig() Config {
 	return Config{
-		MaxRequestSize: DefaultMaxRequestSize,
-		ListenerName:   DefaultListenerName,
-		Logger:         slog.New(slog.DiscardHandler),
+		MaxRequestSize:     DefaultMaxRequestSize,
+		ConnectionsMaxIdle: DefaultConnectionsMaxIdle,
+		WriteTimeout:       DefaultWriteTimeout,
+		ListenerName:       DefaultListenerName,
+		Logger:             slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -69,6 +103,12 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.MaxRequestSize == 0 {
 		c.MaxRequestSize = d.MaxRequestSize
+	}
+	if c.ConnectionsMaxIdle == 0 {
+		c.ConnectionsMaxIdle = d.ConnectionsMaxIdle
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = d.WriteTimeout
 	}
 	if c.ListenerName == "" {
 		c.ListenerName = d.ListenerName

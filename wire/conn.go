@@ -8,8 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -37,6 +40,10 @@ const (
 	// and zeroing than the response itself, so buffers up to a few of those
 	// are kept for the connection's life.
 	writeBufKeepMax = 4 << 20
+
+	// writeChunk is the unit of the write deadline: a response write gets
+	// Config.WriteTimeout for each started writeChunk bytes.
+	writeChunk = 1 << 20
 
 	// readBufferSize is the bufio buffer for size prefixes and small
 	// frames; large bodies bypass it.
@@ -72,6 +79,12 @@ type conn struct {
 	out    chan outbound
 	budget budget
 
+	// pending counts requests read whose response is not yet written (or
+	// dropped); a connection with pending requests is never idle. lastIO is
+	// when a frame was last read or a response last written (UnixNano).
+	pending atomic.Int32
+	lastIO  atomic.Int64
+
 	closeOnce sync.Once
 }
 
@@ -88,6 +101,7 @@ func newConn(s *Server, nc net.Conn, info *ConnInfo) *conn {
 		out:    make(chan outbound, responseQueue),
 	}
 	c.budget.init(readAheadBytes)
+	c.lastIO.Store(time.Now().UnixNano())
 	return c
 }
 
@@ -141,6 +155,10 @@ func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	var scratch [4]byte
 	for {
+		if err := c.awaitFrame(br); err != nil {
+			c.readFailed(err)
+			return
+		}
 		size, err := readSize(br, &scratch, requestHeaderMin, c.srv.cfg.MaxRequestSize)
 		if err != nil {
 			c.readFailed(err)
@@ -154,6 +172,7 @@ func (c *conn) readLoop() {
 			c.readFailed(fmt.Errorf("%d-byte frame: %w", size, err))
 			return
 		}
+		c.lastIO.Store(time.Now().UnixNano())
 		in := inbound{size: int(size)}
 		req, err := decodeRequest(frame, c.srv.vt)
 		switch {
@@ -170,10 +189,45 @@ func (c *conn) readLoop() {
 				"key", req.Key, "version", req.Version, "corr", req.CorrelationID, "err", err)
 			return
 		}
+		c.pending.Add(1)
 		select {
 		case c.in <- in:
 		case <-c.ctx.Done():
 			return
+		}
+	}
+}
+
+// errIdle ends a connection idle for longer than Config.ConnectionsMaxIdle.
+var errIdle = errors.New("connection idle")
+
+// awaitFrame waits for the first byte of the next request, returning errIdle
+// once the connection has had no request in progress and no reads or writes
+// for ConnectionsMaxIdle. The frame that follows must then arrive within
+// ConnectionsMaxIdle too. A request in progress (a long-poll Fetch longer
+// than the idle limit, a response being written) keeps the connection alive.
+func (c *conn) awaitFrame(br *bufio.Reader) error {
+	idle := c.srv.cfg.ConnectionsMaxIdle
+	if idle < 0 {
+		return nil
+	}
+	for {
+		dl := time.Unix(0, c.lastIO.Load()).Add(idle)
+		if !time.Now().Before(dl) {
+			if c.pending.Load() == 0 {
+				return errIdle
+			}
+			dl = time.Now().Add(idle)
+		}
+		if err := c.nc.SetReadDeadline(dl); err != nil {
+			return err
+		}
+		_, err := br.Peek(1)
+		if err == nil {
+			return c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
 		}
 	}
 }
@@ -186,6 +240,10 @@ func (c *conn) readFailed(err error) {
 		c.log.Debug("wire: connection closed", "err", err)
 	case errors.Is(err, io.EOF):
 		c.log.Debug("wire: client closed connection")
+	case errors.Is(err, errIdle):
+		c.log.Debug("wire: closing idle connection (connections.max.idle.ms)", "idle", c.srv.cfg.ConnectionsMaxIdle)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Info("wire: closing connection: request frame not received within connections.max.idle.ms")
 	case errors.Is(err, ErrFrameTooSmall), errors.Is(err, ErrFrameTooLarge):
 		c.log.Warn("wire: closing connection: bad frame size", "err", err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -219,6 +277,7 @@ func (c *conn) serveLoop() {
 		c.budget.release(in.size)
 		if resp == nil && in.req.deferred == nil {
 			in.req.DropSplices()
+			c.pending.Add(-1)
 			continue // acks=0 Produce: nothing goes back
 		}
 		select {
@@ -293,43 +352,80 @@ func (c *conn) writeLoop() {
 		}
 		buf = appendResponse(buf[:0], o.corr, o.resp)
 		var err error
+		written := 1
 		if len(o.splices) > 0 {
 			err = c.writeSpliced(buf, o.resp.IsFlexible(), o.splices)
 		} else {
-			buf, next = c.drainInto(buf)
-			_, err = c.nc.Write(buf)
+			var more int
+			buf, next, more = c.drainInto(buf)
+			written += more
+			err = c.write(buf)
 		}
 		if err != nil {
 			if next != nil {
 				closeSplices(next.splices)
 			}
-			if c.ctx.Err() == nil {
-				c.log.Info("wire: write failed; closing connection", "err", err)
-			}
-			c.close()
+			c.writeFailed(err)
 			return
 		}
+		c.lastIO.Store(time.Now().UnixNano())
+		c.pending.Add(-int32(written))
 		if cap(buf) > writeBufKeepMax {
 			buf = nil
 		}
 	}
 }
 
-// drainInto appends every response already queued, up to writeBatchMax. It
-// stops at a response with spliced ranges and returns it to be written next.
-func (c *conn) drainInto(buf []byte) ([]byte, *outbound) {
+// writeFailed logs a failed response write and closes the connection.
+func (c *conn) writeFailed(err error) {
+	switch {
+	case c.ctx.Err() != nil:
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Info("wire: client not reading responses; closing connection", "write_timeout", c.srv.cfg.WriteTimeout)
+	default:
+		c.log.Info("wire: write failed; closing connection", "err", err)
+	}
+	c.close()
+}
+
+// armWrite sets the write deadline for writing n bytes: WriteTimeout for
+// each started writeChunk, so a peer must take at least writeChunk bytes per
+// WriteTimeout. A negative WriteTimeout clears it.
+func (c *conn) armWrite(n int64) error {
+	wt := c.srv.cfg.WriteTimeout
+	if wt < 0 {
+		return c.nc.SetWriteDeadline(time.Time{})
+	}
+	return c.nc.SetWriteDeadline(time.Now().Add(wt * time.Duration(1+n/writeChunk)))
+}
+
+// write writes b under the write deadline.
+func (c *conn) write(b []byte) error {
+	if err := c.armWrite(int64(len(b))); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// drainInto appends every response already queued, up to writeBatchMax, and
+// says how many. It stops at a response with spliced ranges and returns it
+// to be written next.
+func (c *conn) drainInto(buf []byte) ([]byte, *outbound, int) {
+	n := 0
 	for len(buf) < writeBatchMax {
 		select {
 		case o := <-c.out:
 			if len(o.splices) > 0 || o.deferred != nil {
-				return buf, &o
+				return buf, &o, n
 			}
 			buf = appendResponse(buf, o.corr, o.resp)
+			n++
 		default:
-			return buf, nil
+			return buf, nil, n
 		}
 	}
-	return buf, nil
+	return buf, nil, n
 }
 
 // dropQueued closes the files of responses that will never be written.

@@ -63,6 +63,19 @@
 // a finished response is never held back behind the next request. Responses
 // therefore leave in request order, as clients that pipeline require.
 //
+// # Connection limits
+//
+// Config.MaxConnections and MaxConnectionsPerIP (max.connections,
+// max.connections.per.ip) are enforced at accept time: a connection over
+// either limit is closed at once, before any goroutine starts for it.
+// ConnectionsMaxIdle (connections.max.idle.ms, 10 minutes) closes a
+// connection that has had no request in progress and no bytes read or
+// written for that long; the reader waits for each frame's first byte under
+// a read deadline and re-arms it while a request is in progress. Every
+// response write runs under a deadline of WriteTimeout per started MiB, so a
+// client that stops reading costs its writer goroutine and queued responses
+// for a bounded time, not forever.
+//
 // Request bodies may alias their frame buffer (kmsg does not copy byte
 // fields such as Produce records). Frame buffers are never reused, so a
 // Handler may keep references into a request after ServeKafka returns.

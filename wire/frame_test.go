@@ -58,9 +58,12 @@ func TestDrainIntoCoalescesInOrder(t *testing.T) {
 		c.out <- outbound{corr: int32(10 + i), resp: resp}
 	}
 	first := kmsg.NewPtrApiVersionsResponse()
-	buf, next := c.drainInto(appendResponse(nil, 9, first))
+	buf, next, n := c.drainInto(appendResponse(nil, 9, first))
 	if next != nil {
 		t.Fatal("no spliced response was queued, yet one came back")
+	}
+	if n != 3 {
+		t.Fatalf("drainInto counted %d responses, want 3", n)
 	}
 	if len(c.out) != 0 {
 		t.Fatalf("%d responses left queued", len(c.out))

@@ -33,6 +33,8 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perIP     map[string]int // open connections per remote IP, for MaxConnectionsPerIP
+	refused   uint64         // connections closed over a limit, for rate-limited logging
 	wg        sync.WaitGroup // Serve calls and connections; Add only under mu while !closed
 }
 
@@ -50,6 +52,7 @@ func NewServer(cfg Config) *Server {
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		perIP:     make(map[string]int),
 	}
 }
 
@@ -112,8 +115,27 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // startConn registers nc and starts its goroutines, or closes it when the
-// Server is closing.
+// Server is closing or nc is over MaxConnections or MaxConnectionsPerIP.
+// Over-limit connections are closed as soon as they are accepted, so a flood
+// of them costs the broker a descriptor for an instant, never a goroutine.
 func (s *Server) startConn(nc net.Conn) {
+	ip := remoteIP(nc.RemoteAddr())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if reason := s.overLimit(ip); reason != "" {
+		s.refused++
+		n := s.refused
+		s.mu.Unlock()
+		nc.Close()
+		if n&(n-1) == 0 { // 1st, 2nd, 4th, 8th...: a flood logs a handful of lines
+			s.log.Warn("wire: connection refused: "+reason, "remote", nc.RemoteAddr().String(), "refused_total", n)
+		}
+		return
+	}
 	info := &ConnInfo{
 		ID:         s.nextID.Add(1),
 		LocalAddr:  nc.LocalAddr(),
@@ -121,14 +143,8 @@ func (s *Server) startConn(nc net.Conn) {
 		Listener:   s.cfg.ListenerName,
 	}
 	c := newConn(s, nc, info)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		c.cancel()
-		nc.Close()
-		return
-	}
 	s.conns[c] = struct{}{}
+	s.perIP[ip]++
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -136,8 +152,41 @@ func (s *Server) startConn(nc net.Conn) {
 		c.run()
 		s.mu.Lock()
 		delete(s.conns, c)
+		if s.perIP[ip]--; s.perIP[ip] <= 0 {
+			delete(s.perIP, ip)
+		}
 		s.mu.Unlock()
 	}()
+}
+
+// overLimit names the connection limit a new connection from ip would
+// exceed, or returns "". Called with s.mu held.
+func (s *Server) overLimit(ip string) string {
+	if m := s.cfg.MaxConnections; m > 0 && len(s.conns) >= m {
+		return "max.connections reached"
+	}
+	if m := s.cfg.MaxConnectionsPerIP; m > 0 && s.perIP[ip] >= m {
+		return "max.connections.per.ip reached"
+	}
+	return ""
+}
+
+// remoteIP is the IP part of a remote address, the key of the per-IP count.
+func remoteIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+// NumConns returns how many connections are open right now.
+func (s *Server) NumConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // Close stops accepting, cancels in-flight handlers, closes every

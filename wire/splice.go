@@ -132,6 +132,13 @@ func (c *conn) writePieces(pieces []splicePiece) error {
 		if len(pending) == 0 {
 			return nil
 		}
+		var n int64
+		for _, b := range pending {
+			n += int64(len(b))
+		}
+		if err := c.armWrite(n); err != nil {
+			return err
+		}
 		_, err := pending.WriteTo(c.nc)
 		pending = nil
 		return err
@@ -164,6 +171,9 @@ func placeholderPrefixOK(prefix []byte, flexible bool) bool {
 // Go's ReadFrom uses sendfile(2).
 func (c *conn) sendFile(fr *FileRange) error {
 	if _, err := fr.File.Seek(fr.Offset, io.SeekStart); err != nil {
+		return err
+	}
+	if err := c.armWrite(fr.Length); err != nil {
 		return err
 	}
 	var n int64

@@ -44,6 +44,18 @@ func parseMs(v string, unit time.Duration) (time.Duration, error) {
 	return time.Duration(n) * unit, nil
 }
 
+// intSetter parses a 32-bit integer setting.
+func intSetter(dst func(c *server.Config, n int)) func(*server.Config, string) error {
+	return func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		if err != nil {
+			return err
+		}
+		dst(c, int(n))
+		return nil
+	}
+}
+
 func durSetter(unit time.Duration, dst func(c *server.Config) *time.Duration) func(*server.Config, string) error {
 	return func(c *server.Config, v string) error {
 		d, err := parseMs(v, unit)
@@ -188,6 +200,13 @@ var settings = []setting{
 		c.SocketRequestMaxBytes = n
 		return err
 	}},
+	{"fetch-max-bytes", []string{"fetch.max.bytes"}, "most record bytes in one Fetch response", intSetter(func(c *server.Config, n int) { c.FetchMaxBytes = int32(n) })},
+	{"max-connections", []string{"max.connections"}, "connections accepted per listener; more are closed at once", intSetter(func(c *server.Config, n int) { c.MaxConnections = n })},
+	{"max-connections-per-ip", []string{"max.connections.per.ip"}, "connections accepted per listener from one IP address", intSetter(func(c *server.Config, n int) { c.MaxConnectionsPerIP = n })},
+	{"connections-max-idle-ms", []string{"connections.max.idle.ms"}, "close connections idle this long (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ConnectionsMaxIdle })},
+	{"socket-write-timeout-ms", []string{"socket.write.timeout.ms"}, "close a connection whose client takes less than 1 MiB of response in this long (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.SocketWriteTimeout })},
+	{"auto-create-topics-max-per-request", []string{"auto.create.topics.max.per.request"}, "topics one Metadata request may auto-create; the rest get LEADER_NOT_AVAILABLE", intSetter(func(c *server.Config, n int) { c.AutoCreateTopicsMaxPerRequest = n })},
+	{"group-max-size", []string{"group.max.size"}, "most members in one consumer group", intSetter(func(c *server.Config, n int) { c.GroupMaxSize = n })},
 	{"offsets-topic-num-partitions", []string{"offsets.topic.num.partitions"}, "partitions of __consumer_offsets (set before first start)", func(c *server.Config, v string) error {
 		n, err := parseInt32(v)
 		c.OffsetsTopicPartitions = n

@@ -135,6 +135,14 @@ func TestLoadConfigPropertiesKeys(t *testing.T) {
 		{"offsets.topic.num.partitions=10", func(c server.Config) bool { return c.OffsetsTopicPartitions == 10 }},
 		{"group.initial.rebalance.delay.ms=0", func(c server.Config) bool { return c.GroupInitialRebalanceDelay == 0 }},
 		{"socket.request.max.bytes=2048", func(c server.Config) bool { return c.SocketRequestMaxBytes == 2048 }},
+		{"fetch.max.bytes=1048576", func(c server.Config) bool { return c.FetchMaxBytes == 1<<20 }},
+		{"max.connections=1000", func(c server.Config) bool { return c.MaxConnections == 1000 }},
+		{"max.connections.per.ip=50", func(c server.Config) bool { return c.MaxConnectionsPerIP == 50 }},
+		{"connections.max.idle.ms=200", func(c server.Config) bool { return c.ConnectionsMaxIdle == 200*time.Millisecond }},
+		{"connections.max.idle.ms=-1", func(c server.Config) bool { return c.ConnectionsMaxIdle < 0 }},
+		{"socket.write.timeout.ms=5000", func(c server.Config) bool { return c.SocketWriteTimeout == 5*time.Second }},
+		{"auto.create.topics.max.per.request=5", func(c server.Config) bool { return c.AutoCreateTopicsMaxPerRequest == 5 }},
+		{"group.max.size=10", func(c server.Config) bool { return c.GroupMaxSize == 10 }},
 		// Listener names are case-insensitive and kept with their name.
 		{"listeners=client://127.0.0.1:9092,internal://127.0.0.1:9095", func(c server.Config) bool {
 			return server.FormatListeners(c.Listeners) == "CLIENT://127.0.0.1:9092,INTERNAL://127.0.0.1:9095"
@@ -313,5 +321,24 @@ func TestLoadConfigRetentionUnitPrecedence(t *testing.T) {
 	cfg, _, _ = load(t, []string{"--log-retention-ms", "3000", "--log-retention-hours", "9"}, env{})
 	if cfg.Log.RetentionMs != 3*time.Second {
 		t.Fatalf("flags: retention %v, want 3s", cfg.Log.RetentionMs)
+	}
+}
+
+// TestLoadConfigLimits checks the client limits' Kafka defaults and that
+// each is reachable as a flag and an environment variable.
+func TestLoadConfigLimits(t *testing.T) {
+	cfg, _, _ := load(t, nil, env{})
+	if cfg.FetchMaxBytes != 57671680 || cfg.MaxConnections != 2147483647 || cfg.MaxConnectionsPerIP != 2147483647 ||
+		cfg.ConnectionsMaxIdle != 10*time.Minute || cfg.GroupMaxSize != 2147483647 {
+		t.Fatalf("limit defaults differ from Kafka's: %+v", cfg)
+	}
+	cfg, _, _ = load(t, []string{"--max-connections", "7", "--group-max-size", "3"},
+		env{"STROM_MAX_CONNECTIONS_PER_IP": "4", "STROM_FETCH_MAX_BYTES": "4096"})
+	if cfg.MaxConnections != 7 || cfg.GroupMaxSize != 3 || cfg.MaxConnectionsPerIP != 4 || cfg.FetchMaxBytes != 4096 {
+		t.Fatalf("flags/env not applied: %+v", cfg)
+	}
+	var stderr bytes.Buffer
+	if _, _, err := loadConfig([]string{"--max-connections", "0"}, env{}.get, &stderr); err == nil {
+		t.Fatal("max.connections=0 accepted")
 	}
 }

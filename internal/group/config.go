@@ -3,6 +3,7 @@ package group
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 )
 
@@ -23,6 +24,10 @@ type Config struct {
 	// MaxMetadataSize bounds the metadata string of a committed offset
 	// (offset.metadata.max.bytes, 4096). Zero means the default.
 	MaxMetadataSize int
+	// MaxSize is group.max.size: the most members (joined or pending) one
+	// group may have; a JoinGroup beyond it gets ErrGroupMaxSizeReached.
+	// Zero or less means unlimited (Kafka's default is 2147483647).
+	MaxSize int
 }
 
 // Defaults, as in Kafka's broker configuration.
@@ -46,6 +51,7 @@ func DefaultConfig() Config {
 		OffsetsRetention:              defaultRetention,
 		OffsetsRetentionCheckInterval: defaultRetentionInterval,
 		MaxMetadataSize:               defaultMaxMetadataSize,
+		MaxSize:                       math.MaxInt32,
 	}
 }
 

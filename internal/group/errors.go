@@ -77,6 +77,9 @@ var (
 	ErrUnknownTopicOrPartition = errors.New("group: unknown topic or partition")
 	// ErrOffsetMetadataTooLarge: commit metadata longer than MaxMetadataSize.
 	ErrOffsetMetadataTooLarge = errors.New("group: offset metadata too large")
+	// ErrGroupMaxSizeReached: a JoinGroup that would grow the group past
+	// Config.MaxSize (group.max.size).
+	ErrGroupMaxSizeReached = errors.New("group: group max size reached")
 	// ErrUnstableOffsetCommit: OffsetFetch with RequireStable for a
 	// partition whose commit is still being appended.
 	ErrUnstableOffsetCommit = errors.New("group: unstable offset commit")

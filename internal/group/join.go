@@ -56,6 +56,12 @@ func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest) join
 		g.mu.Unlock()
 		return joinError(fmt.Errorf("%w: group %q does not support protocol type %q with these protocols", ErrInconsistentProtocol, req.Group, j.protocolType), req.MemberID)
 	}
+	if g.full(j, c.cfg.MaxSize) {
+		g.removePending(req.MemberID)
+		n := len(g.members)
+		g.mu.Unlock()
+		return joinError(fmt.Errorf("%w: group %q has %d members, group.max.size is %d", ErrGroupMaxSizeReached, req.Group, n, c.cfg.MaxSize), req.MemberID)
+	}
 	var out joinOutcome
 	if req.MemberID == "" {
 		out = g.joinUnknown(j)

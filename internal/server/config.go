@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -52,11 +53,36 @@ type Config struct {
 	SocketRequestMaxBytes  int32 // socket.request.max.bytes
 	RetentionCheckInterval time.Duration
 
+	// FetchMaxBytes is fetch.max.bytes: the most record bytes one Fetch
+	// response carries (a request's MaxBytes is capped at it; KIP-74's
+	// first batch may still exceed it).
+	FetchMaxBytes int32
+	// MaxConnections is max.connections: connections beyond this many
+	// (per listener) are closed as soon as they are accepted.
+	MaxConnections int
+	// MaxConnectionsPerIP is max.connections.per.ip, likewise per remote IP.
+	MaxConnectionsPerIP int
+	// ConnectionsMaxIdle is connections.max.idle.ms: a connection with no
+	// request in progress and no traffic for this long is closed; negative
+	// means never.
+	ConnectionsMaxIdle time.Duration
+	// SocketWriteTimeout bounds a client that stops reading: a response
+	// must go out at no less than 1 MiB per this long, or the connection is
+	// closed (socket.write.timeout.ms, Strom's own; negative means never).
+	SocketWriteTimeout time.Duration
+	// AutoCreateTopicsMaxPerRequest caps the topics one Metadata request
+	// may auto-create (auto.create.topics.max.per.request, Strom's own);
+	// the rest are answered LEADER_NOT_AVAILABLE and created on a retry.
+	AutoCreateTopicsMaxPerRequest int
+
 	OffsetsTopicPartitions        int32
 	OffsetsTopicReplicationFactor int16
 	GroupInitialRebalanceDelay    time.Duration
 	GroupMinSessionTimeout        time.Duration
 	GroupMaxSessionTimeout        time.Duration
+	// GroupMaxSize is group.max.size: JoinGroup beyond this many members
+	// is refused with GROUP_MAX_SIZE_REACHED.
+	GroupMaxSize int
 
 	// InterBrokerListenerName names the listener brokers use to reach each
 	// other (inter.broker.listener.name); empty means the first listener.
@@ -122,6 +148,13 @@ func DefaultConfig() Config {
 		MessageMaxBytes:               lc.MaxMessageBytes,
 		SocketRequestMaxBytes:         100 * 1024 * 1024,
 		RetentionCheckInterval:        5 * time.Minute,
+		FetchMaxBytes:                 55 << 20,
+		MaxConnections:                math.MaxInt32,
+		MaxConnectionsPerIP:           math.MaxInt32,
+		ConnectionsMaxIdle:            10 * time.Minute,
+		SocketWriteTimeout:            30 * time.Second,
+		AutoCreateTopicsMaxPerRequest: 100,
+		GroupMaxSize:                  math.MaxInt32,
 		OffsetsTopicPartitions:        50,
 		OffsetsTopicReplicationFactor: 3,
 		GroupInitialRebalanceDelay:    3 * time.Second,
@@ -271,8 +304,36 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.fsync must be always, interval or never, got %q", c.Log.Fsync))
 	}
+	errs = append(errs, c.validateLimits()...)
 	if c.OffsetsTopicPartitions < 1 {
 		errs = append(errs, fmt.Errorf("offsets.topic.num.partitions must be >= 1, got %d", c.OffsetsTopicPartitions))
 	}
 	return errors.Join(errs...)
+}
+
+// validateLimits checks the settings that bound what one client may use.
+func (c *Config) validateLimits() []error {
+	var errs []error
+	if c.FetchMaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("fetch.max.bytes must be >= 1024, got %d", c.FetchMaxBytes))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("max.connections must be >= 1, got %d", c.MaxConnections))
+	}
+	if c.MaxConnectionsPerIP < 1 {
+		errs = append(errs, fmt.Errorf("max.connections.per.ip must be >= 1, got %d", c.MaxConnectionsPerIP))
+	}
+	if c.ConnectionsMaxIdle == 0 {
+		errs = append(errs, errors.New("connections.max.idle.ms must not be 0 (use -1 for never)"))
+	}
+	if c.SocketWriteTimeout == 0 {
+		errs = append(errs, errors.New("socket.write.timeout.ms must not be 0 (use -1 for never)"))
+	}
+	if c.AutoCreateTopicsMaxPerRequest < 1 {
+		errs = append(errs, fmt.Errorf("auto.create.topics.max.per.request must be >= 1, got %d", c.AutoCreateTopicsMaxPerRequest))
+	}
+	if c.GroupMaxSize < 1 {
+		errs = append(errs, fmt.Errorf("group.max.size must be >= 1, got %d", c.GroupMaxSize))
+	}
+	return errs
 }

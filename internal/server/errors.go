@@ -126,6 +126,7 @@ var groupErrors = []struct {
 	{group.ErrUnknownTopicOrPartition, kerr.UnknownTopicOrPartition},
 	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 	{group.ErrUnstableOffsetCommit, kerr.UnstableOffsetCommit},
+	{group.ErrGroupMaxSizeReached, kerr.GroupMaxSizeReached},
 }
 
 // groupErrorCode is errorCode for errors wrapping a group sentinel.

@@ -8,9 +8,14 @@ package server
 // to the high watermark; replicas (ReplicaID >= 0) up to the log end. Long
 // poll: if fewer than MinBytes are ready the request waits up to MaxWaitMillis
 // for any high watermark on the broker to move, then reads again. Size limits:
-// MaxBytes (v3+) over the response and PartitionMaxBytes per partition, but
-// the first batch found is always returned whole even when larger (KIP-74),
-// so a consumer can never get stuck behind a big batch. v9+
+// MaxBytes (v3+, capped at fetch.max.bytes) over the response and
+// PartitionMaxBytes per partition, but the first batch found is always
+// returned whole even when larger (KIP-74), so a consumer can never get stuck
+// behind a big batch; no later partition exceeds its limits. A partition
+// named twice is answered once, for its last entry (Kafka keys the request
+// by partition). At most fetchMaxFiles segment files are spliced per
+// response; further partitions are copied. A replica fetch is honoured only
+// from an assigned, live follower (checkFollower). v9+
 // CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 // v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
 // fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
@@ -25,12 +30,15 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/storage"
 	"github.com/strombroker/strom/wire"
 )
@@ -47,9 +55,9 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 	}
 	maxWait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
-	maxBytes := int(r.MaxBytes)
-	if r.Version < 3 || maxBytes <= 0 {
-		maxBytes = 50 << 20
+	maxBytes := int(s.cfg.FetchMaxBytes) // fetch.max.bytes caps the request's MaxBytes
+	if r.Version >= 3 && r.MaxBytes > 0 {
+		maxBytes = min(maxBytes, int(r.MaxBytes))
 	}
 	replicaID := r.ReplicaID
 	if r.Version >= 15 {
@@ -94,9 +102,25 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 	}
 }
 
-// fillFetch (re)builds resp.Topics from the request; it returns the bytes of
-// records gathered and whether any partition carries an error (which makes
-// Kafka answer at once).
+// fetchMaxFiles caps the segment files one Fetch response holds open for
+// sendfile; partitions beyond it are copied into the response instead (their
+// bytes are already bounded by fetch.max.bytes). Without it a request naming
+// thousands of partitions, each with a little data, would hold a descriptor
+// per partition until the response is written.
+const fetchMaxFiles = 64
+
+// fetchRun is one (re)fill of a Fetch response: the request, its limits and
+// what has been gathered so far.
+type fetchRun struct {
+	req       *wire.Request
+	r         *kmsg.FetchRequest
+	st        *raftmeta.State
+	maxBytes  int
+	replicaID int32
+	total     int // record bytes gathered
+	files     int // segment files registered for splicing
+}
+
 // fetchMissed reports whether a partition was refused as unknown or not led
 // here, which metadata that has not caught up can cause.
 func fetchMissed(resp *kmsg.FetchResponse) bool {
@@ -110,27 +134,25 @@ func fetchMissed(resp *kmsg.FetchResponse) bool {
 	return false
 }
 
+// fillFetch (re)builds resp.Topics from the request; it returns the bytes of
+// records gathered and whether any partition carries an error (which makes
+// Kafka answer at once). A partition named more than once is answered once,
+// for its last entry, as Kafka does (its request is a map keyed by
+// topic-partition), so repeats cannot multiply the work or the response.
 func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, replicaID int32) (int, bool) {
-	st := s.meta.State()
+	run := &fetchRun{req: req, r: r, st: s.meta.State(), maxBytes: maxBytes, replicaID: replicaID}
+	skip := fetchDuplicates(r)
 	resp.Topics = resp.Topics[:0]
-	total := 0
 	anyErr := false
-	for _, rt := range r.Topics {
+	for ti, rt := range r.Topics {
 		ft := kmsg.NewFetchResponseTopic()
 		ft.Topic = rt.Topic
 		ft.TopicID = rt.TopicID
-		var t *raftmeta.Topic
-		var topicErr error
-		if r.Version >= 13 {
-			if t = st.TopicsByID[rt.TopicID]; t == nil {
-				topicErr = errUnknownTopicID
-			} else {
-				ft.Topic = t.Name
+		t, topicErr := fetchTopic(run, &ft, rt)
+		for pi, rp := range rt.Partitions {
+			if skip[[2]int{ti, pi}] {
+				continue
 			}
-		} else if t = st.Topics[rt.Topic]; t == nil {
-			topicErr = errUnknownTopic
-		}
-		for _, rp := range rt.Partitions {
 			fp := kmsg.NewFetchResponseTopicPartition()
 			fp.Partition = rp.Partition
 			fp.HighWatermark = -1
@@ -140,24 +162,79 @@ func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.
 			err := topicErr
 			var n int
 			if err == nil {
-				n, err = s.fetchPartition(req, &fp, t, rp, maxBytes-total, total == 0, replicaID)
+				n, err = s.fetchPartition(run, &fp, t, rp)
 			}
 			if err != nil {
 				fp.ErrorCode = errorCode(err)
 				anyErr = true
 			}
-			total += n
+			run.total += n
 			ft.Partitions = append(ft.Partitions, fp)
 		}
-		resp.Topics = append(resp.Topics, ft)
+		if len(ft.Partitions) > 0 || len(rt.Partitions) == 0 {
+			resp.Topics = append(resp.Topics, ft)
+		}
 	}
-	return total, anyErr
+	return run.total, anyErr
+}
+
+// fetchTopic resolves a requested topic by ID (v13+) or name.
+func fetchTopic(run *fetchRun, ft *kmsg.FetchResponseTopic, rt kmsg.FetchRequestTopic) (*raftmeta.Topic, error) {
+	if run.r.Version >= 13 {
+		t := run.st.TopicsByID[rt.TopicID]
+		if t == nil {
+			return nil, errUnknownTopicID
+		}
+		ft.Topic = t.Name
+		return t, nil
+	}
+	if t := run.st.Topics[rt.Topic]; t != nil {
+		return t, nil
+	}
+	return nil, errUnknownTopic
+}
+
+// fetchDuplicates returns the (topic, partition) entry indexes of r that
+// name a partition again later in the request, or nil when there are none.
+func fetchDuplicates(r *kmsg.FetchRequest) map[[2]int]bool {
+	type key struct {
+		topic string
+		id    [16]byte
+		part  int32
+	}
+	last := make(map[key][2]int)
+	n := 0
+	for ti, rt := range r.Topics {
+		for pi, rp := range rt.Partitions {
+			k := key{part: rp.Partition}
+			if r.Version >= 13 {
+				k.id = rt.TopicID
+			} else {
+				k.topic = rt.Topic
+			}
+			last[k] = [2]int{ti, pi}
+			n++
+		}
+	}
+	if len(last) == n {
+		return nil
+	}
+	skip := make(map[[2]int]bool, n-len(last))
+	for ti, rt := range r.Topics {
+		for pi := range rt.Partitions {
+			skip[[2]int{ti, pi}] = true
+		}
+	}
+	for _, at := range last {
+		delete(skip, at)
+	}
+	return skip
 }
 
 // fetchPartition fills one partition of the response and returns the bytes of
 // records it carries (spliced from a file or copied).
-func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, budget int, first bool, replicaID int32) (int, error) {
-	toLEO := replicaID >= 0
+func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition) (int, error) {
+	toLEO := run.replicaID >= 0
 	if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return 0, errUnknownTopic
 	}
@@ -173,7 +250,13 @@ func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPa
 			return 0, kerr.UnknownLeaderEpoch
 		}
 	}
-	limit := min(int(rp.PartitionMaxBytes), budget)
+	if toLEO {
+		if err := s.checkFollower(run, &t.Partitions[rp.Partition], rp.CurrentLeaderEpoch); err != nil {
+			return 0, err
+		}
+	}
+	first := run.total == 0
+	limit := min(int(rp.PartitionMaxBytes), run.maxBytes-run.total)
 	if limit <= 0 && !first {
 		// Out of response budget: report offsets without records.
 		fp.HighWatermark = part.HighWatermark()
@@ -184,19 +267,14 @@ func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPa
 	if first {
 		limit = max(limit, 1) // KIP-74: at least one whole batch
 	}
-	res, sl, ok, err := part.FetchSlice(rp.FetchOffset, limit, toLEO)
-	if err == nil && !ok {
-		res, err = part.Fetch(rp.FetchOffset, limit, toLEO)
-		sl = storage.Slice{}
-		fp.RecordBatches = res.Records
-	}
+	res, sl, err := s.readPartition(run, fp, part, rp.FetchOffset, limit, toLEO)
 	fp.HighWatermark = res.HighWatermark
 	fp.LastStableOffset = res.LastStable
 	fp.LogStartOffset = res.LogStartOffset
 	if toLEO && err == nil {
 		// A follower's fetch offset is its log end: it may move the high
 		// watermark, which the follower then learns in this very answer.
-		part.RecordFollowerFetch(replicaID, rp.FetchOffset, time.Now())
+		part.RecordFollowerFetch(run.replicaID, rp.FetchOffset, time.Now())
 		fp.HighWatermark = part.HighWatermark()
 		fp.LastStableOffset = fp.HighWatermark
 	}
@@ -206,14 +284,75 @@ func (s *Server) fetchPartition(req *wire.Request, fp *kmsg.FetchResponseTopicPa
 		}
 		return 0, err
 	}
+	if n := int(sl.Len) + len(fp.RecordBatches); !first && n > limit {
+		// Only the response's first batch may exceed its limits (KIP-74);
+		// storage returns at least one batch, so drop an oversized one.
+		if sl.File != nil {
+			sl.File.Close()
+		}
+		fp.RecordBatches = []byte{}
+		return 0, nil
+	}
 	if sl.Len > 0 {
-		fp.RecordBatches = req.Splice(wire.FileRange{File: sl.File, Offset: sl.Pos, Length: sl.Len})
+		run.files++
+		fp.RecordBatches = run.req.Splice(wire.FileRange{File: sl.File, Offset: sl.Pos, Length: sl.Len})
 		return int(sl.Len), nil
 	}
+	return len(fp.RecordBatches), nil
+}
+
+// readPartition reads up to limit bytes of part from offset: as a file range
+// to splice while the response holds fewer than fetchMaxFiles files, else
+// copied into fp.RecordBatches.
+func (s *Server) readPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, part *replica.Partition, offset int64, limit int, toLEO bool) (replica.FetchResult, storage.Slice, error) {
+	if run.files < fetchMaxFiles {
+		res, sl, ok, err := part.FetchSlice(offset, limit, toLEO)
+		if err != nil || ok {
+			return res, sl, err
+		}
+	}
+	res, err := part.Fetch(offset, limit, toLEO)
+	fp.RecordBatches = res.Records
 	if fp.RecordBatches == nil {
 		// Kafka sends an empty records field, never a null one: librdkafka
 		// rejects null ("invalid MessageSetSize -1").
 		fp.RecordBatches = []byte{}
 	}
-	return len(fp.RecordBatches), nil
+	return res, storage.Slice{}, err
+}
+
+// checkFollower validates a fetch in a replica's name against the metadata
+// before it may move follower state (Kafka's followerReplicaOrThrow,
+// KAFKA-13837): the id must be an assigned replica of the partition, not
+// this broker, and a registered, unfenced broker. Otherwise the partition is
+// answered UNKNOWN_LEADER_EPOCH when the request carries a leader epoch and
+// NOT_LEADER_OR_FOLLOWER when it does not, and nothing changes. On a broker
+// with several listeners, follower fetches are only taken on the
+// inter-broker listener (Kafka's ClusterAction check answers
+// TOPIC_AUTHORIZATION_FAILED).
+func (s *Server) checkFollower(run *fetchRun, p *raftmeta.Partition, leaderEpoch int32) error {
+	if l := s.interBrokerListener(); l != "" && run.req.Conn != nil && run.req.Conn.Listener != l {
+		return errTopicAuthorization
+	}
+	id := run.replicaID
+	b, registered := run.st.Brokers[id]
+	if id != s.cfg.NodeID && registered && !b.Fenced && slices.Contains(p.Replicas, id) {
+		return nil
+	}
+	if leaderEpoch >= 0 {
+		return fmt.Errorf("%w: replica %d is not a live follower of this partition", kerr.UnknownLeaderEpoch, id)
+	}
+	return fmt.Errorf("%w: replica %d is not a live follower of this partition", kerr.NotLeaderForPartition, id)
+}
+
+// interBrokerListener names the only listener follower fetches are taken
+// on, or "" when the broker has a single listener (nothing to tell apart).
+func (s *Server) interBrokerListener() string {
+	if len(s.cfg.Listeners) < 2 {
+		return ""
+	}
+	if s.cfg.InterBrokerListenerName != "" {
+		return s.cfg.InterBrokerListenerName
+	}
+	return s.cfg.Listeners[0].Name
 }

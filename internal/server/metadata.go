@@ -14,7 +14,9 @@ package server
 // empty list as all. A request for all topics, or naming a topic this
 // broker does not know, is answered after catching up with the controller
 // (catchup.go), so every broker answers for a topic as soon as CreateTopics
-// has answered anywhere.
+// has answered anywhere. One request auto-creates at most
+// auto.create.topics.max.per.request topics; the others are answered
+// LEADER_NOT_AVAILABLE (retriable) and created by the client's next request.
 
 import (
 	"context"
@@ -55,8 +57,9 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 		st = s.meta.State()
 	}
 	created := false
+	creates := s.cfg.AutoCreateTopicsMaxPerRequest
 	for _, rt := range r.Topics {
-		mt, c := s.requestedTopic(ctx, st, r, rt)
+		mt, c := s.requestedTopic(ctx, st, r, rt, &creates)
 		resp.Topics = append(resp.Topics, mt)
 		created = created || c
 	}
@@ -104,8 +107,12 @@ func metadataBrokers(st *raftmeta.State, conn *wire.ConnInfo) []kmsg.MetadataRes
 
 // requestedTopic answers one requested topic, by name or (v12) by id,
 // auto-creating it where the request and auto.create.topics.enable allow;
-// created reports an attempted creation.
-func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg.MetadataRequest, rt kmsg.MetadataRequestTopic) (mt kmsg.MetadataResponseTopic, created bool) {
+// created reports an attempted creation. *creates is how many more topics
+// this request may auto-create (auto.create.topics.max.per.request); past
+// it, unknown topics are answered LEADER_NOT_AVAILABLE, which clients retry,
+// so a request naming thousands of new topics creates them a bounded batch
+// at a time rather than pinning the controller with one request.
+func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg.MetadataRequest, rt kmsg.MetadataRequestTopic, creates *int) (mt kmsg.MetadataResponseTopic, created bool) {
 	var t *raftmeta.Topic
 	switch {
 	case rt.Topic != nil:
@@ -136,6 +143,11 @@ func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg
 		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return mt, false
 	}
+	if *creates <= 0 {
+		mt.ErrorCode = kerr.LeaderNotAvailable.Code
+		return mt, false
+	}
+	*creates--
 	nt, err := s.autoCreate(ctx, name)
 	if err != nil {
 		if code := errorCode(err); code != kerr.TopicAlreadyExists.Code {

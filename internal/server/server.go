@@ -187,6 +187,7 @@ func (s *Server) groupConfig() group.Config {
 	gc.InitialRebalanceDelay = s.cfg.GroupInitialRebalanceDelay
 	gc.MinSessionTimeout = s.cfg.GroupMinSessionTimeout
 	gc.MaxSessionTimeout = s.cfg.GroupMaxSessionTimeout
+	gc.MaxSize = s.cfg.GroupMaxSize
 	gc.Logger = s.logger.With("component", "group")
 	gc.TopicPartitionExists = s.topicPartitionExists
 	return gc
@@ -214,11 +215,15 @@ func (s *Server) startReconciler(ctx context.Context) error {
 func (s *Server) serve() {
 	for i, ln := range s.listeners {
 		ws := wire.NewServer(wire.Config{
-			Handler:        s,
-			Versions:       apiVersions(),
-			MaxRequestSize: s.cfg.SocketRequestMaxBytes,
-			ListenerName:   s.cfg.Listeners[i].Name,
-			Logger:         s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
+			Handler:             s,
+			Versions:            apiVersions(),
+			MaxRequestSize:      s.cfg.SocketRequestMaxBytes,
+			MaxConnections:      s.cfg.MaxConnections,
+			MaxConnectionsPerIP: s.cfg.MaxConnectionsPerIP,
+			ConnectionsMaxIdle:  s.cfg.ConnectionsMaxIdle,
+			WriteTimeout:        s.cfg.SocketWriteTimeout,
+			ListenerName:        s.cfg.Listeners[i].Name,
+			Logger:              s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
 		})
 		s.wires = append(s.wires, ws)
 		s.wg.Add(1)
