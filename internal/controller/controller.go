@@ -107,6 +107,7 @@ type Controller struct {
 
 	// Loop-only state.
 	gossipAdv     string // the derived gossip address ("" when fixed)
+	gossipDown    bool   // a gossip restart failed: the running instance is stopped
 	gossipedState bool   // our gossip meta already says HasState
 	lastRejoin    time.Time
 	lastAdvCheck  time.Time
@@ -329,7 +330,10 @@ func (c *Controller) moveLeaders(ctx context.Context, peers []raftmeta.Peer) {
 // AddressCheckInterval. A container reconnected to its network may come
 // back with a new IP while memberlist keeps advertising the old one, so
 // peers would keep the broker fenced forever; when the address moves,
-// gossip is restarted on the new one and rejoins the cluster.
+// gossip is restarted on the new one and rejoins the cluster. A restart
+// that failed (typically: the network was still down, so the join list did
+// not resolve) left gossip stopped, so it is retried at every check until
+// it succeeds, whatever the address is by then (often the old one again).
 func (c *Controller) checkGossipAddress() {
 	if c.gossipAdv == "" || time.Since(c.lastAdvCheck) < c.cfg.AddressCheckInterval {
 		return
@@ -338,17 +342,25 @@ func (c *Controller) checkGossipAddress() {
 	ctx, cancel := context.WithTimeout(c.ctx, rejoinTimeout)
 	defer cancel()
 	adv, err := c.cfg.GossipAdvertise(ctx)
-	if err != nil || adv == "" || adv == c.gossipAdv {
+	if err != nil || adv == "" || (adv == c.gossipAdv && !c.gossipDown) {
 		return
 	}
-	c.logger.Warn("this broker's gossip address changed; restarting gossip", "from", c.gossipAdv, "to", adv)
-	if err := c.restartGossip(ctx, adv); err != nil {
-		c.logger.Error("cannot restart gossip; will retry", "err", err)
+	if c.gossipDown {
+		c.logger.Warn("gossip is stopped after a failed restart; restarting it", "addr", adv)
+	} else {
+		c.logger.Warn("this broker's gossip address changed; restarting gossip", "from", c.gossipAdv, "to", adv)
 	}
+	if err := c.restartGossip(ctx, adv); err != nil {
+		c.gossipDown = true
+		c.logger.Error("cannot restart gossip; will retry", "err", err)
+		return
+	}
+	c.gossipDown = false
 }
 
 // restartGossip replaces the running gossip with one advertising adv. On
-// failure the old instance stays (stopped) and the next check retries.
+// failure the old instance stays in place, stopped (its Members are the
+// last it knew), and checkGossipAddress retries.
 func (c *Controller) restartGossip(ctx context.Context, adv string) error {
 	if err := c.currentGossip().Shutdown(); err != nil {
 		c.logger.Debug("gossip shutdown", "err", err)

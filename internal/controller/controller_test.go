@@ -21,6 +21,9 @@ type fakeNet struct {
 	alive  map[int32]bool
 	views  []*fakeGossip
 	starts atomic.Int32 // StartGossip calls
+	// failStarts makes that many StartGossip calls fail (a join list that
+	// does not resolve while the network is down).
+	failStarts atomic.Int32
 }
 
 func newFakeNet() *fakeNet {
@@ -153,6 +156,11 @@ func startController(t *testing.T, net *fakeNet, meta *raftmeta.Node, id int32, 
 			return adv.Load().(string), nil
 		},
 		StartGossip: func(_ context.Context, a string, m membership.Meta) (Gossip, error) {
+			if net.failStarts.Add(-1) >= 0 {
+				net.starts.Add(1)
+				return nil, fmt.Errorf("join %s: no such host", a)
+			}
+			net.failStarts.Store(0)
 			return net.start(id, a, m), nil
 		},
 	}
@@ -312,6 +320,39 @@ func TestControllerRestartsGossipOnNewAddress(t *testing.T) {
 	if last.adv != "10.0.0.2:9094" {
 		t.Fatalf("restarted gossip advertises %q", last.adv)
 	}
+}
+
+// TestControllerRetriesFailedGossipRestart: the address moves while the
+// network is down, the restart's join fails, and the address is back to the
+// old one by the next check: gossip must still be restarted, not left
+// stopped because "the address did not change" (seen in the compose
+// network-partition chaos: the broker stayed fenced for good).
+func TestControllerRetriesFailedGossipRestart(t *testing.T) {
+	net := newFakeNet()
+	meta := openMeta(t, 1, true, 1)
+	registerCluster(t, meta, 1)
+	var adv atomic.Value
+	adv.Store("10.0.0.1:9094")
+	startController(t, net, meta, 1, 1, &adv)
+	first := net.views[0]
+	net.failStarts.Store(1)
+	adv.Store("10.0.0.9:9094") // disconnected: a transient address
+	checkFor(t, 10*time.Second, "failed restart", func() error {
+		if net.starts.Load() < 2 {
+			return fmt.Errorf("%d starts", net.starts.Load())
+		}
+		return nil
+	})
+	adv.Store("10.0.0.1:9094") // reconnected with the old address
+	checkFor(t, 10*time.Second, "gossip running again", func() error {
+		net.mu.Lock()
+		defer net.mu.Unlock()
+		last := net.views[len(net.views)-1]
+		if last == first || last.closed.Load() || last.adv != "10.0.0.1:9094" {
+			return fmt.Errorf("%d starts, %d instances, last at %s closed %v", net.starts.Load(), len(net.views), last.adv, last.closed.Load())
+		}
+		return nil
+	})
 }
 
 // TestControllerBootstrapAndFailover: three brokers without Raft state find
