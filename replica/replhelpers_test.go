@@ -49,6 +49,8 @@ type replOptions struct {
 	lagMax   time.Duration // enables the ISR loop with a fakeChanger
 	dialHook func(addr string) error
 	settings *Settings
+	// brokerEpoch replaces the node's broker epoch (testBrokerEpoch(id)).
+	brokerEpoch func() int64
 }
 
 // newReplNode opens a Manager with tight replication timers, opens
@@ -77,6 +79,9 @@ func newReplNode(t testing.TB, id int32, o replOptions) *replNode {
 			}
 			return cl, nil
 		},
+	}
+	if o.brokerEpoch != nil {
+		rc.BrokerEpoch = o.brokerEpoch
 	}
 	if o.lagMax > 0 {
 		n.changer = &fakeChanger{proposals: make(chan isrProposalMsg, 64)}
