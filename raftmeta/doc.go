@@ -88,7 +88,11 @@
 // port (forward.go, forward_server.go, wire format in forward_wire.go). The
 // controller runs the same local code, so placement and topic ids are
 // decided on its fresh state, and answers with the result or the error plus
-// its applied index. Guarantees to the caller:
+// its applied index. RegisterBroker also draws the broker's new epoch there
+// (Broker.Epoch: 63 random bits, never 0; whatever the caller sent is
+// replaced), so every registration, even one that changes nothing else,
+// gives the broker an epoch nobody can predict, and every node applies the
+// same one. Guarantees to the caller:
 //
 //   - Read your writes: a forwarded call returns only once this node's
 //     State() has applied the controller's index, so State() shows the

@@ -16,6 +16,14 @@ type Broker struct {
 	Rack      string
 	RaftAddr  string
 	Fenced    bool // registered but not currently alive; never chosen for new replicas
+	// Epoch is the broker epoch (KRaft's, KIP-903): chosen at random by the
+	// controller at every registration, so each start of a broker process
+	// gets a new one, which its follower fetches must carry. A leader takes
+	// a fetch in a replica's name only at that replica's current epoch, so
+	// a client cannot pose as a follower by claiming its id. 0 means none (a
+	// registration made before epochs existed); never negative. Never shown
+	// to Kafka clients: it is what a follower proves its identity with.
+	Epoch int64
 }
 
 // Partition is the controller's view of one partition.

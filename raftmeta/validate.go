@@ -76,6 +76,9 @@ func validateBroker(b Broker) error {
 	if b.ID < 0 {
 		return fmt.Errorf("%w: id %d", ErrInvalidBroker, b.ID)
 	}
+	if b.Epoch < 0 {
+		return fmt.Errorf("%w: broker %d: epoch %d", ErrInvalidBroker, b.ID, b.Epoch)
+	}
 	if len(b.Listeners) > maxListeners {
 		return fmt.Errorf("%w: broker %d has %d listeners, the limit is %d", ErrInvalidBroker, b.ID, len(b.Listeners), maxListeners)
 	}

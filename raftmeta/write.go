@@ -2,6 +2,8 @@ package raftmeta
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,8 +35,11 @@ type (
 	alterPartitionArgs      struct{ Change PartitionChange }
 )
 
-// RegisterBroker adds or updates a broker. It runs on the controller,
-// forwarded there from any node (see the package doc, Forwarding).
+// RegisterBroker adds or updates a broker and gives it a new broker epoch
+// (b.Epoch is ignored: the controller chooses it, see newBrokerEpoch). It
+// runs on the controller, forwarded there from any node (see the package
+// doc, Forwarding); when it returns, this node's State() holds the
+// registration and its epoch.
 func (n *Node) RegisterBroker(ctx context.Context, b Broker) error {
 	_, err := fwdRegisterBroker.call(ctx, n, registerBrokerArgs{Broker: b})
 	return err
@@ -44,8 +49,25 @@ func (n *Node) registerBrokerLocal(ctx context.Context, a registerBrokerArgs) (s
 	if err := n.checkWritable(); err != nil {
 		return struct{}{}, err
 	}
-	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdRegisterBroker, &registerBrokerCmd{Broker: a.Broker}, false)
+	b := a.Broker
+	b.Epoch = newBrokerEpoch()
+	_, err := n.proposeChecked(ctx, n.fsm.current(), cmdRegisterBroker, &registerBrokerCmd{Broker: b}, false)
 	return struct{}{}, err
+}
+
+// newBrokerEpoch draws a broker epoch: 63 random bits from crypto/rand,
+// never 0 (which means "none"), so that nobody can guess a broker's
+// current epoch from earlier ones. Kafka uses the registration record's
+// offset, which is ordered but guessable; Strom only needs it unguessable
+// and new, and compares epochs for equality only.
+func newBrokerEpoch() int64 {
+	var b [8]byte
+	for {
+		_, _ = crand.Read(b[:]) // never fails (see newTopicID)
+		if e := int64(binary.BigEndian.Uint64(b[:]) >> 1); e != 0 {
+			return e
+		}
+	}
 }
 
 // CreateTopic creates a topic, assigning replicas over registered brokers and

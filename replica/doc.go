@@ -16,9 +16,13 @@
 // metadata delivers it (isr.go). A follower (Manager.BecomeFollower) is
 // fetched for by one goroutine per leader broker, which first truncates a
 // possibly divergent tail by leader epoch (OffsetForLeaderEpoch, KIP-101 and
-// KIP-279), then sends Fetch requests with its replica id and appends what
-// comes back as it is (fetcher.go, follower.go). The only import of the wire
-// format is wire's client, for those two requests.
+// KIP-279), then sends Fetch requests (v15, topics by id) with its replica
+// id and broker epoch (ReplicaState, KIP-903; ReplicationConfig.BrokerEpoch)
+// and appends what comes back as it is (fetcher.go, follower.go). Checking
+// that a fetch in a replica's name really comes from that replica (assigned,
+// live, at its current broker epoch) is the server's job before it calls
+// RecordFollowerFetch: this package trusts the id it is given. The only
+// import of the wire format is wire's client, for those two requests.
 //
 // # Safety rules for the high watermark
 //

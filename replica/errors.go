@@ -26,6 +26,10 @@ var (
 	// ErrNotHosted: Manager.BecomeFollower or BecomeLeader for a partition
 	// that was never opened here (the server must Open it first).
 	ErrNotHosted = errors.New("replica: partition not hosted")
+	// ErrNoTopicID: Manager.BecomeFollower for a replica opened without a
+	// topic id (Open rather than OpenTopicID); follower fetches name topics
+	// by id.
+	ErrNoTopicID = errors.New("replica: replica has no topic id")
 	// ErrStaleLeaderEpoch: a leadership change older than the epoch the
 	// replica already has; metadata arrived out of order and is ignored.
 	ErrStaleLeaderEpoch = errors.New("replica: stale leader epoch")

@@ -16,19 +16,24 @@ import (
 	"github.com/strombroker/strom/storage"
 )
 
-// Request versions the fetcher sends. Fetch v12 is the newest that names
-// topics rather than topic IDs and carries ReplicaID in the body (v15 moved
-// it to ReplicaState); it has CurrentLeaderEpoch (v9) for fencing and
-// LastFetchedEpoch. OffsetForLeaderEpoch v3 is the first with ReplicaID.
+// Request versions the fetcher sends. Fetch v15 is the first that carries
+// ReplicaState{ReplicaID, ReplicaEpoch} (KIP-903): the broker epoch that
+// proves a follower is the current incarnation of the broker it names
+// (Strom leaders take no replica fetch below it). Since v13 topics are named
+// by topic ID. It has CurrentLeaderEpoch (v9) for fencing and
+// LastFetchedEpoch (v12). OffsetForLeaderEpoch v3 is the first with
+// ReplicaID; it changes no follower state on the leader, so it carries no
+// broker epoch.
 const (
-	fetchVersion          = 12
+	fetchVersion          = 15
 	offsetForEpochVersion = 3
 )
 
 // fetchState is one partition followed by a fetcher. Guarded by fetcher.mu.
 type fetchState struct {
-	p     *Partition
-	epoch int32 // the leader epoch we follow at, sent as CurrentLeaderEpoch
+	p       *Partition
+	topicID [16]byte // names the topic in Fetch (v13+)
+	epoch   int32    // the leader epoch we follow at, sent as CurrentLeaderEpoch
 	// truncating: the log may hold a divergent tail; OffsetForLeaderEpoch
 	// must settle it before fetching (KIP-101/279). Set at every new epoch.
 	truncating bool
@@ -70,13 +75,13 @@ func newFetcher(r *replication, leaderID int32, addr string) *fetcher {
 }
 
 // add starts (or, at a new epoch, restarts with truncation) fetching key.
-func (f *fetcher) add(key tp, p *Partition, epoch int32, addr string) {
+func (f *fetcher) add(key tp, p *Partition, topicID [16]byte, epoch int32, addr string) {
 	f.mu.Lock()
 	if addr != f.addr {
 		f.addr, f.redial = addr, true
 	}
-	if st := f.parts[key]; st == nil || st.p != p || st.epoch != epoch {
-		f.parts[key] = &fetchState{p: p, epoch: epoch, truncating: true}
+	if st := f.parts[key]; st == nil || st.p != p || st.epoch != epoch || st.topicID != topicID {
+		f.parts[key] = &fetchState{p: p, topicID: topicID, epoch: epoch, truncating: true}
 	}
 	f.mu.Unlock()
 	select {
@@ -95,10 +100,11 @@ func (f *fetcher) remove(key tp) int {
 
 // work is one partition's share of a request, captured without the lock.
 type work struct {
-	key    tp
-	st     *fetchState
-	epoch  int32
-	offset int64 // fetch offset: our log end offset
+	key     tp
+	st      *fetchState
+	topicID [16]byte
+	epoch   int32
+	offset  int64 // fetch offset: our log end offset
 }
 
 // plan picks the partitions to truncate and to fetch now, dropping those no
@@ -120,7 +126,7 @@ func (f *fetcher) plan(now time.Time) (addr string, redial bool, trunc, fetch []
 			}
 			continue
 		}
-		w := work{key: key, st: st, epoch: st.epoch, offset: st.p.LogEndOffset()}
+		w := work{key: key, st: st, topicID: st.topicID, epoch: st.epoch, offset: st.p.LogEndOffset()}
 		if st.truncating {
 			trunc = append(trunc, w)
 		} else {
@@ -379,12 +385,55 @@ func (f *fetcher) fetch(cl Requester, ws []work) error {
 	if len(ws) == 0 {
 		return nil
 	}
+	kresp, err := f.request(cl, f.fetchRequest(ws))
+	if err != nil {
+		return err
+	}
+	resp, ok := kresp.(*kmsg.FetchResponse)
+	if !ok {
+		return fmt.Errorf("replica: Fetch answered with %T", kresp)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return fmt.Errorf("replica: fetch refused: %w", err)
+	}
+	// v13+ answers name topics by id only.
+	type idPart struct {
+		id    [16]byte
+		index int32
+	}
+	answers := make(map[idPart]*kmsg.FetchResponseTopicPartition)
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			answers[idPart{t.TopicID, t.Partitions[j].Partition}] = &t.Partitions[j]
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range ws {
+		st := f.current(w)
+		if st == nil {
+			continue
+		}
+		a := answers[idPart{w.topicID, w.key.index}]
+		if a == nil {
+			f.backoffLocked(st)
+			continue
+		}
+		f.applyFetch(w, st, a)
+	}
+	return nil
+}
+
+// fetchRequest builds the Fetch for ws, in this broker's name at its
+// current broker epoch.
+func (f *fetcher) fetchRequest(ws []work) *kmsg.FetchRequest {
 	cfg := f.r.cfg
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(fetchVersion)
-	req.ReplicaID = f.r.self
-	req.ReplicaState.ID = f.r.self // v15+; ignored at our version
-	req.ReplicaState.Epoch = -1
+	req.ReplicaID = -1 // v15+ names the replica in ReplicaState only
+	req.ReplicaState.ID = f.r.self
+	req.ReplicaState.Epoch = cfg.BrokerEpoch()
 	req.MaxWaitMillis = int32(cfg.FetchMaxWait / time.Millisecond)
 	req.MinBytes = cfg.FetchMinBytes
 	req.MaxBytes = cfg.FetchMaxBytes
@@ -398,46 +447,15 @@ func (f *fetcher) fetch(cl Requester, ws []work) error {
 		rp.LastFetchedEpoch = w.st.p.latestEpoch()
 		rp.LogStartOffset = w.st.p.LogStartOffset()
 		rp.PartitionMaxBytes = cfg.FetchPartitionMaxBytes
-		addPartition(&req.Topics, w.key.topic, func(t *kmsg.FetchRequestTopic) string { return t.Topic },
-			func(name string) kmsg.FetchRequestTopic {
+		addPartition(&req.Topics, w.topicID, func(t *kmsg.FetchRequestTopic) [16]byte { return t.TopicID },
+			func(id [16]byte) kmsg.FetchRequestTopic {
 				t := kmsg.NewFetchRequestTopic()
-				t.Topic = name
+				t.Topic = w.key.topic // not encoded at v13+
+				t.TopicID = id
 				return t
 			}, func(t *kmsg.FetchRequestTopic) { t.Partitions = append(t.Partitions, rp) })
 	}
-	kresp, err := f.request(cl, req)
-	if err != nil {
-		return err
-	}
-	resp, ok := kresp.(*kmsg.FetchResponse)
-	if !ok {
-		return fmt.Errorf("replica: Fetch answered with %T", kresp)
-	}
-	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		return fmt.Errorf("replica: fetch refused: %w", err)
-	}
-	answers := make(map[tp]*kmsg.FetchResponseTopicPartition)
-	for i := range resp.Topics {
-		t := &resp.Topics[i]
-		for j := range t.Partitions {
-			answers[tp{t.Topic, t.Partitions[j].Partition}] = &t.Partitions[j]
-		}
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, w := range ws {
-		st := f.current(w)
-		if st == nil {
-			continue
-		}
-		a := answers[w.key]
-		if a == nil {
-			f.backoffLocked(st)
-			continue
-		}
-		f.applyFetch(w, st, a)
-	}
-	return nil
+	return req
 }
 
 // applyFetch handles one partition of a Fetch response. Caller holds f.mu.
@@ -500,9 +518,9 @@ func (f *fetcher) applyRestart(w work, st *fetchState, offset int64) {
 	}
 }
 
-// addPartition appends to the request topic named name (added last if
-// new), keeping one entry per topic.
-func addPartition[T any](topics *[]T, name string, nameOf func(*T) string, newTopic func(string) T, add func(*T)) {
+// addPartition appends to the request topic named name (by name or id;
+// added last if new), keeping one entry per topic: ws come sorted by topic.
+func addPartition[T any, K comparable](topics *[]T, name K, nameOf func(*T) K, newTopic func(K) T, add func(*T)) {
 	if n := len(*topics); n > 0 && nameOf(&(*topics)[n-1]) == name {
 		add(&(*topics)[n-1])
 		return

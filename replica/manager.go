@@ -185,6 +185,15 @@ func (m *Manager) Get(topic string, index int32) *Partition {
 	return m.parts[tp{topic, index}]
 }
 
+// getWithID returns the hosted replica and the topic id it was opened with,
+// or nil.
+func (m *Manager) getWithID(topic string, index int32) (*Partition, [16]byte) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	key := tp{topic, index}
+	return m.parts[key], m.ids[key]
+}
+
 // Partitions returns every hosted replica, sorted by topic and index.
 func (m *Manager) Partitions() []*Partition {
 	m.mu.RLock()

@@ -24,8 +24,15 @@ import (
 // answers the way internal/server does, and to follow over real TCP with
 // the fetcher.
 
-// replTopic is the partition every replication test uses.
+// replTopic is the partition every replication test uses, and replTopicID
+// its topic id (follower fetches name topics by id).
 const replTopic = "r"
+
+var replTopicID = [16]byte{0x7e, 0x57, 15: 1}
+
+// testBrokerEpoch is the broker epoch node id fetches with; the test
+// leader refuses any other, as internal/server does.
+func testBrokerEpoch(id int32) int64 { return 1000 + int64(id) }
 
 // replNode is one broker of a test: a Manager and, once it has led, the
 // address of its leader server.
@@ -42,6 +49,8 @@ type replOptions struct {
 	lagMax   time.Duration // enables the ISR loop with a fakeChanger
 	dialHook func(addr string) error
 	settings *Settings
+	// brokerEpoch replaces the node's broker epoch (testBrokerEpoch(id)).
+	brokerEpoch func() int64
 }
 
 // newReplNode opens a Manager with tight replication timers, opens
@@ -56,6 +65,7 @@ func newReplNode(t testing.TB, id int32, o replOptions) *replNode {
 		FetchMaxBytes:          16 << 10,
 		FetchPartitionMaxBytes: 8 << 10,
 		RequestTimeout:         5 * time.Second,
+		BrokerEpoch:            func() int64 { return testBrokerEpoch(id) },
 		Dialer: func(ctx context.Context, addr string) (Requester, error) {
 			n.dials.Add(1)
 			if o.dialHook != nil {
@@ -69,6 +79,9 @@ func newReplNode(t testing.TB, id int32, o replOptions) *replNode {
 			}
 			return cl, nil
 		},
+	}
+	if o.brokerEpoch != nil {
+		rc.BrokerEpoch = o.brokerEpoch
 	}
 	if o.lagMax > 0 {
 		n.changer = &fakeChanger{proposals: make(chan isrProposalMsg, 64)}
@@ -89,7 +102,7 @@ func newReplNode(t testing.TB, id int32, o replOptions) *replNode {
 	if o.settings != nil {
 		s = *o.settings
 	}
-	if _, err := m.Open(replTopic, 0, s); err != nil {
+	if _, err := m.OpenTopicID(replTopic, 0, replTopicID, s); err != nil {
 		t.Fatal(err)
 	}
 	n.addr = serveLeader(t, m)
@@ -288,7 +301,7 @@ func leaderFetch(ctx context.Context, m *Manager, r *kmsg.FetchRequest) kmsg.Res
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	for {
 		changed := m.Changed()
-		if r.ReplicaID >= 0 {
+		if fetchReplicaID(r) >= 0 {
 			changed = m.ReplicaChanged()
 		}
 		total, anyErr := fillLeaderFetch(m, r, resp)
@@ -309,29 +322,47 @@ func leaderFetch(ctx context.Context, m *Manager, r *kmsg.FetchRequest) kmsg.Res
 	}
 }
 
+// fetchReplicaID is the replica a Fetch claims to come from (-1: a consumer).
+func fetchReplicaID(r *kmsg.FetchRequest) int32 {
+	if r.Version >= 15 {
+		return r.ReplicaState.ID
+	}
+	return r.ReplicaID
+}
+
 func fillLeaderFetch(m *Manager, r *kmsg.FetchRequest, resp *kmsg.FetchResponse) (int, bool) {
 	resp.Topics = resp.Topics[:0]
 	total, anyErr := 0, false
+	replicaID := fetchReplicaID(r)
 	for _, t := range r.Topics {
 		ft := kmsg.NewFetchResponseTopic()
-		ft.Topic = t.Topic
+		ft.Topic, ft.TopicID = t.Topic, t.TopicID
+		if r.Version >= 13 {
+			ft.Topic = ""
+			if t.TopicID == replTopicID {
+				ft.Topic = replTopic
+			}
+		}
 		for _, rp := range t.Partitions {
 			fp := kmsg.NewFetchResponseTopicPartition()
 			fp.Partition = rp.Partition
 			fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
 			fp.RecordBatches = []byte{}
-			p, err := leaderPart(m, t.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+			p, err := leaderPart(m, ft.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+			if err == nil && replicaID >= 0 && (r.Version < 15 || r.ReplicaState.Epoch != testBrokerEpoch(replicaID)) {
+				err = kerr.NotLeaderForPartition // internal/server's checkFollower
+			}
 			if err == nil {
 				limit := max(min(int(rp.PartitionMaxBytes), int(r.MaxBytes)-total), 1)
 				var res FetchResult
-				res, err = p.Fetch(rp.FetchOffset, limit, r.ReplicaID >= 0)
+				res, err = p.Fetch(rp.FetchOffset, limit, replicaID >= 0)
 				fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = res.HighWatermark, res.LastStable, res.LogStartOffset
 				if errors.Is(err, storage.ErrOffsetOutOfRange) {
 					err = kerr.OffsetOutOfRange
 				} else if err == nil {
 					fp.RecordBatches = res.Records
-					if r.ReplicaID >= 0 {
-						p.RecordFollowerFetch(r.ReplicaID, rp.FetchOffset, time.Now())
+					if replicaID >= 0 {
+						p.RecordFollowerFetch(replicaID, rp.FetchOffset, time.Now())
 						// The response reports the high watermark as of
 						// after this fetch, as Kafka does.
 						fp.HighWatermark = p.HighWatermark()

@@ -68,6 +68,12 @@ type ReplicationConfig struct {
 	RequestTimeout time.Duration
 	// Dialer opens connections to leaders; nil uses wire.DialWith over NetDial.
 	Dialer Dialer
+	// BrokerEpoch returns this broker's current broker epoch (its latest
+	// registration's, KIP-903), sent with every follower fetch as
+	// ReplicaState.Epoch: leaders refuse follower fetches at any other
+	// epoch. Called by each fetcher before each Fetch, concurrently; it must
+	// not block. Nil sends -1 ("none"), which Strom leaders refuse.
+	BrokerEpoch func() int64
 	// NetDial opens the raw connections of the default Dialer; nil is a
 	// plain net.Dialer. For tests: the in-process cluster harness routes
 	// follower fetches through its fault-injecting network. Production
@@ -110,6 +116,9 @@ func (c ReplicationConfig) withDefaults(self int32) ReplicationConfig {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.BrokerEpoch == nil {
+		c.BrokerEpoch = func() int64 { return -1 }
 	}
 	if c.Dialer == nil {
 		clientID := fmt.Sprintf("strom-replica-fetcher-%d", self)
@@ -192,7 +201,7 @@ func (r *replication) close() {
 }
 
 // follow hands key to the fetcher of leaderID, taking it from any other.
-func (r *replication) follow(key tp, p *Partition, leaderID int32, addr string, epoch int32) error {
+func (r *replication) follow(key tp, p *Partition, topicID [16]byte, leaderID int32, addr string, epoch int32) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -208,7 +217,7 @@ func (r *replication) follow(key tp, p *Partition, leaderID int32, addr string, 
 		r.wg.Add(1)
 		go f.run()
 	}
-	f.add(key, p, epoch, addr)
+	f.add(key, p, topicID, epoch, addr)
 	r.owner[key] = leaderID
 	return nil
 }
@@ -270,13 +279,18 @@ func (r *replication) wakeReplicaFetches() {
 // again with a new leader it moves the partition to that leader's fetcher;
 // with a new epoch it truncates again (by OffsetForLeaderEpoch) before
 // fetching; with the same leader and epoch it only updates the address.
-// The partition must have been opened. An epoch older than the replica's
+// The partition must have been opened with its topic id (OpenTopicID;
+// ErrNoTopicID otherwise), as fetches name topics by id. An epoch older than the replica's
 // is ignored with ErrStaleLeaderEpoch. Safe for concurrent use; does not
 // block on the network.
 func (m *Manager) BecomeFollower(topic string, partition int32, leaderID int32, leaderAddr string, leaderEpoch int32) error {
-	p := m.Get(topic, partition)
+	p, topicID := m.getWithID(topic, partition)
 	if p == nil {
 		return fmt.Errorf("%w: %s", ErrNotHosted, DirName(topic, partition))
+	}
+	if topicID == ([16]byte{}) {
+		// Follower fetches name topics by id (Fetch v13+).
+		return fmt.Errorf("%w: %s was opened without a topic id", ErrNoTopicID, DirName(topic, partition))
 	}
 	if leaderID == m.cfg.NodeID || leaderID < 0 || leaderAddr == "" {
 		return fmt.Errorf("%w: %s: leader %d at %q, this broker is %d", ErrInvalidLeader, DirName(topic, partition), leaderID, leaderAddr, m.cfg.NodeID)
@@ -300,7 +314,7 @@ func (m *Manager) BecomeFollower(topic string, partition int32, leaderID int32, 
 		// at their timeout.
 		p.wakeAcksWaiters()
 	}
-	return m.repl.follow(tp{topic, partition}, p, leaderID, leaderAddr, leaderEpoch)
+	return m.repl.follow(tp{topic, partition}, p, topicID, leaderID, leaderAddr, leaderEpoch)
 }
 
 // BecomeLeader stops any fetching for topic/partition and makes the replica

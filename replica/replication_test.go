@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -376,5 +377,37 @@ func BenchmarkReplicationAcksAll(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestReplicationFollowerSendsBrokerEpoch: the fetcher names its broker
+// epoch as the server reports it at each fetch (the test leader refuses
+// any other, as internal/server does), and a replica opened without a topic
+// id cannot follow, since fetches name topics by id.
+func TestReplicationFollowerSendsBrokerEpoch(t *testing.T) {
+	a := newReplNode(t, 1, replOptions{})
+	b := newReplNode(t, 2, replOptions{})
+	a.lead(t, 1, 1, 2)
+	la := a.part()
+	produce(t, la, 1, plain("one"))
+	b.follow(t, a, 1)
+	waitSameLog(t, la, b.part())
+
+	var epoch atomic.Int64
+	epoch.Store(testBrokerEpoch(3)) // not node 2's: refused
+	c := newReplNode(t, 2, replOptions{brokerEpoch: func() int64 { return epoch.Load() }})
+	c.follow(t, a, 1)
+	time.Sleep(200 * time.Millisecond)
+	if got := c.part().LogEndOffset(); got != 0 {
+		t.Fatalf("follower at a wrong broker epoch fetched up to %d", got)
+	}
+	epoch.Store(testBrokerEpoch(2))
+	waitSameLog(t, la, c.part())
+
+	if _, err := b.m.Open("noid", 0, testSettings()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.m.BecomeFollower("noid", 0, a.id, a.addr, 1); !errors.Is(err, ErrNoTopicID) {
+		t.Fatalf("BecomeFollower of a replica without a topic id = %v, want ErrNoTopicID", err)
 	}
 }

@@ -90,9 +90,9 @@ func TestClusterSpoofedFollowerFetch(t *testing.T) {
 		}
 	}
 	c.Stop(victim)
-	// Wait for the leader's own metadata: until it sees the follower fenced,
-	// a fetch in its name is indistinguishable from the real one (Strom has
-	// no broker epochs yet).
+	// Wait for the leader's own metadata to see the follower fenced (these
+	// v12 fetches carry no broker epoch and would be refused anyway;
+	// TestClusterSpoofedLiveFollowerFetch covers a live follower).
 	c.WaitFor("the leader to see the stopped follower fenced and out of the ISR", 20*time.Second, func() bool {
 		st := c.Broker(leader).Srv.Metadata()
 		t := st.Topics["spoof"]
@@ -140,7 +140,8 @@ func TestClusterSpoofedFollowerFetch(t *testing.T) {
 // inter-broker listener, a client on the client listener claiming a live
 // follower's id is refused (TOPIC_AUTHORIZATION_FAILED, Kafka's answer to a
 // follower fetch without ClusterAction) while replication carries on. On a
-// single listener this case cannot be told apart without broker epochs.
+// single listener the broker epoch tells it apart instead
+// (TestClusterSpoofedLiveFollowerFetch).
 func TestClusterFollowerFetchOnlyOnInterBrokerListener(t *testing.T) {
 	c := New(t, 3, func(cfg *server.Config) {
 		cfg.Listeners = append(cfg.Listeners, server.Listener{Name: "INTERNAL", Host: "127.0.0.1", Port: freePort(t)})

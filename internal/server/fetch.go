@@ -15,7 +15,8 @@ package server
 // named twice is answered once, for its last entry (Kafka keys the request
 // by partition). At most fetchMaxFiles segment files are spliced per
 // response; further partitions are copied. A replica fetch is honoured only
-// from an assigned, live follower (checkFollower). v9+
+// from an assigned, live follower at v15+ carrying its current broker
+// epoch in ReplicaState (checkFollower). v9+
 // CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 // v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
 // fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
@@ -326,23 +327,37 @@ func (s *Server) readPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 // KAFKA-13837): the id must be an assigned replica of the partition, not
 // this broker, and a registered, unfenced broker. Otherwise the partition is
 // answered UNKNOWN_LEADER_EPOCH when the request carries a leader epoch and
-// NOT_LEADER_OR_FOLLOWER when it does not, and nothing changes. On a broker
-// with several listeners, follower fetches are only taken on the
-// inter-broker listener (Kafka's ClusterAction check answers
-// TOPIC_AUTHORIZATION_FAILED).
+// NOT_LEADER_OR_FOLLOWER when it does not, and nothing changes. The fetch
+// must then be v15+ and carry, in ReplicaState.Epoch, the broker epoch of
+// that broker's current registration (KIP-903), so that a client claiming
+// a live follower's id is not taken for it: otherwise NOT_LEADER_OR_FOLLOWER,
+// Kafka's answer to a stale broker epoch (Replica.updateFetchStateOrThrow),
+// and nothing changes. Unlike Kafka, which compares ordered epochs and lets
+// -1 ("none") through, any epoch but the registered one is refused, and so
+// is every replica fetch below v15. A follower that has just registered
+// anew may find this broker's metadata behind: NOT_LEADER_OR_FOLLOWER makes
+// handleFetch catch up once (catchup.go) and look again. On a broker with
+// several listeners, follower fetches are only taken on the inter-broker
+// listener (Kafka's ClusterAction check answers TOPIC_AUTHORIZATION_FAILED).
 func (s *Server) checkFollower(run *fetchRun, p *raftmeta.Partition, leaderEpoch int32) error {
 	if l := s.interBrokerListener(); l != "" && run.req.Conn != nil && run.req.Conn.Listener != l {
 		return errTopicAuthorization
 	}
 	id := run.replicaID
 	b, registered := run.st.Brokers[id]
-	if id != s.cfg.NodeID && registered && !b.Fenced && slices.Contains(p.Replicas, id) {
-		return nil
+	if id == s.cfg.NodeID || !registered || b.Fenced || !slices.Contains(p.Replicas, id) {
+		if leaderEpoch >= 0 {
+			return fmt.Errorf("%w: replica %d is not a live follower of this partition", kerr.UnknownLeaderEpoch, id)
+		}
+		return fmt.Errorf("%w: replica %d is not a live follower of this partition", kerr.NotLeaderForPartition, id)
 	}
-	if leaderEpoch >= 0 {
-		return fmt.Errorf("%w: replica %d is not a live follower of this partition", kerr.UnknownLeaderEpoch, id)
+	if run.r.Version < 15 {
+		return fmt.Errorf("%w: replica %d fetched at v%d, without its broker epoch (v15+)", kerr.NotLeaderForPartition, id, run.r.Version)
 	}
-	return fmt.Errorf("%w: replica %d is not a live follower of this partition", kerr.NotLeaderForPartition, id)
+	if run.r.ReplicaState.Epoch != b.Epoch {
+		return fmt.Errorf("%w: replica %d fetched at a broker epoch that is not its current one", kerr.NotLeaderForPartition, id)
+	}
+	return nil
 }
 
 // interBrokerListener names the only listener follower fetches are taken

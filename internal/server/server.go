@@ -158,6 +158,7 @@ func (s *Server) replicaConfig() replica.Config {
 	repl := replica.DefaultReplicationConfig()
 	repl.ISRChanger = s
 	repl.NetDial = s.cfg.Dial
+	repl.BrokerEpoch = s.brokerEpoch
 	if s.cfg.ReplicaLagTimeMax > 0 {
 		repl.LagTimeMax = s.cfg.ReplicaLagTimeMax
 	}
@@ -171,6 +172,12 @@ func (s *Server) replicaConfig() replica.Config {
 		Logger:                 s.logger.With("component", "replica"),
 		Replication:            repl,
 	}
+}
+
+// brokerEpoch is this broker's epoch in its applied metadata (0 before it
+// registered): what its follower fetches carry as ReplicaState.Epoch.
+func (s *Server) brokerEpoch() int64 {
+	return s.meta.State().Brokers[s.cfg.NodeID].Epoch
 }
 
 // groupConfig configures the group coordinator. Groups map to
@@ -263,15 +270,16 @@ func (s *Server) Addrs() []string {
 	return out
 }
 
-// register records this broker and its advertised listeners in the metadata.
+// register records this broker and its advertised listeners in the metadata,
+// with a new broker epoch chosen by the controller; when it returns this
+// broker's own State() holds that epoch (brokerEpoch).
 func (s *Server) register(ctx context.Context) error {
 	b := raftmeta.Broker{ID: s.cfg.NodeID, Rack: s.cfg.Rack, RaftAddr: s.cfg.RaftAddr}
 	for _, l := range s.adv {
 		b.Listeners = append(b.Listeners, raftmeta.Listener{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
 	}
-	if cur, ok := s.meta.State().Brokers[b.ID]; ok && slices.Equal(cur.Listeners, b.Listeners) && cur.Rack == b.Rack && cur.RaftAddr == b.RaftAddr && !cur.Fenced {
-		return nil
-	}
+	// Always, even when nothing changed: every start of the process gets a
+	// new broker epoch, which its follower fetches must carry.
 	if err := s.meta.RegisterBroker(ctx, b); err != nil {
 		return fmt.Errorf("register broker %d: %w", b.ID, err)
 	}
