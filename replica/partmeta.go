@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/strombroker/strom/storage"
 )
 
 // Topic ids in partition directories (Kafka's KIP-516 partition.metadata).
@@ -102,51 +104,14 @@ func readPartitionMetadata(dir string) (id [16]byte, ok bool, err error) {
 	return id, err == nil, err
 }
 
-// writePartitionMetadata records id in dir durably: write a temporary file,
-// fsync it, rename it into place, fsync the directory. (storage.Open
-// deletes a *.tmp left by a crash.)
+// writePartitionMetadata records id in dir durably (storage.WriteFileAtomic:
+// temp file, fsync, rename, fsync the directory; storage.Open deletes a
+// *.tmp left by a crash).
 func writePartitionMetadata(dir string, id [16]byte) error {
-	path := filepath.Join(dir, PartitionMetadataFile)
-	tmp := path + ".tmp"
-	err := func() error {
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(formatPartitionMetadata(id))
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp, path)
-		}
-		if err == nil {
-			err = syncDir(dir)
-		}
-		return err
-	}()
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := storage.WriteFileAtomic(filepath.Join(dir, PartitionMetadataFile), formatPartitionMetadata(id)); err != nil {
 		return fmt.Errorf("replica: write %s: %w", PartitionMetadataFile, err)
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed in
-// it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // moveAside renames the partition directory name under dataDir to
@@ -159,7 +124,7 @@ func moveAside(dataDir, name, suffix string) (string, error) {
 	if err := os.Rename(filepath.Join(dataDir, name), to); err != nil {
 		return "", fmt.Errorf("replica: move %s aside: %w", name, err)
 	}
-	if err := syncDir(dataDir); err != nil {
+	if err := storage.SyncDir(dataDir); err != nil {
 		return "", fmt.Errorf("replica: move %s aside: %w", name, err)
 	}
 	return to, nil

@@ -77,6 +77,11 @@ func ioErr(what string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrStorage, what, err)
 }
 
+// SyncDir fsyncs a directory so that created, renamed and removed entries are
+// durable. Exported for the replica layer's own files beside the log
+// (partition.metadata, moved-aside directories).
+func SyncDir(dir string) error { return syncDir(dir) }
+
 // syncDir fsyncs a directory so that created, renamed and removed entries are
 // durable.
 func syncDir(dir string) error {
@@ -91,9 +96,13 @@ func syncDir(dir string) error {
 	return err
 }
 
-// writeFileAtomic replaces path with data: write a temp file, fsync it,
-// rename it over path, fsync the directory. A crash leaves either the old or
-// the new content (plus perhaps a *.tmp that Open removes).
+// WriteFileAtomic replaces path with data durably: write a temp file,
+// fsync it, rename it over path, fsync the directory. A crash leaves either
+// the old or the new content (plus perhaps a *.tmp that Open removes from a
+// log directory). Exported for the replica layer's files beside the log.
+func WriteFileAtomic(path string, data []byte) error { return writeFileAtomic(path, data) }
+
+// writeFileAtomic is WriteFileAtomic.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + tmpSuffix
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
