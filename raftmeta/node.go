@@ -28,6 +28,9 @@ const (
 	barrierTimeout = 5 * time.Second
 	// retryBackoff spaces retries of the leader loop's own proposals.
 	retryBackoff = 100 * time.Millisecond
+	// controllerRefresh bounds how stale State().ControllerID can be when
+	// raft's leader observations were missed (see monitor).
+	controllerRefresh = time.Second
 	// applyDrainTimeout bounds how long Close waits for apply waiters that raft
 	// has not answered (see Close).
 	applyDrainTimeout = 5 * time.Second
@@ -498,8 +501,18 @@ func (n *Node) monitor() {
 		}
 	}
 	defer endTerm()
+	// A leader learnt before the observer was registered (Open registers it
+	// after starting raft) produces no observation, and raft's observer
+	// drops observations when its channel is full: so read raft's view
+	// once now and then every controllerRefresh too, or State().ControllerID
+	// (what Metadata tells clients) could stay -1 until the next election.
+	n.refreshController()
+	refresh := time.NewTicker(controllerRefresh)
+	defer refresh.Stop()
 	for {
 		select {
+		case <-refresh.C:
+			n.refreshController()
 		case isLeader := <-n.notifyCh:
 			if isLeader && term == nil {
 				term = n.startTerm()

@@ -3,6 +3,7 @@ package raftmeta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"path/filepath"
 	"slices"
@@ -366,4 +367,21 @@ func TestListenRaftAdvertise(t *testing.T) {
 	if _, err := listenRaft("127.0.0.1:0", "nohostport", nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("bad advertise = %v", err)
 	}
+}
+
+// TestControllerIDRecoversFromMissedObservation: a leader change raft never
+// reported (it happened before the observer was registered, or the
+// observation was dropped) must not leave State().ControllerID at -1, which
+// Metadata hands to clients, until the next election.
+func TestControllerIDRecoversFromMissedObservation(t *testing.T) {
+	n := openNode(t, testConfig(t, 1, t.TempDir()))
+	waitController(t, n)
+	n.controllerID.Store(-1) // as if the observation had been missed
+	n.publish()
+	checkFor(t, 5*time.Second, func() error {
+		if id := n.State().ControllerID; id != 1 {
+			return fmt.Errorf("State().ControllerID = %d", id)
+		}
+		return nil
+	})
 }
