@@ -155,20 +155,32 @@ func (p *Producer) AckCount() int {
 	return n
 }
 
-// AckedBetween counts the records acknowledged in [from, to), every
-// partition together.
-func (p *Producer) AckedBetween(from, to time.Time) int {
+// ProducedAndAckedBetween lists, as "p<partition>@<offset>" with its
+// times, the records both produced and acknowledged in [from, to): writes
+// issued after a fault and acknowledged before it ended.
+func (p *Producer) ProducedAndAckedBetween(from, to time.Time) []string {
+	return p.acksWhere(from, func(a Ack) bool { return !a.Produced.Before(from) && a.Acked.Before(to) })
+}
+
+// AckedBetween lists the records acknowledged in [from, to), whenever they
+// were produced, like ProducedAndAckedBetween.
+func (p *Producer) AckedBetween(from, to time.Time) []string {
+	return p.acksWhere(from, func(a Ack) bool { return !a.Acked.Before(from) && a.Acked.Before(to) })
+}
+
+func (p *Producer) acksWhere(base time.Time, keep func(Ack) bool) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
-	for _, acks := range p.acks {
+	var out []string
+	for part, acks := range p.acks {
 		for _, a := range acks {
-			if !a.Acked.Before(from) && a.Acked.Before(to) {
-				n++
+			if keep(a) {
+				out = append(out, fmt.Sprintf("p%d@%d (produced %+v, acked %+v)", part, a.Offset,
+					a.Produced.Sub(base).Round(time.Millisecond), a.Acked.Sub(base).Round(time.Millisecond)))
 			}
 		}
 	}
-	return n
+	return out
 }
 
 // WaitAcks waits until at least n more records than now are acknowledged,
