@@ -117,7 +117,9 @@ func (l *Log) load() error {
 	if err != nil {
 		return err
 	}
-	l.cleanOpen = clean
+	// A log without segments (a new partition) has nothing an unclean stop
+	// could have cost it.
+	l.cleanOpen = clean || len(bases) == 0
 	startCk, err := readStartCheckpoint(filepath.Join(l.dir, startCheckpoint))
 	if err != nil {
 		return err
