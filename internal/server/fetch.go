@@ -255,6 +255,16 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 		if err := s.checkFollower(run, &t.Partitions[rp.Partition], rp.CurrentLeaderEpoch); err != nil {
 			return 0, err
 		}
+		if cur := part.LeaderEpoch(); rp.LastFetchedEpoch > cur {
+			// The follower's log already holds records of a newer leader
+			// epoch: a newer leader exists and this broker is a deposed
+			// one that has not applied the metadata yet (paused, or cut
+			// off). Its fetch offset counts that newer leader's records;
+			// counting it here would acknowledge this broker's own
+			// divergent tail on copies that do not exist.
+			return 0, fmt.Errorf("%w: follower %d has records of leader epoch %d, this leader is at %d",
+				kerr.UnknownLeaderEpoch, run.replicaID, rp.LastFetchedEpoch, cur)
+		}
 	}
 	first := run.total == 0
 	limit := min(int(rp.PartitionMaxBytes), run.maxBytes-run.total)

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -114,9 +116,36 @@ func (cl *cluster) runScenario(ctx context.Context, t *testing.T, topic string, 
 		chaoscheck.Report(t, "unavailability after %q: %s; worst %v", e.what, strings.Join(parts, " "), worst.Round(time.Millisecond))
 	}
 	chaoscheck.Verify(ctx, t, cl.seeds, topic, s.prod, s.rd, chaoscheck.VerifyOptions{Forbidden: s.forbidden, ReaderWait: 30 * time.Second})
+	if t.Failed() {
+		cl.keepLogs(ctx, t)
+	}
 	cl.waitFullISR(ctx, t, s.kc, topic, 60*time.Second)
 	cl.checkReplicasIdentical(ctx, t, topic)
 	chaoscheck.Report(t, "scenario took %v", time.Since(start).Round(100*time.Millisecond))
+}
+
+// keepLogs writes every broker's whole docker log to $STROM_TEST_LOGS, else
+// a strom-failed-* directory under the system temp dir, and says where: the
+// containers and their logs are gone once the test cleans up.
+func (cl *cluster) keepLogs(ctx context.Context, t *testing.T) {
+	t.Helper()
+	dir := os.Getenv("STROM_TEST_LOGS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "strom-failed-"+strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("cannot keep broker logs: %v", err)
+		return
+	}
+	for i, id := range cl.ids {
+		out, _ := cl.run(ctx, "docker", "logs", id)
+		name := filepath.Join(dir, fmt.Sprintf("broker-%d.log", i+1))
+		if err := os.WriteFile(name, []byte(out), 0o644); err != nil {
+			t.Logf("cannot keep broker log: %v", err)
+			continue
+		}
+		t.Logf("broker-%d's full log kept in %s", i+1, name)
+	}
 }
 
 // TestComposeChaos runs the docker-compose.yml cluster (production timers,
