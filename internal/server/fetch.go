@@ -17,8 +17,10 @@ package server
 // response; further partitions are copied. A replica fetch is honoured only
 // from an assigned, live follower at v15+ carrying its current broker
 // epoch in ReplicaState (checkFollower). v9+
-// CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
-// v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
+// CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH),
+// and a replica fetch whose LastFetchedEpoch is above this leader's epoch
+// (the follower has a newer leader's records: this leader is deposed) is
+// UNKNOWN_LEADER_EPOCH and never moves the high watermark. v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
 // fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
 // response has SessionID 0, so clients keep sending full requests; an
 // incremental request (SessionEpoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, a
