@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/internal/server"
-	"github.com/strombroker/strom/wire"
 )
 
 // posing is one way a client may claim to be a follower: a Fetch version
@@ -27,35 +25,8 @@ type posing struct {
 // replica id's name at fetchOffset, the way p poses, naming the topic by
 // id from v13, and returns the partition answer.
 func tryPoseFetch(ctx context.Context, addr, topic string, topicID [16]byte, id int32, fetchOffset int64, p posing) (kmsg.FetchResponseTopicPartition, error) {
-	cl, err := wire.Dial(ctx, addr, "poser")
-	if err != nil {
-		return kmsg.FetchResponseTopicPartition{}, err
-	}
-	defer cl.Close()
-	req := kmsg.NewPtrFetchRequest()
-	req.SetVersion(p.version)
-	req.ReplicaID = id
-	req.ReplicaState.ID = id
-	req.ReplicaState.Epoch = p.epoch
-	req.MaxBytes = 1 << 20
-	req.SessionEpoch = -1
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, topicID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.FetchOffset = fetchOffset
-	rp.PartitionMaxBytes = 1 << 20
-	rp.CurrentLeaderEpoch = -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := cl.Request(ctx, req)
-	if err != nil {
-		return kmsg.FetchResponseTopicPartition{}, err
-	}
-	fr := resp.(*kmsg.FetchResponse)
-	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
-		return kmsg.FetchResponseTopicPartition{}, fmt.Errorf("answer with %d topics", len(fr.Topics))
-	}
-	return fr.Topics[0].Partitions[0], nil
+	return followerFetch{version: p.version, topic: topic, topicID: topicID, id: id, brokerEpoch: p.epoch,
+		fetchOffset: fetchOffset, currentLeaderEpoch: -1, lastFetchedEpoch: -1}.send(ctx, addr)
 }
 
 // TestClusterSpoofedLiveFollowerFetch: with RF 3 and min.insync.replicas 2,

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -26,30 +27,53 @@ func spoofFetch(ctx context.Context, t *testing.T, addr, topic string, id int32,
 	return fp
 }
 
-// trySpoofFetch is spoofFetch returning its error, for other goroutines.
-func trySpoofFetch(ctx context.Context, addr, topic string, id int32, fetchOffset int64, leaderEpoch int32) (kmsg.FetchResponseTopicPartition, error) {
-	cl, err := wire.Dial(ctx, addr, "spoofer")
+// followerFetch is one Fetch sent in a replica's name from a plain client
+// connection: what a spoofer, a poser or a stale follower would send.
+type followerFetch struct {
+	version            int16
+	topic              string
+	topicID            [16]byte // v13+
+	id                 int32
+	brokerEpoch        int64 // ReplicaState.Epoch, v15+
+	fetchOffset        int64
+	currentLeaderEpoch int32
+	lastFetchedEpoch   int32
+}
+
+// send dials addr, sends the fetch and returns the one partition answered.
+func (f followerFetch) send(ctx context.Context, addr string) (kmsg.FetchResponseTopicPartition, error) {
+	cl, err := wire.Dial(ctx, addr, "follower-fetch-test")
 	if err != nil {
 		return kmsg.FetchResponseTopicPartition{}, err
 	}
 	defer cl.Close()
 	req := kmsg.NewPtrFetchRequest()
-	req.SetVersion(12)
-	req.ReplicaID = id
-	req.MaxBytes = 1 << 20
+	req.SetVersion(f.version)
+	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = f.id, f.id, f.brokerEpoch
+	req.MaxBytes, req.SessionEpoch = 1<<20, -1
 	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = topic
+	rt.Topic, rt.TopicID = f.topic, f.topicID
 	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.FetchOffset = fetchOffset
-	rp.PartitionMaxBytes = 1 << 20
-	rp.CurrentLeaderEpoch = leaderEpoch
+	rp.FetchOffset, rp.PartitionMaxBytes = f.fetchOffset, 1<<20
+	rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = f.currentLeaderEpoch, f.lastFetchedEpoch
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	resp, err := cl.Request(ctx, req)
 	if err != nil {
 		return kmsg.FetchResponseTopicPartition{}, err
 	}
-	return resp.(*kmsg.FetchResponse).Topics[0].Partitions[0], nil
+	fr := resp.(*kmsg.FetchResponse)
+	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+		return kmsg.FetchResponseTopicPartition{}, fmt.Errorf("answer with %d topics", len(fr.Topics))
+	}
+	return fr.Topics[0].Partitions[0], nil
+}
+
+// trySpoofFetch is spoofFetch returning its error, for other goroutines: a
+// v12 fetch (replica id, no broker epoch).
+func trySpoofFetch(ctx context.Context, addr, topic string, id int32, fetchOffset int64, leaderEpoch int32) (kmsg.FetchResponseTopicPartition, error) {
+	return followerFetch{version: 12, topic: topic, id: id, brokerEpoch: -1, fetchOffset: fetchOffset,
+		currentLeaderEpoch: leaderEpoch, lastFetchedEpoch: -1}.send(ctx, addr)
 }
 
 // TestClusterSpoofedFollowerFetch: a client claiming a replica id that is not

@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -11,38 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/internal/server"
-	"github.com/strombroker/strom/wire"
 )
-
-// zombieFetch sends a follower Fetch (v15, the follower's real broker
-// epoch) at fetchOffset whose LastFetchedEpoch is lastEpoch.
-func zombieFetch(ctx context.Context, addr, topic string, topicID [16]byte, id int32, epoch int64, leaderEpoch, lastEpoch int32, fetchOffset int64) (kmsg.FetchResponseTopicPartition, error) {
-	cl, err := wire.Dial(ctx, addr, "zombie-test")
-	if err != nil {
-		return kmsg.FetchResponseTopicPartition{}, err
-	}
-	defer cl.Close()
-	req := kmsg.NewPtrFetchRequest()
-	req.SetVersion(15)
-	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = id, id, epoch
-	req.MaxBytes, req.SessionEpoch = 1<<20, -1
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, topicID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.FetchOffset, rp.PartitionMaxBytes = fetchOffset, 1<<20
-	rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = leaderEpoch, lastEpoch
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := cl.Request(ctx, req)
-	if err != nil {
-		return kmsg.FetchResponseTopicPartition{}, err
-	}
-	fr := resp.(*kmsg.FetchResponse)
-	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
-		return kmsg.FetchResponseTopicPartition{}, fmt.Errorf("answer with %d topics", len(fr.Topics))
-	}
-	return fr.Topics[0].Partitions[0], nil
-}
 
 // TestClusterDeposedLeaderIgnoresNewerFollower models a paused leader that
 // wakes up (docker pause) before it has applied its own deposition: a real
@@ -89,7 +56,8 @@ func TestClusterDeposedLeaderIgnoresNewerFollower(t *testing.T) {
 	lr, _ := c.Broker(leader).Srv.LocalReplica("zombie", 0)
 	for _, who := range []int32{f1, f2} {
 		e := c.Broker(leader).Srv.Metadata().Brokers[who].Epoch
-		fp, err := zombieFetch(ctx, addr, "zombie", topicID, who, e, p.LeaderEpoch, p.LeaderEpoch+1, lr.LogEndOffset)
+		fp, err := followerFetch{version: 15, topic: "zombie", topicID: topicID, id: who, brokerEpoch: e,
+			fetchOffset: lr.LogEndOffset, currentLeaderEpoch: p.LeaderEpoch, lastFetchedEpoch: p.LeaderEpoch + 1}.send(ctx, addr)
 		if err != nil {
 			t.Fatal(err)
 		}
