@@ -38,18 +38,28 @@ func tryPoseFetch(ctx context.Context, addr, topic string, topicID [16]byte, id 
 // in the ISR the high watermark never passes what F2 really has, so an
 // acks=all write waits instead of being acknowledged on two copies while
 // three were promised. Once the cut heals, the write completes.
-func TestClusterSpoofedLiveFollowerFetch(t *testing.T) {
+// followerSafetyCluster starts three brokers whose followers stay in the
+// ISR for a minute without fetching and whose leaders never move back by
+// themselves, creates topic with one partition, RF 3 and
+// min.insync.replicas 2, writes 10 records with acks=all and returns the
+// cluster, a test context, the producer and the partition's leader.
+func followerSafetyCluster(t *testing.T, topic string) (*Cluster, context.Context, *kgo.Client, int32) {
+	t.Helper()
 	c := New(t, 3, func(cfg *server.Config) {
 		cfg.ReplicaLagTimeMax = time.Minute
 		cfg.AutoLeaderRebalance = false
 	})
 	ctx := ctxFor(t, 120*time.Second)
-	if _, err := c.Admin().CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kmsg.StringPtr("2")}, "pose"); err != nil {
+	if _, err := c.Admin().CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kmsg.StringPtr("2")}, topic); err != nil {
 		t.Fatal(err)
 	}
 	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProduceRequestTimeout(30*time.Second))
-	produceN(t, prod, "pose", 0, 10)
-	leader := c.leaderOf("pose", 0)
+	produceN(t, prod, topic, 0, 10)
+	return c, ctx, prod, c.leaderOf(topic, 0)
+}
+
+func TestClusterSpoofedLiveFollowerFetch(t *testing.T) {
+	c, ctx, prod, leader := followerSafetyCluster(t, "pose")
 	victim := leader%3 + 1
 
 	// Restart the victim so that it has had an older epoch a client might

@@ -6,9 +6,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/strombroker/strom/internal/server"
 )
 
 // TestClusterDeposedLeaderIgnoresNewerFollower models a paused leader that
@@ -22,17 +19,7 @@ import (
 // could confirm the tail is cut off, so only the zombie fetch could move the
 // high watermark.
 func TestClusterDeposedLeaderIgnoresNewerFollower(t *testing.T) {
-	c := New(t, 3, func(cfg *server.Config) {
-		cfg.ReplicaLagTimeMax = time.Minute
-		cfg.AutoLeaderRebalance = false
-	})
-	ctx := ctxFor(t, 120*time.Second)
-	if _, err := c.Admin().CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kmsg.StringPtr("2")}, "zombie"); err != nil {
-		t.Fatal(err)
-	}
-	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProduceRequestTimeout(30*time.Second))
-	produceN(t, prod, "zombie", 0, 10)
-	leader := c.leaderOf("zombie", 0)
+	c, ctx, prod, leader := followerSafetyCluster(t, "zombie")
 	f1, f2 := leader%3+1, (leader+1)%3+1
 	c.WaitFor("followers caught up", 15*time.Second, func() bool {
 		ok, _ := c.replicasIdentical("zombie", 0)
