@@ -38,6 +38,7 @@ type fetchState struct {
 	// must settle it before fetching (KIP-101/279). Set at every new epoch.
 	truncating bool
 	retryAt    time.Time // after a partition-level error
+	failures   int       // partition-level errors in a row (backoff grows)
 }
 
 // fetcher is Kafka's ReplicaFetcherThread: one goroutine per leader broker,
@@ -58,6 +59,14 @@ type fetcher struct {
 	addr   string
 	redial bool // addr changed: drop the connection
 	parts  map[tp]*fetchState
+	// interrupt cancels the request in flight (nil when none); add calls
+	// it so that a partition newly followed, or followed at a new epoch,
+	// does not wait out a long poll that does not name it (up to
+	// replica.fetch.wait.max.ms, a replicated write's whole tail latency
+	// on a fresh topic). interrupted tells run the failure was ours.
+	interrupt   context.CancelFunc
+	interrupted bool
+	added       bool // add changed parts since the last plan
 }
 
 func newFetcher(r *replication, leaderID int32, addr string) *fetcher {
@@ -82,6 +91,11 @@ func (f *fetcher) add(key tp, p *Partition, topicID [16]byte, epoch int32, addr 
 	}
 	if st := f.parts[key]; st == nil || st.p != p || st.epoch != epoch || st.topicID != topicID {
 		f.parts[key] = &fetchState{p: p, topicID: topicID, epoch: epoch, truncating: true}
+		f.added = true
+		if f.interrupt != nil {
+			f.interrupt()
+			f.interrupt, f.interrupted = nil, true
+		}
 	}
 	f.mu.Unlock()
 	select {
@@ -114,7 +128,7 @@ func (f *fetcher) plan(now time.Time) (addr string, redial bool, trunc, fetch []
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	addr, redial = f.addr, f.redial
-	f.redial = false
+	f.redial, f.added = false, false
 	for key, st := range f.parts {
 		if !st.p.following(st.epoch) {
 			delete(f.parts, key)
@@ -184,15 +198,28 @@ func (f *fetcher) run() {
 				continue
 			}
 		}
-		err := f.truncate(cl, trunc)
-		if err == nil {
-			err = f.fetch(cl, fetch)
+		ctx, ok := f.beginRequests()
+		if !ok {
+			continue // a partition was added since plan: plan again
 		}
+		// A round truncates, or fetches: a partition that has just
+		// settled its log must be in the next long poll, not wait for the
+		// one that would start now without it.
+		var err error
+		if len(trunc) > 0 {
+			err = f.truncate(ctx, cl, trunc)
+		} else {
+			err = f.fetch(ctx, cl, fetch, next)
+		}
+		interrupted := f.endRequests()
 		if err != nil {
 			cl.Close()
 			cl = nil
 			if f.ctx.Err() != nil {
 				return
+			}
+			if interrupted {
+				continue // add cut a long poll short: plan again at once
 			}
 			failures++
 			f.logFailure(failures, "fetch from leader failed", "addr", addr, "err", err)
@@ -253,14 +280,53 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d)
 }
 
-// backoffLocked parks a partition after a partition-level error. Caller
-// holds f.mu.
-func (f *fetcher) backoffLocked(st *fetchState) {
-	st.retryAt = time.Now().Add(jitter(f.r.cfg.FetchBackoff))
+// beginRequests returns the context of this round's requests, which add
+// may cancel (interrupt), or false if add already changed the partitions
+// since plan.
+func (f *fetcher) beginRequests() (context.Context, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.added {
+		return nil, false
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	f.interrupt, f.interrupted = cancel, false
+	return ctx, true
 }
 
-func (f *fetcher) request(cl Requester, req kmsg.Request) (kmsg.Response, error) {
-	ctx, cancel := context.WithTimeout(f.ctx, f.r.cfg.FetchMaxWait+f.r.cfg.RequestTimeout)
+// endRequests ends the round begun by beginRequests and reports whether add
+// interrupted it.
+func (f *fetcher) endRequests() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.interrupt != nil {
+		f.interrupt()
+		f.interrupt = nil
+	}
+	return f.interrupted
+}
+
+// minPartitionBackoff is the first retry delay of a partition refused by
+// its leader. Most refusals are one broker's metadata lagging another's by
+// milliseconds (a new topic, a leader change: UNKNOWN_LEADER_EPOCH,
+// NOT_LEADER_OR_FOLLOWER), so the delay starts small and doubles up to
+// replica.fetch.backoff.ms; a flat second, as Kafka waits, put that second
+// on every acks=all write to a new partition.
+const minPartitionBackoff = 10 * time.Millisecond
+
+// backoffLocked parks a partition after a partition-level error, for a
+// delay that doubles with each error in a row. Caller holds f.mu.
+func (f *fetcher) backoffLocked(st *fetchState) {
+	d := f.r.cfg.FetchBackoff
+	if st.failures < 16 {
+		d = min(d, minPartitionBackoff<<st.failures)
+	}
+	st.failures++
+	st.retryAt = time.Now().Add(jitter(d))
+}
+
+func (f *fetcher) request(ctx context.Context, cl Requester, req kmsg.Request) (kmsg.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.r.cfg.FetchMaxWait+f.r.cfg.RequestTimeout)
 	defer cancel()
 	return cl.Request(ctx, req)
 }
@@ -270,7 +336,7 @@ func (f *fetcher) request(cl Requester, req kmsg.Request) (kmsg.Response, error)
 // epoch ends in its log, cut ours there. A partition with no epoch history
 // falls back to its high watermark (the pre-KIP-101 rule). Only a failed
 // request is returned; partition errors park the partition.
-func (f *fetcher) truncate(cl Requester, ws []work) error {
+func (f *fetcher) truncate(ctx context.Context, cl Requester, ws []work) error {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -303,7 +369,7 @@ func (f *fetcher) truncate(cl Requester, ws []work) error {
 	if len(asked) == 0 {
 		return nil
 	}
-	kresp, err := f.request(cl, req)
+	kresp, err := f.request(ctx, cl, req)
 	if err != nil {
 		return err
 	}
@@ -380,12 +446,14 @@ func (f *fetcher) applyTruncation(w work, st *fetchState, offset int64, done boo
 }
 
 // fetch sends one Fetch for every partition in ws and applies the answer.
-// Only a failed request is returned; partition errors park the partition.
-func (f *fetcher) fetch(cl Requester, ws []work) error {
+// retry is when the next parked partition may be tried again (zero: none):
+// the long poll ends by then. Only a failed request is returned; partition
+// errors park the partition.
+func (f *fetcher) fetch(ctx context.Context, cl Requester, ws []work, retry time.Time) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	kresp, err := f.request(cl, f.fetchRequest(ws))
+	kresp, err := f.request(ctx, cl, f.fetchRequest(ws, retry))
 	if err != nil {
 		return err
 	}
@@ -427,14 +495,19 @@ func (f *fetcher) fetch(cl Requester, ws []work) error {
 
 // fetchRequest builds the Fetch for ws, in this broker's name at its
 // current broker epoch.
-func (f *fetcher) fetchRequest(ws []work) *kmsg.FetchRequest {
+func (f *fetcher) fetchRequest(ws []work, retry time.Time) *kmsg.FetchRequest {
 	cfg := f.r.cfg
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(fetchVersion)
 	req.ReplicaID = -1 // v15+ names the replica in ReplicaState only
 	req.ReplicaState.ID = f.r.self
 	req.ReplicaState.Epoch = cfg.BrokerEpoch()
-	req.MaxWaitMillis = int32(cfg.FetchMaxWait / time.Millisecond)
+	wait := cfg.FetchMaxWait
+	if !retry.IsZero() {
+		// A parked partition is due before the long poll would end.
+		wait = max(min(wait, time.Until(retry)), time.Millisecond)
+	}
+	req.MaxWaitMillis = int32(wait / time.Millisecond)
 	req.MinBytes = cfg.FetchMinBytes
 	req.MaxBytes = cfg.FetchMaxBytes
 	req.SessionID = 0
@@ -498,6 +571,7 @@ func (f *fetcher) applyFetch(w work, st *fetchState, a *kmsg.FetchResponseTopicP
 		f.backoffLocked(st)
 		return
 	}
+	st.failures = 0
 	p.updateFollowerHW(w.epoch, a.HighWatermark)
 	if a.LogStartOffset > p.LogStartOffset() {
 		if err := p.advanceLogStartAsFollower(w.epoch, a.LogStartOffset); err != nil {

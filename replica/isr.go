@@ -47,6 +47,11 @@ type followerState struct {
 	lastCaughtUp       time.Time
 	lastFetch          time.Time
 	lastFetchLeaderLEO int64 // the leader's LEO at lastFetch
+	// hwSent is the high watermark last answered to the follower (-1:
+	// none in this leadership). A parked follower fetch answers as soon as
+	// the high watermark passes it, as Kafka's delayed fetch does, so
+	// followers' copies of it do not lag a whole long poll.
+	hwSent int64
 }
 
 // leaderState is the per-leadership follower bookkeeping. Guarded by
@@ -84,7 +89,7 @@ func (p *Partition) resetLeaderStateLocked(epoch int32, isr []int32) {
 			continue
 		}
 		if _, ok := p.lead.followers[id]; !ok {
-			p.lead.followers[id] = &followerState{lastCaughtUp: now, lastFetchLeaderLEO: -1}
+			p.lead.followers[id] = &followerState{lastCaughtUp: now, lastFetchLeaderLEO: -1, hwSent: -1}
 		}
 	}
 }
@@ -111,7 +116,7 @@ func (p *Partition) RecordFollowerFetch(id int32, fetchOffset int64, now time.Ti
 	}
 	fs, ok := p.lead.followers[id]
 	if !ok {
-		fs = &followerState{lastFetchLeaderLEO: -1}
+		fs = &followerState{lastFetchLeaderLEO: -1, hwSent: -1}
 		p.lead.followers[id] = fs
 	}
 	switch {
@@ -140,6 +145,25 @@ func (p *Partition) RecordFollowerFetch(id int32, fetchOffset int64, now time.Ti
 	p.advanceHW()
 	if (rejoin || lost) && kick != nil {
 		kick()
+	}
+}
+
+// FollowerBehindHW reports whether follower id was last answered a high
+// watermark below the current one (or none in this leadership): a parked
+// fetch of its should answer, with nothing but that. False when not leading.
+func (p *Partition) FollowerBehindHW(id int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fs := p.lead.followers[id]
+	return p.leader && fs != nil && fs.hwSent < p.hw.Load()
+}
+
+// NoteHWSent records that follower id was answered high watermark hw.
+func (p *Partition) NoteHWSent(id int32, hw int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if fs := p.lead.followers[id]; p.leader && fs != nil {
+		fs.hwSent = hw
 	}
 }
 

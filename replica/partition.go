@@ -288,6 +288,10 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 	p.mu.Unlock()
 
 	if fsync {
+		// Followers read to the log end, not to what is durable here:
+		// let them fetch while this replica fsyncs, so the copies are
+		// made side by side rather than one after the other.
+		p.wakeReplicaFetches()
 		if err := p.log.Sync(); err != nil {
 			return ProduceResult{}, nil, err
 		}
@@ -352,6 +356,9 @@ func (p *Partition) advanceHW() {
 		if p.changed != nil {
 			p.changed()
 		}
+		// Followers learn the high watermark from fetch answers; a
+		// parked follower fetch answers when it moved (server's Fetch).
+		p.wakeReplicaFetches()
 	}
 }
 

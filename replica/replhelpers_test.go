@@ -51,6 +51,8 @@ type replOptions struct {
 	settings *Settings
 	// brokerEpoch replaces the node's broker epoch (testBrokerEpoch(id)).
 	brokerEpoch func() int64
+	// fetchMaxWait and fetchBackoff replace the tight defaults.
+	fetchMaxWait, fetchBackoff time.Duration
 }
 
 // newReplNode opens a Manager with tight replication timers, opens
@@ -82,6 +84,12 @@ func newReplNode(t testing.TB, id int32, o replOptions) *replNode {
 	}
 	if o.brokerEpoch != nil {
 		rc.BrokerEpoch = o.brokerEpoch
+	}
+	if o.fetchMaxWait > 0 {
+		rc.FetchMaxWait = o.fetchMaxWait
+	}
+	if o.fetchBackoff > 0 {
+		rc.FetchBackoff = o.fetchBackoff
 	}
 	if o.lagMax > 0 {
 		n.changer = &fakeChanger{proposals: make(chan isrProposalMsg, 64)}
@@ -296,8 +304,33 @@ func leaderOffsetForEpoch(m *Manager, r *kmsg.OffsetForLeaderEpochRequest) kmsg.
 	return resp
 }
 
+// behindHW and noteHWSent are the server's followerBehindHW and noteHWSent.
+func behindHW(m *Manager, resp *kmsg.FetchResponse, id int32) bool {
+	for _, t := range resp.Topics {
+		for _, fp := range t.Partitions {
+			if p := m.Get(t.Topic, fp.Partition); fp.ErrorCode == 0 && p != nil && p.FollowerBehindHW(id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func noteHWSent(m *Manager, resp *kmsg.FetchResponse, id int32) {
+	for _, t := range resp.Topics {
+		for _, fp := range t.Partitions {
+			if p := m.Get(t.Topic, fp.Partition); fp.ErrorCode == 0 && p != nil {
+				p.NoteHWSent(id, fp.HighWatermark)
+			}
+		}
+	}
+}
+
 func leaderFetch(ctx context.Context, m *Manager, r *kmsg.FetchRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	if id := fetchReplicaID(r); id >= 0 {
+		defer noteHWSent(m, resp, id)
+	}
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	for {
 		changed := m.Changed()
@@ -308,6 +341,9 @@ func leaderFetch(ctx context.Context, m *Manager, r *kmsg.FetchRequest) kmsg.Res
 		wait := time.Until(deadline)
 		if total >= int(r.MinBytes) || anyErr || wait <= 0 {
 			return resp
+		}
+		if id := fetchReplicaID(r); id >= 0 && behindHW(m, resp, id) {
+			return resp // as the server's Fetch
 		}
 		tm := time.NewTimer(wait)
 		select {

@@ -42,15 +42,18 @@ func (s *Server) catchUp(ctx context.Context) {
 }
 
 // isMiss reports whether a partition error may come from metadata that has
-// not caught up yet (rather than from the request itself).
+// not caught up yet (rather than from the request itself). A leader epoch
+// newer than ours (UNKNOWN_LEADER_EPOCH) is one: the asker, often a
+// follower starting to fetch a partition this broker was just made leader
+// of, applied the controller's change first.
 func isMiss(err error) bool {
 	return errors.Is(err, errUnknownTopic) || errors.Is(err, errUnknownTopicID) ||
 		errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, replica.ErrNotLeader) ||
-		errors.Is(err, replica.ErrNotHosted)
+		errors.Is(err, replica.ErrNotHosted) || errors.Is(err, kerr.UnknownLeaderEpoch)
 }
 
 // isMissCode is isMiss for an error code already in a response.
 func isMissCode(code int16) bool {
 	return code == kerr.UnknownTopicOrPartition.Code || code == kerr.UnknownTopicID.Code ||
-		code == kerr.NotLeaderForPartition.Code
+		code == kerr.NotLeaderForPartition.Code || code == kerr.UnknownLeaderEpoch.Code
 }

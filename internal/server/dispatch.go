@@ -91,7 +91,7 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.DescribeQuorumRequest:
 		return s.handleDescribeQuorum(r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
-		return s.handleOffsetForLeaderEpoch(r), nil
+		return s.handleOffsetForLeaderEpoch(ctx, r), nil
 	case *kmsg.DeleteRecordsRequest:
 		return s.handleDeleteRecords(r), nil
 	case *kmsg.SyncGroupRequest:

@@ -7,7 +7,10 @@ package server
 // connection swaps for sendfile(2) of the segment file (wire.Request.Splice). Consumers read up
 // to the high watermark; replicas (ReplicaID >= 0) up to the log end. Long
 // poll: if fewer than MinBytes are ready the request waits up to MaxWaitMillis
-// for any high watermark on the broker to move, then reads again. Size limits:
+// for any high watermark on the broker to move (a replica fetch: for any
+// append), then reads again; a replica fetch also answers, with no records,
+// once a partition's high watermark passes the one the follower was last
+// told, so followers learn it within a round trip. Size limits:
 // MaxBytes (v3+, capped at fetch.max.bytes) over the response and
 // PartitionMaxBytes per partition, but the first batch found is always
 // returned whole even when larger (KIP-74), so a consumer can never get stuck
@@ -68,6 +71,9 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 	}
 	isReplica := replicaID >= 0
 	caughtUp := false
+	if isReplica {
+		defer s.noteHWSent(resp, replicaID)
+	}
 	for {
 		// Take the change channel before reading so no append is missed.
 		// Followers wake on appends (they read past the high watermark),
@@ -86,6 +92,13 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
 			return resp
 		}
+		if isReplica && s.followerBehindHW(resp, replicaID) {
+			// A follower learns the high watermark from answers only:
+			// one that moved past what it was last told is worth an
+			// answer (Kafka completes a follower's delayed fetch for it
+			// too), or its copy lags a whole long poll behind.
+			return resp
+		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
 			return resp
@@ -101,6 +114,36 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 		case <-ctx.Done():
 			t.Stop()
 			return resp
+		}
+	}
+}
+
+// followerBehindHW reports whether a partition answered in resp has a high
+// watermark above the one follower id was last told.
+func (s *Server) followerBehindHW(resp *kmsg.FetchResponse, id int32) bool {
+	for _, t := range resp.Topics {
+		for _, fp := range t.Partitions {
+			if fp.ErrorCode != 0 {
+				continue
+			}
+			if part := s.replicas.Get(t.Topic, fp.Partition); part != nil && part.FollowerBehindHW(id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noteHWSent records the high watermarks resp tells follower id.
+func (s *Server) noteHWSent(resp *kmsg.FetchResponse, id int32) {
+	for _, t := range resp.Topics {
+		for _, fp := range t.Partitions {
+			if fp.ErrorCode != 0 {
+				continue
+			}
+			if part := s.replicas.Get(t.Topic, fp.Partition); part != nil {
+				part.NoteHWSent(id, fp.HighWatermark)
+			}
 		}
 	}
 }

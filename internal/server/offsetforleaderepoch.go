@@ -12,6 +12,9 @@ package server
 //     this broker does not host, or hosts as a follower:
 //     NOT_LEADER_OR_FOLLOWER (the client refreshes metadata).
 //   - Errors carry LeaderEpoch -1 and EndOffset -1.
+//   - A partition unknown, not led here or asked at a newer epoch is looked
+//     up again, once per request, after catching up with the controller
+//     (catchup.go).
 //
 // Version notes:
 //   - v1: LeaderEpoch in the response.
@@ -22,6 +25,7 @@ package server
 //   - v4: flexible.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,7 +33,21 @@ import (
 	"github.com/strombroker/strom/replica"
 )
 
-func (s *Server) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest) kmsg.Response {
+func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, r *kmsg.OffsetForLeaderEpochRequest) kmsg.Response {
+	resp, missed := s.offsetsForLeaderEpoch(r)
+	if missed {
+		// Unknown, not led here or an epoch newer than ours: maybe only
+		// not yet (a follower truncating before it first fetches a
+		// partition this broker was just made leader of). Catch up once.
+		s.catchUp(ctx)
+		resp, _ = s.offsetsForLeaderEpoch(r)
+	}
+	return resp
+}
+
+// offsetsForLeaderEpoch answers r from the current state; missed reports a
+// partition refused in a way metadata that has not caught up can cause.
+func (s *Server) offsetsForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest) (_ *kmsg.OffsetForLeaderEpochResponse, missed bool) {
 	resp := r.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	resp.Version = r.Version
 	for _, t := range r.Topics {
@@ -48,12 +66,13 @@ func (s *Server) handleOffsetForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest)
 				rp.LeaderEpoch, rp.EndOffset = part.EndOffsetForEpoch(p.LeaderEpoch)
 			} else {
 				rp.ErrorCode = errorCode(err)
+				missed = missed || isMiss(err)
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return resp
+	return resp, missed
 }
 
 // leaderPartition returns the partition if this broker leads it, checking
