@@ -220,17 +220,20 @@ func (p *Partition) SetSettings(s Settings) {
 // (and, with FsyncAlways, fsynced); acks -1 once the high watermark covers it.
 func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceResult, error) {
 	res, wait, err := p.ProduceAsync(b, acks)
-	if err != nil {
+	if err != nil || wait == nil {
 		return res, err
 	}
 	return res, wait(ctx)
 }
 
 // ProduceAsync is Produce split in two: it appends (in call order, which is
-// what orders records) and returns wait, which blocks until the acks level
-// is met. The server appends one request after another but lets their
-// acks=all waits overlap, so one connection can keep several writes in
-// flight as Kafka clients expect.
+// what orders records) and returns wait, which fsyncs when the write must be
+// durable before its answer and blocks until the acks level is met; nil when
+// there is nothing to wait for (acks=0 or 1 without fsync). The server
+// appends one request after another but lets their waits overlap, so one
+// connection can keep several writes in flight as Kafka clients expect, and
+// runs the waits of a request's partitions side by side, so their fsyncs
+// overlap (and coalesce in the file system's journal) instead of queueing.
 func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(context.Context) error, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -270,6 +273,9 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 		if dup != nil {
 			p.mu.Unlock()
 			res := ProduceResult{BaseOffset: dup.baseOffset, LastOffset: dup.lastOffset, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}
+			if acks != -1 {
+				return res, nil, nil
+			}
 			return res, func(ctx context.Context) error { return p.waitAcks(ctx, dup.lastOffset, acks) }, nil
 		}
 	}
@@ -287,18 +293,31 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 	fsync := p.settings.Log.Fsync == storage.FsyncAlways || (acks == -1 && p.settings.Log.Fsync == storage.FsyncInterval)
 	p.mu.Unlock()
 
-	if fsync {
+	out := ProduceResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogStartOffset: res.LogStartOffset}
+	last := res.LastOffset
+	switch {
+	case fsync && acks != 0:
 		// Followers read to the log end, not to what is durable here:
 		// let them fetch while this replica fsyncs, so the copies are
 		// made side by side rather than one after the other.
 		p.wakeReplicaFetches()
+		return out, func(ctx context.Context) error {
+			if err := p.log.Sync(); err != nil { // covers every append before it
+				return err
+			}
+			p.markDurable(last + 1)
+			return p.waitAcks(ctx, last, acks)
+		}, nil
+	case fsync: // acks=0: no answer to hold back, so no one would run a wait
 		if err := p.log.Sync(); err != nil {
 			return ProduceResult{}, nil, err
 		}
 	}
-	p.markDurable(res.LastOffset + 1)
-	out := ProduceResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogStartOffset: res.LogStartOffset}
-	return out, func(ctx context.Context) error { return p.waitAcks(ctx, res.LastOffset, acks) }, nil
+	p.markDurable(last + 1)
+	if acks != -1 {
+		return out, nil, nil
+	}
+	return out, func(ctx context.Context) error { return p.waitAcks(ctx, last, acks) }, nil
 }
 
 // UpdateFollowerLEO records the log end offset that follower id has reached

@@ -22,6 +22,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,7 +49,7 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 		topErr = kerr.TransactionalIDAuthorizationFailed
 	}
 	// Appends happen here, in request order. Waiting for the acks level
-	// (the in-sync replicas, for acks=all) happens afterwards and, when
+	// (an fsync and the in-sync replicas, for acks=all) happens afterwards and, when
 	// there is anything to wait for, off the connection's serve loop, so
 	// that a client's next produce is appended meanwhile; responses still
 	// leave in order (wire.Request.Defer).
@@ -102,7 +103,7 @@ func (s *Server) recordAppend(r *kmsg.ProduceRequest, pp *kmsg.ProduceResponseTo
 	switch {
 	case err != nil:
 		s.setProduceError(r, topic, pp, err)
-	case r.Acks == -1:
+	case wait != nil:
 		*waits = append(*waits, pendingAck{topic: ti, partition: pi, wait: wait})
 	}
 }
@@ -141,19 +142,31 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 	return pp, wait, err
 }
 
-// awaitAcks waits, within the request's timeout, for the in-sync replicas
-// of every appended acks=all partition, and records the failures in resp.
+// awaitAcks runs, within the request's timeout, the wait of every appended
+// partition that has one (an fsync, the in-sync replicas of acks=all), and
+// records the failures in resp.
 func (s *Server) awaitAcks(ctx context.Context, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, waits []pendingAck) {
 	wctx, cancel := context.WithTimeout(ctx, requestTimeout(r.TimeoutMillis))
 	defer cancel()
-	for _, w := range waits {
+	one := func(w pendingAck) {
 		if err := w.wait(wctx); err != nil {
 			pt := &resp.Topics[w.topic]
-			pp := &pt.Partitions[w.partition]
+			pp := &pt.Partitions[w.partition] // each wait writes only its own
 			pp.BaseOffset = -1
 			s.setProduceError(r, pt.Topic, pp, err)
 		}
 	}
+	if len(waits) == 1 {
+		one(waits[0])
+		return
+	}
+	// Side by side: each may fsync its partition first, and fsyncs of
+	// different files overlap rather than queue.
+	var wg sync.WaitGroup
+	for _, w := range waits {
+		wg.Go(func() { one(w) })
+	}
+	wg.Wait()
 }
 
 // setProduceError records err on one partition of a produce response.
