@@ -209,7 +209,7 @@ type workloadTotals struct {
 	Sent      int64 `json:"sent"`      // handed to a producer
 	Published int64 `json:"published"` // acknowledged
 	Failed    int64 `json:"failed"`    // failed with an error
-	Aborted   int64 `json:"aborted"`   // never sent: the run stopped while it waited for buffer space
+	Aborted   int64 `json:"aborted"`   // never sent: Ctrl-C cancelled it while it waited in the client
 	Consumed  int64 `json:"consumed"`  // records received over all subscriptions (a redelivery counts again)
 	// Expected is what the subscriptions had to read: every record in the
 	// topics' logs once per subscription. Missing is how many of those no
@@ -248,6 +248,7 @@ type workload struct {
 	firstTopic                   string
 
 	producing                    context.Context // cancelled when producing stops
+	sendCtx                      context.Context // Produce's: cancelled only by Ctrl-C
 	consumerCtx                  context.Context // cancelled when consumers stop
 	stopProducers, stopConsumers context.CancelFunc
 	producers                    []*wlProducer
@@ -658,8 +659,12 @@ func (w *workload) closeConsumers() {
 
 func (w *workload) startProducers(e *env) error {
 	var cancel context.CancelFunc
+	// Cancelling Produce's context fails the records still buffered, so
+	// the normal end of the run only stops the pacers (producing) and lets
+	// the buffered records be sent; Ctrl-C cancels both.
 	w.producing, cancel = context.WithCancel(e.ctx)
 	w.stopProducers = cancel
+	w.sendCtx = e.ctx
 	codec, err := parseCompression(w.cfg.Compression)
 	if err != nil {
 		return err
@@ -760,7 +765,7 @@ func (w *workload) produce(p *wlProducer, start time.Time) {
 		r.rec = kgo.Record{Topic: p.topic, Key: key, Value: r.value, Timestamp: intended, Context: r}
 		w.delay.record(time.Since(intended))
 		w.sent.Add(1)
-		p.cl.Produce(ctx, &r.rec, w.promise)
+		p.cl.Produce(w.sendCtx, &r.rec, w.promise)
 	}
 }
 
@@ -772,9 +777,9 @@ func (w *workload) promise(rec *kgo.Record, err error) {
 	case err == nil:
 		w.pub.record(time.Since(r.intended))
 		w.acked.Add(1)
-	case w.producing.Err() != nil && errors.Is(err, context.Canceled):
-		// Produce gave up waiting for buffer space because the run
-		// stopped: the record was never sent.
+	case w.sendCtx.Err() != nil && errors.Is(err, context.Canceled):
+		// Ctrl-C: Produce gave up waiting for buffer space, or kgo
+		// dropped the record from its buffer: it was never sent.
 		w.aborted.Add(1)
 	default:
 		w.failed.Add(1)
@@ -964,8 +969,8 @@ func writeWorkloadSummary(w io.Writer, r *workloadResult) error {
 		r.Target, r.Config.Topics, r.Config.PartitionsPerTopic, r.Config.RecordSize, r.Config.ProducersPerTopic, r.Config.SubscriptionsPerTopic, r.Config.ConsumersPerSubscription, rateText(r.Config.Rate), r.Config.Acks, state)
 	fmt.Fprintf(w, "measured %.1f s after a %s warm-up: published %.0f records/s (%.2f MB/s), consumed %.0f records/s (%.2f MB/s), backlog at the end %d\n",
 		a.Seconds, time.Duration(r.Config.Warmup), a.PublishRate, a.PublishMBPerSec, a.ConsumeRate, a.ConsumeMBPerSec, a.Backlog)
-	fmt.Fprintf(w, "whole run: %d sent, %d published, %d failed, %d consumed of %d expected, %d missing, %d fetch errors\n\n",
-		t.Sent, t.Published, t.Failed, t.Consumed, t.Expected, t.Missing, t.FetchErrors)
+	fmt.Fprintf(w, "whole run: %d sent, %d published, %d failed, %d aborted, %d consumed of %d expected, %d missing, %d fetch errors\n\n",
+		t.Sent, t.Published, t.Failed, t.Aborted, t.Consumed, t.Expected, t.Missing, t.FetchErrors)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "LATENCY-MS\tCOUNT\tAVG\tP50\tP75\tP95\tP99\tP99.9\tP99.99\tMAX\t")
 	for _, row := range []struct {

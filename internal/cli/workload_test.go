@@ -26,9 +26,9 @@ func TestBenchWorkload(t *testing.T) {
 		t.Fatalf("result header %+v", res)
 	}
 	tot := res.Totals
-	if tot.Published == 0 || tot.Failed != 0 || tot.Missing != 0 || tot.Published != tot.Sent-tot.Aborted ||
+	if tot.Published == 0 || tot.Failed != 0 || tot.Missing != 0 || tot.Aborted != 0 || tot.Published != tot.Sent ||
 		tot.Consumed != tot.Published || tot.Expected != tot.Published {
-		t.Fatalf("totals: want consumed == published == expected, nothing failed or missing: %+v", tot)
+		t.Fatalf("totals: want sent == published == consumed == expected, nothing failed, aborted or missing: %+v", tot)
 	}
 	a := res.Aggregate
 	if a.Published <= 0 || a.Consumed <= 0 || a.PublishRate <= 0 || a.ConsumeRate <= 0 || a.PublishMBPerSec <= 0 || a.Seconds <= 0 || a.Warmup {
