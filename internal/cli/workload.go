@@ -172,7 +172,9 @@ type workloadResult struct {
 }
 
 // workloadStats are the statistics of one interval, or of the aggregate.
-// Rates are per second of the interval; MB is MiB of keys and values.
+// Rates are per second of the interval; MB is MiB of keys and values. An
+// aggregate marked Warmup means the run was interrupted before the warm-up
+// ended: nothing was measured.
 type workloadStats struct {
 	Warmup          bool         `json:"warmup,omitempty"`
 	StartSeconds    float64      `json:"start_seconds"` // since the start of the warm-up
@@ -844,7 +846,11 @@ func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
 		iv.Warmup = inWarmup
 		res.Intervals = append(res.Intervals, iv)
 		if c.Progress > 0 {
-			fmt.Fprintln(e.stderr, progressLine(iv))
+			line := progressLine(iv)
+			if interrupted {
+				line += " (interrupted)"
+			}
+			fmt.Fprintln(e.stderr, line)
 		}
 		if !inWarmup {
 			aggPeaks = maxPeaks(aggPeaks, peaksOf(s))
@@ -865,6 +871,7 @@ func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
 	stop := prev
 	if res.Interrupted && inWarmup {
 		warmSnap = stop // nothing was measured
+		res.Aggregate.Warmup = true
 	}
 
 	flushErr := w.closeProducers()
@@ -879,6 +886,7 @@ func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
 	agg := w.stats(runStart, warmSnap, stop, aggPeaks)
 	lat := w.stats(runStart, warmSnap, final, aggPeaks)
 	agg.PublishLatency, agg.PublishDelay, agg.EndToEnd = lat.PublishLatency, lat.PublishDelay, lat.EndToEnd
+	agg.Warmup = res.Aggregate.Warmup
 	res.Aggregate = agg
 	t := &res.Totals
 	t.Sent, t.Published, t.Failed, t.Aborted = w.sent.Load(), w.acked.Load(), w.failed.Load(), w.aborted.Load()
@@ -967,10 +975,18 @@ func writeWorkloadSummary(w io.Writer, r *workloadResult) error {
 	}
 	fmt.Fprintf(w, "workload on %s: %d topic(s) × %d partitions, %d-byte records, %d producer(s), %d subscription(s) × %d consumer(s) per topic, target %s, acks=%s%s\n",
 		r.Target, r.Config.Topics, r.Config.PartitionsPerTopic, r.Config.RecordSize, r.Config.ProducersPerTopic, r.Config.SubscriptionsPerTopic, r.Config.ConsumersPerSubscription, rateText(r.Config.Rate), r.Config.Acks, state)
-	fmt.Fprintf(w, "measured %.1f s after a %s warm-up: published %.0f records/s (%.2f MB/s), consumed %.0f records/s (%.2f MB/s), backlog at the end %d\n",
-		a.Seconds, time.Duration(r.Config.Warmup), a.PublishRate, a.PublishMBPerSec, a.ConsumeRate, a.ConsumeMBPerSec, a.Backlog)
-	fmt.Fprintf(w, "whole run: %d sent, %d published, %d failed, %d aborted, %d consumed of %d expected, %d missing, %d fetch errors\n\n",
-		t.Sent, t.Published, t.Failed, t.Aborted, t.Consumed, t.Expected, t.Missing, t.FetchErrors)
+	if a.Warmup {
+		fmt.Fprintf(w, "interrupted during the %s warm-up: nothing measured\n", time.Duration(r.Config.Warmup))
+	} else {
+		fmt.Fprintf(w, "measured %.1f s after a %s warm-up: published %.0f records/s (%.2f MB/s), consumed %.0f records/s (%.2f MB/s), backlog at the end %d\n",
+			a.Seconds, time.Duration(r.Config.Warmup), a.PublishRate, a.PublishMBPerSec, a.ConsumeRate, a.ConsumeMBPerSec, a.Backlog)
+	}
+	consumed := fmt.Sprintf("%d consumed of %d expected, %d missing", t.Consumed, t.Expected, t.Missing)
+	if r.Interrupted {
+		consumed = fmt.Sprintf("%d consumed (not drained, not checked)", t.Consumed)
+	}
+	fmt.Fprintf(w, "whole run: %d sent, %d published, %d failed, %d aborted, %s, %d fetch errors\n\n",
+		t.Sent, t.Published, t.Failed, t.Aborted, consumed, t.FetchErrors)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "LATENCY-MS\tCOUNT\tAVG\tP50\tP75\tP95\tP99\tP99.9\tP99.99\tMAX\t")
 	for _, row := range []struct {

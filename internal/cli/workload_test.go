@@ -110,7 +110,7 @@ func TestBenchWorkloadInterrupt(t *testing.T) {
 	cancel()
 	code := <-done
 	res := decodeJSON[workloadResult](t, out.String())
-	if code != exitOK || !res.Interrupted || len(res.Intervals) == 0 || res.Totals.Failed != 0 {
+	if code != exitOK || !res.Interrupted || len(res.Intervals) == 0 || res.Totals.Failed != 0 || !strings.Contains(errb.String(), "(interrupted)") {
 		t.Fatalf("interrupted run: exit %d, result %+v\nstderr %s", code, res, errb.String())
 	}
 }
