@@ -359,6 +359,9 @@ func benchWorkloadCmd(e *env, args []string) error {
 	}
 	res, err := runWorkload(e, o, c)
 	if res == nil {
+		if err != nil && e.ctx.Err() != nil {
+			return fmt.Errorf("interrupted while setting up, before anything was measured: %w", err)
+		}
 		return err
 	}
 	if err != nil {
