@@ -74,8 +74,9 @@ func runBench(e *env, args []string) error {
 		return benchKfake(e, args[1:])
 	}
 	return subcommands(e, "bench", args, map[string]func(*env, []string) error{
-		"produce": benchProduceCmd,
-		"consume": benchConsumeCmd,
+		"produce":  benchProduceCmd,
+		"consume":  benchConsumeCmd,
+		"workload": benchWorkloadCmd,
 	})
 }
 

@@ -159,7 +159,7 @@ func TestHistogramIndexRoundTrip(t *testing.T) {
 			t.Fatalf("index %d for %d out of range", i, us)
 		}
 		v := histValue(i)
-		if us >= histLinear && math.Abs(v-float64(us))/float64(us) > 1.0/32 {
+		if us >= histLinear && math.Abs(v-float64(us))/float64(us) > 1.0/(1<<histSubBits) {
 			t.Errorf("value %f for %d: error above a sub-bucket", v, us)
 		}
 		if us < histLinear && v != float64(us) {

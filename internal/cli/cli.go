@@ -41,7 +41,7 @@ var commands = []command{
 	{name: "produce", summary: "write lines from stdin to a topic as records", run: runProduce},
 	{name: "consume", summary: "print records from a topic (optionally as a consumer group)", run: runConsume},
 	{name: "group", summary: "list, describe (with lag), reset offsets of and delete consumer groups", run: runGroup},
-	{name: "bench", summary: "measure produce/consume throughput and latency (like kafka-*-perf-test)", run: runBench},
+	{name: "bench", summary: "throughput and latency: produce/consume (like kafka-*-perf-test), workload (like OpenMessaging Benchmark)", run: runBench},
 	{name: "cluster", summary: "cluster status: brokers, controller, Raft quorum, under-replicated and offline partitions", run: runCluster},
 	{name: "health", summary: "exit 0 if a broker answers ApiVersions and Metadata in time", run: runHealth},
 }

@@ -1,0 +1,1010 @@
+package cli
+
+// bench workload: an OpenMessaging-Benchmark-like run. N topics of P
+// partitions, several producers per topic at a fixed total rate, one or
+// more subscriptions (consumer groups) per topic with several consumers
+// each, a warm-up, then a measured period with periodic statistics and an
+// aggregate: publish and end-to-end latency percentiles, rates, backlog.
+//
+// Latency is measured from each record's intended send time, not from the
+// moment the producer got round to sending it. The pacer schedules record i
+// of producer k (of n) at start + (i*n+k)/rate; when the producer is late
+// (the client's buffer was full, the goroutine was descheduled, a timer
+// fired late), the lateness counts in the latency of every record it
+// delayed, so a stall is not hidden by the records it prevented from being
+// sent (coordinated omission). OMB itself measures publish latency from the
+// actual send and reports the lateness separately as "publish delay"; we
+// report that delay too, so OMB's publish latency is roughly ours minus it.
+// End-to-end latency is the consumer's clock minus the intended send time,
+// which the producer writes into the first 8 bytes of the value (Unix
+// nanoseconds, big endian) and, with millisecond precision, into the
+// record's timestamp (as OMB does); records shorter than 8 bytes fall back
+// to the timestamp.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// workloadConfig is one workload, named after the fields of an OMB workload
+// file where there is one; it is echoed in the JSON result.
+type workloadConfig struct {
+	TopicPrefix              string  `json:"topic_prefix"`
+	Topics                   int     `json:"topics"`
+	PartitionsPerTopic       int     `json:"partitions_per_topic"`
+	ReplicationFactor        int     `json:"replication_factor"` // -1: the broker's default
+	RecordSize               int     `json:"record_size"`
+	ProducersPerTopic        int     `json:"producers_per_topic"`
+	SubscriptionsPerTopic    int     `json:"subscriptions_per_topic"`
+	ConsumersPerSubscription int     `json:"consumers_per_subscription"`
+	Rate                     int64   `json:"rate"` // records/s over all producers; 0 = as fast as possible
+	Duration                 seconds `json:"duration_seconds"`
+	Warmup                   seconds `json:"warmup_seconds"`
+	Acks                     string  `json:"acks"`
+	Linger                   seconds `json:"linger_seconds"`
+	Compression              string  `json:"compression"`
+	KeyDistribution          string  `json:"key_distribution"`
+	ProducerBatchBytes       int     `json:"producer_batch_bytes"`
+	FetchMaxWait             seconds `json:"fetch_max_wait_seconds"`
+	FetchMinBytes            int     `json:"fetch_min_bytes"`
+	Progress                 seconds `json:"progress_seconds"`
+	DrainTimeout             seconds `json:"drain_timeout_seconds"`
+	Keep                     bool    `json:"keep"`
+}
+
+// seconds is a duration that reads and writes JSON as a number of seconds.
+type seconds time.Duration
+
+func (s seconds) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(s).Seconds()) }
+
+func (s *seconds) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*s = seconds(f * float64(time.Second))
+	return nil
+}
+
+// workloadKeys is the size of the key pool of the random and round-robin
+// key distributions (OMB uses 10,000 keys too).
+const workloadKeys = 10_000
+
+func workloadFlags(e *env) (*flag.FlagSet, *common, *workloadConfig) {
+	fs, o := newFlags(e, "bench workload",
+		"bench workload [--topics 1] [--partitions-per-topic 16] [--record-size 1024] [--producers 1] [--subscriptions 1] [--consumers 1] [--rate 10000] [--duration 1m] [--warmup 10s]",
+		30*time.Second, "bound setup requests, and fail a record not acknowledged within this time")
+	c := &workloadConfig{}
+	fs.StringVar(&c.TopicPrefix, "topic-prefix", "strom-workload", "topic names are PREFIX-RUNID-N; groups PREFIX-RUNID-N-sub-M")
+	fs.IntVar(&c.Topics, "topics", 1, "number of topics")
+	fs.IntVar(&c.PartitionsPerTopic, "partitions-per-topic", 16, "partitions of each topic")
+	fs.IntVar(&c.ReplicationFactor, "replication-factor", -1, "replication factor of the topics (-1: the broker's default)")
+	fs.IntVar(&c.RecordSize, "record-size", 1024, "value size in bytes (random, incompressible)")
+	fs.IntVar(&c.ProducersPerTopic, "producers", 1, "producers per topic, each its own client")
+	fs.IntVar(&c.SubscriptionsPerTopic, "subscriptions", 1, "subscriptions (consumer groups) per topic; each reads every record")
+	fs.IntVar(&c.ConsumersPerSubscription, "consumers", 1, "consumers per subscription, each its own client in the group")
+	fs.Int64Var(&c.Rate, "rate", 10_000, "target records/s over all producers (0: as fast as possible)")
+	fs.DurationVar((*time.Duration)(&c.Duration), "duration", time.Minute, "measured time, after the warm-up")
+	fs.DurationVar((*time.Duration)(&c.Warmup), "warmup", 10*time.Second, "time run before measuring; excluded from the aggregate")
+	fs.StringVar(&c.Acks, "acks", "all", "all, 1 or 0")
+	fs.DurationVar((*time.Duration)(&c.Linger), "linger", time.Millisecond, "producer linger (OMB's Kafka driver uses linger.ms=1)")
+	fs.StringVar(&c.Compression, "compression", "none", "batch compression: none, gzip, snappy, lz4, zstd")
+	fs.StringVar(&c.KeyDistribution, "key-distribution", "none", "record keys: none (sticky partitioning), random or round-robin (over 10,000 keys)")
+	fs.IntVar(&c.ProducerBatchBytes, "producer-batch-bytes", 1_000_000, "largest record batch a producer builds")
+	fs.DurationVar((*time.Duration)(&c.FetchMaxWait), "fetch-max-wait", 500*time.Millisecond, "longest a fetch waits for --fetch-min-bytes")
+	fs.IntVar(&c.FetchMinBytes, "fetch-min-bytes", 1, "bytes a fetch waits for")
+	fs.DurationVar((*time.Duration)(&c.Progress), "progress", 5*time.Second, "interval of the statistics: a line on stderr and an entry of \"intervals\" in --json (0: no lines, one interval per phase)")
+	fs.DurationVar((*time.Duration)(&c.DrainTimeout), "drain-timeout", 30*time.Second, "after producing stops, how long consumers may take to read every acknowledged record")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the topics (and consumer groups) instead of deleting them at the end")
+	return fs, o, c
+}
+
+func (c *workloadConfig) validate() error {
+	switch {
+	case c.TopicPrefix == "":
+		return usageErr("--topic-prefix must not be empty")
+	case c.Topics < 1 || c.Topics > 10_000:
+		return usageErr("--topics must be between 1 and 10000")
+	case c.PartitionsPerTopic < 1 || c.PartitionsPerTopic > 1<<20:
+		return usageErr("--partitions-per-topic must be positive")
+	case c.ReplicationFactor == 0 || c.ReplicationFactor < -1 || c.ReplicationFactor > 1<<15-1:
+		return usageErr("--replication-factor must be positive or -1")
+	case c.RecordSize < 0 || c.RecordSize > 64*mib:
+		return usageErr("--record-size must be between 0 and %d", 64*mib)
+	case c.ProducersPerTopic < 1 || c.ProducersPerTopic > 1000:
+		return usageErr("--producers must be between 1 and 1000")
+	case c.SubscriptionsPerTopic < 1 || c.SubscriptionsPerTopic > 1000:
+		return usageErr("--subscriptions must be between 1 and 1000")
+	case c.ConsumersPerSubscription < 1 || c.ConsumersPerSubscription > 1000:
+		return usageErr("--consumers must be between 1 and 1000")
+	case c.Rate < 0:
+		return usageErr("--rate must be >= 0")
+	case c.Duration <= 0:
+		return usageErr("--duration must be positive")
+	case c.Warmup < 0 || c.Progress < 0 || c.DrainTimeout < 0 || c.Linger < 0 || c.FetchMaxWait < 0:
+		return usageErr("durations must not be negative")
+	case c.ProducerBatchBytes < 1 || c.FetchMinBytes < 0:
+		return usageErr("--producer-batch-bytes must be positive and --fetch-min-bytes >= 0")
+	case c.KeyDistribution != "none" && c.KeyDistribution != "random" && c.KeyDistribution != "round-robin":
+		return usageErr("--key-distribution %q: use none, random or round-robin", c.KeyDistribution)
+	}
+	if _, err := parseAcks(c.Acks); err != nil {
+		return err
+	}
+	_, err := parseCompression(c.Compression)
+	return err
+}
+
+// workloadResult is the --json document; the table printed for people
+// shows its aggregate.
+type workloadResult struct {
+	Mode   string         `json:"mode"` // "workload"
+	Target string         `json:"target"`
+	Config workloadConfig `json:"config"`
+	Topics []string       `json:"topics"`
+	// Intervals are consecutive, from the start of the warm-up; warm-up
+	// intervals are marked and excluded from Aggregate.
+	Intervals []workloadStats `json:"intervals"`
+	// Aggregate covers the measured period: counts and rates from the end
+	// of the warm-up until producing stopped; latencies also include the
+	// acknowledgements and deliveries that arrived while draining.
+	Aggregate   workloadStats  `json:"aggregate"`
+	Totals      workloadTotals `json:"totals"`
+	Interrupted bool           `json:"interrupted,omitempty"`
+	Error       string         `json:"error,omitempty"`
+}
+
+// workloadStats are the statistics of one interval, or of the aggregate.
+// Rates are per second of the interval; MB is MiB of keys and values. An
+// aggregate marked Warmup means the run was interrupted before the warm-up
+// ended: nothing was measured.
+type workloadStats struct {
+	Warmup          bool         `json:"warmup,omitempty"`
+	StartSeconds    float64      `json:"start_seconds"` // since the start of the warm-up
+	Seconds         float64      `json:"seconds"`
+	Published       int64        `json:"published"` // acknowledged records
+	PublishErrors   int64        `json:"publish_errors"`
+	PublishRate     float64      `json:"publish_rate"`
+	PublishMBPerSec float64      `json:"publish_mb_per_sec"`
+	Consumed        int64        `json:"consumed"` // over all subscriptions
+	ConsumeRate     float64      `json:"consume_rate"`
+	ConsumeMBPerSec float64      `json:"consume_mb_per_sec"`
+	Backlog         int64        `json:"backlog"` // published × subscriptions − consumed, at the end
+	PublishLatency  latencyStats `json:"publish_latency_ms"`
+	PublishDelay    latencyStats `json:"publish_delay_ms"`
+	EndToEnd        latencyStats `json:"end_to_end_latency_ms"`
+}
+
+// latencyStats is one latency distribution in milliseconds (microsecond
+// resolution). P999 is the 99.9th percentile, P9999 the 99.99th.
+type latencyStats struct {
+	Count int64   `json:"count"`
+	Avg   float64 `json:"avg"`
+	P50   float64 `json:"p50"`
+	P75   float64 `json:"p75"`
+	P95   float64 `json:"p95"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	P9999 float64 `json:"p9999"`
+	Max   float64 `json:"max"`
+}
+
+// workloadTotals count the whole run, warm-up included.
+type workloadTotals struct {
+	Sent      int64 `json:"sent"`      // handed to a producer
+	Published int64 `json:"published"` // acknowledged
+	Failed    int64 `json:"failed"`    // failed with an error
+	Aborted   int64 `json:"aborted"`   // never sent: Ctrl-C cancelled it while it waited in the client
+	Consumed  int64 `json:"consumed"`  // records received over all subscriptions (a redelivery counts again)
+	// Expected is what the subscriptions had to read: every record in the
+	// topics' logs once per subscription. Missing is how many of those no
+	// consumer had received when draining ended.
+	Expected    int64 `json:"expected"`
+	Missing     int64 `json:"missing"`
+	FetchErrors int64 `json:"fetch_errors"`
+}
+
+var latencyQuantiles = []float64{0.5, 0.75, 0.95, 0.99, 0.999, 0.9999}
+
+func toLatency(c *histCounts) latencyStats {
+	n, avg, mx, q := c.summary(latencyQuantiles)
+	return latencyStats{Count: n, Avg: avg, P50: q[0], P75: q[1], P95: q[2], P99: q[3], P999: q[4], P9999: q[5], Max: mx}
+}
+
+// workload is one run: its configuration, clients and counters. Producer
+// promises and consumer goroutines write the counters and histograms; only
+// the run's own goroutine takes snapshots.
+type workload struct {
+	cfg    *workloadConfig
+	o      *common
+	runID  string
+	topics []string
+	keys   [][]byte
+	value  []byte // payload template, copied into each pooled record
+
+	pool sync.Pool // of *wlRec
+
+	sent, acked, failed, aborted atomic.Int64
+	consumed, consumedB          atomic.Int64
+	fetchErrors                  atomic.Int64
+	pub, delay, e2e              histogram
+	errOnce                      sync.Once
+	firstErr                     error // set once under errOnce, with the record's topic
+	firstTopic                   string
+
+	producing                    context.Context // cancelled when producing stops
+	sendCtx                      context.Context // Produce's: cancelled only by Ctrl-C
+	consumerCtx                  context.Context // cancelled when consumers stop
+	stopProducers, stopConsumers context.CancelFunc
+	producers                    []*wlProducer
+	groups                       []*wlGroup
+	producerWG, consumerWG       sync.WaitGroup
+	recordBytesKV                int64 // typical key+value bytes of a record, for publish MB/s
+}
+
+// wlRec is a record with its intended send time and its own value buffer;
+// like benchRec, its Context points back at it so the shared promise needs no
+// closure, and it returns to the pool once its promise ran.
+type wlRec struct {
+	context.Context
+	rec      kgo.Record
+	intended time.Time
+	value    []byte
+}
+
+type wlProducer struct {
+	cl    *kgo.Client
+	topic string
+	index int // among all producers, for the pacer's interleaving
+}
+
+// wlGroup is one subscription of one topic. next[p] is one past the highest
+// offset of partition p any of its consumers received, so draining can tell
+// when every record in the log was read even if a rebalance redelivered
+// some.
+type wlGroup struct {
+	name      string
+	topic     string
+	next      []atomic.Int64
+	consumers []*wlConsumer
+}
+
+type wlConsumer struct {
+	cl       *kgo.Client
+	group    *wlGroup
+	assigned atomic.Int64 // partitions currently assigned
+}
+
+// wlSnap is the counters at one moment.
+type wlSnap struct {
+	at                                       time.Time
+	acked, failed, consumed, consumedB, sent int64
+	pub, delay, e2e                          *histCounts
+}
+
+func (w *workload) snap() *wlSnap {
+	return &wlSnap{
+		at:        time.Now(),
+		acked:     w.acked.Load(),
+		failed:    w.failed.Load(),
+		consumed:  w.consumed.Load(),
+		consumedB: w.consumedB.Load(),
+		sent:      w.sent.Load(),
+		pub:       w.pub.snapshot(),
+		delay:     w.delay.snapshot(),
+		e2e:       w.e2e.snapshot(),
+	}
+}
+
+// stats is the interval from a to b; peaks are the histograms' maxima over
+// it (b's own peaks when a and b are consecutive).
+func (w *workload) stats(runStart time.Time, a, b *wlSnap, peaks [3]int64) workloadStats {
+	s := workloadStats{
+		StartSeconds:   a.at.Sub(runStart).Seconds(),
+		Seconds:        b.at.Sub(a.at).Seconds(),
+		Published:      b.acked - a.acked,
+		PublishErrors:  b.failed - a.failed,
+		Consumed:       b.consumed - a.consumed,
+		Backlog:        max(b.acked*int64(w.cfg.SubscriptionsPerTopic)-b.consumed, 0),
+		PublishLatency: toLatency(b.pub.since(a.pub, peaks[0])),
+		PublishDelay:   toLatency(b.delay.since(a.delay, peaks[1])),
+		EndToEnd:       toLatency(b.e2e.since(a.e2e, peaks[2])),
+	}
+	if s.Seconds > 0 {
+		s.PublishRate = float64(s.Published) / s.Seconds
+		s.PublishMBPerSec = s.PublishRate * float64(w.recordBytesKV) / mib
+		s.ConsumeRate = float64(s.Consumed) / s.Seconds
+		s.ConsumeMBPerSec = float64(b.consumedB-a.consumedB) / mib / s.Seconds
+	}
+	return s
+}
+
+func peaksOf(s *wlSnap) [3]int64 { return [3]int64{s.pub.peakUS, s.delay.peakUS, s.e2e.peakUS} }
+
+func maxPeaks(a, b [3]int64) [3]int64 {
+	for i := range a {
+		a[i] = max(a[i], b[i])
+	}
+	return a
+}
+
+func benchWorkloadCmd(e *env, args []string) error {
+	fs, o, c := workloadFlags(e)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("bench workload takes no positional arguments (got %q)", strings.Join(pos, " "))
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	res, err := runWorkload(e, o, c)
+	if res == nil {
+		if err != nil && e.ctx.Err() != nil {
+			return fmt.Errorf("interrupted while setting up, before anything was measured: %w", err)
+		}
+		return err
+	}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	var outErr error
+	if o.json {
+		outErr = writeJSON(e.stdout, res)
+	} else {
+		outErr = writeWorkloadSummary(e.stdout, res)
+	}
+	return errors.Join(err, outErr)
+}
+
+// runWorkload sets up, runs and tears down one workload. A nil result means
+// setup failed before anything was measured.
+func runWorkload(e *env, o *common, c *workloadConfig) (*workloadResult, error) {
+	w, err := newWorkload(o, c)
+	if err != nil {
+		return nil, err
+	}
+	adminCl, adm, err := o.client(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer adminCl.Close()
+	created, err := w.createTopics(e, adm)
+	defer func() {
+		if !c.Keep {
+			w.cleanup(e, adm, created)
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.startConsumers(e); err != nil {
+		w.closeConsumers()
+		return nil, err
+	}
+	defer w.closeConsumers()
+	if err := w.startProducers(e); err != nil {
+		w.closeProducers()
+		return nil, err
+	}
+	res := &workloadResult{Mode: "workload", Target: o.brokers, Config: *c, Topics: w.topics}
+	runErr := w.run(e, adm, res)
+	return res, runErr
+}
+
+func newWorkload(o *common, c *workloadConfig) (*workload, error) {
+	var id [3]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	w := &workload{cfg: c, o: o, runID: hex.EncodeToString(id[:])}
+	for i := range c.Topics {
+		w.topics = append(w.topics, fmt.Sprintf("%s-%s-%d", c.TopicPrefix, w.runID, i))
+	}
+	if c.KeyDistribution != "none" {
+		for i := range workloadKeys {
+			w.keys = append(w.keys, fmt.Appendf(nil, "key-%d", i))
+		}
+	}
+	// A random payload, like OMB's payload files, so compression measures
+	// real data and not a repeated pattern.
+	w.value = make([]byte, c.RecordSize)
+	if _, err := rand.Read(w.value); err != nil {
+		return nil, err
+	}
+	w.recordBytesKV = int64(c.RecordSize)
+	if len(w.keys) > 0 {
+		w.recordBytesKV += int64(len(w.keys[len(w.keys)/2])) // typical key length
+	}
+	w.pool.New = func() any {
+		return &wlRec{Context: context.Background(), value: append([]byte(nil), w.value...)}
+	}
+	return w, nil
+}
+
+// createTopics creates the run's topics and waits until every partition has
+// a leader. It returns the topics it created, for cleanup, even on error.
+func (w *workload) createTopics(e *env, adm *kadm.Client) ([]string, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, max(w.o.timeout, adminTimeout))
+	defer cancel()
+	resps, err := adm.CreateTopics(ctx, int32(w.cfg.PartitionsPerTopic), int16(w.cfg.ReplicationFactor), nil, w.topics...)
+	if err != nil {
+		return nil, w.o.wrap(err)
+	}
+	var created []string
+	var firstErr error
+	for _, t := range w.topics {
+		r, ok := resps[t]
+		switch {
+		case !ok:
+			firstErr = firstOf(firstErr, explainTopic(fmt.Errorf("no CreateTopics answer"), t))
+		case r.Err != nil:
+			firstErr = firstOf(firstErr, explainTopic(withMessage(r.Err, r.ErrMessage), t))
+		default:
+			created = append(created, t)
+		}
+	}
+	if firstErr != nil {
+		return created, firstErr
+	}
+	for {
+		tds, err := adm.ListTopics(ctx, w.topics...)
+		if err == nil && topicsReady(tds, w.topics, w.cfg.PartitionsPerTopic) {
+			return created, nil
+		}
+		select {
+		case <-ctx.Done():
+			return created, friendly(ErrUnreachable, ctx.Err(), "topics %s-%s-* created but their partitions have no leader yet after %s — is the cluster healthy? (`strom cluster`)", w.cfg.TopicPrefix, w.runID, max(w.o.timeout, adminTimeout))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func firstOf(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func topicsReady(tds kadm.TopicDetails, topics []string, partitions int) bool {
+	for _, t := range topics {
+		td, ok := tds[t]
+		if !ok || td.Err != nil || len(td.Partitions) != partitions {
+			return false
+		}
+		for _, p := range td.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// cleanup deletes the run's topics and consumer groups (after the consumers
+// left them). Failures are reported on stderr and do not fail the run: the
+// measurement is done.
+func (w *workload) cleanup(e *env, adm *kadm.Client, topics []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), max(w.o.timeout, adminTimeout))
+	defer cancel()
+	w.closeConsumers()
+	if len(w.groups) > 0 {
+		names := make([]string, 0, len(w.groups))
+		for _, g := range w.groups {
+			names = append(names, g.name)
+		}
+		resps, err := adm.DeleteGroups(ctx, names...)
+		if err == nil {
+			for _, r := range resps {
+				if r.Err != nil && !errors.Is(r.Err, kerr.GroupIDNotFound) {
+					err = firstOf(err, fmt.Errorf("group %s: %w", r.Group, r.Err))
+				}
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bench workload: deleting consumer groups: %v\n", w.o.wrap(err))
+		}
+	}
+	if len(topics) == 0 {
+		return
+	}
+	resps, err := adm.DeleteTopics(ctx, topics...)
+	if err == nil {
+		err = resps.Error()
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bench workload: deleting topics %s: %v\n", strings.Join(topics, ","), w.o.wrap(err))
+	}
+}
+
+// startConsumers starts every subscription's consumers and waits until each
+// group has all partitions assigned, spread over as many consumers as can
+// get one, so the first records do not wait for a rebalance.
+func (w *workload) startConsumers(e *env) error {
+	var cancel context.CancelFunc
+	w.consumerCtx, cancel = context.WithCancel(e.ctx)
+	w.stopConsumers = cancel
+	for ti, topic := range w.topics {
+		for s := range w.cfg.SubscriptionsPerTopic {
+			g := &wlGroup{name: fmt.Sprintf("%s-%s-%d-sub-%d", w.cfg.TopicPrefix, w.runID, ti, s), topic: topic, next: make([]atomic.Int64, w.cfg.PartitionsPerTopic)}
+			w.groups = append(w.groups, g)
+			for range w.cfg.ConsumersPerSubscription {
+				wc := &wlConsumer{group: g}
+				count := func(m map[string][]int32) int64 { return int64(len(m[topic])) }
+				cl, _, err := w.o.client(e.ctx,
+					kgo.ConsumerGroup(g.name),
+					kgo.ConsumeTopics(topic),
+					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+					kgo.DisableAutoCommit(), // nothing to resume: the topics are new, and commits would add load
+					kgo.FetchMaxWait(time.Duration(w.cfg.FetchMaxWait)),
+					kgo.FetchMinBytes(int32(min(w.cfg.FetchMinBytes, 1<<31-1))),
+					kgo.FetchMaxBytes(64*mib),
+					kgo.FetchMaxPartitionBytes(8*mib),
+					kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { wc.assigned.Add(count(m)) }),
+					kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { wc.assigned.Add(-count(m)) }),
+					kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { wc.assigned.Add(-count(m)) }),
+				)
+				if err != nil {
+					return err
+				}
+				wc.cl = cl
+				g.consumers = append(g.consumers, wc)
+				w.consumerWG.Add(1)
+				go func() {
+					defer w.consumerWG.Done()
+					w.consume(wc)
+				}()
+			}
+		}
+	}
+	ctx, cancelWait := context.WithTimeout(e.ctx, max(w.o.timeout, adminTimeout))
+	defer cancelWait()
+	for !w.consumersReady() {
+		select {
+		case <-ctx.Done():
+			if e.ctx.Err() != nil {
+				return e.ctx.Err()
+			}
+			return friendly(ErrUnreachable, ctx.Err(), "consumer groups %s-%s-*: partitions not assigned within %s — is the group coordinator working? (`strom group describe`)", w.cfg.TopicPrefix, w.runID, max(w.o.timeout, adminTimeout))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (w *workload) consumersReady() bool {
+	want := min(w.cfg.ConsumersPerSubscription, w.cfg.PartitionsPerTopic)
+	for _, g := range w.groups {
+		var total int64
+		busy := 0
+		for _, c := range g.consumers {
+			n := c.assigned.Load()
+			total += n
+			if n > 0 {
+				busy++
+			}
+		}
+		if total != int64(w.cfg.PartitionsPerTopic) || busy < want {
+			return false
+		}
+	}
+	return true
+}
+
+// consume runs one consumer until the consumer context ends, recording each
+// record's end-to-end latency.
+func (w *workload) consume(c *wlConsumer) {
+	for {
+		fetches := c.cl.PollFetches(w.consumerCtx)
+		if w.consumerCtx.Err() != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.Err != nil && !errors.Is(p.Err, context.Canceled) {
+				w.fetchErrors.Add(1)
+			}
+			if len(p.Records) == 0 {
+				return
+			}
+			var b int64
+			for _, r := range p.Records {
+				stamp := r.Timestamp.UnixNano()
+				if len(r.Value) >= 8 {
+					stamp = int64(binary.BigEndian.Uint64(r.Value))
+				}
+				w.e2e.record(time.Duration(now - stamp))
+				b += int64(len(r.Key) + len(r.Value))
+			}
+			w.consumed.Add(int64(len(p.Records)))
+			w.consumedB.Add(b)
+			if int(p.Partition) < len(c.group.next) {
+				raise(&c.group.next[p.Partition], p.Records[len(p.Records)-1].Offset+1)
+			}
+		})
+	}
+}
+
+// closeConsumers stops the consumers and closes their clients (leaving
+// their groups). Idempotent.
+func (w *workload) closeConsumers() {
+	if w.stopConsumers != nil {
+		w.stopConsumers()
+	}
+	w.consumerWG.Wait()
+	for _, g := range w.groups {
+		for _, c := range g.consumers {
+			if c.cl != nil {
+				c.cl.Close()
+				c.cl = nil
+			}
+		}
+	}
+}
+
+func (w *workload) startProducers(e *env) error {
+	var cancel context.CancelFunc
+	// Cancelling Produce's context fails the records still buffered, so
+	// the normal end of the run only stops the pacers (producing) and lets
+	// the buffered records be sent; Ctrl-C cancels both.
+	w.producing, cancel = context.WithCancel(e.ctx)
+	w.stopProducers = cancel
+	w.sendCtx = e.ctx
+	codec, err := parseCompression(w.cfg.Compression)
+	if err != nil {
+		return err
+	}
+	for _, topic := range w.topics {
+		for range w.cfg.ProducersPerTopic {
+			opts, err := producerOpts(w.cfg.Acks, topic, time.Duration(w.cfg.Linger), w.o.timeout)
+			if err != nil {
+				return err
+			}
+			opts = append(opts,
+				kgo.ProducerBatchMaxBytes(int32(min(w.cfg.ProducerBatchBytes, 1<<31-1))),
+				kgo.ProducerBatchCompression(codec),
+				kgo.MaxBufferedRecords(benchMaxBufferedRecords),
+				kgo.MaxBufferedBytes(benchMaxBufferedBytes),
+			)
+			cl, _, err := w.o.client(e.ctx, opts...)
+			if err != nil {
+				return err
+			}
+			w.producers = append(w.producers, &wlProducer{cl: cl, topic: topic, index: len(w.producers)})
+		}
+	}
+	return nil
+}
+
+// closeProducers stops producing, waits for the records already handed to
+// the clients (flushProducer: even after Ctrl-C), and closes the clients.
+// It returns the first flush error.
+func (w *workload) closeProducers() error {
+	if w.stopProducers != nil {
+		w.stopProducers()
+	}
+	w.producerWG.Wait()
+	var first error
+	for _, p := range w.producers {
+		if p.cl == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), flushWait(w.o.timeout))
+		if err := p.cl.Flush(ctx); err != nil {
+			first = firstOf(first, err)
+		}
+		cancel()
+		p.cl.Close()
+		p.cl = nil
+	}
+	return first
+}
+
+// produce runs one producer from start until producing stops: at the
+// target rate, record i is due at start + (i*n + index)/rate, n producers
+// interleaved; without a rate, each record is due when it is sent.
+func (w *workload) produce(p *wlProducer, start time.Time) {
+	ctx := w.producing
+	n := int64(len(w.producers))
+	rng := mrand.New(mrand.NewPCG(uint64(start.UnixNano()), uint64(p.index)))
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for i := int64(0); ; i++ {
+		var intended time.Time
+		if w.cfg.Rate > 0 {
+			intended = start.Add(time.Duration(float64(i*n+int64(p.index)) * float64(time.Second) / float64(w.cfg.Rate)))
+			if d := time.Until(intended); d > 0 {
+				if timer == nil {
+					timer = time.NewTimer(d)
+				} else {
+					timer.Reset(d)
+				}
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+		} else {
+			intended = time.Now()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r := w.pool.Get().(*wlRec)
+		r.intended = intended
+		if len(r.value) >= 8 {
+			binary.BigEndian.PutUint64(r.value, uint64(intended.UnixNano()))
+		}
+		var key []byte
+		switch w.cfg.KeyDistribution {
+		case "random":
+			key = w.keys[rng.IntN(len(w.keys))]
+		case "round-robin":
+			key = w.keys[(i*n+int64(p.index))%int64(len(w.keys))]
+		}
+		r.rec = kgo.Record{Topic: p.topic, Key: key, Value: r.value, Timestamp: intended, Context: r}
+		w.delay.record(time.Since(intended))
+		w.sent.Add(1)
+		p.cl.Produce(w.sendCtx, &r.rec, w.promise)
+	}
+}
+
+// promise is every workload record's kgo promise; kgo calls it from its own
+// goroutines.
+func (w *workload) promise(rec *kgo.Record, err error) {
+	r := rec.Context.(*wlRec)
+	switch {
+	case err == nil:
+		w.pub.record(time.Since(r.intended))
+		w.acked.Add(1)
+	case w.sendCtx.Err() != nil && errors.Is(err, context.Canceled):
+		// Ctrl-C: Produce gave up waiting for buffer space, or kgo
+		// dropped the record from its buffer: it was never sent.
+		w.aborted.Add(1)
+	default:
+		w.failed.Add(1)
+		w.errOnce.Do(func() { w.firstErr, w.firstTopic = err, rec.Topic })
+	}
+	w.pool.Put(r)
+}
+
+// run produces and consumes through the warm-up and the measured period,
+// printing and collecting statistics every --progress, then stops the
+// producers, drains the consumers and fills res. Ctrl-C ends it early with
+// the statistics so far (res.Interrupted).
+func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
+	c := w.cfg
+	if c.Progress > 0 {
+		fmt.Fprintf(e.stderr, "bench workload: %s; topics %s-%s-0..%d\n", w.describe(), c.TopicPrefix, w.runID, c.Topics-1)
+	}
+	prev := w.snap()
+	runStart := prev.at
+	warmEnd := runStart.Add(time.Duration(c.Warmup))
+	end := warmEnd.Add(time.Duration(c.Duration))
+	for _, p := range w.producers {
+		w.producerWG.Add(1)
+		go func() {
+			defer w.producerWG.Done()
+			w.produce(p, runStart)
+		}()
+	}
+	warmSnap := prev
+	var aggPeaks [3]int64
+	inWarmup := c.Warmup > 0
+	phaseStart := runStart
+	if !inWarmup {
+		phaseStart = warmEnd
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for tick := 1; ; tick++ {
+		// The next boundary: the next --progress tick of this phase, or
+		// the phase's end, whichever comes first (drift-free: computed
+		// from the phase start, not from the previous wake-up).
+		phaseEnd := end
+		if inWarmup {
+			phaseEnd = warmEnd
+		}
+		next := phaseEnd
+		if c.Progress > 0 {
+			if t := phaseStart.Add(time.Duration(tick) * time.Duration(c.Progress)); t.Before(phaseEnd) {
+				next = t
+			}
+		}
+		timer.Reset(time.Until(next))
+		interrupted := false
+		select {
+		case <-timer.C:
+		case <-e.ctx.Done():
+			interrupted = true
+		}
+		s := w.snap()
+		iv := w.stats(runStart, prev, s, peaksOf(s))
+		iv.Warmup = inWarmup
+		res.Intervals = append(res.Intervals, iv)
+		if c.Progress > 0 {
+			line := progressLine(iv)
+			if interrupted {
+				line += " (interrupted)"
+			}
+			fmt.Fprintln(e.stderr, line)
+		}
+		if !inWarmup {
+			aggPeaks = maxPeaks(aggPeaks, peaksOf(s))
+		}
+		prev = s
+		if interrupted {
+			res.Interrupted = true
+			break
+		}
+		if inWarmup && !s.at.Before(warmEnd) {
+			inWarmup, phaseStart, tick, warmSnap = false, warmEnd, 0, s
+			continue
+		}
+		if !inWarmup && !s.at.Before(end) {
+			break
+		}
+	}
+	stop := prev
+	if res.Interrupted && inWarmup {
+		warmSnap = stop // nothing was measured
+		res.Aggregate.Warmup = true
+	}
+
+	flushErr := w.closeProducers()
+	var drainErr error
+	if !res.Interrupted {
+		drainErr = w.drain(e, adm, &res.Totals)
+	}
+	final := w.snap()
+	aggPeaks = maxPeaks(aggPeaks, peaksOf(final))
+	w.closeConsumers()
+
+	agg := w.stats(runStart, warmSnap, stop, aggPeaks)
+	lat := w.stats(runStart, warmSnap, final, aggPeaks)
+	agg.PublishLatency, agg.PublishDelay, agg.EndToEnd = lat.PublishLatency, lat.PublishDelay, lat.EndToEnd
+	agg.Warmup = res.Aggregate.Warmup
+	res.Aggregate = agg
+	t := &res.Totals
+	t.Sent, t.Published, t.Failed, t.Aborted = w.sent.Load(), w.acked.Load(), w.failed.Load(), w.aborted.Load()
+	t.Consumed, t.FetchErrors = w.consumed.Load(), w.fetchErrors.Load()
+
+	switch {
+	case t.Failed > 0:
+		w.errOnce.Do(func() {}) // synchronizes with the promise that set firstErr
+		return deliveryErr(t.Failed, t.Sent, w.firstErr, nil, w.firstTopic, w.o)
+	case flushErr != nil:
+		return deliveryErr(0, t.Sent, nil, flushErr, "", w.o)
+	}
+	return drainErr
+}
+
+// drain waits until every subscription has read every record in its
+// topic's log, or --drain-timeout passes. It sets totals.Expected and
+// Missing.
+func (w *workload) drain(e *env, adm *kadm.Client, t *workloadTotals) error {
+	ctx, cancel := context.WithTimeout(e.ctx, max(w.o.timeout, adminTimeout))
+	ends, err := adm.ListEndOffsets(ctx, w.topics...)
+	cancel()
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: listing end offsets to check the consumers: %w", ErrIncomplete, w.o.wrap(err))
+	}
+	missing := func() (expected, missing int64) {
+		for _, g := range w.groups {
+			for p := range g.next {
+				end, ok := ends.Lookup(g.topic, int32(p))
+				if !ok {
+					continue
+				}
+				expected += end.Offset
+				missing += max(end.Offset-g.next[p].Load(), 0)
+			}
+		}
+		return expected, missing
+	}
+	deadline := time.Now().Add(time.Duration(w.cfg.DrainTimeout))
+	for {
+		t.Expected, t.Missing = missing()
+		if t.Missing == 0 || e.ctx.Err() != nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return friendly(ErrIncomplete, nil, "%d of %d records were not consumed within --drain-timeout %s after producing stopped — consumers too slow, or records lost?", t.Missing, t.Expected, time.Duration(w.cfg.DrainTimeout))
+		}
+		select {
+		case <-e.ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (w *workload) describe() string {
+	c := w.cfg
+	rate := "max rate"
+	if c.Rate > 0 {
+		rate = fmt.Sprintf("%d records/s", c.Rate)
+	}
+	return fmt.Sprintf("%d topic(s) × %d partitions, %d-byte records, %d producer(s) and %d subscription(s) × %d consumer(s) per topic, %s, acks=%s, warm-up %s, duration %s",
+		c.Topics, c.PartitionsPerTopic, c.RecordSize, c.ProducersPerTopic, c.SubscriptionsPerTopic, c.ConsumersPerSubscription, rate, c.Acks, time.Duration(c.Warmup), time.Duration(c.Duration))
+}
+
+// progressLine is one interval for stderr, in the spirit of OMB's periodic
+// lines.
+func progressLine(s workloadStats) string {
+	phase := ""
+	if s.Warmup {
+		phase = " warm-up"
+	}
+	p, d := s.PublishLatency, s.EndToEnd
+	return fmt.Sprintf("bench workload%s %6.1fs: pub %.0f rec/s %.2f MB/s, %d err | cons %.0f rec/s %.2f MB/s | backlog %d | pub latency ms p50 %.2f p99 %.2f max %.2f | e2e ms p50 %.2f p99 %.2f max %.2f",
+		phase, s.StartSeconds+s.Seconds, s.PublishRate, s.PublishMBPerSec, s.PublishErrors, s.ConsumeRate, s.ConsumeMBPerSec, s.Backlog, p.P50, p.P99, p.Max, d.P50, d.P99, d.Max)
+}
+
+// writeWorkloadSummary prints the aggregate for people.
+func writeWorkloadSummary(w io.Writer, r *workloadResult) error {
+	a, t := r.Aggregate, r.Totals
+	state := ""
+	if r.Interrupted {
+		state = " (interrupted: partial result, consumers not drained)"
+	}
+	fmt.Fprintf(w, "workload on %s: %d topic(s) × %d partitions, %d-byte records, %d producer(s), %d subscription(s) × %d consumer(s) per topic, target %s, acks=%s%s\n",
+		r.Target, r.Config.Topics, r.Config.PartitionsPerTopic, r.Config.RecordSize, r.Config.ProducersPerTopic, r.Config.SubscriptionsPerTopic, r.Config.ConsumersPerSubscription, rateText(r.Config.Rate), r.Config.Acks, state)
+	if a.Warmup {
+		fmt.Fprintf(w, "interrupted during the %s warm-up: nothing measured\n", time.Duration(r.Config.Warmup))
+	} else {
+		fmt.Fprintf(w, "measured %.1f s after a %s warm-up: published %.0f records/s (%.2f MB/s), consumed %.0f records/s (%.2f MB/s), backlog at the end %d\n",
+			a.Seconds, time.Duration(r.Config.Warmup), a.PublishRate, a.PublishMBPerSec, a.ConsumeRate, a.ConsumeMBPerSec, a.Backlog)
+	}
+	consumed := fmt.Sprintf("%d consumed of %d expected, %d missing", t.Consumed, t.Expected, t.Missing)
+	if r.Interrupted {
+		consumed = fmt.Sprintf("%d consumed (not drained, not checked)", t.Consumed)
+	}
+	fmt.Fprintf(w, "whole run: %d sent, %d published, %d failed, %d aborted, %s, %d fetch errors\n\n",
+		t.Sent, t.Published, t.Failed, t.Aborted, consumed, t.FetchErrors)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "LATENCY-MS\tCOUNT\tAVG\tP50\tP75\tP95\tP99\tP99.9\tP99.99\tMAX\t")
+	for _, row := range []struct {
+		name string
+		l    latencyStats
+	}{{"publish", a.PublishLatency}, {"publish-delay", a.PublishDelay}, {"end-to-end", a.EndToEnd}} {
+		l := row.l
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n", row.name, l.Count, l.Avg, l.P50, l.P75, l.P95, l.P99, l.P999, l.P9999, l.Max)
+	}
+	return tw.Flush()
+}
+
+func rateText(r int64) string {
+	if r == 0 {
+		return "max rate"
+	}
+	return fmt.Sprintf("%d records/s", r)
+}
