@@ -26,6 +26,14 @@ type Settings struct {
 	// does, so that a topic configured with more in-sync replicas than it
 	// has copies still makes progress for acks=1. Zero means unknown: no cap.
 	Replicas int
+	// FlushMessages is the topic's flush.messages when set (0: not set,
+	// the broker's log.fsync policy decides): Kafka's rule, an fsync
+	// before the answer once that many records are unflushed, 1 being
+	// every write, whatever the acks. Set, it replaces the fsync that
+	// log.fsync=interval gives acks=all writes, so a topic can take
+	// Kafka's trade-off (durability by replication alone) on a broker
+	// that does not, or the strictest one on a broker that does not.
+	FlushMessages int64
 }
 
 // effectiveMinISR is the ISR size below which the high watermark is frozen.
@@ -75,6 +83,7 @@ type Partition struct {
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
+	unflushed   int64 // records appended since a write fsynced (flush.messages)
 	// pendingAdd holds the followers this leader proposed adding to the
 	// ISR that metadata has not delivered yet, with when each stops
 	// counting (zero while its proposal is in flight). With the committed
@@ -287,10 +296,7 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 	for _, h := range hdrs { // now carrying the assigned offsets
 		p.producers.record(h)
 	}
-	// acks=all asks for the strongest promise we make, so with the default
-	// interval policy it is fsynced before the ack too (group commit keeps
-	// that cheap); "always" does it for every acks level, "never" for none.
-	fsync := p.settings.Log.Fsync == storage.FsyncAlways || (acks == -1 && p.settings.Log.Fsync == storage.FsyncInterval)
+	fsync := p.fsyncBeforeAckLocked(hdrs, acks)
 	p.mu.Unlock()
 
 	out := ProduceResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogStartOffset: res.LogStartOffset}
@@ -318,6 +324,32 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 		return out, nil, nil
 	}
 	return out, func(ctx context.Context) error { return p.waitAcks(ctx, last, acks) }, nil
+}
+
+// fsyncBeforeAckLocked decides whether a write of hdrs at acks must be
+// fsynced before it is acknowledged. acks=all asks for the strongest
+// promise we make, so with the default interval policy it is fsynced before
+// the ack too (group commit keeps that cheap); "always" does it for every
+// acks level, "never" for none. A topic's flush.messages replaces the
+// policy's per-write rule with Kafka's count. Caller holds p.mu.
+func (p *Partition) fsyncBeforeAckLocked(hdrs []storage.BatchHeader, acks int16) bool {
+	if n := p.settings.FlushMessages; n > 0 {
+		for _, h := range hdrs {
+			p.unflushed += int64(h.NumRecords)
+		}
+		if p.unflushed < n {
+			return false
+		}
+		p.unflushed = 0
+		return true
+	}
+	switch p.settings.Log.Fsync {
+	case storage.FsyncAlways:
+		return true
+	case storage.FsyncInterval:
+		return acks == -1
+	}
+	return false
 }
 
 // UpdateFollowerLEO records the log end offset that follower id has reached

@@ -117,7 +117,7 @@ func TestAdminCreateTopics(t *testing.T) {
 	nullCfg.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "retention.ms"}}
 	resp := createTopicsRaw(ctx, t, cl, false,
 		topicReq("defaults", -1, -1),
-		topicReq("explicit", 2, 1, "retention.ms", "60000", "cleanup.policy", "delete"),
+		topicReq("explicit", 2, 1, "retention.ms", "60000", "cleanup.policy", "delete", "flush.messages", "1"),
 		topicReq("bad name!", 1, 1),
 		topicReq("badkey", 1, 1, "no.such.config", "1"),
 		topicReq("badval", 1, 1, "retention.ms", "soon"),
@@ -153,6 +153,12 @@ func TestAdminCreateTopics(t *testing.T) {
 	}
 	if c, ok := responseConfig(exp.Configs, "retention.ms"); !ok || strPtrValue(c.Value) != "60000" || c.Source != int8(kmsg.ConfigSourceDynamicTopicConfig) {
 		t.Errorf("explicit: retention.ms config %+v, want 60000 from DYNAMIC_TOPIC_CONFIG", c)
+	}
+	if c, ok := responseConfig(exp.Configs, "flush.messages"); !ok || strPtrValue(c.Value) != "1" {
+		t.Errorf("explicit: flush.messages config %+v, want 1", c)
+	}
+	if got := s.replicas.Get("explicit", 0); got == nil {
+		t.Error("explicit: partition 0 not open")
 	}
 
 	wantCode(t, "bad name", byIdx[2].ErrorCode, kerr.InvalidTopicException)

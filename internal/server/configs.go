@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -138,6 +139,22 @@ var topicConfigs = []topicConfig{
 		def:   func(c *Config) string { return strconv.Itoa(int(c.Log.IndexIntervalBytes)) },
 		check: checkLong(0),
 		apply: func(s *replica.Settings, v string) { s.Log.IndexIntervalBytes = int32(min(mustLong(v), 1<<31-1)) },
+	},
+	{
+		// Unset, the broker's log.fsync decides (Strom's default fsyncs
+		// acks=all writes); set, Kafka's count rule replaces it.
+		name: "flush.messages", brokerName: "log.flush.interval.messages", typ: typeLong,
+		doc:   "fsync before acknowledging once this many records are unflushed (1: every write, whatever the acks); unset, log.fsync decides.",
+		def:   func(*Config) string { return strconv.FormatInt(math.MaxInt64, 10) },
+		check: checkLong(1),
+		apply: func(s *replica.Settings, v string) { s.FlushMessages = mustLong(v) },
+	},
+	{
+		name: "flush.ms", brokerName: "log.flush.interval.ms", typ: typeLong,
+		doc:   "Background fsync period under log.fsync=interval.",
+		def:   func(c *Config) string { return durMs(c.Log.FlushInterval) },
+		check: checkLong(1),
+		apply: func(s *replica.Settings, v string) { s.Log.FlushInterval = msDuration(v) },
 	},
 	{
 		name: "min.insync.replicas", brokerName: "min.insync.replicas", typ: typeInt,
