@@ -245,48 +245,18 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 // overlap (and coalesce in the file system's journal) instead of queueing.
 func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(context.Context) error, error) {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return ProduceResult{}, nil, ErrClosed
-	}
-	if !p.leader {
-		p.mu.Unlock()
-		return ProduceResult{}, nil, ErrNotLeader
-	}
-	hdrs, err := storage.ParseBatches(b, p.settings.Log.MaxMessageBytes)
-	if err != nil {
+	hdrs, dup, err := p.checkProduceLocked(b, acks)
+	switch {
+	case err != nil:
 		p.mu.Unlock()
 		return ProduceResult{}, nil, err
-	}
-	if len(hdrs) != 1 {
-		// Kafka's rule for record batch v2: exactly one batch per partition
-		// in a produce request, which also keeps sequence checks simple.
+	case dup != nil:
 		p.mu.Unlock()
-		return ProduceResult{}, nil, fmt.Errorf("%w: %d record batches for one partition, want exactly 1", ErrInvalidRecord, len(hdrs))
-	}
-	if acks == -1 && len(p.isr) < p.settings.MinInsyncReplicas {
-		n, want := len(p.isr), p.settings.MinInsyncReplicas
-		p.mu.Unlock()
-		return ProduceResult{}, nil, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, n, want)
-	}
-	for _, h := range hdrs {
-		if h.IsTransactional() {
-			p.mu.Unlock()
-			return ProduceResult{}, nil, ErrTransactionalUnsupported
+		res := ProduceResult{BaseOffset: dup.baseOffset, LastOffset: dup.lastOffset, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}
+		if acks != -1 {
+			return res, nil, nil
 		}
-		dup, err := p.producers.check(h)
-		if err != nil {
-			p.mu.Unlock()
-			return ProduceResult{}, nil, err
-		}
-		if dup != nil {
-			p.mu.Unlock()
-			res := ProduceResult{BaseOffset: dup.baseOffset, LastOffset: dup.lastOffset, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}
-			if acks != -1 {
-				return res, nil, nil
-			}
-			return res, func(ctx context.Context) error { return p.waitAcks(ctx, dup.lastOffset, acks) }, nil
-		}
+		return res, func(ctx context.Context) error { return p.waitAcks(ctx, dup.lastOffset, acks) }, nil
 	}
 	res, err := p.log.AppendParsed(b, hdrs, p.leaderEpoch)
 	if err != nil {
@@ -324,6 +294,40 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 		return out, nil, nil
 	}
 	return out, func(ctx context.Context) error { return p.waitAcks(ctx, last, acks) }, nil
+}
+
+// checkProduceLocked validates a write before it is appended: leadership,
+// the batch itself, min.insync.replicas for acks=all, and the idempotent
+// producer's sequence. dup is the earlier write a retried batch repeats.
+// Caller holds p.mu.
+func (p *Partition) checkProduceLocked(b []byte, acks int16) (hdrs []storage.BatchHeader, dup *batchMeta, err error) {
+	if p.closed {
+		return nil, nil, ErrClosed
+	}
+	if !p.leader {
+		return nil, nil, ErrNotLeader
+	}
+	hdrs, err = storage.ParseBatches(b, p.settings.Log.MaxMessageBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(hdrs) != 1 {
+		// Kafka's rule for record batch v2: exactly one batch per partition
+		// in a produce request, which also keeps sequence checks simple.
+		return nil, nil, fmt.Errorf("%w: %d record batches for one partition, want exactly 1", ErrInvalidRecord, len(hdrs))
+	}
+	if acks == -1 && len(p.isr) < p.settings.MinInsyncReplicas {
+		return nil, nil, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, len(p.isr), p.settings.MinInsyncReplicas)
+	}
+	for _, h := range hdrs {
+		if h.IsTransactional() {
+			return nil, nil, ErrTransactionalUnsupported
+		}
+		if dup, err = p.producers.check(h); err != nil || dup != nil {
+			return nil, dup, err
+		}
+	}
+	return hdrs, nil, nil
 }
 
 // fsyncBeforeAckLocked decides whether a write of hdrs at acks must be
