@@ -802,10 +802,8 @@ func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
 	if c.Progress > 0 {
 		fmt.Fprintf(e.stderr, "bench workload: %s; topics %s-%s-0..%d\n", w.describe(), c.TopicPrefix, w.runID, c.Topics-1)
 	}
-	prev := w.snap()
-	runStart := prev.at
-	warmEnd := runStart.Add(time.Duration(c.Warmup))
-	end := warmEnd.Add(time.Duration(c.Duration))
+	first := w.snap()
+	runStart := first.at
 	for _, p := range w.producers {
 		w.producerWG.Add(1)
 		go func() {
@@ -813,8 +811,53 @@ func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
 			w.produce(p, runStart)
 		}()
 	}
-	warmSnap := prev
-	var aggPeaks [3]int64
+	m := w.measure(e, first, res)
+
+	flushErr := w.closeProducers()
+	var drainErr error
+	if !res.Interrupted {
+		drainErr = w.drain(e, adm, &res.Totals)
+	}
+	final := w.snap()
+	m.peaks = maxPeaks(m.peaks, peaksOf(final))
+	w.closeConsumers()
+
+	agg := w.stats(runStart, m.warm, m.stop, m.peaks)
+	lat := w.stats(runStart, m.warm, final, m.peaks)
+	agg.PublishLatency, agg.PublishDelay, agg.EndToEnd = lat.PublishLatency, lat.PublishDelay, lat.EndToEnd
+	agg.Warmup = res.Aggregate.Warmup
+	res.Aggregate = agg
+	t := &res.Totals
+	t.Sent, t.Published, t.Failed, t.Aborted = w.sent.Load(), w.acked.Load(), w.failed.Load(), w.aborted.Load()
+	t.Consumed, t.FetchErrors = w.consumed.Load(), w.fetchErrors.Load()
+
+	switch {
+	case t.Failed > 0:
+		w.errOnce.Do(func() {}) // synchronizes with the promise that set firstErr
+		return deliveryErr(t.Failed, t.Sent, w.firstErr, nil, w.firstTopic, w.o)
+	case flushErr != nil:
+		return deliveryErr(0, t.Sent, nil, flushErr, "", w.o)
+	}
+	return drainErr
+}
+
+// measured is what the warm-up and measured period leave for the aggregate:
+// the snapshots at the end of the warm-up and at the end of producing, and
+// the latency peaks seen after the warm-up.
+type measured struct {
+	warm, stop *wlSnap
+	peaks      [3]int64
+}
+
+// measure waits out the warm-up and the measured period from first (the
+// run's start), appending an interval to res every --progress and at each
+// phase's end, until the period ends or Ctrl-C.
+func (w *workload) measure(e *env, first *wlSnap, res *workloadResult) measured {
+	c := w.cfg
+	runStart, prev := first.at, first
+	warmEnd := runStart.Add(time.Duration(c.Warmup))
+	end := warmEnd.Add(time.Duration(c.Duration))
+	m := measured{warm: first}
 	inWarmup := c.Warmup > 0
 	phaseStart := runStart
 	if !inWarmup {
@@ -856,7 +899,7 @@ func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
 			fmt.Fprintln(e.stderr, line)
 		}
 		if !inWarmup {
-			aggPeaks = maxPeaks(aggPeaks, peaksOf(s))
+			m.peaks = maxPeaks(m.peaks, peaksOf(s))
 		}
 		prev = s
 		if interrupted {
@@ -864,45 +907,19 @@ func (w *workload) run(e *env, adm *kadm.Client, res *workloadResult) error {
 			break
 		}
 		if inWarmup && !s.at.Before(warmEnd) {
-			inWarmup, phaseStart, tick, warmSnap = false, warmEnd, 0, s
+			inWarmup, phaseStart, tick, m.warm = false, warmEnd, 0, s
 			continue
 		}
 		if !inWarmup && !s.at.Before(end) {
 			break
 		}
 	}
-	stop := prev
+	m.stop = prev
 	if res.Interrupted && inWarmup {
-		warmSnap = stop // nothing was measured
+		m.warm = m.stop // nothing was measured
 		res.Aggregate.Warmup = true
 	}
-
-	flushErr := w.closeProducers()
-	var drainErr error
-	if !res.Interrupted {
-		drainErr = w.drain(e, adm, &res.Totals)
-	}
-	final := w.snap()
-	aggPeaks = maxPeaks(aggPeaks, peaksOf(final))
-	w.closeConsumers()
-
-	agg := w.stats(runStart, warmSnap, stop, aggPeaks)
-	lat := w.stats(runStart, warmSnap, final, aggPeaks)
-	agg.PublishLatency, agg.PublishDelay, agg.EndToEnd = lat.PublishLatency, lat.PublishDelay, lat.EndToEnd
-	agg.Warmup = res.Aggregate.Warmup
-	res.Aggregate = agg
-	t := &res.Totals
-	t.Sent, t.Published, t.Failed, t.Aborted = w.sent.Load(), w.acked.Load(), w.failed.Load(), w.aborted.Load()
-	t.Consumed, t.FetchErrors = w.consumed.Load(), w.fetchErrors.Load()
-
-	switch {
-	case t.Failed > 0:
-		w.errOnce.Do(func() {}) // synchronizes with the promise that set firstErr
-		return deliveryErr(t.Failed, t.Sent, w.firstErr, nil, w.firstTopic, w.o)
-	case flushErr != nil:
-		return deliveryErr(0, t.Sent, nil, flushErr, "", w.o)
-	}
-	return drainErr
+	return m
 }
 
 // drain waits until every subscription has read every record in its
