@@ -285,17 +285,102 @@ func (c *Cluster) WaitFor(what string, d time.Duration, cond func() bool) {
 }
 
 func testLogger(t testing.TB, id int32) *slog.Logger {
-	level := slog.LevelWarn
+	w := logWriterFor(t)
 	if os.Getenv("STROM_TEST_LOG") != "" {
-		level = slog.LevelInfo
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).With("broker", id)
 	}
-	return slog.New(slog.NewTextHandler(&tlogWriter{t: t}, &slog.HandlerOptions{Level: level})).With("broker", id)
+	// Warnings go to the test log as they happen; info lines are kept and
+	// shown only if the test fails, so that a failure nobody can
+	// reproduce (a harness that never elected a controller under load)
+	// still says what the brokers were doing.
+	return slog.New(levelSplit{
+		now:  slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}),
+		kept: slog.NewTextHandler(&w.kept, &slog.HandlerOptions{Level: slog.LevelInfo}),
+	}).With("broker", id)
+}
+
+// levelSplit sends records at or above Warn to now and every record kept
+// enables to kept (which then holds warnings too, in order with the rest).
+type levelSplit struct{ now, kept slog.Handler }
+
+func (h levelSplit) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.now.Enabled(ctx, l) || h.kept.Enabled(ctx, l)
+}
+
+func (h levelSplit) Handle(ctx context.Context, r slog.Record) error {
+	if h.now.Enabled(ctx, r.Level) {
+		_ = h.now.Handle(ctx, r.Clone())
+	}
+	if h.kept.Enabled(ctx, r.Level) {
+		return h.kept.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h levelSplit) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelSplit{h.now.WithAttrs(as), h.kept.WithAttrs(as)}
+}
+
+func (h levelSplit) WithGroup(name string) slog.Handler {
+	return levelSplit{h.now.WithGroup(name), h.kept.WithGroup(name)}
+}
+
+// keptLog holds a test's most recent info lines, up to keptLogMax bytes.
+type keptLog struct {
+	mu    sync.Mutex
+	lines []string
+	size  int
+}
+
+const keptLogMax = 8 << 20
+
+func (k *keptLog) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.lines = append(k.lines, strings.TrimRight(string(p), "\n"))
+	k.size += len(p)
+	for k.size > keptLogMax && len(k.lines) > 0 {
+		k.size -= len(k.lines[0])
+		k.lines = k.lines[1:]
+	}
+	return len(p), nil
+}
+
+var (
+	logWritersMu sync.Mutex
+	logWriters   = map[testing.TB]*tlogWriter{}
+)
+
+// logWriterFor returns the one writer of t's brokers, registering the dump
+// of its kept lines if t fails.
+func logWriterFor(t testing.TB) *tlogWriter {
+	logWritersMu.Lock()
+	defer logWritersMu.Unlock()
+	if w := logWriters[t]; w != nil {
+		return w
+	}
+	w := &tlogWriter{t: t}
+	logWriters[t] = w
+	t.Cleanup(func() {
+		logWritersMu.Lock()
+		delete(logWriters, t)
+		logWritersMu.Unlock()
+		if !t.Failed() {
+			return
+		}
+		w.kept.mu.Lock()
+		lines := w.kept.lines
+		w.kept.mu.Unlock()
+		t.Logf("the brokers' last %d log lines (info and above):\n%s", len(lines), strings.Join(lines, "\n"))
+	})
+	return w
 }
 
 // tlogWriter sends broker logs to the test log while the test runs.
 type tlogWriter struct {
-	t  testing.TB
-	mu sync.Mutex
+	t    testing.TB
+	mu   sync.Mutex
+	kept keptLog
 }
 
 func (w *tlogWriter) Write(p []byte) (int, error) {
