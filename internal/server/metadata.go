@@ -17,6 +17,9 @@ package server
 // has answered anywhere. One request auto-creates at most
 // auto.create.topics.max.per.request topics; the others are answered
 // LEADER_NOT_AVAILABLE (retriable) and created by the client's next request.
+// An answer that would name as leader a broker this one finds gone (its
+// process killed, not yet fenced) waits, boundedly, for the controller to
+// replace it (goneleader.go).
 
 import (
 	"context"
@@ -34,6 +37,7 @@ import (
 func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.MetadataRequest) kmsg.Response {
 	resp := kmsg.NewPtrMetadataResponse() // defaults: authorized operations "not requested"
 	resp.Version = r.Version
+	s.awaitGoneLeaders(ctx, r) // goneleader.go: not a leader known dead, if it is about to change
 	st := s.meta.State()
 	resp.Brokers = metadataBrokers(st, req.Conn)
 	cid := st.ClusterID
