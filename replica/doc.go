@@ -18,7 +18,10 @@
 // possibly divergent tail by leader epoch (OffsetForLeaderEpoch, KIP-101 and
 // KIP-279), then sends Fetch requests (v15, topics by id) with its replica
 // id and broker epoch (ReplicaState, KIP-903; ReplicationConfig.BrokerEpoch)
-// and appends what comes back as it is (fetcher.go, follower.go). Checking
+// and appends what comes back as it is (fetcher.go, follower.go). A fetcher
+// whose leader's connections are closed, reset or refused (not timed out)
+// reports that leader gone (Manager.LeaderGoneSince), which the server reads
+// to hold Metadata answers until the controller replaces it. Checking
 // that a fetch in a replica's name really comes from that replica (assigned,
 // live, at its current broker epoch) is the server's job before it calls
 // RecordFollowerFetch: this package trusts the id it is given. The only

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -67,6 +70,22 @@ type fetcher struct {
 	interrupt   context.CancelFunc
 	interrupted bool
 	added       bool // add changed parts since the last plan
+
+	// goneSince is when the leader's process started to look dead (its
+	// connection closed or reset under us, or refused: leaderGone), in
+	// Unix nanoseconds, 0 while it does not. Written by run, read by
+	// Manager.LeaderGoneSince.
+	goneSince atomic.Int64
+}
+
+// setGone records whether the last attempt found the leader gone, keeping
+// the time it was first found so.
+func (f *fetcher) setGone(gone bool) {
+	if !gone {
+		f.goneSince.Store(0)
+		return
+	}
+	f.goneSince.CompareAndSwap(0, time.Now().UnixNano())
 }
 
 func newFetcher(r *replication, leaderID int32, addr string) *fetcher {
@@ -192,6 +211,7 @@ func (f *fetcher) run() {
 			var err error
 			if cl, err = f.dial(addr); err != nil {
 				cl = nil // a Dialer may return a typed nil with its error
+				f.setGone(leaderGone(err))
 				failures++
 				f.logFailure(failures, "dial leader failed", "addr", addr, "err", err)
 				f.sleep(jitter(f.r.cfg.FetchBackoff))
@@ -221,13 +241,26 @@ func (f *fetcher) run() {
 			if interrupted {
 				continue // add cut a long poll short: plan again at once
 			}
+			f.setGone(leaderGone(err))
 			failures++
 			f.logFailure(failures, "fetch from leader failed", "addr", addr, "err", err)
 			f.sleep(jitter(f.r.cfg.FetchBackoff))
 			continue
 		}
 		failures = 0
+		f.setGone(false)
 	}
+}
+
+// leaderGone reports whether a failed dial or request says the leader's
+// process is gone rather than slow or cut off: the connection was closed or
+// reset by the leader's host (a killed process's sockets are), or nothing
+// listens on its port any more. A black-holed or paused leader gives
+// timeouts instead, which say nothing about it.
+func leaderGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 // logFailure logs the first of a run of connection failures as a warning

@@ -234,6 +234,15 @@ func (c *fakeChanger) awaitProposal(t *testing.T, epoch int32, want ...int32) {
 // returns its address.
 func serveLeader(t testing.TB, m *Manager) string {
 	t.Helper()
+	addr, _ := startLeaderServer(t, m)
+	return addr
+}
+
+// startLeaderServer is serveLeader that also returns a function that stops
+// the server (closing its listener and connections, as a killed broker's
+// are); the test's end stops it too.
+func startLeaderServer(t testing.TB, m *Manager) (addr string, stop func()) {
+	t.Helper()
 	srv := wire.NewServer(wire.Config{Handler: wire.HandlerFunc(func(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
 		switch r := req.Body.(type) {
 		case *kmsg.FetchRequest:
@@ -255,11 +264,15 @@ func serveLeader(t testing.TB, m *Manager) string {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	t.Cleanup(func() {
-		srv.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			srv.Close()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
 }
 
 // leaderPart is the partition if m leads it at the request's epoch.

@@ -248,6 +248,30 @@ func (r *replication) removeLocked(key tp) {
 	}
 }
 
+// LeaderGoneSince reports whether this broker follows partitions of leader
+// id and its fetcher finds that broker's process gone, and since when: the
+// connection was closed, reset or refused by the leader's host at every
+// attempt since, as a killed or stopped broker's is, typically long before
+// the controller fences it. Timeouts do not count (a cut-off or paused
+// leader). False when nothing here follows id. Safe for concurrent use; it
+// does not block on fetches.
+func (m *Manager) LeaderGoneSince(id int32) (time.Time, bool) {
+	if m.repl == nil {
+		return time.Time{}, false
+	}
+	m.repl.mu.Lock()
+	f := m.repl.fetchers[id]
+	m.repl.mu.Unlock()
+	if f == nil {
+		return time.Time{}, false
+	}
+	ns := f.goneSince.Load()
+	if ns == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
 func (r *replication) leaderOf(key tp) (int32, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -17,7 +17,8 @@
 //	TestInteropCluster...      standard clients against a 3-broker cluster, leader killed
 //	TestChaos...               3 broker processes, random SIGKILLs under load (make chaos);
 //	                           STROM_CHAOS_DURATION, STROM_CHAOS_SEED and STROM_FAILOVER_KILLS
-//	                           make them run longer by hand
+//	                           make them run longer by hand; TestChaosFailoverTiming times
+//	                           franz-go and librdkafka, STROM_FAILOVER_SETTLE before each kill
 //
 // The chaos workload and its end-of-run checks (acknowledged records exactly
 // once, at their offsets, in order; byte-identical replicas) are

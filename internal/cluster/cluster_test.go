@@ -2,9 +2,7 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"slices"
 	"testing"
 	"time"
@@ -182,23 +180,8 @@ func rawProduce(t *testing.T, c *Cluster, id int32, topic string) int16 {
 		t.Fatalf("dial broker %d: %v", id, err)
 	}
 	defer cl.Close()
-	now := time.Now().UnixMilli()
-	rec := kmsg.Record{Value: []byte("x")}
-	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
-	b := kmsg.RecordBatch{Magic: 2, FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: rec.AppendTo(nil)}
-	raw := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	req := kmsg.NewPtrProduceRequest()
-	req.Version = 9
-	req.Acks = -1
+	req := oneRecordProduce(topic, 9)
 	req.TimeoutMillis = 1500
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = raw
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
 	resp, err := cl.Request(ctx, req)
 	if err != nil {
 		t.Fatalf("produce to broker %d: %v", id, err)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ func createAssigned(t *testing.T, c *Cluster, topic string, replicas []int32) {
 	t.Helper()
 	ctx := ctxFor(t, 30*time.Second)
 	cl := c.Client()
-	for {
+	for tries := 1; ; tries++ {
 		req := kmsg.NewPtrCreateTopicsRequest()
 		req.TimeoutMillis = 10_000
 		rt := kmsg.NewCreateTopicsRequestTopic()
@@ -36,8 +37,8 @@ func createAssigned(t *testing.T, c *Cluster, topic string, replicas []int32) {
 		if err == nil {
 			err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
 		}
-		if err == nil {
-			return
+		if err == nil || (tries > 1 && errors.Is(err, kerr.TopicAlreadyExists)) {
+			return // already there: an earlier try created it after all
 		}
 		if ctx.Err() != nil || !kerr.IsRetriable(err) {
 			t.Fatalf("create %s on %v: %v", topic, replicas, err)

@@ -30,7 +30,11 @@
 // own metadata write reflected in the local replicas (CreateTopics,
 // Metadata's auto-creation, DeleteTopics, CreatePartitions, AlterConfigs)
 // waits for the reconciler to reach the applied index, within its timeout;
-// no lock is shared with the reconciler.
+// no lock is shared with the reconciler. Shared by several handlers:
+// catchup.go (a miss is looked up again after catching up with the
+// controller), leaderhint.go (KIP-951 CurrentLeader and NodeEndpoints in
+// Produce and Fetch answers) and goneleader.go (Metadata waits out a leader
+// the followers find gone).
 //
 // # Errors
 //

@@ -31,7 +31,8 @@ package server
 // implemented, so LastStableOffset equals the high watermark and there are no
 // aborted transactions. A partition unknown or not led here is looked up
 // again, once per request, after catching up with the controller
-// (catchup.go).
+// (catchup.go). v16+ (KIP-951) NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH
+// answers name the current leader and its endpoint (leaderhint.go).
 
 import (
 	"context"
@@ -50,6 +51,13 @@ import (
 )
 
 func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) kmsg.Response {
+	resp := s.fetch(ctx, req, r)
+	s.addFetchLeaderHints(req, resp) // leaderhint.go
+	return resp
+}
+
+// fetch builds the answer to a Fetch, long-polling and catching up as needed.
+func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) *kmsg.FetchResponse {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	resp.Version = r.Version
 	if r.SessionEpoch > 0 {

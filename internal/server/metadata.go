@@ -17,6 +17,9 @@ package server
 // has answered anywhere. One request auto-creates at most
 // auto.create.topics.max.per.request topics; the others are answered
 // LEADER_NOT_AVAILABLE (retriable) and created by the client's next request.
+// An answer that would name as leader a broker this one finds gone (its
+// process killed, not yet fenced) waits, boundedly, for the controller to
+// replace it (goneleader.go).
 
 import (
 	"context"
@@ -34,6 +37,7 @@ import (
 func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.MetadataRequest) kmsg.Response {
 	resp := kmsg.NewPtrMetadataResponse() // defaults: authorized operations "not requested"
 	resp.Version = r.Version
+	s.awaitGoneLeaders(ctx, r) // goneleader.go: not a leader known dead, if it is about to change
 	st := s.meta.State()
 	resp.Brokers = metadataBrokers(st, req.Conn)
 	cid := st.ClusterID
@@ -91,15 +95,9 @@ func metadataBrokers(st *raftmeta.State, conn *wire.ConnInfo) []kmsg.MetadataRes
 		if b.Fenced {
 			continue
 		}
-		l := listenerFor(b, conn)
 		rb := kmsg.NewMetadataResponseBroker()
 		rb.NodeID = b.ID
-		rb.Host = l.Host
-		rb.Port = l.Port
-		if b.Rack != "" {
-			rack := b.Rack
-			rb.Rack = &rack
-		}
+		rb.Host, rb.Port, rb.Rack = advertisedEndpoint(b, conn)
 		out = append(out, rb)
 	}
 	return out
@@ -218,6 +216,18 @@ func sortedBrokers(st *raftmeta.State) []raftmeta.Broker {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// advertisedEndpoint is where a client on conn reaches broker b, as every
+// answer naming brokers gives it (Metadata, KIP-951 leader hints): the
+// address of b's listener for conn (listenerFor) and b's rack, if any.
+func advertisedEndpoint(b raftmeta.Broker, conn *wire.ConnInfo) (host string, port int32, rack *string) {
+	l := listenerFor(b, conn)
+	if b.Rack != "" {
+		r := b.Rack
+		rack = &r
+	}
+	return l.Host, l.Port, rack
 }
 
 // listenerFor picks the broker endpoint a client on conn should use: the one

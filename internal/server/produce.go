@@ -17,7 +17,9 @@ package server
 // A partition this broker does not know or lead is tried again once after
 // catching up with the controller (catchup.go), so a producer that learnt
 // of a new topic or leader from a fresher broker is not refused; only then
-// is it UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER_OR_FOLLOWER.
+// is it UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER_OR_FOLLOWER. v10+ (KIP-951)
+// NOT_LEADER_OR_FOLLOWER answers name the current leader and its endpoint
+// (leaderhint.go), from the metadata as it is when the answer is final.
 
 import (
 	"context"
@@ -85,6 +87,7 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 		return nil, nil
 	}
 	if len(waits) == 0 {
+		s.addProduceLeaderHints(req, resp) // leaderhint.go
 		return resp, nil
 	}
 	finish := req.Defer()
@@ -92,6 +95,7 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 	go func() {
 		defer s.wg.Done()
 		s.awaitAcks(ctx, r, resp, waits)
+		s.addProduceLeaderHints(req, resp)
 		finish(resp, nil)
 	}()
 	return nil, nil

@@ -6,6 +6,9 @@ prints JSON for the Go test to check. Client errors end it non-zero.
   confluent_client.py produce BOOTSTRAP TOPIC COUNT
   confluent_client.py consume BOOTSTRAP TOPIC GROUP COUNT
   confluent_client.py admin BOOTSTRAP TOPIC
+  confluent_client.py produce-lines BOOTSTRAP TOPIC
+      one producer at default settings; each stdin line is produced as a
+      value and waited for; one JSON line per value ({"value", "error"})
 """
 import argparse
 import json
@@ -85,6 +88,25 @@ def admin(args):
     return out
 
 
+def produce_lines(args):
+    # Default settings on purpose (acks=all is librdkafka's default): the
+    # failover timing test measures what an unconfigured client sees.
+    producer = Producer({"bootstrap.servers": args.bootstrap})
+    for line in sys.stdin:
+        value = line.strip()
+        result = {}
+
+        def on_delivery(err, msg):
+            result["error"] = None if err is None else str(err)
+
+        producer.produce(args.topic, value=value.encode(), on_delivery=on_delivery)
+        producer.flush()
+        json.dump({"value": value, "error": result.get("error", "not delivered")}, sys.stdout)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    return None
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -101,9 +123,14 @@ def main():
     pa = sub.add_parser("admin")
     pa.add_argument("bootstrap")
     pa.add_argument("topic")
+    pl = sub.add_parser("produce-lines")
+    pl.add_argument("bootstrap")
+    pl.add_argument("topic")
     args = p.parse_args()
-    out = {"produce": produce, "consume": consume, "admin": admin}[args.cmd](args)
-    json.dump(out, sys.stdout)
+    fns = {"produce": produce, "consume": consume, "admin": admin, "produce-lines": produce_lines}
+    out = fns[args.cmd](args)
+    if out is not None:
+        json.dump(out, sys.stdout)
 
 
 if __name__ == "__main__":
