@@ -20,11 +20,20 @@ package server
 // CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH),
 // and a replica fetch whose LastFetchedEpoch is above this leader's epoch
 // (the follower has a newer leader's records: this leader is deposed) is
-// UNKNOWN_LEADER_EPOCH and never moves the high watermark. v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
-// fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
-// response has SessionID 0, so clients keep sending full requests; an
-// incremental request (SessionEpoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, a
-// full one naming a session (epoch 0, or -1 "final") is served in full. Transactions are not
+// UNKNOWN_LEADER_EPOCH and never moves the high watermark. v13+ name topics
+// by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental fetch sessions
+// (KIP-227, v7+; fetchsession.go): a full fetch at SessionEpoch 0 may get
+// a session (epoch 0 naming a session closes it first; epoch -1 is a
+// sessionless fetch and closes the session it names); an incremental one
+// (epoch > 0) is served as a fetch of every
+// partition in its session, omitted ones at their cached parameters (for a
+// follower its cached fetch offset is its position: it is checked and
+// counted toward the high watermark like a named one), and answered with
+// only the partitions that have records, a changed high watermark, log
+// start or last stable offset, or an error; it long-polls like a full one.
+// Session errors are top-level: FETCH_SESSION_ID_NOT_FOUND,
+// INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR (a session
+// continued across the v13 topic-ID boundary). Transactions are not
 // implemented, so LastStableOffset equals the high watermark and there are no
 // aborted transactions. A partition unknown or not led here is looked up
 // again, once per request, after catching up with the controller
@@ -49,22 +58,29 @@ import (
 func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	resp.Version = r.Version
-	if r.SessionEpoch > 0 {
-		// An incremental fetch in a session we never created. A full
-		// fetch (epoch 0, or -1 "final") naming a session is answered in
-		// full, as Kafka closes the session then (kafka-go sends -1/-1).
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+	replicaID := r.ReplicaID
+	if r.Version >= 15 {
+		replicaID = r.ReplicaState.ID
+	}
+	isReplica := replicaID >= 0
+	fc, err := s.sessions.newContext(r, isReplica && s.verifiedFollower(req, r, replicaID))
+	if err != nil {
+		resp.ErrorCode = errorCode(err)
 		return resp
 	}
+	s.serveFetch(ctx, req, fc.r, resp, replicaID)
+	fc.finish(r, resp)
+	return resp
+}
+
+// serveFetch fills resp for r (for an incremental fetch, the session's
+// partitions), waiting as a long poll asks.
+func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest, resp *kmsg.FetchResponse, replicaID int32) {
 	maxWait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	maxBytes := int(s.cfg.FetchMaxBytes) // fetch.max.bytes caps the request's MaxBytes
 	if r.Version >= 3 && r.MaxBytes > 0 {
 		maxBytes = min(maxBytes, int(r.MaxBytes))
-	}
-	replicaID := r.ReplicaID
-	if r.Version >= 15 {
-		replicaID = r.ReplicaState.ID
 	}
 	isReplica := replicaID >= 0
 	caughtUp := false
@@ -84,11 +100,11 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 			continue
 		}
 		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
-			return resp
+			return
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return resp
+			return
 		}
 		req.DropSplices() // this answer is discarded; the next fill reads again
 		t := time.NewTimer(wait)
@@ -97,10 +113,10 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 			t.Stop()
 		case <-t.C:
 			s.fillFetch(req, resp, r, maxBytes, replicaID)
-			return resp
+			return
 		case <-ctx.Done():
 			t.Stop()
-			return resp
+			return
 		}
 	}
 }
@@ -370,6 +386,18 @@ func (s *Server) checkFollower(run *fetchRun, p *raftmeta.Partition, leaderEpoch
 		return fmt.Errorf("%w: replica %d fetched at a broker epoch that is not its current one", kerr.NotLeaderForPartition, id)
 	}
 	return nil
+}
+
+// verifiedFollower reports whether a Fetch in replica id's name passes the
+// partition-independent half of checkFollower (listener, registered and
+// unfenced broker, v15+ at its current broker epoch): only then may its
+// session be a privileged one, which other clients cannot evict.
+func (s *Server) verifiedFollower(req *wire.Request, r *kmsg.FetchRequest, id int32) bool {
+	if l := s.interBrokerListener(); l != "" && req.Conn != nil && req.Conn.Listener != l {
+		return false
+	}
+	b, registered := s.meta.State().Brokers[id]
+	return id != s.cfg.NodeID && registered && !b.Fenced && r.Version >= 15 && r.ReplicaState.Epoch == b.Epoch
 }
 
 // interBrokerListener names the only listener follower fetches are taken
