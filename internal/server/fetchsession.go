@@ -139,8 +139,9 @@ type fetchSessionCache struct {
 	numPartitions int
 
 	// Counters for tests and metrics (guarded by mu).
-	incremental int64 // incremental requests accepted
-	evictions   int64
+	incremental         int64 // incremental requests accepted
+	followerIncremental int64 // of which in privileged (follower) sessions
+	evictions           int64
 }
 
 func newFetchSessionCache(slots int) *fetchSessionCache {
@@ -199,6 +200,9 @@ func (c *fetchSessionCache) newContext(r *kmsg.FetchRequest, privileged bool) (*
 		return fc, nil
 	}
 	c.incremental++
+	if s.privileged {
+		c.followerIncremental++
+	}
 	c.touchLocked(s, c.now())
 	s.epoch = nextSessionEpoch(s.epoch)
 	fc.sess = s
@@ -498,4 +502,30 @@ func (c *fetchSessionCache) stats() (sessions, partitions int, incremental, evic
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.sessions), c.numPartitions, c.incremental, c.evictions
+}
+
+// FetchSessionStats describes a broker's incremental fetch sessions.
+type FetchSessionStats struct {
+	Sessions            int   // sessions cached
+	FollowerSessions    int   // of which followers' (privileged)
+	Partitions          int   // partitions cached over all sessions
+	Incremental         int64 // incremental Fetch requests served since start
+	FollowerIncremental int64 // of which from followers
+	Evictions           int64
+}
+
+// FetchSessionStats reports the broker's fetch session cache (tests,
+// metrics). Safe for concurrent use.
+func (s *Server) FetchSessionStats() FetchSessionStats {
+	c := s.sessions
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := FetchSessionStats{Sessions: len(c.sessions), Partitions: c.numPartitions,
+		Incremental: c.incremental, FollowerIncremental: c.followerIncremental, Evictions: c.evictions}
+	for _, fs := range c.sessions {
+		if fs.privileged {
+			st.FollowerSessions++
+		}
+	}
+	return st
 }
