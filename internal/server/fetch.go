@@ -68,14 +68,14 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 		resp.ErrorCode = errorCode(err)
 		return resp
 	}
-	s.serveFetch(ctx, req, fc.r, resp, replicaID)
+	s.serveFetch(ctx, req, fc.r, fc.sess != nil, resp, replicaID)
 	fc.finish(r, resp)
 	return resp
 }
 
 // serveFetch fills resp for r (for an incremental fetch, the session's
-// partitions), waiting as a long poll asks.
-func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest, resp *kmsg.FetchResponse, replicaID int32) {
+// partitions: unique, each named once), waiting as a long poll asks.
+func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest, unique bool, resp *kmsg.FetchResponse, replicaID int32) {
 	maxWait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	maxBytes := int(s.cfg.FetchMaxBytes) // fetch.max.bytes caps the request's MaxBytes
@@ -92,7 +92,7 @@ func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.Fetc
 		if isReplica {
 			changed = s.replicas.ReplicaChanged()
 		}
-		total, anyErr := s.fillFetch(req, resp, r, maxBytes, replicaID)
+		total, anyErr := s.fillFetch(req, resp, r, unique, maxBytes, replicaID)
 		if anyErr && !caughtUp && fetchMissed(resp) {
 			caughtUp = true
 			req.DropSplices() // this answer is discarded; fill again
@@ -112,7 +112,7 @@ func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.Fetc
 		case <-changed:
 			t.Stop()
 		case <-t.C:
-			s.fillFetch(req, resp, r, maxBytes, replicaID)
+			s.fillFetch(req, resp, r, unique, maxBytes, replicaID)
 			return
 		case <-ctx.Done():
 			t.Stop()
@@ -157,16 +157,21 @@ func fetchMissed(resp *kmsg.FetchResponse) bool {
 // records gathered and whether any partition carries an error (which makes
 // Kafka answer at once). A partition named more than once is answered once,
 // for its last entry, as Kafka does (its request is a map keyed by
-// topic-partition), so repeats cannot multiply the work or the response.
-func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, replicaID int32) (int, bool) {
+// topic-partition), so repeats cannot multiply the work or the response;
+// unique says r is known to name each partition once (a session's).
+func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, unique bool, maxBytes int, replicaID int32) (int, bool) {
 	run := &fetchRun{req: req, r: r, st: s.meta.State(), maxBytes: maxBytes, replicaID: replicaID}
-	skip := fetchDuplicates(r)
+	var skip map[[2]int]bool
+	if !unique {
+		skip = fetchDuplicates(r)
+	}
 	resp.Topics = resp.Topics[:0]
 	anyErr := false
 	for ti, rt := range r.Topics {
 		ft := kmsg.NewFetchResponseTopic()
 		ft.Topic = rt.Topic
 		ft.TopicID = rt.TopicID
+		ft.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		t, topicErr := fetchTopic(run, &ft, rt)
 		for pi, rp := range rt.Partitions {
 			if skip[[2]int{ti, pi}] {
