@@ -43,7 +43,9 @@ type fetchState struct {
 
 // fetcher is Kafka's ReplicaFetcherThread: one goroutine per leader broker,
 // one connection, one Fetch request covering every partition followed from
-// that leader.
+// that leader, in an incremental fetch session (fetchSession): the leader
+// keeps serving a partition the request leaves out at its last sent fetch
+// offset, which is still our log end.
 type fetcher struct {
 	r        *replication
 	leaderID int32
