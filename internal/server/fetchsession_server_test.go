@@ -209,3 +209,43 @@ func TestFetchSessionTopicIDs(t *testing.T) {
 		t.Fatalf("long poll answered %+v, want partition 1 with its new record", resp.Topics)
 	}
 }
+
+// TestFetchSessionRotation: a partition that keeps having records (here
+// its client never moves on) cannot starve the partitions after it when
+// the response's byte budget fills: the session moves partitions that
+// returned records to the back.
+func TestFetchSessionRotation(t *testing.T) {
+	_, addr := startTestServer(t)
+	fillPartitions(t, addr, "rot", 3, 1, 8<<10) // one 8 KiB batch each
+	c := dialRaw(t, addr)
+	// MaxBytes fits one batch: the first partition with records takes it
+	// (KIP-74) and the others come back empty.
+	full := sessionFetch(12, "rot", [16]byte{}, 0, 0, 0, 1, 2)
+	full.MaxBytes = 10 << 10
+	resp := fetchOn(t, c, full)
+	if resp.SessionID == 0 {
+		t.Fatal("no session")
+	}
+	served := map[int32]int{}
+	for _, p := range partsOf(resp) {
+		if len(p.RecordBatches) > 0 {
+			served[p.Partition]++
+		}
+	}
+	for epoch := int32(1); epoch <= 3; epoch++ {
+		r := sessionFetch(12, "rot", [16]byte{}, resp.SessionID, epoch)
+		r.MaxBytes = 10 << 10
+		got := fetchOn(t, c, r)
+		if got.ErrorCode != 0 {
+			t.Fatalf("epoch %d: error %d", epoch, got.ErrorCode)
+		}
+		for _, p := range partsOf(got) {
+			if len(p.RecordBatches) > 0 {
+				served[p.Partition]++
+			}
+		}
+	}
+	if served[0] == 0 || served[1] == 0 || served[2] == 0 {
+		t.Fatalf("records served per partition over 4 fetches: %v; every partition must get a turn", served)
+	}
+}
