@@ -249,3 +249,25 @@ func TestFetchSessionRotation(t *testing.T) {
 		t.Fatalf("records served per partition over 4 fetches: %v; every partition must get a turn", served)
 	}
 }
+
+// TestFetchSessionsOff: with max.incremental.fetch.session.cache.slots=0
+// no session is made and clients that ask for one still consume.
+func TestFetchSessionsOff(t *testing.T) {
+	s, addr := startTestServer(t, func(c *Config) { c.FetchSessionCacheSlots = 0 })
+	fillPartitions(t, addr, "off", 2, 3, 10)
+	if resp := fetchOn(t, dialRaw(t, addr), sessionFetch(12, "off", [16]byte{}, 0, 0, 0, 1)); resp.SessionID != 0 || len(partsOf(resp)) != 2 {
+		t.Fatalf("session %d, %d partitions", resp.SessionID, len(partsOf(resp)))
+	}
+	ctx := testCtx(t, 30*time.Second)
+	cl := newClient(t, addr, kgo.ConsumeTopics("off"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	for got := 0; got < 6; {
+		fs := cl.PollRecords(ctx, 100)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of 6", got)
+		}
+		got += fs.NumRecords()
+	}
+	if st := s.FetchSessionStats(); st.Sessions != 0 || st.Incremental != 0 {
+		t.Fatalf("sessions with none allowed: %+v", st)
+	}
+}
