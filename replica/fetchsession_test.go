@@ -1,8 +1,11 @@
 package replica
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -74,4 +77,73 @@ func TestFollowerFetchSessionRequests(t *testing.T) {
 	step("closed by leader", []work{w(0, 5, 2)}, 99, 1, map[int32]int64{}, 0, 0)
 	step("sessionless", []work{w(0, 5, 2)}, 0, 0, map[int32]int64{0: 5}, 0, 0)
 	step("still sessionless", []work{w(0, 5, 2)}, 0, 0, map[int32]int64{0: 5}, 0, 0)
+}
+
+// scriptedLeader answers each Fetch with the next of its answers and
+// records the requests.
+type scriptedLeader struct {
+	answers []*kmsg.FetchResponse
+	reqs    []*kmsg.FetchRequest
+}
+
+func (l *scriptedLeader) Request(_ context.Context, req kmsg.Request) (kmsg.Response, error) {
+	r := req.(*kmsg.FetchRequest)
+	l.reqs = append(l.reqs, r)
+	resp := l.answers[0]
+	l.answers = l.answers[1:]
+	return resp, nil
+}
+
+func (l *scriptedLeader) Close() error { return nil }
+
+// TestFollowerFetchSessionErrors: the fetcher answers the leader's session
+// errors by fetching in full, and reads an incremental answer's omissions
+// as "nothing new" rather than as a missing partition.
+func TestFollowerFetchSessionErrors(t *testing.T) {
+	n := newReplNode(t, 2, replOptions{})
+	f := newFetcher(n.m.repl, 1, "127.0.0.1:1") // never run
+	p := n.part()
+	st := &fetchState{p: p, topicID: replTopicID, epoch: 1}
+	f.parts[tp{replTopic, 0}] = st
+	ws := []work{{key: tp{replTopic, 0}, st: st, topicID: replTopicID, epoch: 1, offset: 0}}
+	answer := func(id int32, code int16, parts ...int32) *kmsg.FetchResponse {
+		resp := kmsg.NewPtrFetchResponse()
+		resp.SessionID, resp.ErrorCode = id, code
+		if len(parts) > 0 {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.TopicID = replTopicID
+			for _, i := range parts {
+				rp := kmsg.NewFetchResponseTopicPartition()
+				rp.Partition, rp.HighWatermark, rp.LogStartOffset = i, 0, 0
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	l := &scriptedLeader{answers: []*kmsg.FetchResponse{
+		answer(7, 0, 0), // full: session 7
+		answer(7, 0),    // incremental, nothing new
+		answer(0, kerr.InvalidFetchSessionEpoch.Code), // -> full, closing 7
+		answer(8, 0, 0), // full: session 8
+		answer(0, kerr.FetchSessionIDNotFound.Code), // -> full, no id
+		answer(9, 0, 0), // full: session 9
+		answer(0, kerr.NotLeaderForPartition.Code), // other error: a failed request
+		answer(9, 0, 0), // full, closing 9 and reopening
+	}}
+	want := []struct{ id, epoch int32 }{{0, 0}, {7, 1}, {7, 2}, {7, 0}, {8, 1}, {0, 0}, {9, 1}, {9, 0}}
+	for i := range want {
+		err := f.fetch(l, ws)
+		if (i == 6) != (err != nil) {
+			t.Fatalf("fetch %d: %v", i, err)
+		}
+		if st.retryAt.After(time.Now()) {
+			t.Fatalf("fetch %d parked the partition", i)
+		}
+	}
+	for i, r := range l.reqs {
+		if r.SessionID != want[i].id || r.SessionEpoch != want[i].epoch {
+			t.Errorf("request %d: session %d epoch %d, want %d/%d", i, r.SessionID, r.SessionEpoch, want[i].id, want[i].epoch)
+		}
+	}
 }
