@@ -389,10 +389,10 @@ func (c *fetchSessionCache) maybeCreate(r *kmsg.FetchRequest, resp *kmsg.FetchRe
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.sessions) >= c.slots && !c.tryEvictLocked(privileged, size, now) {
-		return 0
-	}
 	if c.numPartitions+size > fetchSessionCacheMaxPartitions {
+		return 0 // checked first: evicting one session rarely makes enough room
+	}
+	if len(c.sessions) >= c.slots && !c.tryEvictLocked(privileged, size, now) {
 		return 0
 	}
 	s := &fetchSession{
