@@ -8,44 +8,63 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/strombroker/strom/wire"
 )
 
 // TestFetchSessionFranzGo: franz-go, which uses fetch sessions by default,
-// gets one from Strom and consumes everything through incremental fetches.
+// gets one from Strom and consumes every record exactly once, in order,
+// through incremental fetches: at the latest Fetch version (sessions keyed
+// by topic ID) and at v12 (by name, Kafka 2.8).
 func TestFetchSessionFranzGo(t *testing.T) {
-	s, addr := startTestServer(t)
-	fillPartitions(t, addr, "sess", 4, 5, 100)
-	ctx := testCtx(t, 30*time.Second)
-	cl := newClient(t, addr, kgo.ConsumeTopics("sess"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
-	got := 0
-	for got < 20 {
-		fs := cl.PollRecords(ctx, 100)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %d of 20 records: %v", got, err)
-		}
-		fs.EachError(func(tp string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", tp, p, err) })
-		got += fs.NumRecords()
-	}
-	// Records produced after the session exists arrive incrementally.
-	p := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	for i := range 4 {
-		if err := p.ProduceSync(ctx, &kgo.Record{Topic: "sess", Partition: int32(i), Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for got < 24 {
-		fs := cl.PollRecords(ctx, 100)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %d of 24 records: %v", got, err)
-		}
-		got += fs.NumRecords()
-	}
-	sessions, parts, incremental, _ := s.sessions.stats()
-	t.Logf("sessions %d, cached partitions %d, incremental fetches %d", sessions, parts, incremental)
-	if incremental == 0 || sessions == 0 {
-		t.Fatalf("franz-go made %d incremental fetches over %d sessions; want some", incremental, sessions)
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+	}{
+		{"latest", nil},
+		{"v12-by-name", []kgo.Opt{kgo.MaxVersions(kversion.V2_8_0())}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := startTestServer(t)
+			fillPartitions(t, addr, "sess", 4, 5, 100)
+			ctx := testCtx(t, 30*time.Second)
+			opts := append([]kgo.Opt{kgo.ConsumeTopics("sess"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+				kgo.FetchMaxWait(50 * time.Millisecond)}, tc.opts...)
+			cl := newClient(t, addr, opts...)
+			next := map[int32]int64{}
+			consume := func(want int) {
+				t.Helper()
+				for got := 0; got < want; {
+					fs := cl.PollRecords(ctx, 100)
+					if err := ctx.Err(); err != nil {
+						t.Fatalf("consumed %d of %d records: %v", got, want, err)
+					}
+					fs.EachError(func(tp string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", tp, p, err) })
+					fs.EachRecord(func(r *kgo.Record) {
+						if r.Offset != next[r.Partition] {
+							t.Fatalf("partition %d: offset %d, want %d", r.Partition, r.Offset, next[r.Partition])
+						}
+						next[r.Partition]++
+						got++
+					})
+				}
+			}
+			consume(20)
+			// Records produced after the session exists arrive incrementally.
+			p := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			for i := range 4 {
+				if err := p.ProduceSync(ctx, &kgo.Record{Topic: "sess", Partition: int32(i), Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			consume(4)
+			st := s.FetchSessionStats()
+			t.Logf("%+v", st)
+			if st.Incremental == 0 || st.Sessions == 0 {
+				t.Fatalf("franz-go made %d incremental fetches over %d sessions; want some", st.Incremental, st.Sessions)
+			}
+		})
 	}
 }
 
