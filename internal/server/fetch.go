@@ -32,8 +32,9 @@ package server
 // only the partitions that have records, a changed high watermark, log
 // start or last stable offset, or an error; it long-polls like a full one.
 // Session errors are top-level: FETCH_SESSION_ID_NOT_FOUND,
-// INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR (a session
-// continued across the v13 topic-ID boundary). Transactions are not
+// INVALID_FETCH_SESSION_EPOCH (also for a fetch whose session moved on
+// while it waited), FETCH_SESSION_TOPIC_ID_ERROR (a session continued
+// across the v13 topic-ID boundary). Transactions are not
 // implemented, so LastStableOffset equals the high watermark and there are no
 // aborted transactions. A partition unknown or not led here is looked up
 // again, once per request, after catching up with the controller
@@ -69,7 +70,7 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 		return resp
 	}
 	s.serveFetch(ctx, req, fc.r, fc.sess != nil, resp, replicaID)
-	fc.finish(r, resp)
+	fc.finish(req, r, resp)
 	return resp
 }
 

@@ -40,6 +40,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/wire"
 )
 
 const (
@@ -95,8 +97,11 @@ type fetchSession struct {
 	usesTopicIDs bool // created at Fetch v13+
 	created      time.Time
 
+	// epoch is the SessionEpoch the next request must carry; written
+	// holding both fetchSessionCache.mu and mu, read holding either.
+	epoch int32
+
 	// Guarded by fetchSessionCache.mu.
-	epoch    int32     // the SessionEpoch the next request must carry
 	lastUsed time.Time // when size was last counted too (Kafka's touch)
 	size     int       // partitions counted in the cache's total
 
@@ -296,16 +301,24 @@ func sessionRequest(r *kmsg.FetchRequest, parts []*cachedPartition) *kmsg.FetchR
 	return &out
 }
 
-// finish completes resp, the final answer to the request fc was made for:
-// a full fetch may create a session; an incremental one keeps only the
-// partitions the client must hear about and records what was sent.
-func (fc *fetchContext) finish(orig *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+// finish completes resp, the final answer to the request fc was made for
+// (req carries its spliced file ranges): a full fetch may create a
+// session; an incremental one keeps only the partitions the client must
+// hear about and records what was sent.
+func (fc *fetchContext) finish(req *wire.Request, orig *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 	resp.SessionID = 0
 	switch {
 	case resp.ErrorCode != 0:
 	case fc.sess != nil:
 		resp.SessionID = fc.sess.id
-		fc.sess.filter(resp, fc.snapshot)
+		if !fc.sess.filter(resp, fc.snapshot, nextSessionEpoch(orig.SessionEpoch)) {
+			// Another request moved the session on while this one
+			// waited (a duplicate): Kafka answers it with the error and
+			// leaves the session as that request left it.
+			req.DropSplices()
+			resp.Topics = nil
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		}
 	case fc.full:
 		resp.SessionID = fc.cache.maybeCreate(orig, resp, fc.privileged)
 	}
@@ -315,10 +328,15 @@ func (fc *fetchContext) finish(orig *kmsg.FetchRequest, resp *kmsg.FetchResponse
 // with nothing new, updates the cached answers, and rotates partitions that
 // returned records to the end of the session's order (Kafka's
 // IncrementalFetchContext), so that a busy partition at the front cannot
-// starve the others of the response's byte budget.
-func (s *fetchSession) filter(resp *kmsg.FetchResponse, snapshot []*cachedPartition) {
+// starve the others of the response's byte budget. It does nothing and
+// returns false when the session is no longer at epoch, the one the
+// request moved it to.
+func (s *fetchSession) filter(resp *kmsg.FetchResponse, snapshot []*cachedPartition, epoch int32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.epoch != epoch {
+		return false
+	}
 	i := 0
 	var rotate []*cachedPartition
 	topics := resp.Topics[:0]
@@ -354,7 +372,7 @@ func (s *fetchSession) filter(resp *kmsg.FetchResponse, snapshot []*cachedPartit
 	clear(resp.Topics[len(topics):])
 	resp.Topics = topics
 	if len(rotate) == 0 {
-		return
+		return true
 	}
 	moved := make(map[*cachedPartition]bool, len(rotate))
 	for _, cp := range rotate {
@@ -367,6 +385,7 @@ func (s *fetchSession) filter(resp *kmsg.FetchResponse, snapshot []*cachedPartit
 		}
 	}
 	s.order = append(kept, rotate...)
+	return true
 }
 
 // maybeCreate makes a session of a full fetch's partitions and answers

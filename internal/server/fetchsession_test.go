@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/wire"
 )
 
 // fakeClock is a settable clock for the session cache.
@@ -82,7 +84,7 @@ func open(t *testing.T, c *fetchSessionCache, privileged bool, parts ...int32) i
 		t.Fatal(err)
 	}
 	resp := answer(fc.r, 10)
-	fc.finish(r, resp)
+	fc.finish(&wire.Request{}, r, resp)
 	return resp.SessionID
 }
 
@@ -95,7 +97,7 @@ func incremental(t *testing.T, c *fetchSessionCache, r *kmsg.FetchRequest, hw in
 		t.Fatalf("incremental fetch %d/%d: %v", r.SessionID, r.SessionEpoch, err)
 	}
 	resp := answer(fc.r, hw, withRecords...)
-	fc.finish(r, resp)
+	fc.finish(&wire.Request{}, r, resp)
 	if resp.SessionID != r.SessionID && fc.sess != nil {
 		t.Fatalf("answered session %d, want %d", resp.SessionID, r.SessionID)
 	}
@@ -175,7 +177,7 @@ func TestFetchSessionIncrementalAnswers(t *testing.T) {
 	fc, _ = c.newContext(sessReq(id, 5, 0), false)
 	resp := answer(fc.r, 11)
 	resp.Topics[0].Partitions[0].ErrorCode = kerr.NotLeaderForPartition.Code
-	fc.finish(sessReq(id, 5, 0), resp)
+	fc.finish(&wire.Request{}, sessReq(id, 5, 0), resp)
 	if got := answeredParts(resp); len(got) != 1 {
 		t.Fatalf("with an error answered %v, want the failed one", got)
 	}
@@ -313,11 +315,36 @@ func TestFetchSessionBounds(t *testing.T) {
 	r := sessReq(id, 0, 0, 1)
 	fc, _ := c.newContext(r, false)
 	resp := answer(fc.r, 1)
-	fc.finish(r, resp)
+	fc.finish(&wire.Request{}, r, resp)
 	if resp.SessionID == 0 || resp.SessionID == id {
 		t.Fatalf("replacement session %d (old %d)", resp.SessionID, id)
 	}
 	if n, p, _, _ := c.stats(); n != 1 || p != 1 {
 		t.Fatalf("%d sessions, %d partitions after replacing, want 1, 1", n, p)
+	}
+}
+
+// TestFetchSessionOvertaken: an incremental fetch whose session moved on
+// while it waited (the client sent the next epoch meanwhile) is answered
+// INVALID_FETCH_SESSION_EPOCH, as Kafka does, and changes nothing.
+func TestFetchSessionOvertaken(t *testing.T) {
+	c, _ := newTestCache(10)
+	id := open(t, c, false, 0, 1)
+	slow, err := c.newContext(sessReq(id, 1, 0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := incremental(t, c, sessReq(id, 2, 0), 11); len(got) != 2 {
+		t.Fatalf("overtaking fetch answered %v, want both partitions (HW moved)", got)
+	}
+	r := sessReq(id, 1, 0)
+	resp := answer(slow.r, 12, 0)
+	slow.finish(&wire.Request{}, r, resp)
+	if resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code || len(resp.Topics) != 0 {
+		t.Fatalf("overtaken fetch: error %d, %d topics", resp.ErrorCode, len(resp.Topics))
+	}
+	// The session is where the overtaking fetch left it: HW 11 was sent.
+	if got, _ := incremental(t, c, sessReq(id, 3, 0), 11); len(got) != 0 {
+		t.Fatalf("answered %v after the overtaken fetch, want nothing", got)
 	}
 }
