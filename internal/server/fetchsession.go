@@ -15,12 +15,17 @@ package server
 // an error. SessionEpoch -1 is a sessionless full fetch; -1 with a session id
 // also closes that session, 0 with one closes it and opens a new one.
 //
+// An incremental fetch whose session moved on while it waited (the client
+// sent the next epoch meanwhile) is answered INVALID_FETCH_SESSION_EPOCH.
+//
 // Bounds: the cache holds at most max.incremental.fetch.session.cache.slots
 // sessions (Kafka's eviction: a full cache evicts a session unused for
 // fetchSessionMinEviction, else the least valuable one — not a follower's,
-// fewer partitions — if it is less valuable than the new one; sessions
-// younger than fetchSessionMinEviction are only evictable by followers, and
-// followers' young sessions not at all), each session at most
+// fewer partitions — if it is less valuable than the new one; a session
+// last used before it was fetchSessionMinEviction old is only evictable by
+// a follower, and then only if it is a consumer's). A session is a
+// follower's (privileged) only if the full fetch that made it passed the
+// follower checks that need no partition (verifiedFollower). Each session at most
 // fetchSessionMaxPartitions partitions and all of them together at most
 // fetchSessionCacheMaxPartitions. A full fetch beyond these bounds is served
 // without a session; an incremental one that would grow its session beyond
@@ -47,7 +52,9 @@ import (
 const (
 	// fetchSessionMinEviction is Kafka's min.incremental.fetch.session.eviction.ms
 	// (a constant there too): a session unused this long may be evicted by
-	// anyone, and a younger one only by a more valuable newcomer.
+	// anyone; one used since only by a more valuable newcomer, and only if
+	// it was this old at its last use (or is a consumer's and the newcomer
+	// a follower's).
 	fetchSessionMinEviction = 2 * time.Minute
 	// fetchSessionMaxPartitions caps one session. Kafka has no such cap
 	// (only the request size); without one a client could pin the whole
