@@ -18,10 +18,13 @@
 // possibly divergent tail by leader epoch (OffsetForLeaderEpoch, KIP-101 and
 // KIP-279), then sends Fetch requests (v15, topics by id) with its replica
 // id and broker epoch (ReplicaState, KIP-903; ReplicationConfig.BrokerEpoch)
-// and appends what comes back as it is (fetcher.go, follower.go). A fetcher
-// whose leader's connections are closed, reset or refused (not timed out)
-// reports that leader gone (Manager.LeaderGoneSince), which the server reads
-// to hold Metadata answers until the controller replaces it. Checking
+// in an incremental fetch session (KIP-227: after a first full request only
+// partitions whose fetch offset or epochs changed are named; the leader
+// counts an omitted one at its last sent offset), and appends what comes
+// back as it is (fetcher.go, follower.go). A fetcher whose leader's
+// connections are closed, reset or refused (not timed out) reports that
+// leader gone (Manager.LeaderGoneSince), which the server reads to hold
+// Metadata answers until the controller replaces it. Checking
 // that a fetch in a replica's name really comes from that replica (assigned,
 // live, at its current broker epoch) is the server's job before it calls
 // RecordFollowerFetch: this package trusts the id it is given. The only

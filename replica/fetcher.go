@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +47,9 @@ type fetchState struct {
 
 // fetcher is Kafka's ReplicaFetcherThread: one goroutine per leader broker,
 // one connection, one Fetch request covering every partition followed from
-// that leader.
+// that leader, in an incremental fetch session (fetchSession): the leader
+// keeps serving a partition the request leaves out at its last sent fetch
+// offset, which is still our log end.
 type fetcher struct {
 	r        *replication
 	leaderID int32
@@ -76,6 +79,10 @@ type fetcher struct {
 	// Unix nanoseconds, 0 while it does not. Written by run, read by
 	// Manager.LeaderGoneSince.
 	goneSince atomic.Int64
+
+	// sess is the fetch session with the leader; only the run goroutine
+	// touches it (no lock).
+	sess fetchSession
 }
 
 // setGone records whether the last attempt found the leader gone, keeping
@@ -86,6 +93,63 @@ func (f *fetcher) setGone(gone bool) {
 		return
 	}
 	f.goneSince.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// sessionPart names a partition in a fetch session (Fetch v13+ keys
+// sessions by topic ID).
+type sessionPart struct {
+	topicID [16]byte
+	index   int32
+}
+
+// sessionParams is what the leader's session caches for a partition: the
+// fields of a request partition. A partition whose fields are unchanged is
+// left out of an incremental request (its cached fetch offset stands).
+type sessionParams struct {
+	offset, logStart        int64
+	epoch, lastFetchedEpoch int32
+	maxBytes                int32
+}
+
+// fetchSession is the follower's side of an incremental fetch session
+// (KIP-227), Kafka's FetchSessionHandler. The first request is a full one at
+// SessionEpoch 0; once the leader answers with a session id, requests carry
+// only the partitions that were added or whose parameters changed (fetch
+// offset moved, new leader epoch...), and name the ones no longer fetched in
+// ForgottenTopicsData. Omitted partitions are fetched by the leader at their
+// cached parameters, so their answers come only when something changed.
+type fetchSession struct {
+	id    int32 // 0: none
+	epoch int32 // the next request's SessionEpoch; 0 asks for a (new) session
+	sent  map[sessionPart]sessionParams
+}
+
+// reset makes the next request a full one: keep = true closes the current
+// session on the leader (Kafka's nextCloseExisting, after a failed request
+// or INVALID_FETCH_SESSION_EPOCH), false forgets it (FETCH_SESSION_ID_NOT_FOUND).
+func (s *fetchSession) reset(keep bool) {
+	if !keep {
+		s.id = 0
+	}
+	s.epoch = 0
+	s.sent = nil
+}
+
+// answered moves the session on after a successful response with
+// SessionID id to a request that sent next.
+func (s *fetchSession) answered(id int32, next map[sessionPart]sessionParams) {
+	switch {
+	case id == 0:
+		s.reset(false) // no session (or the leader closed it): full fetches
+	case s.epoch == 0:
+		s.id, s.epoch, s.sent = id, 1, next
+	default:
+		s.sent = next
+		s.epoch++
+		if s.epoch < 0 {
+			s.epoch = 1 // wraps like Kafka's nextEpoch
+		}
+	}
 }
 
 func newFetcher(r *replication, leaderID int32, addr string) *fetcher {
@@ -478,35 +542,48 @@ func (f *fetcher) applyTruncation(w work, st *fetchState, offset int64, done boo
 	}
 }
 
-// fetch sends one Fetch for every partition in ws and applies the answer.
-// retry is when the next parked partition may be tried again (zero: none):
-// the long poll ends by then. Only a failed request is returned; partition
-// errors park the partition.
+// fetch sends one Fetch for every partition in ws (in a session: those of
+// ws that changed) and applies the answer. retry is when the next parked
+// partition may be tried again (zero: none): the long poll ends by then.
+// Only a failed request is returned; partition errors park the partition.
 func (f *fetcher) fetch(ctx context.Context, cl Requester, ws []work, retry time.Time) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	kresp, err := f.request(ctx, cl, f.fetchRequest(ws, retry))
+	req, next := f.fetchRequest(ws, retry)
+	kresp, err := f.request(ctx, cl, req)
 	if err != nil {
+		f.sess.reset(true)
 		return err
 	}
 	resp, ok := kresp.(*kmsg.FetchResponse)
 	if !ok {
+		f.sess.reset(true)
 		return fmt.Errorf("replica: Fetch answered with %T", kresp)
 	}
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		switch {
+		case errors.Is(err, kerr.FetchSessionIDNotFound):
+			// The leader restarted or evicted the session: start anew.
+			f.logger.Debug("fetch session lost; fetching in full", "session", req.SessionID, "err", err)
+			f.sess.reset(false)
+			return nil
+		case errors.Is(err, kerr.InvalidFetchSessionEpoch), errors.Is(err, kerr.FetchSessionTopicIDError):
+			f.logger.Debug("fetch session out of step; fetching in full", "session", req.SessionID, "err", err)
+			f.sess.reset(true)
+			return nil
+		}
+		f.sess.reset(true)
 		return fmt.Errorf("replica: fetch refused: %w", err)
 	}
+	incremental := req.SessionEpoch > 0
+	f.sess.answered(resp.SessionID, next)
 	// v13+ answers name topics by id only.
-	type idPart struct {
-		id    [16]byte
-		index int32
-	}
-	answers := make(map[idPart]*kmsg.FetchResponseTopicPartition)
+	answers := make(map[sessionPart]*kmsg.FetchResponseTopicPartition)
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
 		for j := range t.Partitions {
-			answers[idPart{t.TopicID, t.Partitions[j].Partition}] = &t.Partitions[j]
+			answers[sessionPart{t.TopicID, t.Partitions[j].Partition}] = &t.Partitions[j]
 		}
 	}
 	f.mu.Lock()
@@ -516,9 +593,12 @@ func (f *fetcher) fetch(ctx context.Context, cl Requester, ws []work, retry time
 		if st == nil {
 			continue
 		}
-		a := answers[idPart{w.topicID, w.key.index}]
+		a := answers[sessionPart{w.topicID, w.key.index}]
 		if a == nil {
-			f.backoffLocked(st)
+			if !incremental {
+				f.backoffLocked(st)
+			}
+			// An incremental answer leaves out what did not change.
 			continue
 		}
 		f.applyFetch(w, st, a)
@@ -527,8 +607,12 @@ func (f *fetcher) fetch(ctx context.Context, cl Requester, ws []work, retry time
 }
 
 // fetchRequest builds the Fetch for ws, in this broker's name at its
-// current broker epoch.
-func (f *fetcher) fetchRequest(ws []work, retry time.Time) *kmsg.FetchRequest {
+// current broker epoch, and returns it with the parameters of every
+// partition of ws, what the leader's session holds once it answers. In an
+// established session only the changed partitions are named, and those
+// the session holds but ws lacks (no longer followed, parked, truncating)
+// are forgotten. retry bounds the long poll (see fetch).
+func (f *fetcher) fetchRequest(ws []work, retry time.Time) (*kmsg.FetchRequest, map[sessionPart]sessionParams) {
 	cfg := f.r.cfg
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(fetchVersion)
@@ -543,16 +627,29 @@ func (f *fetcher) fetchRequest(ws []work, retry time.Time) *kmsg.FetchRequest {
 	req.MaxWaitMillis = int32(wait / time.Millisecond)
 	req.MinBytes = cfg.FetchMinBytes
 	req.MaxBytes = cfg.FetchMaxBytes
-	req.SessionID = 0
-	req.SessionEpoch = -1 // full fetch, no session (KIP-227)
+	req.SessionID = f.sess.id
+	req.SessionEpoch = f.sess.epoch
+	next := make(map[sessionPart]sessionParams, len(ws))
 	for _, w := range ws {
+		k := sessionPart{w.topicID, w.key.index}
+		sp := sessionParams{
+			offset:           w.offset,
+			logStart:         w.st.p.LogStartOffset(),
+			epoch:            w.epoch,
+			lastFetchedEpoch: w.st.p.latestEpoch(),
+			maxBytes:         cfg.FetchPartitionMaxBytes,
+		}
+		next[k] = sp
+		if prev, ok := f.sess.sent[k]; ok && req.SessionEpoch > 0 && prev == sp {
+			continue // unchanged: the leader fetches it from its cache
+		}
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = w.key.index
-		rp.CurrentLeaderEpoch = w.epoch
-		rp.FetchOffset = w.offset
-		rp.LastFetchedEpoch = w.st.p.latestEpoch()
-		rp.LogStartOffset = w.st.p.LogStartOffset()
-		rp.PartitionMaxBytes = cfg.FetchPartitionMaxBytes
+		rp.CurrentLeaderEpoch = sp.epoch
+		rp.FetchOffset = sp.offset
+		rp.LastFetchedEpoch = sp.lastFetchedEpoch
+		rp.LogStartOffset = sp.logStart
+		rp.PartitionMaxBytes = sp.maxBytes
 		addPartition(&req.Topics, w.topicID, func(t *kmsg.FetchRequestTopic) [16]byte { return t.TopicID },
 			func(id [16]byte) kmsg.FetchRequestTopic {
 				t := kmsg.NewFetchRequestTopic()
@@ -561,7 +658,29 @@ func (f *fetcher) fetchRequest(ws []work, retry time.Time) *kmsg.FetchRequest {
 				return t
 			}, func(t *kmsg.FetchRequestTopic) { t.Partitions = append(t.Partitions, rp) })
 	}
-	return req
+	if req.SessionEpoch > 0 {
+		var gone []sessionPart
+		for k := range f.sess.sent {
+			if _, ok := next[k]; !ok {
+				gone = append(gone, k)
+			}
+		}
+		sort.Slice(gone, func(i, j int) bool {
+			if c := bytes.Compare(gone[i].topicID[:], gone[j].topicID[:]); c != 0 {
+				return c < 0
+			}
+			return gone[i].index < gone[j].index
+		})
+		for _, k := range gone {
+			addPartition(&req.ForgottenTopics, k.topicID, func(t *kmsg.FetchRequestForgottenTopic) [16]byte { return t.TopicID },
+				func(id [16]byte) kmsg.FetchRequestForgottenTopic {
+					t := kmsg.NewFetchRequestForgottenTopic()
+					t.TopicID = id
+					return t
+				}, func(t *kmsg.FetchRequestForgottenTopic) { t.Partitions = append(t.Partitions, k.index) })
+		}
+	}
+	return req, next
 }
 
 // applyFetch handles one partition of a Fetch response. Caller holds f.mu.

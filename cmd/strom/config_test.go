@@ -137,6 +137,7 @@ func TestLoadConfigPropertiesKeys(t *testing.T) {
 		{"socket.request.max.bytes=2048", func(c server.Config) bool { return c.SocketRequestMaxBytes == 2048 }},
 		{"fetch.max.bytes=1048576", func(c server.Config) bool { return c.FetchMaxBytes == 1<<20 }},
 		{"max.connections=1000", func(c server.Config) bool { return c.MaxConnections == 1000 }},
+		{"max.incremental.fetch.session.cache.slots=0", func(c server.Config) bool { return c.FetchSessionCacheSlots == 0 }},
 		{"max.connections.per.ip=50", func(c server.Config) bool { return c.MaxConnectionsPerIP == 50 }},
 		{"connections.max.idle.ms=200", func(c server.Config) bool { return c.ConnectionsMaxIdle == 200*time.Millisecond }},
 		{"connections.max.idle.ms=-1", func(c server.Config) bool { return c.ConnectionsMaxIdle < 0 }},
@@ -329,7 +330,7 @@ func TestLoadConfigRetentionUnitPrecedence(t *testing.T) {
 func TestLoadConfigLimits(t *testing.T) {
 	cfg, _, _ := load(t, nil, env{})
 	if cfg.FetchMaxBytes != 57671680 || cfg.MaxConnections != 2147483647 || cfg.MaxConnectionsPerIP != 2147483647 ||
-		cfg.ConnectionsMaxIdle != 10*time.Minute || cfg.GroupMaxSize != 2147483647 {
+		cfg.ConnectionsMaxIdle != 10*time.Minute || cfg.GroupMaxSize != 2147483647 || cfg.FetchSessionCacheSlots != 1000 {
 		t.Fatalf("limit defaults differ from Kafka's: %+v", cfg)
 	}
 	cfg, _, _ = load(t, []string{"--max-connections", "7", "--group-max-size", "3"},
@@ -340,5 +341,8 @@ func TestLoadConfigLimits(t *testing.T) {
 	var stderr bytes.Buffer
 	if _, _, err := loadConfig([]string{"--max-connections", "0"}, env{}.get, &stderr); err == nil {
 		t.Fatal("max.connections=0 accepted")
+	}
+	if _, _, err := loadConfig([]string{"--max-incremental-fetch-session-cache-slots", "-1"}, env{}.get, &stderr); err == nil {
+		t.Fatal("max.incremental.fetch.session.cache.slots=-1 accepted")
 	}
 }

@@ -57,6 +57,10 @@ type Config struct {
 	// response carries (a request's MaxBytes is capped at it; KIP-74's
 	// first batch may still exceed it).
 	FetchMaxBytes int32
+	// FetchSessionCacheSlots is max.incremental.fetch.session.cache.slots:
+	// the most incremental fetch sessions (KIP-227) kept at once; 0 turns
+	// sessions off (every Fetch is answered in full).
+	FetchSessionCacheSlots int
 	// MaxConnections is max.connections: connections beyond this many
 	// (per listener) are closed as soon as they are accepted.
 	MaxConnections int
@@ -149,6 +153,7 @@ func DefaultConfig() Config {
 		SocketRequestMaxBytes:         100 * 1024 * 1024,
 		RetentionCheckInterval:        5 * time.Minute,
 		FetchMaxBytes:                 55 << 20,
+		FetchSessionCacheSlots:        1000,
 		MaxConnections:                math.MaxInt32,
 		MaxConnectionsPerIP:           math.MaxInt32,
 		ConnectionsMaxIdle:            10 * time.Minute,
@@ -316,6 +321,9 @@ func (c *Config) validateLimits() []error {
 	var errs []error
 	if c.FetchMaxBytes < 1024 {
 		errs = append(errs, fmt.Errorf("fetch.max.bytes must be >= 1024, got %d", c.FetchMaxBytes))
+	}
+	if c.FetchSessionCacheSlots < 0 {
+		errs = append(errs, fmt.Errorf("max.incremental.fetch.session.cache.slots must be >= 0, got %d", c.FetchSessionCacheSlots))
 	}
 	if c.MaxConnections < 1 {
 		errs = append(errs, fmt.Errorf("max.connections must be >= 1, got %d", c.MaxConnections))

@@ -23,11 +23,21 @@ package server
 // CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH),
 // and a replica fetch whose LastFetchedEpoch is above this leader's epoch
 // (the follower has a newer leader's records: this leader is deposed) is
-// UNKNOWN_LEADER_EPOCH and never moves the high watermark. v13+ name topics by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental
-// fetch sessions (KIP-227, v7+) are declined the way the KIP allows: every
-// response has SessionID 0, so clients keep sending full requests; an
-// incremental request (SessionEpoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, a
-// full one naming a session (epoch 0, or -1 "final") is served in full. Transactions are not
+// UNKNOWN_LEADER_EPOCH and never moves the high watermark. v13+ name topics
+// by ID; an unknown ID is UNKNOWN_TOPIC_ID. Incremental fetch sessions
+// (KIP-227, v7+; fetchsession.go): a full fetch at SessionEpoch 0 may get
+// a session (epoch 0 naming a session closes it first; epoch -1 is a
+// sessionless fetch and closes the session it names); an incremental one
+// (epoch > 0) is served as a fetch of every
+// partition in its session, omitted ones at their cached parameters (for a
+// follower its cached fetch offset is its position: it is checked and
+// counted toward the high watermark like a named one), and answered with
+// only the partitions that have records, a changed high watermark, log
+// start or last stable offset, or an error; it long-polls like a full one.
+// Session errors are top-level: FETCH_SESSION_ID_NOT_FOUND,
+// INVALID_FETCH_SESSION_EPOCH (also for a fetch whose session moved on
+// while it waited), FETCH_SESSION_TOPIC_ID_ERROR (a session continued
+// across the v13 topic-ID boundary). Transactions are not
 // implemented, so LastStableOffset equals the high watermark and there are no
 // aborted transactions. A partition unknown or not led here is looked up
 // again, once per request, after catching up with the controller
@@ -60,22 +70,29 @@ func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.Fet
 func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) *kmsg.FetchResponse {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	resp.Version = r.Version
-	if r.SessionEpoch > 0 {
-		// An incremental fetch in a session we never created. A full
-		// fetch (epoch 0, or -1 "final") naming a session is answered in
-		// full, as Kafka closes the session then (kafka-go sends -1/-1).
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+	replicaID := r.ReplicaID
+	if r.Version >= 15 {
+		replicaID = r.ReplicaState.ID
+	}
+	isReplica := replicaID >= 0
+	fc, err := s.sessions.newContext(r, isReplica && s.verifiedFollower(req, r, replicaID))
+	if err != nil {
+		resp.ErrorCode = errorCode(err)
 		return resp
 	}
+	s.serveFetch(ctx, req, fc.r, fc.sess != nil, resp, replicaID)
+	fc.finish(req, r, resp)
+	return resp
+}
+
+// serveFetch fills resp for r (for an incremental fetch, the session's
+// partitions: unique, each named once), waiting as a long poll asks.
+func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest, unique bool, resp *kmsg.FetchResponse, replicaID int32) {
 	maxWait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	maxBytes := int(s.cfg.FetchMaxBytes) // fetch.max.bytes caps the request's MaxBytes
 	if r.Version >= 3 && r.MaxBytes > 0 {
 		maxBytes = min(maxBytes, int(r.MaxBytes))
-	}
-	replicaID := r.ReplicaID
-	if r.Version >= 15 {
-		replicaID = r.ReplicaState.ID
 	}
 	isReplica := replicaID >= 0
 	caughtUp := false
@@ -90,7 +107,7 @@ func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequ
 		if isReplica {
 			changed = s.replicas.ReplicaChanged()
 		}
-		total, anyErr := s.fillFetch(req, resp, r, maxBytes, replicaID)
+		total, anyErr := s.fillFetch(req, resp, r, unique, maxBytes, replicaID)
 		if anyErr && !caughtUp && fetchMissed(resp) {
 			caughtUp = true
 			req.DropSplices() // this answer is discarded; fill again
@@ -98,18 +115,18 @@ func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequ
 			continue
 		}
 		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
-			return resp
+			return
 		}
 		if isReplica && s.followerBehindHW(resp, replicaID) {
 			// A follower learns the high watermark from answers only:
 			// one that moved past what it was last told is worth an
 			// answer (Kafka completes a follower's delayed fetch for it
 			// too), or its copy lags a whole long poll behind.
-			return resp
+			return
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return resp
+			return
 		}
 		req.DropSplices() // this answer is discarded; the next fill reads again
 		t := time.NewTimer(wait)
@@ -117,11 +134,11 @@ func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequ
 		case <-changed:
 			t.Stop()
 		case <-t.C:
-			s.fillFetch(req, resp, r, maxBytes, replicaID)
-			return resp
+			s.fillFetch(req, resp, r, unique, maxBytes, replicaID)
+			return
 		case <-ctx.Done():
 			t.Stop()
-			return resp
+			return
 		}
 	}
 }
@@ -192,16 +209,21 @@ func fetchMissed(resp *kmsg.FetchResponse) bool {
 // records gathered and whether any partition carries an error (which makes
 // Kafka answer at once). A partition named more than once is answered once,
 // for its last entry, as Kafka does (its request is a map keyed by
-// topic-partition), so repeats cannot multiply the work or the response.
-func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, maxBytes int, replicaID int32) (int, bool) {
+// topic-partition), so repeats cannot multiply the work or the response;
+// unique says r is known to name each partition once (a session's).
+func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.FetchRequest, unique bool, maxBytes int, replicaID int32) (int, bool) {
 	run := &fetchRun{req: req, r: r, st: s.meta.State(), maxBytes: maxBytes, replicaID: replicaID}
-	skip := fetchDuplicates(r)
+	var skip map[[2]int]bool
+	if !unique {
+		skip = fetchDuplicates(r)
+	}
 	resp.Topics = resp.Topics[:0]
 	anyErr := false
 	for ti, rt := range r.Topics {
 		ft := kmsg.NewFetchResponseTopic()
 		ft.Topic = rt.Topic
 		ft.TopicID = rt.TopicID
+		ft.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		t, topicErr := fetchTopic(run, &ft, rt)
 		for pi, rp := range rt.Partitions {
 			if skip[[2]int{ti, pi}] {
@@ -421,6 +443,18 @@ func (s *Server) checkFollower(run *fetchRun, p *raftmeta.Partition, leaderEpoch
 		return fmt.Errorf("%w: replica %d fetched at a broker epoch that is not its current one", kerr.NotLeaderForPartition, id)
 	}
 	return nil
+}
+
+// verifiedFollower reports whether a Fetch in replica id's name passes the
+// partition-independent half of checkFollower (listener, registered and
+// unfenced broker, v15+ at its current broker epoch): only then may its
+// session be a privileged one, which other clients cannot evict.
+func (s *Server) verifiedFollower(req *wire.Request, r *kmsg.FetchRequest, id int32) bool {
+	if l := s.interBrokerListener(); l != "" && req.Conn != nil && req.Conn.Listener != l {
+		return false
+	}
+	b, registered := s.meta.State().Brokers[id]
+	return id != s.cfg.NodeID && registered && !b.Fenced && r.Version >= 15 && r.ReplicaState.Epoch == b.Epoch
 }
 
 // interBrokerListener names the only listener follower fetches are taken

@@ -139,7 +139,7 @@ func TestFetchBoundsOpenFiles(t *testing.T) {
 	before := openFiles(t)
 	req := &wire.Request{Key: 1, Version: 12, Body: r}
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
-	total, anyErr := s.fillFetch(req, resp, r, 100<<20, -1)
+	total, anyErr := s.fillFetch(req, resp, r, false, 100<<20, -1)
 	opened := openFiles(t) - before
 	req.DropSplices()
 	if anyErr {

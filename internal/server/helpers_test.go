@@ -17,7 +17,7 @@ import (
 
 // testConfig is a broker config for tests: port 0 everywhere, a temp data
 // dir, no group rebalance delay and few offsets partitions to keep it fast.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	t.Helper()
 	c := DefaultConfig()
 	c.Listeners = []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 0}}
@@ -35,7 +35,7 @@ func testConfig(t *testing.T) Config {
 
 // startTestServer starts a real broker on 127.0.0.1:0 in a temp dir and
 // closes it when the test ends.
-func startTestServer(t *testing.T, mutate ...func(*Config)) (*Server, string) {
+func startTestServer(t testing.TB, mutate ...func(*Config)) (*Server, string) {
 	t.Helper()
 	c := testConfig(t)
 	for _, m := range mutate {
@@ -44,7 +44,7 @@ func startTestServer(t *testing.T, mutate ...func(*Config)) (*Server, string) {
 	return startWithConfig(t, c)
 }
 
-func startWithConfig(t *testing.T, c Config) (*Server, string) {
+func startWithConfig(t testing.TB, c Config) (*Server, string) {
 	t.Helper()
 	s, err := New(c)
 	if err != nil {
@@ -64,7 +64,7 @@ func startWithConfig(t *testing.T, c Config) (*Server, string) {
 }
 
 // newClient returns a franz-go client for addr, closed at test end.
-func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
@@ -75,13 +75,13 @@ func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 }
 
 // newAdmin returns a kadm client for addr.
-func newAdmin(t *testing.T, addr string) *kadm.Client {
+func newAdmin(t testing.TB, addr string) *kadm.Client {
 	t.Helper()
 	return kadm.NewClient(newClient(t, addr))
 }
 
 // testCtx returns a context that ends with the test or after d.
-func testCtx(t *testing.T, d time.Duration) context.Context {
+func testCtx(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -89,7 +89,7 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 // kadmCreate creates a topic with replication factor 1 and fails on error.
-func kadmCreate(ctx context.Context, t *testing.T, addr, topic string, partitions int32) (kadm.CreateTopicResponse, error) {
+func kadmCreate(ctx context.Context, t testing.TB, addr, topic string, partitions int32) (kadm.CreateTopicResponse, error) {
 	t.Helper()
 	return newAdmin(t, addr).CreateTopic(ctx, partitions, 1, nil, topic)
 }
@@ -110,7 +110,7 @@ func portOf(t *testing.T, addr string) int {
 
 // dialRaw opens a wire client that sends requests at exactly the version set
 // on them (kgo negotiates its own).
-func dialRaw(t *testing.T, addr string) *wire.Client {
+func dialRaw(t testing.TB, addr string) *wire.Client {
 	t.Helper()
 	c, err := wire.Dial(testCtx(t, 10*time.Second), addr, "strom-test")
 	if err != nil {

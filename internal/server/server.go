@@ -41,6 +41,8 @@ type Server struct {
 
 	rec *reconciler.Reconciler // local replicas follow the applied metadata
 
+	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
+
 	pidMu   sync.Mutex
 	pidNext int64
 	pidEnd  int64
@@ -62,10 +64,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		cfg:    cfg,
-		logger: cfg.Logger,
-		ctx:    ctx,
-		cancel: cancel,
+		cfg:      cfg,
+		logger:   cfg.Logger,
+		sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots),
+		ctx:      ctx,
+		cancel:   cancel,
 	}, nil
 }
 

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The cluster performance comparison the README's Performance section
+# quotes: one broker (RF 1) against three (RF 3) on this machine, alternating
+# so that both see the same background load, medians over the runs.
+#
+#   make build && deploy/perf.sh            # 3 alternating runs
+#   RUNS=5 RECORDS=3000000 deploy/perf.sh   # more of each
+#
+# Per run and setup it starts fresh brokers in a temp dir, creates fresh
+# topics (1 and 6 partitions), then measures with `strom bench produce`
+# (franz-go, 100-byte records, linger 0):
+#   - throughput at acks=1 and acks=all, as fast as it goes (RECORDS each);
+#   - produce latency at a fixed 5 000 records/s, acks=all (E2E_RECORDS each):
+#     produce → acknowledgement per record, p50 and p99.
+# Prints one line per measurement and a table of medians at the end; raw
+# JSON lines go to $OUT (default: a temp file, named at the end).
+set -euo pipefail
+
+BIN=${STROM_BIN:-bin/strom}
+RUNS=${RUNS:-3}
+RECORDS=${RECORDS:-2000000}
+E2E_RECORDS=${E2E_RECORDS:-30000}
+E2E_RATE=${E2E_RATE:-5000}
+DIR=$(mktemp -d /tmp/strom-perf.XXXXXX)
+OUT=${OUT:-$DIR/results.jsonl}
+PIDS=()
+
+log() { printf 'perf: %s\n' "$*" >&2; }
+
+stop_all() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	PIDS=()
+}
+trap 'stop_all; rm -rf "$DIR/run"' EXIT
+
+# start N: N brokers (1 or 3) on 127.0.0.1:3N0x2..., data under $DIR/run.
+start() {
+	local n=$1 id join="" seeds=""
+	rm -rf "$DIR/run"
+	for id in $(seq 1 "$n"); do
+		join+="${join:+,}127.0.0.1:$((39094 + id * 100))"
+		seeds+="${seeds:+,}127.0.0.1:$((39092 + id * 100))"
+	done
+	for id in $(seq 1 "$n"); do
+		local k=$((39092 + id * 100)) args=()
+		if [ "$n" -gt 1 ]; then
+			args=(--raft-addr "127.0.0.1:$((k + 1))" --gossip-addr "127.0.0.1:$((k + 2))" --join "$join" --bootstrap-expect "$n")
+		fi
+		mkdir -p "$DIR/run/b$id"
+		"$BIN" broker --node-id "$id" --listen "127.0.0.1:$k" --data-dir "$DIR/run/b$id" "${args[@]}" >"$DIR/run/b$id.log" 2>&1 &
+		PIDS+=($!)
+	done
+	BROKERS=$seeds
+	local i
+	for i in $(seq 1 120); do
+		if [ "$("$BIN" cluster status --brokers "$BROKERS" 2>/dev/null | grep -c ' alive')" -ge "$n" ]; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	log "brokers did not come up; logs in $DIR/run"
+	exit 1
+}
+
+# bench SETUP RF PARTS ACKS MODE: one measurement, appended to $OUT.
+bench() {
+	local setup=$1 rf=$2 parts=$3 acks=$4 mode=$5
+	local topic="t-$mode-$acks-$parts" extra=()
+	"$BIN" topic create "$topic" --partitions "$parts" --replication-factor "$rf" --brokers "$BROKERS" >/dev/null
+	if [ "$mode" = e2e ]; then
+		extra=(--records "$E2E_RECORDS" --throughput "$E2E_RATE")
+	else
+		extra=(--records "$RECORDS")
+	fi
+	local json
+	json=$("$BIN" bench produce --brokers "$BROKERS" --topic "$topic" --acks "$acks" --progress 0 --json "${extra[@]}" | tr -d '\n')
+	echo "{\"setup\":\"$setup\",\"mode\":\"$mode\",\"partitions\":$parts,\"acks\":\"$acks\",\"result\":$json}" >>"$OUT"
+	log "$setup $mode acks=$acks partitions=$parts: $(echo "$json" | sed -E 's/.*"records_per_sec": *([0-9.]+).*"p50": *([0-9.]+).*"p99": *([0-9.]+).*/\1 rec\/s, p50 \2 ms, p99 \3 ms/')"
+}
+
+for run in $(seq 1 "$RUNS"); do
+	log "run $run of $RUNS"
+	for setup in single cluster; do
+		if [ $setup = single ]; then start 1; rf=1; else start 3; rf=3; fi
+		for parts in 1 6; do
+			bench $setup $rf $parts 1 throughput
+			bench $setup $rf $parts all throughput
+			bench $setup $rf $parts all e2e
+		done
+		stop_all
+	done
+done
+
+python3 - "$OUT" <<'EOF'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    res = r["result"][0] if isinstance(r["result"], list) else r["result"]
+    key = (r["setup"], r["mode"], r["acks"], r["partitions"])
+    rows.setdefault(key, []).append(res)
+def med(rs, f): return statistics.median(f(x) for x in rs)
+print("| setup | measure | acks | partitions | median | runs |")
+print("|---|---|---|---|---|---|")
+for key in sorted(rows):
+    rs = rows[key]
+    setup, mode, acks, parts = key
+    if mode == "throughput":
+        runs = " / ".join("%.2f M" % (x["records_per_sec"] / 1e6) for x in rs)
+        print("| %s | rec/s | %s | %d | %.2f M | %s |" % (setup, acks, parts, med(rs, lambda x: x["records_per_sec"]) / 1e6, runs))
+    else:
+        runs = " / ".join("%.1f/%.1f" % (x["latency_ms"]["p50"], x["latency_ms"]["p99"]) for x in rs)
+        print("| %s | p50/p99 ms at %s rec/s | %s | %d | %.1f / %.1f | %s |" % (setup, "rate", acks, parts,
+              med(rs, lambda x: x["latency_ms"]["p50"]), med(rs, lambda x: x["latency_ms"]["p99"]), runs))
+EOF
+log "raw results: $OUT"
