@@ -2,12 +2,14 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,8 +70,37 @@ type Option func(*server.Config)
 
 // New starts n brokers that find each other through gossip and form one
 // controller quorum (bootstrap-expect n), and stops them at test end.
+//
+// Ports are picked free and bound a moment later by the brokers, so another
+// test package running alongside (or an outgoing connection's ephemeral
+// port) can take one in between; the broker that cannot bind fails to start
+// and the others would wait in vain for a quorum. New then starts the whole
+// cluster again on new ports, up to three times.
 func New(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		c, err := tryNew(t, n, opts...)
+		if err == nil {
+			t.Cleanup(c.Close)
+			return c
+		}
+		if attempt < 3 && portTaken(err) {
+			t.Logf("cluster start attempt %d: %v; starting again on new ports", attempt, err)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+// portTaken reports whether err says an address was already in use.
+func portTaken(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+}
+
+// tryNew configures n brokers on fresh ports and starts them together. If
+// one fails, the others stop waiting for it and everything started is
+// stopped again; the error names every broker that failed.
+func tryNew(t testing.TB, n int, opts ...Option) (*Cluster, error) {
 	c := &Cluster{t: t, Net: netfault.New()}
 	var gossip []string
 	for i := range n {
@@ -101,33 +132,41 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 			o(&b.Cfg)
 		}
 	}
-	// Brokers wait for their quorum, so they must start together.
+	// Brokers wait for their quorum, so they must start together; the
+	// first failure ends the others' wait.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i, b := range c.Brokers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.start(b)
+			if errs[i] = c.startWith(ctx, b); errs[i] != nil {
+				errs[i] = fmt.Errorf("start broker %d: %w", b.ID, errs[i])
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
-	t.Cleanup(c.Close)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("start broker %d: %v", i+1, err)
-		}
+	if err := errors.Join(errs...); err != nil {
+		c.Close()
+		return nil, err
 	}
-	return c
+	return c, nil
 }
 
 func (c *Cluster) start(b *Broker) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return c.startWith(ctx, b)
+}
+
+func (c *Cluster) startWith(ctx context.Context, b *Broker) error {
 	srv, err := server.New(b.Cfg)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
