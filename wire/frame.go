@@ -43,14 +43,21 @@ func readSize(r io.Reader, scratch *[4]byte, min, max int32) (int32, error) {
 // arrives, so a peer announcing 100 MiB and sending nothing holds 64 KiB, not
 // 100 MiB. The final slice has len == cap == n.
 func readBody(r io.Reader, n int) ([]byte, error) {
-	if n <= bodyChunk {
+	return readBodyFrom(r, n, bodyChunk)
+}
+
+// readBodyFrom is readBody with the first allocation for large frames set by
+// the caller: a client reading a peer it dialled (a follower's fetch answers,
+// megabytes each) starts larger and copies less on the way.
+func readBodyFrom(r io.Reader, n, first int) ([]byte, error) {
+	if n <= first {
 		b := make([]byte, n)
 		if _, err := io.ReadFull(r, b); err != nil {
 			return nil, err
 		}
 		return b, nil
 	}
-	b := make([]byte, 0, bodyChunk)
+	b := make([]byte, 0, first)
 	for len(b) < n {
 		if len(b) == cap(b) {
 			nb := make([]byte, len(b), min(2*cap(b), n))
