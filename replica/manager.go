@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/strombroker/strom/storage"
 )
 
 // Config configures a Manager.
@@ -20,6 +22,11 @@ type Config struct {
 	Logger                 *slog.Logger
 	// Replication configures ISR maintenance and follower fetching (replication.go).
 	Replication ReplicationConfig
+	// MaxOpenFiles bounds the descriptors the segment and index files of
+	// all hosted replicas hold open (storage.FileCache): idle ones are
+	// closed and reopened on use. 0: half the process's RLIMIT_NOFILE, the
+	// rest being left to connections and metadata.
+	MaxOpenFiles int
 }
 
 type tp struct {
@@ -36,6 +43,7 @@ type Manager struct {
 	parts map[tp]*Partition
 	ids   map[tp][16]byte // guarded by mu: topic id each open replica was opened with (zero: unknown)
 	repl  *replication    // follower fetchers and the ISR loop
+	files *storage.FileCache
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed when any partition's high watermark moves
@@ -59,8 +67,12 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := removeLeftovers(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	if cfg.MaxOpenFiles <= 0 {
+		cfg.MaxOpenFiles = defaultMaxOpenFiles()
+	}
 	m := &Manager{
 		cfg:    cfg,
+		files:  storage.NewFileCache(cfg.MaxOpenFiles),
 		logger: cfg.Logger,
 		parts:  make(map[tp]*Partition),
 		ids:    make(map[tp][16]byte),
@@ -122,7 +134,7 @@ func (m *Manager) OpenTopicID(topic string, index int32, topicID [16]byte, s Set
 		}
 	}
 	dir := filepath.Join(m.cfg.DataDir, name)
-	p, err := openPartition(dir, topic, index, m.cfg.NodeID, s, m.wake, m.logger.With("topic", topic, "partition", index))
+	p, err := openPartition(dir, topic, index, m.cfg.NodeID, s, m.files, m.wake, m.logger.With("topic", topic, "partition", index))
 	if err != nil {
 		return nil, fmt.Errorf("replica: open %s: %w", name, err)
 	}

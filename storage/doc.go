@@ -101,7 +101,7 @@
 //
 // The recovery point (Kafka's recovery-point-offset-checkpoint, one file
 // per partition here) moves up to the log end a successful Sync covered; it
-// is written when it moved, every minute (from the flusher goroutine,
+// is written a minute after a Sync moved it (from a timer,
 // whatever the fsync policy) and by Close, and lowered in the file at once by
 // any truncation below it. A stale (low) value only makes recovery recheck
 // more; a missing one means 0.
@@ -166,8 +166,9 @@
 // need; one of them runs fsync while later appends proceed, and every
 // waiter covered by that fsync returns without another. Eight concurrent
 // producers therefore cost about one fsync per round, not eight.
-// FsyncInterval: a goroutine owned by the Log (stopped by Close) calls Sync
-// every FlushInterval when there were appends. FsyncNever: no fsync except
+// FsyncInterval: the first append after a Sync arms a timer that calls Sync
+// FlushInterval later (stopped by Close); an idle log holds no goroutine and
+// no timer, so thousands of partitions cost nothing while idle. FsyncNever: no fsync except
 // on roll (indexes of the finished segment), in explicit Sync calls and in
 // Close; durable against process crashes only (Kafka's default).
 // Sync fsyncs the .log data of the active segment and of segments rolled

@@ -57,6 +57,11 @@ type Config struct {
 	// response carries (a request's MaxBytes is capped at it; KIP-74's
 	// first batch may still exceed it).
 	FetchMaxBytes int32
+	// LogMaxOpenFiles is Strom's log.max.open.files: the descriptors the
+	// segment and index files of all partitions hold open at most (idle
+	// ones are closed and reopened on use; replica.Config.MaxOpenFiles).
+	// 0: half the process's RLIMIT_NOFILE.
+	LogMaxOpenFiles int
 	// MaxConnections is max.connections: connections beyond this many
 	// (per listener) are closed as soon as they are accepted.
 	MaxConnections int
@@ -316,6 +321,9 @@ func (c *Config) validateLimits() []error {
 	var errs []error
 	if c.FetchMaxBytes < 1024 {
 		errs = append(errs, fmt.Errorf("fetch.max.bytes must be >= 1024, got %d", c.FetchMaxBytes))
+	}
+	if c.LogMaxOpenFiles < 0 {
+		errs = append(errs, fmt.Errorf("log.max.open.files must be >= 0, got %d", c.LogMaxOpenFiles))
 	}
 	if c.MaxConnections < 1 {
 		errs = append(errs, fmt.Errorf("max.connections must be >= 1, got %d", c.MaxConnections))
