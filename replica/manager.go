@@ -42,8 +42,11 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[tp]*Partition
 	ids   map[tp][16]byte // guarded by mu: topic id each open replica was opened with (zero: unknown)
-	repl  *replication    // follower fetchers and the ISR loop
-	files *storage.FileCache
+	// opening: replicas being opened (without mu); closed when done.
+	// Guarded by mu.
+	opening map[tp]chan struct{}
+	repl    *replication // follower fetchers and the ISR loop
+	files   *storage.FileCache
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed when any partition's high watermark moves
@@ -71,13 +74,14 @@ func NewManager(cfg Config) (*Manager, error) {
 		cfg.MaxOpenFiles = defaultMaxOpenFiles()
 	}
 	m := &Manager{
-		cfg:    cfg,
-		files:  storage.NewFileCache(cfg.MaxOpenFiles),
-		logger: cfg.Logger,
-		parts:  make(map[tp]*Partition),
-		ids:    make(map[tp][16]byte),
-		notify: make(chan struct{}),
-		stop:   make(chan struct{}),
+		cfg:     cfg,
+		files:   storage.NewFileCache(cfg.MaxOpenFiles),
+		logger:  cfg.Logger,
+		parts:   make(map[tp]*Partition),
+		opening: make(map[tp]chan struct{}),
+		ids:     make(map[tp][16]byte),
+		notify:  make(chan struct{}),
+		stop:    make(chan struct{}),
 	}
 	m.repl = startReplication(m)
 	m.wg.Add(1)
@@ -114,17 +118,63 @@ func (m *Manager) OpenTopicID(topic string, index int32, topicID [16]byte, s Set
 		return nil, err
 	}
 	key := tp{topic, index}
-	if p, err := m.reopen(key, topicID, s); p != nil || err != nil {
+	for {
+		if p, err := m.reopen(key, topicID, s); p != nil || err != nil {
+			return p, err
+		}
+		m.mu.Lock()
+		if p, ok := m.parts[key]; ok && (topicID == ([16]byte{}) || m.ids[key] == topicID) {
+			m.mu.Unlock()
+			p.SetSettings(s) // opened concurrently by another caller
+			return p, nil
+		} else if ok {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("replica: open %s: opened concurrently with another topic id", DirName(topic, index))
+		}
+		if wait, ok := m.opening[key]; ok {
+			m.mu.Unlock()
+			<-wait // another caller is opening it: take its result
+			continue
+		}
+		select {
+		case <-m.stop:
+			m.mu.Unlock()
+			return nil, ErrClosed
+		default:
+		}
+		done := make(chan struct{})
+		m.opening[key] = done
+		m.mu.Unlock()
+
+		// Opened without m.mu, so that many partitions open (and recover)
+		// concurrently; opening[key] keeps other opens and Remove of this
+		// one partition out meanwhile.
+		p, err := m.openNew(key, topicID, s)
+		m.mu.Lock()
+		delete(m.opening, key)
+		close(done)
+		closed := false
+		select {
+		case <-m.stop:
+			closed = true
+		default:
+		}
+		if err == nil && !closed {
+			m.parts[key] = p
+			m.ids[key] = topicID
+		}
+		m.mu.Unlock()
+		if err == nil && closed {
+			return nil, errors.Join(ErrClosed, p.close(false))
+		}
 		return p, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if p, ok := m.parts[key]; ok && (topicID == ([16]byte{}) || m.ids[key] == topicID) {
-		p.SetSettings(s) // opened concurrently by another caller
-		return p, nil
-	} else if ok {
-		return nil, fmt.Errorf("replica: open %s: opened concurrently with another topic id", DirName(topic, index))
-	}
+}
+
+// openNew opens the replica of key, which is neither open nor being opened
+// (the caller marked it in m.opening), checking and recording topicID.
+func (m *Manager) openNew(key tp, topicID [16]byte, s Settings) (*Partition, error) {
+	topic, index := key.topic, key.index
 	name := DirName(topic, index)
 	write := false
 	if topicID != ([16]byte{}) {
@@ -147,8 +197,6 @@ func (m *Manager) OpenTopicID(topic string, index int32, topicID [16]byte, s Set
 	if m.repl != nil {
 		p.kickISR = m.repl.kickISR
 	}
-	m.parts[key] = p
-	m.ids[key] = topicID
 	return p, nil
 }
 
@@ -248,6 +296,15 @@ func (m *Manager) Remove(topic string, index int32) error {
 func (m *Manager) closeReplica(key tp) error {
 	m.repl.unfollow(key)
 	m.mu.Lock()
+	for {
+		wait, opening := m.opening[key]
+		if !opening {
+			break
+		}
+		m.mu.Unlock()
+		<-wait // let a concurrent open finish, then close what it opened
+		m.mu.Lock()
+	}
 	p, ok := m.parts[key]
 	delete(m.parts, key)
 	delete(m.ids, key)
