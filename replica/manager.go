@@ -24,8 +24,9 @@ type Config struct {
 	Replication ReplicationConfig
 	// MaxOpenFiles bounds the descriptors the segment and index files of
 	// all hosted replicas hold open (storage.FileCache): idle ones are
-	// closed and reopened on use. 0: half the process's RLIMIT_NOFILE, the
-	// rest being left to connections and metadata.
+	// closed and reopened on use. 0: three quarters of the process's
+	// RLIMIT_NOFILE (see defaultMaxOpenFiles), the rest being left to
+	// connections and metadata.
 	MaxOpenFiles int
 }
 
@@ -348,11 +349,38 @@ func (m *Manager) close() error {
 	m.parts = make(map[tp]*Partition)
 	m.ids = make(map[tp][16]byte)
 	m.mu.Unlock()
-	var errs []error
-	for _, p := range parts {
-		errs = append(errs, p.close(false))
-	}
+	err := closeAll(parts)
 	m.wake()
+	return err
+}
+
+// closeAll closes replicas concurrently, closeWorkers at a time: each Close
+// fsyncs its log, its directory and checkpoints, and with thousands of
+// partitions a sequential shutdown waits for each fsync in turn.
+func closeAll(parts map[tp]*Partition) error {
+	const closeWorkers = 16
+	ch := make(chan *Partition)
+	errc := make(chan error, len(parts))
+	var wg sync.WaitGroup
+	for range min(closeWorkers, len(parts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range ch {
+				errc <- p.close(false)
+			}
+		}()
+	}
+	for _, p := range parts {
+		ch <- p
+	}
+	close(ch)
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -116,6 +116,17 @@
 // a few KiB. Consecutive reads at the tail skip the index entirely via a
 // cached (segment, offset, position) hint.
 //
+// # Descriptors and goroutines
+//
+// Logs opened with OpenShared share a FileCache: their segment and index
+// files are handles whose descriptors the cache closes, least recently used
+// first, when more than its limit are open and idle, and reopens on the
+// next use; a descriptor is never closed under a read, write or fsync in
+// progress. So the descriptors held are bounded by the cache (softly: in-use
+// files are never evicted), not by partitions times segments. A log holds
+// no goroutine: the interval fsync and the recovery point checkpoint run
+// from timers armed only when there is something to do (see Fsync policy).
+//
 // # Recovery (Open)
 //
 //   - *.tmp files and index files without a .log are deleted.

@@ -60,7 +60,7 @@ type Config struct {
 	// LogMaxOpenFiles is Strom's log.max.open.files: the descriptors the
 	// segment and index files of all partitions hold open at most (idle
 	// ones are closed and reopened on use; replica.Config.MaxOpenFiles).
-	// 0: half the process's RLIMIT_NOFILE.
+	// 0: three quarters of the process's RLIMIT_NOFILE.
 	LogMaxOpenFiles int
 	// MaxConnections is max.connections: connections beyond this many
 	// (per listener) are closed as soon as they are accepted.
