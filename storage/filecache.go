@@ -26,6 +26,11 @@ import (
 // dirty pages whichever descriptor wrote them (Linux since 4.16 also reports
 // a writeback error not yet seen by anyone to the new descriptor's fsync).
 //
+// Handles reopen by path, so a file (or its directory) must not be renamed
+// while a handle on it is open; logs never rename their segment files, and
+// package replica moves a partition directory aside only while its log is
+// closed.
+//
 // A FileCache is safe for concurrent use by any number of logs. Its zero
 // value is not usable; see NewFileCache. Pass it to OpenShared.
 type FileCache struct {
