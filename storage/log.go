@@ -102,16 +102,22 @@ func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log
 	}
 	l.cfg.Store(&cfg)
 	l.gc.cond.L = &l.gc.mu
+	// No timer may fire while load works on the log without locks: they
+	// are armed once it is done.
+	l.timers.stopped = true
 	if err := l.load(); err != nil {
-		l.timers.stop()
 		for _, s := range l.segs {
 			s.close()
 		}
 		return nil, err
 	}
-	// Recovery may have moved the recovery point (a clean shutdown); a
-	// flush it needs (created files, rechecked segments) was armed by
-	// dirtied.
+	l.timers.mu.Lock()
+	l.timers.stopped = false
+	l.timers.mu.Unlock()
+	if l.writeGen > 0 {
+		l.armFlush() // recovery created files or queued rechecked segments
+	}
+	// Recovery may have moved the recovery point (a clean shutdown).
 	if l.recoveryPoint > max(l.rpSaved, 0) {
 		l.armCheckpoint()
 	}
