@@ -43,8 +43,8 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[tp]*Partition
 	ids   map[tp][16]byte // guarded by mu: topic id each open replica was opened with (zero: unknown)
-	// opening: replicas being opened (without mu); closed when done.
-	// Guarded by mu.
+	// opening: replicas being opened (without mu), closed or removed;
+	// the channel is closed when that is done. Guarded by mu.
 	opening map[tp]chan struct{}
 	repl    *replication // follower fetchers and the ISR loop
 	files   *storage.FileCache
@@ -280,7 +280,14 @@ func (m *Manager) Remove(topic string, index int32) error {
 	if err := checkTopicName(topic); err != nil {
 		return err
 	}
-	err := m.closeReplica(tp{topic, index})
+	key := tp{topic, index}
+	m.repl.unfollow(key)
+	// Claimed, so that no open of the partition runs between closing the
+	// replica and moving its directory away (it would open a log in a
+	// directory about to vanish); an open waits and then starts afresh.
+	release := m.claim(key)
+	defer release()
+	err := m.closeClaimed(key)
 	name := DirName(topic, index)
 	if _, serr := os.Stat(filepath.Join(m.cfg.DataDir, name)); errors.Is(serr, os.ErrNotExist) {
 		return err
@@ -296,16 +303,38 @@ func (m *Manager) Remove(topic string, index int32) error {
 // keeping its data.
 func (m *Manager) closeReplica(key tp) error {
 	m.repl.unfollow(key)
+	release := m.claim(key) // let a concurrent open finish, then close what it opened
+	defer release()
+	return m.closeClaimed(key)
+}
+
+// claim waits until no open or removal of key is in progress and marks one
+// in progress (m.opening) until release is called.
+func (m *Manager) claim(key tp) (release func()) {
 	m.mu.Lock()
 	for {
-		wait, opening := m.opening[key]
-		if !opening {
+		wait, busy := m.opening[key]
+		if !busy {
 			break
 		}
 		m.mu.Unlock()
-		<-wait // let a concurrent open finish, then close what it opened
+		<-wait
 		m.mu.Lock()
 	}
+	done := make(chan struct{})
+	m.opening[key] = done
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.opening, key)
+		close(done)
+		m.mu.Unlock()
+	}
+}
+
+// closeClaimed closes the replica of key, if open; the caller claimed key.
+func (m *Manager) closeClaimed(key tp) error {
+	m.mu.Lock()
 	p, ok := m.parts[key]
 	delete(m.parts, key)
 	delete(m.ids, key)

@@ -190,3 +190,53 @@ func BenchmarkOpenPartitions(b *testing.B) {
 	b.ReportMetric(float64(fds), "fds")
 	b.ReportMetric(float64(n), "partitions")
 }
+
+// Concurrent opens of one partition (the reconciler's preopen racing a
+// produce path, say) share one replica, and a Remove racing them never
+// leaves a replica open on a removed directory.
+func TestManagerConcurrentOpenAndRemove(t *testing.T) {
+	m := newManager(t, "")
+	const openers = 8
+	for round := range 20 {
+		var wg sync.WaitGroup
+		got := make([]*Partition, openers)
+		for i := range openers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p, err := m.Open("race", int32(round), testSettings())
+				if err != nil {
+					t.Errorf("open: %v", err)
+				}
+				got[i] = p
+			}()
+		}
+		wg.Wait()
+		for _, p := range got {
+			if p != got[0] {
+				t.Fatalf("round %d: concurrent opens returned different replicas", round)
+			}
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := m.Remove("race", int32(round)); err != nil {
+				t.Errorf("remove: %v", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := m.Open("race", int32(round), testSettings()); err != nil {
+				t.Errorf("open during remove: %v", err)
+			}
+		}()
+		wg.Wait()
+		if p := m.Get("race", int32(round)); p != nil {
+			if _, err := os.Stat(p.log.Dir()); err != nil {
+				t.Fatalf("round %d: replica open on a missing directory: %v", round, err)
+			}
+			p.BecomeLeader(1, []int32{self})
+			produce(t, p, 1, plain("x"))
+		}
+	}
+}
