@@ -209,6 +209,12 @@
 //     and AppendAsFollower hold it for writing; Read, OffsetForTimestamp and
 //     friends for reading (reads are pread calls under the read lock).
 //  3. groupCommit.mu: the Sync rendezvous; never held while taking 1 or 2.
+//  4. flushTimers.mu: arming and stopping the flush and checkpoint timers
+//     (taken under mu by appends); a timer callback releases it before
+//     calling Sync.
+//  5. FileCache.mu: innermost, across all logs sharing the cache; held only
+//     to pin, unpin, evict or close descriptors (evictions close files under
+//     it, reopens happen outside it).
 //
 // LogStartOffset and LogEndOffset are atomics and take no lock.
 package storage
