@@ -40,7 +40,7 @@
 // compaction (0 <= numRecords <= lastOffsetDelta+1) and no size limit.
 // Nothing is ever allocated from a length field: lengths are checked against
 // the bytes actually present (input buffer or file size) first, and
-// recovery streams CRCs through a fixed 64 KiB buffer.
+// recovery streams CRCs through a fixed buffer of at most 64 KiB.
 //
 // # Directory layout
 //
