@@ -41,6 +41,8 @@ type options struct {
 	records    int
 	recordSize int
 	keep       bool
+	reuse      bool
+	profile    bool
 	extra      string
 }
 
@@ -53,6 +55,8 @@ func main() {
 	flag.IntVar(&o.records, "records", 200000, "records per produce throughput run")
 	flag.IntVar(&o.recordSize, "record-size", 100, "record value bytes")
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directory")
+	flag.BoolVar(&o.reuse, "reuse", false, "--dir already holds the topics: only restart and produce")
+	flag.BoolVar(&o.profile, "profile", false, "save CPU profiles of the restart and of each produce run in the data directory")
 	flag.StringVar(&o.extra, "broker-args", "", "extra broker flags, space separated")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -222,6 +226,33 @@ func (b *broker) sample() sample {
 	return s
 }
 
+// cpuProfile saves a CPU profile of the broker over d; with early it polls
+// for the HTTP endpoint first, to catch start-up from its beginning.
+func (b *broker) cpuProfile(path string, d time.Duration, early bool) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.http, int(d.Seconds()))
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if resp, err = http.Get(url); err == nil || !early || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	fmt.Println("saved", path)
+	return f.Close()
+}
+
 func topicName(i int) string { return fmt.Sprintf("scale-%05d", i) }
 
 func createTopics(b *broker, o options) error {
@@ -311,6 +342,18 @@ func run(o options) error {
 	total := o.topics * o.partitions
 	fmt.Printf("%d topics x %d partitions = %d partitions, data in %s\n", o.topics, o.partitions, total, dir)
 
+	if !o.reuse {
+		if err := createAndFill(o, dir); err != nil {
+			return err
+		}
+	}
+	return restartAndProduce(o, dir)
+}
+
+// createAndFill starts a broker on an empty directory, creates the topics,
+// writes 3 records to every partition and stops it cleanly.
+func createAndFill(o options, dir string) error {
+	total := o.topics * o.partitions
 	b, err := startBroker(o, dir, 1)
 	if err != nil {
 		return err
@@ -339,15 +382,32 @@ func run(o options) error {
 		return fmt.Errorf("stop: %w", err)
 	}
 	fmt.Printf("clean stop took %.1fs\n", time.Since(began).Seconds())
+	return nil
+}
 
-	b, err = startBroker(o, dir, 2)
+// restartAndProduce starts the broker on the filled directory, reports how
+// long it took to serve every topic and what it holds, and measures produce
+// throughput to every partition.
+func restartAndProduce(o options, dir string) error {
+	total := o.topics * o.partitions
+	b, err := startBroker(o, dir, 2)
 	if err != nil {
 		return err
 	}
 	defer b.stop()
+	var prof chan error
+	if o.profile {
+		prof = make(chan error, 1)
+		go func() { prof <- b.cpuProfile(filepath.Join(dir, "startup.pprof"), 8*time.Second, true) }()
+	}
 	up, err := b.waitReady(o.topics)
 	if err != nil {
 		return err
+	}
+	if prof != nil {
+		if err := <-prof; err != nil {
+			fmt.Println("start-up profile:", err)
+		}
 	}
 	fmt.Printf("restart: ready in %.2fs: %v\n", up.Seconds(), b.sample())
 	time.Sleep(3 * time.Second)
@@ -356,7 +416,18 @@ func run(o options) error {
 		name string
 		acks kgo.Acks
 	}{{"acks=1", kgo.LeaderAck()}, {"acks=all", kgo.AllISRAcks()}} {
+		if o.profile {
+			prof = make(chan error, 1)
+			go func() {
+				prof <- b.cpuProfile(filepath.Join(dir, "produce-"+strings.TrimPrefix(a.name, "acks=")+".pprof"), 5*time.Second, false)
+			}()
+		}
 		rate, err := produce(b, o, o.records, a.acks)
+		if prof != nil {
+			if err := <-prof; err != nil {
+				fmt.Println("produce profile:", err)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("produce %s: %w", a.name, err)
 		}
