@@ -10,7 +10,7 @@ PKGS     := ./...
 RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/membership/... ./internal/server/... ./internal/cluster/... \
              ./internal/controller/... ./internal/reconciler/... ./internal/chaoscheck/... ./internal/testlog/... ./internal/netfault/...
 
-.PHONY: all build run cluster cluster-stop test vet fmt-check bench fuzz chaos clean
+.PHONY: all build run cluster cluster-stop test vet fmt-check bench scale fuzz chaos clean
 
 all: build
 
@@ -44,6 +44,11 @@ fmt-check:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./storage/ ./wire/
+
+# One broker with 10 002 partitions (3 334 topics): start-up time, RSS,
+# descriptors, goroutines, produce throughput (deploy/scale). Takes minutes.
+scale: build
+	$(GO) run ./deploy/scale --bin $(BIN)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./wire/

@@ -89,7 +89,10 @@
 // are.
 //
 // Lock order: replication.mu, then fetcher.mu, then Partition.mu; and
-// Manager.mu before Partition.mu. Manager.mu is never held together with
+// Manager.mu before Partition.mu. Manager.mu is not held while a replica
+// opens or closes: Manager.opening claims the partition instead (an open,
+// close or Remove of the same partition waits for it), so many partitions
+// open concurrently. Manager.mu is never held together with
 // replication.mu or fetcher.mu. None is held across disk I/O that can block
 // for long, with two exceptions: a fetcher holds its own mutex (not
 // Partition.mu) while it fsyncs appended records under FsyncAlways, which

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/strombroker/strom/storage"
 )
 
 // Config configures a Manager.
@@ -20,6 +22,12 @@ type Config struct {
 	Logger                 *slog.Logger
 	// Replication configures ISR maintenance and follower fetching (replication.go).
 	Replication ReplicationConfig
+	// MaxOpenFiles bounds the descriptors the segment and index files of
+	// all hosted replicas hold open (storage.FileCache): idle ones are
+	// closed and reopened on use. 0: three quarters of the process's
+	// RLIMIT_NOFILE (see defaultMaxOpenFiles), the rest being left to
+	// connections and metadata.
+	MaxOpenFiles int
 }
 
 type tp struct {
@@ -35,7 +43,11 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[tp]*Partition
 	ids   map[tp][16]byte // guarded by mu: topic id each open replica was opened with (zero: unknown)
-	repl  *replication    // follower fetchers and the ISR loop
+	// opening: replicas being opened (without mu), closed or removed;
+	// the channel is closed when that is done. Guarded by mu.
+	opening map[tp]chan struct{}
+	repl    *replication // follower fetchers and the ISR loop
+	files   *storage.FileCache
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed when any partition's high watermark moves
@@ -59,13 +71,18 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := removeLeftovers(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	if cfg.MaxOpenFiles <= 0 {
+		cfg.MaxOpenFiles = defaultMaxOpenFiles()
+	}
 	m := &Manager{
-		cfg:    cfg,
-		logger: cfg.Logger,
-		parts:  make(map[tp]*Partition),
-		ids:    make(map[tp][16]byte),
-		notify: make(chan struct{}),
-		stop:   make(chan struct{}),
+		cfg:     cfg,
+		files:   storage.NewFileCache(cfg.MaxOpenFiles),
+		logger:  cfg.Logger,
+		parts:   make(map[tp]*Partition),
+		opening: make(map[tp]chan struct{}),
+		ids:     make(map[tp][16]byte),
+		notify:  make(chan struct{}),
+		stop:    make(chan struct{}),
 	}
 	m.repl = startReplication(m)
 	m.wg.Add(1)
@@ -102,17 +119,63 @@ func (m *Manager) OpenTopicID(topic string, index int32, topicID [16]byte, s Set
 		return nil, err
 	}
 	key := tp{topic, index}
-	if p, err := m.reopen(key, topicID, s); p != nil || err != nil {
+	for {
+		if p, err := m.reopen(key, topicID, s); p != nil || err != nil {
+			return p, err
+		}
+		m.mu.Lock()
+		if p, ok := m.parts[key]; ok && (topicID == ([16]byte{}) || m.ids[key] == topicID) {
+			m.mu.Unlock()
+			p.SetSettings(s) // opened concurrently by another caller
+			return p, nil
+		} else if ok {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("replica: open %s: opened concurrently with another topic id", DirName(topic, index))
+		}
+		if wait, ok := m.opening[key]; ok {
+			m.mu.Unlock()
+			<-wait // another caller is opening it: take its result
+			continue
+		}
+		select {
+		case <-m.stop:
+			m.mu.Unlock()
+			return nil, ErrClosed
+		default:
+		}
+		done := make(chan struct{})
+		m.opening[key] = done
+		m.mu.Unlock()
+
+		// Opened without m.mu, so that many partitions open (and recover)
+		// concurrently; opening[key] keeps other opens and Remove of this
+		// one partition out meanwhile.
+		p, err := m.openNew(key, topicID, s)
+		m.mu.Lock()
+		delete(m.opening, key)
+		close(done)
+		closed := false
+		select {
+		case <-m.stop:
+			closed = true
+		default:
+		}
+		if err == nil && !closed {
+			m.parts[key] = p
+			m.ids[key] = topicID
+		}
+		m.mu.Unlock()
+		if err == nil && closed {
+			return nil, errors.Join(ErrClosed, p.close(false))
+		}
 		return p, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if p, ok := m.parts[key]; ok && (topicID == ([16]byte{}) || m.ids[key] == topicID) {
-		p.SetSettings(s) // opened concurrently by another caller
-		return p, nil
-	} else if ok {
-		return nil, fmt.Errorf("replica: open %s: opened concurrently with another topic id", DirName(topic, index))
-	}
+}
+
+// openNew opens the replica of key, which is neither open nor being opened
+// (the caller marked it in m.opening), checking and recording topicID.
+func (m *Manager) openNew(key tp, topicID [16]byte, s Settings) (*Partition, error) {
+	topic, index := key.topic, key.index
 	name := DirName(topic, index)
 	write := false
 	if topicID != ([16]byte{}) {
@@ -122,7 +185,7 @@ func (m *Manager) OpenTopicID(topic string, index int32, topicID [16]byte, s Set
 		}
 	}
 	dir := filepath.Join(m.cfg.DataDir, name)
-	p, err := openPartition(dir, topic, index, m.cfg.NodeID, s, m.wake, m.logger.With("topic", topic, "partition", index))
+	p, err := openPartition(dir, topic, index, m.cfg.NodeID, s, m.files, m.wake, m.logger.With("topic", topic, "partition", index))
 	if err != nil {
 		return nil, fmt.Errorf("replica: open %s: %w", name, err)
 	}
@@ -135,8 +198,6 @@ func (m *Manager) OpenTopicID(topic string, index int32, topicID [16]byte, s Set
 	if m.repl != nil {
 		p.kickISR = m.repl.kickISR
 	}
-	m.parts[key] = p
-	m.ids[key] = topicID
 	return p, nil
 }
 
@@ -219,7 +280,14 @@ func (m *Manager) Remove(topic string, index int32) error {
 	if err := checkTopicName(topic); err != nil {
 		return err
 	}
-	err := m.closeReplica(tp{topic, index})
+	key := tp{topic, index}
+	m.repl.unfollow(key)
+	// Claimed, so that no open of the partition runs between closing the
+	// replica and moving its directory away (it would open a log in a
+	// directory about to vanish); an open waits and then starts afresh.
+	release := m.claim(key)
+	defer release()
+	err := m.closeClaimed(key)
 	name := DirName(topic, index)
 	if _, serr := os.Stat(filepath.Join(m.cfg.DataDir, name)); errors.Is(serr, os.ErrNotExist) {
 		return err
@@ -235,6 +303,37 @@ func (m *Manager) Remove(topic string, index int32) error {
 // keeping its data.
 func (m *Manager) closeReplica(key tp) error {
 	m.repl.unfollow(key)
+	release := m.claim(key) // let a concurrent open finish, then close what it opened
+	defer release()
+	return m.closeClaimed(key)
+}
+
+// claim waits until no open or removal of key is in progress and marks one
+// in progress (m.opening) until release is called.
+func (m *Manager) claim(key tp) (release func()) {
+	m.mu.Lock()
+	for {
+		wait, busy := m.opening[key]
+		if !busy {
+			break
+		}
+		m.mu.Unlock()
+		<-wait
+		m.mu.Lock()
+	}
+	done := make(chan struct{})
+	m.opening[key] = done
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.opening, key)
+		close(done)
+		m.mu.Unlock()
+	}
+}
+
+// closeClaimed closes the replica of key, if open; the caller claimed key.
+func (m *Manager) closeClaimed(key tp) error {
 	m.mu.Lock()
 	p, ok := m.parts[key]
 	delete(m.parts, key)
@@ -279,11 +378,38 @@ func (m *Manager) close() error {
 	m.parts = make(map[tp]*Partition)
 	m.ids = make(map[tp][16]byte)
 	m.mu.Unlock()
-	var errs []error
-	for _, p := range parts {
-		errs = append(errs, p.close(false))
-	}
+	err := closeAll(parts)
 	m.wake()
+	return err
+}
+
+// closeAll closes replicas concurrently, closeWorkers at a time: each Close
+// fsyncs its log, its directory and checkpoints, and with thousands of
+// partitions a sequential shutdown waits for each fsync in turn.
+func closeAll(parts map[tp]*Partition) error {
+	const closeWorkers = 16
+	ch := make(chan *Partition)
+	errc := make(chan error, len(parts))
+	var wg sync.WaitGroup
+	for range min(closeWorkers, len(parts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range ch {
+				errc <- p.close(false)
+			}
+		}()
+	}
+	for _, p := range parts {
+		ch <- p
+	}
+	close(ch)
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -110,8 +110,8 @@ type Partition struct {
 	hwWaits chan struct{} // closed when hw moves
 }
 
-func openPartition(dir, topic string, index int32, self int32, s Settings, changed func(), logger *slog.Logger) (*Partition, error) {
-	l, err := storage.Open(dir, s.Log, logger)
+func openPartition(dir, topic string, index int32, self int32, s Settings, files *storage.FileCache, changed func(), logger *slog.Logger) (*Partition, error) {
+	l, err := storage.OpenShared(dir, s.Log, logger, files)
 	if err != nil {
 		return nil, err
 	}

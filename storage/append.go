@@ -161,7 +161,7 @@ func (l *Log) appendLocked(b []byte, hs []BatchHeader, cfg Config) error {
 		return err
 	}
 	l.size += int64(len(b))
-	l.writeGen++
+	l.dirtied()
 	l.logEnd.Store(s.next)
 	return nil
 }

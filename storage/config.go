@@ -12,7 +12,7 @@ type FsyncPolicy string
 const (
 	// FsyncAlways: Sync() is called before every ack; concurrent callers share one fsync (group commit).
 	FsyncAlways FsyncPolicy = "always"
-	// FsyncInterval: a background flusher fsyncs dirty logs every Config.FlushInterval.
+	// FsyncInterval: a dirty log is fsynced Config.FlushInterval after its first unsynced append.
 	FsyncInterval FsyncPolicy = "interval"
 	// FsyncNever: leave it to the OS page cache (Kafka's default; safe against process crashes only).
 	FsyncNever FsyncPolicy = "never"

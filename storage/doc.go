@@ -40,7 +40,7 @@
 // compaction (0 <= numRecords <= lastOffsetDelta+1) and no size limit.
 // Nothing is ever allocated from a length field: lengths are checked against
 // the bytes actually present (input buffer or file size) first, and
-// recovery streams CRCs through a fixed 64 KiB buffer.
+// recovery streams CRCs through a fixed buffer of at most 64 KiB.
 //
 // # Directory layout
 //
@@ -101,7 +101,7 @@
 //
 // The recovery point (Kafka's recovery-point-offset-checkpoint, one file
 // per partition here) moves up to the log end a successful Sync covered; it
-// is written when it moved, every minute (from the flusher goroutine,
+// is written a minute after a Sync moved it (from a timer,
 // whatever the fsync policy) and by Close, and lowered in the file at once by
 // any truncation below it. A stale (low) value only makes recovery recheck
 // more; a missing one means 0.
@@ -115,6 +115,17 @@
 // per lookup. Nothing is mmapped or preallocated, so an idle partition costs
 // a few KiB. Consecutive reads at the tail skip the index entirely via a
 // cached (segment, offset, position) hint.
+//
+// # Descriptors and goroutines
+//
+// Logs opened with OpenShared share a FileCache: their segment and index
+// files are handles whose descriptors the cache closes, least recently used
+// first, when more than its limit are open and idle, and reopens on the
+// next use; a descriptor is never closed under a read, write or fsync in
+// progress. So the descriptors held are bounded by the cache (softly: in-use
+// files are never evicted), not by partitions times segments. A log holds
+// no goroutine: the interval fsync and the recovery point checkpoint run
+// from timers armed only when there is something to do (see Fsync policy).
 //
 // # Recovery (Open)
 //
@@ -166,8 +177,9 @@
 // need; one of them runs fsync while later appends proceed, and every
 // waiter covered by that fsync returns without another. Eight concurrent
 // producers therefore cost about one fsync per round, not eight.
-// FsyncInterval: a goroutine owned by the Log (stopped by Close) calls Sync
-// every FlushInterval when there were appends. FsyncNever: no fsync except
+// FsyncInterval: the first append after a Sync arms a timer that calls Sync
+// FlushInterval later (stopped by Close); an idle log holds no goroutine and
+// no timer, so thousands of partitions cost nothing while idle. FsyncNever: no fsync except
 // on roll (indexes of the finished segment), in explicit Sync calls and in
 // Close; durable against process crashes only (Kafka's default).
 // Sync fsyncs the .log data of the active segment and of segments rolled
@@ -197,6 +209,12 @@
 //     and AppendAsFollower hold it for writing; Read, OffsetForTimestamp and
 //     friends for reading (reads are pread calls under the read lock).
 //  3. groupCommit.mu: the Sync rendezvous; never held while taking 1 or 2.
+//  4. flushTimers.mu: arming and stopping the flush and checkpoint timers
+//     (taken under mu by appends); a timer callback releases it before
+//     calling Sync.
+//  5. FileCache.mu: innermost, across all logs sharing the cache; held only
+//     to pin, unpin, evict or close descriptors (evictions close files under
+//     it, reopens happen outside it).
 //
 // LogStartOffset and LogEndOffset are atomics and take no lock.
 package storage

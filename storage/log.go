@@ -56,14 +56,12 @@ type Log struct {
 
 	hint atomic.Pointer[readHint]
 
-	// rpEvery is how often the flusher checkpoints a moved recovery point
+	// rpEvery is how long after a move the recovery point is checkpointed
 	// (Kafka's log.flush.offset.checkpoint.interval.ms).
 	rpEvery time.Duration
 
-	gc         groupCommit
-	cfgChanged chan struct{}
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	gc     groupCommit
+	timers flushTimers
 }
 
 // Open opens (creating if needed) the log in dir, recovering the active
@@ -71,6 +69,16 @@ type Log struct {
 // A nil logger discards log output.
 func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	return openLog(dir, cfg, logger, osFS{})
+}
+
+// OpenShared is Open with the log's segment and index files opened through
+// files, which bounds the descriptors held by all the logs sharing it (see
+// FileCache). A nil files is Open.
+func OpenShared(dir string, cfg Config, logger *slog.Logger, files *FileCache) (*Log, error) {
+	if files == nil {
+		return Open(dir, cfg, logger)
+	}
+	return openLog(dir, cfg, logger, files)
 }
 
 func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log, error) {
@@ -85,25 +93,34 @@ func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log
 		return nil, ioErr("create log dir", err)
 	}
 	l := &Log{
-		dir:        dir,
-		logger:     logger.With("log", dir),
-		fs:         fsys,
-		now:        time.Now,
-		epochs:     epochCache{path: filepath.Join(dir, epochCheckpoint)},
-		cfgChanged: make(chan struct{}, 1),
-		stop:       make(chan struct{}),
-		rpEvery:    recoveryCheckpointInterval,
+		dir:     dir,
+		logger:  logger.With("log", dir),
+		fs:      fsys,
+		now:     time.Now,
+		epochs:  epochCache{path: filepath.Join(dir, epochCheckpoint)},
+		rpEvery: recoveryCheckpointInterval,
 	}
 	l.cfg.Store(&cfg)
 	l.gc.cond.L = &l.gc.mu
+	// No timer may fire while load works on the log without locks: they
+	// are armed once it is done.
+	l.timers.stopped = true
 	if err := l.load(); err != nil {
 		for _, s := range l.segs {
 			s.close()
 		}
 		return nil, err
 	}
-	l.wg.Add(1)
-	go l.flusher()
+	l.timers.mu.Lock()
+	l.timers.stopped = false
+	l.timers.mu.Unlock()
+	if l.writeGen > 0 {
+		l.armFlush() // recovery created files or queued rechecked segments
+	}
+	// Recovery may have moved the recovery point (a clean shutdown).
+	if l.recoveryPoint > max(l.rpSaved, 0) {
+		l.armCheckpoint()
+	}
 	return l, nil
 }
 
@@ -467,7 +484,7 @@ func (l *Log) saveRecoveryPointLocked(rp int64) error {
 // fsyncs the directory. Caller holds mu.
 func (l *Log) markDirDirty() {
 	l.dirDirty = true
-	l.writeGen++
+	l.dirtied()
 }
 
 func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
@@ -511,7 +528,8 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
 // SetConfig applies a new configuration (topic config change). Zero fields
 // take defaults; an unknown fsync policy keeps the current one (and is
 // logged). Segment size/time limits apply from the next append, retention
-// limits at the next EnforceRetention, the flush interval immediately.
+// limits at the next EnforceRetention, the flush interval from the next
+// scheduled flush.
 func (l *Log) SetConfig(cfg Config) {
 	if err := cfg.Validate(); err != nil {
 		l.logger.Warn("ignoring invalid fsync policy", "err", err)
@@ -519,10 +537,7 @@ func (l *Log) SetConfig(cfg Config) {
 	}
 	cfg = cfg.normalized()
 	l.cfg.Store(&cfg)
-	select {
-	case l.cfgChanged <- struct{}{}:
-	default:
-	}
+	l.armFlush() // a switch to FsyncInterval flushes what is dirty
 }
 
 // Close flushes and closes files. It fsyncs the log regardless of the fsync
@@ -553,8 +568,7 @@ func (l *Log) Close() error {
 	}
 	l.mu.Unlock()
 	l.fileMu.Unlock()
-	close(l.stop)
-	l.wg.Wait()
+	l.timers.stop()
 	return err
 }
 

@@ -187,7 +187,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.cutActiveLocked(offset); err != nil {
 		return err
 	}
-	l.writeGen++
+	l.dirtied()
 	return l.publishTruncatedEndLocked(l.active().next)
 }
 

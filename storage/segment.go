@@ -325,7 +325,9 @@ func (s *segment) rescan(keep int, limit int64, verify bool, indexInterval int64
 	if limit <= pos {
 		return nil, nil
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(s.log, pos, limit-pos), scanBufferSize)
+	// The buffer is no larger than what there is to scan: a restart of
+	// thousands of small partitions would otherwise allocate 64 KiB each.
+	r := bufio.NewReaderSize(io.NewSectionReader(s.log, pos, limit-pos), int(min(max(limit-pos, 4096), scanBufferSize)))
 	hdr := make([]byte, batchHeaderSize)
 	torn := func(err error) (error, error) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

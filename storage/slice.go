@@ -55,7 +55,7 @@ func (l *Log) ReadSlice(offset int64, maxBytes int, upTo int64) (sl Slice, ok bo
 	if s == nil || pos < 0 || pos >= s.size {
 		return Slice{}, true, nil
 	}
-	if _, isOS := s.log.(*os.File); !isOS {
+	if !sendfileable(s.log) {
 		return Slice{}, false, nil
 	}
 
@@ -136,4 +136,14 @@ func (s *segment) lastIndexedWithin(fsys fileSystem, limit, upTo int64) int64 {
 		return -1
 	}
 	return int64(pos)
+}
+
+// sendfileable reports whether f is a real file on disk (not a test's fault
+// injector), whose path a Slice may open for sendfile.
+func sendfileable(f file) bool {
+	switch f.(type) {
+	case *os.File, *cachedFile:
+		return true
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,7 +127,10 @@ func (l *Log) doSync() (uint64, error) {
 	if dirDirty {
 		l.dirDirty = false
 	}
-	l.recoveryPoint = max(l.recoveryPoint, end)
+	if end > l.recoveryPoint {
+		l.recoveryPoint = end
+		l.armCheckpoint()
+	}
 	// Drop the rolled segments we synced (they are a prefix of unsynced:
 	// segments are only appended to it).
 	if len(l.unsynced) >= len(rolled) {
@@ -135,45 +139,116 @@ func (l *Log) doSync() (uint64, error) {
 	return gen, nil
 }
 
-// flusher is the FsyncInterval background goroutine, owned by the Log and
-// stopped by Close. It re-reads the config on every change, so SetConfig can
-// switch policies at runtime.
-func (l *Log) flusher() {
-	defer l.wg.Done()
-	ck := time.NewTicker(l.rpEvery)
-	defer ck.Stop()
-	for {
-		cfg := l.config()
-		var tick <-chan time.Time
-		var timer *time.Timer
-		if cfg.Fsync == FsyncInterval {
-			timer = time.NewTimer(cfg.FlushInterval)
-			tick = timer.C
+// flushTimers replaces a background goroutine per log: a broker with
+// thousands of partitions must not pay a goroutine, a ticker and a wake-up
+// per second for each idle one. Timers are armed only when there is work:
+// the interval fsync when an append dirties the log (FsyncInterval), the
+// recovery point checkpoint when a Sync moved the recovery point. An idle
+// log holds no timer at all. Close stops them and waits for a callback in
+// progress.
+type flushTimers struct {
+	armed atomic.Bool // flush != nil; lets appends skip mu when a flush is already pending
+
+	mu      sync.Mutex
+	stopped bool
+	flush   *time.Timer    // pending interval fsync, nil if none
+	ck      *time.Timer    // pending recovery point checkpoint, nil if none
+	running sync.WaitGroup // callbacks in progress; Add only under mu while !stopped
+}
+
+// dirtied records a change that a Sync must cover (an append, a created or
+// removed file, a truncation) and, under FsyncInterval, makes sure a flush
+// is scheduled. Caller holds mu for writing.
+func (l *Log) dirtied() {
+	l.writeGen++
+	l.armFlush()
+}
+
+// armFlush schedules an interval fsync FlushInterval from now unless one is
+// pending or the policy is not FsyncInterval.
+func (l *Log) armFlush() {
+	if l.timers.armed.Load() {
+		return
+	}
+	cfg := l.config()
+	if cfg.Fsync != FsyncInterval {
+		return
+	}
+	t := &l.timers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped || t.flush != nil {
+		return
+	}
+	t.flush = time.AfterFunc(cfg.FlushInterval, l.onFlushTimer)
+	t.armed.Store(true)
+}
+
+// armCheckpoint schedules a recovery point checkpoint rpEvery from now
+// unless one is pending.
+func (l *Log) armCheckpoint() {
+	t := &l.timers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped || t.ck != nil {
+		return
+	}
+	t.ck = time.AfterFunc(l.rpEvery, l.onCheckpointTimer)
+}
+
+// begin marks a timer callback as running; false once the log is closing.
+// clear drops the fired timer so that the next change arms a new one.
+func (t *flushTimers) begin(clear func()) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	clear()
+	t.running.Add(1)
+	return true
+}
+
+// stop cancels pending timers and waits for a callback in progress. Called
+// by Close without holding fileMu or mu (callbacks take them).
+func (t *flushTimers) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	for _, tm := range []*time.Timer{t.flush, t.ck} {
+		if tm != nil {
+			tm.Stop()
 		}
-		select {
-		case <-l.stop:
-			if timer != nil {
-				timer.Stop()
-			}
-			return
-		case <-l.cfgChanged:
-			if timer != nil {
-				timer.Stop()
-			}
-		case <-ck.C:
-			if timer != nil {
-				timer.Stop()
-			}
-			if err := l.checkpointRecoveryPoint(); err != nil && !errors.Is(err, ErrClosed) {
-				l.logger.Warn("recovery point checkpoint failed", "err", err)
-			}
-		case <-tick:
-			if l.dirty() {
-				if err := l.Sync(); err != nil && !errors.Is(err, ErrClosed) {
-					l.logger.Error("background flush failed", "err", err)
-				}
-			}
-		}
+	}
+	t.flush, t.ck = nil, nil
+	t.mu.Unlock()
+	t.running.Wait()
+}
+
+// onFlushTimer is the interval fsync. Appends made while it runs arm the
+// next one (armed is cleared before the Sync).
+func (l *Log) onFlushTimer() {
+	t := &l.timers
+	if !t.begin(func() { t.flush = nil; t.armed.Store(false) }) {
+		return
+	}
+	defer t.running.Done()
+	if l.config().Fsync != FsyncInterval || !l.dirty() {
+		return
+	}
+	if err := l.Sync(); err != nil && !errors.Is(err, ErrClosed) {
+		l.logger.Error("background flush failed", "err", err)
+	}
+}
+
+// onCheckpointTimer writes the recovery point checkpoint if it moved.
+func (l *Log) onCheckpointTimer() {
+	t := &l.timers
+	if !t.begin(func() { t.ck = nil }) {
+		return
+	}
+	defer t.running.Done()
+	if err := l.checkpointRecoveryPoint(); err != nil && !errors.Is(err, ErrClosed) {
+		l.logger.Warn("recovery point checkpoint failed", "err", err)
 	}
 }
 

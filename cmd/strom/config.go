@@ -202,6 +202,7 @@ var settings = []setting{
 	}},
 	{"fetch-max-bytes", []string{"fetch.max.bytes"}, "most record bytes in one Fetch response", intSetter(func(c *server.Config, n int) { c.FetchMaxBytes = int32(n) })},
 	{"max-incremental-fetch-session-cache-slots", []string{"max.incremental.fetch.session.cache.slots"}, "most incremental fetch sessions (KIP-227) kept; 0 = none", intSetter(func(c *server.Config, n int) { c.FetchSessionCacheSlots = n })},
+	{"log-max-open-files", []string{"log.max.open.files"}, "segment and index file descriptors held open at most, over all partitions; idle ones are closed and reopened on use (0: 3/4 of RLIMIT_NOFILE)", intSetter(func(c *server.Config, n int) { c.LogMaxOpenFiles = n })},
 	{"max-connections", []string{"max.connections"}, "connections accepted per listener; more are closed at once", intSetter(func(c *server.Config, n int) { c.MaxConnections = n })},
 	{"max-connections-per-ip", []string{"max.connections.per.ip"}, "connections accepted per listener from one IP address", intSetter(func(c *server.Config, n int) { c.MaxConnectionsPerIP = n })},
 	{"connections-max-idle-ms", []string{"connections.max.idle.ms"}, "close connections idle this long (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ConnectionsMaxIdle })},

@@ -94,6 +94,16 @@ func runBroker(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Metrics and pprof come up first: a slow start (thousands of
+	// partitions to recover) is when they are wanted.
+	if cfg.HTTPAddr != "" {
+		stopHTTP, err := startHTTP(cfg.HTTPAddr, logger)
+		if err != nil {
+			logger.Error("cannot serve --http-addr", "addr", cfg.HTTPAddr, "err", err)
+			return 1
+		}
+		defer stopHTTP()
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = srv.Start(startCtx)
 	cancel()
@@ -102,15 +112,6 @@ func runBroker(args []string, stderr io.Writer) int {
 		return 1
 	}
 	logger.Info("strom broker started", "version", version, "node_id", cfg.NodeID, "data_dir", cfg.DataDir)
-	if cfg.HTTPAddr != "" {
-		stopHTTP, err := startHTTP(cfg.HTTPAddr, logger)
-		if err != nil {
-			logger.Error("cannot serve --http-addr", "addr", cfg.HTTPAddr, "err", err)
-			srv.Close()
-			return 1
-		}
-		defer stopHTTP()
-	}
 	<-ctx.Done()
 	stop()
 	logger.Info("shutting down: closing listeners, flushing logs")

@@ -184,6 +184,7 @@ func (r *Reconciler) run() {
 func (r *Reconciler) pass() {
 	st := r.meta.State()
 	self := r.cfg.NodeID
+	r.preopen(st)
 	want := make(map[string]map[int32]bool)
 	for name, t := range st.Topics {
 		for _, p := range t.Partitions {
@@ -206,6 +207,61 @@ func (r *Reconciler) pass() {
 	close(r.passed)
 	r.passed = make(chan struct{})
 	r.mu.Unlock()
+}
+
+// preopenWorkers is how many replicas preopen opens at once. Opening is
+// mostly waiting for the disk (a directory fsync per partition, recovery
+// reads), so more than the cores; concurrent fsyncs share journal commits.
+const preopenWorkers = 16
+
+// preopen opens, concurrently, the replicas the state places here that are
+// not open yet (all of them at start-up), so that a broker with thousands of
+// partitions does not open and recover them one after another; host then
+// finds them open. A replica that fails to open here is opened (and its
+// error logged) by host.
+func (r *Reconciler) preopen(st *raftmeta.State) {
+	type job struct {
+		t *raftmeta.Topic
+		p int32
+	}
+	open := make(map[string]map[int32]bool)
+	for _, part := range r.replicas.Partitions() {
+		if open[part.Topic] == nil {
+			open[part.Topic] = make(map[int32]bool)
+		}
+		open[part.Topic][part.Index] = true
+	}
+	var jobs []job
+	for _, t := range st.Topics {
+		for _, p := range t.Partitions {
+			if slices.Contains(p.Replicas, r.cfg.NodeID) && !open[t.Name][p.Index] {
+				jobs = append(jobs, job{t, p.Index})
+			}
+		}
+	}
+	if len(jobs) < 2 {
+		return
+	}
+	ch := make(chan job)
+	var wg sync.WaitGroup
+	for range min(preopenWorkers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				_, _ = r.replicas.OpenTopicID(j.t.Name, j.p, j.t.ID, r.cfg.Settings(j.t))
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(ch)
+	for _, j := range jobs {
+		select {
+		case ch <- j:
+		case <-r.ctx.Done():
+			return
+		}
+	}
 }
 
 // host opens one replica this broker should host and applies its

@@ -61,6 +61,11 @@ type Config struct {
 	// the most incremental fetch sessions (KIP-227) kept at once; 0 turns
 	// sessions off (every Fetch is answered in full).
 	FetchSessionCacheSlots int
+	// LogMaxOpenFiles is Strom's log.max.open.files: the descriptors the
+	// segment and index files of all partitions hold open at most (idle
+	// ones are closed and reopened on use; replica.Config.MaxOpenFiles).
+	// 0: three quarters of the process's RLIMIT_NOFILE.
+	LogMaxOpenFiles int
 	// MaxConnections is max.connections: connections beyond this many
 	// (per listener) are closed as soon as they are accepted.
 	MaxConnections int
@@ -324,6 +329,9 @@ func (c *Config) validateLimits() []error {
 	}
 	if c.FetchSessionCacheSlots < 0 {
 		errs = append(errs, fmt.Errorf("max.incremental.fetch.session.cache.slots must be >= 0, got %d", c.FetchSessionCacheSlots))
+	}
+	if c.LogMaxOpenFiles < 0 {
+		errs = append(errs, fmt.Errorf("log.max.open.files must be >= 0, got %d", c.LogMaxOpenFiles))
 	}
 	if c.MaxConnections < 1 {
 		errs = append(errs, fmt.Errorf("max.connections must be >= 1, got %d", c.MaxConnections))

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -70,8 +71,19 @@ func checkBatchCount(body []byte, codec int16, want int32) error {
 		return err
 	}
 	defer closeFn()
-	return countRecords(bufio.NewReaderSize(io.LimitReader(r, maxDecompressedBatch+1), 32<<10), want)
+	br := countReaders.Get().(*bufio.Reader)
+	br.Reset(io.LimitReader(r, maxDecompressedBatch+1))
+	defer func() {
+		br.Reset(nil) // drop the batch's reader before pooling
+		countReaders.Put(br)
+	}()
+	return countRecords(br, want)
 }
+
+// countReaders pools the 32 KiB read buffers of checkBatchCount: a produce
+// request to thousands of partitions carries a batch for each, and a fresh
+// buffer per batch made allocation and zeroing a per-partition fixed cost.
+var countReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // recordsReader returns a reader of body's records and a function to
 // release it.

@@ -172,6 +172,7 @@ func (s *Server) replicaConfig() replica.Config {
 		NodeID:                 s.cfg.NodeID,
 		DataDir:                s.cfg.DataDir,
 		RetentionCheckInterval: s.cfg.RetentionCheckInterval,
+		MaxOpenFiles:           s.cfg.LogMaxOpenFiles,
 		Logger:                 s.logger.With("component", "replica"),
 		Replication:            repl,
 	}
