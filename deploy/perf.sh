@@ -5,6 +5,7 @@
 #
 #   make build && deploy/perf.sh            # 3 alternating runs
 #   RUNS=5 RECORDS=3000000 deploy/perf.sh   # more of each
+#   STROM_BROKER_BIN=/tmp/strom-old deploy/perf.sh  # brokers of another build
 #
 # Per run and setup it starts fresh brokers in a temp dir, creates fresh
 # topics (1 and 6 partitions), then measures with `strom bench produce`
@@ -17,6 +18,7 @@
 set -euo pipefail
 
 BIN=${STROM_BIN:-bin/strom}
+BROKER_BIN=${STROM_BROKER_BIN:-$BIN} # brokers of another build, same client: before/after
 RUNS=${RUNS:-3}
 RECORDS=${RECORDS:-2000000}
 E2E_RECORDS=${E2E_RECORDS:-30000}
@@ -49,7 +51,7 @@ start() {
 			args=(--raft-addr "127.0.0.1:$((k + 1))" --gossip-addr "127.0.0.1:$((k + 2))" --join "$join" --bootstrap-expect "$n")
 		fi
 		mkdir -p "$DIR/run/b$id"
-		"$BIN" broker --node-id "$id" --listen "127.0.0.1:$k" --data-dir "$DIR/run/b$id" "${args[@]}" >"$DIR/run/b$id.log" 2>&1 &
+		"$BROKER_BIN" broker --node-id "$id" --listen "127.0.0.1:$k" --data-dir "$DIR/run/b$id" "${args[@]}" >"$DIR/run/b$id.log" 2>&1 &
 		PIDS+=($!)
 	done
 	BROKERS=$seeds
