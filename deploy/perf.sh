@@ -62,7 +62,8 @@ start() {
 		fi
 		sleep 0.5
 	done
-	log "brokers did not come up; logs in $DIR/run"
+	mkdir -p "$DIR/failed" && cp "$DIR"/run/*.log "$DIR/failed/"
+	log "brokers did not come up; logs in $DIR/failed"
 	exit 1
 }
 
