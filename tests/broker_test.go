@@ -156,25 +156,45 @@ func (b *broker) launch() <-chan string {
 // launch started, and records the Kafka address it advertises.
 func (b *broker) awaitReady(ready <-chan string) {
 	b.t.Helper()
+	if err := b.awaitReadyErr(ready); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// awaitReadyErr is awaitReady returning what went wrong; a broker that
+// exited has its last log lines in the error (a port taken under it shows
+// there as "address already in use").
+func (b *broker) awaitReadyErr(ready <-chan string) error {
 	select {
 	case adv := <-ready:
-		_, portStr, err := net.SplitHostPort(adv)
-		port, perr := strconv.Atoi(portStr)
-		if err != nil || perr != nil || port == 0 {
-			b.Kill()
-			b.t.Fatalf("broker: cannot parse advertised address %q", adv)
-		}
-		if b.port != 0 && port != b.port {
-			b.Kill()
-			b.t.Fatalf("broker: restarted on port %d, want %d", port, b.port)
-		}
-		b.port, b.addr = port, adv
+		return b.readyAt(adv)
 	case <-b.exited:
-		b.t.Fatalf("broker: exited before listening for clients: %v", b.exitErr)
+		return b.exitedEarly()
 	case <-time.After(brokerStartTimeout):
 		b.Kill()
-		b.t.Fatalf("broker: no %q line within %v", "listening for Kafka clients", brokerStartTimeout)
+		return fmt.Errorf("broker %d: no %q line within %v", b.nodeID, "listening for Kafka clients", brokerStartTimeout)
 	}
+}
+
+// readyAt takes the advertised address a started broker printed.
+func (b *broker) readyAt(adv string) error {
+	_, portStr, err := net.SplitHostPort(adv)
+	port, perr := strconv.Atoi(portStr)
+	if err != nil || perr != nil || port == 0 {
+		b.Kill()
+		return fmt.Errorf("broker: cannot parse advertised address %q", adv)
+	}
+	if b.port != 0 && port != b.port {
+		b.Kill()
+		return fmt.Errorf("broker: restarted on port %d, want %d", port, b.port)
+	}
+	b.port, b.addr = port, adv
+	return nil
+}
+
+// exitedEarly describes a broker that exited before it was ready.
+func (b *broker) exitedEarly() error {
+	return fmt.Errorf("broker %d: exited before listening for clients: %v; last lines:\n%s", b.nodeID, b.exitErr, b.logTail(2000))
 }
 
 // readStderr copies the process's stderr into the log, reports the advertised

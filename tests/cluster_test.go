@@ -41,8 +41,28 @@ type procCluster struct {
 
 // startCluster launches n brokers together (each waits for the quorum of
 // bootstrap-expect n before it serves clients) and waits until all serve.
-// extra flags go to every broker, after clusterFlags.
+// extra flags go to every broker, after clusterFlags. Ports are picked free
+// and bound a moment later by the brokers, so something else can take one in
+// between; a broker that then cannot bind exits, and the whole cluster is
+// started again on new ports, up to three times.
 func startCluster(t *testing.T, n int, extra ...string) *procCluster {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		c, err := tryStartCluster(t, n, extra...)
+		if err == nil {
+			return c
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			t.Logf("cluster start attempt %d: %v; starting again on new ports", attempt, err)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+// tryStartCluster is one attempt of startCluster; on failure every broker it
+// launched is killed again.
+func tryStartCluster(t *testing.T, n int, extra ...string) (*procCluster, error) {
 	t.Helper()
 	c := &procCluster{t: t}
 	type ports struct{ kafka, raft, gossip int }
@@ -83,10 +103,40 @@ func startCluster(t *testing.T, n int, extra ...string) *procCluster {
 	for i, b := range c.brokers {
 		readies[i] = b.launch()
 	}
-	for i, b := range c.brokers {
-		b.awaitReady(readies[i])
+	// A broker that exits (a port taken under it) ends every wait: the
+	// others wait for a quorum that cannot form.
+	exited := make(chan *broker, n)
+	for _, b := range c.brokers {
+		go func() {
+			<-b.exited
+			exited <- b
+		}()
 	}
-	return c
+	var errs []error
+	for i, b := range c.brokers {
+		select {
+		case adv := <-readies[i]:
+			if err := b.readyAt(adv); err != nil {
+				errs = append(errs, err)
+			}
+		case x := <-exited:
+			errs = append(errs, x.exitedEarly())
+		case <-time.After(brokerStartTimeout):
+			errs = append(errs, fmt.Errorf("broker %d: no %q line within %v", b.nodeID, "listening for Kafka clients", brokerStartTimeout))
+		}
+		if len(errs) > 0 {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		for _, b := range c.brokers {
+			if b.running() {
+				b.Kill()
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
 }
 
 // freePort reserves a loopback port free for both TCP and UDP (gossip uses
