@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -117,6 +118,23 @@ var settings = []setting{
 	}},
 	{"gossip-addr", []string{"gossip.addr"}, "host:port for cluster membership gossip", func(c *server.Config, v string) error {
 		c.GossipAddr = v
+		return nil
+	}},
+	{"gossip-encryption-keys", []string{"gossip.encryption.keys"}, "comma-separated base64 AES keys (16, 24 or 32 bytes) encrypting all gossip; the first encrypts, all decrypt (rotate by rolling restarts). Prefer the env var or a properties file: flags show in ps", func(c *server.Config, v string) error {
+		c.GossipKeys = nil
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k == "" {
+				continue
+			}
+			b, err := base64.StdEncoding.DecodeString(k)
+			if err != nil {
+				return fmt.Errorf("a gossip key is not base64: %v", err)
+			}
+			if n := len(b); n != 16 && n != 24 && n != 32 {
+				return fmt.Errorf("a gossip key is %d bytes, want 16, 24 or 32 (e.g. head -c 32 /dev/urandom | base64)", n)
+			}
+			c.GossipKeys = append(c.GossipKeys, b)
+		}
 		return nil
 	}},
 	{"raft-advertise", []string{"raft.advertise"}, "host:port other brokers dial for Raft (needed when --raft-addr binds 0.0.0.0; a name such as the container hostname is fine)", func(c *server.Config, v string) error {

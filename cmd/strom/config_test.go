@@ -242,6 +242,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"advertise without port", []string{"--advertise", "host:0"}, env{}, []string{"advertised.listeners", "port"}},
 		{"advertise unknown listener name", []string{"--listen", "A://127.0.0.1:1,B://127.0.0.1:2", "--advertise", "C://h:1"}, env{}, []string{"advertised.listeners", "C://"}},
 		{"duplicate listener names", []string{"--listen", "A://127.0.0.1:1,a://127.0.0.1:2"}, env{}, []string{"listeners", "used twice"}},
+		{"gossip key not base64", nil, env{"STROM_GOSSIP_ENCRYPTION_KEYS": "not base64!"}, []string{"STROM_GOSSIP_ENCRYPTION_KEYS", "base64"}},
+		{"gossip key of 8 bytes", []string{"--gossip-encryption-keys", "AAAAAAAAAAA="}, env{}, []string{"--gossip-encryption-keys", "8 bytes"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,6 +258,24 @@ func TestLoadConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadConfigGossipKeys: gossip.encryption.keys decodes base64 keys in
+// order (the first encrypts) from a properties file, the env or a flag.
+func TestLoadConfigGossipKeys(t *testing.T) {
+	k1 := strings.Repeat("A", 43) + "=" // 32 zero bytes
+	k2 := "AQEBAQEBAQEBAQEBAQEBAQ=="    // 16 bytes of 1
+	cfg, _, _ := load(t, []string{"--config", writeProps(t, "gossip.encryption.keys="+k1+", "+k2+"\n")}, env{})
+	if len(cfg.GossipKeys) != 2 || len(cfg.GossipKeys[0]) != 32 || !bytes.Equal(cfg.GossipKeys[1], bytes.Repeat([]byte{1}, 16)) {
+		t.Fatalf("keys from properties: %v", cfg.GossipKeys)
+	}
+	cfg, _, _ = load(t, nil, env{"STROM_GOSSIP_ENCRYPTION_KEYS": k2})
+	if len(cfg.GossipKeys) != 1 || len(cfg.GossipKeys[0]) != 16 {
+		t.Fatalf("keys from env: %v", cfg.GossipKeys)
+	}
+	if cfg, _, _ = load(t, nil, env{}); cfg.GossipKeys != nil {
+		t.Fatalf("keys by default: %v", cfg.GossipKeys)
 	}
 }
 

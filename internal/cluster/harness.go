@@ -174,11 +174,8 @@ func (c *Cluster) startWith(ctx context.Context, b *Broker) error {
 	return nil
 }
 
-// Add starts one more broker that joins the running cluster through gossip,
-// the way an operator adds a 4th broker: same bootstrap-expect, a new id, a
-// join list of the existing brokers. It joins the controller quorum as a
-// non-voter.
-func (c *Cluster) Add(opts ...Option) *Broker {
+// prepare configures one more broker like Add's, without starting it.
+func (c *Cluster) prepare(opts ...Option) *Broker {
 	c.t.Helper()
 	first := c.Brokers[0]
 	cfg := first.Cfg
@@ -200,10 +197,28 @@ func (c *Cluster) Add(opts ...Option) *Broker {
 	}
 	b := &Broker{ID: id, Cfg: cfg}
 	c.Brokers = append(c.Brokers, b)
+	return b
+}
+
+// Add starts one more broker that joins the running cluster through gossip,
+// the way an operator adds a 4th broker: same bootstrap-expect, a new id, a
+// join list of the existing brokers. It joins the controller quorum as a
+// non-voter.
+func (c *Cluster) Add(opts ...Option) *Broker {
+	c.t.Helper()
+	b := c.prepare(opts...)
 	if err := c.start(b); err != nil {
-		c.t.Fatalf("add broker %d: %v", id, err)
+		c.t.Fatalf("add broker %d: %v", b.ID, err)
 	}
 	return b
+}
+
+// TryAdd is Add within ctx, returning the start error instead of failing
+// the test (the broker stays in Brokers, not running).
+func (c *Cluster) TryAdd(ctx context.Context, opts ...Option) (*Broker, error) {
+	c.t.Helper()
+	b := c.prepare(opts...)
+	return b, c.startWith(ctx, b)
 }
 
 // Broker returns the broker with id.

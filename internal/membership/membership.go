@@ -136,6 +136,15 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	mc.Alive = h
 	mc.Merge = h
 	mc.DeadNodeReclaimTime = deadNodeReclaim
+	if len(cfg.Keys) > 0 {
+		kr, err := memberlist.NewKeyring(cfg.Keys[1:], cfg.Keys[0])
+		if err != nil {
+			_ = mc.Transport.Shutdown()
+			return nil, fmt.Errorf("membership: gossip keys: %w", err)
+		}
+		mc.Keyring = kr
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
 
 	m.events = newEventQueue(cfg.eventBuffer())
 	ml, err := memberlist.Create(mc)

@@ -105,6 +105,10 @@ type Config struct {
 	// GossipAdvertise is the gossip address peers dial (an IP:port), when
 	// GossipAddr binds a wildcard address.
 	GossipAdvertise string
+	// GossipKeys is Strom's gossip.encryption.keys: AES keys (16, 24 or 32
+	// bytes) that encrypt and authenticate all gossip, the first one for
+	// sending (membership.Config.Keys). Empty: plain gossip.
+	GossipKeys [][]byte
 	// RaftAdvertise is the Raft address peers dial, when RaftAddr binds a
 	// wildcard address or a name they cannot use.
 	RaftAdvertise string
