@@ -68,6 +68,12 @@ type Config struct {
 	// fault-injecting network to partition brokers. Production leaves it
 	// nil. It may be called concurrently and must honour ctx.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ClusterKeys, when set, guard the Raft port: every connection, Raft
+	// RPCs and forwarded writes alike, starts with a mutual
+	// challenge-response proving both ends hold one of these keys (auth.go);
+	// one that does not is closed before a byte of it is read as Raft.
+	// The first key proves this node; any key is accepted from a peer.
+	ClusterKeys [][]byte
 }
 
 const (
@@ -134,6 +140,11 @@ func (c *Config) Validate() error {
 		c.CommitTimeout < time.Millisecond:
 		return fmt.Errorf("%w: raft timers must satisfy 5ms <= LeaderLeaseTimeout <= HeartbeatTimeout <= ElectionTimeout and CommitTimeout >= 1ms (got lease %v, heartbeat %v, election %v, commit %v)",
 			ErrInvalidConfig, c.LeaderLeaseTimeout, c.HeartbeatTimeout, c.ElectionTimeout, c.CommitTimeout)
+	}
+	for i, k := range c.ClusterKeys {
+		if len(k) < 16 {
+			return fmt.Errorf("%w: cluster key %d is %d bytes, want at least 16", ErrInvalidConfig, i+1, len(k))
+		}
 	}
 	return nil
 }

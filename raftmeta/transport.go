@@ -44,7 +44,8 @@ const sniffTimeout = transportTimeout
 type tcpStream struct {
 	ln        net.Listener
 	advertise net.Addr
-	dial      dialFunc      // outbound connections (Config.Dial)
+	dial      dialFunc      // outbound connections (Config.Dial, authenticated: auth.go)
+	keys      [][]byte      // Config.ClusterKeys: inbound connections must prove one (auth.go)
 	raftCh    chan net.Conn // sniffed raft connections, for Accept
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -77,7 +78,7 @@ func orNetDialer(d dialFunc) dialFunc {
 
 // listenRaft binds bind, works out the address peers should dial and starts
 // accepting. Outbound connections go through dial (nil: net.Dialer).
-func listenRaft(bind, advertise string, dial dialFunc) (*tcpStream, error) {
+func listenRaft(bind, advertise string, dial dialFunc, keys [][]byte) (*tcpStream, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: listen on %q: %w", bind, err)
@@ -105,6 +106,7 @@ func listenRaft(bind, advertise string, dial dialFunc) (*tcpStream, error) {
 		ln:        ln,
 		advertise: advertiseAddr(adv),
 		dial:      orNetDialer(dial),
+		keys:      keys,
 		raftCh:    make(chan net.Conn),
 		done:      make(chan struct{}),
 		conns:     map[*trackedConn]struct{}{},
@@ -163,8 +165,15 @@ func (s *tcpStream) acceptLoop() {
 	}
 }
 
-// sniff reads the first byte of an inbound connection and dispatches it.
+// sniff authenticates an inbound connection when the cluster has keys
+// (auth.go), then reads its first byte and dispatches it.
 func (s *tcpStream) sniff(c *trackedConn) {
+	if len(s.keys) > 0 {
+		if err := serverAuth(c, s.keys, time.Now().Add(sniffTimeout)); err != nil {
+			c.Close()
+			return
+		}
+	}
 	var first [1]byte
 	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
 	if _, err := io.ReadFull(c, first[:]); err != nil {

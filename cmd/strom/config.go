@@ -120,20 +120,20 @@ var settings = []setting{
 		c.GossipAddr = v
 		return nil
 	}},
-	{"gossip-encryption-keys", []string{"gossip.encryption.keys"}, "comma-separated base64 AES keys (16, 24 or 32 bytes) encrypting all gossip; the first encrypts, all decrypt (rotate by rolling restarts). Prefer the env var or a properties file: flags show in ps", func(c *server.Config, v string) error {
-		c.GossipKeys = nil
+	{"cluster-keys", []string{"cluster.keys"}, "comma-separated base64 AES keys (16, 24 or 32 bytes) the brokers share: they encrypt gossip and authenticate the Raft port; the first is this broker's, all are accepted (rotate by rolling restarts). Prefer the env var or a properties file: flags show in ps", func(c *server.Config, v string) error {
+		c.ClusterKeys = nil
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k == "" {
 				continue
 			}
 			b, err := base64.StdEncoding.DecodeString(k)
 			if err != nil {
-				return fmt.Errorf("a gossip key is not base64: %v", err)
+				return fmt.Errorf("a cluster key is not base64: %v", err)
 			}
 			if n := len(b); n != 16 && n != 24 && n != 32 {
-				return fmt.Errorf("a gossip key is %d bytes, want 16, 24 or 32 (e.g. head -c 32 /dev/urandom | base64)", n)
+				return fmt.Errorf("a cluster key is %d bytes, want 16, 24 or 32 (e.g. head -c 32 /dev/urandom | base64)", n)
 			}
-			c.GossipKeys = append(c.GossipKeys, b)
+			c.ClusterKeys = append(c.ClusterKeys, b)
 		}
 		return nil
 	}},

@@ -242,8 +242,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"advertise without port", []string{"--advertise", "host:0"}, env{}, []string{"advertised.listeners", "port"}},
 		{"advertise unknown listener name", []string{"--listen", "A://127.0.0.1:1,B://127.0.0.1:2", "--advertise", "C://h:1"}, env{}, []string{"advertised.listeners", "C://"}},
 		{"duplicate listener names", []string{"--listen", "A://127.0.0.1:1,a://127.0.0.1:2"}, env{}, []string{"listeners", "used twice"}},
-		{"gossip key not base64", nil, env{"STROM_GOSSIP_ENCRYPTION_KEYS": "not base64!"}, []string{"STROM_GOSSIP_ENCRYPTION_KEYS", "base64"}},
-		{"gossip key of 8 bytes", []string{"--gossip-encryption-keys", "AAAAAAAAAAA="}, env{}, []string{"--gossip-encryption-keys", "8 bytes"}},
+		{"cluster key not base64", nil, env{"STROM_CLUSTER_KEYS": "not base64!"}, []string{"STROM_CLUSTER_KEYS", "base64"}},
+		{"cluster key of 8 bytes", []string{"--cluster-keys", "AAAAAAAAAAA="}, env{}, []string{"--cluster-keys", "8 bytes"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,21 +261,21 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
-// TestLoadConfigGossipKeys: gossip.encryption.keys decodes base64 keys in
+// TestLoadConfigClusterKeys: cluster.keys decodes base64 keys in
 // order (the first encrypts) from a properties file, the env or a flag.
-func TestLoadConfigGossipKeys(t *testing.T) {
+func TestLoadConfigClusterKeys(t *testing.T) {
 	k1 := strings.Repeat("A", 43) + "=" // 32 zero bytes
 	k2 := "AQEBAQEBAQEBAQEBAQEBAQ=="    // 16 bytes of 1
-	cfg, _, _ := load(t, []string{"--config", writeProps(t, "gossip.encryption.keys="+k1+", "+k2+"\n")}, env{})
-	if len(cfg.GossipKeys) != 2 || len(cfg.GossipKeys[0]) != 32 || !bytes.Equal(cfg.GossipKeys[1], bytes.Repeat([]byte{1}, 16)) {
-		t.Fatalf("keys from properties: %v", cfg.GossipKeys)
+	cfg, _, _ := load(t, []string{"--config", writeProps(t, "cluster.keys="+k1+", "+k2+"\n")}, env{})
+	if len(cfg.ClusterKeys) != 2 || len(cfg.ClusterKeys[0]) != 32 || !bytes.Equal(cfg.ClusterKeys[1], bytes.Repeat([]byte{1}, 16)) {
+		t.Fatalf("keys from properties: %v", cfg.ClusterKeys)
 	}
-	cfg, _, _ = load(t, nil, env{"STROM_GOSSIP_ENCRYPTION_KEYS": k2})
-	if len(cfg.GossipKeys) != 1 || len(cfg.GossipKeys[0]) != 16 {
-		t.Fatalf("keys from env: %v", cfg.GossipKeys)
+	cfg, _, _ = load(t, nil, env{"STROM_CLUSTER_KEYS": k2})
+	if len(cfg.ClusterKeys) != 1 || len(cfg.ClusterKeys[0]) != 16 {
+		t.Fatalf("keys from env: %v", cfg.ClusterKeys)
 	}
-	if cfg, _, _ = load(t, nil, env{}); cfg.GossipKeys != nil {
-		t.Fatalf("keys by default: %v", cfg.GossipKeys)
+	if cfg, _, _ = load(t, nil, env{}); cfg.ClusterKeys != nil {
+		t.Fatalf("keys by default: %v", cfg.ClusterKeys)
 	}
 }
 

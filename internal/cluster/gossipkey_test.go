@@ -9,12 +9,13 @@ import (
 	"github.com/strombroker/strom/internal/server"
 )
 
-// TestClusterGossipEncrypted: brokers sharing gossip.encryption.keys form a
-// cluster and serve; a broker with another key is never heard: it does not
-// start (it finds no quorum) and no broker's metadata lists it.
+// TestClusterGossipEncrypted: brokers sharing cluster.keys (gossip keys and
+// Raft port authentication) form a cluster and serve; a broker with another
+// key is never heard: it does not start (it cannot join) and no broker's
+// metadata lists it.
 func TestClusterGossipEncrypted(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
-	c := New(t, 3, func(cfg *server.Config) { cfg.GossipKeys = [][]byte{key} })
+	c := New(t, 3, func(cfg *server.Config) { cfg.ClusterKeys = [][]byte{key} })
 	ctx := ctxFor(t, 60*time.Second)
 	if _, err := c.Admin().CreateTopic(ctx, 1, 3, nil, "sealed"); err != nil {
 		t.Fatal(err)
@@ -23,7 +24,7 @@ func TestClusterGossipEncrypted(t *testing.T) {
 
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	stranger, err := c.TryAdd(sctx, func(cfg *server.Config) { cfg.GossipKeys = [][]byte{bytes.Repeat([]byte{8}, 32)} })
+	stranger, err := c.TryAdd(sctx, func(cfg *server.Config) { cfg.ClusterKeys = [][]byte{bytes.Repeat([]byte{8}, 32)} })
 	if err == nil {
 		t.Fatalf("broker %d with another gossip key started", stranger.ID)
 	}

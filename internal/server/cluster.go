@@ -57,12 +57,12 @@ func (s *Server) startGossip(ctx context.Context, adv string, meta membership.Me
 	mc.Logger = s.logger.With("component", "gossip")
 	mc.Meta = meta
 	mc.WrapTransport = s.cfg.WrapGossip
-	mc.Keys = s.cfg.GossipKeys
+	mc.Keys = s.cfg.ClusterKeys
 	m, err := membership.Start(ctx, mc)
 	if err != nil {
 		return nil, err
 	}
-	s.logger.Info("gossip started", "addr", m.Addr(), "join", s.cfg.Join, "bootstrap_expect", s.cfg.BootstrapExpect, "encrypted", len(s.cfg.GossipKeys) > 0)
+	s.logger.Info("gossip started", "addr", m.Addr(), "join", s.cfg.Join, "bootstrap_expect", s.cfg.BootstrapExpect, "encrypted", len(s.cfg.ClusterKeys) > 0)
 	return m, nil
 }
 

@@ -105,10 +105,12 @@ type Config struct {
 	// GossipAdvertise is the gossip address peers dial (an IP:port), when
 	// GossipAddr binds a wildcard address.
 	GossipAdvertise string
-	// GossipKeys is Strom's gossip.encryption.keys: AES keys (16, 24 or 32
-	// bytes) that encrypt and authenticate all gossip, the first one for
-	// sending (membership.Config.Keys). Empty: plain gossip.
-	GossipKeys [][]byte
+	// ClusterKeys is Strom's cluster.keys: AES keys (16, 24 or 32 bytes)
+	// the brokers of a cluster share. They encrypt and authenticate all
+	// gossip (membership.Config.Keys) and every connection to the Raft
+	// port must prove one (raftmeta.Config.ClusterKeys); the first is this
+	// broker's, any is accepted. Empty: neither.
+	ClusterKeys [][]byte
 	// RaftAdvertise is the Raft address peers dial, when RaftAddr binds a
 	// wildcard address or a name they cannot use.
 	RaftAdvertise string

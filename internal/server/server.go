@@ -149,6 +149,7 @@ func (s *Server) metaConfig() raftmeta.Config {
 	}
 	mc.Logger = s.logger.With("component", "raft")
 	mc.Dial = s.cfg.Dial
+	mc.ClusterKeys = s.cfg.ClusterKeys
 	if s.cfg.FastRaft {
 		raftmeta.FastTimers(&mc)
 	}
