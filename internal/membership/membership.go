@@ -136,14 +136,9 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	mc.Alive = h
 	mc.Merge = h
 	mc.DeadNodeReclaimTime = deadNodeReclaim
-	if len(cfg.Keys) > 0 {
-		kr, err := memberlist.NewKeyring(cfg.Keys[1:], cfg.Keys[0])
-		if err != nil {
-			_ = mc.Transport.Shutdown()
-			return nil, fmt.Errorf("membership: gossip keys: %w", err)
-		}
-		mc.Keyring = kr
-		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	if err := useKeys(mc, cfg.Keys); err != nil {
+		_ = mc.Transport.Shutdown()
+		return nil, err
 	}
 
 	m.events = newEventQueue(cfg.eventBuffer())
@@ -284,4 +279,19 @@ func (m *Membership) Shutdown() error {
 		m.events.close()
 	})
 	return err
+}
+
+// useKeys makes mc encrypt and authenticate all gossip with keys (keys[0]
+// encrypts, all decrypt), refusing anything else; none leaves it plain.
+func useKeys(mc *memberlist.Config, keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	kr, err := memberlist.NewKeyring(keys[1:], keys[0])
+	if err != nil {
+		return fmt.Errorf("membership: gossip keys: %w", err)
+	}
+	mc.Keyring = kr
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	return nil
 }
