@@ -239,6 +239,9 @@ func (m *Manager) reopen(key tp, topicID [16]byte, s Settings) (*Partition, erro
 	return nil, m.closeReplica(key)
 }
 
+// Hosted reports whether topic/index is open here.
+func (m *Manager) Hosted(topic string, index int32) bool { return m.Get(topic, index) != nil }
+
 // Get returns the hosted replica or nil.
 func (m *Manager) Get(topic string, index int32) *Partition {
 	m.mu.RLock()

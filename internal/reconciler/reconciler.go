@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,6 +41,7 @@ type Replicas interface {
 	BecomeLeader(topic string, partition, leaderEpoch int32, isr []int32) error
 	BecomeFollower(topic string, partition, leader int32, leaderAddr string, leaderEpoch int32) error
 	StopFollowing(topic string, partition int32)
+	Hosted(topic string, partition int32) bool
 	Partitions() []*replica.Partition
 	Remove(topic string, partition int32) error
 }
@@ -91,11 +94,22 @@ type Reconciler struct {
 
 	loads map[int32]*groupLoad // owner goroutine only
 	retry chan struct{}        // a failed load asks for another pass
+	seen  applied              // owner goroutine only
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+}
+
+// applied is what earlier passes put into effect, so that a pass does only
+// what changed: raftmeta's states are copy-on-write, so a topic whose
+// *Topic is the one a pass already applied in full has nothing new, and
+// leader addresses come from the broker map. Without it every metadata
+// change (each of 3 000 topic creations) walked every partition hosted.
+type applied struct {
+	topics  map[string]*raftmeta.Topic // applied without error
+	brokers map[int32]raftmeta.Broker  // the map those were applied with
 }
 
 // groupLoad is one __consumer_offsets partition handed to Groups.Load.
@@ -181,27 +195,50 @@ func (r *Reconciler) run() {
 }
 
 // pass reconciles once against the latest state and publishes its index.
+// Topics applied before and unchanged since are skipped, unless the broker
+// map changed (leader addresses); __consumer_offsets is always applied (its
+// group loads retry through passes), and so is a topic whose replicas
+// failed to open or take their leadership, until they succeed.
 func (r *Reconciler) pass() {
 	st := r.meta.State()
 	self := r.cfg.NodeID
-	r.preopen(st)
-	want := make(map[string]map[int32]bool)
+	full := r.seen.topics == nil || !sameBrokers(r.seen.brokers, st.Brokers)
+	if full {
+		r.seen = applied{topics: map[string]*raftmeta.Topic{}, brokers: st.Brokers}
+	}
+	var changed []*raftmeta.Topic
 	for name, t := range st.Topics {
+		if name == OffsetsTopic || r.seen.topics[name] != t {
+			changed = append(changed, t)
+		}
+	}
+	dropped := false
+	for name := range r.seen.topics {
+		if st.Topics[name] == nil {
+			delete(r.seen.topics, name)
+			dropped = true
+		}
+	}
+	r.preopen(changed)
+	for _, t := range changed {
+		ok := true
 		for _, p := range t.Partitions {
 			if r.ctx.Err() != nil {
 				return
 			}
-			if !slices.Contains(p.Replicas, self) {
-				continue
+			if slices.Contains(p.Replicas, self) {
+				ok = r.host(st, t, p) && ok
 			}
-			if want[name] == nil {
-				want[name] = make(map[int32]bool)
-			}
-			want[name][p.Index] = true
-			r.host(st, t, p)
+		}
+		if ok {
+			r.seen.topics[t.Name] = t
+		} else {
+			delete(r.seen.topics, t.Name)
 		}
 	}
-	r.dropUnwanted(want)
+	if full || dropped || len(changed) > 0 {
+		r.dropUnwanted(st)
+	}
 	r.mu.Lock()
 	r.applied = max(r.applied, st.Index)
 	close(r.passed)
@@ -209,32 +246,30 @@ func (r *Reconciler) pass() {
 	r.mu.Unlock()
 }
 
+// sameBrokers reports whether two broker maps hold the same registrations.
+func sameBrokers(a, b map[int32]raftmeta.Broker) bool {
+	return maps.EqualFunc(a, b, func(x, y raftmeta.Broker) bool { return reflect.DeepEqual(x, y) })
+}
+
 // preopenWorkers is how many replicas preopen opens at once. Opening is
 // mostly waiting for the disk (a directory fsync per partition, recovery
 // reads), so more than the cores; concurrent fsyncs share journal commits.
 const preopenWorkers = 16
 
-// preopen opens, concurrently, the replicas the state places here that are
-// not open yet (all of them at start-up), so that a broker with thousands of
-// partitions does not open and recover them one after another; host then
-// finds them open. A replica that fails to open here is opened (and its
-// error logged) by host.
-func (r *Reconciler) preopen(st *raftmeta.State) {
+// preopen opens, concurrently, the replicas of topics that the state places
+// here and that are not open yet (all of them at start-up), so that a
+// broker with thousands of partitions does not open and recover them one
+// after another; host then finds them open. A replica that fails to open
+// here is opened (and its error logged) by host.
+func (r *Reconciler) preopen(topics []*raftmeta.Topic) {
 	type job struct {
 		t *raftmeta.Topic
 		p int32
 	}
-	open := make(map[string]map[int32]bool)
-	for _, part := range r.replicas.Partitions() {
-		if open[part.Topic] == nil {
-			open[part.Topic] = make(map[int32]bool)
-		}
-		open[part.Topic][part.Index] = true
-	}
 	var jobs []job
-	for _, t := range st.Topics {
+	for _, t := range topics {
 		for _, p := range t.Partitions {
-			if slices.Contains(p.Replicas, r.cfg.NodeID) && !open[t.Name][p.Index] {
+			if slices.Contains(p.Replicas, r.cfg.NodeID) && !r.replicas.Hosted(t.Name, p.Index) {
 				jobs = append(jobs, job{t, p.Index})
 			}
 		}
@@ -265,23 +300,25 @@ func (r *Reconciler) preopen(st *raftmeta.State) {
 }
 
 // host opens one replica this broker should host and applies its
-// leadership (and, for __consumer_offsets, its group coordination).
-func (r *Reconciler) host(st *raftmeta.State, t *raftmeta.Topic, p raftmeta.Partition) {
+// leadership (and, for __consumer_offsets, its group coordination). It
+// reports whether all of that succeeded.
+func (r *Reconciler) host(st *raftmeta.State, t *raftmeta.Topic, p raftmeta.Partition) bool {
 	part, err := r.replicas.OpenTopicID(t.Name, p.Index, t.ID, r.cfg.Settings(t))
 	if err != nil {
 		r.logger.Error("cannot open partition", "topic", t.Name, "partition", p.Index, "err", err)
-		return
+		return false
 	}
-	r.syncLeadership(st, t.Name, p, part)
+	ok := r.syncLeadership(st, t.Name, p, part)
 	if t.Name == OffsetsTopic {
 		r.syncGroupPartition(p.Index, part, p.Leader == r.cfg.NodeID)
 	}
+	return ok
 }
 
 // dropUnwanted removes hosted replicas the metadata no longer places here.
-func (r *Reconciler) dropUnwanted(want map[string]map[int32]bool) {
+func (r *Reconciler) dropUnwanted(st *raftmeta.State) {
 	for _, part := range r.replicas.Partitions() {
-		if want[part.Topic][part.Index] {
+		if t := st.Topics[part.Topic]; t != nil && hostedHere(t, part.Index, r.cfg.NodeID) {
 			continue
 		}
 		if part.Topic == OffsetsTopic {
@@ -293,9 +330,14 @@ func (r *Reconciler) dropUnwanted(want map[string]map[int32]bool) {
 	}
 }
 
+// hostedHere reports whether t places partition index on broker self.
+func hostedHere(t *raftmeta.Topic, index, self int32) bool {
+	return index >= 0 && int(index) < len(t.Partitions) && slices.Contains(t.Partitions[index].Replicas, self)
+}
+
 // syncLeadership makes a hosted replica lead, follow the elected leader, or
 // wait (offline partition) as the metadata says.
-func (r *Reconciler) syncLeadership(st *raftmeta.State, topic string, p raftmeta.Partition, part *replica.Partition) {
+func (r *Reconciler) syncLeadership(st *raftmeta.State, topic string, p raftmeta.Partition, part *replica.Partition) bool {
 	var err error
 	switch {
 	case p.Leader == r.cfg.NodeID:
@@ -314,7 +356,9 @@ func (r *Reconciler) syncLeadership(st *raftmeta.State, topic string, p raftmeta
 	}
 	if err != nil && !errors.Is(err, replica.ErrStaleLeaderEpoch) {
 		r.logger.Warn("cannot apply partition leadership", "topic", topic, "partition", p.Index, "leader", p.Leader, "epoch", p.LeaderEpoch, "err", err)
+		return false
 	}
+	return true
 }
 
 // InterBrokerListener is the endpoint brokers use to reach b: the named

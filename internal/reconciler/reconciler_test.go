@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -231,5 +232,102 @@ func TestReconcilerRecreatedTopicGetsFreshReplica(t *testing.T) {
 	}
 	if p := m.Get("a", 0); p == nil || p == old || !p.IsLeader() {
 		t.Fatalf("after recreate: hosted %p (old %p)", p, old)
+	}
+}
+
+// countingReplicas counts BecomeLeader calls per topic on a real Manager.
+type countingReplicas struct {
+	*replica.Manager
+	mu    sync.Mutex
+	leads map[string]int
+}
+
+func (c *countingReplicas) BecomeLeader(topic string, partition, epoch int32, isr []int32) error {
+	c.mu.Lock()
+	c.leads[topic]++
+	c.mu.Unlock()
+	return c.Manager.BecomeLeader(topic, partition, epoch, isr)
+}
+
+func (c *countingReplicas) count(topic string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leads[topic]
+}
+
+// publish makes next (sharing the *Topic values it did not change, as
+// raftmeta's copy-on-write states do) the next state and returns its index.
+func (m *fakeMeta) publish(edit func(next *raftmeta.State)) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := &raftmeta.State{Index: m.st.Index + 1, Brokers: maps.Clone(m.st.Brokers), Topics: maps.Clone(m.st.Topics)}
+	edit(next)
+	m.st = next
+	close(m.changed)
+	m.changed = make(chan struct{})
+	return next.Index
+}
+
+func ledTopic(name string, partitions int, epoch int32) *raftmeta.Topic {
+	t := &raftmeta.Topic{Name: name}
+	for i := range partitions {
+		t.Partitions = append(t.Partitions, raftmeta.Partition{Index: int32(i), Leader: 1, LeaderEpoch: epoch, Replicas: []int32{1}, ISR: []int32{1}})
+	}
+	return t
+}
+
+// TestReconcilerAppliesOnlyWhatChanged: a pass applies the topics whose
+// metadata changed since the last pass (a new topic, a new leader epoch),
+// not every hosted partition again, unless the broker map changed.
+func TestReconcilerAppliesOnlyWhatChanged(t *testing.T) {
+	meta := newFakeMeta()
+	m, err := replica.NewManager(replica.Config{NodeID: 1, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	reps := &countingReplicas{Manager: m, leads: map[string]int{}}
+	r := New(Config{NodeID: 1, Settings: func(*raftmeta.Topic) replica.Settings {
+		return replica.Settings{Log: storage.DefaultConfig(), MinInsyncReplicas: 1}
+	}}, meta, reps, &fakeGroups{release: make(chan struct{})})
+	r.Start()
+	t.Cleanup(r.Close)
+	wait := func(idx uint64) {
+		t.Helper()
+		if err := r.Wait(waitCtx(t), idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	wait(meta.publish(func(s *raftmeta.State) {
+		s.Brokers[1] = raftmeta.Broker{ID: 1}
+		s.Topics["a"] = ledTopic("a", 2, 1)
+	}))
+	if n := reps.count("a"); n != 2 {
+		t.Fatalf("a led %d times, want 2 (one per partition)", n)
+	}
+	for i := range 5 {
+		wait(meta.publish(func(s *raftmeta.State) { s.Topics[fmt.Sprint("new-", i)] = ledTopic(fmt.Sprint("new-", i), 1, 1) }))
+	}
+	if n := reps.count("a"); n != 2 {
+		t.Fatalf("a led %d times after 5 other topics were created, want still 2", n)
+	}
+	if got := len(hosted(m)); got != 7 {
+		t.Fatalf("%d replicas hosted, want 7", got)
+	}
+	wait(meta.publish(func(s *raftmeta.State) { s.Topics["a"] = ledTopic("a", 2, 2) }))
+	if n := reps.count("a"); n != 4 {
+		t.Fatalf("a led %d times after its epoch changed, want 4", n)
+	}
+	if p := m.Get("a", 0); p.LeaderEpoch() != 2 {
+		t.Fatalf("a-0 at epoch %d, want 2", p.LeaderEpoch())
+	}
+	wait(meta.publish(func(s *raftmeta.State) { s.Brokers[2] = raftmeta.Broker{ID: 2} }))
+	if n := reps.count("a"); n != 6 {
+		t.Fatalf("a led %d times after the broker map changed, want 6 (a full pass)", n)
+	}
+	wait(meta.publish(func(s *raftmeta.State) { delete(s.Topics, "new-0") }))
+	if m.Get("new-0", 0) != nil {
+		t.Fatal("new-0 still hosted after its topic was deleted")
 	}
 }
