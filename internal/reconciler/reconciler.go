@@ -109,6 +109,7 @@ type Reconciler struct {
 // change (each of 3 000 topic creations) walked every partition hosted.
 type applied struct {
 	topics  map[string]*raftmeta.Topic // applied without error
+	known   map[string]*raftmeta.Topic // applied, with or without error
 	brokers map[int32]raftmeta.Broker  // the map those were applied with
 }
 
@@ -204,19 +205,27 @@ func (r *Reconciler) pass() {
 	self := r.cfg.NodeID
 	full := r.seen.topics == nil || !sameBrokers(r.seen.brokers, st.Brokers)
 	if full {
-		r.seen = applied{topics: map[string]*raftmeta.Topic{}, brokers: st.Brokers}
+		r.seen = applied{topics: map[string]*raftmeta.Topic{}, known: map[string]*raftmeta.Topic{}, brokers: st.Brokers}
 	}
+	// A topic that changed may have moved replicas away from here (drop
+	// them); a new one cannot, so creating topics costs no walk of all
+	// hosted replicas.
 	var changed []*raftmeta.Topic
+	drop := full
 	for name, t := range st.Topics {
-		if name == OffsetsTopic || r.seen.topics[name] != t {
-			changed = append(changed, t)
+		prev, known := r.seen.known[name]
+		if prev == t && name != OffsetsTopic && r.seen.topics[name] == t {
+			continue
 		}
+		changed = append(changed, t)
+		drop = drop || (known && prev != t)
+		r.seen.known[name] = t
 	}
-	dropped := false
-	for name := range r.seen.topics {
+	for name := range r.seen.known {
 		if st.Topics[name] == nil {
+			delete(r.seen.known, name)
 			delete(r.seen.topics, name)
-			dropped = true
+			drop = true
 		}
 	}
 	r.preopen(changed)
@@ -236,7 +245,7 @@ func (r *Reconciler) pass() {
 			delete(r.seen.topics, t.Name)
 		}
 	}
-	if full || dropped || len(changed) > 0 {
+	if drop {
 		r.dropUnwanted(st)
 	}
 	r.mu.Lock()
