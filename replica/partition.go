@@ -269,14 +269,14 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 	fsync := p.fsyncBeforeAckLocked(hdrs, acks)
 	p.mu.Unlock()
 
+	// Followers read to the log end, not to what is durable here: wake
+	// them now, so that they copy while this replica fsyncs rather than
+	// after it.
+	p.wakeReplicaFetches()
 	out := ProduceResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogStartOffset: res.LogStartOffset}
 	last := res.LastOffset
 	switch {
 	case fsync && acks != 0:
-		// Followers read to the log end, not to what is durable here:
-		// let them fetch while this replica fsyncs, so the copies are
-		// made side by side rather than one after the other.
-		p.wakeReplicaFetches()
 		return out, func(ctx context.Context) error {
 			if err := p.log.Sync(); err != nil { // covers every append before it
 				return err
@@ -368,7 +368,8 @@ func (p *Partition) UpdateFollowerLEO(id int32, leo int64) {
 }
 
 // markDurable records that the log up to (excluding) leo is durable on this
-// replica and moves the high watermark.
+// replica and moves the high watermark (which wakes parked follower fetches
+// if it moved; the append already woke them for the records).
 func (p *Partition) markDurable(leo int64) {
 	for {
 		cur := p.durable.Load()
@@ -377,7 +378,6 @@ func (p *Partition) markDurable(leo int64) {
 		}
 	}
 	p.advanceHW()
-	p.wakeReplicaFetches()
 }
 
 // advanceHW recomputes the high watermark as the minimum durable log end
