@@ -108,9 +108,15 @@ type Reconciler struct {
 // leader addresses come from the broker map. Without it every metadata
 // change (each of 3 000 topic creations) walked every partition hosted.
 type applied struct {
-	topics  map[string]*raftmeta.Topic // applied without error
-	known   map[string]*raftmeta.Topic // applied, with or without error
-	brokers map[int32]raftmeta.Broker  // the map those were applied with
+	topics  map[string]appliedTopic   // by name
+	brokers map[int32]raftmeta.Broker // the map those were applied with
+}
+
+// appliedTopic is the *Topic a pass last applied and whether all of it
+// took (if not, the next pass applies it again).
+type appliedTopic struct {
+	t  *raftmeta.Topic
+	ok bool
 }
 
 // groupLoad is one __consumer_offsets partition handed to Groups.Load.
@@ -205,7 +211,7 @@ func (r *Reconciler) pass() {
 	self := r.cfg.NodeID
 	full := r.seen.topics == nil || !sameBrokers(r.seen.brokers, st.Brokers)
 	if full {
-		r.seen = applied{topics: map[string]*raftmeta.Topic{}, known: map[string]*raftmeta.Topic{}, brokers: st.Brokers}
+		r.seen = applied{topics: map[string]appliedTopic{}, brokers: st.Brokers}
 	}
 	// A topic that changed may have moved replicas away from here (drop
 	// them); a new one cannot, so creating topics costs no walk of all
@@ -213,17 +219,15 @@ func (r *Reconciler) pass() {
 	var changed []*raftmeta.Topic
 	drop := full
 	for name, t := range st.Topics {
-		prev, known := r.seen.known[name]
-		if prev == t && name != OffsetsTopic && r.seen.topics[name] == t {
+		prev, known := r.seen.topics[name]
+		if prev.t == t && prev.ok && name != OffsetsTopic {
 			continue
 		}
 		changed = append(changed, t)
-		drop = drop || (known && prev != t)
-		r.seen.known[name] = t
+		drop = drop || (known && prev.t != t)
 	}
-	for name := range r.seen.known {
+	for name := range r.seen.topics {
 		if st.Topics[name] == nil {
-			delete(r.seen.known, name)
 			delete(r.seen.topics, name)
 			drop = true
 		}
@@ -239,11 +243,7 @@ func (r *Reconciler) pass() {
 				ok = r.host(st, t, p) && ok
 			}
 		}
-		if ok {
-			r.seen.topics[t.Name] = t
-		} else {
-			delete(r.seen.topics, t.Name)
-		}
+		r.seen.topics[t.Name] = appliedTopic{t, ok}
 	}
 	if drop {
 		r.dropUnwanted(st)
