@@ -24,6 +24,9 @@ const (
 	cmdSetPartitionState                  // setPartitionStateCmd
 	cmdSetClusterID                       // setClusterIDCmd
 	cmdSetBrokersFenced                   // setBrokersFencedCmd
+	cmdAlterScramCredentials              // reserved for issue 10's SCRAM credentials
+	cmdCreateACLs                         // reserved for issue 10's ACLs
+	cmdDeleteACLs                         // reserved for issue 10's ACLs
 	// Add new commands here, at the end.
 )
 

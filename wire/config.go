@@ -81,6 +81,10 @@ type Config struct {
 	// DefaultListenerName.
 	ListenerName string
 
+	// SecurityProtocol is reported in ConnInfo.SecurityProtocol; "" means
+	// ProtocolPlaintext.
+	SecurityProtocol string
+
 	// Logger receives connection-level events (rejected frames, handler
 	// errors, recovered panics); nil discards them.
 	Logger *slog.Logger
@@ -112,6 +116,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ListenerName == "" {
 		c.ListenerName = d.ListenerName
+	}
+	if c.SecurityProtocol == "" {
+		c.SecurityProtocol = ProtocolPlaintext
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger

@@ -25,12 +25,18 @@ type Request struct {
 }
 
 // ConnInfo describes the connection a request arrived on. One value is
-// shared by every request of a connection and must not be modified.
+// shared by every request of a connection; its fields must not be modified,
+// and the principal changes only through SetPrincipal.
 type ConnInfo struct {
 	ID         uint64   // unique per Server, counting from 1
 	LocalAddr  net.Addr // the listener address the client connected to
 	RemoteAddr net.Addr
 	Listener   string // listener name (PLAINTEXT unless configured)
+	// SecurityProtocol is the listener's protocol: ProtocolPlaintext,
+	// ProtocolSSL, ProtocolSASLPlaintext or ProtocolSASLSSL.
+	SecurityProtocol string
+
+	principal principalSlot
 }
 
 // Handler serves decoded requests. It is called from one goroutine per

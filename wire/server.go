@@ -141,6 +141,8 @@ func (s *Server) startConn(nc net.Conn) {
 		LocalAddr:  nc.LocalAddr(),
 		RemoteAddr: nc.RemoteAddr(),
 		Listener:   s.cfg.ListenerName,
+
+		SecurityProtocol: s.cfg.SecurityProtocol,
 	}
 	c := newConn(s, nc, info)
 	s.conns[c] = struct{}{}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +90,10 @@ func positiveDur(unit time.Duration, dst func(c *server.Config) *time.Duration) 
 // several units for one setting the finest is listed last and wins, as in
 // Kafka (log.retention.ms over .minutes over .hours). Flags are visited in
 // lexical order, which gives the same result.
-var settings = []setting{
+var settings = slices.Concat(coreSettings, securitySettings)
+
+// coreSettings are the broker's settings other than security's.
+var coreSettings = []setting{
 	{"node-id", []string{"node.id", "broker.id"}, "this broker's id (unique in the cluster)", func(c *server.Config, v string) error {
 		if strings.TrimSpace(v) == ordinalNodeID {
 			return setNodeIDFromHostname(c)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/strombroker/strom/storage"
+	"github.com/strombroker/strom/wire"
 )
 
 // Listener is one named endpoint (listeners / advertised.listeners entry).
@@ -96,6 +97,10 @@ type Config struct {
 	// InterBrokerListenerName names the listener brokers use to reach each
 	// other (inter.broker.listener.name); empty means the first listener.
 	InterBrokerListenerName string
+	// ListenerSecurityProtocols is listener.security.protocol.map: listener
+	// name → PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. See
+	// SecurityProtocol for names it leaves out.
+	ListenerSecurityProtocols map[string]string
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower not caught up
 	// for this long leaves the ISR.
 	ReplicaLagTimeMax time.Duration
@@ -262,6 +267,54 @@ func defaultAdvertiseHost() string {
 		}
 	}
 	return "127.0.0.1"
+}
+
+// SecurityProtocol is the security protocol of the listener called name:
+// its listener.security.protocol.map entry; else, as in Kafka, the protocol
+// of that name when the listener is called PLAINTEXT, SSL, SASL_PLAINTEXT or
+// SASL_SSL; else PLAINTEXT. Kafka refuses to start on an unmapped listener
+// name; Strom's default stays an open local broker, so INTERNAL://... without
+// a map is a plaintext listener, as it was before security existed.
+func (c *Config) SecurityProtocol(name string) string {
+	if p, ok := c.ListenerSecurityProtocols[name]; ok {
+		return p
+	}
+	if validSecurityProtocol(name) {
+		return name
+	}
+	return wire.ProtocolPlaintext
+}
+
+func validSecurityProtocol(p string) bool {
+	switch p {
+	case wire.ProtocolPlaintext, wire.ProtocolSSL, wire.ProtocolSASLPlaintext, wire.ProtocolSASLSSL:
+		return true
+	}
+	return false
+}
+
+// ParseSecurityProtocolMap parses listener.security.protocol.map,
+// "NAME:PROTOCOL,..." (names upper-cased like listeners).
+func ParseSecurityProtocolMap(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, proto, ok := strings.Cut(part, ":")
+		name, proto = strings.ToUpper(strings.TrimSpace(name)), strings.ToUpper(strings.TrimSpace(proto))
+		if !ok || name == "" {
+			return nil, fmt.Errorf("listener.security.protocol.map entry %q: want NAME:PROTOCOL", part)
+		}
+		if !validSecurityProtocol(proto) {
+			return nil, fmt.Errorf("listener.security.protocol.map entry %q: protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", part)
+		}
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("listener.security.protocol.map names listener %s twice", name)
+		}
+		m[name] = proto
+	}
+	return m, nil
 }
 
 // Validate checks the configuration and names the setting to fix.

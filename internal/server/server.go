@@ -235,6 +235,7 @@ func (s *Server) serve() {
 			ConnectionsMaxIdle:  s.cfg.ConnectionsMaxIdle,
 			WriteTimeout:        s.cfg.SocketWriteTimeout,
 			ListenerName:        s.cfg.Listeners[i].Name,
+			SecurityProtocol:    s.cfg.SecurityProtocol(s.cfg.Listeners[i].Name),
 			Logger:              s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
 		})
 		s.wires = append(s.wires, ws)
@@ -248,7 +249,7 @@ func (s *Server) serve() {
 	}
 	for i, l := range s.cfg.Listeners {
 		s.logger.Info("listening for Kafka clients",
-			"listener", l.Name, "bind", s.listeners[i].Addr().String(), "advertised", s.adv[i].Addr())
+			"listener", l.Name, "protocol", s.cfg.SecurityProtocol(l.Name), "bind", s.listeners[i].Addr().String(), "advertised", s.adv[i].Addr())
 		if isUnspecified(l.Host) && !s.hasExplicitAdvertise(l.Name) {
 			s.logger.Warn("listening on all interfaces; clients are told to connect to "+s.adv[i].Addr()+
 				" — if they cannot reach that address, set --advertise (advertised.listeners, STROM_ADVERTISE) to one they can",
