@@ -14,19 +14,19 @@ import (
 type cmdType uint8
 
 const (
-	_                      cmdType = iota // 0 is never written, so a zeroed entry fails loudly
-	cmdRegisterBroker                     // registerBrokerCmd
-	cmdCreateTopic                        // createTopicCmd
-	cmdDeleteTopic                        // deleteTopicCmd
-	cmdCreatePartitions                   // createPartitionsCmd
-	cmdAlterTopicConfigs                  // alterTopicConfigsCmd
-	cmdAllocateProducerIDs                // allocateProducerIDsCmd
-	cmdSetPartitionState                  // setPartitionStateCmd
-	cmdSetClusterID                       // setClusterIDCmd
-	cmdSetBrokersFenced                   // setBrokersFencedCmd
-	cmdAlterScramCredentials              // reserved for issue 10's SCRAM credentials
-	cmdCreateACLs                         // reserved for issue 10's ACLs
-	cmdDeleteACLs                         // reserved for issue 10's ACLs
+	_                        cmdType = iota // 0 is never written, so a zeroed entry fails loudly
+	cmdRegisterBroker                       // registerBrokerCmd
+	cmdCreateTopic                          // createTopicCmd
+	cmdDeleteTopic                          // deleteTopicCmd
+	cmdCreatePartitions                     // createPartitionsCmd
+	cmdAlterTopicConfigs                    // alterTopicConfigsCmd
+	cmdAllocateProducerIDs                  // allocateProducerIDsCmd
+	cmdSetPartitionState                    // setPartitionStateCmd
+	cmdSetClusterID                         // setClusterIDCmd
+	cmdSetBrokersFenced                     // setBrokersFencedCmd
+	cmdAlterScramCredentials                // reserved for issue 10's SCRAM credentials
+	cmdCreateACLs                           // reserved for issue 10's ACLs
+	cmdDeleteACLs                           // reserved for issue 10's ACLs
 	// Add new commands here, at the end.
 )
 
