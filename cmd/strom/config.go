@@ -244,8 +244,12 @@ var coreSettings = []setting{
 	{"group-initial-rebalance-delay-ms", []string{"group.initial.rebalance.delay.ms"}, "wait for more members before the first rebalance of a new group", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupInitialRebalanceDelay })},
 	{"group-min-session-timeout-ms", []string{"group.min.session.timeout.ms"}, "smallest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMinSessionTimeout })},
 	{"group-max-session-timeout-ms", []string{"group.max.session.timeout.ms"}, "largest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMaxSessionTimeout })},
-	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics and /debug/pprof on this host:port (off when empty)", func(c *server.Config, v string) error {
+	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics on this host:port (off when empty)", func(c *server.Config, v string) error {
 		c.HTTPAddr = strings.TrimSpace(v)
+		return nil
+	}},
+	{"pprof-addr", []string{"pprof.addr"}, "serve the Go profiler /debug/pprof on this host:port, apart from metrics (off when empty; keep it on loopback)", func(c *server.Config, v string) error {
+		c.PprofAddr = strings.TrimSpace(v)
 		return nil
 	}},
 	{"replica-lag-time-max-ms", []string{"replica.lag.time.max.ms"}, "a follower not caught up for this long leaves the ISR", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ReplicaLagTimeMax })},

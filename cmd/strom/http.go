@@ -11,31 +11,44 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// startHTTP serves operational endpoints: Prometheus metrics (Go runtime and
-// process collectors) at /metrics and the Go profiler at /debug/pprof/. It is
-// off unless --http-addr is set, since pprof should not face the internet.
-// The returned stop function shuts the server down and waits for it.
-func startHTTP(addr string, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
+// metricsMux serves Prometheus metrics (Go runtime and process collectors)
+// at /metrics: what --http-addr offers.
+func metricsMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
+	return mux
+}
+
+// pprofMux serves the Go profiler at /debug/pprof/. It has an address of its
+// own (--pprof-addr), off unless asked for: profiles show memory contents
+// and a CPU profile costs the broker, so they never ride along with the
+// metrics endpoint that monitoring systems are given.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return mux
+}
+
+// startHTTP serves h on addr (what names the endpoint in the logs). The
+// returned stop function shuts the server down and waits for it.
+func startHTTP(addr, what string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("http server stopped", "err", err)
+			logger.Error("http server stopped", "serving", what, "err", err)
 		}
 	}()
-	logger.Info("serving metrics and pprof", "addr", ln.Addr().String())
+	logger.Info("serving "+what, "addr", ln.Addr().String())
 	return func() {
 		hs.Close()
 		<-done

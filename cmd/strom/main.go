@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -96,10 +97,19 @@ func runBroker(args []string, stderr io.Writer) int {
 	defer stop()
 	// Metrics and pprof come up first: a slow start (thousands of
 	// partitions to recover) is when they are wanted.
-	if cfg.HTTPAddr != "" {
-		stopHTTP, err := startHTTP(cfg.HTTPAddr, logger)
+	for _, ep := range []struct {
+		addr, flag, what string
+		h                http.Handler
+	}{
+		{cfg.HTTPAddr, "--http-addr", "metrics", metricsMux()},
+		{cfg.PprofAddr, "--pprof-addr", "pprof", pprofMux()},
+	} {
+		if ep.addr == "" {
+			continue
+		}
+		stopHTTP, err := startHTTP(ep.addr, ep.what, ep.h, logger)
 		if err != nil {
-			logger.Error("cannot serve --http-addr", "addr", cfg.HTTPAddr, "err", err)
+			logger.Error("cannot serve "+ep.flag, "addr", ep.addr, "err", err)
 			return 1
 		}
 		defer stopHTTP()

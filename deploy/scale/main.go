@@ -102,7 +102,7 @@ func startBroker(o options, dir string, run int) (*broker, error) {
 	}
 	args := []string{"broker", "--data-dir", filepath.Join(dir, "data"), "--listen", b.kafka,
 		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--gossip-addr", fmt.Sprintf("127.0.0.1:%d", ports[2]),
-		"--http-addr", b.http, "--log-level", "warn"}
+		"--pprof-addr", b.http, "--log-level", "warn"}
 	if o.extra != "" {
 		args = append(args, strings.Fields(o.extra)...)
 	}

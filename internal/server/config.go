@@ -130,8 +130,12 @@ type Config struct {
 	// LeaderRebalanceInterval is leader.imbalance.check.interval.seconds.
 	LeaderRebalanceInterval time.Duration
 
-	// HTTPAddr, when set, serves Prometheus metrics and pprof (cmd/strom).
+	// HTTPAddr, when set, serves Prometheus metrics (cmd/strom).
 	HTTPAddr string
+	// PprofAddr, when set, serves /debug/pprof on an address of its own
+	// (cmd/strom): profiles are for whoever debugs the broker, not for
+	// everyone who may scrape its metrics.
+	PprofAddr string
 
 	// FastRaft shortens Raft timers (tests, single-node startup).
 	FastRaft bool
