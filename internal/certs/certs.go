@@ -19,6 +19,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -185,4 +186,33 @@ func encodeKey(key *ecdsa.PrivateKey) ([]byte, error) {
 		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadCA reads an Authority back from its PEM certificate and PKCS#8 key,
+// so that more certificates can be signed by a CA made earlier.
+func LoadCA(certPEM, keyPEM []byte) (*Authority, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, errors.New("certs: CA certificate: no PEM CERTIFICATE block")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("certs: CA certificate: %w", err)
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("certs: %s is not a CA certificate", cert.Subject)
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil || kb.Type != "PRIVATE KEY" {
+		return nil, errors.New("certs: CA key: no PEM PRIVATE KEY (PKCS#8) block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("certs: CA key: %w", err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("certs: CA key cannot sign")
+	}
+	return &Authority{Cert: cert, CertPEM: encodeCert(cb.Bytes), Key: signer, KeyPEM: pem.EncodeToMemory(kb)}, nil
 }
