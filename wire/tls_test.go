@@ -25,7 +25,7 @@ type tlsFixture struct {
 	client *certs.Pair
 }
 
-func newTLSFixture(t *testing.T) *tlsFixture {
+func newTLSFixture(t testing.TB) *tlsFixture {
 	t.Helper()
 	ca, err := certs.NewCA("wire-test-ca", time.Hour)
 	if err != nil {
