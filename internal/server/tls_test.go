@@ -337,3 +337,53 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestTLSBrokerReloadsAndPerListenerKeystore: a running broker picks up a
+// renewed keystore file on its own (ssl.reload.interval.ms), and a listener
+// with listener.name.<name>.ssl.keystore.location presents its own
+// certificate.
+func TestTLSBrokerReloadsAndPerListenerKeystore(t *testing.T) {
+	p := newTestPKI(t)
+	external, err := p.ca.Issue(certs.Options{CommonName: "external", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := startTestServer(t, func(c *Config) {
+		p.sslConfig(t, c, "none")
+		c.Listeners = append(c.Listeners, Listener{Name: "EXTERNAL", Host: "127.0.0.1", Port: 0})
+		c.ListenerSecurityProtocols = map[string]string{"EXTERNAL": "SSL"}
+		c.SetListenerSSL("listener.name.external.ssl.keystore.location", p.write(t, "external.pem", external.KeystorePEM()))
+		c.TLSReloadInterval = 20 * time.Millisecond
+	})
+	sslAddr, extAddr := srv.Addrs()[0], srv.Addrs()[1]
+	serial := func(addr string) string {
+		t.Helper()
+		got, err := handshakeSerial(t, addr, p, p.client.TLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.serial
+	}
+	if got := serial(extAddr); got != external.Cert.SerialNumber.String() {
+		t.Fatalf("EXTERNAL presents serial %s, want its own keystore's %s", got, external.Cert.SerialNumber)
+	}
+	if got := serial(sslAddr); got != p.broker.Cert.SerialNumber.String() {
+		t.Fatalf("SSL presents serial %s, want %s", got, p.broker.Cert.SerialNumber)
+	}
+
+	renewed, err := p.ca.Issue(certs.Options{CommonName: "broker", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.write(t, "broker.keystore.pem", renewed.KeystorePEM())
+	deadline := time.Now().Add(10 * time.Second)
+	for serial(sslAddr) != renewed.Cert.SerialNumber.String() {
+		if time.Now().After(deadline) {
+			t.Fatal("the broker did not pick up the renewed keystore file")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := serial(extAddr); got != external.Cert.SerialNumber.String() {
+		t.Fatalf("EXTERNAL changed to serial %s", got)
+	}
+}
