@@ -28,6 +28,7 @@ var securitySettings = []setting{
 	{"ssl-enabled-protocols", []string{"ssl.enabled.protocols"}, "TLS versions accepted: TLSv1.2,TLSv1.3 (default both)", sslSetter("ssl.enabled.protocols")},
 	{"ssl-protocol", []string{"ssl.protocol"}, "TLSv1.3 (default), TLSv1.2 (caps the version at 1.2) or TLS", sslSetter("ssl.protocol")},
 	{"ssl-cipher-suites", []string{"ssl.cipher.suites"}, "comma-separated TLS 1.2 cipher suites (IANA names); default Go's secure set", sslSetter("ssl.cipher.suites")},
+	{"ssl-endpoint-identification-algorithm", []string{"ssl.endpoint.identification.algorithm"}, "followers verify that the leader's certificate names the address they dial (https, the default); empty: verify the chain only", sslSetter("ssl.endpoint.identification.algorithm")},
 	{"ssl-reload-interval-ms", []string{"ssl.reload.interval.ms"}, "Strom's own: how often keystore and truststore files are checked for changes (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.TLSReloadInterval })},
 }
 

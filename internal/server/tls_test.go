@@ -387,3 +387,63 @@ func TestTLSBrokerReloadsAndPerListenerKeystore(t *testing.T) {
 		t.Fatalf("EXTERNAL changed to serial %s", got)
 	}
 }
+
+// TestTLSEndpointIdentification: followers check the leader's certificate
+// against the address they dial unless ssl.endpoint.identification.algorithm
+// is set empty, and the chain is verified either way.
+func TestTLSEndpointIdentification(t *testing.T) {
+	p := newTestPKI(t)
+	elsewhere, err := p.ca.Issue(certs.Options{CommonName: "elsewhere", Hosts: []string{"broker.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := certs.NewCA("stranger", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := stranger.Issue(certs.Options{CommonName: "foreign", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := wire.HandlerFunc(func(context.Context, *wire.Request) (kmsg.Response, error) {
+		return kmsg.NewPtrApiVersionsResponse(), nil
+	})
+	misnamed := serveWire(t, wire.Config{Handler: h, TLS: &tls.Config{Certificates: []tls.Certificate{elsewhere.TLS}}})
+	untrusted := serveWire(t, wire.Config{Handler: h, TLS: &tls.Config{Certificates: []tls.Certificate{foreign.TLS}}})
+
+	c := testConfig(t)
+	p.sslConfig(t, &c, "none")
+	for _, tc := range []struct {
+		setting   *string // nil: not set
+		misnamed  bool    // dialing the misnamed broker succeeds
+		untrusted bool
+	}{
+		{nil, false, false},
+		{ptr("https"), false, false},
+		{ptr(""), true, false},
+	} {
+		st := c.SSL
+		if tc.setting != nil {
+			st.Set("ssl.endpoint.identification.algorithm", *tc.setting)
+		}
+		if err := st.validate("SSL"); err != nil {
+			t.Fatal(err)
+		}
+		src, err := newTLSSource("SSL", st, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dial := wire.TLSDial(nil, src.clientConfig)
+		for addr, want := range map[string]bool{misnamed: tc.misnamed, untrusted: tc.untrusted} {
+			nc, err := dial(testCtx(t, 10*time.Second), "tcp", addr)
+			if err == nil {
+				nc.Close()
+			}
+			if (err == nil) != want {
+				t.Errorf("setting %v, dial %s: err %v, want success %v", tc.setting, addr, err, want)
+			}
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -27,24 +27,30 @@ type TLSSettings struct {
 	EnabledProtocols         string // ssl.enabled.protocols: TLSv1.2,TLSv1.3 ("" means both)
 	Protocol                 string // ssl.protocol: TLSv1.3 (""), TLSv1.2 or TLS
 	CipherSuites             string // ssl.cipher.suites: IANA names for TLS 1.2 ("" means Go's defaults)
+	// EndpointIdentification is ssl.endpoint.identification.algorithm,
+	// which only the follower's client side uses: "" (not set) or "https"
+	// verify that the leader's certificate names the address dialled;
+	// Kafka's empty value, stored as "none", verifies the chain only.
+	EndpointIdentification string
 }
 
 // sslKeys maps each ssl.* property to its TLSSettings field: the one table
 // behind Set, the per-listener overrides and cmd/strom's settings.
 var sslKeys = map[string]func(*TLSSettings) *string{
-	"ssl.keystore.type":              func(s *TLSSettings) *string { return &s.KeystoreType },
-	"ssl.keystore.location":          func(s *TLSSettings) *string { return &s.KeystoreLocation },
-	"ssl.key.password":               func(s *TLSSettings) *string { return &s.KeyPassword },
-	"ssl.keystore.certificate.chain": func(s *TLSSettings) *string { return &s.KeystoreCertificateChain },
-	"ssl.keystore.key":               func(s *TLSSettings) *string { return &s.KeystoreKey },
-	"ssl.truststore.type":            func(s *TLSSettings) *string { return &s.TruststoreType },
-	"ssl.truststore.location":        func(s *TLSSettings) *string { return &s.TruststoreLocation },
-	"ssl.truststore.certificates":    func(s *TLSSettings) *string { return &s.TruststoreCertificates },
-	"ssl.client.auth":                func(s *TLSSettings) *string { return &s.ClientAuth },
-	"ssl.principal.mapping.rules":    func(s *TLSSettings) *string { return &s.PrincipalMappingRules },
-	"ssl.enabled.protocols":          func(s *TLSSettings) *string { return &s.EnabledProtocols },
-	"ssl.protocol":                   func(s *TLSSettings) *string { return &s.Protocol },
-	"ssl.cipher.suites":              func(s *TLSSettings) *string { return &s.CipherSuites },
+	"ssl.keystore.type":                     func(s *TLSSettings) *string { return &s.KeystoreType },
+	"ssl.keystore.location":                 func(s *TLSSettings) *string { return &s.KeystoreLocation },
+	"ssl.key.password":                      func(s *TLSSettings) *string { return &s.KeyPassword },
+	"ssl.keystore.certificate.chain":        func(s *TLSSettings) *string { return &s.KeystoreCertificateChain },
+	"ssl.keystore.key":                      func(s *TLSSettings) *string { return &s.KeystoreKey },
+	"ssl.truststore.type":                   func(s *TLSSettings) *string { return &s.TruststoreType },
+	"ssl.truststore.location":               func(s *TLSSettings) *string { return &s.TruststoreLocation },
+	"ssl.truststore.certificates":           func(s *TLSSettings) *string { return &s.TruststoreCertificates },
+	"ssl.client.auth":                       func(s *TLSSettings) *string { return &s.ClientAuth },
+	"ssl.principal.mapping.rules":           func(s *TLSSettings) *string { return &s.PrincipalMappingRules },
+	"ssl.enabled.protocols":                 func(s *TLSSettings) *string { return &s.EnabledProtocols },
+	"ssl.protocol":                          func(s *TLSSettings) *string { return &s.Protocol },
+	"ssl.cipher.suites":                     func(s *TLSSettings) *string { return &s.CipherSuites },
+	"ssl.endpoint.identification.algorithm": func(s *TLSSettings) *string { return &s.EndpointIdentification },
 }
 
 // SSLKeys lists the ssl.* properties TLSSettings.Set knows, sorted.
@@ -64,6 +70,9 @@ func (s *TLSSettings) Set(key, value string) bool {
 	f, ok := sslKeys[key]
 	if ok {
 		*f(s) = strings.TrimSpace(value)
+	}
+	if key == "ssl.endpoint.identification.algorithm" && strings.TrimSpace(value) == "" {
+		s.EndpointIdentification = "none" // Kafka's way of turning it off
 	}
 	return ok
 }
@@ -166,6 +175,11 @@ func (s TLSSettings) validate(listener string) error {
 	}
 	if _, err := s.cipherSuites(); err != nil {
 		errs = append(errs, fmt.Errorf("%s%w", prefix, err))
+	}
+	switch strings.ToLower(s.EndpointIdentification) {
+	case "", "https", "none":
+	default:
+		errs = append(errs, fmt.Errorf("%sssl.endpoint.identification.algorithm=%s: want https or empty", prefix, s.EndpointIdentification))
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -74,6 +75,9 @@ func newTLSSource(listener string, st TLSSettings, log *slog.Logger) (*tlsSource
 	}
 	src.lastSum = sum
 	src.install(m)
+	if st.KeyPassword != "" {
+		log.Warn("ssl.key.password is set but the private key is not encrypted; the password is not used", "listener", listener)
+	}
 	return src, nil
 }
 
@@ -109,8 +113,29 @@ func (src *tlsSource) install(m *tlsMaterial) {
 		MaxVersion:   src.hi,
 		CipherSuites: src.suites,
 	}
+	if strings.EqualFold(src.settings.EndpointIdentification, "none") {
+		cl.InsecureSkipVerify = true // the chain is still verified, below
+		cl.VerifyConnection = verifyChainOnly(m.roots)
+	}
 	src.server.Store(srv)
 	src.client.Store(cl)
+}
+
+// verifyChainOnly verifies a peer's certificate chain against roots (nil:
+// the system's) without checking its name: Kafka's empty
+// ssl.endpoint.identification.algorithm.
+func verifyChainOnly(roots *x509.CertPool) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("server: peer presented no certificate")
+		}
+		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(opts)
+		return err
+	}
 }
 
 // run reloads every interval until ctx ends.
