@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"time"
@@ -21,6 +23,10 @@ const (
 	// (10 minutes): a connection with no request in progress that neither
 	// sends nor receives for this long is closed.
 	DefaultConnectionsMaxIdle = 10 * time.Minute
+
+	// DefaultTLSHandshakeTimeout bounds a TLS handshake (see
+	// Config.TLSHandshakeTimeout).
+	DefaultTLSHandshakeTimeout = 10 * time.Second
 
 	// DefaultWriteTimeout bounds how long a response write may make no
 	// progress (see Config.WriteTimeout).
@@ -88,6 +94,28 @@ type Config struct {
 	// Logger receives connection-level events (rejected frames, handler
 	// errors, recovered panics); nil discards them.
 	Logger *slog.Logger
+
+	// TLS, when set, makes every accepted connection a TLS server
+	// connection with this configuration (its ClientAuth decides mTLS). It
+	// is read at each handshake, so a GetConfigForClient or GetCertificate
+	// callback can hand new connections reloaded certificates. The
+	// handshake runs on the connection's own goroutine, never the accept
+	// loop, so a silent client cannot stall accepts. Nil: plaintext.
+	TLS *tls.Config
+
+	// TLSHandshakeTimeout bounds a TLS handshake; a client that has not
+	// finished it by then is disconnected. 0 means
+	// DefaultTLSHandshakeTimeout.
+	TLSHandshakeTimeout time.Duration
+
+	// PrincipalFromCert maps the verified client certificate (the leaf of
+	// the chain a client presented in the TLS handshake) to the
+	// connection's principal (ssl.principal.mapping.rules live in the
+	// server package; wire keeps no policy). An error ends the connection.
+	// Nil, or a client without a certificate, leaves the principal
+	// Anonymous. Called once per connection, before its first request is
+	// read; it may be called concurrently for different connections.
+	PrincipalFromCert func(cert *x509.Certificate) (Principal, error)
 }
 
 // DefaultConfig returns a Config with every default filled in except the
@@ -122,6 +150,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = d.Logger
+	}
+	if c.TLSHandshakeTimeout <= 0 {
+		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +70,8 @@ type outbound struct {
 // writer). Any of them ending closes the whole connection.
 type conn struct {
 	srv    *Server
-	nc     net.Conn
+	nc     net.Conn // what requests and responses go through: raw, or TLS over raw
+	raw    net.Conn // the accepted socket; closing it unblocks every goroutine
 	info   *ConnInfo
 	log    *slog.Logger
 	ctx    context.Context // handed to the Handler; cancelled by close
@@ -93,12 +95,16 @@ func newConn(s *Server, nc net.Conn, info *ConnInfo) *conn {
 	c := &conn{
 		srv:    s,
 		nc:     nc,
+		raw:    nc,
 		info:   info,
 		log:    s.log.With("conn", info.ID, "remote", info.RemoteAddr.String(), "listener", info.Listener),
 		ctx:    ctx,
 		cancel: cancel,
 		in:     make(chan inbound, readAheadRequests),
 		out:    make(chan outbound, responseQueue),
+	}
+	if s.cfg.TLS != nil {
+		c.nc = tls.Server(nc, s.cfg.TLS)
 	}
 	c.budget.init(readAheadBytes)
 	c.lastIO.Store(time.Now().UnixNano())
@@ -108,6 +114,10 @@ func newConn(s *Server, nc net.Conn, info *ConnInfo) *conn {
 // run starts the reader and serve goroutines, runs the writer itself, and
 // returns once all three have ended.
 func (c *conn) run() {
+	if !c.handshake() {
+		c.close()
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -126,11 +136,13 @@ func (c *conn) run() {
 
 // close tears the connection down: cancels the handler's ctx, unblocks the
 // reader (socket close, budget) and, through ctx, the serve loop and writer.
-// Safe to call from any goroutine, any number of times.
+// Safe to call from any goroutine, any number of times. It closes the raw
+// socket, not the TLS layer: a TLS close_notify could block on a peer that
+// stopped reading, and close runs under Server.mu.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.cancel()
-		c.nc.Close()
+		c.raw.Close()
 		c.budget.close()
 	})
 }

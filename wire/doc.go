@@ -76,6 +76,21 @@
 // client that stops reading costs its writer goroutine and queued responses
 // for a bounded time, not forever.
 //
+// # TLS
+//
+// With Config.TLS set every accepted connection is a TLS server connection.
+// The handshake runs first on the connection's own goroutine, under
+// Config.TLSHandshakeTimeout (10 s) and the Server's shutdown, so neither a
+// silent client nor garbage instead of a ClientHello can stall the accept
+// loop or other connections; a failed handshake closes that connection only
+// and is logged rate-limited (1st, 2nd, 4th, 8th... at Warn). A verified
+// client certificate becomes the connection's principal through
+// Config.PrincipalFromCert before the first request is read; the mapping is
+// the caller's policy. Spliced file ranges (Fetch records) are copied
+// through the encryption instead of sendfile(2). On the client side,
+// TLSDial layers a TLS handshake, with a client certificate if configured,
+// over any DialFunc, for DialWith.
+//
 // Request bodies may alias their frame buffer (kmsg does not copy byte
 // fields such as Produce records). Frame buffers are never reused, so a
 // Handler may keep references into a request after ServeKafka returns.

@@ -35,7 +35,9 @@ type Server struct {
 	conns     map[*conn]struct{}
 	perIP     map[string]int // open connections per remote IP, for MaxConnectionsPerIP
 	refused   uint64         // connections closed over a limit, for rate-limited logging
-	wg        sync.WaitGroup // Serve calls and connections; Add only under mu while !closed
+	// tlsFailures counts failed TLS handshakes, for rate-limited logging.
+	tlsFailures atomic.Uint64
+	wg          sync.WaitGroup // Serve calls and connections; Add only under mu while !closed
 }
 
 // NewServer returns a server; call Serve with a listener. Zero Config fields

@@ -168,7 +168,8 @@ func placeholderPrefixOK(prefix []byte, flexible bool) bool {
 }
 
 // sendFile copies fr to the socket; for a TCP connection and a regular file,
-// Go's ReadFrom uses sendfile(2).
+// Go's ReadFrom uses sendfile(2). A TLS connection has no ReaderFrom (the
+// bytes must be encrypted in user space), so it gets the plain copy.
 func (c *conn) sendFile(fr *FileRange) error {
 	if _, err := fr.File.Seek(fr.Offset, io.SeekStart); err != nil {
 		return err

@@ -381,7 +381,7 @@ func applyProperties(cfg *server.Config, path string, stderr io.Writer) error {
 		}
 	}
 	for k := range props {
-		if !known[k] {
+		if !known[k] && !cfg.SetListenerSSL(k, props[k]) { // listener.name.<name>.ssl.*
 			fmt.Fprintf(stderr, "warning: %s: %s is not used by Strom and is ignored\n", path, k)
 		}
 	}

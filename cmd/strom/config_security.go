@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/strombroker/strom/internal/server"
 )
 
@@ -12,4 +15,31 @@ var securitySettings = []setting{
 		c.ListenerSecurityProtocols = m
 		return err
 	}},
+	{"ssl-keystore-type", []string{"ssl.keystore.type"}, "keystore format of SSL and SASL_SSL listeners: PEM (the only one supported)", sslSetter("ssl.keystore.type")},
+	{"ssl-keystore-location", []string{"ssl.keystore.location"}, "PEM file with the private key (PKCS#8, unencrypted) and certificate chain of SSL and SASL_SSL listeners; reloaded when it changes", sslSetter("ssl.keystore.location")},
+	{"ssl-key-password", []string{"ssl.key.password"}, "password of an encrypted private key: not supported (an encrypted key is refused at start)", sslSetter("ssl.key.password")},
+	{"ssl-keystore-certificate-chain", []string{"ssl.keystore.certificate.chain"}, "the certificate chain as a PEM string, instead of ssl.keystore.location", sslSetter("ssl.keystore.certificate.chain")},
+	{"ssl-keystore-key", []string{"ssl.keystore.key"}, "the private key as a PEM string, with ssl.keystore.certificate.chain (prefer a properties file or the env var: flags show in ps)", sslSetter("ssl.keystore.key")},
+	{"ssl-truststore-type", []string{"ssl.truststore.type"}, "truststore format: PEM (the only one supported)", sslSetter("ssl.truststore.type")},
+	{"ssl-truststore-location", []string{"ssl.truststore.location"}, "PEM file of the CA certificates client certificates (and, for followers, peer brokers) are verified with; reloaded when it changes", sslSetter("ssl.truststore.location")},
+	{"ssl-truststore-certificates", []string{"ssl.truststore.certificates"}, "the truststore's CA certificates as a PEM string, instead of ssl.truststore.location", sslSetter("ssl.truststore.certificates")},
+	{"ssl-client-auth", []string{"ssl.client.auth"}, "client certificates on SSL listeners: none, requested (verified when given) or required (mTLS)", sslSetter("ssl.client.auth")},
+	{"ssl-principal-mapping-rules", []string{"ssl.principal.mapping.rules"}, "how a client certificate's subject becomes its principal: RULE:pattern/replacement/[LU],...,DEFAULT (DEFAULT: the subject, e.g. CN=client,OU=eng,O=acme)", sslSetter("ssl.principal.mapping.rules")},
+	{"ssl-enabled-protocols", []string{"ssl.enabled.protocols"}, "TLS versions accepted: TLSv1.2,TLSv1.3 (default both)", sslSetter("ssl.enabled.protocols")},
+	{"ssl-protocol", []string{"ssl.protocol"}, "TLSv1.3 (default), TLSv1.2 (caps the version at 1.2) or TLS", sslSetter("ssl.protocol")},
+	{"ssl-cipher-suites", []string{"ssl.cipher.suites"}, "comma-separated TLS 1.2 cipher suites (IANA names); default Go's secure set", sslSetter("ssl.cipher.suites")},
+	{"ssl-endpoint-identification-algorithm", []string{"ssl.endpoint.identification.algorithm"}, "followers verify that the leader's certificate names the address they dial (https, the default); empty: verify the chain only", sslSetter("ssl.endpoint.identification.algorithm")},
+	{"ssl-reload-interval-ms", []string{"ssl.reload.interval.ms"}, "Strom's own: how often keystore and truststore files are checked for changes (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.TLSReloadInterval })},
+}
+
+// sslSetter sets the broker-wide ssl.* property key; its value is checked
+// when the configuration is validated (server.TLSSettings). Per-listener
+// listener.name.<name>.ssl.* keys go through server.Config.SetListenerSSL.
+func sslSetter(key string) func(*server.Config, string) error {
+	return func(c *server.Config, v string) error {
+		if !c.SSL.Set(key, v) {
+			return fmt.Errorf("unknown TLS setting %s", key)
+		}
+		return nil
+	}
 }

@@ -101,6 +101,16 @@ type Config struct {
 	// name → PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. See
 	// SecurityProtocol for names it leaves out.
 	ListenerSecurityProtocols map[string]string
+	// SSL is the broker-wide ssl.* settings of SSL and SASL_SSL listeners
+	// (and of the follower's client side when the inter-broker listener
+	// is one); ListenerSSL the listener.name.<name>.ssl.* overrides, by
+	// upper-case listener name then ssl.* key (SetListenerSSL).
+	SSL         TLSSettings
+	ListenerSSL map[string]map[string]string
+	// TLSReloadInterval is how often the keystore and truststore files are
+	// checked for changes (ssl.reload.interval.ms, Strom's own; new
+	// connections get the new certificates).
+	TLSReloadInterval time.Duration
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower not caught up
 	// for this long leaves the ISR.
 	ReplicaLagTimeMax time.Duration
@@ -191,6 +201,7 @@ func DefaultConfig() Config {
 		ReplicaLagTimeMax:             30 * time.Second,
 		ReplicaFetchWaitMax:           500 * time.Millisecond,
 		FastRaft:                      true,
+		TLSReloadInterval:             5 * time.Second,
 	}
 }
 
@@ -378,6 +389,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.fsync must be always, interval or never, got %q", c.Log.Fsync))
 	}
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateTLS()...)
 	if c.OffsetsTopicPartitions < 1 {
 		errs = append(errs, fmt.Errorf("offsets.topic.num.partitions must be >= 1, got %d", c.OffsetsTopicPartitions))
 	}

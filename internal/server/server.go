@@ -43,6 +43,8 @@ type Server struct {
 
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
 
+	tls map[string]*tlsSource // certificates of SSL and SASL_SSL listeners, by listener name
+
 	pidMu   sync.Mutex
 	pidNext int64
 	pidEnd  int64
@@ -85,6 +87,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("create data dir %s: %w", s.cfg.DataDir, err)
 	}
 	if err := s.listen(); err != nil {
+		return err
+	}
+	if err := s.startTLS(); err != nil {
 		return err
 	}
 	if s.meta, err = raftmeta.Open(s.metaConfig()); err != nil {
@@ -161,7 +166,7 @@ func (s *Server) metaConfig() raftmeta.Config {
 func (s *Server) replicaConfig() replica.Config {
 	repl := replica.DefaultReplicationConfig()
 	repl.ISRChanger = s
-	repl.NetDial = s.cfg.Dial
+	repl.NetDial = s.interBrokerNetDial()
 	repl.BrokerEpoch = s.brokerEpoch
 	if s.cfg.ReplicaLagTimeMax > 0 {
 		repl.LagTimeMax = s.cfg.ReplicaLagTimeMax
@@ -226,6 +231,7 @@ func (s *Server) startReconciler(ctx context.Context) error {
 // warning when a wildcard bind is advertised under a derived name.
 func (s *Server) serve() {
 	for i, ln := range s.listeners {
+		tlsCfg, certPrincipal := s.listenerTLS(s.cfg.Listeners[i].Name)
 		ws := wire.NewServer(wire.Config{
 			Handler:             s,
 			Versions:            apiVersions(),
@@ -237,6 +243,8 @@ func (s *Server) serve() {
 			ListenerName:        s.cfg.Listeners[i].Name,
 			SecurityProtocol:    s.cfg.SecurityProtocol(s.cfg.Listeners[i].Name),
 			Logger:              s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
+			TLS:                 tlsCfg,
+			PrincipalFromCert:   certPrincipal,
 		})
 		s.wires = append(s.wires, ws)
 		s.wg.Add(1)
