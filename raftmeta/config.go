@@ -2,6 +2,7 @@ package raftmeta
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -74,6 +75,14 @@ type Config struct {
 	// one that does not is closed before a byte of it is read as Raft.
 	// The first key proves this node; any key is accepted from a peer.
 	ClusterKeys [][]byte
+	// TLS, when set, wraps every connection to and from the Raft port in
+	// TLS (tls.go): TLS is the acceptor's configuration (it should require
+	// and verify client certificates: mutual TLS), TLSClient returns the
+	// dialer's current one (called per dial, so reloaded certificates
+	// apply to new connections). Both or neither. With ClusterKeys too,
+	// the key handshake runs inside TLS.
+	TLS       *tls.Config
+	TLSClient func() *tls.Config
 }
 
 const (
@@ -128,6 +137,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: node id %d is negative", ErrInvalidConfig, c.NodeID)
 	case c.DataDir == "" && !c.InMemory:
 		return fmt.Errorf("%w: empty DataDir", ErrInvalidConfig)
+	case (c.TLS == nil) != (c.TLSClient == nil):
+		return fmt.Errorf("%w: TLS and TLSClient must be set together", ErrInvalidConfig)
 	case c.BootstrapExpect < 0:
 		return fmt.Errorf("%w: BootstrapExpect %d is negative", ErrInvalidConfig, c.BootstrapExpect)
 	case c.DeadVoterTimeout < 0, c.ReconcileInterval < 0:

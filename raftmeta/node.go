@@ -137,7 +137,7 @@ func Open(cfg Config) (*Node, error) {
 		members:    membersState{goneSince: map[int32]time.Time{}},
 		reconSem:   make(chan struct{}, 1),
 		// Raft RPCs dial like forwarded writes: authenticated (auth.go).
-		fwd: newForwarder(authDialer(orNetDialer(cfg.Dial), cfg.ClusterKeys)),
+		fwd: newForwarder(authDialer(tlsDialer(orNetDialer(cfg.Dial), cfg.TLSClient), cfg.ClusterKeys)),
 	}
 	n.baseCtx, n.cancelBase = context.WithCancel(context.Background())
 	n.controllerID.Store(-1)
@@ -261,7 +261,7 @@ func (n *Node) openOnDisk(hlog *hclogAdapter) (_ *raftStores, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: open snapshot store: %w", err)
 	}
-	stream, err := listenRaft(n.cfg.RaftBind, n.cfg.RaftAdvertise, n.fwd.dial, n.cfg.ClusterKeys)
+	stream, err := listenRaft(n.cfg.RaftBind, n.cfg.RaftAdvertise, n.fwd.dial, n.cfg.ClusterKeys, n.cfg.TLS)
 	if err != nil {
 		return nil, err
 	}

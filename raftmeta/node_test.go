@@ -342,7 +342,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestListenRaftAdvertise(t *testing.T) {
-	s, err := listenRaft("127.0.0.1:0", "", nil, nil)
+	s, err := listenRaft("127.0.0.1:0", "", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestListenRaftAdvertise(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = listenRaft("127.0.0.1:0", "broker-0.strom:0", nil, nil)
+	s, err = listenRaft("127.0.0.1:0", "broker-0.strom:0", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,10 +361,10 @@ func TestListenRaftAdvertise(t *testing.T) {
 	}
 	s.Close()
 
-	if _, err := listenRaft("0.0.0.0:0", "", nil, nil); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := listenRaft("0.0.0.0:0", "", nil, nil, nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("wildcard bind without advertise = %v", err)
 	}
-	if _, err := listenRaft("127.0.0.1:0", "nohostport", nil, nil); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := listenRaft("127.0.0.1:0", "nohostport", nil, nil, nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("bad advertise = %v", err)
 	}
 }

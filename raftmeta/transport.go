@@ -2,6 +2,7 @@ package raftmeta
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,7 @@ type tcpStream struct {
 	advertise net.Addr
 	dial      dialFunc      // outbound connections (Config.Dial, authenticated: auth.go)
 	keys      [][]byte      // Config.ClusterKeys: inbound connections must prove one (auth.go)
+	tls       *tls.Config   // Config.TLS: inbound connections handshake TLS first (tls.go)
 	raftCh    chan net.Conn // sniffed raft connections, for Accept
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -78,7 +80,7 @@ func orNetDialer(d dialFunc) dialFunc {
 
 // listenRaft binds bind, works out the address peers should dial and starts
 // accepting. Outbound connections go through dial (nil: net.Dialer).
-func listenRaft(bind, advertise string, dial dialFunc, keys [][]byte) (*tcpStream, error) {
+func listenRaft(bind, advertise string, dial dialFunc, keys [][]byte, tlsConf *tls.Config) (*tcpStream, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: listen on %q: %w", bind, err)
@@ -107,6 +109,7 @@ func listenRaft(bind, advertise string, dial dialFunc, keys [][]byte) (*tcpStrea
 		advertise: advertiseAddr(adv),
 		dial:      orNetDialer(dial),
 		keys:      keys,
+		tls:       tlsConf,
 		raftCh:    make(chan net.Conn),
 		done:      make(chan struct{}),
 		conns:     map[*trackedConn]struct{}{},
@@ -165,9 +168,15 @@ func (s *tcpStream) acceptLoop() {
 	}
 }
 
-// sniff authenticates an inbound connection when the cluster has keys
-// (auth.go), then reads its first byte and dispatches it.
-func (s *tcpStream) sniff(c *trackedConn) {
+// sniff secures an inbound connection (TLS when configured, then the
+// cluster-key handshake when the cluster has keys: auth.go), then reads its
+// first byte and dispatches it.
+func (s *tcpStream) sniff(tc *trackedConn) {
+	c, err := serverTLS(tc, s.tls, time.Now().Add(sniffTimeout))
+	if err != nil {
+		tc.Close()
+		return
+	}
 	if len(s.keys) > 0 {
 		if err := serverAuth(c, s.keys, time.Now().Add(sniffTimeout)); err != nil {
 			c.Close()
@@ -192,7 +201,7 @@ func (s *tcpStream) sniff(c *trackedConn) {
 		h(c)
 		return
 	}
-	pc := &prefixConn{trackedConn: c, first: first[0]}
+	pc := &prefixConn{Conn: c, first: first[0]}
 	select {
 	case s.raftCh <- pc:
 	case <-s.done:
@@ -270,9 +279,9 @@ func (c *trackedConn) Close() error {
 // prefixConn is an accepted raft connection whose first byte was consumed by
 // sniff; the first Read returns it. Only raft's connection goroutine reads.
 type prefixConn struct {
-	*trackedConn
-	first byte
-	sent  bool
+	net.Conn // a *trackedConn, or TLS over one
+	first    byte
+	sent     bool
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
@@ -280,5 +289,5 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		p[0], c.sent = c.first, true
 		return 1, nil
 	}
-	return c.trackedConn.Read(p)
+	return c.Conn.Read(p)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/strombroker/strom/internal/server"
@@ -29,6 +30,10 @@ var securitySettings = []setting{
 	{"ssl-protocol", []string{"ssl.protocol"}, "TLSv1.3 (default), TLSv1.2 (caps the version at 1.2) or TLS", sslSetter("ssl.protocol")},
 	{"ssl-cipher-suites", []string{"ssl.cipher.suites"}, "comma-separated TLS 1.2 cipher suites (IANA names); default Go's secure set", sslSetter("ssl.cipher.suites")},
 	{"ssl-endpoint-identification-algorithm", []string{"ssl.endpoint.identification.algorithm"}, "followers verify that the leader's certificate names the address they dial (https, the default); empty: verify the chain only", sslSetter("ssl.endpoint.identification.algorithm")},
+	{"raft-security-protocol", []string{"raft.security.protocol"}, "Strom's own: PLAINTEXT or SSL, mutual TLS on the Raft port (controller RPCs and forwarded metadata writes) with the ssl.* settings, overridden by listener.name.raft.ssl.*; client certificates are always required there", func(c *server.Config, v string) error {
+		c.RaftSecurityProtocol = strings.ToUpper(strings.TrimSpace(v))
+		return nil
+	}},
 	{"ssl-reload-interval-ms", []string{"ssl.reload.interval.ms"}, "Strom's own: how often keystore and truststore files are checked for changes (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.TLSReloadInterval })},
 }
 

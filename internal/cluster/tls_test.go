@@ -18,7 +18,8 @@ import (
 
 // TestClusterTLSInterBroker: three brokers whose only listener, the
 // inter-broker one, is SSL with ssl.client.auth=required, so followers
-// replicate only by presenting their broker certificate. Records replicate,
+// replicate only by presenting their broker certificate, and whose Raft
+// port speaks mutual TLS (raft.security.protocol=SSL). Records replicate,
 // and when the leader stops a follower takes over with every record.
 func TestClusterTLSInterBroker(t *testing.T) {
 	ca, err := certs.NewCA("cluster-test-ca", time.Hour)
@@ -45,6 +46,7 @@ func TestClusterTLSInterBroker(t *testing.T) {
 		cfg.Listeners[0].Name = "SSL"
 		cfg.ReplicaLagTimeMax = time.Minute
 		cfg.SSL = server.TLSSettings{KeystoreLocation: keystore, TruststoreLocation: truststore, ClientAuth: "required"}
+		cfg.RaftSecurityProtocol = "SSL" // and mutual TLS between controllers
 	})
 	tlsOpt := kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{client.TLS}})
 	ctx := ctxFor(t, 60*time.Second)

@@ -111,6 +111,10 @@ type Config struct {
 	// checked for changes (ssl.reload.interval.ms, Strom's own; new
 	// connections get the new certificates).
 	TLSReloadInterval time.Duration
+	// RaftSecurityProtocol is Strom's raft.security.protocol: PLAINTEXT
+	// ("") or SSL, mutual TLS on the Raft port with the ssl.* settings and
+	// their listener.name.raft.ssl.* overrides (raftTLSSettings).
+	RaftSecurityProtocol string
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower not caught up
 	// for this long leaves the ISR.
 	ReplicaLagTimeMax time.Duration

@@ -30,3 +30,23 @@ func TestSecurityProtocolMap(t *testing.T) {
 		}
 	}
 }
+
+// TestRaftSecurityProtocolValidated: raft.security.protocol=SSL needs a
+// keystore and a truststore (peers are always verified); other values are
+// refused by name.
+func TestRaftSecurityProtocolValidated(t *testing.T) {
+	c := DefaultConfig()
+	c.RaftSecurityProtocol = "SSL"
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "raft.security.protocol=SSL") {
+		t.Fatalf("SSL without a truststore: %v", err)
+	}
+	c.SSL.TruststoreCertificates = "x"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "keystore") {
+		t.Fatalf("SSL without a keystore: %v", err)
+	}
+	c.RaftSecurityProtocol = "TLS"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "want PLAINTEXT or SSL") {
+		t.Fatalf("raft.security.protocol=TLS: %v", err)
+	}
+}

@@ -44,6 +44,8 @@ type Server struct {
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
 
 	tls map[string]*tlsSource // certificates of SSL and SASL_SSL listeners, by listener name
+	// raftTLS holds the Raft port's certificates (raft.security.protocol=SSL).
+	raftTLS *tlsSource
 
 	pidMu   sync.Mutex
 	pidNext int64
@@ -155,6 +157,9 @@ func (s *Server) metaConfig() raftmeta.Config {
 	mc.Logger = s.logger.With("component", "raft")
 	mc.Dial = s.cfg.Dial
 	mc.ClusterKeys = s.cfg.ClusterKeys
+	if s.raftTLS != nil {
+		mc.TLS, mc.TLSClient = s.raftTLS.serverConfig(), s.raftTLS.clientConfig
+	}
 	if s.cfg.FastRaft {
 		raftmeta.FastTimers(&mc)
 	}

@@ -3,6 +3,9 @@ package server
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/strombroker/strom/wire"
 )
@@ -29,6 +32,58 @@ func (s *Server) startTLS() error {
 				src.run(s.ctx, s.cfg.TLSReloadInterval)
 			}()
 		}
+	}
+	return s.startRaftTLS()
+}
+
+// raftTLSName names the Raft port where TLS settings are per listener:
+// listener.name.raft.ssl.* overrides the ssl.* settings for it, and logs
+// and errors call it so.
+const raftTLSName = "RAFT"
+
+// raftTLSSettings are the Raft port's TLS settings: the broker-wide ssl.*
+// ones with listener.name.raft.ssl.* applied, and client certificates
+// always required, since only brokers may speak on that port.
+func (c *Config) raftTLSSettings() TLSSettings {
+	st := c.ListenerTLS(raftTLSName)
+	st.ClientAuth = "required"
+	return st
+}
+
+// validateRaftTLS checks raft.security.protocol and, for SSL, the settings
+// the Raft port would load (a keystore, and a truststore to verify peers).
+func (c *Config) validateRaftTLS() error {
+	switch strings.ToUpper(c.RaftSecurityProtocol) {
+	case "", wire.ProtocolPlaintext:
+		return nil
+	case wire.ProtocolSSL:
+		st := c.raftTLSSettings()
+		if st.TruststoreLocation == "" && st.TruststoreCertificates == "" {
+			return errors.New("raft.security.protocol=SSL needs the CAs brokers' certificates are verified with: set ssl.truststore.location or ssl.truststore.certificates (or listener.name.raft.ssl.*)")
+		}
+		return st.validate(raftTLSName)
+	default:
+		return fmt.Errorf("raft.security.protocol=%s: want PLAINTEXT or SSL", c.RaftSecurityProtocol)
+	}
+}
+
+// startRaftTLS loads the Raft port's certificates when
+// raft.security.protocol is SSL, and starts their reloader.
+func (s *Server) startRaftTLS() error {
+	if !strings.EqualFold(s.cfg.RaftSecurityProtocol, wire.ProtocolSSL) {
+		return nil
+	}
+	src, err := newTLSSource(raftTLSName, s.cfg.raftTLSSettings(), s.logger.With("component", "tls"))
+	if err != nil {
+		return err
+	}
+	s.raftTLS = src
+	if s.cfg.TLSReloadInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			src.run(s.ctx, s.cfg.TLSReloadInterval)
+		}()
 	}
 	return nil
 }

@@ -131,8 +131,11 @@ func (c *Config) validateTLS() []error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.validateRaftTLS(); err != nil {
+		errs = append(errs, err)
+	}
 	for name := range c.ListenerSSL {
-		if !names[name] {
+		if !names[name] && name != raftTLSName {
 			errs = append(errs, fmt.Errorf("listener.name.%s.ssl.*: no listener %s in listeners (%s)", strings.ToLower(name), name, FormatListeners(c.Listeners)))
 		}
 	}
