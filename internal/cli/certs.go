@@ -31,10 +31,11 @@ func runCerts(e *env, args []string) error {
 	out := fset.String("out", "certs", "directory to write the PEM files to (created if missing)")
 	caName := fset.String("ca", "Strom development CA", "common name of a new CA; a CA already in --out (ca.pem, ca-key.pem) is reused instead")
 	brokerHosts := fset.String("broker", "localhost,127.0.0.1", "comma-separated host names and IP addresses of the brokers (the certificate's SANs; clients verify the address they dial against them); empty: no broker certificate")
+	brokerCN := fset.String("broker-cn", "", "common name of the broker certificate (brokers present it to each other, so with ssl.client.auth its principal is User:CN=<name>; put that in super.users); default: the first --broker host")
 	clientCN := fset.String("client", "client", "common name of the client certificate (its principal is User:CN=<name>); empty: no client certificate")
 	days := fset.Int("days", 365, "validity of the broker and client certificates, in days")
 	fset.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: strom certs [--out certs] [--ca NAME] [--broker host,ip,...] [--client CN] [--days 365]")
+		fmt.Fprintln(e.stderr, "usage: strom certs [--out certs] [--ca NAME] [--broker host,ip,...] [--broker-cn CN] [--client CN] [--days 365]")
 		fmt.Fprintln(e.stderr, "\nMakes a development CA and broker and client certificates as PEM files.")
 		fset.PrintDefaults()
 	}
@@ -56,7 +57,7 @@ func runCerts(e *env, args []string) error {
 		return err
 	}
 	validity := time.Duration(*days) * 24 * time.Hour
-	more, err := issueCerts(ca, splitList(*brokerHosts), *clientCN, validity)
+	more, err := issueCerts(ca, splitList(*brokerHosts), *brokerCN, *clientCN, validity)
 	if err != nil {
 		return err
 	}
@@ -99,10 +100,13 @@ func loadOrMakeCA(dir, name string) (*certs.Authority, []certFile, error) {
 
 // issueCerts makes the broker certificate (server and client use: brokers
 // also dial each other) and the client certificate.
-func issueCerts(ca *certs.Authority, hosts []string, clientCN string, validity time.Duration) ([]certFile, error) {
+func issueCerts(ca *certs.Authority, hosts []string, brokerCN, clientCN string, validity time.Duration) ([]certFile, error) {
 	var files []certFile
 	if len(hosts) > 0 {
-		b, err := ca.Issue(certs.Options{CommonName: hosts[0], Hosts: hosts, Validity: validity})
+		if brokerCN == "" {
+			brokerCN = hosts[0]
+		}
+		b, err := ca.Issue(certs.Options{CommonName: brokerCN, Hosts: hosts, Validity: validity})
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,6 +58,14 @@ func TestCertsMakesWorkingPEMFiles(t *testing.T) {
 	}
 	if _, err := bob.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Fatalf("second client not signed by the first CA: %v", err)
+	}
+	mustRun(t, "", "", "certs", "--out", dir, "--broker", "broker-1,broker-2", "--broker-cn", "brokers", "--client", "")
+	{
+		b := read("broker.keystore.pem")
+		kp, err := tls.X509KeyPair(b, b)
+		if err != nil || kp.Leaf.Subject.CommonName != "brokers" || !slices.Equal(kp.Leaf.DNSNames, []string{"broker-1", "broker-2"}) {
+			t.Fatalf("--broker-cn brokers: %v, CN %q, SANs %v", err, kp.Leaf.Subject.CommonName, kp.Leaf.DNSNames)
+		}
 	}
 	if r := run(t, "", "", "certs", "--days", "0", "--out", dir); r.code != exitUsage || !strings.Contains(r.stderr, "--days") {
 		t.Fatalf("--days 0: exit %d, %s", r.code, r.stderr)
