@@ -33,6 +33,9 @@ var serverVersions = map[int16]wire.VersionRange{
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
 	55: {Min: 0, Max: 2},  // DescribeQuorum: the Raft metadata log as KRaft's __cluster_metadata
 	60: {Min: 0, Max: 2},  // DescribeCluster: v2 can include fenced brokers
+	29: {Min: 0, Max: 3},  // DescribeAcls
+	30: {Min: 0, Max: 3},  // CreateAcls
+	31: {Min: 0, Max: 3},  // DeleteAcls
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -57,6 +60,9 @@ func apiVersions() map[int16]wire.VersionRange { return versionTable }
 // ServeKafka implements wire.Handler: one call per request, in order per
 // connection.
 func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	if s.cfg.principalHook != nil {
+		s.cfg.principalHook(req) // tests only (Config.principalHook)
+	}
 	switch r := req.Body.(type) {
 	case *kmsg.JoinGroupRequest:
 		return s.handleJoinGroup(ctx, req, r), nil
@@ -112,6 +118,12 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDeleteGroups(ctx, r), nil
 	case *kmsg.OffsetDeleteRequest:
 		return s.handleOffsetDelete(ctx, r), nil
+	case *kmsg.DescribeACLsRequest:
+		return s.handleDescribeACLs(req, r), nil
+	case *kmsg.CreateACLsRequest:
+		return s.handleCreateACLs(ctx, req, r), nil
+	case *kmsg.DeleteACLsRequest:
+		return s.handleDeleteACLs(ctx, req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

@@ -42,6 +42,7 @@ type Server struct {
 	rec *reconciler.Reconciler // local replicas follow the applied metadata
 
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
+	authz    *authorizer        // nil when authorization is off (authorize.go)
 
 	pidMu   sync.Mutex
 	pidNext int64
@@ -67,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		logger:   cfg.Logger,
 		sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots),
+		authz:    newAuthorizer(cfg),
 		ctx:      ctx,
 		cancel:   cancel,
 	}, nil
