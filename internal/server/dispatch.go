@@ -75,7 +75,7 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.FetchRequest:
 		return s.handleFetch(ctx, req, r), nil
 	case *kmsg.ListOffsetsRequest:
-		return s.handleListOffsets(ctx, r), nil
+		return s.handleListOffsets(ctx, req, r), nil
 	case *kmsg.FindCoordinatorRequest:
 		return s.handleFindCoordinator(req, r), nil
 	case *kmsg.InitProducerIDRequest:
