@@ -35,7 +35,7 @@ const AuthorizerStandard = "strom"
 var authorizerClassNames = map[string]bool{
 	"org.apache.kafka.metadata.authorizer.StandardAuthorizer": true,
 	"kafka.security.authorizer.AclAuthorizer":                 true,
-	AuthorizerStandard:                                        true,
+	AuthorizerStandard: true,
 }
 
 // ParseAuthorizerClassName normalises authorizer.class.name: "" (off) or

@@ -101,11 +101,11 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.DeleteRecordsRequest:
 		return s.handleDeleteRecords(r), nil
 	case *kmsg.SyncGroupRequest:
-		return s.handleSyncGroup(ctx, r), nil
+		return s.handleSyncGroup(ctx, req, r), nil
 	case *kmsg.HeartbeatRequest:
-		return s.handleHeartbeat(ctx, r), nil
+		return s.handleHeartbeat(ctx, req, r), nil
 	case *kmsg.LeaveGroupRequest:
-		return s.handleLeaveGroup(ctx, r), nil
+		return s.handleLeaveGroup(ctx, req, r), nil
 	case *kmsg.OffsetCommitRequest:
 		return s.handleOffsetCommit(ctx, r), nil
 	case *kmsg.OffsetFetchRequest:
