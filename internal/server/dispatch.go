@@ -107,17 +107,17 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.LeaveGroupRequest:
 		return s.handleLeaveGroup(ctx, req, r), nil
 	case *kmsg.OffsetCommitRequest:
-		return s.handleOffsetCommit(ctx, r), nil
+		return s.handleOffsetCommit(ctx, req, r), nil
 	case *kmsg.OffsetFetchRequest:
-		return s.handleOffsetFetch(ctx, r), nil
+		return s.handleOffsetFetch(ctx, req, r), nil
 	case *kmsg.ListGroupsRequest:
-		return s.handleListGroups(ctx, r), nil
+		return s.handleListGroups(ctx, req, r), nil
 	case *kmsg.DescribeGroupsRequest:
-		return s.handleDescribeGroups(ctx, r), nil
+		return s.handleDescribeGroups(ctx, req, r), nil
 	case *kmsg.DeleteGroupsRequest:
-		return s.handleDeleteGroups(ctx, r), nil
+		return s.handleDeleteGroups(ctx, req, r), nil
 	case *kmsg.OffsetDeleteRequest:
-		return s.handleOffsetDelete(ctx, r), nil
+		return s.handleOffsetDelete(ctx, req, r), nil
 	case *kmsg.DescribeACLsRequest:
 		return s.handleDescribeACLs(req, r), nil
 	case *kmsg.CreateACLsRequest:
