@@ -79,27 +79,27 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.FindCoordinatorRequest:
 		return s.handleFindCoordinator(req, r), nil
 	case *kmsg.InitProducerIDRequest:
-		return s.handleInitProducerID(ctx, r), nil
+		return s.handleInitProducerID(ctx, req, r), nil
 	case *kmsg.CreateTopicsRequest:
-		return s.handleCreateTopics(ctx, r), nil
+		return s.handleCreateTopics(ctx, req, r), nil
 	case *kmsg.DeleteTopicsRequest:
-		return s.handleDeleteTopics(ctx, r), nil
+		return s.handleDeleteTopics(ctx, req, r), nil
 	case *kmsg.CreatePartitionsRequest:
-		return s.handleCreatePartitions(ctx, r), nil
+		return s.handleCreatePartitions(ctx, req, r), nil
 	case *kmsg.DescribeConfigsRequest:
-		return s.handleDescribeConfigs(r), nil
+		return s.handleDescribeConfigs(req, r), nil
 	case *kmsg.AlterConfigsRequest:
-		return s.handleAlterConfigs(ctx, r), nil
+		return s.handleAlterConfigs(ctx, req, r), nil
 	case *kmsg.IncrementalAlterConfigsRequest:
-		return s.handleIncrementalAlterConfigs(ctx, r), nil
+		return s.handleIncrementalAlterConfigs(ctx, req, r), nil
 	case *kmsg.DescribeClusterRequest:
 		return s.handleDescribeCluster(req, r), nil
 	case *kmsg.DescribeQuorumRequest:
-		return s.handleDescribeQuorum(r), nil
+		return s.handleDescribeQuorum(req, r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
-		return s.handleOffsetForLeaderEpoch(ctx, r), nil
+		return s.handleOffsetForLeaderEpoch(ctx, req, r), nil
 	case *kmsg.DeleteRecordsRequest:
-		return s.handleDeleteRecords(r), nil
+		return s.handleDeleteRecords(req, r), nil
 	case *kmsg.SyncGroupRequest:
 		return s.handleSyncGroup(ctx, req, r), nil
 	case *kmsg.HeartbeatRequest:
