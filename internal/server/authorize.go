@@ -16,6 +16,7 @@ package server
 // IP address as the host.
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -123,6 +124,15 @@ func aclOf(b acl.Binding) raftmeta.ACL {
 		PatternType: int8(b.PatternType), Principal: b.Principal, Host: b.Host,
 		Operation: int8(b.Operation), Permission: int8(b.Permission),
 	}
+}
+
+// invalidACL marks the authorizer's and the metadata's ACL validation
+// errors as INVALID_REQUEST, Kafka's answer to them.
+func invalidACL(err error) error {
+	if errors.Is(err, acl.ErrInvalid) || errors.Is(err, raftmeta.ErrInvalidACL) {
+		return fmt.Errorf("%w: %w", errInvalidRequest, err)
+	}
+	return err
 }
 
 // authzOn reports whether an authorizer is configured.

@@ -54,7 +54,7 @@ func (s *Server) handleCreateACLs(ctx context.Context, req *wire.Request, r *kms
 		if r.Version < 1 {
 			b.PatternType = acl.PatternLiteral
 		}
-		if errs[i] = b.Validate(); errs[i] == nil {
+		if errs[i] = invalidACL(b.Validate()); errs[i] == nil {
 			valid = append(valid, aclOf(b))
 			validIdx = append(validIdx, i)
 		}
@@ -62,7 +62,7 @@ func (s *Server) handleCreateACLs(ctx context.Context, req *wire.Request, r *kms
 	if len(valid) > 0 {
 		ctx, cancel := context.WithTimeout(ctx, requestTimeout(0))
 		defer cancel()
-		if err := s.meta.CreateACLs(ctx, valid); err != nil {
+		if err := invalidACL(s.meta.CreateACLs(ctx, valid)); err != nil {
 			for _, i := range validIdx {
 				errs[i] = err
 			}

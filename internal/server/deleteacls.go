@@ -46,7 +46,7 @@ func (s *Server) handleDeleteACLs(ctx context.Context, req *wire.Request, r *kms
 			continue
 		}
 		f := aclFilter(r.Version, int8(rf.ResourceType), rf.ResourceName, int8(rf.ResourcePatternType), rf.Principal, rf.Host, int8(rf.Operation), int8(rf.PermissionType))
-		if errs[i] = f.Validate(); errs[i] != nil {
+		if errs[i] = invalidACL(f.Validate()); errs[i] != nil {
 			continue
 		}
 		matched[i] = s.authz.current(s.meta.State()).Bindings(f)
@@ -63,7 +63,7 @@ func (s *Server) handleDeleteACLs(ctx context.Context, req *wire.Request, r *kms
 		ctx, cancel := context.WithTimeout(ctx, requestTimeout(0))
 		defer cancel()
 		gone, err := s.meta.DeleteACLs(ctx, all)
-		delErr = err
+		delErr = invalidACL(err)
 		for _, a := range gone {
 			deleted[a] = true
 		}

@@ -40,7 +40,7 @@ func (s *Server) handleDescribeACLs(req *wire.Request, r *kmsg.DescribeACLsReque
 	}
 	f := aclFilter(r.Version, int8(r.ResourceType), r.ResourceName, int8(r.ResourcePatternType), r.Principal, r.Host, int8(r.Operation), int8(r.PermissionType))
 	if err := f.Validate(); err != nil {
-		return fail(err)
+		return fail(invalidACL(err))
 	}
 	bindings := s.authz.current(s.meta.State()).Bindings(f)
 	for _, b := range bindings {

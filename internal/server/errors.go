@@ -6,7 +6,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
@@ -89,8 +88,6 @@ func errorCode(err error) int16 {
 	case errors.Is(err, errInvalidConfig):
 		return kerr.InvalidConfig.Code
 	case errors.Is(err, errInvalidRequest):
-		return kerr.InvalidRequest.Code
-	case errors.Is(err, acl.ErrInvalid), errors.Is(err, raftmeta.ErrInvalidACL):
 		return kerr.InvalidRequest.Code
 	case errors.Is(err, errTopicAuthorization):
 		return kerr.TopicAuthorizationFailed.Code
