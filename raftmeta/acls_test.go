@@ -99,3 +99,34 @@ func TestClusterForwardACLs(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeACLsSurviveRestart: ACLs written before a snapshot and after it
+// are both back after a restart (snapshot restore plus log replay).
+func TestNodeACLsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, 1, dir)
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitController(t, n)
+	ctx := ctxT(t)
+	a, b := testACL("t", "User:a", 3), testACL("u", "User:b", 4)
+	if err := n.CreateACLs(ctx, []ACL{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if err := n.CreateACLs(ctx, []ACL{b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n = openNode(t, cfg)
+	waitController(t, n)
+	if got := n.State().ACLs; !reflect.DeepEqual(got, []ACL{a, b}) {
+		t.Fatalf("ACLs after restart = %v, want [a b]", got)
+	}
+}

@@ -92,12 +92,27 @@ func TestAuthorizeAny(t *testing.T) {
 	}
 	a.SetBindings([]Binding{
 		allow(ResourceTopic, PatternLiteral, "t", "User:a", "*", OpWrite),
-		deny(ResourceTopic, PatternPrefixed, "", "User:a", "*", OpWrite),
+		deny(ResourceTopic, PatternPrefixed, "t", "User:*", "*", OpWrite),
 	})
-	a.SetBindings(append(a.Bindings(Filter{ResourceType: ResourceAny, PatternType: PatternAny, Operation: OpAny, Permission: PermAny}),
-		deny(ResourceTopic, PatternPrefixed, "t", "User:*", "*", OpWrite)))
 	if a.AuthorizeAny("User:a", "h", OpWrite, ResourceTopic) {
 		t.Fatal("write on t denied by prefix t: allowed")
+	}
+	a.SetBindings([]Binding{
+		allow(ResourceTopic, PatternPrefixed, "team-", "User:a", "*", OpAll),
+		deny(ResourceTopic, PatternLiteral, "team-x", "User:a", "*", OpWrite),
+	})
+	if !a.AuthorizeAny("User:a", "h", OpWrite, ResourceTopic) {
+		t.Fatal("prefixed allow not covered by one literal deny: denied")
+	}
+	a.SetBindings([]Binding{
+		allow(ResourceTopic, PatternLiteral, "t", "User:a", "*", OpWrite),
+		deny(ResourceTopic, PatternLiteral, "*", "User:a", "*", OpAll),
+	})
+	if a.AuthorizeAny("User:a", "h", OpWrite, ResourceTopic) {
+		t.Fatal("deny on every topic: allowed")
+	}
+	if !New(Config{SuperUsers: []string{"User:a"}}).AuthorizeAny("User:a", "h", OpWrite, ResourceTopic) {
+		t.Fatal("super user denied")
 	}
 }
 
