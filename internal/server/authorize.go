@@ -139,8 +139,12 @@ func invalidACL(err error) error {
 func (s *Server) authzOn() bool { return s.authz != nil }
 
 // subject returns the request's principal ("User:alice") and host (the
-// remote IP address).
+// remote IP address). A request without connection information (only
+// in-package callers make one) is User:ANONYMOUS.
 func subject(req *wire.Request) (principal, host string) {
+	if req == nil || req.Conn == nil {
+		return wire.Anonymous.String(), "*"
+	}
 	principal = req.Conn.Principal().String()
 	host = "*"
 	if req.Conn.RemoteAddr != nil {
