@@ -295,6 +295,24 @@ func TestACLAdminAPIs(t *testing.T) {
 		}
 	}
 
+	// v0 has no pattern type: creations and filters are LITERAL.
+	c0 := kmsg.NewPtrCreateACLsRequest()
+	c0.Creations = []kmsg.CreateACLsRequestCreation{{ResourceType: kmsg.ACLResourceTypeGroup, ResourceName: "v0", Principal: "User:carol", Host: "*", Operation: kmsg.ACLOperationRead, PermissionType: kmsg.ACLPermissionTypeAllow}}
+	if r := mustRequest[*kmsg.CreateACLsResponse](t, raw, c0).Results[0]; r.ErrorCode != 0 {
+		t.Fatalf("CreateAcls v0: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	d0 := kmsg.NewPtrDescribeACLsRequest()
+	d0.ResourceType, d0.ResourceName = kmsg.ACLResourceTypeGroup, kmsg.StringPtr("v0")
+	d0.Operation, d0.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+	if r := mustRequest[*kmsg.DescribeACLsResponse](t, raw, d0); r.ErrorCode != 0 || len(r.Resources) != 1 || r.Resources[0].ACLs[0].Principal != "User:carol" {
+		t.Fatalf("DescribeAcls v0: %+v", r)
+	}
+	x0 := kmsg.NewPtrDeleteACLsRequest()
+	x0.Filters = []kmsg.DeleteACLsRequestFilter{{ResourceType: kmsg.ACLResourceTypeGroup, ResourceName: kmsg.StringPtr("v0"), Operation: kmsg.ACLOperationAny, PermissionType: kmsg.ACLPermissionTypeAny}}
+	if r := mustRequest[*kmsg.DeleteACLsResponse](t, raw, x0).Results[0]; r.ErrorCode != 0 || len(r.MatchingACLs) != 1 {
+		t.Fatalf("DeleteAcls v0: %+v", r)
+	}
+
 	del := kadm.NewACLs().Allow("User:alice").AllowHosts().AnyResource().ResourcePatternType(kadm.ACLPatternAny).Operations(kadm.OpAny)
 	deleted, err := adm.DeleteACLs(ctx, del)
 	if err != nil || len(deleted) != 1 || deleted[0].Err != nil || len(deleted[0].Deleted) != 2 {
