@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -46,5 +47,29 @@ func TestInteropACLKafkaPython(t *testing.T) {
 	decodeJSON(t, runPython(t, 60*time.Second, "kafka_python_acl.py", "consume", b.Addr(), "guarded"), &res)
 	if res.Error != "" || len(res.Values) != 1 || res.Values[0] != "allowed" {
 		t.Fatalf("kafka-python consume after strom acl add: %+v", res)
+	}
+}
+
+// TestInteropACLKafkaPythonAdmin: kafka-python's KafkaAdminClient (ACL APIs
+// v1) creates literal and prefixed ACLs, describes with a MATCH filter and
+// deletes by principal, on a broker whose PLAINTEXT principal
+// User:ANONYMOUS is the super user.
+func TestInteropACLKafkaPythonAdmin(t *testing.T) {
+	requireTool(t, "python:kafka")
+	b := startBroker(t, "--authorizer-class-name", "strom", "--super-users", "User:ANONYMOUS")
+	var res struct {
+		Created       int      `json:"created"`
+		Failed        []string `json:"failed"`
+		Described     []string `json:"described"`
+		DescribeError string   `json:"describe_error"`
+		Deleted       []string `json:"deleted"`
+		Remaining     []string `json:"remaining"`
+	}
+	decodeJSON(t, runPython(t, 60*time.Second, "kafka_python_acl_admin.py", b.Addr()), &res)
+	alice := []string{"User:alice ALLOW READ TOPIC:LITERAL:orders", "User:alice ALLOW WRITE TOPIC:PREFIXED:ord"}
+	if res.Created != 3 || len(res.Failed) != 0 || res.DescribeError != "NoError" ||
+		!slices.Equal(res.Described, alice) || !slices.Equal(res.Deleted, alice) ||
+		!slices.Equal(res.Remaining, []string{"User:bob DENY READ GROUP:LITERAL:billing"}) {
+		t.Fatalf("kafka-python ACL admin: %+v", res)
 	}
 }
