@@ -50,6 +50,10 @@ func (c cmdType) String() string {
 		return "SetClusterID"
 	case cmdSetBrokersFenced:
 		return "SetBrokersFenced"
+	case cmdCreateACLs:
+		return "CreateACLs"
+	case cmdDeleteACLs:
+		return "DeleteACLs"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -140,6 +144,10 @@ func newCommand(t cmdType) command {
 		return &setClusterIDCmd{}
 	case cmdSetBrokersFenced:
 		return &setBrokersFencedCmd{}
+	case cmdCreateACLs:
+		return &createACLsCmd{}
+	case cmdDeleteACLs:
+		return &deleteACLsCmd{}
 	}
 	return nil
 }

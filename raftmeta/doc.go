@@ -38,6 +38,11 @@
 // channel closed at the next publication. The controller id is not FSM state
 // (it is raft's view of the leader) and is overlaid on the published copy.
 //
+// ACLs (State.ACLs, commands CreateACLs and DeleteACLs) are stored sorted
+// and unique; a delete carries the exact ACLs its proposer resolved from
+// its filters, so every FSM removes the same ones. Their meaning is
+// internal/acl's.
+//
 // Snapshots are the whole State as JSON (snapshot.go), kept by raft's file
 // snapshot store in DataDir/raft/snapshots; the log and raft's stable store
 // are DataDir/raft/raft.db. Nothing else is persisted outside raft: the node

@@ -69,6 +69,10 @@ var (
 	// ErrInvalidPeer: a Peer with a negative id or an empty raft address, or
 	// one id listed twice with different addresses.
 	ErrInvalidPeer = errors.New("raftmeta: invalid peer")
+	// ErrInvalidACL: an ACL command with no or too many ACLs, a code that
+	// is not concrete (ANY, MATCH, UNKNOWN) or an empty resource name,
+	// principal or host.
+	ErrInvalidACL = errors.New("raftmeta: invalid ACL")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

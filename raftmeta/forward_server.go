@@ -29,6 +29,8 @@ var (
 	fwdAlterTopicConfigs   = forwardMethod[alterTopicConfigsArgs, struct{}]{"AlterTopicConfigs", (*Node).alterTopicConfigsLocal}
 	fwdAllocateProducerIDs = forwardMethod[allocateProducerIDsArgs, int64]{"AllocateProducerIDs", (*Node).allocateProducerIDsLocal}
 	fwdAlterPartition      = forwardMethod[alterPartitionArgs, Partition]{"AlterPartition", (*Node).alterPartitionLocal}
+	fwdCreateACLs          = forwardMethod[aclsArgs, struct{}]{"CreateACLs", (*Node).createACLsLocal}
+	fwdDeleteACLs          = forwardMethod[aclsArgs, []ACL]{"DeleteACLs", (*Node).deleteACLsLocal}
 )
 
 // serveFunc runs a forwarded request locally: JSON arguments in, JSON result
@@ -45,6 +47,8 @@ var forwardMethods = map[string]serveFunc{
 	fwdAllocateProducerIDs.name: fwdAllocateProducerIDs.serve,
 	fwdAlterPartition.name:      fwdAlterPartition.serve,
 	fwdSync.name:                fwdSync.serve,
+	fwdCreateACLs.name:          fwdCreateACLs.serve,
+	fwdDeleteACLs.name:          fwdDeleteACLs.serve,
 }
 
 // errBadArgs: a request whose arguments do not decode.

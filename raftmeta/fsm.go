@@ -20,6 +20,7 @@ type applyResult struct {
 	topic      *Topic    // CreateTopic: the created topic
 	partition  Partition // SetPartitionState: the new partition state
 	clusterID  string    // SetClusterID: the id in effect afterwards
+	acls       []ACL     // DeleteACLs: the ACLs removed
 }
 
 // applyCommand is the deterministic heart of the FSM: given the current state

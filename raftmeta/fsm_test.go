@@ -487,6 +487,8 @@ func richLog(t testing.TB) [][]byte {
 		cmd(t, cmdDeleteTopic, deleteTopicCmd{Name: "a"}),
 		cmd(t, cmdRegisterBroker, registerBrokerCmd{Broker: Broker{ID: 4, Fenced: true}}),
 		cmd(t, cmdCreateTopic, createTopicCmd{Name: "a", ID: topicID(9), Replicas: [][]int32{{4}}}),
+		cmd(t, cmdCreateACLs, createACLsCmd{ACLs: []ACL{testACL("z", "User:b", 4), testACL("a", "User:a", 3), testACL("y", "User:c", 8)}}),
+		cmd(t, cmdDeleteACLs, deleteACLsCmd{ACLs: []ACL{testACL("y", "User:c", 8)}}),
 	)
 }
 

@@ -25,6 +25,7 @@ type snapshotFile struct {
 	Topics         []*Topic `json:"topics"`
 	NextProducerID int64    `json:"next_producer_id"`
 	Index          uint64   `json:"index"`
+	ACLs           []ACL    `json:"acls,omitempty"` // sorted; absent in snapshots written before ACLs
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -35,6 +36,7 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		Index:          s.Index,
 		Brokers:        make([]Broker, 0, len(s.Brokers)),
 		Topics:         make([]*Topic, 0, len(s.Topics)),
+		ACLs:           s.ACLs,
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -60,6 +62,9 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 	s.ClusterID = f.ClusterID
 	s.NextProducerID = f.NextProducerID
 	s.Index = f.Index
+	if err := restoreACLs(s, f.ACLs); err != nil {
+		return nil, err
+	}
 	for _, b := range f.Brokers {
 		if _, dup := s.Brokers[b.ID]; dup {
 			return nil, fmt.Errorf("%w: snapshot lists broker %d twice", ErrCorruptCommand, b.ID)

@@ -60,6 +60,9 @@ type State struct {
 	TopicsByID     map[[16]byte]*Topic
 	NextProducerID int64
 	Index          uint64 // raft index of the last applied command that changed the state
+	// ACLs are the access control bindings, sorted (compareACL), without
+	// duplicates; shared between states until an ACL command changes them.
+	ACLs []ACL
 }
 
 // TopicSpec describes a topic to create.

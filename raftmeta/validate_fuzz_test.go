@@ -81,6 +81,11 @@ func checkStateInvariants(s *State) error {
 	if len(s.TopicsByID) != len(s.Topics) {
 		return fmt.Errorf("%d topics by name, %d by id", len(s.Topics), len(s.TopicsByID))
 	}
+	for i, a := range s.ACLs {
+		if err := validateACL(a); err != nil || (i > 0 && compareACL(s.ACLs[i-1], a) >= 0) {
+			return fmt.Errorf("ACL %d %+v invalid or out of order: %v", i, a, err)
+		}
+	}
 	return nil
 }
 

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/internal/server"
 )
 
@@ -35,6 +37,21 @@ var securitySettings = []setting{
 		return nil
 	}},
 	{"ssl-reload-interval-ms", []string{"ssl.reload.interval.ms"}, "Strom's own: how often keystore and truststore files are checked for changes (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.TLSReloadInterval })},
+	{"authorizer-class-name", []string{"authorizer.class.name"}, "turns authorization (ACLs) on: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or kafka.security.authorizer.AclAuthorizer, or strom); empty (default) allows everything", func(c *server.Config, v string) error {
+		name, err := server.ParseAuthorizerClassName(strings.TrimSpace(v))
+		c.Authorizer = name
+		return err
+	}},
+	{"super-users", []string{"super.users"}, "semicolon-separated principals allowed everything (User:admin;User:CN=broker1); put the brokers' own principal here", func(c *server.Config, v string) error {
+		users, err := acl.ParseSuperUsers(v)
+		c.SuperUsers = users
+		return err
+	}},
+	{"allow-everyone-if-no-acl-found", []string{"allow.everyone.if.no.acl.found"}, "with an authorizer, allow operations on resources no ACL names", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.AllowEveryoneIfNoACLFound = b
+		return err
+	}},
 }
 
 // sslSetter sets the broker-wide ssl.* property key; its value is checked

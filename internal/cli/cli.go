@@ -45,6 +45,7 @@ var commands = []command{
 	{name: "cluster", summary: "cluster status: brokers, controller, Raft quorum, under-replicated and offline partitions", run: runCluster},
 	{name: "health", summary: "exit 0 if a broker answers ApiVersions and Metadata in time", run: runHealth},
 	{name: "certs", summary: "make a development CA and broker and client certificates (PEM) for trying TLS", run: runCerts},
+	{name: "acl", summary: "add, list and remove ACLs (like kafka-acls.sh)", run: runACL},
 }
 
 // Commands lists the subcommand names Main accepts, so cmd/strom can decide

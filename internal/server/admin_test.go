@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/strombroker/strom/internal/acl"
 )
 
 // pinVersion caps the version a client uses for one API key, so old
@@ -734,7 +736,7 @@ func TestAdminDescribeCluster(t *testing.T) {
 	if resp, err = req.RequestWith(ctx, cl); err != nil {
 		t.Fatal(err)
 	}
-	if resp.ClusterAuthorizedOperations&(1<<aclDescribe) == 0 || resp.ClusterAuthorizedOperations < 0 {
+	if resp.ClusterAuthorizedOperations&(1<<acl.OpDescribe) == 0 || resp.ClusterAuthorizedOperations < 0 {
 		t.Errorf("authorized ops %b, want DESCRIBE among them", resp.ClusterAuthorizedOperations)
 	}
 

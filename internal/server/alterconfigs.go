@@ -41,7 +41,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/wire"
 )
 
 type resourceKey struct {
@@ -49,14 +51,14 @@ type resourceKey struct {
 	name string
 }
 
-func (s *Server) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsRequest) kmsg.Response {
+func (s *Server) handleAlterConfigs(ctx context.Context, req *wire.Request, r *kmsg.AlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
 	resp.Version = r.Version
 	keys := make([]resourceKey, len(r.Resources))
 	for i, res := range r.Resources {
 		keys[i] = resourceKey{res.ResourceType, res.ResourceName}
 	}
-	errs := s.alterEach(ctx, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
+	errs := s.alterEach(ctx, req, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
 		return func(map[string]string) (map[string]string, error) { return replaceConfigs(r.Resources[i].Configs) }
 	})
 	for i, k := range keys {
@@ -68,14 +70,14 @@ func (s *Server) handleAlterConfigs(ctx context.Context, r *kmsg.AlterConfigsReq
 	return resp
 }
 
-func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
+func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, req *wire.Request, r *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	resp.Version = r.Version
 	keys := make([]resourceKey, len(r.Resources))
 	for i, res := range r.Resources {
 		keys[i] = resourceKey{res.ResourceType, res.ResourceName}
 	}
-	errs := s.alterEach(ctx, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
+	errs := s.alterEach(ctx, req, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
 		return func(cur map[string]string) (map[string]string, error) {
 			return s.applyIncremental(cur, r.Resources[i].Configs)
 		}
@@ -89,11 +91,12 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, r *kmsg.Incr
 	return resp
 }
 
-// alterEach runs both AlterConfigs flavours: each resource named once gets
+// alterEach runs both AlterConfigs flavours (each resource needs
+// ALTER_CONFIGS, see configAuthorized): each resource named once gets
 // alterResource with the edit its request describes; a resource named more
 // than once is refused, as Kafka does. It returns one error (or nil) per
 // resource, in order, and reconciles local replicas if anything changed.
-func (s *Server) alterEach(ctx context.Context, keys []resourceKey, validateOnly bool, edit func(i int) func(map[string]string) (map[string]string, error)) []error {
+func (s *Server) alterEach(ctx context.Context, req *wire.Request, keys []resourceKey, validateOnly bool, edit func(i int) func(map[string]string) (map[string]string, error)) []error {
 	count := make(map[resourceKey]int, len(keys))
 	for _, k := range keys {
 		count[k]++
@@ -103,6 +106,9 @@ func (s *Server) alterEach(ctx context.Context, keys []resourceKey, validateOnly
 	for i, k := range keys {
 		if count[k] > 1 {
 			errs[i] = fmt.Errorf("%w: resource %s %q is given more than once", errInvalidRequest, k.typ, k.name)
+			continue
+		}
+		if errs[i] = s.configAuthorized(req, k.typ, k.name, acl.OpAlterConfigs); errs[i] != nil {
 			continue
 		}
 		errs[i] = s.alterResource(ctx, k.typ, k.name, validateOnly, edit(i))

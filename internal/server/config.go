@@ -144,6 +144,23 @@ type Config struct {
 	// LeaderRebalanceInterval is leader.imbalance.check.interval.seconds.
 	LeaderRebalanceInterval time.Duration
 
+	// Authorizer is authorizer.class.name, normalised by
+	// ParseAuthorizerClassName: "" (the default) turns authorization off
+	// (everything allowed, and the ACL APIs answer SECURITY_DISABLED),
+	// AuthorizerStandard turns it on. See authorize.go.
+	Authorizer string
+	// SuperUsers is super.users: principals ("User:alice") allowed every
+	// operation. The brokers' own principal belongs here, since follower
+	// fetches need CLUSTER_ACTION on the cluster.
+	SuperUsers []string
+	// AllowEveryoneIfNoACLFound is allow.everyone.if.no.acl.found: an
+	// operation on a resource no ACL names is allowed.
+	AllowEveryoneIfNoACLFound bool
+	// principalHook, when set, runs before each request is served. For
+	// in-package tests only: it sets a principal on PLAINTEXT connections
+	// until SASL and TLS set real ones.
+	principalHook func(*wire.Request)
+
 	// HTTPAddr, when set, serves Prometheus metrics (cmd/strom).
 	HTTPAddr string
 	// PprofAddr, when set, serves /debug/pprof on an address of its own
@@ -394,6 +411,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.validateTLS()...)
+	errs = append(errs, c.validateAuthorizer()...)
 	if c.OffsetsTopicPartitions < 1 {
 		errs = append(errs, fmt.Errorf("offsets.topic.num.partitions must be >= 1, got %d", c.OffsetsTopicPartitions))
 	}

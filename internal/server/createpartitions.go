@@ -25,10 +25,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleCreatePartitions(ctx context.Context, r *kmsg.CreatePartitionsRequest) kmsg.Response {
+func (s *Server) handleCreatePartitions(ctx context.Context, req *wire.Request, r *kmsg.CreatePartitionsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	resp.Version = r.Version
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout(r.TimeoutMillis))
@@ -44,9 +46,12 @@ func (s *Server) handleCreatePartitions(ctx context.Context, r *kmsg.CreateParti
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
 		var err error
-		if count[t.Topic] > 1 {
+		switch {
+		case count[t.Topic] > 1:
 			err = fmt.Errorf("%w: topic %q is named more than once in the request", errInvalidRequest, t.Topic)
-		} else {
+		case !s.authorize(req, acl.OpAlter, acl.ResourceTopic, t.Topic): // Kafka's check
+			err = fmt.Errorf("%w: ALTER on topic %s", errTopicAuthorization, t.Topic)
+		default:
 			err = s.createPartitions(ctx, t, r.ValidateOnly)
 		}
 		if err != nil {

@@ -19,6 +19,10 @@ package server
 //   - Configs go through the topic config registry (configs.go): unknown
 //     keys, unsupported values and null values are INVALID_CONFIG with a
 //     message naming the key.
+//   - Needs CREATE on the cluster or on the topic (else
+//     TOPIC_AUTHORIZATION_FAILED); the returned configs need
+//     DESCRIBE_CONFIGS on the topic (else ConfigErrorCode
+//     TOPIC_AUTHORIZATION_FAILED and none), as Kafka.
 //   - ValidateOnly runs every check, including the controller's, and
 //     creates nothing.
 //   - After a real creation the handler waits (within its timeout) for the
@@ -37,12 +41,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleCreateTopics(ctx context.Context, r *kmsg.CreateTopicsRequest) kmsg.Response {
+func (s *Server) handleCreateTopics(ctx context.Context, req *wire.Request, r *kmsg.CreateTopicsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
 	resp.Version = r.Version
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout(r.TimeoutMillis))
@@ -53,6 +60,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, r *kmsg.CreateTopicsReq
 		count[t.Topic]++
 	}
 	created := false
+	clusterCreate := s.authorizeCluster(req, acl.OpCreate)
 	for i := range r.Topics {
 		t := &r.Topics[i]
 		rt := kmsg.NewCreateTopicsResponseTopic()
@@ -61,9 +69,12 @@ func (s *Server) handleCreateTopics(ctx context.Context, r *kmsg.CreateTopicsReq
 
 		var topic *raftmeta.Topic
 		var err error
-		if count[t.Topic] > 1 {
+		switch {
+		case count[t.Topic] > 1:
 			err = fmt.Errorf("%w: topic %q is named more than once in the request", errInvalidRequest, t.Topic)
-		} else {
+		case !clusterCreate && !s.authorize(req, acl.OpCreate, acl.ResourceTopic, t.Topic):
+			err = fmt.Errorf("%w: CREATE on the cluster or on topic %s", errTopicAuthorization, t.Topic)
+		default:
 			topic, err = s.createTopic(ctx, t, r.ValidateOnly)
 		}
 		if err != nil {
@@ -77,6 +88,11 @@ func (s *Server) handleCreateTopics(ctx context.Context, r *kmsg.CreateTopicsReq
 		rt.NumPartitions = int32(len(topic.Partitions))
 		if len(topic.Partitions) > 0 {
 			rt.ReplicationFactor = int16(len(topic.Partitions[0].Replicas))
+		}
+		if !s.authorize(req, acl.OpDescribeConfigs, acl.ResourceTopic, t.Topic) {
+			rt.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code // v5+: configs withheld
+			resp.Topics = append(resp.Topics, rt)
+			continue
 		}
 		for _, e := range s.topicConfigEntries(topic.Configs) {
 			rc := kmsg.NewCreateTopicsResponseTopicConfig()

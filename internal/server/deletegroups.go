@@ -10,13 +10,31 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleDeleteGroups(ctx context.Context, r *kmsg.DeleteGroupsRequest) kmsg.Response {
+func (s *Server) handleDeleteGroups(ctx context.Context, req *wire.Request, r *kmsg.DeleteGroupsRequest) kmsg.Response {
 	resp := kmsg.NewPtrDeleteGroupsResponse()
 	resp.Version = r.Version
-	for _, g := range s.groups.DeleteGroups(ctx, r.Groups) {
+	// Each group needs DELETE (GROUP_AUTHORIZATION_FAILED, Kafka's check).
+	var allowed []string
+	for _, g := range r.Groups {
+		if s.authorize(req, acl.OpDelete, acl.ResourceGroup, g) {
+			allowed = append(allowed, g)
+		} else {
+			rg := kmsg.NewDeleteGroupsResponseGroup()
+			rg.Group, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+		}
+	}
+	if len(allowed) == 0 {
+		return resp
+	}
+	for _, g := range s.groups.DeleteGroups(ctx, allowed) {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group, rg.ErrorCode = g.Group, errorCode(g.Err)
 		resp.Groups = append(resp.Groups, rg)

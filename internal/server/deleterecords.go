@@ -23,18 +23,25 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleDeleteRecords(r *kmsg.DeleteRecordsRequest) kmsg.Response {
+func (s *Server) handleDeleteRecords(req *wire.Request, r *kmsg.DeleteRecordsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	resp.Version = r.Version
 	for _, t := range r.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
+		allowed := s.authorize(req, acl.OpDelete, acl.ResourceTopic, t.Topic) // Kafka's check
 		for _, p := range t.Partitions {
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition = p.Partition
-			low, err := s.deleteRecords(t.Topic, p.Partition, p.Offset)
+			low, err := int64(-1), error(errTopicAuthorization)
+			if allowed {
+				low, err = s.deleteRecords(t.Topic, p.Partition, p.Offset)
+			}
 			rp.LowWatermark = low
 			rp.ErrorCode = errorCode(err)
 			rt.Partitions = append(rt.Partitions, rp)

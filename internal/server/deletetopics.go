@@ -13,6 +13,9 @@ package server
 //     Strom creates it once at start-up and the group coordinator depends on
 //     it, so deleting it would silently drop every committed offset. The
 //     code is the one Redpanda uses for its protected topics.
+//   - Each topic needs DELETE (TOPIC_AUTHORIZATION_FAILED, also for an
+//     unknown name the principal may not delete; an unknown id stays
+//     UNKNOWN_TOPIC_ID), as Kafka.
 //   - Deletion goes through the controller; local replicas (and their data)
 //     are removed by the reconciler before answering.
 //
@@ -23,9 +26,13 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
 // deleteTarget is one DeleteTopics entry: a name or an ID.
@@ -34,7 +41,7 @@ type deleteTarget struct {
 	id   [16]byte
 }
 
-func (s *Server) handleDeleteTopics(ctx context.Context, r *kmsg.DeleteTopicsRequest) kmsg.Response {
+func (s *Server) handleDeleteTopics(ctx context.Context, req *wire.Request, r *kmsg.DeleteTopicsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	resp.Version = r.Version
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout(r.TimeoutMillis))
@@ -64,6 +71,7 @@ func (s *Server) handleDeleteTopics(ctx context.Context, r *kmsg.DeleteTopicsReq
 		rt.Topic = t.name
 		rt.TopicID = t.id
 		name, err := s.resolveDeleteTarget(t, names, ids)
+		err = s.deleteAuthorized(req, t, name, err)
 		if err == nil {
 			rt.Topic = kmsg.StringPtr(name)
 			if topic, ok := s.meta.State().Topics[name]; ok {
@@ -121,6 +129,21 @@ func (s *Server) resolveDeleteTarget(t deleteTarget, names map[string]int, ids m
 		}
 		return topic.Name, nil
 	}
+}
+
+// deleteAuthorized checks DELETE on a resolved topic (err nil) or on an
+// unknown topic given by name.
+func (s *Server) deleteAuthorized(req *wire.Request, t deleteTarget, name string, err error) error {
+	if err != nil {
+		if t.name == nil || !errors.Is(err, errUnknownTopic) {
+			return err
+		}
+		name = *t.name
+	}
+	if !s.authorize(req, acl.OpDelete, acl.ResourceTopic, name) {
+		return fmt.Errorf("%w: DELETE on topic %s", errTopicAuthorization, name)
+	}
+	return err
 }
 
 // deleteTopic deletes a topic through the controller, refusing the internal

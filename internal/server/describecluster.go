@@ -12,7 +12,9 @@ package server
 //     broker registered with other listener names still has to be
 //     reachable somehow), and its rack.
 //   - ClusterAuthorizedOperations: -2147483648 (omitted) unless asked for;
-//     when asked, every cluster operation, since Strom has no authorizer.
+//     when asked, the cluster operations the principal may do (every one
+//     with no authorizer; 0 without DESCRIBE on the cluster, as Kafka).
+//     Describing the cluster itself needs no permission.
 //
 // Version notes:
 //   - v1: EndpointType. Brokers answer only for broker endpoints (1); asking
@@ -28,26 +30,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/wire"
 )
 
-// Kafka ACL operation codes, for authorized-operations bit fields.
-const (
-	aclCreate          = 5
-	aclAlter           = 7
-	aclDescribe        = 8
-	aclClusterAction   = 9
-	aclDescribeConfigs = 10
-	aclAlterConfigs    = 11
-	aclIdempotentWrite = 12
-
-	// authorizedOpsOmitted is Kafka's "not requested" value.
-	authorizedOpsOmitted = -2147483648
-	// clusterOps are the operations on the cluster resource; without an
-	// authorizer every one of them is allowed.
-	clusterOps = 1<<aclCreate | 1<<aclAlter | 1<<aclDescribe | 1<<aclClusterAction |
-		1<<aclDescribeConfigs | 1<<aclAlterConfigs | 1<<aclIdempotentWrite
-)
+// authorizedOpsOmitted is Kafka's "not requested" value of an
+// authorized-operations bit field.
+const authorizedOpsOmitted = -2147483648
 
 const (
 	endpointBroker     = 1
@@ -69,7 +58,11 @@ func (s *Server) handleDescribeCluster(req *wire.Request, r *kmsg.DescribeCluste
 		return resp
 	}
 	if r.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		// Kafka: 0 unless the principal may DESCRIBE the cluster.
+		resp.ClusterAuthorizedOperations = 0
+		if s.authorizeCluster(req, acl.OpDescribe) {
+			resp.ClusterAuthorizedOperations = s.authorizedOps(req, acl.ResourceCluster, acl.ClusterName)
+		}
 	}
 
 	st := s.meta.State()

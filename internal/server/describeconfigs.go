@@ -18,6 +18,8 @@ package server
 //     or a non-number: INVALID_REQUEST, as Kafka (clients send broker
 //     resources to that broker).
 //   - Any other resource type (BROKER_LOGGER, ...): INVALID_REQUEST.
+//   - A topic needs DESCRIBE_CONFIGS on it (TOPIC_AUTHORIZATION_FAILED), a
+//     broker DESCRIBE_CONFIGS on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //   - IsSensitive is always false: no Strom config is a secret.
 //
 // Version notes:
@@ -30,10 +32,14 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Response {
+func (s *Server) handleDescribeConfigs(req *wire.Request, r *kmsg.DescribeConfigsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	resp.Version = r.Version
 	synonyms := r.IncludeSynonyms && r.Version >= 1
@@ -42,7 +48,10 @@ func (s *Server) handleDescribeConfigs(r *kmsg.DescribeConfigsRequest) kmsg.Resp
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType = res.ResourceType
 		rr.ResourceName = res.ResourceName
-		entries, err := s.describeResource(res.ResourceType, res.ResourceName)
+		entries, err := []configEntry(nil), s.configAuthorized(req, res.ResourceType, res.ResourceName, acl.OpDescribeConfigs)
+		if err == nil {
+			entries, err = s.describeResource(res.ResourceType, res.ResourceName)
+		}
 		if err != nil {
 			rr.ErrorCode = errorCode(err)
 			rr.ErrorMessage = errorMessage(err)
@@ -77,6 +86,23 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string) ([]c
 	default:
 		return nil, fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}
+}
+
+// configAuthorized is Kafka's check for reading (DESCRIBE_CONFIGS) or
+// changing (ALTER_CONFIGS) a config resource: a topic's on the topic, a
+// broker's (or broker logger's) on the cluster.
+func (s *Server) configAuthorized(req *wire.Request, typ kmsg.ConfigResourceType, name string, op acl.Operation) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		if !s.authorize(req, op, acl.ResourceTopic, name) {
+			return fmt.Errorf("%w: %s on topic %s", errTopicAuthorization, op, name)
+		}
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if !s.authorizeCluster(req, op) {
+			return fmt.Errorf("%w: %s on the cluster", kerr.ClusterAuthorizationFailed, op)
+		}
+	}
+	return nil
 }
 
 // checkBrokerResource checks that a BROKER resource name is this broker's id.

@@ -4,23 +4,38 @@ package server
 //
 //   - Members' metadata and assignment are reported only when the group is
 //     Stable (as Kafka). An unknown group is state "Dead" with no error.
-//   - Authorized operations (v3+) are -2147483648 unless requested;
-//     requested, they are READ|DELETE|DESCRIBE (no authorizer here).
+//   - Each group needs DESCRIBE (GROUP_AUTHORIZATION_FAILED, Kafka's
+//     check). Authorized operations (v3+) are -2147483648 unless
+//     requested; requested, the principal's among READ, DELETE, DESCRIBE.
 //   - v6 (KIP-1043 error messages) is not implemented.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-// groupAuthorizedOps is READ(3) | DELETE(6) | DESCRIBE(8).
-const groupAuthorizedOps = 1<<3 | 1<<6 | 1<<8
-
-func (s *Server) handleDescribeGroups(ctx context.Context, r *kmsg.DescribeGroupsRequest) kmsg.Response {
+func (s *Server) handleDescribeGroups(ctx context.Context, req *wire.Request, r *kmsg.DescribeGroupsRequest) kmsg.Response {
 	resp := kmsg.NewPtrDescribeGroupsResponse()
 	resp.Version = r.Version
-	for _, d := range s.groups.DescribeGroups(ctx, r.Groups) {
+	var allowed []string
+	for _, g := range r.Groups {
+		if s.authorize(req, acl.OpDescribe, acl.ResourceGroup, g) {
+			allowed = append(allowed, g)
+			continue
+		}
+		dg := kmsg.NewDescribeGroupsResponseGroup()
+		dg.Group, dg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+		resp.Groups = append(resp.Groups, dg)
+	}
+	if len(allowed) == 0 {
+		return resp
+	}
+	for _, d := range s.groups.DescribeGroups(ctx, allowed) {
 		dg := kmsg.NewDescribeGroupsResponseGroup()
 		dg.Group, dg.ErrorCode = d.Group, errorCode(d.Err)
 		dg.State, dg.ProtocolType, dg.Protocol = d.State, d.ProtocolType, d.Protocol
@@ -31,7 +46,7 @@ func (s *Server) handleDescribeGroups(ctx context.Context, r *kmsg.DescribeGroup
 			dg.Members = append(dg.Members, dm)
 		}
 		if r.Version >= 3 && r.IncludeAuthorizedOperations && dg.ErrorCode == 0 {
-			dg.AuthorizedOperations = groupAuthorizedOps
+			dg.AuthorizedOperations = s.authorizedOps(req, acl.ResourceGroup, d.Group)
 		}
 		resp.Groups = append(resp.Groups, dg)
 	}

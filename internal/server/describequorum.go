@@ -36,14 +36,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/wire"
 )
 
 // metadataTopic is the name KRaft gives its metadata log.
 const metadataTopic = "__cluster_metadata"
 
-func (s *Server) handleDescribeQuorum(r *kmsg.DescribeQuorumRequest) kmsg.Response {
+func (s *Server) handleDescribeQuorum(req *wire.Request, r *kmsg.DescribeQuorumRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	if !s.authorizeCluster(req, acl.OpDescribe) { // Kafka's check
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
 	if !asksForMetadataLog(r) {
 		for _, rt := range r.Topics {
 			t := kmsg.NewDescribeQuorumResponseTopic()

@@ -33,6 +33,9 @@ var serverVersions = map[int16]wire.VersionRange{
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
 	55: {Min: 0, Max: 2},  // DescribeQuorum: the Raft metadata log as KRaft's __cluster_metadata
 	60: {Min: 0, Max: 2},  // DescribeCluster: v2 can include fenced brokers
+	29: {Min: 0, Max: 3},  // DescribeAcls
+	30: {Min: 0, Max: 3},  // CreateAcls
+	31: {Min: 0, Max: 3},  // DeleteAcls
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -57,6 +60,9 @@ func apiVersions() map[int16]wire.VersionRange { return versionTable }
 // ServeKafka implements wire.Handler: one call per request, in order per
 // connection.
 func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	if s.cfg.principalHook != nil {
+		s.cfg.principalHook(req) // tests only (Config.principalHook)
+	}
 	switch r := req.Body.(type) {
 	case *kmsg.JoinGroupRequest:
 		return s.handleJoinGroup(ctx, req, r), nil
@@ -69,49 +75,55 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.FetchRequest:
 		return s.handleFetch(ctx, req, r), nil
 	case *kmsg.ListOffsetsRequest:
-		return s.handleListOffsets(ctx, r), nil
+		return s.handleListOffsets(ctx, req, r), nil
 	case *kmsg.FindCoordinatorRequest:
 		return s.handleFindCoordinator(req, r), nil
 	case *kmsg.InitProducerIDRequest:
-		return s.handleInitProducerID(ctx, r), nil
+		return s.handleInitProducerID(ctx, req, r), nil
 	case *kmsg.CreateTopicsRequest:
-		return s.handleCreateTopics(ctx, r), nil
+		return s.handleCreateTopics(ctx, req, r), nil
 	case *kmsg.DeleteTopicsRequest:
-		return s.handleDeleteTopics(ctx, r), nil
+		return s.handleDeleteTopics(ctx, req, r), nil
 	case *kmsg.CreatePartitionsRequest:
-		return s.handleCreatePartitions(ctx, r), nil
+		return s.handleCreatePartitions(ctx, req, r), nil
 	case *kmsg.DescribeConfigsRequest:
-		return s.handleDescribeConfigs(r), nil
+		return s.handleDescribeConfigs(req, r), nil
 	case *kmsg.AlterConfigsRequest:
-		return s.handleAlterConfigs(ctx, r), nil
+		return s.handleAlterConfigs(ctx, req, r), nil
 	case *kmsg.IncrementalAlterConfigsRequest:
-		return s.handleIncrementalAlterConfigs(ctx, r), nil
+		return s.handleIncrementalAlterConfigs(ctx, req, r), nil
 	case *kmsg.DescribeClusterRequest:
 		return s.handleDescribeCluster(req, r), nil
 	case *kmsg.DescribeQuorumRequest:
-		return s.handleDescribeQuorum(r), nil
+		return s.handleDescribeQuorum(req, r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
-		return s.handleOffsetForLeaderEpoch(ctx, r), nil
+		return s.handleOffsetForLeaderEpoch(ctx, req, r), nil
 	case *kmsg.DeleteRecordsRequest:
-		return s.handleDeleteRecords(r), nil
+		return s.handleDeleteRecords(req, r), nil
 	case *kmsg.SyncGroupRequest:
-		return s.handleSyncGroup(ctx, r), nil
+		return s.handleSyncGroup(ctx, req, r), nil
 	case *kmsg.HeartbeatRequest:
-		return s.handleHeartbeat(ctx, r), nil
+		return s.handleHeartbeat(ctx, req, r), nil
 	case *kmsg.LeaveGroupRequest:
-		return s.handleLeaveGroup(ctx, r), nil
+		return s.handleLeaveGroup(ctx, req, r), nil
 	case *kmsg.OffsetCommitRequest:
-		return s.handleOffsetCommit(ctx, r), nil
+		return s.handleOffsetCommit(ctx, req, r), nil
 	case *kmsg.OffsetFetchRequest:
-		return s.handleOffsetFetch(ctx, r), nil
+		return s.handleOffsetFetch(ctx, req, r), nil
 	case *kmsg.ListGroupsRequest:
-		return s.handleListGroups(ctx, r), nil
+		return s.handleListGroups(ctx, req, r), nil
 	case *kmsg.DescribeGroupsRequest:
-		return s.handleDescribeGroups(ctx, r), nil
+		return s.handleDescribeGroups(ctx, req, r), nil
 	case *kmsg.DeleteGroupsRequest:
-		return s.handleDeleteGroups(ctx, r), nil
+		return s.handleDeleteGroups(ctx, req, r), nil
 	case *kmsg.OffsetDeleteRequest:
-		return s.handleOffsetDelete(ctx, r), nil
+		return s.handleOffsetDelete(ctx, req, r), nil
+	case *kmsg.DescribeACLsRequest:
+		return s.handleDescribeACLs(req, r), nil
+	case *kmsg.CreateACLsRequest:
+		return s.handleCreateACLs(ctx, req, r), nil
+	case *kmsg.DeleteACLsRequest:
+		return s.handleDeleteACLs(ctx, req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

@@ -36,6 +36,16 @@
 // Produce and Fetch answers) and goneleader.go (Metadata waits out a leader
 // the followers find gone).
 //
+// # Authorization
+//
+// authorize.go is the one helper every handler calls for what Kafka
+// checks: authorize(req, op, resourceType, name), authorizeCluster(req, op),
+// authorizeAny (Kafka's authorizeByResourceType) and authorizedOps (the
+// authorized-operations bit fields). They take the principal from
+// req.Conn.Principal() and the host from the remote address, and are always
+// true when authorizer.class.name is unset. The index (internal/acl) is
+// rebuilt lazily when raftmeta.State.ACLs changes.
+//
 // # Errors
 //
 // errors.go is the one place where Go errors become Kafka error codes:

@@ -54,6 +54,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/storage"
@@ -225,6 +226,7 @@ func (s *Server) fillFetch(req *wire.Request, resp *kmsg.FetchResponse, r *kmsg.
 		ft.TopicID = rt.TopicID
 		ft.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		t, topicErr := fetchTopic(run, &ft, rt)
+		topicErr = s.fetchAuthorized(run, t, rt.Topic, topicErr)
 		for pi, rp := range rt.Partitions {
 			if skip[[2]int{ti, pi}] {
 				continue
@@ -268,6 +270,30 @@ func fetchTopic(run *fetchRun, ft *kmsg.FetchResponseTopic, rt kmsg.FetchRequest
 		return t, nil
 	}
 	return nil, errUnknownTopic
+}
+
+// fetchAuthorized applies Kafka's Fetch checks to a resolved topic (t) or
+// one that failed to resolve (err): a replica fetch needs CLUSTER_ACTION on
+// the cluster, a consumer READ on the topic; either is answered
+// TOPIC_AUTHORIZATION_FAILED, an unknown topic named by a consumer not
+// allowed to read it too (its existence is not revealed). An unknown topic
+// id stays UNKNOWN_TOPIC_ID, as in Kafka.
+func (s *Server) fetchAuthorized(run *fetchRun, t *raftmeta.Topic, name string, err error) error {
+	if run.replicaID >= 0 {
+		if !s.authorizeCluster(run.req, acl.OpClusterAction) {
+			return fmt.Errorf("%w: replica fetch needs CLUSTER_ACTION on the cluster", errTopicAuthorization)
+		}
+		return err
+	}
+	if t != nil {
+		name = t.Name
+	} else if run.r.Version >= 13 {
+		return err
+	}
+	if !s.authorize(run.req, acl.OpRead, acl.ResourceTopic, name) {
+		return fmt.Errorf("%w: READ on topic %s", errTopicAuthorization, name)
+	}
+	return err
 }
 
 // fetchDuplicates returns the (topic, partition) entry indexes of r that

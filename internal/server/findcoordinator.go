@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -50,6 +51,9 @@ func (s *Server) findCoordinator(req *wire.Request, key string, keyType int8) km
 		return fail(kerr.TransactionalIDAuthorizationFailed)
 	default:
 		return fail(kerr.InvalidRequest)
+	}
+	if !s.authorize(req, acl.OpDescribe, acl.ResourceGroup, key) {
+		return fail(kerr.GroupAuthorizationFailed)
 	}
 	if key == "" {
 		return fail(kerr.InvalidGroupID)

@@ -11,12 +11,20 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleHeartbeat(ctx context.Context, r *kmsg.HeartbeatRequest) kmsg.Response {
+func (s *Server) handleHeartbeat(ctx context.Context, req *wire.Request, r *kmsg.HeartbeatRequest) kmsg.Response {
 	resp := kmsg.NewPtrHeartbeatResponse()
 	resp.Version = r.Version
+	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
 	resp.ErrorCode = errorCode(s.groups.Heartbeat(ctx, r))
 	return resp
 }

@@ -7,7 +7,9 @@ package server
 // across restarts or brokers. v3+ (KIP-360): a producer that passes its
 // current id and epoch gets the same id with the epoch bumped, which resets
 // its sequence numbers; at the epoch limit it gets a new id. Transactional
-// ids are not implemented: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+// ids are not implemented: TRANSACTIONAL_ID_AUTHORIZATION_FAILED. An
+// idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some
+// topic (else CLUSTER_AUTHORIZATION_FAILED), as in Kafka.
 
 import (
 	"context"
@@ -15,15 +17,22 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerIDRequest) kmsg.Response {
+func (s *Server) handleInitProducerID(ctx context.Context, req *wire.Request, r *kmsg.InitProducerIDRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.Version = r.Version
 	resp.ProducerID = -1
 	resp.ProducerEpoch = -1
 	if r.TransactionalID != nil {
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp
+	}
+	if !s.authorizeCluster(req, acl.OpIdempotentWrite) && !s.authorizeAny(req, acl.OpWrite, acl.ResourceTopic) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp
 	}
 	if r.ProducerID >= 0 && r.ProducerEpoch >= 0 && r.ProducerEpoch < math.MaxInt16-1 {

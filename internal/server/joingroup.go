@@ -20,8 +20,10 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/wire"
 )
@@ -31,9 +33,14 @@ func (s *Server) handleJoinGroup(ctx context.Context, req *wire.Request, r *kmsg
 	if req.Conn != nil && req.Conn.RemoteAddr != nil {
 		host = "/" + hostOnly(req.Conn.RemoteAddr.String())
 	}
-	res, err := s.groups.JoinGroup(group.WithClient(ctx, req.ClientID, host), r)
 	resp := kmsg.NewPtrJoinGroupResponse()
 	resp.Version = r.Version
+	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		resp.MemberID = r.MemberID
+		return resp
+	}
+	res, err := s.groups.JoinGroup(group.WithClient(ctx, req.ClientID, host), r)
 	resp.ErrorCode = errorCode(err)
 	resp.MemberID = res.MemberID
 	resp.Generation = res.Generation

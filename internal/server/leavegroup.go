@@ -13,10 +13,19 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleLeaveGroup(ctx context.Context, r *kmsg.LeaveGroupRequest) kmsg.Response {
+func (s *Server) handleLeaveGroup(ctx context.Context, req *wire.Request, r *kmsg.LeaveGroupRequest) kmsg.Response {
+	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group) {
+		resp := kmsg.NewPtrLeaveGroupResponse()
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
 	errs, err := s.groups.LeaveGroup(ctx, r)
 	resp := kmsg.NewPtrLeaveGroupResponse()
 	resp.Version = r.Version

@@ -12,9 +12,12 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleListGroups(ctx context.Context, r *kmsg.ListGroupsRequest) kmsg.Response {
+func (s *Server) handleListGroups(ctx context.Context, req *wire.Request, r *kmsg.ListGroupsRequest) kmsg.Response {
 	var states, types []string
 	if r.Version >= 4 {
 		states = r.StatesFilter
@@ -26,7 +29,11 @@ func (s *Server) handleListGroups(ctx context.Context, r *kmsg.ListGroupsRequest
 	resp := kmsg.NewPtrListGroupsResponse()
 	resp.Version = r.Version
 	resp.ErrorCode = errorCode(err)
+	all := s.authorizeCluster(req, acl.OpDescribe) // Kafka: else only groups it may DESCRIBE
 	for _, g := range gs {
+		if !all && !s.authorize(req, acl.OpDescribe, acl.ResourceGroup, g.Group) {
+			continue
+		}
 		lg := kmsg.NewListGroupsResponseGroup()
 		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Group, g.ProtocolType, g.GroupState, g.GroupType
 		resp.Groups = append(resp.Groups, lg)

@@ -18,21 +18,24 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleListOffsets(ctx context.Context, r *kmsg.ListOffsetsRequest) kmsg.Response {
-	resp, missed := s.listOffsets(r)
+func (s *Server) handleListOffsets(ctx context.Context, req *wire.Request, r *kmsg.ListOffsetsRequest) kmsg.Response {
+	resp, missed := s.listOffsets(req, r)
 	if missed {
 		// Unknown or not led here: maybe only not yet. Catch up once.
 		s.catchUp(ctx)
-		resp, _ = s.listOffsets(r)
+		resp, _ = s.listOffsets(req, r)
 	}
 	return resp
 }
 
 // listOffsets answers r from the current state; missed reports a partition
 // refused as unknown or not led here.
-func (s *Server) listOffsets(r *kmsg.ListOffsetsRequest) (_ *kmsg.ListOffsetsResponse, missed bool) {
+func (s *Server) listOffsets(req *wire.Request, r *kmsg.ListOffsetsRequest) (_ *kmsg.ListOffsetsResponse, missed bool) {
 	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
 	resp.Version = r.Version
 	st := s.meta.State()
@@ -40,6 +43,7 @@ func (s *Server) listOffsets(r *kmsg.ListOffsetsRequest) (_ *kmsg.ListOffsetsRes
 		lt := kmsg.NewListOffsetsResponseTopic()
 		lt.Topic = rt.Topic
 		t := st.Topics[rt.Topic]
+		denied := !s.authorize(req, acl.OpDescribe, acl.ResourceTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			lp := kmsg.NewListOffsetsResponseTopicPartition()
 			lp.Partition = rp.Partition
@@ -48,6 +52,8 @@ func (s *Server) listOffsets(r *kmsg.ListOffsetsRequest) (_ *kmsg.ListOffsetsRes
 			lp.LeaderEpoch = -1
 			var err error
 			switch {
+			case denied:
+				err = errTopicAuthorization
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
 				err = errUnknownTopic
 			default:

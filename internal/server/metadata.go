@@ -20,6 +20,12 @@ package server
 // An answer that would name as leader a broker this one finds gone (its
 // process killed, not yet fenced) waits, boundedly, for the controller to
 // replace it (goneleader.go).
+//
+// Authorization (Kafka's): a request for all topics lists only those the
+// principal may DESCRIBE; a named topic it may not describe (known or not)
+// is answered TOPIC_AUTHORIZATION_FAILED, and so is an unknown one to
+// auto-create without CREATE on the cluster or on the topic. v8+ fill the
+// authorized-operations bitfields asked for (the cluster's up to v10).
 
 import (
 	"context"
@@ -30,6 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/wire"
 )
@@ -50,8 +57,11 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 		s.catchUp(ctx)
 		st = s.meta.State()
 		for _, name := range slices.Sorted(maps.Keys(st.Topics)) {
-			resp.Topics = append(resp.Topics, s.topicMetadata(st, st.Topics[name], r))
+			if s.authorize(req, acl.OpDescribe, acl.ResourceTopic, name) {
+				resp.Topics = append(resp.Topics, s.topicMetadata(st, st.Topics[name], r))
+			}
 		}
+		s.metadataAuthorizedOps(req, r, resp)
 		return resp
 	}
 	if anyUnknown(st, r.Topics) {
@@ -63,7 +73,7 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 	created := false
 	creates := s.cfg.AutoCreateTopicsMaxPerRequest
 	for _, rt := range r.Topics {
-		mt, c := s.requestedTopic(ctx, st, r, rt, &creates)
+		mt, c := s.requestedTopic(ctx, req, st, r, rt, &creates)
 		resp.Topics = append(resp.Topics, mt)
 		created = created || c
 	}
@@ -71,7 +81,33 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 		// New brokers/controller info may have changed with the creation.
 		resp.ControllerID = s.meta.State().ControllerID
 	}
+	s.metadataAuthorizedOps(req, r, resp)
 	return resp
+}
+
+// metadataAuthorizedOps fills the authorized-operations bitfields a v8+
+// request asks for (the cluster's only up to v10).
+func (s *Server) metadataAuthorizedOps(req *wire.Request, r *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) {
+	if r.Version >= 8 && r.Version <= 10 && r.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = s.authorizedOps(req, acl.ResourceCluster, acl.ClusterName)
+	}
+	if r.Version < 8 || !r.IncludeTopicAuthorizedOperations {
+		return
+	}
+	for i := range resp.Topics {
+		if mt := &resp.Topics[i]; mt.ErrorCode == 0 && mt.Topic != nil {
+			mt.AuthorizedOperations = s.authorizedOps(req, acl.ResourceTopic, *mt.Topic)
+		}
+	}
+}
+
+// topicDenied is the answer for a topic the principal may not describe:
+// TOPIC_AUTHORIZATION_FAILED, naming it as the request did.
+func topicDenied(name *string, id [16]byte) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic, mt.TopicID = name, id
+	mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+	return mt
 }
 
 // anyUnknown reports whether a requested topic is missing from st.
@@ -110,7 +146,7 @@ func metadataBrokers(st *raftmeta.State, conn *wire.ConnInfo) []kmsg.MetadataRes
 // it, unknown topics are answered LEADER_NOT_AVAILABLE, which clients retry,
 // so a request naming thousands of new topics creates them a bounded batch
 // at a time rather than pinning the controller with one request.
-func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg.MetadataRequest, rt kmsg.MetadataRequestTopic, creates *int) (mt kmsg.MetadataResponseTopic, created bool) {
+func (s *Server) requestedTopic(ctx context.Context, req *wire.Request, st *raftmeta.State, r *kmsg.MetadataRequest, rt kmsg.MetadataRequestTopic, creates *int) (mt kmsg.MetadataResponseTopic, created bool) {
 	var t *raftmeta.Topic
 	switch {
 	case rt.Topic != nil:
@@ -124,6 +160,9 @@ func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg
 		}
 	}
 	if t != nil {
+		if !s.authorize(req, acl.OpDescribe, acl.ResourceTopic, t.Name) {
+			return topicDenied(rt.Topic, rt.TopicID), false
+		}
 		return s.topicMetadata(st, t, r), false
 	}
 	mt = kmsg.NewMetadataResponseTopic()
@@ -133,6 +172,9 @@ func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg
 	}
 	name := *rt.Topic
 	mt.Topic = &name
+	if !s.authorize(req, acl.OpDescribe, acl.ResourceTopic, name) {
+		return topicDenied(&name, [16]byte{}), false
+	}
 	if err := validateTopicName(name); err != nil {
 		mt.ErrorCode = kerr.InvalidTopicException.Code
 		return mt, false
@@ -144,6 +186,9 @@ func (s *Server) requestedTopic(ctx context.Context, st *raftmeta.State, r *kmsg
 	if *creates <= 0 {
 		mt.ErrorCode = kerr.LeaderNotAvailable.Code
 		return mt, false
+	}
+	if !s.authorizeCluster(req, acl.OpCreate) && !s.authorize(req, acl.OpCreate, acl.ResourceTopic, name) {
+		return topicDenied(&name, [16]byte{}), false
 	}
 	*creates--
 	nt, err := s.autoCreate(ctx, name)

@@ -23,22 +23,49 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest) kmsg.Response {
-	res := s.groups.OffsetCommit(ctx, r)
+func (s *Server) handleOffsetCommit(ctx context.Context, req *wire.Request, r *kmsg.OffsetCommitRequest) kmsg.Response {
+	// Kafka's checks: READ on the group (else every partition is
+	// GROUP_AUTHORIZATION_FAILED), READ on each topic (else its partitions
+	// are TOPIC_AUTHORIZATION_FAILED); only the allowed topics are committed.
+	groupOK := s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group)
+	allowed := *r
+	allowed.Topics = nil
+	topicOK := make([]bool, len(r.Topics))
+	for i, t := range r.Topics {
+		if topicOK[i] = groupOK && s.authorize(req, acl.OpRead, acl.ResourceTopic, t.Topic); topicOK[i] {
+			allowed.Topics = append(allowed.Topics, t)
+		}
+	}
+	var res []group.PartitionResult
+	if len(allowed.Topics) > 0 || (groupOK && len(r.Topics) == 0) {
+		res = s.groups.OffsetCommit(ctx, &allowed)
+	}
 	resp := kmsg.NewPtrOffsetCommitResponse()
 	resp.Version = r.Version
 	k := 0
-	for _, t := range r.Topics {
+	for i, t := range r.Topics {
 		rt := kmsg.NewOffsetCommitResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
-			rp.ErrorCode = errorCode(res[k].Err)
-			k++
+			switch {
+			case !groupOK:
+				rp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			case !topicOK[i]:
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			default:
+				rp.ErrorCode = errorCode(res[k].Err)
+				k++
+			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

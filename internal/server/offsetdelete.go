@@ -14,26 +14,49 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleOffsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequest) kmsg.Response {
-	res, err := s.groups.OffsetDelete(ctx, r)
+func (s *Server) handleOffsetDelete(ctx context.Context, req *wire.Request, r *kmsg.OffsetDeleteRequest) kmsg.Response {
 	resp := kmsg.NewPtrOffsetDeleteResponse()
 	resp.Version = r.Version
+	// Kafka's checks: DELETE on the group (top-level
+	// GROUP_AUTHORIZATION_FAILED), READ on each topic (its partitions
+	// TOPIC_AUTHORIZATION_FAILED; only allowed topics are deleted).
+	if !s.authorize(req, acl.OpDelete, acl.ResourceGroup, r.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
+	allowed := *r
+	allowed.Topics = nil
+	topicOK := make([]bool, len(r.Topics))
+	for i, t := range r.Topics {
+		if topicOK[i] = s.authorize(req, acl.OpRead, acl.ResourceTopic, t.Topic); topicOK[i] {
+			allowed.Topics = append(allowed.Topics, t)
+		}
+	}
+	res, err := s.groups.OffsetDelete(ctx, &allowed)
 	resp.ErrorCode = errorCode(err)
 	if err != nil {
 		return resp
 	}
 	k := 0
-	for _, t := range r.Topics {
+	for i, t := range r.Topics {
 		rt := kmsg.NewOffsetDeleteResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
-			rp.ErrorCode = errorCode(res[k].Err)
-			k++
+			if !topicOK[i] {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else {
+				rp.ErrorCode = errorCode(res[k].Err)
+				k++
+			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

@@ -15,13 +15,17 @@ package server
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleOffsetFetch(ctx context.Context, r *kmsg.OffsetFetchRequest) kmsg.Response {
+func (s *Server) handleOffsetFetch(ctx context.Context, req *wire.Request, r *kmsg.OffsetFetchRequest) kmsg.Response {
 	resp := kmsg.NewPtrOffsetFetchResponse()
 	resp.Version = r.Version
 	if r.Version >= 8 {
@@ -33,7 +37,7 @@ func (s *Server) handleOffsetFetch(ctx context.Context, r *kmsg.OffsetFetchReque
 					topics = append(topics, group.FetchTopic{Topic: t.Topic, Partitions: t.Partitions})
 				}
 			}
-			fts, err := s.groups.OffsetFetch(ctx, rg.Group, topics, r.RequireStable)
+			fts, err := s.authorizedOffsetFetch(ctx, req, rg.Group, topics, r.RequireStable)
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group, g.ErrorCode = rg.Group, errorCode(err)
 			for _, ft := range fts {
@@ -52,7 +56,7 @@ func (s *Server) handleOffsetFetch(ctx context.Context, r *kmsg.OffsetFetchReque
 		}
 		return resp
 	}
-	fts, err := s.fetchOffsetsV0(ctx, r)
+	fts, err := s.fetchOffsetsV0(ctx, req, r)
 	resp.ErrorCode = errorCode(err)
 	for _, ft := range fts {
 		rt := kmsg.NewOffsetFetchResponseTopic()
@@ -71,7 +75,7 @@ func (s *Server) handleOffsetFetch(ctx context.Context, r *kmsg.OffsetFetchReque
 
 // fetchOffsetsV0 answers the single group of OffsetFetch v0-v7. Before v2
 // null topics mean none, and a group error goes on every partition.
-func (s *Server) fetchOffsetsV0(ctx context.Context, r *kmsg.OffsetFetchRequest) ([]group.FetchedTopic, error) {
+func (s *Server) fetchOffsetsV0(ctx context.Context, req *wire.Request, r *kmsg.OffsetFetchRequest) ([]group.FetchedTopic, error) {
 	var topics []group.FetchTopic
 	if r.Topics != nil || r.Version < 2 {
 		topics = make([]group.FetchTopic, 0, len(r.Topics))
@@ -79,7 +83,7 @@ func (s *Server) fetchOffsetsV0(ctx context.Context, r *kmsg.OffsetFetchRequest)
 			topics = append(topics, group.FetchTopic{Topic: t.Topic, Partitions: t.Partitions})
 		}
 	}
-	fts, err := s.groups.OffsetFetch(ctx, r.Group, topics, r.Version >= 7 && r.RequireStable)
+	fts, err := s.authorizedOffsetFetch(ctx, req, r.Group, topics, r.Version >= 7 && r.RequireStable)
 	if err == nil || r.Version >= 2 {
 		return fts, err
 	}
@@ -92,4 +96,38 @@ func (s *Server) fetchOffsetsV0(ctx context.Context, r *kmsg.OffsetFetchRequest)
 		fts = append(fts, ft)
 	}
 	return fts, err
+}
+
+// authorizedOffsetFetch is the coordinator's OffsetFetch under Kafka's
+// checks: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED); of the
+// named topics, those without DESCRIBE are answered
+// TOPIC_AUTHORIZATION_FAILED per partition, and a request for every
+// committed offset (topics nil) leaves them out.
+func (s *Server) authorizedOffsetFetch(ctx context.Context, req *wire.Request, g string, topics []group.FetchTopic, stable bool) ([]group.FetchedTopic, error) {
+	if !s.authorize(req, acl.OpDescribe, acl.ResourceGroup, g) {
+		return nil, kerr.GroupAuthorizationFailed
+	}
+	topicOK := func(t string) bool { return s.authorize(req, acl.OpDescribe, acl.ResourceTopic, t) }
+	if topics == nil {
+		fts, err := s.groups.OffsetFetch(ctx, g, nil, stable)
+		return slices.DeleteFunc(fts, func(ft group.FetchedTopic) bool { return !topicOK(ft.Topic) }), err
+	}
+	allowed := make([]group.FetchTopic, 0, len(topics))
+	var denied []group.FetchedTopic
+	for _, t := range topics {
+		if topicOK(t.Topic) {
+			allowed = append(allowed, t)
+			continue
+		}
+		ft := group.FetchedTopic{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			ft.Partitions = append(ft.Partitions, group.FetchedPartition{Partition: p, Offset: -1, LeaderEpoch: -1, Err: errTopicAuthorization})
+		}
+		denied = append(denied, ft)
+	}
+	fts, err := s.groups.OffsetFetch(ctx, g, allowed, stable)
+	if err != nil {
+		return fts, err
+	}
+	return append(fts, denied...), nil
 }

@@ -30,29 +30,42 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/replica"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, r *kmsg.OffsetForLeaderEpochRequest) kmsg.Response {
-	resp, missed := s.offsetsForLeaderEpoch(r)
+func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, req *wire.Request, r *kmsg.OffsetForLeaderEpochRequest) kmsg.Response {
+	resp, missed := s.offsetsForLeaderEpoch(req, r)
 	if missed {
 		// Unknown, not led here or an epoch newer than ours: maybe only
 		// not yet (a follower truncating before it first fetches a
 		// partition this broker was just made leader of). Catch up once.
 		s.catchUp(ctx)
-		resp, _ = s.offsetsForLeaderEpoch(r)
+		resp, _ = s.offsetsForLeaderEpoch(req, r)
 	}
 	return resp
 }
 
 // offsetsForLeaderEpoch answers r from the current state; missed reports a
 // partition refused in a way metadata that has not caught up can cause.
-func (s *Server) offsetsForLeaderEpoch(r *kmsg.OffsetForLeaderEpochRequest) (_ *kmsg.OffsetForLeaderEpochResponse, missed bool) {
+func (s *Server) offsetsForLeaderEpoch(req *wire.Request, r *kmsg.OffsetForLeaderEpochRequest) (_ *kmsg.OffsetForLeaderEpochResponse, missed bool) {
 	resp := r.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	resp.Version = r.Version
+	replica := s.authorizeCluster(req, acl.OpClusterAction) // Kafka: else DESCRIBE per topic
 	for _, t := range r.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
+		if !replica && !s.authorize(req, acl.OpDescribe, acl.ResourceTopic, t.Topic) {
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+				rp.Partition, rp.LeaderEpoch, rp.EndOffset = p.Partition, -1, -1
+				rp.ErrorCode = errorCode(errTopicAuthorization)
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			rp.Partition = p.Partition

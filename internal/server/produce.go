@@ -13,7 +13,8 @@ package server
 // Transactional produce is not implemented (TransactionalID set →
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED; transactional batches →
 // UNSUPPORTED_FOR_MESSAGE_FORMAT). v8+ ErrorMessage says what went wrong.
-// Produce never auto-creates topics (Kafka creates them from Metadata only).
+// Each topic needs WRITE (TOPIC_AUTHORIZATION_FAILED, checked before the
+// topic's existence, as Kafka). Produce never auto-creates topics (Kafka creates them from Metadata only).
 // A partition this broker does not know or lead is tried again once after
 // catching up with the controller (catchup.go), so a producer that learnt
 // of a new topic or leader from a fresher broker is not refused; only then
@@ -29,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/wire"
 )
@@ -58,11 +60,18 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 	var waits []pendingAck
 	var missed []pendingAck // partitions refused by metadata that may lag
 	st := s.meta.State()
+	topicErr := func(topic string) error {
+		if topErr == nil && !s.authorize(req, acl.OpWrite, acl.ResourceTopic, topic) {
+			return fmt.Errorf("%w: WRITE on topic %s", errTopicAuthorization, topic)
+		}
+		return topErr
+	}
 	for i, rt := range r.Topics {
 		pt := kmsg.NewProduceResponseTopic()
 		pt.Topic = rt.Topic
+		terr := topicErr(rt.Topic)
 		for j, rp := range rt.Partitions {
-			pp, wait, err := s.producePartition(st, r, rt.Topic, rp, topErr)
+			pp, wait, err := s.producePartition(st, r, rt.Topic, rp, terr)
 			pt.Partitions = append(pt.Partitions, pp)
 			if isMiss(err) {
 				missed = append(missed, pendingAck{topic: i, partition: j})
@@ -78,7 +87,7 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 		st = s.meta.State()
 		for _, m := range missed {
 			rt := &r.Topics[m.topic]
-			pp, wait, err := s.producePartition(st, r, rt.Topic, rt.Partitions[m.partition], topErr)
+			pp, wait, err := s.producePartition(st, r, rt.Topic, rt.Partitions[m.partition], topicErr(rt.Topic))
 			resp.Topics[m.topic].Partitions[m.partition] = pp
 			s.recordAppend(r, &resp.Topics[m.topic].Partitions[m.partition], rt.Topic, m.topic, m.partition, wait, err, &waits)
 		}

@@ -42,6 +42,7 @@ type Server struct {
 	rec *reconciler.Reconciler // local replicas follow the applied metadata
 
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
+	authz    *authorizer        // nil when authorization is off (authorize.go)
 
 	tls map[string]*tlsSource // certificates of SSL and SASL_SSL listeners, by listener name
 	// raftTLS holds the Raft port's certificates (raft.security.protocol=SSL).
@@ -71,6 +72,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		logger:   cfg.Logger,
 		sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots),
+		authz:    newAuthorizer(cfg),
 		ctx:      ctx,
 		cancel:   cancel,
 	}, nil

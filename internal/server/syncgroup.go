@@ -15,10 +15,20 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleSyncGroup(ctx context.Context, r *kmsg.SyncGroupRequest) kmsg.Response {
+func (s *Server) handleSyncGroup(ctx context.Context, req *wire.Request, r *kmsg.SyncGroupRequest) kmsg.Response {
+	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group) {
+		resp := kmsg.NewPtrSyncGroupResponse()
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		resp.MemberAssignment = []byte{}
+		return resp
+	}
 	res, err := s.groups.SyncGroup(ctx, r)
 	resp := kmsg.NewPtrSyncGroupResponse()
 	resp.Version = r.Version
