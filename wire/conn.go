@@ -59,10 +59,11 @@ type inbound struct {
 
 // outbound is a response on its way to the writer.
 type outbound struct {
-	corr     int32
-	resp     kmsg.Response
-	splices  []splice  // file ranges to send in place of placeholders
-	deferred *deferred // non-nil until a deferred response is finished
+	corr       int32
+	resp       kmsg.Response
+	splices    []splice  // file ranges to send in place of placeholders
+	deferred   *deferred // non-nil until a deferred response is finished
+	closeAfter bool      // close the connection once this is written
 }
 
 // conn is one accepted connection and its three goroutines (reader, serve,
@@ -264,6 +265,12 @@ func (c *conn) serveLoop() {
 		case <-c.ctx.Done():
 			return
 		}
+		if err := in.req.Conn.gate(in.req.Key, time.Now()); in.resp == nil && err != nil {
+			in.req.DropSplices()
+			c.log.Warn("wire: closing connection: "+err.Error(), "key", in.req.Key, "api", kmsg.NameForKey(in.req.Key),
+				"principal", in.req.Conn.Principal().String())
+			return
+		}
 		resp := in.resp
 		if resp == nil {
 			var err error
@@ -281,9 +288,13 @@ func (c *conn) serveLoop() {
 			continue // acks=0 Produce: nothing goes back
 		}
 		select {
-		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred}:
+		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred, closeAfter: in.req.closeAfter}:
 		case <-c.ctx.Done():
 			in.req.DropSplices()
+			return
+		}
+		if in.req.closeAfter {
+			<-c.ctx.Done() // the writer closes the connection after this response
 			return
 		}
 	}
@@ -370,6 +381,11 @@ func (c *conn) writeLoop() {
 		}
 		c.lastIO.Store(time.Now().UnixNano())
 		c.pending.Add(-int32(written))
+		if o.closeAfter {
+			c.log.Debug("wire: closing connection after its response, as the handler asked")
+			c.close()
+			return
+		}
 		if cap(buf) > writeBufKeepMax {
 			buf = nil
 		}
@@ -416,7 +432,7 @@ func (c *conn) drainInto(buf []byte) ([]byte, *outbound, int) {
 	for len(buf) < writeBatchMax {
 		select {
 		case o := <-c.out:
-			if len(o.splices) > 0 || o.deferred != nil {
+			if len(o.splices) > 0 || o.deferred != nil || o.closeAfter {
 				return buf, &o, n
 			}
 			buf = appendResponse(buf, o.corr, o.resp)
