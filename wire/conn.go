@@ -265,10 +265,10 @@ func (c *conn) serveLoop() {
 		case <-c.ctx.Done():
 			return
 		}
-		if err := in.req.Conn.gate(in.req.Key, time.Now()); in.resp == nil && err != nil {
+		if err := c.info.gate(in.req.Key, time.Now()); in.resp == nil && err != nil {
 			in.req.DropSplices()
 			c.log.Warn("wire: closing connection: "+err.Error(), "key", in.req.Key, "api", kmsg.NameForKey(in.req.Key),
-				"principal", in.req.Conn.Principal().String())
+				"principal", c.info.Principal().String())
 			return
 		}
 		resp := in.resp
