@@ -24,7 +24,7 @@ const (
 	cmdSetPartitionState                    // setPartitionStateCmd
 	cmdSetClusterID                         // setClusterIDCmd
 	cmdSetBrokersFenced                     // setBrokersFencedCmd
-	cmdAlterScramCredentials                // reserved for issue 10's SCRAM credentials
+	cmdAlterScramCredentials                // alterScramCredentialsCmd (scram.go)
 	cmdCreateACLs                           // reserved for issue 10's ACLs
 	cmdDeleteACLs                           // reserved for issue 10's ACLs
 	// Add new commands here, at the end.
@@ -50,6 +50,8 @@ func (c cmdType) String() string {
 		return "SetClusterID"
 	case cmdSetBrokersFenced:
 		return "SetBrokersFenced"
+	case cmdAlterScramCredentials:
+		return "AlterScramCredentials"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -140,6 +142,8 @@ func newCommand(t cmdType) command {
 		return &setClusterIDCmd{}
 	case cmdSetBrokersFenced:
 		return &setBrokersFencedCmd{}
+	case cmdAlterScramCredentials:
+		return &alterScramCredentialsCmd{}
 	}
 	return nil
 }

@@ -69,6 +69,10 @@ var (
 	// ErrInvalidPeer: a Peer with a negative id or an empty raft address, or
 	// one id listed twice with different addresses.
 	ErrInvalidPeer = errors.New("raftmeta: invalid peer")
+	// ErrInvalidScramCredential: a SCRAM credential change with an unknown
+	// mechanism, iterations outside Kafka's bounds, or an empty or oversized
+	// user, salt or key.
+	ErrInvalidScramCredential = errors.New("raftmeta: invalid SCRAM credential")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

@@ -45,6 +45,8 @@ var forwardMethods = map[string]serveFunc{
 	fwdAllocateProducerIDs.name: fwdAllocateProducerIDs.serve,
 	fwdAlterPartition.name:      fwdAlterPartition.serve,
 	fwdSync.name:                fwdSync.serve,
+
+	fwdAlterScramCredentials.name: fwdAlterScramCredentials.serve, // scram.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

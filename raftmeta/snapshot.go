@@ -25,6 +25,8 @@ type snapshotFile struct {
 	Topics         []*Topic `json:"topics"`
 	NextProducerID int64    `json:"next_producer_id"`
 	Index          uint64   `json:"index"`
+	// Scram is the SCRAM credentials, by user (scram.go).
+	Scram []scramSnapshot `json:"scram,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -35,6 +37,7 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		Index:          s.Index,
 		Brokers:        make([]Broker, 0, len(s.Brokers)),
 		Topics:         make([]*Topic, 0, len(s.Topics)),
+		Scram:          encodeScram(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -72,6 +75,9 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		}
 		t.Configs = copyConfigs(t.Configs)
 		s.putTopic(t)
+	}
+	if err := decodeScram(s, f.Scram); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -60,6 +60,9 @@ type State struct {
 	TopicsByID     map[[16]byte]*Topic
 	NextProducerID int64
 	Index          uint64 // raft index of the last applied command that changed the state
+	// Scram holds SCRAM credentials: user → mechanism → credential
+	// (scram.go). Never mutate it; nil when there are none.
+	Scram map[string]map[string]ScramCredential
 }
 
 // TopicSpec describes a topic to create.
