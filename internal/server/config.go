@@ -101,6 +101,8 @@ type Config struct {
 	// name → PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. See
 	// SecurityProtocol for names it leaves out.
 	ListenerSecurityProtocols map[string]string
+	// SASL is the SASL settings (config_sasl.go).
+	SASL SASLConfig
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower not caught up
 	// for this long leaves the ISR.
 	ReplicaLagTimeMax time.Duration
@@ -374,6 +376,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.fsync must be always, interval or never, got %q", c.Log.Fsync))
 	}
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateSASL())
 	if c.OffsetsTopicPartitions < 1 {
 		errs = append(errs, fmt.Errorf("offsets.topic.num.partitions must be >= 1, got %d", c.OffsetsTopicPartitions))
 	}

@@ -33,6 +33,11 @@ var serverVersions = map[int16]wire.VersionRange{
 	44: {Min: 0, Max: 1},  // IncrementalAlterConfigs
 	55: {Min: 0, Max: 2},  // DescribeQuorum: the Raft metadata log as KRaft's __cluster_metadata
 	60: {Min: 0, Max: 2},  // DescribeCluster: v2 can include fenced brokers
+
+	17: {Min: 1, Max: 1}, // SaslHandshake: v0 (raw tokens) removed, as in Kafka 4
+	36: {Min: 0, Max: 2}, // SaslAuthenticate
+	50: {Min: 0, Max: 0}, // DescribeUserScramCredentials
+	51: {Min: 0, Max: 0}, // AlterUserScramCredentials
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -112,6 +117,14 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDeleteGroups(ctx, r), nil
 	case *kmsg.OffsetDeleteRequest:
 		return s.handleOffsetDelete(ctx, r), nil
+	case *kmsg.SASLHandshakeRequest:
+		return s.handleSASLHandshake(req, r), nil
+	case *kmsg.SASLAuthenticateRequest:
+		return s.handleSASLAuthenticate(req, r), nil
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		return s.handleDescribeUserScramCredentials(r), nil
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return s.handleAlterUserScramCredentials(ctx, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

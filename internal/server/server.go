@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/internal/reconciler"
+	"github.com/strombroker/strom/internal/sasl"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/wire"
@@ -43,6 +45,9 @@ type Server struct {
 
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
 
+	saslAuth    map[string]*sasl.Authenticator // by listener name, SASL_* listeners only (saslhandshake.go)
+	saslReauths atomic.Int64                   // completed KIP-152 re-authentications, for tests and logs
+
 	pidMu   sync.Mutex
 	pidNext int64
 	pidEnd  int64
@@ -63,13 +68,19 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:      cfg,
 		logger:   cfg.Logger,
 		sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots),
 		ctx:      ctx,
 		cancel:   cancel,
-	}, nil
+	}
+	var err error
+	if s.saslAuth, err = s.buildAuthenticators(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Start opens the data directory, starts the controller, registers this
