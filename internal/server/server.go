@@ -180,6 +180,7 @@ func (s *Server) replicaConfig() replica.Config {
 	if s.cfg.ReplicaFetchWaitMax > 0 {
 		repl.FetchMaxWait = s.cfg.ReplicaFetchWaitMax
 	}
+	s.interBrokerSASL(&repl)
 	return replica.Config{
 		NodeID:                 s.cfg.NodeID,
 		DataDir:                s.cfg.DataDir,
