@@ -44,6 +44,7 @@ var commands = []command{
 	{name: "bench", summary: "throughput and latency: produce/consume (like kafka-*-perf-test), workload (like OpenMessaging Benchmark)", run: runBench},
 	{name: "cluster", summary: "cluster status: brokers, controller, Raft quorum, under-replicated and offline partitions", run: runCluster},
 	{name: "health", summary: "exit 0 if a broker answers ApiVersions and Metadata in time", run: runHealth},
+	{name: "user", summary: "create, delete and list SCRAM users (AlterUserScramCredentials / DescribeUserScramCredentials)", run: runUser},
 }
 
 // Commands lists the subcommand names Main accepts, so cmd/strom can decide
