@@ -1,9 +1,13 @@
 package wire
 
 import (
+	"encoding/binary"
 	"errors"
+	"io"
 	"sync/atomic"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // SASL gate. On a SASL_PLAINTEXT or SASL_SSL listener Kafka serves only
@@ -43,6 +47,7 @@ type authState struct {
 	done   atomic.Bool  // a SASL exchange completed on this connection
 	expiry atomic.Int64 // session end in UnixNano; 0 = no lifetime
 	sasl   atomic.Pointer[saslBox]
+	raw    atomic.Bool // SaslHandshake v0: the next frames are raw tokens
 }
 
 // saslBox holds the server's per-connection exchange state.
@@ -66,6 +71,7 @@ func (c *ConnInfo) Authenticated(p Principal, expiry time.Time) {
 	}
 	c.auth.expiry.Store(ns)
 	c.auth.done.Store(true)
+	c.auth.raw.Store(false)
 }
 
 // IsAuthenticated reports whether a SASL exchange has completed on the
@@ -118,3 +124,62 @@ func (c *ConnInfo) gate(key int16, now time.Time) error {
 // SaslAuthenticate handler uses it after a failed authentication, which
 // Kafka answers and then disconnects.
 func (r *Request) CloseAfterResponse() { r.closeAfter = true }
+
+// SaslHandshake v0 (KIP-43's first form). After a v0 handshake the client
+// sends its SASL tokens as bare size-prefixed frames, without a Kafka
+// request header, and reads the server's tokens the same way, until the
+// exchange completes; a failure is answered by closing the connection.
+// Kafka 4 dropped it, but clients still in use need it: kafka-python 2.0.2
+// always authenticates this way, and librdkafka before 2.10 only enables
+// SCRAM when the broker lists SaslHandshake v0 (it then uses v1). wire turns
+// each raw token into a SaslAuthenticate v0 request for the Handler and
+// writes the response's bytes back raw, so the server handles both forms
+// with one SaslAuthenticate handler.
+
+// maxRawSASLToken bounds a raw token (Kafka's sasl.server.max.receive.size
+// default, 512 KiB).
+const maxRawSASLToken = 512 << 10
+
+// StartRawSASL switches the connection to raw SASL tokens from its next
+// frame on, until Authenticated. Only a successful SaslHandshake v0 calls it.
+func (c *ConnInfo) StartRawSASL() { c.auth.raw.Store(true) }
+
+// rawSASL reports whether the next frame is a raw SASL token.
+func (c *ConnInfo) rawSASL() bool { return c.auth.raw.Load() }
+
+// rawSASLRequest wraps a raw token as a SaslAuthenticate v0 request.
+func rawSASLRequest(token []byte, conn *ConnInfo) *Request {
+	body := kmsg.NewPtrSASLAuthenticateRequest()
+	body.SASLAuthBytes = token
+	return &Request{Key: saslAuthenticateKey, Version: 0, CorrelationID: -1, Body: body, Conn: conn, raw: true}
+}
+
+// appendOut encodes o: a Kafka response frame, or for a raw SASL token the
+// SaslAuthenticate response's bytes with only a size prefix.
+func appendOut(dst []byte, o *outbound) []byte {
+	if !o.raw {
+		return appendResponse(dst, o.corr, o.resp)
+	}
+	var tok []byte
+	if r, ok := o.resp.(*kmsg.SASLAuthenticateResponse); ok {
+		tok = r.SASLAuthBytes
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(tok)))
+	return append(dst, tok...)
+}
+
+// rawFailed reports whether resp, the answer to a raw token, is an error,
+// which v0 cannot carry: the connection is closed instead.
+func rawFailed(resp kmsg.Response) bool {
+	r, ok := resp.(*kmsg.SASLAuthenticateResponse)
+	return !ok || r.ErrorCode != 0
+}
+
+// readFrameSize reads the next frame's size: a Kafka request (at least a
+// header, at most MaxRequestSize) or, after SaslHandshake v0, a raw token.
+func (c *conn) readFrameSize(br io.Reader, scratch *[4]byte, raw bool) (int32, error) {
+	if raw {
+		return readSize(br, scratch, 0, maxRawSASLToken)
+	}
+	return readSize(br, scratch, requestHeaderMin, c.srv.cfg.MaxRequestSize)
+}

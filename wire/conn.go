@@ -64,6 +64,7 @@ type outbound struct {
 	splices    []splice  // file ranges to send in place of placeholders
 	deferred   *deferred // non-nil until a deferred response is finished
 	closeAfter bool      // close the connection once this is written
+	raw        bool      // a raw SASL token (auth.go), written without a header
 }
 
 // conn is one accepted connection and its three goroutines (reader, serve,
@@ -160,7 +161,8 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			return
 		}
-		size, err := readSize(br, &scratch, requestHeaderMin, c.srv.cfg.MaxRequestSize)
+		raw := c.info.rawSASL()
+		size, err := c.readFrameSize(br, &scratch, raw)
 		if err != nil {
 			c.readFailed(err)
 			return
@@ -175,7 +177,10 @@ func (c *conn) readLoop() {
 		}
 		c.lastIO.Store(time.Now().UnixNano())
 		in := inbound{size: int(size)}
-		req, err := decodeRequest(frame, c.srv.vt)
+		req, err := rawSASLRequest(frame, c.info), error(nil)
+		if !raw {
+			req, err = decodeRequest(frame, c.srv.vt)
+		}
 		switch {
 		case err == nil:
 			req.Conn = c.info
@@ -282,13 +287,17 @@ func (c *conn) serveLoop() {
 			}
 		}
 		c.budget.release(in.size)
+		if in.req.raw && rawFailed(resp) {
+			c.log.Info("wire: closing connection: SASL authentication with raw tokens (SaslHandshake v0) failed")
+			return
+		}
 		if resp == nil && in.req.deferred == nil {
 			in.req.DropSplices()
 			c.pending.Add(-1)
 			continue // acks=0 Produce: nothing goes back
 		}
 		select {
-		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred, closeAfter: in.req.closeAfter}:
+		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred, closeAfter: in.req.closeAfter, raw: in.req.raw}:
 		case <-c.ctx.Done():
 			in.req.DropSplices()
 			return
@@ -361,7 +370,7 @@ func (c *conn) writeLoop() {
 			c.close()
 			return
 		}
-		buf = appendResponse(buf[:0], o.corr, o.resp)
+		buf = appendOut(buf[:0], &o)
 		var err error
 		written := 1
 		if len(o.splices) > 0 {
@@ -435,7 +444,7 @@ func (c *conn) drainInto(buf []byte) ([]byte, *outbound, int) {
 			if len(o.splices) > 0 || o.deferred != nil || o.closeAfter {
 				return buf, &o, n
 			}
-			buf = appendResponse(buf, o.corr, o.resp)
+			buf = appendOut(buf, &o)
 			n++
 		default:
 			return buf, nil, n

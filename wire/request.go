@@ -23,6 +23,7 @@ type Request struct {
 	splices    []splice // file ranges registered with Splice
 	deferred   *deferred
 	closeAfter bool // CloseAfterResponse
+	raw        bool // a raw SASL token after SaslHandshake v0 (auth.go)
 }
 
 // ConnInfo describes the connection a request arrived on. One value is

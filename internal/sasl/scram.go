@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"hash"
 
@@ -156,11 +157,18 @@ func hmacSum(h func() hash.Hash, key []byte, msg string) []byte {
 }
 
 // scramExchange is one SCRAM conversation (client-first, server-first,
-// client-final, server-final), run by xdg-go/scram.
+// client-final, server-final), run by xdg-go/scram, except for one
+// librdkafka quirk (see scramKafkaFinal).
 type scramExchange struct {
 	mechanism string
 	conv      *scram.ServerConversation
 	user      string
+
+	// What the Kafka-compatible final step needs, kept from the first.
+	clientFirst string     // as received
+	serverFirst string     // as sent
+	cred        Credential // the user's, once looked up
+	done        bool
 }
 
 func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
@@ -174,6 +182,7 @@ func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
 		if !ok {
 			return scram.StoredCredentials{}, fmt.Errorf("unknown user %q", user)
 		}
+		e.cred = c
 		return scram.StoredCredentials{
 			KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
 			StoredKey:  c.StoredKey,
@@ -189,24 +198,61 @@ func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
 }
 
 func (e *scramExchange) Step(in []byte) ([]byte, bool, error) {
-	if e.conv.Done() {
+	if e.done {
 		return nil, false, fmt.Errorf("%w: %s exchange already complete", ErrIllegalState, e.mechanism)
+	}
+	if e.serverFirst != "" && librdkafkaNonce(string(in), e.serverFirst) {
+		e.done = true
+		return e.kafkaFinal(string(in))
 	}
 	out, err := e.conv.Step(string(in))
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: invalid credentials with SASL mechanism %s", ErrAuthenticationFailed, e.mechanism)
+		e.done = true
+		// err says why (unknown user, bad proof, malformed message); the
+		// client gets Kafka's wording, which does not tell them apart.
+		return nil, false, &failure{msg: "invalid credentials with SASL mechanism " + e.mechanism, cause: err}
 	}
 	if !e.conv.Done() {
+		e.clientFirst, e.serverFirst = string(in), out
 		return []byte(out), false, nil
 	}
+	e.done = true
 	if !e.conv.Valid() {
 		return nil, false, fmt.Errorf("%w: invalid credentials with SASL mechanism %s", ErrAuthenticationFailed, e.mechanism)
 	}
-	if az := e.conv.AuthzID(); az != "" && az != e.conv.Username() {
-		return nil, false, fmt.Errorf("%w: authorization id %q differs from user %q", ErrAuthenticationFailed, az, e.conv.Username())
+	return e.finish(e.conv.Username(), e.conv.AuthzID(), out)
+}
+
+// finish checks the authorization id (Kafka allows none or the user's own).
+func (e *scramExchange) finish(user, authz, out string) ([]byte, bool, error) {
+	if authz != "" && authz != user {
+		return nil, false, fmt.Errorf("%w: authorization id %q differs from user %q", ErrAuthenticationFailed, authz, user)
 	}
-	e.user = e.conv.Username()
+	e.user = user
 	return []byte(out), true, nil
 }
 
 func (e *scramExchange) User() string { return e.user }
+
+// failure is an authentication failure whose cause is logged but not shown
+// to the client (Error).
+type failure struct {
+	msg   string
+	cause error
+}
+
+func (f *failure) Error() string { return ErrAuthenticationFailed.Error() + ": " + f.msg }
+func (f *failure) Unwrap() error { return ErrAuthenticationFailed }
+
+// Cause is the detailed reason, for the broker's log.
+func (f *failure) Cause() error { return f.cause }
+
+// LogDetail returns the detailed reason of an authentication failure, for
+// the broker's log only (err itself when it has none).
+func LogDetail(err error) error {
+	var f *failure
+	if errors.As(err, &f) && f.cause != nil {
+		return fmt.Errorf("%w (%v)", err, f.cause)
+	}
+	return err
+}

@@ -34,7 +34,7 @@ var serverVersions = map[int16]wire.VersionRange{
 	55: {Min: 0, Max: 2},  // DescribeQuorum: the Raft metadata log as KRaft's __cluster_metadata
 	60: {Min: 0, Max: 2},  // DescribeCluster: v2 can include fenced brokers
 
-	17: {Min: 1, Max: 1}, // SaslHandshake: v0 (raw tokens) removed, as in Kafka 4
+	17: {Min: 0, Max: 1}, // SaslHandshake: v0 (raw tokens) for kafka-python 2.0.2 and librdkafka < 2.10 (saslhandshake.go)
 	36: {Min: 0, Max: 2}, // SaslAuthenticate
 	50: {Min: 0, Max: 0}, // DescribeUserScramCredentials
 	51: {Min: 0, Max: 0}, // AlterUserScramCredentials

@@ -40,7 +40,7 @@ func (s *Server) handleSASLAuthenticate(req *wire.Request, r *kmsg.SASLAuthentic
 		resp.ErrorMessage = kmsg.StringPtr(authFailureMessage(resp.ErrorCode, err))
 		resp.SASLAuthBytes = nil
 		s.logger.Info("SASL authentication failed; closing connection", "remote", addrString(req.Conn.RemoteAddr),
-			"listener", req.Conn.Listener, "mechanism", st.mechanism, "err", err)
+			"listener", req.Conn.Listener, "mechanism", st.mechanism, "err", sasl.LogDetail(err))
 		req.Conn.SetSASLState(&saslConn{mechanism: st.mechanism})
 		req.CloseAfterResponse()
 		return resp

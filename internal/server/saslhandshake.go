@@ -1,7 +1,16 @@
 package server
 
-// SaslHandshake: version 1 only (Kafka 4 removed v0, whose raw-token mode
-// sent the SASL bytes outside Kafka framing).
+// SaslHandshake: versions 0-1.
+//
+// Version notes:
+//   - v0: the SASL tokens that follow travel as bare size-prefixed frames
+//     (wire handles them, see wire/auth.go), with no way to report an error
+//     but closing the connection. Kafka 4 removed v0; Strom keeps it because
+//     Debian's kafka-python 2.0.2 authenticates only this way and
+//     librdkafka before 2.10 (kcat, confluent-kafka 2.0.2) enables SCRAM only
+//     when the broker lists SaslHandshake v0, though it then uses v1. A v0
+//     handshake cannot start a re-authentication (ILLEGAL_SASL_STATE).
+//   - v1: tokens in SaslAuthenticate requests (KIP-152).
 //
 // Behaviour:
 //   - Only on SASL_PLAINTEXT and SASL_SSL listeners; elsewhere
@@ -57,12 +66,17 @@ func (s *Server) handleSASLHandshake(req *wire.Request, r *kmsg.SASLHandshakeReq
 	switch {
 	case st.exchange != nil:
 		err = fmt.Errorf("%w: SaslHandshake during a SASL exchange", sasl.ErrIllegalState)
+	case req.Conn.IsAuthenticated() && r.Version == 0:
+		err = fmt.Errorf("%w: re-authentication needs SaslHandshake v1", sasl.ErrIllegalState)
 	case req.Conn.IsAuthenticated() && st.mechanism != r.Mechanism:
 		err = fmt.Errorf("%w: cannot change SASL mechanism from %s to %s during re-authentication", sasl.ErrAuthenticationFailed, st.mechanism, r.Mechanism)
 	default:
 		var ex sasl.Exchange
 		if ex, err = auth.Start(r.Mechanism); err == nil {
 			req.Conn.SetSASLState(&saslConn{mechanism: r.Mechanism, exchange: ex})
+			if r.Version == 0 {
+				req.Conn.StartRawSASL()
+			}
 			return resp
 		}
 	}
