@@ -177,9 +177,15 @@ func rawFailed(resp kmsg.Response) bool {
 
 // readFrameSize reads the next frame's size: a Kafka request (at least a
 // header, at most MaxRequestSize) or, after SaslHandshake v0, a raw token.
+// Until a SASL listener's client has authenticated, frames are capped at
+// maxRawSASLToken, as Kafka caps them with sasl.server.max.receive.size: a
+// stranger cannot make the broker buffer 100 MiB requests.
 func (c *conn) readFrameSize(br io.Reader, scratch *[4]byte, raw bool) (int32, error) {
-	if raw {
+	switch {
+	case raw:
 		return readSize(br, scratch, 0, maxRawSASLToken)
+	case c.info.RequiresSASL() && !c.info.IsAuthenticated():
+		return readSize(br, scratch, requestHeaderMin, min(maxRawSASLToken, c.srv.cfg.MaxRequestSize))
 	}
 	return readSize(br, scratch, requestHeaderMin, c.srv.cfg.MaxRequestSize)
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -131,4 +132,13 @@ func TestPlaintextListenerHasNoGate(t *testing.T) {
 	if _, err := request(c, kmsg.NewPtrMetadataRequest(), 4); err != nil {
 		t.Fatalf("Metadata on a PLAINTEXT listener: %v", err)
 	}
+}
+
+func TestSASLUnauthenticatedFrameCap(t *testing.T) {
+	ts := saslTestServer(t, 0)
+	rc := dialRaw(t, ts.addr)
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], maxRawSASLToken+1)
+	rc.write(hdr[:])
+	ts.logs.waitFor(t, rc.local(), "bad frame size")
 }

@@ -259,3 +259,46 @@ func TestScramCredentialAPIs(t *testing.T) {
 		t.Fatalf("frank after deletion: %+v", d["frank"])
 	}
 }
+
+// plainAuth runs SaslHandshake v1 + SaslAuthenticate for PLAIN on c.
+func plainAuth(t *testing.T, c *wire.Client, user, pass string) *kmsg.SASLAuthenticateResponse {
+	t.Helper()
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Mechanism = "PLAIN"
+	if resp, err := rawRequest(t, c, hs, 1); err != nil || resp.(*kmsg.SASLHandshakeResponse).ErrorCode != 0 {
+		t.Fatalf("handshake: %v %+v", err, resp)
+	}
+	a := kmsg.NewPtrSASLAuthenticateRequest()
+	a.SASLAuthBytes = []byte("\x00" + user + "\x00" + pass)
+	resp, err := rawRequest(t, c, a, 1)
+	if err != nil {
+		t.Fatalf("authenticate: %v", err)
+	}
+	return resp.(*kmsg.SASLAuthenticateResponse)
+}
+
+// TestSASLReauthenticationKeepsPrincipal: re-authenticating on a
+// connection works as the same user and is refused (and the connection
+// closed) as another, as Kafka refuses a principal change.
+func TestSASLReauthenticationKeepsPrincipal(t *testing.T) {
+	_, _, saslAddr := startSASLServer(t, func(c *Config) {
+		c.SASL.MaxReauth = time.Hour
+		c.SASL.JAAS = map[string]string{"SASL_PLAINTEXT": `org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="a" user_bob="b";`}
+	})
+	c := dialRaw(t, saslAddr)
+	if r := plainAuth(t, c, "admin", "a"); r.ErrorCode != 0 || r.SessionLifetimeMillis != time.Hour.Milliseconds() {
+		t.Fatalf("first authentication: %+v", r)
+	}
+	if r := plainAuth(t, c, "admin", "a"); r.ErrorCode != 0 {
+		t.Fatalf("re-authentication as the same user: %+v", r)
+	}
+	if _, err := rawRequest(t, c, kmsg.NewPtrMetadataRequest(), 9); err != nil {
+		t.Fatalf("Metadata after re-authentication: %v", err)
+	}
+	if r := plainAuth(t, c, "bob", "b"); r.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+		t.Fatalf("re-authentication as another user: %+v", r)
+	}
+	if _, err := rawRequest(t, c, kmsg.NewPtrMetadataRequest(), 9); err == nil {
+		t.Fatal("connection still open after a refused principal change")
+	}
+}
