@@ -86,6 +86,12 @@ func DialSASL(ctx context.Context, dial DialFunc, addr, clientID string, m sasl.
 	if err != nil {
 		return nil, err
 	}
+	return NewSASLClient(ctx, cl, m)
+}
+
+// NewSASLClient authenticates an open Client (plain TCP or TLS) with m; on
+// failure it closes cl.
+func NewSASLClient(ctx context.Context, cl *Client, m sasl.Mechanism) (*SASLClient, error) {
 	sc := &SASLClient{Client: cl, mech: m}
 	if err := sc.authenticate(ctx); err != nil {
 		cl.Close()

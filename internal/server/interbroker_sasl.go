@@ -18,6 +18,7 @@ import (
 // sasl.mechanism.inter.broker.protocol and this broker's own JAAS username
 // and password (Kafka's convention). Leaders then see the follower as
 // User:<that username>. Config.Validate has checked the credentials exist.
+// It wraps a Dialer set before it (TLS), so it must be applied last.
 func (s *Server) interBrokerSASL(repl *replica.ReplicationConfig) {
 	if !isSASL(s.cfg.SecurityProtocol(s.cfg.interBrokerListener())) {
 		return
@@ -28,14 +29,32 @@ func (s *Server) interBrokerSASL(repl *replica.ReplicationConfig) {
 		return
 	}
 	mech := interBrokerMechanism(s.cfg.SASL.interBrokerMechanism(), user, pass)
-	netDial := repl.NetDial
+	netDial, prev := repl.NetDial, repl.Dialer
 	clientID := fmt.Sprintf("strom-replica-fetcher-%d", s.cfg.NodeID)
 	repl.Dialer = func(ctx context.Context, addr string) (replica.Requester, error) {
-		cl, err := wire.DialSASL(ctx, netDial, addr, clientID, mech)
+		if prev == nil {
+			cl, err := wire.DialSASL(ctx, netDial, addr, clientID, mech)
+			if err != nil {
+				return nil, err
+			}
+			return cl, nil
+		}
+		// Another layer (TLS for SASL_SSL) dials: authenticate over its
+		// connection.
+		r, err := prev(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
-		return cl, nil
+		cl, ok := r.(*wire.Client)
+		if !ok {
+			r.Close()
+			return nil, fmt.Errorf("inter-broker SASL needs a *wire.Client, the dialer returned %T", r)
+		}
+		sc, err := wire.NewSASLClient(ctx, cl, mech)
+		if err != nil {
+			return nil, err
+		}
+		return sc, nil
 	}
 }
 
