@@ -14,7 +14,7 @@ func (s mapStore) ScramCredential(user, mech string) (Credential, bool) {
 	return c, ok
 }
 
-func newTestAuth(t *testing.T) *Authenticator {
+func newTestAuth(t testing.TB) *Authenticator {
 	t.Helper()
 	store := mapStore{"alice": {}}
 	for _, m := range ScramMechanisms {
@@ -75,7 +75,7 @@ func TestPlain(t *testing.T) {
 }
 
 // runScram drives a server exchange with xdg-go's client.
-func runScram(t *testing.T, a *Authenticator, mech, user, pass string) (string, error) {
+func runScram(t testing.TB, a *Authenticator, mech, user, pass string) (string, error) {
 	t.Helper()
 	hg := scram.SHA256
 	if mech == ScramSHA512 {
