@@ -45,7 +45,7 @@ func newFlags(e *env, name, usage string, timeout time.Duration, timeoutHelp str
 	fs.StringVar(&o.brokers, "brokers", def, "comma-separated seed brokers host:port (env STROM_BROKERS)")
 	fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
 	fs.DurationVar(&o.timeout, "timeout", timeout, timeoutHelp)
-	fs.StringVar(&o.commandConfig, "command-config", e.getenv("STROM_COMMAND_CONFIG"), "Kafka client properties file: security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location, ... (env STROM_COMMAND_CONFIG)")
+	fs.StringVar(&o.commandConfig, "command-config", "", "Kafka client properties file: security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location, ... (as Kafka's tools take it)")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: strom %s\n\nflags:\n", usage)
 		fs.PrintDefaults()
