@@ -24,7 +24,7 @@ const (
 	cmdSetPartitionState                    // setPartitionStateCmd
 	cmdSetClusterID                         // setClusterIDCmd
 	cmdSetBrokersFenced                     // setBrokersFencedCmd
-	cmdAlterScramCredentials                // reserved for issue 10's SCRAM credentials
+	cmdAlterScramCredentials                // alterScramCredentialsCmd (scram.go)
 	cmdCreateACLs                           // reserved for issue 10's ACLs
 	cmdDeleteACLs                           // reserved for issue 10's ACLs
 	// Add new commands here, at the end.
@@ -54,6 +54,8 @@ func (c cmdType) String() string {
 		return "CreateACLs"
 	case cmdDeleteACLs:
 		return "DeleteACLs"
+	case cmdAlterScramCredentials:
+		return "AlterScramCredentials"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -148,6 +150,8 @@ func newCommand(t cmdType) command {
 		return &createACLsCmd{}
 	case cmdDeleteACLs:
 		return &deleteACLsCmd{}
+	case cmdAlterScramCredentials:
+		return &alterScramCredentialsCmd{}
 	}
 	return nil
 }

@@ -73,6 +73,10 @@ var (
 	// is not concrete (ANY, MATCH, UNKNOWN) or an empty resource name,
 	// principal or host.
 	ErrInvalidACL = errors.New("raftmeta: invalid ACL")
+	// ErrInvalidScramCredential: a SCRAM credential change with an unknown
+	// mechanism, iterations outside Kafka's bounds, or an empty or oversized
+	// user, salt or key.
+	ErrInvalidScramCredential = errors.New("raftmeta: invalid SCRAM credential")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

@@ -49,6 +49,8 @@ var forwardMethods = map[string]serveFunc{
 	fwdSync.name:                fwdSync.serve,
 	fwdCreateACLs.name:          fwdCreateACLs.serve,
 	fwdDeleteACLs.name:          fwdDeleteACLs.serve,
+
+	fwdAlterScramCredentials.name: fwdAlterScramCredentials.serve, // scram.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

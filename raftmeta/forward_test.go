@@ -578,7 +578,8 @@ func TestForwardErrorTable(t *testing.T) {
 		"ErrInvalidBroker": ErrInvalidBroker, "ErrInvalidProducerIDCount": ErrInvalidProducerIDCount,
 		"ErrUnknownPartition": ErrUnknownPartition, "ErrInvalidPartitionState": ErrInvalidPartitionState,
 		"ErrStalePartitionEpoch": ErrStalePartitionEpoch, "ErrCorruptCommand": ErrCorruptCommand,
-		"ErrInvalidPeer": ErrInvalidPeer,
+		"ErrInvalidPeer":            ErrInvalidPeer,
+		"ErrInvalidScramCredential": ErrInvalidScramCredential,
 	}
 	if len(sentinels) < 18 {
 		t.Fatalf("found only %d sentinels in errors.go: %v", len(sentinels), sentinels)

@@ -86,6 +86,7 @@ var forwardErrors = []struct {
 	{"stale_partition_epoch", ErrStalePartitionEpoch},
 	{"corrupt_command", ErrCorruptCommand},
 	{"invalid_peer", ErrInvalidPeer},
+	{"invalid_scram_credential", ErrInvalidScramCredential},
 	{"deadline_exceeded", context.DeadlineExceeded},
 	{"canceled", context.Canceled},
 }

@@ -26,6 +26,8 @@ type snapshotFile struct {
 	NextProducerID int64    `json:"next_producer_id"`
 	Index          uint64   `json:"index"`
 	ACLs           []ACL    `json:"acls,omitempty"` // sorted; absent in snapshots written before ACLs
+	// Scram is the SCRAM credentials, by user (scram.go).
+	Scram []scramSnapshot `json:"scram,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -37,6 +39,7 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		Brokers:        make([]Broker, 0, len(s.Brokers)),
 		Topics:         make([]*Topic, 0, len(s.Topics)),
 		ACLs:           s.ACLs,
+		Scram:          encodeScram(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -77,6 +80,9 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		}
 		t.Configs = copyConfigs(t.Configs)
 		s.putTopic(t)
+	}
+	if err := decodeScram(s, f.Scram); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

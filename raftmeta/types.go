@@ -63,6 +63,9 @@ type State struct {
 	// ACLs are the access control bindings, sorted (compareACL), without
 	// duplicates; shared between states until an ACL command changes them.
 	ACLs []ACL
+	// Scram holds SCRAM credentials: user → mechanism → credential
+	// (scram.go). Never mutate it; nil when there are none.
+	Scram map[string]map[string]ScramCredential
 }
 
 // TopicSpec describes a topic to create.

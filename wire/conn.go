@@ -60,10 +60,12 @@ type inbound struct {
 
 // outbound is a response on its way to the writer.
 type outbound struct {
-	corr     int32
-	resp     kmsg.Response
-	splices  []splice  // file ranges to send in place of placeholders
-	deferred *deferred // non-nil until a deferred response is finished
+	corr       int32
+	resp       kmsg.Response
+	splices    []splice  // file ranges to send in place of placeholders
+	deferred   *deferred // non-nil until a deferred response is finished
+	closeAfter bool      // close the connection once this is written
+	raw        bool      // a raw SASL token (auth.go), written without a header
 }
 
 // conn is one accepted connection and its three goroutines (reader, serve,
@@ -171,7 +173,8 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			return
 		}
-		size, err := readSize(br, &scratch, requestHeaderMin, c.srv.cfg.MaxRequestSize)
+		raw := c.info.rawSASL()
+		size, err := c.readFrameSize(br, &scratch, raw)
 		if err != nil {
 			c.readFailed(err)
 			return
@@ -186,7 +189,10 @@ func (c *conn) readLoop() {
 		}
 		c.lastIO.Store(time.Now().UnixNano())
 		in := inbound{size: int(size)}
-		req, err := decodeRequest(frame, c.srv.vt)
+		req, err := rawSASLRequest(frame, c.info), error(nil)
+		if !raw {
+			req, err = decodeRequest(frame, c.srv.vt)
+		}
 		switch {
 		case err == nil:
 			req.Conn = c.info
@@ -276,6 +282,12 @@ func (c *conn) serveLoop() {
 		case <-c.ctx.Done():
 			return
 		}
+		if err := c.info.gate(in.req.Key, time.Now()); in.resp == nil && err != nil {
+			in.req.DropSplices()
+			c.log.Warn("wire: closing connection: "+err.Error(), "key", in.req.Key, "api", kmsg.NameForKey(in.req.Key),
+				"principal", c.info.Principal().String())
+			return
+		}
 		resp := in.resp
 		if resp == nil {
 			var err error
@@ -287,15 +299,23 @@ func (c *conn) serveLoop() {
 			}
 		}
 		c.budget.release(in.size)
+		if in.req.raw && rawFailed(resp) {
+			c.log.Info("wire: closing connection: SASL authentication with raw tokens (SaslHandshake v0) failed")
+			return
+		}
 		if resp == nil && in.req.deferred == nil {
 			in.req.DropSplices()
 			c.pending.Add(-1)
 			continue // acks=0 Produce: nothing goes back
 		}
 		select {
-		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred}:
+		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred, closeAfter: in.req.closeAfter, raw: in.req.raw}:
 		case <-c.ctx.Done():
 			in.req.DropSplices()
+			return
+		}
+		if in.req.closeAfter {
+			<-c.ctx.Done() // the writer closes the connection after this response
 			return
 		}
 	}
@@ -362,7 +382,7 @@ func (c *conn) writeLoop() {
 			c.close()
 			return
 		}
-		buf = appendResponse(buf[:0], o.corr, o.resp)
+		buf = appendOut(buf[:0], &o)
 		var err error
 		written := 1
 		if len(o.splices) > 0 {
@@ -382,6 +402,11 @@ func (c *conn) writeLoop() {
 		}
 		c.lastIO.Store(time.Now().UnixNano())
 		c.pending.Add(-int32(written))
+		if o.closeAfter {
+			c.log.Debug("wire: closing connection after its response, as the handler asked")
+			c.close()
+			return
+		}
 		if cap(buf) > writeBufKeepMax {
 			buf = nil
 		}
@@ -428,10 +453,10 @@ func (c *conn) drainInto(buf []byte) ([]byte, *outbound, int) {
 	for len(buf) < writeBatchMax {
 		select {
 		case o := <-c.out:
-			if len(o.splices) > 0 || o.deferred != nil {
+			if len(o.splices) > 0 || o.deferred != nil || o.closeAfter {
 				return buf, &o, n
 			}
-			buf = appendResponse(buf, o.corr, o.resp)
+			buf = appendOut(buf, &o)
 			n++
 		default:
 			return buf, nil, n

@@ -91,6 +91,21 @@
 // TLSDial layers a TLS handshake, with a client certificate if configured,
 // over any DialFunc, for DialWith.
 //
+// # SASL
+//
+// On a SASL_PLAINTEXT or SASL_SSL listener (Config.SecurityProtocol) the
+// serve loop lets only ApiVersions, SaslHandshake and SaslAuthenticate
+// through until the Handler records a completed exchange with
+// ConnInfo.Authenticated; anything else closes the connection, as Kafka
+// does. Frames before that are capped at 512 KiB. After a KIP-152 session
+// lifetime ends, only a re-authentication (SaslHandshake, SaslAuthenticate)
+// is served. Request.CloseAfterResponse lets a failed authentication be
+// answered and then disconnected. SaslHandshake v0's raw tokens are read and
+// written here (auth.go), as SaslAuthenticate requests for the Handler. On
+// the client side, Client.AuthenticateSASL and SASLClient (client_sasl.go)
+// authenticate broker-to-broker connections, re-authenticating before the
+// session ends.
+//
 // Request bodies may alias their frame buffer (kmsg does not copy byte
 // fields such as Produce records). Frame buffers are never reused, so a
 // Handler may keep references into a request after ServeKafka returns.

@@ -20,8 +20,10 @@ type Request struct {
 	Body          kmsg.Request // decoded, with its version set
 	Conn          *ConnInfo    // shared by every request on the connection; read-only
 
-	splices  []splice // file ranges registered with Splice
-	deferred *deferred
+	splices    []splice // file ranges registered with Splice
+	deferred   *deferred
+	closeAfter bool // CloseAfterResponse
+	raw        bool // a raw SASL token after SaslHandshake v0 (auth.go)
 }
 
 // ConnInfo describes the connection a request arrived on. One value is
@@ -37,6 +39,7 @@ type ConnInfo struct {
 	SecurityProtocol string
 
 	principal principalSlot
+	auth      authState // SASL progress (auth.go)
 }
 
 // Handler serves decoded requests. It is called from one goroutine per

@@ -90,7 +90,7 @@ func positiveDur(unit time.Duration, dst func(c *server.Config) *time.Duration) 
 // several units for one setting the finest is listed last and wins, as in
 // Kafka (log.retention.ms over .minutes over .hours). Flags are visited in
 // lexical order, which gives the same result.
-var settings = slices.Concat(coreSettings, securitySettings)
+var settings = slices.Concat(coreSettings, securitySettings, saslSettings)
 
 // coreSettings are the broker's settings other than security's.
 var coreSettings = []setting{
@@ -381,6 +381,12 @@ func applyProperties(cfg *server.Config, path string, stderr io.Writer) error {
 		}
 	}
 	for k := range props {
+		if ok, err := applyListenerProperty(cfg, k, props[k]); ok {
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", path, k, err)
+			}
+			continue
+		}
 		if !known[k] && !cfg.SetListenerSSL(k, props[k]) { // listener.name.<name>.ssl.*
 			fmt.Fprintf(stderr, "warning: %s: %s is not used by Strom and is ignored\n", path, k)
 		}

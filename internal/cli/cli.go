@@ -46,6 +46,7 @@ var commands = []command{
 	{name: "health", summary: "exit 0 if a broker answers ApiVersions and Metadata in time", run: runHealth},
 	{name: "certs", summary: "make a development CA and broker and client certificates (PEM) for trying TLS", run: runCerts},
 	{name: "acl", summary: "add, list and remove ACLs (like kafka-acls.sh)", run: runACL},
+	{name: "user", summary: "create, delete and list SCRAM users (AlterUserScramCredentials / DescribeUserScramCredentials)", run: runUser},
 }
 
 // Commands lists the subcommand names Main accepts, so cmd/strom can decide

@@ -73,8 +73,9 @@ func runConsume(e *env, args []string) error {
 		return err
 	}
 	// --timeout is the idle exit here, so bound setup separately.
-	setup := &common{brokers: o.brokers, timeout: adminTimeout}
-	cl, adm, err := setup.client(e.ctx, opts...)
+	setup := *o
+	setup.timeout = adminTimeout
+	cl, adm, err := (&setup).client(e.ctx, opts...)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,9 @@ type common struct {
 	brokers string
 	json    bool
 	timeout time.Duration
+	// commandConfig is --command-config: a Kafka client properties file
+	// (security.protocol, sasl.*, ssl.*; clientconfig.go).
+	commandConfig string
 }
 
 // newFlags builds a FlagSet with the common flags registered. timeoutHelp
@@ -42,6 +45,7 @@ func newFlags(e *env, name, usage string, timeout time.Duration, timeoutHelp str
 	fs.StringVar(&o.brokers, "brokers", def, "comma-separated seed brokers host:port (env STROM_BROKERS)")
 	fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
 	fs.DurationVar(&o.timeout, "timeout", timeout, timeoutHelp)
+	fs.StringVar(&o.commandConfig, "command-config", "", "Kafka client properties file: security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location, ... (as Kafka's tools take it)")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: strom %s\n\nflags:\n", usage)
 		fs.PrintDefaults()
@@ -139,6 +143,13 @@ func (o *common) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, *kad
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("strom-cli"),
 		kgo.DialTimeout(5 * time.Second),
+	}
+	if o.commandConfig != "" {
+		sec, err := commandConfigOpts(o.commandConfig)
+		if err != nil {
+			return nil, nil, err
+		}
+		base = append(base, sec...)
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {

@@ -115,6 +115,8 @@ type Config struct {
 	// ("") or SSL, mutual TLS on the Raft port with the ssl.* settings and
 	// their listener.name.raft.ssl.* overrides (raftTLSSettings).
 	RaftSecurityProtocol string
+	// SASL is the SASL settings (config_sasl.go).
+	SASL SASLConfig
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower not caught up
 	// for this long leaves the ISR.
 	ReplicaLagTimeMax time.Duration
@@ -412,6 +414,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.validateTLS()...)
 	errs = append(errs, c.validateAuthorizer()...)
+	errs = append(errs, c.validateSASL())
 	if c.OffsetsTopicPartitions < 1 {
 		errs = append(errs, fmt.Errorf("offsets.topic.num.partitions must be >= 1, got %d", c.OffsetsTopicPartitions))
 	}

@@ -36,6 +36,10 @@ var serverVersions = map[int16]wire.VersionRange{
 	29: {Min: 0, Max: 3},  // DescribeAcls
 	30: {Min: 0, Max: 3},  // CreateAcls
 	31: {Min: 0, Max: 3},  // DeleteAcls
+	17: {Min: 0, Max: 1},  // SaslHandshake: v0 (raw tokens) for kafka-python 2.0.2 and librdkafka < 2.10 (saslhandshake.go)
+	36: {Min: 0, Max: 2},  // SaslAuthenticate
+	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials
+	51: {Min: 0, Max: 0},  // AlterUserScramCredentials
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -124,6 +128,14 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleCreateACLs(ctx, req, r), nil
 	case *kmsg.DeleteACLsRequest:
 		return s.handleDeleteACLs(ctx, req, r), nil
+	case *kmsg.SASLHandshakeRequest:
+		return s.handleSASLHandshake(req, r), nil
+	case *kmsg.SASLAuthenticateRequest:
+		return s.handleSASLAuthenticate(req, r), nil
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		return s.handleDescribeUserScramCredentials(req, r), nil
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return s.handleAlterUserScramCredentials(ctx, req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/internal/reconciler"
+	"github.com/strombroker/strom/internal/sasl"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/wire"
@@ -48,6 +50,9 @@ type Server struct {
 	// raftTLS holds the Raft port's certificates (raft.security.protocol=SSL).
 	raftTLS *tlsSource
 
+	saslAuth    map[string]*sasl.Authenticator // by listener name, SASL_* listeners only (saslhandshake.go)
+	saslReauths atomic.Int64                   // completed KIP-152 re-authentications, for tests and logs
+
 	pidMu   sync.Mutex
 	pidNext int64
 	pidEnd  int64
@@ -68,14 +73,20 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:      cfg,
 		logger:   cfg.Logger,
 		sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots),
 		authz:    newAuthorizer(cfg),
 		ctx:      ctx,
 		cancel:   cancel,
-	}, nil
+	}
+	var err error
+	if s.saslAuth, err = s.buildAuthenticators(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Start opens the data directory, starts the controller, registers this
@@ -181,6 +192,7 @@ func (s *Server) replicaConfig() replica.Config {
 	if s.cfg.ReplicaFetchWaitMax > 0 {
 		repl.FetchMaxWait = s.cfg.ReplicaFetchWaitMax
 	}
+	s.interBrokerSASL(&repl)
 	return replica.Config{
 		NodeID:                 s.cfg.NodeID,
 		DataDir:                s.cfg.DataDir,
