@@ -580,6 +580,7 @@ func TestForwardErrorTable(t *testing.T) {
 		"ErrStalePartitionEpoch": ErrStalePartitionEpoch, "ErrCorruptCommand": ErrCorruptCommand,
 		"ErrInvalidPeer":            ErrInvalidPeer,
 		"ErrInvalidScramCredential": ErrInvalidScramCredential,
+		"ErrInvalidACL":             ErrInvalidACL,
 	}
 	if len(sentinels) < 18 {
 		t.Fatalf("found only %d sentinels in errors.go: %v", len(sentinels), sentinels)

@@ -87,6 +87,7 @@ var forwardErrors = []struct {
 	{"corrupt_command", ErrCorruptCommand},
 	{"invalid_peer", ErrInvalidPeer},
 	{"invalid_scram_credential", ErrInvalidScramCredential},
+	{"invalid_acl", ErrInvalidACL},
 	{"deadline_exceeded", context.DeadlineExceeded},
 	{"canceled", context.Canceled},
 }
