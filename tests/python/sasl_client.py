@@ -1,20 +1,23 @@
 #!/usr/bin/python3
-"""kafka-python and confluent-kafka over SASL_PLAINTEXT, driven by the Go
-interop tests (sasl_test.go): produce COUNT records to TOPIC and read them
-back, authenticating with MECHANISM as USER / PASSWORD. Prints JSON; any
-client error ends the script non-zero.
+"""kafka-python and confluent-kafka over SASL_PLAINTEXT (or SASL_SSL when a
+CA file is given), driven by the Go interop tests (sasl_test.go,
+security_test.go): produce COUNT records to TOPIC and read them back,
+authenticating with MECHANISM as USER / PASSWORD. Prints JSON; any client
+error ends the script non-zero.
 
-  sasl_client.py kafka-python|confluent BOOTSTRAP MECHANISM USER PASSWORD TOPIC COUNT
+  sasl_client.py kafka-python|confluent BOOTSTRAP MECHANISM USER PASSWORD TOPIC COUNT [CAFILE]
 """
 import json
 import sys
 import time
 
 
-def kafka_python(bootstrap, mech, user, password, topic, count):
+def kafka_python(bootstrap, mech, user, password, topic, count, cafile):
     from kafka import KafkaConsumer, KafkaProducer
     sec = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=mech,
                sasl_plain_username=user, sasl_plain_password=password)
+    if cafile:
+        sec.update(security_protocol="SASL_SSL", ssl_cafile=cafile)
     producer = KafkaProducer(bootstrap_servers=bootstrap, **sec)
     futures = [producer.send(topic, b"v%d" % i) for i in range(count)]
     producer.flush()
@@ -31,10 +34,12 @@ def kafka_python(bootstrap, mech, user, password, topic, count):
     return {"offsets": offsets, "values": values}
 
 
-def confluent(bootstrap, mech, user, password, topic, count):
+def confluent(bootstrap, mech, user, password, topic, count, cafile):
     from confluent_kafka import Consumer, KafkaException, Producer
     sec = {"bootstrap.servers": bootstrap, "security.protocol": "SASL_PLAINTEXT",
            "sasl.mechanisms": mech, "sasl.username": user, "sasl.password": password}
+    if cafile:
+        sec.update({"security.protocol": "SASL_SSL", "ssl.ca.location": cafile})
     producer = Producer(dict(sec, acks="all"))
     offsets, errors = [], []
 
@@ -67,8 +72,9 @@ def confluent(bootstrap, mech, user, password, topic, count):
 
 def main():
     client, bootstrap, mech, user, password, topic, count = sys.argv[1:8]
+    cafile = sys.argv[8] if len(sys.argv) > 8 else None
     fn = kafka_python if client == "kafka-python" else confluent
-    json.dump(fn(bootstrap, mech, user, password, topic, int(count)), sys.stdout)
+    json.dump(fn(bootstrap, mech, user, password, topic, int(count), cafile), sys.stdout)
 
 
 if __name__ == "__main__":
