@@ -279,14 +279,14 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 	case fsync && acks != 0:
 		return out, func(ctx context.Context) error {
 			if err := p.log.Sync(); err != nil { // covers every append before it
-				return err
+				return p.closedOr(err)
 			}
 			p.markDurable(last + 1)
 			return p.waitAcks(ctx, last, acks)
 		}, nil
 	case fsync: // acks=0: no answer to hold back, so no one would run a wait
 		if err := p.log.Sync(); err != nil {
-			return ProduceResult{}, nil, err
+			return ProduceResult{}, nil, p.closedOr(err)
 		}
 	}
 	p.markDurable(last + 1)
@@ -294,6 +294,19 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 		return out, nil, nil
 	}
 	return out, func(ctx context.Context) error { return p.waitAcks(ctx, last, acks) }, nil
+}
+
+// closedOr is ErrClosed when the partition was closed (a Remove or Close
+// racing a write's fsync fails the fsync on a closed file: the writer must
+// learn that the partition went away, as its waiters do), else err.
+func (p *Partition) closedOr(err error) error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return err
 }
 
 // checkProduceLocked validates a write before it is appended: leadership,
