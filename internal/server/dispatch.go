@@ -62,7 +62,8 @@ func mergeVersions(own map[int16]wire.VersionRange, groups map[int16][2]int16) m
 func apiVersions() map[int16]wire.VersionRange { return versionTable }
 
 // ServeKafka implements wire.Handler: one call per request, in order per
-// connection.
+// connection. Produce, Fetch and the group APIs are served here, the rest by
+// serveAdmin.
 func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
 	if s.cfg.principalHook != nil {
 		s.cfg.principalHook(req) // tests only (Config.principalHook)
@@ -84,6 +85,33 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleFindCoordinator(req, r), nil
 	case *kmsg.InitProducerIDRequest:
 		return s.handleInitProducerID(ctx, req, r), nil
+	case *kmsg.SyncGroupRequest:
+		return s.handleSyncGroup(ctx, req, r), nil
+	case *kmsg.HeartbeatRequest:
+		return s.handleHeartbeat(ctx, req, r), nil
+	case *kmsg.LeaveGroupRequest:
+		return s.handleLeaveGroup(ctx, req, r), nil
+	case *kmsg.OffsetCommitRequest:
+		return s.handleOffsetCommit(ctx, req, r), nil
+	case *kmsg.OffsetFetchRequest:
+		return s.handleOffsetFetch(ctx, req, r), nil
+	case *kmsg.ListGroupsRequest:
+		return s.handleListGroups(ctx, req, r), nil
+	case *kmsg.DescribeGroupsRequest:
+		return s.handleDescribeGroups(ctx, req, r), nil
+	case *kmsg.DeleteGroupsRequest:
+		return s.handleDeleteGroups(ctx, req, r), nil
+	case *kmsg.OffsetDeleteRequest:
+		return s.handleOffsetDelete(ctx, req, r), nil
+	default:
+		return s.serveAdmin(ctx, req)
+	}
+}
+
+// serveAdmin serves the administrative and security APIs: topics,
+// configs, cluster and quorum descriptions, ACLs, SASL and SCRAM users.
+func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	switch r := req.Body.(type) {
 	case *kmsg.CreateTopicsRequest:
 		return s.handleCreateTopics(ctx, req, r), nil
 	case *kmsg.DeleteTopicsRequest:
@@ -104,24 +132,6 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleOffsetForLeaderEpoch(ctx, req, r), nil
 	case *kmsg.DeleteRecordsRequest:
 		return s.handleDeleteRecords(req, r), nil
-	case *kmsg.SyncGroupRequest:
-		return s.handleSyncGroup(ctx, req, r), nil
-	case *kmsg.HeartbeatRequest:
-		return s.handleHeartbeat(ctx, req, r), nil
-	case *kmsg.LeaveGroupRequest:
-		return s.handleLeaveGroup(ctx, req, r), nil
-	case *kmsg.OffsetCommitRequest:
-		return s.handleOffsetCommit(ctx, req, r), nil
-	case *kmsg.OffsetFetchRequest:
-		return s.handleOffsetFetch(ctx, req, r), nil
-	case *kmsg.ListGroupsRequest:
-		return s.handleListGroups(ctx, req, r), nil
-	case *kmsg.DescribeGroupsRequest:
-		return s.handleDescribeGroups(ctx, req, r), nil
-	case *kmsg.DeleteGroupsRequest:
-		return s.handleDeleteGroups(ctx, req, r), nil
-	case *kmsg.OffsetDeleteRequest:
-		return s.handleOffsetDelete(ctx, req, r), nil
 	case *kmsg.DescribeACLsRequest:
 		return s.handleDescribeACLs(req, r), nil
 	case *kmsg.CreateACLsRequest:
