@@ -182,7 +182,7 @@ func (c *conn) readLoop() {
 		if !c.budget.acquire(int(size)) {
 			return // closing
 		}
-		frame, err := readBody(br, int(size))
+		frame, err := readRequestBody(br, int(size))
 		if err != nil {
 			c.readFailed(fmt.Errorf("%d-byte frame: %w", size, err))
 			return

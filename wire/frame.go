@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,6 +21,11 @@ const (
 	// bodyChunk is the first allocation for a frame body. Larger frames
 	// grow by doubling as bytes arrive, never past the validated size.
 	bodyChunk = 64 << 10
+
+	// exactBodyMax is the largest request body allocated in one piece (once
+	// its first byte has arrived): a default producer's max.request.size
+	// (1 MiB) plus room for headers. Larger bodies grow from bodyChunk.
+	exactBodyMax = 1<<20 + 64<<10
 )
 
 // readSize reads a frame's size prefix and checks it against [min, max].
@@ -44,6 +50,26 @@ func readSize(r io.Reader, scratch *[4]byte, min, max int32) (int32, error) {
 // 100 MiB. The final slice has len == cap == n.
 func readBody(r io.Reader, n int) ([]byte, error) {
 	return readBodyFrom(r, n, bodyChunk)
+}
+
+// readRequestBody reads a request body of n bytes (n already validated).
+// A body up to exactBodyMax is allocated once, with its exact size, but only
+// after its first byte has arrived, so a peer that announces a frame and
+// goes silent still holds nothing; growing it by doubling instead cost a
+// produce request five allocations and a second copy of its records. Larger
+// bodies grow as their bytes arrive (readBody): their sender must deliver
+// before it is given memory.
+func readRequestBody(br *bufio.Reader, n int) ([]byte, error) {
+	if n <= bodyChunk || n > exactBodyMax {
+		return readBody(br, n)
+	}
+	if _, err := br.Peek(1); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return readBodyFrom(br, n, n)
 }
 
 // readBodyFrom is readBody with the first allocation for large frames set by

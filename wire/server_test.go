@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -385,6 +386,33 @@ func TestReadBodyGrowsWithData(t *testing.T) {
 	got, err := readBody(bytes.NewReader(full), len(full))
 	if err != nil || !bytes.Equal(got, full) || cap(got) != len(full) {
 		t.Fatalf("readBody: err %v, len %d cap %d", err, len(got), cap(got))
+	}
+}
+
+// TestReadRequestBodyAllocatesOnData: a body up to exactBodyMax is one exact
+// allocation, made only once its first byte is there: a peer that announces
+// 1 MiB and closes (or goes silent) costs no megabyte.
+func TestReadRequestBodyAllocatesOnData(t *testing.T) {
+	const runs = 10
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		br := bufio.NewReaderSize(bytes.NewReader(nil), readBufferSize)
+		if _, err := readRequestBody(br, 1<<20); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("readRequestBody of an announced, never sent frame: %v, want ErrUnexpectedEOF", err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 2*readBufferSize {
+		t.Fatalf("an announced 1 MiB frame with no body allocated %d bytes, want <= %d", per, 2*readBufferSize)
+	}
+	for _, n := range []int{100, 3*bodyChunk + 5, exactBodyMax, exactBodyMax + 1} {
+		full := bytes.Repeat([]byte{7}, n)
+		got, err := readRequestBody(bufio.NewReaderSize(bytes.NewReader(full), readBufferSize), n)
+		if err != nil || !bytes.Equal(got, full) || cap(got) != n {
+			t.Fatalf("readRequestBody(%d): err %v, len %d cap %d", n, err, len(got), cap(got))
+		}
 	}
 }
 
