@@ -108,9 +108,7 @@ func (p *Partition) appendAsFollower(epoch int32, recs []byte) (int, error) {
 		p.mu.Unlock()
 		return 0, err
 	}
-	for _, h := range hdrs {
-		p.producers.record(h)
-	}
+	p.noteLocked(hdrs, recs)
 	fsync := p.settings.Log.Fsync == storage.FsyncAlways
 	p.mu.Unlock()
 

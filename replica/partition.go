@@ -80,6 +80,7 @@ type Partition struct {
 	mu          sync.Mutex // serialises appends, producer state and leadership changes
 	settings    Settings
 	producers   *producerState
+	txns        *txnState // transactions open here, aborted index (txn.go)
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
@@ -124,6 +125,7 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, files
 		changed:     changed,
 		settings:    s,
 		producers:   newProducerState(),
+		txns:        newTxnState(),
 		followerLEO: make(map[int32]int64),
 		pendingAdd:  make(map[int32]time.Time),
 		hwWaits:     make(chan struct{}),
@@ -160,10 +162,13 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, files
 }
 
 // rebuildProducers replays batch headers so that retries after a restart are
-// still recognised as duplicates.
+// still recognised as duplicates, and rebuilds the transaction state (open
+// transactions, aborted index) from the markers.
 func (p *Partition) rebuildProducers() error {
-	return p.log.ScanBatches(p.log.LogStartOffset(), func(h storage.BatchHeader, _ []byte) error {
+	p.txns = newTxnState()
+	return p.log.ScanBatches(p.log.LogStartOffset(), func(h storage.BatchHeader, raw []byte) error {
 		p.producers.record(h)
+		p.txns.note(h, raw)
 		return nil
 	})
 }
@@ -244,8 +249,15 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 // runs the waits of a request's partitions side by side, so their fsyncs
 // overlap (and coalesce in the file system's journal) instead of queueing.
 func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(context.Context) error, error) {
+	return p.produceAsync(b, acks, false)
+}
+
+// produceAsync is ProduceAsync; coordinator is set for batches a
+// transaction or group coordinator wrote (markers, transactional offset
+// commits), which clients may not send.
+func (p *Partition) produceAsync(b []byte, acks int16, coordinator bool) (ProduceResult, func(context.Context) error, error) {
 	p.mu.Lock()
-	hdrs, dup, err := p.checkProduceLocked(b, acks)
+	hdrs, dup, err := p.checkProduceLocked(b, acks, coordinator)
 	switch {
 	case err != nil:
 		p.mu.Unlock()
@@ -263,9 +275,7 @@ func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(cont
 		p.mu.Unlock()
 		return ProduceResult{}, nil, err
 	}
-	for _, h := range hdrs { // now carrying the assigned offsets
-		p.producers.record(h)
-	}
+	p.noteLocked(hdrs, b) // hdrs now carry the assigned offsets
 	fsync := p.fsyncBeforeAckLocked(hdrs, acks)
 	p.mu.Unlock()
 
@@ -313,7 +323,7 @@ func (p *Partition) closedOr(err error) error {
 // the batch itself, min.insync.replicas for acks=all, and the idempotent
 // producer's sequence. dup is the earlier write a retried batch repeats.
 // Caller holds p.mu.
-func (p *Partition) checkProduceLocked(b []byte, acks int16) (hdrs []storage.BatchHeader, dup *batchMeta, err error) {
+func (p *Partition) checkProduceLocked(b []byte, acks int16, coordinator bool) (hdrs []storage.BatchHeader, dup *batchMeta, err error) {
 	if p.closed {
 		return nil, nil, ErrClosed
 	}
@@ -333,8 +343,11 @@ func (p *Partition) checkProduceLocked(b []byte, acks int16) (hdrs []storage.Bat
 		return nil, nil, fmt.Errorf("%w: %d in sync, min.insync.replicas=%d", ErrNotEnoughReplicas, len(p.isr), p.settings.MinInsyncReplicas)
 	}
 	for _, h := range hdrs {
-		if h.IsTransactional() {
-			return nil, nil, ErrTransactionalUnsupported
+		switch {
+		case coordinator:
+			return hdrs, nil, p.producers.checkCoordinatorBatch(h)
+		case h.IsControl():
+			return nil, nil, fmt.Errorf("%w: control batch from a client", ErrInvalidRecord)
 		}
 		if dup, err = p.producers.check(h); err != nil || dup != nil {
 			return nil, dup, err
@@ -499,7 +512,7 @@ func (p *Partition) Fetch(offset int64, maxBytes int, toLEO bool) (FetchResult, 
 	if toLEO {
 		upTo = leo
 	}
-	r := FetchResult{HighWatermark: hw, LastStable: hw, LogStartOffset: p.log.LogStartOffset(), LogEndOffset: leo}
+	r := FetchResult{HighWatermark: hw, LastStable: p.LastStableOffset(), LogStartOffset: p.log.LogStartOffset(), LogEndOffset: leo}
 	if offset > leo || offset < r.LogStartOffset {
 		return r, fmt.Errorf("%w: offset %d not in [%d, %d]", storage.ErrOffsetOutOfRange, offset, r.LogStartOffset, leo)
 	}

@@ -74,11 +74,11 @@ func TestPartitionRejectsBadBatches(t *testing.T) {
 	if _, err := p.Produce(testCtx(t), corrupt, 1); !errors.Is(err, storage.ErrCorruptBatch) {
 		t.Fatalf("corrupt batch: %v", err)
 	}
-	txn := batch(5, 0, 0, "t")
-	txn[22] |= 0x10 // transactional attribute bit (low byte of attributes)
-	fixCRC(txn)
-	if _, err := p.Produce(testCtx(t), txn, 1); !errors.Is(err, ErrTransactionalUnsupported) {
-		t.Fatalf("transactional batch: %v", err)
+	ctl := batch(5, 0, 0, "t")
+	ctl[22] |= 0x30 // transactional and control attribute bits (low byte of attributes)
+	fixCRC(ctl)
+	if _, err := p.Produce(testCtx(t), ctl, 1); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("control batch from a client: %v", err)
 	}
 	// Kafka accepts exactly one v2 batch per partition in a produce; two
 	// are refused whole, idempotent or not, and nothing is appended.

@@ -100,6 +100,11 @@ func (ps *producerState) record(h storage.BatchHeader) {
 		e = &producerEntry{epoch: h.ProducerEpoch}
 		ps.entries[h.ProducerID] = e
 	}
+	if h.BaseSequence < 0 {
+		// A transaction marker or a coordinator's transactional batch:
+		// it moves the epoch (above) but carries no sequence.
+		return
+	}
 	m := batchMeta{
 		firstSeq:   h.BaseSequence,
 		lastSeq:    nextSeq(h.BaseSequence, h.LastOffsetDelta),

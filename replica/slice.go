@@ -17,7 +17,7 @@ func (p *Partition) FetchSlice(offset int64, maxBytes int, toLEO bool) (r FetchR
 	if toLEO {
 		upTo = leo
 	}
-	r = FetchResult{HighWatermark: hw, LastStable: hw, LogStartOffset: p.log.LogStartOffset(), LogEndOffset: leo}
+	r = FetchResult{HighWatermark: hw, LastStable: p.LastStableOffset(), LogStartOffset: p.log.LogStartOffset(), LogEndOffset: leo}
 	if offset > leo || offset < r.LogStartOffset {
 		return r, sl, false, fmt.Errorf("%w: offset %d not in [%d, %d]", storage.ErrOffsetOutOfRange, offset, r.LogStartOffset, leo)
 	}

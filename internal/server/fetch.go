@@ -37,9 +37,10 @@ package server
 // Session errors are top-level: FETCH_SESSION_ID_NOT_FOUND,
 // INVALID_FETCH_SESSION_EPOCH (also for a fetch whose session moved on
 // while it waited), FETCH_SESSION_TOPIC_ID_ERROR (a session continued
-// across the v13 topic-ID boundary). Transactions are not
-// implemented, so LastStableOffset equals the high watermark and there are no
-// aborted transactions. A partition unknown or not led here is looked up
+// across the v13 topic-ID boundary). IsolationLevel 1 (read_committed)
+// reads up to the last stable offset and lists the aborted transactions
+// overlapping the range (fetch_txn.go); LastStableOffset is always the
+// partition's. A partition unknown or not led here is looked up
 // again, once per request, after catching up with the controller
 // (catchup.go). v16+ (KIP-951) NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH
 // answers name the current leader and its endpoint (leaderhint.go).
@@ -372,7 +373,7 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 	if limit <= 0 && !first {
 		// Out of response budget: report offsets without records.
 		fp.HighWatermark = part.HighWatermark()
-		fp.LastStableOffset = fp.HighWatermark
+		fp.LastStableOffset = part.LastStableOffset()
 		fp.LogStartOffset = part.LogStartOffset()
 		return 0, nil
 	}
@@ -388,7 +389,7 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 		// watermark, which the follower then learns in this very answer.
 		part.RecordFollowerFetch(run.replicaID, rp.FetchOffset, time.Now())
 		fp.HighWatermark = part.HighWatermark()
-		fp.LastStableOffset = fp.HighWatermark
+		fp.LastStableOffset = part.LastStableOffset()
 	}
 	if err != nil {
 		if !errors.Is(err, storage.ErrOffsetOutOfRange) {
@@ -417,6 +418,9 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 // to splice while the response holds fewer than fetchMaxFiles files, else
 // copied into fp.RecordBatches.
 func (s *Server) readPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, part *replica.Partition, offset int64, limit int, toLEO bool) (replica.FetchResult, storage.Slice, error) {
+	if !toLEO && run.r.IsolationLevel == 1 {
+		return s.readCommitted(run, fp, part, offset, limit)
+	}
 	if run.files < fetchMaxFiles {
 		res, sl, ok, err := part.FetchSlice(offset, limit, toLEO)
 		if err != nil || ok {

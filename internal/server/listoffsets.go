@@ -2,8 +2,8 @@ package server
 
 // ListOffsets (key 2), v0-v8.
 //
-// Timestamp -1 is the latest offset (the high watermark, which is also the
-// last stable offset as there are no transactions), -2 the earliest (log
+// Timestamp -1 is the latest offset (the high watermark; the last stable
+// offset for IsolationLevel 1, read_committed, v2+), -2 the earliest (log
 // start), -3 (v7+) the record with the largest timestamp, -4 (v8+) the
 // earliest local offset, which is the log start here (no tiered storage).
 // Any other value finds the first record whose timestamp is >= it: the
@@ -57,7 +57,7 @@ func (s *Server) listOffsets(req *wire.Request, r *kmsg.ListOffsetsRequest) (_ *
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
 				err = errUnknownTopic
 			default:
-				err = s.listOffset(&lp, rt.Topic, rp)
+				err = s.listOffset(&lp, rt.Topic, rp, r.IsolationLevel == 1)
 			}
 			if err != nil {
 				lp.ErrorCode = errorCode(err)
@@ -73,7 +73,7 @@ func (s *Server) listOffsets(req *wire.Request, r *kmsg.ListOffsetsRequest) (_ *
 	return resp, missed
 }
 
-func (s *Server) listOffset(lp *kmsg.ListOffsetsResponseTopicPartition, topic string, rp kmsg.ListOffsetsRequestTopicPartition) error {
+func (s *Server) listOffset(lp *kmsg.ListOffsetsResponseTopicPartition, topic string, rp kmsg.ListOffsetsRequestTopicPartition, committed bool) error {
 	part := s.replicas.Get(topic, rp.Partition)
 	if part == nil || !part.IsLeader() {
 		return kerr.NotLeaderForPartition
@@ -91,6 +91,9 @@ func (s *Server) listOffset(lp *kmsg.ListOffsetsResponseTopicPartition, topic st
 	switch rp.Timestamp {
 	case -1:
 		lp.Offset = part.HighWatermark()
+		if committed {
+			lp.Offset = part.LastStableOffset()
+		}
 	case -2, -4:
 		lp.Offset = part.LogStartOffset()
 	case -3:
