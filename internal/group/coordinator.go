@@ -45,6 +45,9 @@ type partition struct {
 	log     OffsetLog
 	loading bool
 	groups  map[string]*group // guarded by Coordinator.mu
+	// txnOffsets holds offsets committed in transactions not yet decided,
+	// by producer id then group (txn_offset.go); guarded by Coordinator.mu.
+	txnOffsets map[int64]map[string]map[tp]offsetEntry
 }
 
 // New returns a coordinator owning no partitions. Zero or invalid Config

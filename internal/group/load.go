@@ -37,7 +37,7 @@ func (c *Coordinator) LoadPartition(ctx context.Context, idx int32, log OffsetLo
 	c.parts[idx] = p
 	c.mu.Unlock()
 
-	loaded, err := replay(ctx, log)
+	loaded, pending, err := replay(ctx, log)
 	c.mu.Lock()
 	if c.parts[idx] != p || c.closed {
 		c.mu.Unlock()
@@ -65,6 +65,7 @@ func (c *Coordinator) LoadPartition(ctx context.Context, idx int32, log OffsetLo
 		p.groups[id] = g
 		started = append(started, g)
 	}
+	p.txnOffsets = pending
 	p.loading = false
 	c.mu.Unlock()
 
@@ -120,8 +121,9 @@ func (g *group) restore(v *kmsg.GroupMetadataValue) {
 }
 
 // replay reads the log from start to end and returns each group's final
-// metadata and offsets.
-func replay(ctx context.Context, log OffsetLog) (map[string]*loadedGroup, error) {
+// metadata and offsets, and the offsets of transactions still open.
+func replay(ctx context.Context, log OffsetLog) (map[string]*loadedGroup, map[int64]map[string]map[tp]offsetEntry, error) {
+	var txns txnReplay
 	groups := make(map[string]*loadedGroup)
 	get := func(id string) *loadedGroup {
 		lg := groups[id]
@@ -134,11 +136,11 @@ func replay(ctx context.Context, log OffsetLog) (map[string]*loadedGroup, error)
 	off, end := log.LogStartOffset(), log.LogEndOffset()
 	for off < end {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		data, err := log.Read(off, loadReadBytes)
 		if err != nil {
-			return nil, fmt.Errorf("read offset %d: %w", off, err)
+			return nil, nil, fmt.Errorf("read offset %d: %w", off, err)
 		}
 		if len(data) == 0 {
 			break
@@ -148,17 +150,22 @@ func replay(ctx context.Context, log OffsetLog) (map[string]*loadedGroup, error)
 			if r.offset < from {
 				return nil // Read starts at the batch containing from
 			}
-			return applyRecord(get, r)
+			for _, r := range txns.add(r) {
+				if err := applyRecord(get, r); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("at offset %d: %w", off, err)
+			return nil, nil, fmt.Errorf("at offset %d: %w", off, err)
 		}
 		if next <= off {
-			return nil, fmt.Errorf("%w at offset %d", ErrNoProgress, off)
+			return nil, nil, fmt.Errorf("%w at offset %d", ErrNoProgress, off)
 		}
 		off = next
 	}
-	return groups, nil
+	return groups, txns.pending(), nil
 }
 
 // applyRecord applies one offsets-topic record. Keys versions 0-1 are offset

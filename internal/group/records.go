@@ -79,20 +79,24 @@ func buildBatch(nowMs int64, recs []kv) []byte {
 type decodedRecord struct {
 	offset     int64
 	key, value []byte
+	// txn: a record of producer pid's transaction (txn_offset.go);
+	// control: pid's marker, commit or abort.
+	txn, control, commit bool
+	pid                  int64
 }
 
 // batch header layout (see storage/doc.go and KAFKA-NOTES): baseOffset(8)
 // length(4) partitionLeaderEpoch(4) magic(1) crc(4) then the CRC'd region.
 const (
-	batchHeaderLen  = 61
-	attrCompression = 0x07
-	attrControl     = 0x20
+	batchHeaderLen    = 61
+	attrCompression   = 0x07
+	attrControl       = 0x20
+	attrTransactional = 0x10
 )
 
 // decodeBatches parses whole batches from data, calling fn for each record of
-// each data batch. It returns the offset after the last complete batch (-1 if
-// data held none). Control batches are skipped (this coordinator writes no
-// transactional offsets).
+// each data batch and once for each transaction marker (decodeMarker). It
+// returns the offset after the last complete batch (-1 if data held none).
 func decodeBatches(data []byte, fn func(decodedRecord) error) (next int64, err error) {
 	next = -1
 	for len(data) > 0 {
@@ -117,7 +121,11 @@ func decodeBatches(data []byte, fn func(decodedRecord) error) (next int64, err e
 			return next, fmt.Errorf("%w: %v", ErrCorruptBatch, err)
 		}
 		next = b.FirstOffset + int64(b.LastOffsetDelta) + 1
+		txn := b.Attributes&attrTransactional != 0
 		if b.Attributes&attrControl != 0 {
+			if err := decodeMarker(b, fn); err != nil {
+				return next, err
+			}
 			continue
 		}
 		if b.Attributes&attrCompression != 0 {
@@ -134,10 +142,28 @@ func decodeBatches(data []byte, fn func(decodedRecord) error) (next int64, err e
 				return next, fmt.Errorf("%w: record %d of batch at %d: %v", ErrCorruptBatch, i, b.FirstOffset, err)
 			}
 			recs = recs[n+int(l):]
-			if err := fn(decodedRecord{offset: b.FirstOffset + int64(r.OffsetDelta), key: r.Key, value: r.Value}); err != nil {
+			if err := fn(decodedRecord{offset: b.FirstOffset + int64(r.OffsetDelta), key: r.Key, value: r.Value, txn: txn, pid: b.ProducerID}); err != nil {
 				return next, err
 			}
 		}
 	}
 	return next, nil
+}
+
+// decodeMarker reports a transactional control batch's marker to fn as a
+// record with control set; other control batches are skipped.
+func decodeMarker(b kmsg.RecordBatch, fn func(decodedRecord) error) error {
+	if b.Attributes&attrTransactional == 0 || b.NumRecords < 1 || b.Attributes&attrCompression != 0 {
+		return nil
+	}
+	l, n := binary.Varint(b.Records)
+	if n <= 0 || l < 0 || l > int64(len(b.Records)-n) {
+		return fmt.Errorf("%w: marker at %d", ErrCorruptBatch, b.FirstOffset)
+	}
+	var r kmsg.Record
+	if err := r.ReadFrom(b.Records[:n+int(l)]); err != nil || len(r.Key) < 4 {
+		return fmt.Errorf("%w: marker at %d", ErrCorruptBatch, b.FirstOffset)
+	}
+	commit := binary.BigEndian.Uint16(r.Key[2:]) == 1
+	return fn(decodedRecord{offset: b.FirstOffset, control: true, commit: commit, txn: true, pid: b.ProducerID})
 }

@@ -4,16 +4,17 @@ import "fmt"
 
 // Kafka API keys served by the coordinator.
 const (
-	apiOffsetCommit   int16 = 8
-	apiOffsetFetch    int16 = 9
-	apiJoinGroup      int16 = 11
-	apiHeartbeat      int16 = 12
-	apiLeaveGroup     int16 = 13
-	apiSyncGroup      int16 = 14
-	apiDescribeGroups int16 = 15
-	apiListGroups     int16 = 16
-	apiDeleteGroups   int16 = 42
-	apiOffsetDelete   int16 = 47
+	apiOffsetCommit    int16 = 8
+	apiOffsetFetch     int16 = 9
+	apiJoinGroup       int16 = 11
+	apiHeartbeat       int16 = 12
+	apiLeaveGroup      int16 = 13
+	apiSyncGroup       int16 = 14
+	apiDescribeGroups  int16 = 15
+	apiListGroups      int16 = 16
+	apiDeleteGroups    int16 = 42
+	apiOffsetDelete    int16 = 47
+	apiTxnOffsetCommit int16 = 28
 )
 
 // Versions is the [min, max] version implemented in full for each API key
@@ -21,16 +22,17 @@ const (
 // v10 and OffsetFetch v10 identify topics by id and are left out, as are
 // DescribeGroups v6 and DeleteGroups v3 (KIP-1043 error messages).
 var Versions = map[int16][2]int16{
-	apiOffsetCommit:   {0, 9},
-	apiOffsetFetch:    {0, 9},
-	apiJoinGroup:      {0, 9},
-	apiHeartbeat:      {0, 4},
-	apiLeaveGroup:     {0, 5},
-	apiSyncGroup:      {0, 5},
-	apiDescribeGroups: {0, 5},
-	apiListGroups:     {0, 5},
-	apiDeleteGroups:   {0, 2},
-	apiOffsetDelete:   {0, 0},
+	apiOffsetCommit:    {0, 9},
+	apiOffsetFetch:     {0, 9},
+	apiJoinGroup:       {0, 9},
+	apiHeartbeat:       {0, 4},
+	apiLeaveGroup:      {0, 5},
+	apiSyncGroup:       {0, 5},
+	apiDescribeGroups:  {0, 5},
+	apiListGroups:      {0, 5},
+	apiDeleteGroups:    {0, 2},
+	apiOffsetDelete:    {0, 0},
+	apiTxnOffsetCommit: {0, 3},
 }
 
 // checkVersion reports ErrUnsupportedVersion for a version of key outside

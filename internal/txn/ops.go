@@ -1,0 +1,216 @@
+package txn
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// offsetsTopic receives a transaction's group offsets (AddOffsetsToTxn).
+const offsetsTopic = "__consumer_offsets"
+
+// state is the persisted part of a txnMeta: what one record holds.
+type state struct {
+	pid     int64
+	epoch   int16
+	timeout int32
+	st      kmsg.TransactionState
+	parts   map[TP]struct{}
+	start   int64
+	updated int64
+}
+
+func (m *txnMeta) current() state {
+	return state{pid: m.pid, epoch: m.epoch, timeout: m.timeout, st: m.state, parts: maps.Clone(m.parts), start: m.start, updated: m.updated}
+}
+
+// setLocked persists next and then makes it m's state. Caller holds m.mu.
+func (c *Coordinator) setLocked(ctx context.Context, p *partition, m *txnMeta, next state) error {
+	next.updated = c.now().UnixMilli()
+	if _, err := p.log.Append(ctx, encodeState(m.id, next, next.updated)); err != nil {
+		return fmt.Errorf("persist transaction %q: %w", m.id, err)
+	}
+	m.pid, m.epoch, m.timeout, m.state, m.parts, m.start, m.updated = next.pid, next.epoch, next.timeout, next.st, next.parts, next.start, next.updated
+	if m.parts == nil {
+		m.parts = map[TP]struct{}{}
+	}
+	return nil
+}
+
+// InitProducerID is InitProducerId with a transactional id: it completes or
+// aborts what the previous instance left, then returns the id's producer
+// id with its epoch bumped (a new id at the epoch limit), which fences
+// every older instance. reqPID and reqEpoch (-1 when absent, KIP-360) must
+// match the current ones when given.
+func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeout time.Duration, reqPID int64, reqEpoch int16) (int64, int16, error) {
+	if timeout <= 0 || timeout > c.cfg.MaxTimeout {
+		return -1, -1, fmt.Errorf("%w: %v, transaction.max.timeout.ms is %v", ErrInvalidTransactionTimeout, timeout, c.cfg.MaxTimeout)
+	}
+	p, m, err := c.lookup(ctx, id, true)
+	if err != nil {
+		return -1, -1, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if reqPID >= 0 && m.pid >= 0 && (reqPID != m.pid || reqEpoch != m.epoch) {
+		return -1, -1, fmt.Errorf("%w: producer %d epoch %d, current %d epoch %d", ErrProducerFenced, reqPID, reqEpoch, m.pid, m.epoch)
+	}
+	switch m.state {
+	case kmsg.TransactionStateOngoing:
+		if err := c.endLocked(ctx, p, m, false, true); err != nil {
+			return -1, -1, err
+		}
+	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
+		if err := c.finishLocked(ctx, p, m); err != nil {
+			return -1, -1, fmt.Errorf("%w: %w", ErrConcurrentTransactions, err)
+		}
+	}
+	next := m.current()
+	if next.pid < 0 || next.epoch >= math.MaxInt16-1 {
+		pid, err := c.cfg.AllocateProducerID(ctx)
+		if err != nil {
+			return -1, -1, err
+		}
+		next.pid, next.epoch = pid, 0
+	} else {
+		next.epoch++
+	}
+	next.timeout = int32(timeout / time.Millisecond)
+	next.st = kmsg.TransactionStateEmpty
+	next.parts = nil
+	next.start = -1
+	if err := c.setLocked(ctx, p, m, next); err != nil {
+		return -1, -1, err
+	}
+	return m.pid, m.epoch, nil
+}
+
+// checkProducerLocked verifies a request's producer id and epoch.
+func (m *txnMeta) checkProducerLocked(pid int64, epoch int16) error {
+	switch {
+	case m.pid < 0 || pid != m.pid:
+		return fmt.Errorf("%w: transactional id %q has producer %d, not %d", ErrInvalidProducerIDMapping, m.id, m.pid, pid)
+	case epoch != m.epoch:
+		return fmt.Errorf("%w: epoch %d, current %d", ErrProducerFenced, epoch, m.epoch)
+	}
+	return nil
+}
+
+// AddPartitions adds parts to the producer's transaction, starting one
+// when none is open (AddPartitionsToTxn).
+func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TP) error {
+	p, m, err := c.lookup(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkProducerLocked(pid, epoch); err != nil {
+		return err
+	}
+	switch m.state {
+	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
+		return fmt.Errorf("%w: %q is completing its previous transaction", ErrConcurrentTransactions, id)
+	case kmsg.TransactionStateOngoing:
+		missing := false
+		for _, tp := range parts {
+			if _, ok := m.parts[tp]; !ok {
+				missing = true
+			}
+		}
+		if !missing {
+			return nil
+		}
+	}
+	next := m.current()
+	if next.st != kmsg.TransactionStateOngoing {
+		next.parts = map[TP]struct{}{}
+		next.start = c.now().UnixMilli()
+	}
+	next.st = kmsg.TransactionStateOngoing
+	for _, tp := range parts {
+		next.parts[tp] = struct{}{}
+	}
+	return c.setLocked(ctx, p, m, next)
+}
+
+// AddOffsets adds group's __consumer_offsets partition to the transaction
+// (AddOffsetsToTxn), so that EndTxn writes a marker there too.
+func (c *Coordinator) AddOffsets(ctx context.Context, id string, pid int64, epoch int16, group string) error {
+	return c.AddPartitions(ctx, id, pid, epoch, []TP{{offsetsTopic, c.cfg.OffsetsPartition(group)}})
+}
+
+// EndTxn commits or aborts the producer's open transaction. It returns once
+// the decision is persisted; the markers are written before it returns
+// when possible, else by the background loop (the client meanwhile gets
+// ErrConcurrentTransactions on its next transaction).
+func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
+	p, m, err := c.lookup(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkProducerLocked(pid, epoch); err != nil {
+		return err
+	}
+	switch {
+	case m.state == kmsg.TransactionStateOngoing:
+		return c.endLocked(ctx, p, m, commit, false)
+	case commit && m.state == kmsg.TransactionStateCompleteCommit, !commit && m.state == kmsg.TransactionStateCompleteAbort:
+		return nil // a retry of an EndTxn that completed
+	case commit && m.state == kmsg.TransactionStatePrepareCommit, !commit && m.state == kmsg.TransactionStatePrepareAbort:
+		return fmt.Errorf("%w: %q is still writing its markers", ErrConcurrentTransactions, id)
+	}
+	return fmt.Errorf("%w: EndTxn(commit=%v) in state %v", ErrInvalidTxnState, commit, m.state)
+}
+
+// endLocked prepares the commit or abort of m's open transaction, then
+// writes the markers and completes it. bump (abort by the coordinator:
+// timeout, new instance) raises the epoch first, so the markers fence the
+// producer that owned the transaction. A marker failure is not an error:
+// the decision is durable and the background loop finishes it.
+func (c *Coordinator) endLocked(ctx context.Context, p *partition, m *txnMeta, commit, bump bool) error {
+	next := m.current()
+	next.st = kmsg.TransactionStatePrepareAbort
+	if commit {
+		next.st = kmsg.TransactionStatePrepareCommit
+	}
+	if bump && next.epoch < math.MaxInt16-1 {
+		next.epoch++
+	}
+	if err := c.setLocked(ctx, p, m, next); err != nil {
+		return err
+	}
+	if err := c.finishLocked(ctx, p, m); err != nil {
+		c.log.Warn("transaction markers not written yet; will retry", "transactionalID", m.id, "err", err)
+	}
+	return nil
+}
+
+// finishLocked writes the markers of a prepared transaction and persists
+// its completion. Caller holds m.mu.
+func (c *Coordinator) finishLocked(ctx context.Context, p *partition, m *txnMeta) error {
+	commit := m.state == kmsg.TransactionStatePrepareCommit
+	if err := c.cfg.Markers.WriteMarkers(ctx, m.pid, m.epoch, commit, p.epoch, m.sortedParts()); err != nil {
+		return err
+	}
+	next := m.current()
+	next.st = kmsg.TransactionStateCompleteAbort
+	if commit {
+		next.st = kmsg.TransactionStateCompleteCommit
+	}
+	next.parts = nil
+	next.start = -1
+	return c.setLocked(ctx, p, m, next)
+}
