@@ -2,8 +2,8 @@ package group
 
 // OffsetFetch: unknown offsets are -1 with empty metadata and an unknown
 // group is not an error. With requireStable (OffsetFetch v7+) partitions with
-// a commit still being appended answer ErrUnstableOffsetCommit (this
-// coordinator has no transactional offsets, the case Kafka means).
+// a commit still being appended, or committed in a transaction not yet
+// decided, answer ErrUnstableOffsetCommit.
 
 import (
 	"context"
@@ -69,6 +69,9 @@ func (c *Coordinator) offsetsOf(groupID string, requireStable bool) (map[tp]offs
 		for k, v := range g.pendingCommits {
 			pending[k] = v
 		}
+	}
+	if requireStable {
+		pending = c.addTxnPending(g, pending)
 	}
 	return offsets, pending, nil
 }

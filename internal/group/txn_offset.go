@@ -199,3 +199,19 @@ func (t *txnReplay) pending() map[int64]map[string]map[tp]offsetEntry {
 	}
 	return out
 }
+
+// addTxnPending adds to pending the partitions of g with offsets committed
+// in an undecided transaction. Caller holds g.mu (c.mu is innermost).
+func (c *Coordinator) addTxnPending(g *group, pending map[tp]int) map[tp]int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, byGroup := range g.part.txnOffsets {
+		for t := range byGroup[g.id] {
+			if pending == nil {
+				pending = make(map[tp]int)
+			}
+			pending[t]++
+		}
+	}
+	return pending
+}

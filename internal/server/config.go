@@ -87,9 +87,22 @@ type Config struct {
 
 	OffsetsTopicPartitions        int32
 	OffsetsTopicReplicationFactor int16
-	GroupInitialRebalanceDelay    time.Duration
-	GroupMinSessionTimeout        time.Duration
-	GroupMaxSessionTimeout        time.Duration
+	// Transactions (Kafka's names): transaction.state.log.num.partitions,
+	// .replication.factor (capped at the live brokers when the topic is
+	// created) and .min.isr (capped at that factor);
+	// transaction.max.timeout.ms, the largest transaction.timeout.ms a
+	// producer may ask for; and
+	// transaction.abort.timed.out.transaction.cleanup.interval.ms, how
+	// often expired transactions are aborted. Zero takes Kafka's default
+	// (txnDefaults).
+	TransactionStateLogPartitions        int32
+	TransactionStateLogReplicationFactor int16
+	TransactionStateLogMinISR            int16
+	TransactionMaxTimeout                time.Duration
+	TransactionAbortInterval             time.Duration
+	GroupInitialRebalanceDelay           time.Duration
+	GroupMinSessionTimeout               time.Duration
+	GroupMaxSessionTimeout               time.Duration
 	// GroupMaxSize is group.max.size: JoinGroup beyond this many members
 	// is refused with GROUP_MAX_SIZE_REACHED.
 	GroupMaxSize int
@@ -192,39 +205,44 @@ type Config struct {
 func DefaultConfig() Config {
 	lc := storage.DefaultConfig()
 	return Config{
-		NodeID:                        1,
-		Listeners:                     []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
-		DataDir:                       "./data",
-		RaftAddr:                      "127.0.0.1:9093",
-		GossipAddr:                    "127.0.0.1:9094",
-		NumPartitions:                 1,
-		DefaultReplicationFactor:      1,
-		MinInsyncReplicas:             1,
-		AutoCreateTopics:              true,
-		Log:                           lc,
-		MessageMaxBytes:               lc.MaxMessageBytes,
-		SocketRequestMaxBytes:         100 * 1024 * 1024,
-		RetentionCheckInterval:        5 * time.Minute,
-		FetchMaxBytes:                 55 << 20,
-		FetchSessionCacheSlots:        1000,
-		MaxConnections:                math.MaxInt32,
-		MaxConnectionsPerIP:           math.MaxInt32,
-		ConnectionsMaxIdle:            10 * time.Minute,
-		SocketWriteTimeout:            30 * time.Second,
-		AutoCreateTopicsMaxPerRequest: 100,
-		GroupMaxSize:                  math.MaxInt32,
-		OffsetsTopicPartitions:        50,
-		OffsetsTopicReplicationFactor: 3,
-		GroupInitialRebalanceDelay:    3 * time.Second,
-		GroupMinSessionTimeout:        6 * time.Second,
-		GroupMaxSessionTimeout:        30 * time.Minute,
-		ClusterTick:                   time.Second,
-		AutoLeaderRebalance:           true,
-		LeaderRebalanceInterval:       30 * time.Second,
-		ReplicaLagTimeMax:             30 * time.Second,
-		ReplicaFetchWaitMax:           500 * time.Millisecond,
-		FastRaft:                      true,
-		TLSReloadInterval:             5 * time.Second,
+		NodeID:                               1,
+		Listeners:                            []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
+		DataDir:                              "./data",
+		RaftAddr:                             "127.0.0.1:9093",
+		GossipAddr:                           "127.0.0.1:9094",
+		NumPartitions:                        1,
+		DefaultReplicationFactor:             1,
+		MinInsyncReplicas:                    1,
+		AutoCreateTopics:                     true,
+		Log:                                  lc,
+		MessageMaxBytes:                      lc.MaxMessageBytes,
+		SocketRequestMaxBytes:                100 * 1024 * 1024,
+		RetentionCheckInterval:               5 * time.Minute,
+		FetchMaxBytes:                        55 << 20,
+		FetchSessionCacheSlots:               1000,
+		MaxConnections:                       math.MaxInt32,
+		MaxConnectionsPerIP:                  math.MaxInt32,
+		ConnectionsMaxIdle:                   10 * time.Minute,
+		SocketWriteTimeout:                   30 * time.Second,
+		AutoCreateTopicsMaxPerRequest:        100,
+		GroupMaxSize:                         math.MaxInt32,
+		OffsetsTopicPartitions:               50,
+		OffsetsTopicReplicationFactor:        3,
+		TransactionStateLogPartitions:        50,
+		TransactionStateLogReplicationFactor: 3,
+		TransactionStateLogMinISR:            2,
+		TransactionMaxTimeout:                15 * time.Minute,
+		TransactionAbortInterval:             10 * time.Second,
+		GroupInitialRebalanceDelay:           3 * time.Second,
+		GroupMinSessionTimeout:               6 * time.Second,
+		GroupMaxSessionTimeout:               30 * time.Minute,
+		ClusterTick:                          time.Second,
+		AutoLeaderRebalance:                  true,
+		LeaderRebalanceInterval:              30 * time.Second,
+		ReplicaLagTimeMax:                    30 * time.Second,
+		ReplicaFetchWaitMax:                  500 * time.Millisecond,
+		FastRaft:                             true,
+		TLSReloadInterval:                    5 * time.Second,
 	}
 }
 

@@ -40,6 +40,10 @@ var serverVersions = map[int16]wire.VersionRange{
 	36: {Min: 0, Max: 2},  // SaslAuthenticate
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials
 	51: {Min: 0, Max: 0},  // AlterUserScramCredentials
+	24: {Min: 0, Max: 3},  // AddPartitionsToTxn: v4+ (broker verification, KIP-890) not implemented
+	25: {Min: 0, Max: 3},  // AddOffsetsToTxn: v4 is transaction version 2
+	26: {Min: 0, Max: 3},  // EndTxn: v4+ are transaction version 2
+	27: {Min: 0, Max: 1},  // WriteTxnMarkers
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -82,7 +86,7 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.ListOffsetsRequest:
 		return s.handleListOffsets(ctx, req, r), nil
 	case *kmsg.FindCoordinatorRequest:
-		return s.handleFindCoordinator(req, r), nil
+		return s.handleFindCoordinator(ctx, req, r), nil
 	case *kmsg.InitProducerIDRequest:
 		return s.handleInitProducerID(ctx, req, r), nil
 	case *kmsg.SyncGroupRequest:
@@ -146,6 +150,24 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeUserScramCredentials(req, r), nil
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return s.handleAlterUserScramCredentials(ctx, req, r), nil
+	default:
+		return s.serveTxn(ctx, req)
+	}
+}
+
+// serveTxn serves the transaction APIs.
+func (s *Server) serveTxn(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	switch r := req.Body.(type) {
+	case *kmsg.AddPartitionsToTxnRequest:
+		return s.handleAddPartitionsToTxn(ctx, req, r), nil
+	case *kmsg.AddOffsetsToTxnRequest:
+		return s.handleAddOffsetsToTxn(ctx, req, r), nil
+	case *kmsg.EndTxnRequest:
+		return s.handleEndTxn(ctx, req, r), nil
+	case *kmsg.TxnOffsetCommitRequest:
+		return s.handleTxnOffsetCommit(ctx, req, r), nil
+	case *kmsg.WriteTxnMarkersRequest:
+		return s.handleWriteTxnMarkers(ctx, req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

@@ -31,6 +31,9 @@ func errorCode(err error) int16 {
 	if code, ok := groupErrorCode(err); ok {
 		return code
 	}
+	if code, ok := txnErrorCode(err); ok {
+		return code
+	}
 	var ke *kerr.Error
 	switch {
 	case errors.As(err, &ke):

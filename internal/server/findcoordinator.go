@@ -5,12 +5,13 @@ package server
 // The coordinator of group G is the leader of __consumer_offsets partition
 // abs(javaHashCode(G)) % offsets.topic.num.partitions, as in Kafka; the
 // client is given that broker's address on the listener it connected to.
-// v4+ batch several keys. Transaction coordinators (key type 1) are not
-// implemented: such keys get TRANSACTIONAL_ID_AUTHORIZATION_FAILED with a
-// message rather than an endless COORDINATOR_NOT_AVAILABLE retry loop.
+// v4+ batch several keys. The coordinator of transactional id T (key type
+// 1) is the leader of __transaction_state partition abs(javaHashCode(T)) %
+// transaction.state.log.num.partitions; the first such request creates
+// the topic (txn.go). It needs DESCRIBE on the transactional id.
 
 import (
-	"errors"
+	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,24 +20,22 @@ import (
 	"github.com/strombroker/strom/wire"
 )
 
-var errNoTransactions = errors.New("transactions are not supported by Strom yet")
-
-func (s *Server) handleFindCoordinator(req *wire.Request, r *kmsg.FindCoordinatorRequest) kmsg.Response {
+func (s *Server) handleFindCoordinator(ctx context.Context, req *wire.Request, r *kmsg.FindCoordinatorRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	resp.Version = r.Version
 	if r.Version <= 3 {
-		c := s.findCoordinator(req, r.CoordinatorKey, r.CoordinatorType)
+		c := s.findCoordinator(ctx, req, r.CoordinatorKey, r.CoordinatorType)
 		resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
 		resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
 		return resp
 	}
 	for _, key := range r.CoordinatorKeys {
-		resp.Coordinators = append(resp.Coordinators, s.findCoordinator(req, key, r.CoordinatorType))
+		resp.Coordinators = append(resp.Coordinators, s.findCoordinator(ctx, req, key, r.CoordinatorType))
 	}
 	return resp
 }
 
-func (s *Server) findCoordinator(req *wire.Request, key string, keyType int8) kmsg.FindCoordinatorResponseCoordinator {
+func (s *Server) findCoordinator(ctx context.Context, req *wire.Request, key string, keyType int8) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key = key
 	c.NodeID = -1
@@ -48,7 +47,7 @@ func (s *Server) findCoordinator(req *wire.Request, key string, keyType int8) km
 	switch keyType {
 	case 0:
 	case 1:
-		return fail(kerr.TransactionalIDAuthorizationFailed)
+		return s.findTxnCoordinator(ctx, req, c, key)
 	default:
 		return fail(kerr.InvalidRequest)
 	}
@@ -58,9 +57,18 @@ func (s *Server) findCoordinator(req *wire.Request, key string, keyType int8) km
 	if key == "" {
 		return fail(kerr.InvalidGroupID)
 	}
+	return s.coordinatorAt(req, c, offsetsTopic, s.groups.PartitionFor(key))
+}
+
+// coordinatorAt answers with the leader of partition idx of topic.
+func (s *Server) coordinatorAt(req *wire.Request, c kmsg.FindCoordinatorResponseCoordinator, topic string, idx int32) kmsg.FindCoordinatorResponseCoordinator {
+	fail := func(err error) kmsg.FindCoordinatorResponseCoordinator {
+		c.ErrorCode = errorCode(err)
+		c.ErrorMessage = errorMessage(err)
+		return c
+	}
 	st := s.meta.State()
-	t := st.Topics[offsetsTopic]
-	idx := s.groups.PartitionFor(key)
+	t := st.Topics[topic]
 	if t == nil || int(idx) >= len(t.Partitions) {
 		return fail(kerr.CoordinatorNotAvailable)
 	}
@@ -72,4 +80,23 @@ func (s *Server) findCoordinator(req *wire.Request, key string, keyType int8) km
 	l := listenerFor(b, req.Conn)
 	c.NodeID, c.Host, c.Port = b.ID, l.Host, l.Port
 	return c
+}
+
+// findTxnCoordinator answers a transactional id's coordinator, creating
+// __transaction_state first if needed.
+func (s *Server) findTxnCoordinator(ctx context.Context, req *wire.Request, c kmsg.FindCoordinatorResponseCoordinator, key string) kmsg.FindCoordinatorResponseCoordinator {
+	switch {
+	case !s.authorize(req, acl.OpDescribe, acl.ResourceTransactionalID, key):
+		c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return c
+	case key == "":
+		c.ErrorCode = kerr.InvalidRequest.Code
+		return c
+	}
+	if err := s.ensureTxnTopic(ctx); err != nil {
+		s.logger.Warn("cannot create the transaction state topic", "err", err)
+		c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return c
+	}
+	return s.coordinatorAt(req, c, txnTopic, s.txns.PartitionFor(key))
 }

@@ -6,9 +6,9 @@ package server
 // epoch 0, from blocks reserved through the controller so ids never repeat
 // across restarts or brokers. v3+ (KIP-360): a producer that passes its
 // current id and epoch gets the same id with the epoch bumped, which resets
-// its sequence numbers; at the epoch limit it gets a new id. Transactional
-// ids are not implemented: TRANSACTIONAL_ID_AUTHORIZATION_FAILED. An
-// idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some
+// its sequence numbers; at the epoch limit it gets a new id. With a
+// transactional id the request goes to the transaction coordinator
+// (initproducerid_txn.go). An idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some
 // topic (else CLUSTER_AUTHORIZATION_FAILED), as in Kafka.
 
 import (
@@ -28,7 +28,7 @@ func (s *Server) handleInitProducerID(ctx context.Context, req *wire.Request, r 
 	resp.ProducerID = -1
 	resp.ProducerEpoch = -1
 	if r.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		s.initTxnProducerID(ctx, req, r, resp)
 		return resp
 	}
 	if !s.authorizeCluster(req, acl.OpIdempotentWrite) && !s.authorizeAny(req, acl.OpWrite, acl.ResourceTopic) {

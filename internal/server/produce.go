@@ -10,9 +10,12 @@ package server
 // TimeoutMillis, then REQUEST_TIMED_OUT. Idempotent batches are checked per
 // (producer id, epoch) sequence: a retry of one of the last five batches is
 // answered with its original offsets, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
-// Transactional produce is not implemented (TransactionalID set →
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; transactional batches →
-// UNSUPPORTED_FOR_MESSAGE_FORMAT). v8+ ErrorMessage says what went wrong.
+// Transactional batches are appended and tracked by the partition (open
+// transactions, last stable offset; replica/txn.go); the request's
+// TransactionalID needs WRITE on it (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+// The partition is not checked against the transaction's partitions (KIP-890
+// verification is not implemented). Control batches from clients are
+// INVALID_RECORD. v8+ ErrorMessage says what went wrong.
 // Each topic needs WRITE (TOPIC_AUTHORIZATION_FAILED, checked before the
 // topic's existence, as Kafka). Produce never auto-creates topics (Kafka creates them from Metadata only).
 // A partition this broker does not know or lead is tried again once after
@@ -49,7 +52,7 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 	switch {
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		topErr = kerr.InvalidRequiredAcks
-	case r.TransactionID != nil:
+	case r.TransactionID != nil && !s.authorize(req, acl.OpWrite, acl.ResourceTransactionalID, *r.TransactionID):
 		topErr = kerr.TransactionalIDAuthorizationFailed
 	}
 	// Appends happen here, in request order. Waiting for the acks level

@@ -16,6 +16,7 @@ import (
 
 	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/internal/txn"
 	"github.com/strombroker/strom/internal/reconciler"
 	"github.com/strombroker/strom/internal/sasl"
 	"github.com/strombroker/strom/raftmeta"
@@ -35,6 +36,7 @@ type Server struct {
 	meta     *raftmeta.Node
 	replicas *replica.Manager
 	groups   *group.Coordinator
+	txns     *txn.Coordinator
 	ctrl     *controller.Controller // nil for a cluster of one
 
 	listeners []net.Listener
@@ -128,6 +130,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.groups = group.New(s.groupConfig())
+	s.txns = txn.New(s.txnConfig())
 	if err := s.startReconciler(ctx); err != nil {
 		return err
 	}
@@ -406,6 +409,9 @@ func (s *Server) close() error {
 	}
 	if s.rec != nil {
 		s.rec.Close() // waits out a pass and group loads in progress
+	}
+	if s.txns != nil {
+		s.txns.Close()
 	}
 	if s.groups != nil {
 		s.groups.Close()

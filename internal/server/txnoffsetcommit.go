@@ -1,0 +1,70 @@
+package server
+
+// TxnOffsetCommit (key 28), v0-v3; served by the group coordinator.
+//
+// Offsets committed inside a transaction: appended to __consumer_offsets as
+// the producer's transactional batch and applied to the group only when
+// the transaction's COMMIT marker reaches that partition (an ABORT drops
+// them); until then OffsetFetch with require_stable answers
+// UNSTABLE_OFFSET_COMMIT for them. v2 adds the leader epoch; v3 the
+// member, generation and instance id, checked like OffsetCommit's. WRITE
+// on the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on
+// the group (GROUP_AUTHORIZATION_FAILED) and READ on each topic
+// (TOPIC_AUTHORIZATION_FAILED) are required. v4+ (transaction version 2)
+// and v6 topic ids are not implemented.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/wire"
+)
+
+func (s *Server) handleTxnOffsetCommit(ctx context.Context, req *wire.Request, r *kmsg.TxnOffsetCommitRequest) kmsg.Response {
+	var top int16
+	switch {
+	case !s.authorize(req, acl.OpWrite, acl.ResourceTransactionalID, r.TransactionalID):
+		top = kerr.TransactionalIDAuthorizationFailed.Code
+	case !s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group):
+		top = kerr.GroupAuthorizationFailed.Code
+	}
+	allowed := *r
+	allowed.Topics = nil
+	topicOK := make([]bool, len(r.Topics))
+	for i, t := range r.Topics {
+		if topicOK[i] = top == 0 && s.authorize(req, acl.OpRead, acl.ResourceTopic, t.Topic); topicOK[i] {
+			allowed.Topics = append(allowed.Topics, t)
+		}
+	}
+	var res []group.PartitionResult
+	if len(allowed.Topics) > 0 {
+		res = s.groups.TxnOffsetCommit(ctx, &allowed)
+	}
+	resp := kmsg.NewPtrTxnOffsetCommitResponse()
+	resp.Version = r.Version
+	k := 0
+	for i, t := range r.Topics {
+		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			rp.Partition = p.Partition
+			switch {
+			case top != 0:
+				rp.ErrorCode = top
+			case !topicOK[i]:
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			default:
+				rp.ErrorCode = fencedCode(errorCode(res[k].Err), r.Version, 3)
+				k++
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
