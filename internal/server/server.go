@@ -16,9 +16,9 @@ import (
 
 	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
-	"github.com/strombroker/strom/internal/txn"
 	"github.com/strombroker/strom/internal/reconciler"
 	"github.com/strombroker/strom/internal/sasl"
+	"github.com/strombroker/strom/internal/txn"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/wire"
