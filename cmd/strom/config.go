@@ -241,6 +241,15 @@ var coreSettings = []setting{
 		c.OffsetsTopicReplicationFactor = int16(n)
 		return err
 	}},
+	{"transaction-state-log-num-partitions", []string{"transaction.state.log.num.partitions"}, "partitions of __transaction_state (set before first use)", func(c *server.Config, v string) error {
+		n, err := parseInt32(v)
+		c.TransactionStateLogPartitions = n
+		return err
+	}},
+	{"transaction-state-log-replication-factor", []string{"transaction.state.log.replication.factor"}, "replication factor of __transaction_state (capped at the live brokers)", intSetter(func(c *server.Config, n int) { c.TransactionStateLogReplicationFactor = int16(n) })},
+	{"transaction-state-log-min-isr", []string{"transaction.state.log.min.isr"}, "min.insync.replicas of __transaction_state (capped at its replication factor)", intSetter(func(c *server.Config, n int) { c.TransactionStateLogMinISR = int16(n) })},
+	{"transaction-max-timeout-ms", []string{"transaction.max.timeout.ms"}, "largest transaction.timeout.ms a producer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.TransactionMaxTimeout })},
+	{"transaction-abort-timed-out-transaction-cleanup-interval-ms", []string{"transaction.abort.timed.out.transaction.cleanup.interval.ms"}, "how often transactions past their timeout are aborted", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.TransactionAbortInterval })},
 	{"group-initial-rebalance-delay-ms", []string{"group.initial.rebalance.delay.ms"}, "wait for more members before the first rebalance of a new group", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupInitialRebalanceDelay })},
 	{"group-min-session-timeout-ms", []string{"group.min.session.timeout.ms"}, "smallest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMinSessionTimeout })},
 	{"group-max-session-timeout-ms", []string{"group.max.session.timeout.ms"}, "largest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMaxSessionTimeout })},
