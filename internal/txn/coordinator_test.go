@@ -1,0 +1,224 @@
+package txn
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// memLog is an in-memory Log: whole batches, offsets assigned on append.
+type memLog struct {
+	mu      sync.Mutex
+	batches [][]byte
+	next    int64
+}
+
+func (l *memLog) Append(_ context.Context, b []byte) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := append([]byte(nil), b...)
+	binary.BigEndian.PutUint64(c, uint64(l.next))
+	l.batches = append(l.batches, c)
+	off := l.next
+	l.next += int64(binary.BigEndian.Uint32(c[23:27])) + 1
+	return off, nil
+}
+
+func (l *memLog) Read(offset int64, _ int) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []byte
+	for _, b := range l.batches {
+		if int64(binary.BigEndian.Uint64(b)) >= offset {
+			out = append(out, b...)
+		}
+	}
+	return out, nil
+}
+
+func (l *memLog) LogStartOffset() int64 { return 0 }
+func (l *memLog) LogEndOffset() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
+}
+
+// markers records WriteMarkers calls and fails while fail is set.
+type markers struct {
+	mu    sync.Mutex
+	calls []string
+	fail  bool
+}
+
+func (m *markers) WriteMarkers(_ context.Context, pid int64, epoch int16, commit bool, coordEpoch int32, parts []TP) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errors.New("leader unreachable")
+	}
+	m.calls = append(m.calls, fmt.Sprintf("pid %d epoch %d commit %v coordinator %d %v", pid, epoch, commit, coordEpoch, parts))
+	return nil
+}
+
+func (m *markers) take() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls
+	m.calls = nil
+	return c
+}
+
+func newTestCoordinator(t *testing.T, log *memLog, mk *markers, epoch int32) *Coordinator {
+	t.Helper()
+	next := int64(100)
+	c := New(Config{
+		NumPartitions: 1,
+		MaxTimeout:    time.Minute,
+		AbortInterval: time.Hour, // tests call Tick
+		Partition:     func(int32) (Log, int32, bool) { return log, epoch, true },
+		AllocateProducerID: func(context.Context) (int64, error) {
+			next++
+			return next - 1, nil
+		},
+		OffsetsPartition: func(string) int32 { return 0 },
+		Markers:          mk,
+	})
+	t.Cleanup(c.Close)
+	return c
+}
+
+func stateOf(t *testing.T, c *Coordinator, id string) kmsg.TransactionState {
+	t.Helper()
+	_, m, err := c.lookup(context.Background(), id, false)
+	if err != nil || m == nil {
+		t.Fatalf("lookup %s: %v", id, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+func TestCoordinatorStateMachine(t *testing.T) {
+	ctx := context.Background()
+	log, mk := &memLog{}, &markers{}
+	c := newTestCoordinator(t, log, mk, 5)
+	if _, _, err := c.InitProducerID(ctx, "t", 2*time.Minute, -1, -1); !errors.Is(err, ErrInvalidTransactionTimeout) {
+		t.Fatalf("timeout above the max: %v", err)
+	}
+	pid, epoch, err := c.InitProducerID(ctx, "t", time.Second*10, -1, -1)
+	if err != nil || pid != 100 || epoch != 0 {
+		t.Fatalf("init: %d/%d %v, want 100/0", pid, epoch, err)
+	}
+	parts := []TP{{"out", 1}, {"out", 0}}
+	if err := c.AddPartitions(ctx, "t", pid, epoch, parts); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddOffsets(ctx, "t", pid, epoch, "g"); err != nil {
+		t.Fatal(err)
+	}
+	if s := stateOf(t, c, "t"); s != kmsg.TransactionStateOngoing {
+		t.Fatalf("state %v, want Ongoing", s)
+	}
+	if err := c.EndTxn(ctx, "t", pid, epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	want := "[pid 100 epoch 0 commit true coordinator 5 [{__consumer_offsets 0} {out 0} {out 1}]]"
+	if got := fmt.Sprint(mk.take()); got != want {
+		t.Fatalf("markers %s, want %s", got, want)
+	}
+	if err := c.EndTxn(ctx, "t", pid, epoch, true); err != nil {
+		t.Fatalf("retried commit: %v", err)
+	}
+	if err := c.EndTxn(ctx, "t", pid, epoch, false); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("abort after commit: %v", err)
+	}
+
+	// A second transaction, then a new instance: it aborts the open
+	// transaction at a bumped epoch and gets the epoch after that.
+	if err := c.AddPartitions(ctx, "t", pid, epoch, parts[:1]); err != nil {
+		t.Fatal(err)
+	}
+	pid2, epoch2, err := c.InitProducerID(ctx, "t", time.Second*10, -1, -1)
+	if err != nil || pid2 != pid || epoch2 != 2 {
+		t.Fatalf("second instance: %d/%d %v, want %d/2", pid2, epoch2, err, pid)
+	}
+	if got := fmt.Sprint(mk.take()); got != "[pid 100 epoch 1 commit false coordinator 5 [{out 1}]]" {
+		t.Fatalf("abort markers of the fenced instance: %s", got)
+	}
+	if err := c.EndTxn(ctx, "t", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("zombie commit: %v, want ErrProducerFenced", err)
+	}
+	if err := c.AddPartitions(ctx, "t", 999, epoch2, parts); !errors.Is(err, ErrInvalidProducerIDMapping) {
+		t.Fatalf("wrong producer id: %v", err)
+	}
+}
+
+// TestCoordinatorFinishesPreparedAfterFailover: markers that cannot be
+// written leave the transaction prepared; a coordinator that loads the
+// log later (a new leader) finishes it.
+func TestCoordinatorFinishesPreparedAfterFailover(t *testing.T) {
+	ctx := context.Background()
+	log, mk := &memLog{}, &markers{fail: true}
+	c := newTestCoordinator(t, log, mk, 1)
+	pid, epoch, err := c.InitProducerID(ctx, "p", time.Second*10, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddPartitions(ctx, "p", pid, epoch, []TP{{"x", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EndTxn(ctx, "p", pid, epoch, false); err != nil {
+		t.Fatalf("abort with markers failing: %v (the decision is durable)", err)
+	}
+	if s := stateOf(t, c, "p"); s != kmsg.TransactionStatePrepareAbort {
+		t.Fatalf("state %v, want PrepareAbort", s)
+	}
+	if _, _, err := c.InitProducerID(ctx, "p", time.Second*10, -1, -1); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatalf("init while markers are pending: %v, want ErrConcurrentTransactions", err)
+	}
+
+	mk2 := &markers{}
+	c2 := newTestCoordinator(t, log, mk2, 2)
+	c2.Tick(ctx)
+	if got := fmt.Sprint(mk2.take()); got != "[pid 100 epoch 0 commit false coordinator 2 [{x 0}]]" {
+		t.Fatalf("new coordinator's markers: %s", got)
+	}
+	if s := stateOf(t, c2, "p"); s != kmsg.TransactionStateCompleteAbort {
+		t.Fatalf("state %v, want CompleteAbort", s)
+	}
+}
+
+// TestCoordinatorTimesOutTransactions: an open transaction past its
+// timeout is aborted at a bumped epoch by Tick.
+func TestCoordinatorTimesOutTransactions(t *testing.T) {
+	ctx := context.Background()
+	log, mk := &memLog{}, &markers{}
+	c := newTestCoordinator(t, log, mk, 1)
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	pid, epoch, err := c.InitProducerID(ctx, "slow", time.Second, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddPartitions(ctx, "slow", pid, epoch, []TP{{"x", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Tick(ctx)
+	if len(mk.take()) != 0 {
+		t.Fatal("aborted before its timeout")
+	}
+	now = now.Add(2 * time.Second)
+	c.Tick(ctx)
+	if got := fmt.Sprint(mk.take()); got != "[pid 100 epoch 1 commit false coordinator 1 [{x 0}]]" {
+		t.Fatalf("timeout abort markers: %s", got)
+	}
+	if err := c.EndTxn(ctx, "slow", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("commit after the timeout: %v, want ErrProducerFenced", err)
+	}
+}
