@@ -258,3 +258,28 @@ func (ps *producerState) checkCoordinatorBatch(h storage.BatchHeader) error {
 	}
 	return nil
 }
+
+// ProducerInfo is one producer's state on a partition (DescribeProducers).
+type ProducerInfo struct {
+	ProducerID   int64
+	Epoch        int16
+	LastSequence int32
+	// TxnStartOffset is the first offset of its open transaction, -1 if none.
+	TxnStartOffset int64
+}
+
+// Producers lists the producers this partition tracks, by id.
+func (p *Partition) Producers() []ProducerInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ProducerInfo, 0, len(p.producers.entries))
+	for id, e := range p.producers.entries {
+		start, ok := p.txns.ongoing[id]
+		if !ok {
+			start = -1
+		}
+		out = append(out, ProducerInfo{ProducerID: id, Epoch: e.epoch, LastSequence: e.lastSeq(), TxnStartOffset: start})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
+	return out
+}

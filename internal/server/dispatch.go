@@ -44,6 +44,9 @@ var serverVersions = map[int16]wire.VersionRange{
 	25: {Min: 0, Max: 3},  // AddOffsetsToTxn: v4 is transaction version 2
 	26: {Min: 0, Max: 3},  // EndTxn: v4+ are transaction version 2
 	27: {Min: 0, Max: 1},  // WriteTxnMarkers
+	61: {Min: 0, Max: 0},  // DescribeProducers
+	65: {Min: 0, Max: 0},  // DescribeTransactions
+	66: {Min: 0, Max: 2},  // ListTransactions
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -168,6 +171,12 @@ func (s *Server) serveTxn(ctx context.Context, req *wire.Request) (kmsg.Response
 		return s.handleTxnOffsetCommit(ctx, req, r), nil
 	case *kmsg.WriteTxnMarkersRequest:
 		return s.handleWriteTxnMarkers(ctx, req, r), nil
+	case *kmsg.DescribeTransactionsRequest:
+		return s.handleDescribeTransactions(ctx, req, r), nil
+	case *kmsg.ListTransactionsRequest:
+		return s.handleListTransactions(req, r), nil
+	case *kmsg.DescribeProducersRequest:
+		return s.handleDescribeProducers(req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))
