@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,44 @@ func TestInteropSaramaTransactions(t *testing.T) {
 	}
 	if got, want := read(kgo.ReadUncommitted()), "[c0 c1 a0 a1 a2 c2]"; got != want {
 		t.Errorf("read_uncommitted: %s, want %s", got, want)
+	}
+}
+
+// TestStromTxnListDescribe checks `strom txn list` and `strom txn describe`
+// against a transaction sarama left open.
+func TestStromTxnListDescribe(t *testing.T) {
+	b := startBroker(t, "--transaction-state-log-num-partitions", "4")
+	createTopic(t, b.Addr(), "cli-txn", 1, nil)
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Producer.Transaction.ID = "cli-txn-id"
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Net.MaxOpenRequests = 1
+	p, err := sarama.NewSyncProducer([]string{b.Addr()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.BeginTxn(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: "cli-txn", Value: sarama.StringEncoder("v")}); err != nil {
+		t.Fatal(err)
+	}
+	var listed []struct {
+		ID    string `json:"transactional_id"`
+		State string `json:"state"`
+	}
+	decodeJSON(t, runTool(t, 30*time.Second, nil, stromBin, "txn", "list", "--json", "--brokers", b.Addr()), &listed)
+	if len(listed) != 1 || listed[0].ID != "cli-txn-id" || listed[0].State != "Ongoing" {
+		t.Fatalf("strom txn list: %+v, want cli-txn-id Ongoing", listed)
+	}
+	out := string(runTool(t, 30*time.Second, nil, stromBin, "txn", "describe", "cli-txn-id", "--brokers", b.Addr()))
+	for _, want := range []string{"TRANSACTIONAL-ID", "cli-txn-id", "Ongoing", "cli-txn:[0]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("strom txn describe lacks %q:\n%s", want, out)
+		}
 	}
 }
