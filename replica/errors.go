@@ -16,6 +16,10 @@ var (
 	ErrNotEnoughReplicas = errors.New("replica: not enough in-sync replicas")
 	// ErrTransactionalUnsupported: transactional batches are not supported yet.
 	ErrTransactionalUnsupported = errors.New("replica: transactional produce not supported")
+	// ErrTxnNotVerified: a transactional batch for which the transaction
+	// coordinator has not confirmed that the partition is in the
+	// producer's transaction (Settings.VerifyTransactions).
+	ErrTxnNotVerified = errors.New("replica: transactional write not verified with the coordinator")
 	// ErrNotEnoughReplicasAfterAppend: an acks=all write was appended, but the
 	// ISR shrank below min.insync.replicas before it was acknowledged.
 	ErrNotEnoughReplicasAfterAppend = errors.New("replica: not enough in-sync replicas after append")

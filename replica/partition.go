@@ -34,6 +34,12 @@ type Settings struct {
 	// Kafka's trade-off (durability by replication alone) on a broker
 	// that does not, or the strictest one on a broker that does not.
 	FlushMessages int64
+	// VerifyTransactions: a producer's first transactional batch on this
+	// partition in a transaction is appended only after the caller
+	// confirmed with the transaction coordinator that the partition is in
+	// it (MarkTxnVerified; KIP-890's server-side verification), so that a
+	// late or zombie write cannot start a transaction of its own.
+	VerifyTransactions bool
 }
 
 // effectiveMinISR is the ISR size below which the high watermark is frozen.
@@ -348,6 +354,8 @@ func (p *Partition) checkProduceLocked(b []byte, acks int16, coordinator bool) (
 			return hdrs, nil, p.producers.checkCoordinatorBatch(h)
 		case h.IsControl():
 			return nil, nil, fmt.Errorf("%w: control batch from a client", ErrInvalidRecord)
+		case h.IsTransactional() && p.settings.VerifyTransactions && !p.txns.admits(h.ProducerID, h.ProducerEpoch):
+			return nil, nil, fmt.Errorf("%w: producer %d epoch %d", ErrTxnNotVerified, h.ProducerID, h.ProducerEpoch)
 		}
 		if dup, err = p.producers.check(h); err != nil || dup != nil {
 			return nil, dup, err

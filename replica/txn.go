@@ -56,9 +56,24 @@ type txnState struct {
 	ongoing    map[int64]int64 // producer id -> first offset of its open transaction
 	completing []completedTxn
 	aborted    []AbortedTxn // by LastOffset
+	// verified holds the producer epochs the coordinator confirmed have
+	// this partition in their transaction, until its marker.
+	verified map[int64]int16
 }
 
-func newTxnState() *txnState { return &txnState{ongoing: make(map[int64]int64)} }
+func newTxnState() *txnState {
+	return &txnState{ongoing: make(map[int64]int64), verified: make(map[int64]int16)}
+}
+
+// admits reports whether a transactional batch of pid at epoch may be
+// appended: its transaction is already open here, or was verified.
+func (ts *txnState) admits(pid int64, epoch int16) bool {
+	if _, ok := ts.ongoing[pid]; ok {
+		return true
+	}
+	v, ok := ts.verified[pid]
+	return ok && v == epoch
+}
 
 // note updates the state with one appended batch (offsets assigned).
 func (ts *txnState) note(h storage.BatchHeader, raw []byte) {
@@ -71,6 +86,7 @@ func (ts *txnState) note(h storage.BatchHeader, raw []byte) {
 		}
 		return
 	}
+	delete(ts.verified, h.ProducerID)
 	first, ok := ts.ongoing[h.ProducerID]
 	if !ok {
 		return // a marker for a transaction with no data here (retried marker)
@@ -282,4 +298,33 @@ func (p *Partition) Producers() []ProducerInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
 	return out
+}
+
+// TxnToVerify reports whether the batch b (one produce's records) is a
+// transactional batch whose producer has no transaction open here and no
+// verification for its epoch: the caller must ask the coordinator, then
+// call MarkTxnVerified, before Produce accepts it.
+func (p *Partition) TxnToVerify(b []byte) (pid int64, epoch int16, need bool) {
+	if len(b) < 61 {
+		return -1, -1, false
+	}
+	attrs := binary.BigEndian.Uint16(b[21:23])
+	if attrs&0x10 == 0 || attrs&0x20 != 0 {
+		return -1, -1, false
+	}
+	pid, epoch = int64(binary.BigEndian.Uint64(b[43:51])), int16(binary.BigEndian.Uint16(b[51:53]))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.settings.VerifyTransactions {
+		return pid, epoch, false
+	}
+	return pid, epoch, !p.txns.admits(pid, epoch)
+}
+
+// MarkTxnVerified records that the coordinator confirmed this partition is
+// in producer pid's transaction at epoch; the next marker clears it.
+func (p *Partition) MarkTxnVerified(pid int64, epoch int16) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.txns.verified[pid] = epoch
 }

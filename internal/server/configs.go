@@ -216,7 +216,7 @@ func validateTopicConfigs(cfgs map[string]string) error {
 // settingsFor computes a partition's settings: broker defaults overridden by
 // the topic's configs.
 func (s *Server) settingsFor(t *raftmeta.Topic) replica.Settings {
-	set := replica.Settings{Log: s.cfg.Log, MinInsyncReplicas: s.cfg.MinInsyncReplicas}
+	set := replica.Settings{Log: s.cfg.Log, MinInsyncReplicas: s.cfg.MinInsyncReplicas, VerifyTransactions: true}
 	set.Log.MaxMessageBytes = s.cfg.MessageMaxBytes
 	for _, p := range t.Partitions { // caps min.insync.replicas for the high watermark
 		set.Replicas = max(set.Replicas, len(p.Replicas))

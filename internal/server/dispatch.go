@@ -40,7 +40,7 @@ var serverVersions = map[int16]wire.VersionRange{
 	36: {Min: 0, Max: 2},  // SaslAuthenticate
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials
 	51: {Min: 0, Max: 0},  // AlterUserScramCredentials
-	24: {Min: 0, Max: 3},  // AddPartitionsToTxn: v4+ (broker verification, KIP-890) not implemented
+	24: {Min: 0, Max: 4},  // AddPartitionsToTxn: v4 batches transactions and verifies (KIP-890); v5 is transaction version 2
 	25: {Min: 0, Max: 3},  // AddOffsetsToTxn: v4 is transaction version 2
 	26: {Min: 0, Max: 3},  // EndTxn: v4+ are transaction version 2
 	27: {Min: 0, Max: 1},  // WriteTxnMarkers

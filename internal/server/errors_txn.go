@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/strombroker/strom/internal/txn"
+	"github.com/strombroker/strom/replica"
 )
 
 // txnErrors maps the transaction coordinator's sentinels, in the order
@@ -22,6 +23,7 @@ var txnErrors = []struct {
 	{txn.ErrInvalidProducerIDMapping, kerr.InvalidProducerIDMapping},
 	{txn.ErrConcurrentTransactions, kerr.ConcurrentTransactions},
 	{txn.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{replica.ErrTxnNotVerified, kerr.InvalidTxnState},
 }
 
 // txnErrorCode is errorCode for errors wrapping a txn sentinel.

@@ -13,8 +13,10 @@ package server
 // Transactional batches are appended and tracked by the partition (open
 // transactions, last stable offset; replica/txn.go); the request's
 // TransactionalID needs WRITE on it (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
-// The partition is not checked against the transaction's partitions (KIP-890
-// verification is not implemented). Control batches from clients are
+// A producer's first transactional batch on a partition in a transaction is
+// appended only once its coordinator confirmed the partition is in the
+// transaction (KIP-890 verification, txn_verify.go): INVALID_TXN_STATE
+// otherwise, PRODUCER_FENCED for a superseded epoch. Control batches from clients are
 // INVALID_RECORD. v8+ ErrorMessage says what went wrong.
 // Each topic needs WRITE (TOPIC_AUTHORIZATION_FAILED, checked before the
 // topic's existence, as Kafka). Produce never auto-creates topics (Kafka creates them from Metadata only).
@@ -148,6 +150,9 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 		return pp, nil, kerr.NotLeaderForPartition
 	}
 	if err := checkRecordCounts(rp.Records); err != nil { // recordcount.go
+		return pp, nil, err
+	}
+	if err := s.verifyTxnProduce(r, topic, rp.Partition, part, rp.Records); err != nil { // txn_verify.go
 		return pp, nil, err
 	}
 	res, wait, err := part.ProduceAsync(rp.Records, r.Acks)

@@ -214,3 +214,32 @@ func (c *Coordinator) finishLocked(ctx context.Context, p *partition, m *txnMeta
 	next.start = -1
 	return c.setLocked(ctx, p, m, next)
 }
+
+// Verify checks that parts are in the producer's open transaction (a
+// partition leader asks before it appends the producer's first
+// transactional batch there: KIP-890's verification). ErrProducerFenced
+// for an old epoch, ErrInvalidTxnState when the transaction is not open or
+// lacks a partition.
+func (c *Coordinator) Verify(ctx context.Context, id string, pid int64, epoch int16, parts []TP) error {
+	_, m, err := c.lookup(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkProducerLocked(pid, epoch); err != nil {
+		return err
+	}
+	if m.state != kmsg.TransactionStateOngoing {
+		return fmt.Errorf("%w: %q has no open transaction (%v)", ErrInvalidTxnState, id, m.state)
+	}
+	for _, tp := range parts {
+		if _, ok := m.parts[tp]; !ok {
+			return fmt.Errorf("%w: %s/%d is not in %q's transaction", ErrInvalidTxnState, tp.Topic, tp.Partition, id)
+		}
+	}
+	return nil
+}
