@@ -114,4 +114,3 @@ func verifyError(code int16) error {
 	}
 	return fmt.Errorf("%w: %w", txn.ErrInvalidTxnState, kerr.ErrorForCode(code))
 }
-
