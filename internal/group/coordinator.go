@@ -48,6 +48,9 @@ type partition struct {
 	// txnOffsets holds offsets committed in transactions not yet decided,
 	// by producer id then group (txn_offset.go); guarded by Coordinator.mu.
 	txnOffsets map[int64]map[string]map[tp]offsetEntry
+	// lateMarkers: transaction outcomes (commit true) that arrived while
+	// the partition was loading, applied when the load ends.
+	lateMarkers map[int64]bool
 }
 
 // New returns a coordinator owning no partitions. Zero or invalid Config

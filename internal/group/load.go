@@ -48,6 +48,7 @@ func (c *Coordinator) LoadPartition(ctx context.Context, idx int32, log OffsetLo
 		c.mu.Unlock()
 		return fmt.Errorf("group: load __consumer_offsets-%d: %w", idx, err)
 	}
+	applyLateMarkers(p.lateMarkers, pending, loaded)
 	var started []*group
 	for id, lg := range loaded {
 		if lg.meta == nil && len(lg.offsets) == 0 {

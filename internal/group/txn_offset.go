@@ -127,6 +127,16 @@ func markTransactional(b []byte, pid int64, epoch int16) {
 func (c *Coordinator) CompleteTxn(idx int32, pid int64, commit bool) {
 	c.mu.Lock()
 	p := c.parts[idx]
+	if p != nil && p.loading {
+		// The load may have read the log before this marker: decide
+		// what it leaves pending when it ends (applyLateMarkers).
+		if p.lateMarkers == nil {
+			p.lateMarkers = make(map[int64]bool)
+		}
+		p.lateMarkers[pid] = commit
+		c.mu.Unlock()
+		return
+	}
 	if p == nil || p.txnOffsets == nil {
 		c.mu.Unlock()
 		return
@@ -214,4 +224,28 @@ func (c *Coordinator) addTxnPending(g *group, pending map[tp]int) map[tp]int {
 		}
 	}
 	return pending
+}
+
+// applyLateMarkers decides the transactions whose markers arrived during a
+// load that had already read past them: committed offsets join the loaded
+// groups, aborted ones are dropped. A marker the load did read left nothing
+// pending, so it changes nothing here.
+func applyLateMarkers(late map[int64]bool, pending map[int64]map[string]map[tp]offsetEntry, loaded map[string]*loadedGroup) {
+	for pid, commit := range late {
+		byGroup := pending[pid]
+		delete(pending, pid)
+		if !commit {
+			continue
+		}
+		for id, offs := range byGroup {
+			lg := loaded[id]
+			if lg == nil {
+				lg = &loadedGroup{offsets: make(map[tp]offsetEntry)}
+				loaded[id] = lg
+			}
+			for t, e := range offs {
+				lg.offsets[t] = e
+			}
+		}
+	}
 }
