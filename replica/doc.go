@@ -88,6 +88,27 @@
 // <topic>-<partition> are ever opened; stray and -delete directories never
 // are.
 //
+// # Transactions
+//
+// Transactional batches (attribute bit 4) open a transaction of their
+// producer on the partition; its COMMIT or ABORT control batch (bit 5,
+// written by the transaction coordinator through WriteTxnMarker) closes it
+// (txn.go). The last stable offset is the first offset of the earliest
+// transaction whose marker is not yet below the high watermark, else the
+// high watermark; read_committed fetches (FetchCommitted) stop there, and
+// AbortedTxns lists the aborted transactions (producer, first offset,
+// marker offset) a consumer needs to drop their records. This state is a
+// pure function of the log: the leader updates it as it appends, a
+// follower as it copies, and opening or truncating a replica rebuilds it
+// with the same scan that rebuilds idempotent producer state, so every
+// replica agrees and nothing else is stored. With
+// Settings.VerifyTransactions a producer's first transactional batch of a
+// transaction is refused (ErrTxnNotVerified) until the caller recorded the
+// coordinator's confirmation (TxnToVerify, MarkTxnVerified); the next
+// marker clears it. Markers and the group coordinator's transactional
+// offset batches carry no sequence numbers and only check the producer
+// epoch (ProduceFromCoordinator).
+//
 // Lock order: replication.mu, then fetcher.mu, then Partition.mu; and
 // Manager.mu before Partition.mu. Manager.mu is not held while a replica
 // opens or closes: Manager.opening claims the partition instead (an open,

@@ -78,7 +78,11 @@
 // verifying each batch's CRC; the last record per key wins and tombstones
 // delete. Key versions 0-1 are offsets, 2 group metadata; other key versions
 // (KIP-848, share groups) are skipped. Compressed batches are refused
-// (ErrCompressedBatch); control batches are skipped.
+// (ErrCompressedBatch). TxnOffsetCommit writes its offsets as the
+// producer's transactional batch (through TxnOffsetLog); a replay holds a
+// transactional batch's records until the producer's marker: applied at a
+// COMMIT, dropped at an ABORT, left pending (as after TxnOffsetCommit) if
+// no marker follows. Other control batches are skipped.
 //
 // After a reload, a group whose last metadata record has members comes back
 // Stable with those members, their assignments and the selected protocol's
