@@ -32,7 +32,7 @@ var Versions = map[int16][2]int16{
 	apiListGroups:      {0, 5},
 	apiDeleteGroups:    {0, 2},
 	apiOffsetDelete:    {0, 0},
-	apiTxnOffsetCommit: {0, 3},
+	apiTxnOffsetCommit: {0, 5}, // v5: the server adds the offsets partition to the transaction (txnoffsetcommit.go)
 }
 
 // checkVersion reports ErrUnsupportedVersion for a version of key outside

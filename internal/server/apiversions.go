@@ -6,8 +6,10 @@ package server
 // here: wire answers them in the v0 format with UNSUPPORTED_VERSION (KIP-511)
 // so clients retry lower. v3+ carries the client's software name/version,
 // which we accept without validating (Kafka validates the characters only to
-// report metrics). FinalizedFeatures/SupportedFeatures are left empty: Strom
-// has no feature flags.
+// report metrics). v3+ lists one feature, transaction.version (supported
+// 0-2, finalized at the configured transaction.version): at 2, clients use
+// transaction version 2 (KIP-890 part 2: no AddPartitionsToTxn, an epoch
+// bump per transaction).
 
 import (
 	"sort"
@@ -30,6 +32,15 @@ func (s *Server) handleApiVersions(r *kmsg.ApiVersionsRequest) kmsg.Response {
 			MinVersion: v.Min,
 			MaxVersion: v.Max,
 		})
+	}
+	if r.Version >= 3 && s.cfg.TransactionVersion > 0 {
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = "transaction.version", 0, 2
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "transaction.version", s.cfg.TransactionVersion, s.cfg.TransactionVersion
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		resp.FinalizedFeaturesEpoch = 1
 	}
 	return resp
 }

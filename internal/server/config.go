@@ -100,9 +100,14 @@ type Config struct {
 	TransactionStateLogMinISR            int16
 	TransactionMaxTimeout                time.Duration
 	TransactionAbortInterval             time.Duration
-	GroupInitialRebalanceDelay           time.Duration
-	GroupMinSessionTimeout               time.Duration
-	GroupMaxSessionTimeout               time.Duration
+	// TransactionVersion is the transaction.version feature the brokers
+	// announce (Kafka sets it with kafka-features; Strom's own setting):
+	// 2 lets clients use transaction version 2 (KIP-890 part 2), 1 keeps
+	// them on the classic protocol. The server honours both either way.
+	TransactionVersion         int16
+	GroupInitialRebalanceDelay time.Duration
+	GroupMinSessionTimeout     time.Duration
+	GroupMaxSessionTimeout     time.Duration
 	// GroupMaxSize is group.max.size: JoinGroup beyond this many members
 	// is refused with GROUP_MAX_SIZE_REACHED.
 	GroupMaxSize int
@@ -233,6 +238,7 @@ func DefaultConfig() Config {
 		TransactionStateLogMinISR:            2,
 		TransactionMaxTimeout:                15 * time.Minute,
 		TransactionAbortInterval:             10 * time.Second,
+		TransactionVersion:                   2,
 		GroupInitialRebalanceDelay:           3 * time.Second,
 		GroupMinSessionTimeout:               6 * time.Second,
 		GroupMaxSessionTimeout:               30 * time.Minute,

@@ -16,7 +16,7 @@ import (
 // only where we would ignore it are left out. The group coordinator's keys
 // come from group.Versions, the list of what that package implements.
 var serverVersions = map[int16]wire.VersionRange{
-	0:  {Min: 3, Max: 11}, // Produce: v3+ carries record batch v2; v12 implies transactions v2, v13 topic ids
+	0:  {Min: 3, Max: 12}, // Produce: v3+ carries record batch v2; v12 adds partitions to transactions itself (KIP-890 part 2); v13 topic ids
 	1:  {Min: 4, Max: 16}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved
 	2:  {Min: 0, Max: 8},  // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local
 	3:  {Min: 0, Max: 12}, // Metadata
@@ -25,7 +25,7 @@ var serverVersions = map[int16]wire.VersionRange{
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics
 	21: {Min: 0, Max: 2},  // DeleteRecords
-	22: {Min: 0, Max: 4},  // InitProducerId
+	22: {Min: 0, Max: 5},  // InitProducerId: v5 only adds TRANSACTION_ABORTABLE
 	23: {Min: 0, Max: 4},  // OffsetForLeaderEpoch
 	32: {Min: 0, Max: 4},  // DescribeConfigs
 	33: {Min: 0, Max: 2},  // AlterConfigs
@@ -40,9 +40,9 @@ var serverVersions = map[int16]wire.VersionRange{
 	36: {Min: 0, Max: 2},  // SaslAuthenticate
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials
 	51: {Min: 0, Max: 0},  // AlterUserScramCredentials
-	24: {Min: 0, Max: 4},  // AddPartitionsToTxn: v4 batches transactions and verifies (KIP-890); v5 is transaction version 2
-	25: {Min: 0, Max: 3},  // AddOffsetsToTxn: v4 is transaction version 2
-	26: {Min: 0, Max: 3},  // EndTxn: v4+ are transaction version 2
+	24: {Min: 0, Max: 5},  // AddPartitionsToTxn: v4 batches transactions and verifies (KIP-890); v5 only adds TRANSACTION_ABORTABLE
+	25: {Min: 0, Max: 4},  // AddOffsetsToTxn: v4 only adds TRANSACTION_ABORTABLE
+	26: {Min: 0, Max: 5},  // EndTxn: v5 bumps the epoch per transaction (transaction version 2)
 	27: {Min: 0, Max: 1},  // WriteTxnMarkers
 	61: {Min: 0, Max: 0},  // DescribeProducers
 	65: {Min: 0, Max: 0},  // DescribeTransactions

@@ -279,3 +279,57 @@ func assertExactlyOnce(t *testing.T, ctx context.Context, addr, topic string, n 
 		t.Errorf("%d records in %s, want %d", total, topic, n)
 	}
 }
+
+// TestTxnVersions runs the same transactions with transaction.version 2
+// announced (franz-go then skips AddPartitionsToTxn, the broker adds the
+// partitions itself, and each EndTxn bumps the epoch) and with 1 (the
+// classic protocol, one epoch for the producer's life).
+func TestTxnVersions(t *testing.T) {
+	for _, tc := range []struct {
+		version   int16
+		wantEpoch int16
+	}{{2, 3}, {1, 0}} {
+		t.Run(fmt.Sprintf("transaction.version=%d", tc.version), func(t *testing.T) {
+			_, addr := startTestServer(t, txnTestConfig, func(c *Config) { c.TransactionVersion = tc.version })
+			ctx := testCtx(t, 60*time.Second)
+			if _, err := kadmCreate(ctx, t, addr, "txn-tv", 2); err != nil {
+				t.Fatal(err)
+			}
+			p := newClient(t, addr, kgo.TransactionalID("tx-tv"), kgo.DefaultProduceTopic("txn-tv"))
+			produceTxn(t, ctx, p, "txn-tv", true, "c1", "c2")
+			produceTxn(t, ctx, p, "txn-tv", false, "a1")
+			produceTxn(t, ctx, p, "txn-tv", true, "c3")
+			d, err := newAdmin(t, addr).DescribeTransactions(ctx, "tx-tv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := d["tx-tv"].ProducerEpoch; e != tc.wantEpoch {
+				t.Errorf("producer epoch after three transactions: %d, want %d", e, tc.wantEpoch)
+			}
+			got := map[string]bool{}
+			for _, v := range consumeUntilCount(t, ctx, addr, "txn-tv", 3) {
+				got[v] = true
+			}
+			if len(got) != 3 || !got["c1"] || !got["c2"] || !got["c3"] {
+				t.Errorf("read_committed saw %v, want c1 c2 c3", got)
+			}
+		})
+	}
+}
+
+// consumeUntilCount reads topic from the start with read_committed until
+// it has n records.
+func consumeUntilCount(t *testing.T, ctx context.Context, addr, topic string, n int) []string {
+	t.Helper()
+	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	for len(got) < n {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s: saw %v: %v", topic, got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	return got
+}

@@ -1,6 +1,10 @@
 package server
 
-// Verification of transactional produce (KIP-890 part 1): before a
+// Verification of transactional produce (KIP-890 part 1), and the
+// implicit add of transaction version 2 (part 2: a Produce v12+ adds its
+// partitions to the transaction itself, a TxnOffsetCommit v5+ the group's
+// offsets partition, with no AddPartitionsToTxn/AddOffsetsToTxn from the
+// client): before a
 // partition appends a producer's first transactional batch of a
 // transaction, the transaction coordinator confirms that the partition is
 // in the producer's open transaction at that epoch, in-process when this
@@ -37,7 +41,7 @@ func (s *Server) verifyTxnProduce(r *kmsg.ProduceRequest, topic string, partitio
 	ctx, cancel := context.WithTimeout(s.ctx, requestTimeout(r.TimeoutMillis))
 	defer cancel()
 	tp := txn.TP{Topic: topic, Partition: partition}
-	if err := s.verifyWithCoordinator(ctx, *r.TransactionID, pid, epoch, tp); err != nil {
+	if err := s.txnCoordinatorCall(ctx, *r.TransactionID, pid, epoch, tp, r.Version < 12); err != nil {
 		if errors.Is(err, txn.ErrProducerFenced) { // Produce's code for it
 			return fmt.Errorf("%w: %v", replica.ErrInvalidProducerEpoch, err)
 		}
@@ -47,9 +51,9 @@ func (s *Server) verifyTxnProduce(r *kmsg.ProduceRequest, topic string, partitio
 	return nil
 }
 
-// verifyWithCoordinator asks id's coordinator whether tp is in the
-// producer's open transaction.
-func (s *Server) verifyWithCoordinator(ctx context.Context, id string, pid int64, epoch int16, tp txn.TP) error {
+// txnCoordinatorCall asks id's coordinator whether tp is in the producer's
+// open transaction (verifyOnly), or adds it there.
+func (s *Server) txnCoordinatorCall(ctx context.Context, id string, pid int64, epoch int16, tp txn.TP, verifyOnly bool) error {
 	st := s.meta.State()
 	t := st.Topics[txnTopic]
 	idx := s.txns.PartitionFor(id)
@@ -57,8 +61,11 @@ func (s *Server) verifyWithCoordinator(ctx context.Context, id string, pid int64
 		return fmt.Errorf("%w: no transaction coordinator for %q", replica.ErrTxnNotVerified, id)
 	}
 	leader := t.Partitions[idx].Leader
-	if leader == s.cfg.NodeID {
+	if leader == s.cfg.NodeID && verifyOnly {
 		return s.txns.Verify(ctx, id, pid, epoch, []txn.TP{tp})
+	}
+	if leader == s.cfg.NodeID {
+		return s.txns.AddPartitions(ctx, id, pid, epoch, []txn.TP{tp})
 	}
 	b, ok := st.Brokers[leader]
 	if !ok {
@@ -73,7 +80,7 @@ func (s *Server) verifyWithCoordinator(ctx context.Context, id string, pid int64
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4
 	tr := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, tr.VerifyOnly = id, pid, epoch, true
+	tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, tr.VerifyOnly = id, pid, epoch, verifyOnly
 	tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
 	tt.Topic, tt.Partitions = tp.Topic, []int32{tp.Partition}
 	tr.Topics = append(tr.Topics, tt)

@@ -43,21 +43,22 @@ func TestTxnProduceVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw := dialRaw(t, addr) // sends exactly the version set
 	produce := func(seq int32, value string) int16 {
 		t.Helper()
 		req := kmsg.NewPtrProduceRequest()
-		req.Version, req.Acks, req.TimeoutMillis, req.TransactionID = 9, -1, 5000, &tid
+		req.Version, req.Acks, req.TimeoutMillis, req.TransactionID = 11, -1, 5000, &tid
 		rt := kmsg.NewProduceRequestTopic()
 		rt.Topic = "txn-verify"
 		rp := kmsg.NewProduceRequestTopicPartition()
 		rp.Records = txnRawBatch(pid, epoch, seq, value)
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
+		resp, err := raw.Request(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.Topics[0].Partitions[0].ErrorCode
+		return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
 	}
 	if code := produce(0, "not added"); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("produce to a partition not in the transaction: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
@@ -68,7 +69,7 @@ func TestTxnProduceVerified(t *testing.T) {
 	if code := produce(0, "added"); code != 0 {
 		t.Fatalf("produce after AddPartitionsToTxn: %v", kerr.ErrorForCode(code))
 	}
-	if err := s.txns.EndTxn(ctx, id, pid, epoch, true); err != nil {
+	if _, _, err := s.txns.EndTxn(ctx, id, pid, epoch, true, false); err != nil {
 		t.Fatal(err)
 	}
 	if code := produce(1, "late"); code != kerr.InvalidTxnState.Code {

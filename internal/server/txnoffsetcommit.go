@@ -1,6 +1,6 @@
 package server
 
-// TxnOffsetCommit (key 28), v0-v3; served by the group coordinator.
+// TxnOffsetCommit (key 28), v0-v5; served by the group coordinator.
 //
 // Offsets committed inside a transaction: appended to __consumer_offsets as
 // the producer's transactional batch and applied to the group only when
@@ -10,8 +10,11 @@ package server
 // member, generation and instance id, checked like OffsetCommit's. WRITE
 // on the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on
 // the group (GROUP_AUTHORIZATION_FAILED) and READ on each topic
-// (TOPIC_AUTHORIZATION_FAILED) are required. v4+ (transaction version 2)
-// and v6 topic ids are not implemented.
+// (TOPIC_AUTHORIZATION_FAILED) are required. v4 only adds
+// TRANSACTION_ABORTABLE, never answered. v5 (transaction version 2) adds
+// the group's __consumer_offsets partition to the transaction first, as
+// AddOffsetsToTxn would (the client sends none). v6 (topic ids) is not
+// implemented.
 
 import (
 	"context"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/internal/group"
+	"github.com/strombroker/strom/internal/txn"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -38,6 +42,13 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, req *wire.Request, r
 	for i, t := range r.Topics {
 		if topicOK[i] = top == 0 && s.authorize(req, acl.OpRead, acl.ResourceTopic, t.Topic); topicOK[i] {
 			allowed.Topics = append(allowed.Topics, t)
+		}
+	}
+	if top == 0 && r.Version >= 5 {
+		tp := txn.TP{Topic: offsetsTopic, Partition: s.groups.PartitionFor(r.Group)}
+		if err := s.txnCoordinatorCall(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, false); err != nil {
+			top = fencedCode(errorCode(err), r.Version, 3)
+			allowed.Topics = nil
 		}
 	}
 	var res []group.PartitionResult

@@ -97,6 +97,13 @@ type txnMeta struct {
 	parts   map[TP]struct{}
 	start   int64 // ms, when the transaction began
 	updated int64 // ms
+	// Transaction version 2 (KIP-890 part 2): tv2 when the last EndTxn
+	// came from such a client (each EndTxn bumps the epoch); prevPID is
+	// the id the producer had before its epoch ran out and nextPID the id
+	// it gets when the transaction being completed ends (-1: none).
+	tv2     bool
+	prevPID int64
+	nextPID int64
 }
 
 // New starts a coordinator and its background loop (timeouts, loading
@@ -193,7 +200,7 @@ func (c *Coordinator) expireOrFinish(ctx context.Context, p *partition, m *txnMe
 			return
 		}
 		c.log.Info("aborting a timed out transaction", "transactionalID", m.id, "producerID", m.pid, "epoch", m.epoch)
-		if err := c.endLocked(ctx, p, m, false, true); err != nil {
+		if err := c.endLocked(ctx, p, m, false, true, m.tv2); err != nil {
 			c.log.Warn("cannot abort a timed out transaction", "transactionalID", m.id, "err", err)
 		}
 	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
@@ -263,7 +270,7 @@ func (c *Coordinator) lookup(ctx context.Context, id string, create bool) (*part
 	}
 	m := p.txns[id]
 	if m == nil && create {
-		m = &txnMeta{id: id, pid: -1, epoch: -1, state: kmsg.TransactionStateEmpty, parts: map[TP]struct{}{}}
+		m = &txnMeta{id: id, pid: -1, epoch: -1, state: kmsg.TransactionStateEmpty, parts: map[TP]struct{}{}, prevPID: -1, nextPID: -1}
 		p.txns[id] = m
 	}
 	return p, m, nil

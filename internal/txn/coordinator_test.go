@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -125,17 +126,17 @@ func TestCoordinatorStateMachine(t *testing.T) {
 	if s := stateOf(t, c, "t"); s != kmsg.TransactionStateOngoing {
 		t.Fatalf("state %v, want Ongoing", s)
 	}
-	if err := c.EndTxn(ctx, "t", pid, epoch, true); err != nil {
+	if err := endTxn(c, "t", pid, epoch, true); err != nil {
 		t.Fatal(err)
 	}
 	want := "[pid 100 epoch 0 commit true coordinator 5 [{__consumer_offsets 0} {out 0} {out 1}]]"
 	if got := fmt.Sprint(mk.take()); got != want {
 		t.Fatalf("markers %s, want %s", got, want)
 	}
-	if err := c.EndTxn(ctx, "t", pid, epoch, true); err != nil {
+	if err := endTxn(c, "t", pid, epoch, true); err != nil {
 		t.Fatalf("retried commit: %v", err)
 	}
-	if err := c.EndTxn(ctx, "t", pid, epoch, false); !errors.Is(err, ErrInvalidTxnState) {
+	if err := endTxn(c, "t", pid, epoch, false); !errors.Is(err, ErrInvalidTxnState) {
 		t.Fatalf("abort after commit: %v", err)
 	}
 
@@ -151,7 +152,7 @@ func TestCoordinatorStateMachine(t *testing.T) {
 	if got := fmt.Sprint(mk.take()); got != "[pid 100 epoch 1 commit false coordinator 5 [{out 1}]]" {
 		t.Fatalf("abort markers of the fenced instance: %s", got)
 	}
-	if err := c.EndTxn(ctx, "t", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+	if err := endTxn(c, "t", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
 		t.Fatalf("zombie commit: %v, want ErrProducerFenced", err)
 	}
 	if err := c.AddPartitions(ctx, "t", 999, epoch2, parts); !errors.Is(err, ErrInvalidProducerIDMapping) {
@@ -173,7 +174,7 @@ func TestCoordinatorFinishesPreparedAfterFailover(t *testing.T) {
 	if err := c.AddPartitions(ctx, "p", pid, epoch, []TP{{"x", 0}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.EndTxn(ctx, "p", pid, epoch, false); err != nil {
+	if err := endTxn(c, "p", pid, epoch, false); err != nil {
 		t.Fatalf("abort with markers failing: %v (the decision is durable)", err)
 	}
 	if s := stateOf(t, c, "p"); s != kmsg.TransactionStatePrepareAbort {
@@ -218,7 +219,66 @@ func TestCoordinatorTimesOutTransactions(t *testing.T) {
 	if got := fmt.Sprint(mk.take()); got != "[pid 100 epoch 1 commit false coordinator 1 [{x 0}]]" {
 		t.Fatalf("timeout abort markers: %s", got)
 	}
-	if err := c.EndTxn(ctx, "slow", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+	if err := endTxn(c, "slow", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
 		t.Fatalf("commit after the timeout: %v, want ErrProducerFenced", err)
+	}
+}
+
+// endTxn is a transaction-version-1 EndTxn.
+func endTxn(c *Coordinator, id string, pid int64, epoch int16, commit bool) error {
+	_, _, err := c.EndTxn(context.Background(), id, pid, epoch, commit, false)
+	return err
+}
+
+// TestCoordinatorTransactionVersion2: each EndTxn v5 bumps the epoch and
+// answers the next one; a lost answer's retry (one epoch behind) gets the
+// same answer; when the epoch runs out the producer moves to a new id.
+func TestCoordinatorTransactionVersion2(t *testing.T) {
+	ctx := context.Background()
+	log, mk := &memLog{}, &markers{}
+	c := newTestCoordinator(t, log, mk, 1)
+	pid, epoch, err := c.InitProducerID(ctx, "v2", 10*time.Second, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddPartitions(ctx, "v2", pid, epoch, []TP{{"x", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	npid, nepoch, err := c.EndTxn(ctx, "v2", pid, epoch, true, true)
+	if err != nil || npid != pid || nepoch != epoch+1 {
+		t.Fatalf("EndTxn v5: %d/%d %v, want %d/%d", npid, nepoch, err, pid, epoch+1)
+	}
+	if got := fmt.Sprint(mk.take()); got != "[pid 100 epoch 1 commit true coordinator 1 [{x 0}]]" {
+		t.Fatalf("markers at the bumped epoch: %s", got)
+	}
+	if rpid, repoch, err := c.EndTxn(ctx, "v2", pid, epoch, true, true); err != nil || rpid != npid || repoch != nepoch {
+		t.Fatalf("retried EndTxn: %d/%d %v, want %d/%d", rpid, repoch, err, npid, nepoch)
+	}
+	if err := c.AddPartitions(ctx, "v2", pid, epoch, []TP{{"x", 0}}); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("a write at the old epoch after EndTxn: %v, want ErrProducerFenced", err)
+	}
+
+	// Near the end of the epochs the producer continues on a new id.
+	_, m, _ := c.lookup(ctx, "v2", false)
+	m.mu.Lock()
+	m.epoch = math.MaxInt16 - 2
+	m.mu.Unlock()
+	if err := c.AddPartitions(ctx, "v2", pid, math.MaxInt16-2, []TP{{"x", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	npid, nepoch, err = c.EndTxn(ctx, "v2", pid, math.MaxInt16-2, false, true)
+	if err != nil || npid == pid || nepoch != 0 {
+		t.Fatalf("EndTxn at the last epoch: %d/%d %v, want a new id at epoch 0", npid, nepoch, err)
+	}
+	if got := fmt.Sprint(mk.take()); got != fmt.Sprintf("[pid 100 epoch %d commit false coordinator 1 [{x 0}]]", math.MaxInt16-1) {
+		t.Fatalf("markers of the last transaction on the old id: %s", got)
+	}
+	if rpid, repoch, err := c.EndTxn(ctx, "v2", pid, math.MaxInt16-1, false, true); err != nil || rpid != npid || repoch != 0 {
+		t.Fatalf("retry on the old id: %d/%d %v", rpid, repoch, err)
+	}
+	// Reloaded, the state (version 2, previous id) survives.
+	c2 := newTestCoordinator(t, log, &markers{}, 2)
+	if rpid, repoch, err := c2.EndTxn(ctx, "v2", pid, 0, false, true); err != nil || rpid != npid || repoch != 0 {
+		t.Fatalf("retry after a reload: %d/%d %v", rpid, repoch, err)
 	}
 }

@@ -22,10 +22,14 @@ type state struct {
 	parts   map[TP]struct{}
 	start   int64
 	updated int64
+	tv2     bool
+	prevPID int64
+	nextPID int64
 }
 
 func (m *txnMeta) current() state {
-	return state{pid: m.pid, epoch: m.epoch, timeout: m.timeout, st: m.state, parts: maps.Clone(m.parts), start: m.start, updated: m.updated}
+	return state{pid: m.pid, epoch: m.epoch, timeout: m.timeout, st: m.state, parts: maps.Clone(m.parts), start: m.start,
+		updated: m.updated, tv2: m.tv2, prevPID: m.prevPID, nextPID: m.nextPID}
 }
 
 // setLocked persists next and then makes it m's state. Caller holds m.mu.
@@ -35,6 +39,7 @@ func (c *Coordinator) setLocked(ctx context.Context, p *partition, m *txnMeta, n
 		return fmt.Errorf("persist transaction %q: %w", m.id, err)
 	}
 	m.pid, m.epoch, m.timeout, m.state, m.parts, m.start, m.updated = next.pid, next.epoch, next.timeout, next.st, next.parts, next.start, next.updated
+	m.tv2, m.prevPID, m.nextPID = next.tv2, next.prevPID, next.nextPID
 	if m.parts == nil {
 		m.parts = map[TP]struct{}{}
 	}
@@ -61,7 +66,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeout tim
 	}
 	switch m.state {
 	case kmsg.TransactionStateOngoing:
-		if err := c.endLocked(ctx, p, m, false, true); err != nil {
+		if err := c.endLocked(ctx, p, m, false, true, m.tv2); err != nil {
 			return -1, -1, err
 		}
 	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
@@ -80,6 +85,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeout tim
 		next.epoch++
 	}
 	next.timeout = int32(timeout / time.Millisecond)
+	next.tv2, next.prevPID, next.nextPID = false, -1, -1
 	next.st = kmsg.TransactionStateEmpty
 	next.parts = nil
 	next.start = -1
@@ -150,29 +156,53 @@ func (c *Coordinator) AddOffsets(ctx context.Context, id string, pid int64, epoc
 // EndTxn commits or aborts the producer's open transaction. It returns once
 // the decision is persisted; the markers are written before it returns
 // when possible, else by the background loop (the client meanwhile gets
-// ErrConcurrentTransactions on its next transaction).
-func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
+// ErrConcurrentTransactions on its next transaction). tv2 (EndTxn v5+,
+// KIP-890 part 2) bumps the epoch with every transaction, so that nothing
+// of this transaction can be written once it ended; the producer id and
+// epoch to use next are returned.
+func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit, tv2 bool) (int64, int16, error) {
 	p, m, err := c.lookup(ctx, id, false)
 	if err != nil {
-		return err
+		return -1, -1, err
 	}
 	if m == nil {
-		return fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
+		return -1, -1, fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if tv2 && m.retriedEndLocked(pid, epoch, commit) {
+		return m.pid, m.epoch, nil
+	}
 	if err := m.checkProducerLocked(pid, epoch); err != nil {
-		return err
+		return -1, -1, err
 	}
+	done := commit && m.state == kmsg.TransactionStateCompleteCommit || !commit && m.state == kmsg.TransactionStateCompleteAbort
 	switch {
-	case m.state == kmsg.TransactionStateOngoing:
-		return c.endLocked(ctx, p, m, commit, false)
-	case commit && m.state == kmsg.TransactionStateCompleteCommit, !commit && m.state == kmsg.TransactionStateCompleteAbort:
-		return nil // a retry of an EndTxn that completed
+	case m.state == kmsg.TransactionStateOngoing, tv2 && !commit && (m.state == kmsg.TransactionStateEmpty || done):
+		// Under transaction version 2 an abort with nothing open still
+		// bumps the epoch, as Kafka does, fencing earlier writes.
+		err := c.endLocked(ctx, p, m, commit, tv2, tv2)
+		return m.pid, m.epoch, err
+	case done && !tv2:
+		return m.pid, m.epoch, nil // a retry of an EndTxn that completed
 	case commit && m.state == kmsg.TransactionStatePrepareCommit, !commit && m.state == kmsg.TransactionStatePrepareAbort:
-		return fmt.Errorf("%w: %q is still writing its markers", ErrConcurrentTransactions, id)
+		return -1, -1, fmt.Errorf("%w: %q is still writing its markers", ErrConcurrentTransactions, id)
 	}
-	return fmt.Errorf("%w: EndTxn(commit=%v) in state %v", ErrInvalidTxnState, commit, m.state)
+	return -1, -1, fmt.Errorf("%w: EndTxn(commit=%v) in state %v", ErrInvalidTxnState, commit, m.state)
+}
+
+// retriedEndLocked reports whether a transaction-version-2 EndTxn repeats
+// the one that completed m's last transaction (its answer was lost): the
+// producer is then one epoch behind, or on the id it had before the epoch
+// ran out.
+func (m *txnMeta) retriedEndLocked(pid int64, epoch int16, commit bool) bool {
+	switch {
+	case !m.tv2:
+		return false
+	case commit && m.state != kmsg.TransactionStateCompleteCommit, !commit && m.state != kmsg.TransactionStateCompleteAbort:
+		return false
+	}
+	return pid == m.pid && epoch == m.epoch-1 || pid == m.prevPID && m.epoch == 0
 }
 
 // endLocked prepares the commit or abort of m's open transaction, then
@@ -180,14 +210,26 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 // timeout, new instance) raises the epoch first, so the markers fence the
 // producer that owned the transaction. A marker failure is not an error:
 // the decision is durable and the background loop finishes it.
-func (c *Coordinator) endLocked(ctx context.Context, p *partition, m *txnMeta, commit, bump bool) error {
+func (c *Coordinator) endLocked(ctx context.Context, p *partition, m *txnMeta, commit, bump, tv2 bool) error {
 	next := m.current()
 	next.st = kmsg.TransactionStatePrepareAbort
 	if commit {
 		next.st = kmsg.TransactionStatePrepareCommit
 	}
-	if bump && next.epoch < math.MaxInt16-1 {
-		next.epoch++
+	next.tv2 = next.tv2 || tv2
+	if bump {
+		if next.epoch >= math.MaxInt16-2 && tv2 {
+			// The epoch runs out: the markers still carry this id at
+			// the last epoch, and the producer continues on a new id.
+			pid, err := c.cfg.AllocateProducerID(ctx)
+			if err != nil {
+				return err
+			}
+			next.nextPID = pid
+		}
+		if next.epoch < math.MaxInt16-1 {
+			next.epoch++
+		}
 	}
 	if err := c.setLocked(ctx, p, m, next); err != nil {
 		return err
@@ -212,6 +254,9 @@ func (c *Coordinator) finishLocked(ctx context.Context, p *partition, m *txnMeta
 	}
 	next.parts = nil
 	next.start = -1
+	if next.nextPID >= 0 {
+		next.prevPID, next.pid, next.epoch, next.nextPID = next.pid, next.nextPID, 0, -1
+	}
 	return c.setLocked(ctx, p, m, next)
 }
 

@@ -22,6 +22,11 @@ func encodeState(id string, s state, nowMs int64) []byte {
 	v := kmsg.NewTxnMetadataValue()
 	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis, v.State = s.pid, s.epoch, s.timeout, s.st
 	v.LastUpdateTimestamp, v.StartTimestamp = s.updated, s.start
+	if s.tv2 {
+		// v1 (flexible, KIP-915) carries the transaction version 2 fields.
+		v.Version, v.ClientTransactionVersion = 1, 2
+		v.PreviousProducerID, v.NextProducerID = s.prevPID, s.nextPID
+	}
 	byTopic := map[string]int{}
 	for _, tp := range (&txnMeta{parts: s.parts}).sortedParts() {
 		i, ok := byTopic[tp.Topic]
@@ -130,7 +135,11 @@ func applyRecord(txns map[string]*txnMeta, key, value []byte) {
 		return
 	}
 	m := &txnMeta{id: k.TransactionalID, pid: v.ProducerID, epoch: v.ProducerEpoch, timeout: v.TimeoutMillis,
-		state: v.State, parts: map[TP]struct{}{}, start: v.StartTimestamp, updated: v.LastUpdateTimestamp}
+		state: v.State, parts: map[TP]struct{}{}, start: v.StartTimestamp, updated: v.LastUpdateTimestamp,
+		tv2: v.ClientTransactionVersion >= 2, prevPID: -1, nextPID: -1}
+	if m.tv2 {
+		m.prevPID, m.nextPID = v.PreviousProducerID, v.NextProducerID
+	}
 	for _, t := range v.Topics {
 		for _, p := range t.Partitions {
 			m.parts[TP{t.Topic, p}] = struct{}{}
