@@ -169,7 +169,9 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, files
 
 // rebuildProducers replays batch headers so that retries after a restart are
 // still recognised as duplicates, and rebuilds the transaction state (open
-// transactions, aborted index) from the markers.
+// transactions, aborted index) from the markers. The transaction state needs
+// every batch from the log start: a scan that starts later (from a producer
+// state snapshot) must restore p.txns from that snapshot first.
 func (p *Partition) rebuildProducers() error {
 	p.txns = newTxnState()
 	return p.log.ScanBatches(p.log.LogStartOffset(), func(h storage.BatchHeader, raw []byte) error {
