@@ -77,6 +77,8 @@ func (s *Server) createPartitions(ctx context.Context, t *kmsg.CreatePartitionsR
 	switch {
 	case t.Topic == offsetsTopic:
 		return fmt.Errorf("%w: %s cannot grow: every consumer group would move to another partition and lose its offsets", raftmeta.ErrInvalidPartitions, offsetsTopic)
+	case t.Topic == txnTopic:
+		return fmt.Errorf("%w: %s cannot grow: every transactional id would move to another partition and lose its state", raftmeta.ErrInvalidPartitions, txnTopic)
 	case t.Count < cur:
 		return fmt.Errorf("%w: topic %q has %d partitions, more than the requested %d; partitions cannot be removed", raftmeta.ErrInvalidPartitions, t.Topic, cur, t.Count)
 	case t.Count == cur:

@@ -52,7 +52,7 @@ func (s *Server) handleDeleteRecords(req *wire.Request, r *kmsg.DeleteRecordsReq
 }
 
 func (s *Server) deleteRecords(topic string, partition int32, offset int64) (int64, error) {
-	if topic == offsetsTopic {
+	if topic == offsetsTopic || topic == txnTopic {
 		return -1, fmt.Errorf("%w: cannot delete records of internal topic %s", errInvalidTopic, topic)
 	}
 	part, err := s.leaderPartition(topic, partition, -1)

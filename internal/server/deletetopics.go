@@ -152,6 +152,9 @@ func (s *Server) deleteTopic(ctx context.Context, name string) error {
 	if name == offsetsTopic {
 		return fmt.Errorf("%w: %s is Strom's internal offsets topic and cannot be deleted", errTopicAuthorization, name)
 	}
+	if name == txnTopic {
+		return fmt.Errorf("%w: %s is Strom's internal transaction state topic and cannot be deleted", errTopicAuthorization, name)
+	}
 	return s.meta.DeleteTopic(ctx, name)
 }
 

@@ -70,3 +70,26 @@ func TestTxnAdminAPIs(t *testing.T) {
 		t.Fatalf("DescribeProducers after commit: %+v, want no open transaction", ps)
 	}
 }
+
+// TestTxnStateTopicProtected: __transaction_state cannot be deleted, grown
+// or have records deleted, as __consumer_offsets.
+func TestTxnStateTopicProtected(t *testing.T) {
+	s, addr := startTestServer(t, txnTestConfig)
+	ctx := testCtx(t, 30*time.Second)
+	if err := s.ensureTxnTopic(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm := newAdmin(t, addr)
+	if r, err := adm.DeleteTopics(ctx, txnTopic); err == nil && r[txnTopic].Err == nil {
+		t.Error("deleted __transaction_state")
+	}
+	if r, err := adm.CreatePartitions(ctx, 2, txnTopic); err == nil && r[txnTopic].Err == nil {
+		t.Error("grew __transaction_state")
+	}
+	if _, err := s.deleteRecords(txnTopic, 0, 0); err == nil {
+		t.Error("deleted records of __transaction_state")
+	}
+	if st := s.meta.State().Topics[txnTopic]; st == nil || len(st.Partitions) != 4 {
+		t.Fatalf("__transaction_state after the attempts: %+v", st)
+	}
+}
