@@ -190,9 +190,17 @@ func TestTxnInvalidTimeout(t *testing.T) {
 
 // TestTxnGroupTransactSession runs franz-go's exactly-once pattern:
 // consume an input topic in a group, produce to an output topic and commit
-// the input offsets in the same transaction.
+// the input offsets in the same transaction, under both transaction
+// versions (2: the broker adds partitions itself; 1: AddPartitionsToTxn,
+// AddOffsetsToTxn and a verified TxnOffsetCommit).
 func TestTxnGroupTransactSession(t *testing.T) {
-	_, addr := startTestServer(t, txnTestConfig)
+	for _, tv := range []int16{2, 1} {
+		t.Run(fmt.Sprintf("transaction.version=%d", tv), func(t *testing.T) { groupTransactSession(t, tv) })
+	}
+}
+
+func groupTransactSession(t *testing.T, tv int16) {
+	_, addr := startTestServer(t, txnTestConfig, func(c *Config) { c.TransactionVersion = tv })
 	ctx := testCtx(t, 90*time.Second)
 	for _, topic := range []string{"eos-in", "eos-out"} {
 		if _, err := kadmCreate(ctx, t, addr, topic, 2); err != nil {

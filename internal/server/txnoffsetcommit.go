@@ -14,7 +14,10 @@ package server
 // TRANSACTION_ABORTABLE, never answered. v5 (transaction version 2) adds
 // the group's __consumer_offsets partition to the transaction first, as
 // AddOffsetsToTxn would (the client sends none). v6 (topic ids) is not
-// implemented.
+// implemented. Below v5 the coordinator is asked first whether the
+// producer's transaction, at its epoch, holds the offsets partition
+// (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH before v3, or INVALID_TXN_STATE
+// otherwise).
 
 import (
 	"context"
@@ -44,9 +47,13 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, req *wire.Request, r
 			allowed.Topics = append(allowed.Topics, t)
 		}
 	}
-	if top == 0 && r.Version >= 5 {
+	if top == 0 {
+		// v5+: add the offsets partition (transaction version 2); before:
+		// check that AddOffsetsToTxn added it at this epoch (KIP-890
+		// verification), so a fenced producer's offsets never wait for
+		// another transaction's marker.
 		tp := txn.TP{Topic: offsetsTopic, Partition: s.groups.PartitionFor(r.Group)}
-		if err := s.txnCoordinatorCall(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, false); err != nil {
+		if err := s.txnCoordinatorCall(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, tp, r.Version < 5); err != nil {
 			top = fencedCode(errorCode(err), r.Version, 3)
 			allowed.Topics = nil
 		}
