@@ -37,6 +37,7 @@ type Server struct {
 	replicas *replica.Manager
 	groups   *group.Coordinator
 	txns     *txn.Coordinator
+	txnConns brokerConns            // inter-broker connections of the transaction paths (txn_conns.go)
 	ctrl     *controller.Controller // nil for a cluster of one
 
 	listeners []net.Listener
@@ -413,6 +414,7 @@ func (s *Server) close() error {
 	if s.txns != nil {
 		s.txns.Close()
 	}
+	s.txnConns.close()
 	if s.groups != nil {
 		s.groups.Close()
 	}

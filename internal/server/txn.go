@@ -206,11 +206,6 @@ func (s *Server) writeRemoteMarkers(ctx context.Context, st *raftmeta.State, lea
 	l := reconciler.InterBrokerListener(b, s.cfg.InterBrokerListenerName)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cl, err := s.dialBroker(ctx, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))
-	if err != nil {
-		return fmt.Errorf("dial broker %d for markers: %w", leader, err)
-	}
-	defer cl.Close()
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	req.Version = 1
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
@@ -228,7 +223,7 @@ func (s *Server) writeRemoteMarkers(ctx context.Context, st *raftmeta.State, lea
 		m.Topics[i].Partitions = append(m.Topics[i].Partitions, tp.Partition)
 	}
 	req.Markers = append(req.Markers, m)
-	resp, err := cl.Request(ctx, req)
+	resp, err := s.brokerRequest(ctx, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), req)
 	if err != nil {
 		return fmt.Errorf("WriteTxnMarkers to broker %d: %w", leader, err)
 	}

@@ -72,11 +72,6 @@ func (s *Server) txnCoordinatorCall(ctx context.Context, id string, pid int64, e
 		return fmt.Errorf("%w: coordinator of %q unknown", replica.ErrTxnNotVerified, id)
 	}
 	l := reconciler.InterBrokerListener(b, s.cfg.InterBrokerListenerName)
-	cl, err := s.dialBroker(ctx, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))
-	if err != nil {
-		return fmt.Errorf("%w: dial coordinator %d: %v", kerr.CoordinatorNotAvailable, leader, err)
-	}
-	defer cl.Close()
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4
 	tr := kmsg.NewAddPartitionsToTxnRequestTransaction()
@@ -85,7 +80,7 @@ func (s *Server) txnCoordinatorCall(ctx context.Context, id string, pid int64, e
 	tt.Topic, tt.Partitions = tp.Topic, []int32{tp.Partition}
 	tr.Topics = append(tr.Topics, tt)
 	req.Transactions = append(req.Transactions, tr)
-	resp, err := cl.Request(ctx, req)
+	resp, err := s.brokerRequest(ctx, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), req)
 	if err != nil {
 		return fmt.Errorf("%w: verify with coordinator %d: %v", kerr.CoordinatorNotAvailable, leader, err)
 	}
