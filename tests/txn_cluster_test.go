@@ -83,22 +83,13 @@ func TestClusterTxnExactlyOnceCoordinatorKilled(t *testing.T) {
 			done += count
 		}
 	}
-	out := c.client(kgo.ConsumeTopics("eos-out"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	seen := map[string]int{}
-	for total := 0; total < n; {
-		fs := out.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("read %d of %d output records: %v", total, n, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			seen[string(r.Value)]++
-			total++
-		})
+	input := make([]string, n)
+	for i := range input {
+		input[i] = strconv.Itoa(i)
 	}
-	for i := 0; i < n; i++ {
-		if k := seen[strconv.Itoa(i)]; k != 1 {
-			t.Errorf("input record %d in the output %d times", i, k)
-		}
+	output := chaoscheck.ReadCommitted(ctx, t, c.addrs(), "eos-out", 2, time.Minute)
+	for _, p := range chaoscheck.CheckExactlyOnce(input, output) {
+		t.Error(p)
 	}
+	chaoscheck.Report(t, "read_committed output: %d records for %d input records", len(output), n)
 }

@@ -34,6 +34,9 @@
 //   - forbidden: a value the scenario says must not be in the log (a write
 //     to an isolated leader that must have been truncated).
 //
+// Exactly-once pipelines (transactions) are checked by CheckExactlyOnce on
+// what ReadCommitted reads: every input value once, nothing aborted.
+//
 // Then it waits for the Reader to have seen every acknowledged record.
 // CompareReplicas checks, after the cluster has settled or stopped, that the
 // replicas of a partition hold byte-identical logs (SegmentLog reads one).
