@@ -89,27 +89,61 @@ func (c *Coordinator) txnCommit(ctx context.Context, req *kmsg.TxnOffsetCommitRe
 	}
 	b := buildBatch(nowMillis(c.now()), recs)
 	markTransactional(b, req.ProducerID, req.ProducerEpoch)
+	// Pending before the append: a marker that lands in between finds
+	// them (and, when it bumped the epoch, the append then fails).
+	prev := c.setTxnPending(g, req.ProducerID, entries)
 	if _, err := tl.AppendTxn(ctx, b); err != nil {
+		c.restoreTxnPending(g, req.ProducerID, prev)
 		return fmt.Errorf("group %q: append transactional offsets: %w", g.id, err)
 	}
+	return nil
+}
+
+// setTxnPending records entries as pid's pending offsets of g and returns
+// what they replaced (nil values: nothing).
+func (c *Coordinator) setTxnPending(g *group, pid int64, entries []commitEntry) map[tp]*offsetEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := g.part
 	if p.txnOffsets == nil {
 		p.txnOffsets = make(map[int64]map[string]map[tp]offsetEntry)
 	}
-	byGroup := p.txnOffsets[req.ProducerID]
+	byGroup := p.txnOffsets[pid]
 	if byGroup == nil {
 		byGroup = make(map[string]map[tp]offsetEntry)
-		p.txnOffsets[req.ProducerID] = byGroup
+		p.txnOffsets[pid] = byGroup
 	}
 	if byGroup[g.id] == nil {
 		byGroup[g.id] = make(map[tp]offsetEntry)
 	}
+	prev := make(map[tp]*offsetEntry, len(entries))
 	for _, e := range entries {
+		if old, ok := byGroup[g.id][e.tp]; ok {
+			prev[e.tp] = &old
+		} else {
+			prev[e.tp] = nil
+		}
 		byGroup[g.id][e.tp] = e.e
 	}
-	return nil
+	return prev
+}
+
+// restoreTxnPending undoes setTxnPending after a failed append, unless a
+// marker has decided pid's transaction meanwhile.
+func (c *Coordinator) restoreTxnPending(g *group, pid int64, prev map[tp]*offsetEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	offs := g.part.txnOffsets[pid][g.id]
+	if offs == nil {
+		return
+	}
+	for t, old := range prev {
+		if old != nil {
+			offs[t] = *old
+		} else {
+			delete(offs, t)
+		}
+	}
 }
 
 // markTransactional turns a batch built by buildBatch into producer pid's
