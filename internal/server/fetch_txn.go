@@ -11,8 +11,7 @@ import (
 // to the last stable offset, and the aborted transactions that overlap
 // them, so the client can drop those transactions' records (Kafka's
 // collectAbortedTransactions). The answer's AbortedTransactions is empty,
-// not null, when there are none (Kafka sends null only below
-// read_committed; clients accept both).
+// not null, when there are none, as Kafka's (null is for read_uncommitted).
 func (s *Server) readCommitted(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, part *replica.Partition, offset int64, limit int) (replica.FetchResult, storage.Slice, error) {
 	var (
 		res replica.FetchResult
@@ -33,6 +32,7 @@ func (s *Server) readCommitted(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 	if err != nil {
 		return res, sl, err
 	}
+	fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 	for _, a := range part.AbortedTxns(offset, res.LastStable) {
 		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
