@@ -100,6 +100,9 @@ type Config struct {
 	TransactionStateLogMinISR            int16
 	TransactionMaxTimeout                time.Duration
 	TransactionAbortInterval             time.Duration
+	// TransactionalIDExpiration is transactional.id.expiration.ms: an id
+	// idle this long with no transaction open is forgotten.
+	TransactionalIDExpiration time.Duration
 	// TransactionVersion is the transaction.version feature the brokers
 	// announce (Kafka sets it with kafka-features; Strom's own setting):
 	// 2 lets clients use transaction version 2 (KIP-890 part 2), 1 keeps
@@ -239,6 +242,7 @@ func DefaultConfig() Config {
 		TransactionMaxTimeout:                15 * time.Minute,
 		TransactionAbortInterval:             10 * time.Second,
 		TransactionVersion:                   2,
+		TransactionalIDExpiration:            7 * 24 * time.Hour,
 		GroupInitialRebalanceDelay:           3 * time.Second,
 		GroupMinSessionTimeout:               6 * time.Second,
 		GroupMaxSessionTimeout:               30 * time.Minute,

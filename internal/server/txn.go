@@ -62,6 +62,7 @@ func (s *Server) txnConfig() txn.Config {
 		NumPartitions:      n,
 		MaxTimeout:         s.cfg.TransactionMaxTimeout,
 		AbortInterval:      s.cfg.TransactionAbortInterval,
+		IDExpiration:       s.cfg.TransactionalIDExpiration,
 		Partition:          s.txnPartition,
 		AllocateProducerID: s.allocateProducerID,
 		OffsetsPartition:   s.groups.PartitionFor,

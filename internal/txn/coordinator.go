@@ -48,6 +48,10 @@ type Config struct {
 	// AbortInterval is transaction.abort.timed.out.transaction.cleanup.interval.ms:
 	// how often expired transactions are aborted and prepared ones retried.
 	AbortInterval time.Duration
+	// IDExpiration is transactional.id.expiration.ms: an id with no
+	// transaction open and no request for this long is forgotten (a
+	// tombstone in its partition), so that state does not grow forever.
+	IDExpiration time.Duration
 	// Partition returns the log of partition idx and its leader epoch when
 	// this broker leads it (ok false otherwise). Must not block.
 	Partition func(idx int32) (log Log, leaderEpoch int32, ok bool)
@@ -118,6 +122,9 @@ func New(cfg Config) *Coordinator {
 	}
 	if cfg.AbortInterval <= 0 {
 		cfg.AbortInterval = 10 * time.Second
+	}
+	if cfg.IDExpiration <= 0 {
+		cfg.IDExpiration = 7 * 24 * time.Hour
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Coordinator{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, parts: make(map[int32]*partition), now: time.Now}
@@ -207,7 +214,28 @@ func (c *Coordinator) expireOrFinish(ctx context.Context, p *partition, m *txnMe
 		if err := c.finishLocked(ctx, p, m); err != nil {
 			c.log.Warn("cannot complete a prepared transaction", "transactionalID", m.id, "err", err)
 		}
+	default: // Empty, CompleteCommit, CompleteAbort
+		if now-m.updated >= c.cfg.IDExpiration.Milliseconds() {
+			c.expireLocked(ctx, p, m)
+		}
 	}
+}
+
+// expireLocked forgets an idle transactional id: a tombstone in its
+// partition, then out of the map. A later InitProducerId starts afresh with
+// a new producer id. Caller holds m.mu.
+func (c *Coordinator) expireLocked(ctx context.Context, p *partition, m *txnMeta) {
+	if _, err := p.log.Append(ctx, encodeTombstone(m.id, c.now().UnixMilli())); err != nil {
+		c.log.Warn("cannot expire a transactional id", "transactionalID", m.id, "err", err)
+		return
+	}
+	p.mu.Lock()
+	if p.txns[m.id] == m {
+		delete(p.txns, m.id)
+	}
+	p.mu.Unlock()
+	m.pid, m.epoch, m.state = -1, -1, kmsg.TransactionStateDead
+	c.log.Info("expired transactional id", "transactionalID", m.id)
 }
 
 // partition returns partition idx loaded at its current leader epoch,

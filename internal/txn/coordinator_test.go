@@ -282,3 +282,45 @@ func TestCoordinatorTransactionVersion2(t *testing.T) {
 		t.Fatalf("retry after a reload: %d/%d %v", rpid, repoch, err)
 	}
 }
+
+// TestCoordinatorExpiresIdleIDs: an id idle past transactional.id.expiration.ms
+// with no transaction open is forgotten, also by a coordinator that loads
+// the partition later; one with a transaction open is not.
+func TestCoordinatorExpiresIdleIDs(t *testing.T) {
+	ctx := context.Background()
+	log, mk := &memLog{}, &markers{}
+	c := newTestCoordinator(t, log, mk, 1)
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	pid, epoch, err := c.InitProducerID(ctx, "idle", time.Minute, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.InitProducerID(ctx, "busy", time.Minute, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	bpid, bepoch, _ := c.InitProducerID(ctx, "busy", time.Minute, -1, -1)
+	if err := c.AddPartitions(ctx, "busy", bpid, bepoch, []TP{{"x", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(8 * 24 * time.Hour)
+	c.cfg.MaxTimeout = 30 * 24 * time.Hour // keep "busy" from timing out
+	_, bm, _ := c.lookup(ctx, "busy", false)
+	bm.mu.Lock()
+	bm.timeout = int32(0x7fffffff)
+	bm.mu.Unlock()
+	c.Tick(ctx)
+	if _, m, _ := c.lookup(ctx, "idle", false); m != nil {
+		t.Fatalf("idle id still known: %+v", m.info())
+	}
+	if _, m, _ := c.lookup(ctx, "busy", false); m == nil {
+		t.Fatal("id with an open transaction expired")
+	}
+	if err := c.AddPartitions(ctx, "idle", pid, epoch, []TP{{"x", 0}}); !errors.Is(err, ErrInvalidProducerIDMapping) {
+		t.Fatalf("expired id: %v, want ErrInvalidProducerIDMapping", err)
+	}
+	c2 := newTestCoordinator(t, log, &markers{}, 2)
+	if _, m, _ := c2.lookup(ctx, "idle", false); m != nil {
+		t.Fatal("expired id back after a reload")
+	}
+}

@@ -55,11 +55,10 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeout tim
 	if timeout <= 0 || timeout > c.cfg.MaxTimeout {
 		return -1, -1, fmt.Errorf("%w: %v, transaction.max.timeout.ms is %v", ErrInvalidTransactionTimeout, timeout, c.cfg.MaxTimeout)
 	}
-	p, m, err := c.lookup(ctx, id, true)
+	p, m, err := c.lockTxn(ctx, id, true)
 	if err != nil {
 		return -1, -1, err
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	if reqPID >= 0 && m.pid >= 0 && (reqPID != m.pid || reqEpoch != m.epoch) {
 		return -1, -1, fmt.Errorf("%w: producer %d epoch %d, current %d epoch %d", ErrProducerFenced, reqPID, reqEpoch, m.pid, m.epoch)
@@ -109,14 +108,13 @@ func (m *txnMeta) checkProducerLocked(pid int64, epoch int16) error {
 // AddPartitions adds parts to the producer's transaction, starting one
 // when none is open (AddPartitionsToTxn).
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TP) error {
-	p, m, err := c.lookup(ctx, id, false)
+	p, m, err := c.lockTxn(ctx, id, false)
 	if err != nil {
 		return err
 	}
 	if m == nil {
 		return fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkProducerLocked(pid, epoch); err != nil {
 		return err
@@ -161,14 +159,13 @@ func (c *Coordinator) AddOffsets(ctx context.Context, id string, pid int64, epoc
 // of this transaction can be written once it ended; the producer id and
 // epoch to use next are returned.
 func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit, tv2 bool) (int64, int16, error) {
-	p, m, err := c.lookup(ctx, id, false)
+	p, m, err := c.lockTxn(ctx, id, false)
 	if err != nil {
 		return -1, -1, err
 	}
 	if m == nil {
 		return -1, -1, fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	if tv2 && m.retriedEndLocked(pid, epoch, commit) {
 		return m.pid, m.epoch, nil
@@ -266,14 +263,13 @@ func (c *Coordinator) finishLocked(ctx context.Context, p *partition, m *txnMeta
 // for an old epoch, ErrInvalidTxnState when the transaction is not open or
 // lacks a partition.
 func (c *Coordinator) Verify(ctx context.Context, id string, pid int64, epoch int16, parts []TP) error {
-	_, m, err := c.lookup(ctx, id, false)
+	_, m, err := c.lockTxn(ctx, id, false)
 	if err != nil {
 		return err
 	}
 	if m == nil {
 		return fmt.Errorf("%w: unknown transactional id %q", ErrInvalidProducerIDMapping, id)
 	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkProducerLocked(pid, epoch); err != nil {
 		return err
@@ -287,4 +283,20 @@ func (c *Coordinator) Verify(ctx context.Context, id string, pid int64, epoch in
 		}
 	}
 	return nil
+}
+
+// lockTxn is lookup that returns id's state locked (m nil: unknown id, not
+// locked), skipping a state that expired while the caller waited for it.
+func (c *Coordinator) lockTxn(ctx context.Context, id string, create bool) (*partition, *txnMeta, error) {
+	for {
+		p, m, err := c.lookup(ctx, id, create)
+		if err != nil || m == nil {
+			return p, m, err
+		}
+		m.mu.Lock()
+		if m.state != kmsg.TransactionStateDead {
+			return p, m, nil
+		}
+		m.mu.Unlock()
+	}
 }

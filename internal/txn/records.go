@@ -37,7 +37,19 @@ func encodeState(id string, s state, nowMs int64) []byte {
 		}
 		v.Topics[i].Partitions = append(v.Topics[i].Partitions, tp.Partition)
 	}
-	rec := kmsg.Record{Key: k.AppendTo(nil), Value: v.AppendTo(nil)}
+	return recordBatch(k.AppendTo(nil), v.AppendTo(nil), nowMs)
+}
+
+// encodeTombstone is the record that forgets id.
+func encodeTombstone(id string, nowMs int64) []byte {
+	k := kmsg.TxnMetadataKey{Version: 0, TransactionalID: id}
+	return recordBatch(k.AppendTo(nil), nil, nowMs)
+}
+
+// recordBatch is one uncompressed v2 batch of one record (nil value: a
+// tombstone), base offset 0, no producer.
+func recordBatch(key, value []byte, nowMs int64) []byte {
+	rec := kmsg.Record{Key: key, Value: value}
 	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
 	body := rec.AppendTo(nil)
 	b := kmsg.RecordBatch{
