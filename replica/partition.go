@@ -87,6 +87,10 @@ type Partition struct {
 	settings    Settings
 	producers   *producerState
 	txns        *txnState // transactions open here, aborted index (txn.go)
+	// txnSeen: the log has held a transactional batch since the replica
+	// opened; until then the last stable offset is the high watermark and
+	// reads take no lock for it.
+	txnSeen atomic.Bool
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
@@ -177,6 +181,9 @@ func (p *Partition) rebuildProducers() error {
 	return p.log.ScanBatches(p.log.LogStartOffset(), func(h storage.BatchHeader, raw []byte) error {
 		p.producers.record(h)
 		p.txns.note(h, raw)
+		if h.IsTransactional() {
+			p.txnSeen.Store(true)
+		}
 		return nil
 	})
 }

@@ -221,6 +221,12 @@ func (p *Partition) ProduceFromCoordinator(ctx context.Context, b []byte) (Produ
 
 // LastStableOffset is the offset read_committed consumers read up to.
 func (p *Partition) LastStableOffset() int64 {
+	// The high watermark first: txnSeen is set before the high watermark
+	// can cover the first transactional batch, so if it is still false
+	// now, hw covers none.
+	if hw := p.hw.Load(); !p.txnSeen.Load() {
+		return hw
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.txns.lastStable(p.hw.Load())
@@ -229,6 +235,9 @@ func (p *Partition) LastStableOffset() int64 {
 // AbortedTxns returns the aborted transactions overlapping [from, upTo),
 // which a read_committed fetch of that range must be told about.
 func (p *Partition) AbortedTxns(from, upTo int64) []AbortedTxn {
+	if !p.txnSeen.Load() {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.txns.trim(p.log.LogStartOffset())
@@ -257,6 +266,9 @@ func (p *Partition) noteLocked(hdrs []storage.BatchHeader, raw []byte) {
 		end := pos + h.Size()
 		if end <= len(raw) {
 			p.txns.note(h, raw[pos:end])
+		}
+		if h.IsTransactional() {
+			p.txnSeen.Store(true)
 		}
 		pos = end
 	}
