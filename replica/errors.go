@@ -20,6 +20,9 @@ var (
 	// coordinator has not confirmed that the partition is in the
 	// producer's transaction (Settings.VerifyTransactions).
 	ErrTxnNotVerified = errors.New("replica: transactional write not verified with the coordinator")
+	// ErrCoordinatorFenced: a transaction marker from a coordinator older
+	// than the one that wrote the producer's latest marker.
+	ErrCoordinatorFenced = errors.New("replica: transaction coordinator fenced")
 	// ErrNotEnoughReplicasAfterAppend: an acks=all write was appended, but the
 	// ISR shrank below min.insync.replicas before it was acknowledged.
 	ErrNotEnoughReplicasAfterAppend = errors.New("replica: not enough in-sync replicas after append")

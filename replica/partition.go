@@ -360,6 +360,9 @@ func (p *Partition) checkProduceLocked(b []byte, acks int16, coordinator bool) (
 	for _, h := range hdrs {
 		switch {
 		case coordinator:
+			if err := p.txns.checkMarker(h, b); err != nil {
+				return nil, nil, err
+			}
 			return hdrs, nil, p.producers.checkCoordinatorBatch(h)
 		case h.IsControl():
 			return nil, nil, fmt.Errorf("%w: control batch from a client", ErrInvalidRecord)

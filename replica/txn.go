@@ -59,10 +59,31 @@ type txnState struct {
 	// verified holds the producer epochs the coordinator confirmed have
 	// this partition in their transaction, until its marker.
 	verified map[int64]int16
+	// coordEpoch is the coordinator epoch of each producer's latest
+	// marker: a marker from an older coordinator is refused (it may be a
+	// deposed coordinator's late retry, which would decide the producer's
+	// next transaction).
+	coordEpoch map[int64]int32
 }
 
 func newTxnState() *txnState {
-	return &txnState{ongoing: make(map[int64]int64), verified: make(map[int64]int16)}
+	return &txnState{ongoing: make(map[int64]int64), verified: make(map[int64]int16), coordEpoch: make(map[int64]int32)}
+}
+
+// checkMarker refuses a marker (raw, one control batch of h) whose
+// coordinator epoch is older than the producer's latest marker's.
+func (ts *txnState) checkMarker(h storage.BatchHeader, raw []byte) error {
+	if !h.IsControl() {
+		return nil
+	}
+	_, ce, ok := controlRecord(raw)
+	if !ok {
+		return fmt.Errorf("%w: unreadable control record", ErrInvalidRecord)
+	}
+	if last, seen := ts.coordEpoch[h.ProducerID]; seen && ce < last {
+		return fmt.Errorf("%w: marker for producer %d from coordinator epoch %d, latest %d", ErrCoordinatorFenced, h.ProducerID, ce, last)
+	}
+	return nil
 }
 
 // admits reports whether a transactional batch of pid at epoch may be
@@ -87,13 +108,17 @@ func (ts *txnState) note(h storage.BatchHeader, raw []byte) {
 		return
 	}
 	delete(ts.verified, h.ProducerID)
+	typ, ce, readable := controlRecord(raw)
+	if readable {
+		ts.coordEpoch[h.ProducerID] = max(ce, ts.coordEpoch[h.ProducerID])
+	}
 	first, ok := ts.ongoing[h.ProducerID]
 	if !ok {
 		return // a marker for a transaction with no data here (retried marker)
 	}
 	delete(ts.ongoing, h.ProducerID)
 	ts.completing = append(ts.completing, completedTxn{first: first, marker: h.BaseOffset})
-	if t, ok := controlType(raw); ok && t == controlAbort {
+	if readable && typ == controlAbort {
 		lso := h.BaseOffset + 1
 		for _, f := range ts.ongoing {
 			lso = min(lso, f)
@@ -141,21 +166,26 @@ func (ts *txnState) trim(logStart int64) {
 	}
 }
 
-// controlType reads the type of a control batch's (first) record.
-func controlType(raw []byte) (int16, bool) {
+// controlRecord reads the type and coordinator epoch of a control batch's
+// (first) record.
+func controlRecord(raw []byte) (typ int16, coordinatorEpoch int32, ok bool) {
 	var b kmsg.RecordBatch
 	if err := b.ReadFrom(raw); err != nil || b.NumRecords < 1 || b.Attributes&0x07 != 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	l, n := binary.Varint(b.Records)
 	if n <= 0 || l < 0 || l > int64(len(b.Records)-n) {
-		return 0, false
+		return 0, 0, false
 	}
 	var r kmsg.Record
 	if err := r.ReadFrom(b.Records[:n+int(l)]); err != nil || len(r.Key) < 4 {
-		return 0, false
+		return 0, 0, false
 	}
-	return int16(binary.BigEndian.Uint16(r.Key[2:])), true
+	typ = int16(binary.BigEndian.Uint16(r.Key[2:]))
+	if len(r.Value) >= 6 {
+		coordinatorEpoch = int32(binary.BigEndian.Uint32(r.Value[2:]))
+	}
+	return typ, coordinatorEpoch, true
 }
 
 // controlBatch encodes a transaction marker: one control record, key

@@ -110,3 +110,34 @@ func TestPartitionTxnFollowerRebuildsState(t *testing.T) {
 		t.Fatalf("follower open transactions %v, want producer 4 from offset 2", got)
 	}
 }
+
+// TestPartitionTxnMarkerFromOlderCoordinator: once a producer's marker
+// came from coordinator epoch 5, a marker from epoch 3 (a deposed
+// coordinator's late retry) is refused, also after a reopen.
+func TestPartitionTxnMarkerFromOlderCoordinator(t *testing.T) {
+	dir := t.TempDir()
+	m := newManager(t, dir)
+	p := openLeader(t, m, "txn-ce", testSettings())
+	ctx := testCtx(t)
+	produce(t, p, 1, txnBatch(9, 0, 0, "a"))
+	if _, err := p.WriteTxnMarker(ctx, 9, 0, true, 5); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, p, 1, txnBatch(9, 0, 1, "b"))
+	if _, err := p.WriteTxnMarker(ctx, 9, 0, true, 3); !errors.Is(err, ErrCoordinatorFenced) {
+		t.Fatalf("marker from an older coordinator: %v, want ErrCoordinatorFenced", err)
+	}
+	if lso := p.LastStableOffset(); lso != 2 {
+		t.Fatalf("the second transaction was decided by the stale marker: last stable %d, want 2", lso)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := openLeader(t, newManager(t, dir), "txn-ce", testSettings())
+	if _, err := p2.WriteTxnMarker(ctx, 9, 0, false, 4); !errors.Is(err, ErrCoordinatorFenced) {
+		t.Fatalf("after reopening, a marker from epoch 4: %v, want ErrCoordinatorFenced", err)
+	}
+	if _, err := p2.WriteTxnMarker(ctx, 9, 0, false, 5); err != nil {
+		t.Fatalf("a marker from the current coordinator: %v", err)
+	}
+}

@@ -24,6 +24,7 @@ var txnErrors = []struct {
 	{txn.ErrConcurrentTransactions, kerr.ConcurrentTransactions},
 	{txn.ErrInvalidTxnState, kerr.InvalidTxnState},
 	{replica.ErrTxnNotVerified, kerr.InvalidTxnState},
+	{replica.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 }
 
 // txnErrorCode is errorCode for errors wrapping a txn sentinel.
