@@ -105,7 +105,9 @@
 // Settings.VerifyTransactions a producer's first transactional batch of a
 // transaction is refused (ErrTxnNotVerified) until the caller recorded the
 // coordinator's confirmation (TxnToVerify, MarkTxnVerified); the next
-// marker clears it. Markers and the group coordinator's transactional
+// marker clears it. A marker from a coordinator epoch older than the
+// producer's latest marker's is refused (ErrCoordinatorFenced). Markers and
+// the group coordinator's transactional
 // offset batches carry no sequence numbers and only check the producer
 // epoch (ProduceFromCoordinator).
 //
