@@ -83,14 +83,14 @@ type Partition struct {
 	// outside the ISR catches up; set once when the Manager opens us.
 	kickISR func()
 
-	mu          sync.Mutex // serialises appends, producer state and leadership changes
-	settings    Settings
-	producers   *producerState
-	txns        *txnState // transactions open here, aborted index (txn.go)
+	mu        sync.Mutex // serialises appends, producer state and leadership changes
+	settings  Settings
+	producers *producerState
+	txns      *txnState // transactions open here, aborted index (txn.go)
 	// txnSeen: the log has held a transactional batch since the replica
 	// opened; until then the last stable offset is the high watermark and
 	// reads take no lock for it.
-	txnSeen atomic.Bool
+	txnSeen     atomic.Bool
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
