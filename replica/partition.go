@@ -83,14 +83,10 @@ type Partition struct {
 	// outside the ISR catches up; set once when the Manager opens us.
 	kickISR func()
 
-	mu        sync.Mutex // serialises appends, producer state and leadership changes
-	settings  Settings
-	producers *producerState
-	txns      *txnState // transactions open here, aborted index (txn.go)
-	// txnSeen: the log has held a transactional batch since the replica
-	// opened; until then the last stable offset is the high watermark and
-	// reads take no lock for it.
-	txnSeen     atomic.Bool
+	mu          sync.Mutex // serialises appends, producer state and leadership changes
+	settings    Settings
+	producers   *producerState
+	txns        *txnState // transactions open here, aborted index (txn.go)
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
@@ -108,6 +104,10 @@ type Partition struct {
 	// policy requires; hw is the high watermark. Both only grow while leading.
 	durable atomic.Int64
 	hw      atomic.Int64
+	// txnSeen: the log has held a transactional batch since the replica
+	// opened; until then the last stable offset is the high watermark and
+	// reads take no lock for it.
+	txnSeen atomic.Bool
 	// hwCheckpointed is the value last written by checkpointHW.
 	hwCheckpointed atomic.Int64
 	// recovering: opened after an unclean stop and not yet caught up with
