@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -24,7 +25,19 @@ func txnOpts(c *server.Config) {
 // transaction (records produced, not yet committed): the output read with
 // read_committed holds every input record exactly once.
 func TestClusterTxnExactlyOnceWithBrokerStopped(t *testing.T) {
-	c := New(t, 3, txnOpts)
+	for _, tv := range []int16{2, 1} {
+		t.Run(fmt.Sprintf("transaction.version=%d", tv), func(t *testing.T) {
+			exactlyOnceWithBrokerStopped(t, func(c *server.Config) { txnOpts(c); c.TransactionVersion = tv })
+		})
+	}
+}
+
+// exactlyOnceWithBrokerStopped is TestClusterTxnExactlyOnceWithBrokerStopped
+// on a cluster configured by opts: under transaction version 1 the
+// partition leaders verify with a coordinator on another broker, under 2
+// they add the partitions there.
+func exactlyOnceWithBrokerStopped(t *testing.T, opts Option) {
+	c := New(t, 3, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, topic := range []string{"eos-in", "eos-out"} {
