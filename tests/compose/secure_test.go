@@ -74,6 +74,7 @@ func TestSecureComposeCluster(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) { wrongPassword(ctx, t, sc) })
 	t.Run("plaintext client", func(t *testing.T) { plaintextRefused(ctx, t, sc) })
 	t.Run("user needs an ACL", func(t *testing.T) { aliceNeedsACL(ctx, t, sc, topic) })
+	t.Run("internal listeners", func(t *testing.T) { internalListeners(ctx, t, sc) })
 	t.Run("kcat", func(t *testing.T) { kcatSASLSSL(ctx, t, sc, topic) })
 }
 
@@ -337,5 +338,42 @@ func kcatSASLSSL(ctx context.Context, t *testing.T, sc *secureCluster, topic str
 	}
 	if !found {
 		t.Fatalf("kcat metadata does not list %s: %s", topic, out)
+	}
+}
+
+// internalListeners: on the compose network a client without a client
+// certificate is refused by INTERNAL (ssl.client.auth=required), and the
+// ADMIN listener is not there at all (it binds 127.0.0.1 in each broker).
+// The image is the client, with a client.properties trusting the CA.
+func internalListeners(ctx context.Context, t *testing.T, sc *secureCluster) {
+	dir := t.TempDir()
+	props := "security.protocol=SSL\nssl.truststore.location=/cfg/ca.pem\n"
+	ca, err := os.ReadFile(sc.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The image runs as uid 65532: the bind-mounted files must be readable.
+	for name, data := range map[string][]byte{"ca.pem": ca, "client.properties": []byte(props)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	health := func(broker string, extra ...string) (string, error) {
+		rctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
+		args := append([]string{"run", "--rm", "--network", sc.network, "-v", dir + ":/cfg:ro", image,
+			"health", "--brokers", broker, "--timeout", "10s"}, extra...)
+		return sc.run(rctx, "docker", args...)
+	}
+	out, err := health("broker-1:9092", "--command-config", "/cfg/client.properties")
+	if err == nil || !strings.Contains(out, "certificate required") {
+		t.Fatalf("INTERNAL and a TLS client without a certificate: %v, want the handshake refused with \"certificate required\":\n%s", err, out)
+	}
+	t.Logf("INTERNAL without a client certificate: %v: %s", err, strings.TrimSpace(out))
+	if out, err := health("broker-1:9090"); err == nil {
+		t.Fatalf("the ADMIN listener answered from the compose network:\n%s", out)
 	}
 }
