@@ -82,3 +82,29 @@ clean:
 .PHONY: chaos-docker
 chaos-docker: image
 	STROM_COMPOSE_IMAGE_BUILT=1 $(GO) test -count=1 -timeout 10m -v -run TestComposeChaos ./tests/compose/
+
+# secure-cluster: docker-compose.secure.yml as project strom-secure (README
+# "Secured cluster"): SASL_SSL on localhost:19093/29093/39093. Needs
+# STROM_CLUSTER_KEYS and STROM_ADMIN_PASSWORD in the environment (keep the
+# key: restarted brokers need the same one). secure-cluster-stop keeps the
+# volumes (data, certificates); secure-cluster-clean deletes them too; the
+# variables are not used by down, so placeholders stand in when unset.
+# secure-compose-test: the end-to-end test of the secured cluster.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+SECURE_COMPOSE = STROM_CLUSTER_KEYS=$${STROM_CLUSTER_KEYS:-unused} STROM_ADMIN_PASSWORD=$${STROM_ADMIN_PASSWORD:-unused} \
+	$(COMPOSE) -p strom-secure -f docker-compose.secure.yml
+.PHONY: secure-cluster secure-cluster-stop secure-cluster-clean secure-compose-test
+secure-cluster: image
+	@test -n "$$STROM_CLUSTER_KEYS" && test -n "$$STROM_ADMIN_PASSWORD" || { \
+	  echo 'set STROM_CLUSTER_KEYS and STROM_ADMIN_PASSWORD first, e.g.'; \
+	  echo '  export STROM_CLUSTER_KEYS=$$(head -c 32 /dev/urandom | base64) STROM_ADMIN_PASSWORD=$$(head -c 18 /dev/urandom | base64)'; exit 1; }
+	$(COMPOSE) -p strom-secure -f docker-compose.secure.yml up -d
+
+secure-cluster-stop:
+	$(SECURE_COMPOSE) down
+
+secure-cluster-clean:
+	$(SECURE_COMPOSE) down -v
+
+secure-compose-test: image
+	STROM_COMPOSE_IMAGE_BUILT=1 $(GO) test -count=1 -timeout 5m -v -run TestSecureComposeCluster ./tests/compose/
