@@ -1,6 +1,7 @@
 # Strom — see README.md. `make run` starts a broker with the defaults;
 # `make test` runs every test.
 
+SHELL   := bash
 GO       ?= go
 BIN      := bin/strom
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -8,9 +9,11 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 # Packages with concurrency run under the race detector.
 RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/membership/... ./internal/server/... ./internal/cluster/... \
-             ./internal/controller/... ./internal/reconciler/... ./internal/chaoscheck/... ./internal/testlog/... ./internal/netfault/...
+             ./internal/controller/... ./internal/reconciler/... ./internal/chaoscheck/... ./internal/testlog/... ./internal/netfault/... \
+             ./internal/acl/... ./internal/sasl/... ./internal/certs/...
 
-.PHONY: all build run cluster cluster-stop test vet fmt-check bench scale fuzz chaos clean
+
+.PHONY: all build run cluster cluster-stop test vet fmt-check pkgs-check bench scale fuzz chaos clean
 
 all: build
 
@@ -31,10 +34,20 @@ cluster-stop:
 
 # tests/ and tests/compose build and run the broker as a process (and an
 # image), which go test's cache cannot see, hence -count=1 there.
-test: fmt-check vet build
+test: fmt-check vet pkgs-check build
 	$(GO) test -race -timeout 30m $(RACE_PKGS)
-	$(GO) test -timeout 30m ./cmd/... ./internal/cli/... ./internal/ordinal/... ./deploy/...
-	$(GO) test -count=1 -timeout 30m ./tests/...
+	$(GO) test -timeout 30m $(PLAIN_PKGS)
+	$(GO) test -count=1 -timeout 30m $(PROC_PKGS)
+
+# Packages tested without the race detector, and the process tests.
+PLAIN_PKGS := ./cmd/... ./internal/cli/... ./internal/ordinal/... ./deploy/...
+PROC_PKGS  := ./tests/...
+
+# pkgs-check fails when a package is in none of the test lists above: its
+# tests would never run.
+pkgs-check:
+	@missing=$$(comm -23 <($(GO) list $(PKGS) | sort) <($(GO) list $(RACE_PKGS) $(PLAIN_PKGS) $(PROC_PKGS) | sort)); \
+	if [ -n "$$missing" ]; then echo "packages in no test list of the Makefile (add them to RACE_PKGS or PLAIN_PKGS):"; echo "$$missing"; exit 1; fi
 
 vet:
 	$(GO) vet $(PKGS)
