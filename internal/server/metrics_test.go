@@ -1,0 +1,172 @@
+package server
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// testBatch encodes a v2 batch of n one-byte records (offsets and CRC are
+// not needed by countBatchRecords).
+func testBatch(n int) []byte {
+	var recs []byte
+	for i := range n {
+		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte{'x'}}
+		r.Length = int32(len(r.AppendTo(nil)) - 1)
+		recs = r.AppendTo(recs)
+	}
+	b := kmsg.RecordBatch{Magic: 2, LastOffsetDelta: int32(n - 1), NumRecords: int32(n), Records: recs, ProducerID: -1}
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:12], uint32(len(raw)-12))
+	return raw
+}
+
+func TestCountBatchRecords(t *testing.T) {
+	three, two := testBatch(3), testBatch(2)
+	both := append(append([]byte{}, three...), two...)
+	negative := append([]byte{}, two...)
+	binary.BigEndian.PutUint32(negative[numRecordsAt:], 0xffffffff)
+	tooLong := append([]byte{}, two...)
+	binary.BigEndian.PutUint32(tooLong[batchLengthAt:], 1<<30)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want int64
+	}{
+		{"empty", nil, 0},
+		{"one batch", three, 3},
+		{"two batches", both, 5},
+		{"second batch cut", both[:len(both)-3], 3},
+		{"header only", both[:numRecordsAt+4], 0},
+		{"negative count", negative, 0},
+		{"length past the end", tooLong, 0},
+		{"garbage", []byte(strings.Repeat("\xff", 100)), 0},
+	} {
+		if got := countBatchRecords(tc.b); got != tc.want {
+			t.Errorf("%s: %d records, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// series gathers g into "name{label=value,...}" → value, labels in
+// registry order (sorted by name), histograms as their sample count.
+func series(t *testing.T, g prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, lp := range m.GetLabel() {
+				ls = append(ls, lp.GetName()+"="+lp.GetValue())
+			}
+			key := mf.GetName() + "{" + strings.Join(ls, ",") + "}"
+			switch {
+			case m.Counter != nil:
+				out[key] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[key] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				out[key] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+// TestMetricsPartitionLevel: with metrics.partition.level.enable the log
+// and group-lag series carry a partition label; a deleted topic's series
+// go away.
+func TestMetricsPartitionLevel(t *testing.T) {
+	s, addr := startTestServer(t, func(c *Config) { c.MetricsPartitionLevel = true })
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "pl", 2); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := range 10 {
+		r := &kgo.Record{Topic: "pl", Partition: 1, Value: []byte(fmt.Sprint(i))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := newAdmin(t, addr)
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: "pl", Partition: 1, At: 4, LeaderEpoch: -1})
+	if err := adm.CommitAllOffsets(ctx, "plg", offs); err != nil {
+		t.Fatal(err)
+	}
+	got := series(t, s.Metrics())
+	for key, want := range map[string]float64{
+		"kafka_log_log_logendoffset{partition=1,topic=pl}":                       10,
+		"kafka_log_log_logendoffset{partition=0,topic=pl}":                       0,
+		"kafka_log_log_numlogsegments{partition=1,topic=pl}":                     1,
+		"kafka_consumergroup_lag{consumergroup=plg,partition=1,topic=pl}":        6,
+		"kafka_consumergroup_lag_sum{consumergroup=plg,topic=pl}":                6,
+		"kafka_consumergroup_current_offset_sum{consumergroup=plg,topic=pl}":     4,
+		"kafka_server_brokertopicmetrics_messagesin_total{topic=pl}":             10,
+		"kafka_server_brokertopicmetrics_totalproducerequests_total{topic=pl}":   10,
+		"kafka_server_replicamanager_leadercount{}":                              2 + 4, // and __consumer_offsets
+		"kafka_server_replicamanager_underreplicatedpartitions{}":                0,
+		"kafka_network_requestmetrics_totaltimems{request=Produce}":              10,
+		"kafka_controller_kafkacontroller_globaltopiccount{}":                    2,
+		"kafka_server_raft_metrics_current_state{state=Leader}":                  1,
+		"kafka_server_kafkaserver_brokerstate{}":                                 brokerRunning,
+		"kafka_controller_kafkacontroller_activecontrollercount{}":               1,
+		"kafka_controller_kafkacontroller_offlinepartitionscount{}":              0,
+		"kafka_server_brokertopicmetrics_replicationbytesout_total{}":            0,
+		"kafka_controller_controllerstats_leaderelectionrateandtimems_count{}":   0,
+		"kafka_server_replicafetchermanager_maxlag{clientid=Replica}":            0,
+		"kafka_network_requestmetrics_requests_total{request=CreateTopics}":      1,
+		"kafka_server_broker_metadata_metrics_last_applied_record_offset{}" + "": got["kafka_server_raft_metrics_high_watermark{}"],
+	} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
+		}
+	}
+	if n := got["kafka_server_socket_server_metrics_connection_count{listener=PLAINTEXT}"]; n < 1 {
+		t.Errorf("connections %v, want at least 1", n)
+	}
+	if _, ok := got["kafka_log_log_size{topic=pl}"]; ok {
+		t.Error("per-topic log size exported with partition-level series on")
+	}
+
+	if _, err := adm.DeleteTopics(ctx, "pl"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "deleted topic's series gone", func() bool {
+		got := series(t, s.Metrics())
+		_, in := got["kafka_server_brokertopicmetrics_messagesin_total{topic=pl}"]
+		_, log := got["kafka_log_log_logendoffset{partition=1,topic=pl}"]
+		return !in && !log
+	})
+}
+
+// BenchmarkMetricsProduceHotPath is what metrics add to one Produce of one
+// partition: the request observation and the topic counters (run it beside
+// wire's BenchmarkRoundTrip or storage's BenchmarkAppend for scale).
+func BenchmarkMetricsProduceHotPath(b *testing.B) {
+	s, err := New(testConfig(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := s.metrics
+	batch := testBatch(10)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.produced("bench", batch)
+			m.observeRequest(0, 300*time.Microsecond)
+		}
+	})
+}
