@@ -2,7 +2,10 @@ package server
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +172,59 @@ func BenchmarkMetricsProduceHotPath(b *testing.B) {
 			m.observeRequest(0, 300*time.Microsecond)
 		}
 	})
+}
+
+// TestGrafanaDashboardSeriesExist: every series the dashboard in
+// deploy/grafana queries is exported by a broker that has served a
+// producer and a committed group.
+func TestGrafanaDashboardSeriesExist(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/grafana/strom.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	s, addr := startTestServer(t)
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "dash", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := newClient(t, addr).ProduceSync(ctx, &kgo.Record{Topic: "dash", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: "dash", Partition: 0, At: 0, LeaderEpoch: -1})
+	if err := newAdmin(t, addr).CommitAllOffsets(ctx, "dashg", offs); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := s.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, mf := range mfs {
+		have[mf.GetName()] = true
+	}
+	name := regexp.MustCompile(`kafka_[a-z_]+`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				n++
+				if !have[strings.TrimSuffix(m, "_bucket")] {
+					t.Errorf("panel %q queries %s, which the broker does not export", p.Title, m)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d series references found in the dashboard", n)
+	}
 }
