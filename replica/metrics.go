@@ -17,3 +17,9 @@ func (p *Partition) FollowerLag() (lag int64, ok bool) {
 	}
 	return max(0, p.leaderHW.Load()-p.log.LogEndOffset()), true
 }
+
+// ReplicationBytesIn is the number of record bytes this broker's followers
+// have fetched and appended from leaders since it started (Kafka's
+// ReplicationBytesInPerSec count). Whole fetched batches count, including
+// any part of a batch a follower already had.
+func (m *Manager) ReplicationBytesIn() int64 { return m.repl.bytesIn.Load() }

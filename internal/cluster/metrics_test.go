@@ -121,6 +121,7 @@ func TestClusterMetrics(t *testing.T) {
 	// Followers fetch, and catch up: lag back to 0, replication bytes out.
 	c.waitSum(t, "kafka_network_requestmetrics_totaltimems", request("Fetch"), ">= 1", atLeast(1))
 	c.waitSum(t, "kafka_server_brokertopicmetrics_replicationbytesout_total", nil, "> 0", atLeast(1))
+	c.waitSum(t, "kafka_server_brokertopicmetrics_replicationbytesin_total", nil, "> 0", atLeast(1))
 	c.waitSum(t, "kafka_server_replicafetchermanager_maxlag", nil, "= 0", equal(0))
 	c.waitSum(t, "kafka_log_log_size", topic, "> 3 copies of the values", atLeast(3*400))
 	if got := c.clusterSum(t, "kafka_controller_kafkacontroller_activecontrollercount", nil); got != 1 {

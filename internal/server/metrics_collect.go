@@ -19,6 +19,7 @@ var (
 	descBytesIn       = newDesc("kafka_server_brokertopicmetrics_bytesin_total", "Record bytes appended by producers, by topic (BrokerTopicMetrics BytesInPerSec).", "topic")
 	descBytesOut      = newDesc("kafka_server_brokertopicmetrics_bytesout_total", "Record bytes sent to consumers, by topic (BrokerTopicMetrics BytesOutPerSec).", "topic")
 	descProduceReqs   = newDesc("kafka_server_brokertopicmetrics_totalproducerequests_total", "Partition appends, by topic (BrokerTopicMetrics TotalProduceRequestsPerSec).", "topic")
+	descReplBytesIn   = newDesc("kafka_server_brokertopicmetrics_replicationbytesin_total", "Record bytes fetched from leaders by this broker's followers (BrokerTopicMetrics ReplicationBytesInPerSec).")
 	descFetchRequests = newDesc("kafka_server_brokertopicmetrics_totalfetchrequests_total", "Partitions fetched by consumers, by topic (BrokerTopicMetrics TotalFetchRequestsPerSec).", "topic")
 
 	descActiveController = newDesc("kafka_controller_kafkacontroller_activecontrollercount", "1 on the active controller (the Raft leader), else 0.")
@@ -233,6 +234,7 @@ func (c *metricsCollector) collectReplicas(ch chan<- prometheus.Metric) map[topi
 		ch <- prometheus.MustNewConstMetric(descLogSizeTopic, prometheus.GaugeValue, a.size, name)
 		ch <- prometheus.MustNewConstMetric(descLogSegmentsTopic, prometheus.GaugeValue, a.segs, name)
 	}
+	ch <- prometheus.MustNewConstMetric(descReplBytesIn, prometheus.CounterValue, float64(c.s.replicas.ReplicationBytesIn()))
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(len(parts)))
 	ch <- prometheus.MustNewConstMetric(descMaxLag, prometheus.GaugeValue, float64(maxLag), "Replica")
 	return hws
