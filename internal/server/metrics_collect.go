@@ -57,7 +57,14 @@ var (
 	descGroupLagSum    = newDesc("kafka_consumergroup_lag_sum", "Records between a group's committed offsets and the high watermarks, by group and topic, over partitions hosted by the group's coordinator (kafka_exporter).", "consumergroup", "topic")
 	descGroupOffsetSum = newDesc("kafka_consumergroup_current_offset_sum", "Sum of a group's committed offsets, by group and topic (kafka_exporter).", "consumergroup", "topic")
 	descGroupLag       = newDesc("kafka_consumergroup_lag", "Records between a group's committed offset and the high watermark of one partition (kafka_exporter).", "consumergroup", "topic", "partition")
-	descGroupMembers   = newDesc("kafka_consumergroup_members", "Members of a group, reported by its coordinator (kafka_exporter).", "consumergroup")
+	descNumGroups      = newDesc("kafka_coordinator_group_groupmetadatamanager_numgroups", "Consumer groups this broker coordinates (GroupMetadataManager NumGroups).")
+	descNumGroupsState = newDesc("kafka_coordinator_group_groupmetadatamanager_numgroupsbystate", "Consumer groups this broker coordinates, by state (GroupMetadataManager NumGroupsStable, NumGroupsEmpty, ... as one series per state).", "state")
+
+	descFetchSessions     = newDesc("kafka_server_fetchsessioncache_numincrementalfetchsessions", "Incremental fetch sessions cached (FetchSessionCache NumIncrementalFetchSessions).")
+	descFetchSessionParts = newDesc("kafka_server_fetchsessioncache_numincrementalfetchpartitionscached", "Partitions in cached fetch sessions (FetchSessionCache NumIncrementalFetchPartitionsCached).")
+	descFetchSessionEvict = newDesc("kafka_server_fetchsessioncache_incrementalfetchsessionevictions_total", "Fetch sessions evicted to make room (FetchSessionCache IncrementalFetchSessionEvictionsPerSec).")
+
+	descGroupMembers = newDesc("kafka_consumergroup_members", "Members of a group, reported by its coordinator (kafka_exporter).", "consumergroup")
 )
 
 // newDesc describes a series without constant labels.
@@ -93,6 +100,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descConnections, prometheus.GaugeValue, float64(w.NumConns()), c.s.cfg.Listeners[i].Name)
 	}
 	c.collectRaft(ch, st)
+	c.collectFetchSessions(ch)
 }
 
 // collectTopics emits the BrokerTopicMetrics counters of existing topics
@@ -245,7 +253,16 @@ func (c *metricsCollector) collectReplicas(ch chan<- prometheus.Metric) map[topi
 // by one broker, so sums over brokers count it once. A committed partition
 // hosted elsewhere is left out (its high watermark is not known here).
 func (c *metricsCollector) collectGroups(ch chan<- prometheus.Metric, hws map[topicPart]int64) {
-	for _, g := range c.s.groups.Committed() {
+	groups := c.s.groups.Committed()
+	byState := map[string]float64{"Empty": 0, "PreparingRebalance": 0, "CompletingRebalance": 0, "Stable": 0}
+	for _, g := range groups {
+		byState[g.State]++
+	}
+	ch <- prometheus.MustNewConstMetric(descNumGroups, prometheus.GaugeValue, float64(len(groups)))
+	for state, n := range byState {
+		ch <- prometheus.MustNewConstMetric(descNumGroupsState, prometheus.GaugeValue, n, state)
+	}
+	for _, g := range groups {
 		ch <- prometheus.MustNewConstMetric(descGroupMembers, prometheus.GaugeValue, float64(g.Members), g.Group)
 		for topic, offs := range g.Offsets {
 			var lagSum, offSum float64
@@ -291,4 +308,15 @@ func (c *metricsCollector) collectRaft(ch chan<- prometheus.Metric, st *raftmeta
 		}
 		ch <- prometheus.MustNewConstMetric(descRaftState, prometheus.GaugeValue, v, s)
 	}
+}
+
+// collectFetchSessions emits the incremental fetch session cache's size.
+func (c *metricsCollector) collectFetchSessions(ch chan<- prometheus.Metric) {
+	fc := c.s.sessions
+	fc.mu.Lock()
+	sessions, parts, evictions := len(fc.sessions), fc.numPartitions, fc.evictions
+	fc.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(descFetchSessions, prometheus.GaugeValue, float64(sessions))
+	ch <- prometheus.MustNewConstMetric(descFetchSessionParts, prometheus.GaugeValue, float64(parts))
+	ch <- prometheus.MustNewConstMetric(descFetchSessionEvict, prometheus.CounterValue, float64(evictions))
 }
