@@ -147,12 +147,16 @@ func (m *brokerMetrics) topic(name string) *topicCounters {
 	return tc.(*topicCounters)
 }
 
-// produced counts one partition's appended records: Kafka's MessagesInPerSec
-// (records, from the batch headers), BytesInPerSec and
-// TotalProduceRequestsPerSec of the topic.
-func (m *brokerMetrics) produced(topic string, records []byte) {
+// produced counts one partition's append: Kafka's
+// TotalProduceRequestsPerSec of the topic and, unless it was an idempotent
+// retry answered as a duplicate (nothing appended), MessagesInPerSec
+// (records, from the batch headers) and BytesInPerSec.
+func (m *brokerMetrics) produced(topic string, records []byte, duplicate bool) {
 	tc := m.topic(topic)
 	tc.produceRequests.Add(1)
+	if duplicate {
+		return
+	}
 	tc.bytesIn.Add(uint64(len(records)))
 	tc.messagesIn.Add(uint64(countBatchRecords(records)))
 }

@@ -149,7 +149,7 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 	}
 	res, wait, err := part.ProduceAsync(rp.Records, r.Acks)
 	if err == nil {
-		s.metrics.produced(topic, rp.Records) // metrics.go
+		s.metrics.produced(topic, rp.Records, res.Duplicate) // metrics.go
 		pp.BaseOffset = res.BaseOffset
 		pp.LogStartOffset = res.LogStartOffset
 	}
