@@ -130,3 +130,22 @@ func scrape(t *testing.T, addr string) string {
 	}
 	return string(b)
 }
+
+// TestMetricsPartitionLevelSetting: metrics.partition.level.enable is off by
+// default and set by properties, environment and flag alike.
+func TestMetricsPartitionLevelSetting(t *testing.T) {
+	cfg, _, _ := load(t, nil, env{})
+	if cfg.MetricsPartitionLevel {
+		t.Fatal("per-partition metrics on by default")
+	}
+	path := writeProps(t, "metrics.partition.level.enable=true\n")
+	if cfg, _, _ := load(t, []string{"--config", path}, env{}); !cfg.MetricsPartitionLevel {
+		t.Error("properties key not applied")
+	}
+	if cfg, _, _ := load(t, nil, env{"STROM_METRICS_PARTITION_LEVEL_ENABLE": "true"}); !cfg.MetricsPartitionLevel {
+		t.Error("environment variable not applied")
+	}
+	if cfg, _, _ := load(t, []string{"--metrics-partition-level-enable=true"}, env{}); !cfg.MetricsPartitionLevel {
+		t.Error("flag not applied")
+	}
+}
