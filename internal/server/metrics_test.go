@@ -239,3 +239,46 @@ func TestGrafanaDashboardSeriesExist(t *testing.T) {
 		t.Errorf("only %d series references found in the dashboard", n)
 	}
 }
+
+// TestMetricsGatherDuringStartAndClose: cmd/strom serves /metrics before
+// Start and while Close runs; gathering then must be safe (run with -race)
+// and report the broker state.
+func TestMetricsGatherDuringStartAndClose(t *testing.T) {
+	s, err := New(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.Metrics().Gather(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	ctx := testCtx(t, 30*time.Second)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := series(t, s.Metrics())["kafka_server_kafkaserver_brokerstate{}"]; got != brokerRunning {
+		t.Errorf("broker state %v while running", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := series(t, s.Metrics())["kafka_server_kafkaserver_brokerstate{}"]; got != brokerShuttingDown {
+		t.Errorf("broker state %v after Close", got)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+}
