@@ -185,23 +185,10 @@ func BenchmarkMetricsProduceHotPath(b *testing.B) {
 	})
 }
 
-// TestGrafanaDashboardSeriesExist: every series the dashboard in
-// deploy/grafana queries is exported by a broker that has served a
-// producer and a committed group.
-func TestGrafanaDashboardSeriesExist(t *testing.T) {
-	raw, err := os.ReadFile("../../deploy/grafana/strom.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dash struct {
-		Panels []struct {
-			Title   string
-			Targets []struct{ Expr string }
-		}
-	}
-	if err := json.Unmarshal(raw, &dash); err != nil {
-		t.Fatalf("dashboard JSON: %v", err)
-	}
+// exportedSeries starts a broker, has it serve a producer and a committed
+// group, and returns the names of every series it then exports.
+func exportedSeries(t *testing.T) map[string]bool {
+	t.Helper()
 	s, addr := startTestServer(t)
 	ctx := testCtx(t, 30*time.Second)
 	if _, err := kadmCreate(ctx, t, addr, "dash", 1); err != nil {
@@ -223,20 +210,75 @@ func TestGrafanaDashboardSeriesExist(t *testing.T) {
 	for _, mf := range mfs {
 		have[mf.GetName()] = true
 	}
-	name := regexp.MustCompile(`kafka_[a-z_]+`)
+	return have
+}
+
+// seriesName matches the names of Strom's series in a PromQL expression.
+var seriesName = regexp.MustCompile(`kafka_[a-z_]+`)
+
+// checkExprs reports every series an expression of what names that have
+// lacks (a histogram's _bucket series by the histogram's name), and
+// returns how many references it checked.
+func checkExprs(t *testing.T, have map[string]bool, what, expr string) int {
+	t.Helper()
+	n := 0
+	for _, m := range seriesName.FindAllString(expr, -1) {
+		n++
+		if !have[strings.TrimSuffix(m, "_bucket")] {
+			t.Errorf("%s queries %s, which the broker does not export", what, m)
+		}
+	}
+	return n
+}
+
+// TestGrafanaDashboardSeriesExist: every series the dashboard in
+// deploy/grafana queries is exported.
+func TestGrafanaDashboardSeriesExist(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/grafana/strom.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	have := exportedSeries(t)
 	n := 0
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
-			for _, m := range name.FindAllString(tg.Expr, -1) {
-				n++
-				if !have[strings.TrimSuffix(m, "_bucket")] {
-					t.Errorf("panel %q queries %s, which the broker does not export", p.Title, m)
-				}
-			}
+			n += checkExprs(t, have, "panel "+p.Title, tg.Expr)
 		}
 	}
 	if n < 20 {
 		t.Errorf("only %d series references found in the dashboard", n)
+	}
+}
+
+// TestAlertRulesSeriesExist: every series the alerting rules in
+// deploy/prometheus name is exported (the file is read line by line: each
+// rule's expression is on its "expr:" line).
+func TestAlertRulesSeriesExist(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/prometheus/strom-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := exportedSeries(t)
+	rules := 0
+	for i, line := range strings.Split(string(raw), "\n") {
+		if expr, ok := strings.CutPrefix(strings.TrimSpace(line), "expr:"); ok {
+			rules++
+			if checkExprs(t, have, fmt.Sprintf("line %d", i+1), expr) == 0 {
+				t.Errorf("line %d: an expression without a Strom series", i+1)
+			}
+		}
+	}
+	if rules < 5 {
+		t.Errorf("only %d rules found", rules)
 	}
 }
 
