@@ -124,12 +124,8 @@ func TestClusterMetrics(t *testing.T) {
 	c.waitSum(t, "kafka_server_brokertopicmetrics_replicationbytesin_total", nil, "> 0", atLeast(1))
 	c.waitSum(t, "kafka_server_replicafetchermanager_maxlag", nil, "= 0", equal(0))
 	c.waitSum(t, "kafka_log_log_size", topic, "> 3 copies of the values", atLeast(3*400))
-	if got := c.clusterSum(t, "kafka_controller_kafkacontroller_activecontrollercount", nil); got != 1 {
-		t.Errorf("active controllers = %v, want 1", got)
-	}
-	if got := c.clusterSum(t, "kafka_server_raft_metrics_current_state", map[string]string{"state": "Leader"}); got != 1 {
-		t.Errorf("raft leaders = %v, want 1", got)
-	}
+	c.waitSum(t, "kafka_controller_kafkacontroller_activecontrollercount", nil, "= 1", equal(1))
+	c.waitSum(t, "kafka_server_raft_metrics_current_state", map[string]string{"state": "Leader"}, "= 1", equal(1))
 	if got := c.clusterSum(t, "kafka_server_socket_server_metrics_connection_count", map[string]string{"listener": "PLAINTEXT"}); got < 1 {
 		t.Errorf("connections = %v", got)
 	}

@@ -130,9 +130,9 @@ func (c *metricsCollector) collectTopics(ch chan<- prometheus.Metric, st *raftme
 // only on the active controller (0 elsewhere), so that sums over brokers
 // count each partition once, as with Kafka.
 func (c *metricsCollector) collectController(ch chan<- prometheus.Metric, st *raftmeta.State) {
-	var active, offline, parts, imbalance, live, fenced float64
+	var active, topics, offline, parts, imbalance, live, fenced float64
 	if c.s.meta.IsController() {
-		active = 1
+		active, topics = 1, float64(len(st.Topics))
 		for _, t := range st.Topics {
 			for _, p := range t.Partitions {
 				parts++
@@ -151,10 +151,6 @@ func (c *metricsCollector) collectController(ch chan<- prometheus.Metric, st *ra
 				live++
 			}
 		}
-	}
-	topics := 0.0
-	if active == 1 {
-		topics = float64(len(st.Topics))
 	}
 	for _, x := range []struct {
 		d *prometheus.Desc
