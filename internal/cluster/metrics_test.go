@@ -132,6 +132,7 @@ func TestClusterMetrics(t *testing.T) {
 
 	checkGroupLag(t, c, adm)
 	checkBrokerDown(t, c)
+	checkBrokerCutOff(t, c)
 }
 
 // checkGroupLag commits offset 0 for every partition (lag = all 100
@@ -189,4 +190,21 @@ func checkBrokerDown(t *testing.T, c *Cluster) {
 	c.waitSum(t, "kafka_server_replicamanager_isrexpands_total", nil, "> 0", atLeast(1))
 	c.waitSum(t, "kafka_controller_kafkacontroller_activecontrollercount", nil, "= 1", equal(1))
 	c.waitSum(t, "kafka_server_replicafetchermanager_maxlag", nil, "= 0", equal(0))
+}
+
+// checkBrokerCutOff black-holes broker 2 (a crash as its peers see it: no
+// goodbye, found dead by gossip): the other two report under-replicated
+// partitions until the network heals and it catches up.
+func checkBrokerCutOff(t *testing.T, c *Cluster) {
+	t.Helper()
+	survivors := func(name string) float64 {
+		return metricSum(t, c.Broker(1).Srv.Metrics(), name, nil) + metricSum(t, c.Broker(3).Srv.Metrics(), name, nil)
+	}
+	c.Isolate(2)
+	c.WaitFor("under-replicated partitions on the brokers still connected", 30*time.Second, func() bool {
+		return survivors("kafka_server_replicamanager_underreplicatedpartitions") > 0
+	})
+	c.Heal()
+	c.waitSum(t, "kafka_server_replicamanager_underreplicatedpartitions", nil, "= 0 once healed", equal(0))
+	c.waitSum(t, "kafka_controller_kafkacontroller_activecontrollercount", nil, "= 1", equal(1))
 }
