@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/raftmeta"
@@ -63,6 +64,8 @@ type brokerMetrics struct {
 	requests [maxMetricsKey + 1]prometheus.Counter
 	latency  [maxMetricsKey + 1]prometheus.Observer
 
+	errors *prometheus.CounterVec // request, error: Produce and Fetch partition errors
+
 	replicationBytesOut prometheus.Counter
 	isrShrinks          prometheus.Counter
 	isrExpands          prometheus.Counter
@@ -95,6 +98,11 @@ func newBrokerMetrics(s *Server) *brokerMetrics {
 			m.latency[key] = latency.WithLabelValues(name)
 		}
 	}
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_network_requestmetrics_errors_total",
+		Help: "Partition errors answered to Produce and Fetch, by API and Kafka error name (Kafka RequestMetrics ErrorsPerSec, without error=NONE).",
+	}, []string{"request", "error"})
+	m.reg.MustRegister(m.errors)
 	counter := func(name, help string) prometheus.Counter {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 		m.reg.MustRegister(c)
@@ -192,6 +200,7 @@ func countBatchRecords(b []byte) int64 {
 // Kafka splits them. Spliced file ranges count at their length.
 func (m *brokerMetrics) fetched(req *wire.Request, r *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 	follower := r.ReplicaID >= 0 || (r.Version >= 15 && r.ReplicaState.ID >= 0)
+	m.requestError(r.Key(), resp.ErrorCode)
 	var repl int64
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
@@ -202,9 +211,11 @@ func (m *brokerMetrics) fetched(req *wire.Request, r *kmsg.FetchRequest, resp *k
 		}
 		var n int64
 		for j := range t.Partitions {
-			if b := t.Partitions[j].RecordBatches; len(b) > 0 {
+			fp := &t.Partitions[j]
+			if b := fp.RecordBatches; len(b) > 0 {
 				n += req.SplicedLen(b)
 			}
+			m.requestError(r.Key(), fp.ErrorCode)
 		}
 		if follower {
 			repl += n
@@ -226,6 +237,20 @@ func anyAnswered(ps []kmsg.FetchResponseTopicPartition) bool {
 		}
 	}
 	return false
+}
+
+// requestError counts one partition error of a Produce or Fetch answer.
+// Errors are rare next to successes, so the labelled child is looked up
+// here rather than cached.
+func (m *brokerMetrics) requestError(key int16, code int16) {
+	if code == 0 {
+		return
+	}
+	name := "UNKNOWN"
+	if e := kerr.TypedErrorForCode(code); e != nil {
+		name = e.Message
+	}
+	m.errors.WithLabelValues(kmsg.NameForKey(key), name).Inc()
 }
 
 // isrChanged counts a committed ISR change of a partition led here.

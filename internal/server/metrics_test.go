@@ -155,6 +155,8 @@ func TestMetricsPartitionLevel(t *testing.T) {
 		t.Error("per-topic log size exported with partition-level series on")
 	}
 
+	checkRequestErrors(t, s, addr)
+
 	if _, err := adm.DeleteTopics(ctx, "pl"); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +166,44 @@ func TestMetricsPartitionLevel(t *testing.T) {
 		_, log := got["kafka_log_log_logendoffset{partition=1,topic=pl}"]
 		return !in && !log
 	})
+}
+
+// checkRequestErrors sends a Produce and a Fetch for a partition topic pl
+// does not have and checks both errors are counted.
+func checkRequestErrors(t *testing.T, s *Server, addr string) {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	c := dialRaw(t, addr)
+	prod := kmsg.NewPtrProduceRequest()
+	prod.Version, prod.Acks, prod.TimeoutMillis = 9, 1, 5000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = "pl"
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Partition, pp.Records = 7, testBatch(1)
+	pt.Partitions = append(pt.Partitions, pp)
+	prod.Topics = append(prod.Topics, pt)
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.Version, fetch.ReplicaID, fetch.MaxBytes = 12, -1, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "pl"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.Partition, fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = 7, 1<<20, -1
+	ft.Partitions = append(ft.Partitions, fp)
+	fetch.Topics = append(fetch.Topics, ft)
+	for _, req := range []kmsg.Request{prod, fetch} {
+		if _, err := c.Request(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := series(t, s.Metrics())
+	for _, key := range []string{
+		"kafka_network_requestmetrics_errors_total{error=UNKNOWN_TOPIC_OR_PARTITION,request=Produce}",
+		"kafka_network_requestmetrics_errors_total{error=UNKNOWN_TOPIC_OR_PARTITION,request=Fetch}",
+	} {
+		if got[key] < 1 {
+			t.Errorf("%s = %v, want at least 1", key, got[key])
+		}
+	}
 }
 
 // BenchmarkMetricsProduceHotPath is what metrics add to one Produce of one

@@ -186,6 +186,7 @@ func (s *Server) awaitAcks(ctx context.Context, r *kmsg.ProduceRequest, resp *km
 // setProduceError records err on one partition of a produce response.
 func (s *Server) setProduceError(r *kmsg.ProduceRequest, topic string, pp *kmsg.ProduceResponseTopicPartition, err error) {
 	pp.ErrorCode = errorCode(err)
+	s.metrics.requestError(r.Key(), pp.ErrorCode) // metrics.go
 	if r.Version >= 8 {
 		pp.ErrorMessage = errorMessage(err)
 	}
