@@ -172,29 +172,7 @@ func TestMetricsPartitionLevel(t *testing.T) {
 // does not have and checks both errors are counted.
 func checkRequestErrors(t *testing.T, s *Server, addr string) {
 	t.Helper()
-	ctx := testCtx(t, 10*time.Second)
-	c := dialRaw(t, addr)
-	prod := kmsg.NewPtrProduceRequest()
-	prod.Version, prod.Acks, prod.TimeoutMillis = 9, 1, 5000
-	pt := kmsg.NewProduceRequestTopic()
-	pt.Topic = "pl"
-	pp := kmsg.NewProduceRequestTopicPartition()
-	pp.Partition, pp.Records = 7, testBatch(1)
-	pt.Partitions = append(pt.Partitions, pp)
-	prod.Topics = append(prod.Topics, pt)
-	fetch := kmsg.NewPtrFetchRequest()
-	fetch.Version, fetch.ReplicaID, fetch.MaxBytes = 12, -1, 1<<20
-	ft := kmsg.NewFetchRequestTopic()
-	ft.Topic = "pl"
-	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.Partition, fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = 7, 1<<20, -1
-	ft.Partitions = append(ft.Partitions, fp)
-	fetch.Topics = append(fetch.Topics, ft)
-	for _, req := range []kmsg.Request{prod, fetch} {
-		if _, err := c.Request(ctx, req); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendToMissingPartition(t, addr, "pl")
 	got := series(t, s.Metrics())
 	for _, key := range []string{
 		"kafka_network_requestmetrics_errors_total{error=UNKNOWN_TOPIC_OR_PARTITION,request=Produce}",
@@ -202,6 +180,35 @@ func checkRequestErrors(t *testing.T, s *Server, addr string) {
 	} {
 		if got[key] < 1 {
 			t.Errorf("%s = %v, want at least 1", key, got[key])
+		}
+	}
+}
+
+// sendToMissingPartition sends a Produce and a Fetch for partition 7 of
+// topic, which it does not have.
+func sendToMissingPartition(t *testing.T, addr, topic string) {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	c := dialRaw(t, addr)
+	prod := kmsg.NewPtrProduceRequest()
+	prod.Version, prod.Acks, prod.TimeoutMillis = 9, 1, 5000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = topic
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Partition, pp.Records = 7, testBatch(1)
+	pt.Partitions = append(pt.Partitions, pp)
+	prod.Topics = append(prod.Topics, pt)
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.Version, fetch.ReplicaID, fetch.MaxBytes = 12, -1, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = topic
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.Partition, fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = 7, 1<<20, -1
+	ft.Partitions = append(ft.Partitions, fp)
+	fetch.Topics = append(fetch.Topics, ft)
+	for _, req := range []kmsg.Request{prod, fetch} {
+		if _, err := c.Request(ctx, req); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -242,6 +249,7 @@ func exportedSeries(t *testing.T) map[string]bool {
 	if err := newAdmin(t, addr).CommitAllOffsets(ctx, "dashg", offs); err != nil {
 		t.Fatal(err)
 	}
+	sendToMissingPartition(t, addr, "dash") // for the error counters
 	mfs, err := s.Metrics().Gather()
 	if err != nil {
 		t.Fatal(err)
