@@ -248,6 +248,11 @@ var coreSettings = []setting{
 		c.HTTPAddr = strings.TrimSpace(v)
 		return nil
 	}},
+	{"metrics-partition-level-enable", []string{"metrics.partition.level.enable"}, "also export per-partition metrics series (log size and offsets, follower and group lag); off keeps series per topic", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.MetricsPartitionLevel = b
+		return err
+	}},
 	{"pprof-addr", []string{"pprof.addr"}, "serve the Go profiler /debug/pprof on this host:port, apart from metrics (off when empty; keep it on loopback)", func(c *server.Config, v string) error {
 		c.PprofAddr = strings.TrimSpace(v)
 		return nil

@@ -165,6 +165,11 @@ type Config struct {
 
 	// HTTPAddr, when set, serves Prometheus metrics (cmd/strom).
 	HTTPAddr string
+	// MetricsPartitionLevel is Strom's metrics.partition.level.enable: also
+	// export per-partition series (log size, segments and offsets,
+	// follower lag, group lag). Off, series stop at the topic, so that the
+	// number of series stays bounded with thousands of partitions.
+	MetricsPartitionLevel bool
 	// PprofAddr, when set, serves /debug/pprof on an address of its own
 	// (cmd/strom): profiles are for whoever debugs the broker, not for
 	// everyone who may scrape its metrics.

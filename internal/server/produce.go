@@ -149,6 +149,7 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 	}
 	res, wait, err := part.ProduceAsync(rp.Records, r.Acks)
 	if err == nil {
+		s.metrics.produced(topic, rp.Records, res.Duplicate) // metrics.go
 		pp.BaseOffset = res.BaseOffset
 		pp.LogStartOffset = res.LogStartOffset
 	}
@@ -185,6 +186,7 @@ func (s *Server) awaitAcks(ctx context.Context, r *kmsg.ProduceRequest, resp *km
 // setProduceError records err on one partition of a produce response.
 func (s *Server) setProduceError(r *kmsg.ProduceRequest, topic string, pp *kmsg.ProduceResponseTopicPartition, err error) {
 	pp.ErrorCode = errorCode(err)
+	s.metrics.requestError(r.Key(), pp.ErrorCode) // metrics.go
 	if r.Version >= 8 {
 		pp.ErrorMessage = errorMessage(err)
 	}

@@ -44,6 +44,7 @@ type Server struct {
 	rec *reconciler.Reconciler // local replicas follow the applied metadata
 
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
+	metrics  *brokerMetrics     // Prometheus series (metrics.go)
 	authz    *authorizer        // nil when authorization is off (authorize.go)
 
 	tls map[string]*tlsSource // certificates of SSL and SASL_SSL listeners, by listener name
@@ -81,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	s.metrics = newBrokerMetrics(s)
 	var err error
 	if s.saslAuth, err = s.buildAuthenticators(); err != nil {
 		cancel()
@@ -132,6 +134,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.serve()
+	s.metrics.setState(brokerRunning)
 	return nil
 }
 
@@ -264,6 +267,7 @@ func (s *Server) serve() {
 			Logger:              s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
 			TLS:                 tlsCfg,
 			PrincipalFromCert:   certPrincipal,
+			Observe:             s.metrics.observeRequest,
 		})
 		s.wires = append(s.wires, ws)
 		s.wg.Add(1)
@@ -376,6 +380,7 @@ func (s *Server) ChangeISR(ctx context.Context, topic string, partition int32, l
 		Topic: topic, Partition: partition, Leader: p.Leader, ISR: newISR, PartitionEpoch: p.PartitionEpoch,
 	})
 	if err == nil {
+		s.metrics.isrChanged(p.ISR, newISR)
 		s.logger.Info("ISR changed", "topic", topic, "partition", partition, "from", p.ISR, "to", newISR)
 	}
 	return err
@@ -394,6 +399,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
+	s.metrics.setState(brokerShuttingDown)
 	s.cancel()
 	var errs []error
 	for _, w := range s.wires {
