@@ -30,6 +30,9 @@ func (l *Log) EnforceRetention(now time.Time, highWatermark int64) error {
 		return ErrClosed
 	}
 	cfg := l.config()
+	if cfg.KeepForever {
+		return nil // cleanup.policy=compact: only the cleaner removes records
+	}
 	n := 0 // number of oldest segments to delete
 	if cfg.RetentionMs >= 0 {
 		limit := now.Add(-cfg.RetentionMs).UnixMilli()
