@@ -169,10 +169,10 @@ func (c *cleanPass) clean(l *Log, p *cleanPlan) error {
 
 // setFirstDirty moves and checkpoints the first dirty offset.
 func (l *Log) setFirstDirty(off int64) error {
-	l.cleaner.firstDirty.Store(off)
 	if err := writeStartCheckpoint(filepath.Join(l.dir, cleanerCheckpoint), off); err != nil {
 		return fmt.Errorf("cleaner checkpoint: %w", err)
 	}
+	l.cleaner.firstDirty.Store(off)
 	return nil
 }
 
