@@ -111,6 +111,9 @@ func (l *Log) plan(now time.Time, upTo int64, force bool) (*cleanPlan, error) {
 	return p, nil
 }
 
+// Compacted reports whether the log's cleanup.policy includes compact.
+func (l *Log) Compacted() bool { return l.config().Compact }
+
 // cleanPass holds one cleaner goroutine's tools.
 type cleanPass struct {
 	omap     *offsetMap

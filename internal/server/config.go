@@ -53,6 +53,9 @@ type Config struct {
 	MessageMaxBytes        int32 // message.max.bytes
 	SocketRequestMaxBytes  int32 // socket.request.max.bytes
 	RetentionCheckInterval time.Duration
+	// Cleaner is the log cleaner's settings (log.cleaner.*; the per-topic
+	// defaults such as log.cleaner.min.cleanable.ratio are in Log).
+	Cleaner storage.CleanerConfig
 
 	// FetchMaxBytes is fetch.max.bytes: the most record bytes one Fetch
 	// response carries (a request's MaxBytes is capped at it; KIP-74's
@@ -205,6 +208,7 @@ func DefaultConfig() Config {
 		MessageMaxBytes:               lc.MaxMessageBytes,
 		SocketRequestMaxBytes:         100 * 1024 * 1024,
 		RetentionCheckInterval:        5 * time.Minute,
+		Cleaner:                       storage.DefaultCleanerConfig(),
 		FetchMaxBytes:                 55 << 20,
 		FetchSessionCacheSlots:        1000,
 		MaxConnections:                math.MaxInt32,
