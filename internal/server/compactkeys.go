@@ -60,7 +60,7 @@ func checkBatchKeys(body []byte, codec int16, n int32) error {
 		}
 		head, _ := br.Peek(int(min(l, 32)))
 		p, keyLen := 1, int64(0) // after attributes
-		for range 3 { // timestampDelta, offsetDelta, keyLength
+		for range 3 {            // timestampDelta, offsetDelta, keyLength
 			v, k := binary.Varint(head[min(p, len(head)):])
 			if k <= 0 {
 				return fmt.Errorf("record %d: bad varint", i)
