@@ -87,7 +87,7 @@ func (l *Log) installCleaned(i int, o *cleanedSeg) error {
 	l.segs = append(segs, l.segs[i+len(o.inputs):]...)
 	l.size += ns.size - old
 	l.hint.Store(nil)
-	l.logger.Info("cleaned segments", "segment", ns.prefix, "inputs", len(o.inputs), "bytesBefore", old, "bytesAfter", ns.size)
+	l.logger.Debug("cleaned segments", "segment", ns.prefix, "inputs", len(o.inputs), "bytesBefore", old, "bytesAfter", ns.size)
 	return nil
 }
 

@@ -57,5 +57,13 @@ var cleanerSettings = []setting{
 		c.Cleaner.IOMaxBytesPerSecond = f
 		return err
 	}},
+	{"offsets-topic-segment-bytes", []string{"offsets.topic.segment.bytes"}, "segment size of __consumer_offsets when it is created", func(c *server.Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("%q: want an integer >= 1024", v)
+		}
+		c.OffsetsTopicSegmentBytes = n
+		return nil
+	}},
 	{"log-cleaner-backoff-ms", []string{"log.cleaner.backoff.ms"}, "how long an idle cleaner sleeps", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Cleaner.Backoff })},
 }

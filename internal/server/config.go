@@ -88,7 +88,11 @@ type Config struct {
 	// the rest are answered LEADER_NOT_AVAILABLE and created on a retry.
 	AutoCreateTopicsMaxPerRequest int
 
-	OffsetsTopicPartitions        int32
+	OffsetsTopicPartitions int32
+	// OffsetsTopicSegmentBytes is offsets.topic.segment.bytes: the segment
+	// size __consumer_offsets is created with (its active segment is never
+	// compacted, so this bounds what a busy group's commits cost on disk).
+	OffsetsTopicSegmentBytes      int64
 	OffsetsTopicReplicationFactor int16
 	GroupInitialRebalanceDelay    time.Duration
 	GroupMinSessionTimeout        time.Duration
@@ -218,6 +222,7 @@ func DefaultConfig() Config {
 		AutoCreateTopicsMaxPerRequest: 100,
 		GroupMaxSize:                  math.MaxInt32,
 		OffsetsTopicPartitions:        50,
+		OffsetsTopicSegmentBytes:      100 << 20,
 		OffsetsTopicReplicationFactor: 3,
 		GroupInitialRebalanceDelay:    3 * time.Second,
 		GroupMinSessionTimeout:        6 * time.Second,
