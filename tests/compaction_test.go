@@ -150,4 +150,3 @@ func checkLatest(t *testing.T, who string, got, want map[string]string) {
 		}
 	}
 }
-
