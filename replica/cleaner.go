@@ -36,14 +36,20 @@ func (m *Manager) cleanTargets() []storage.CleanTarget {
 }
 
 // CleanNow compacts the hosted replica topic/index up to upTo (capped at
-// its high watermark and its active segment) and returns when done,
-// whatever its dirty ratio and compaction lags. For tests and tools.
+// its high watermark) and returns when done, whatever its dirty ratio and
+// compaction lags. The active segment is rolled first if it holds offsets
+// below that bound, so replicas given the same bound clean the same range.
+// For tests and tools.
 func (m *Manager) CleanNow(topic string, index int32, upTo int64) error {
 	p := m.Get(topic, index)
 	if p == nil {
 		return fmt.Errorf("%w: %s", ErrNotHosted, DirName(topic, index))
 	}
-	return m.cleaner.CleanNow(p.log, min(upTo, p.hw.Load()))
+	upTo = min(upTo, p.hw.Load())
+	if err := p.log.RollFor(upTo); err != nil {
+		return err
+	}
+	return m.cleaner.CleanNow(p.log, upTo)
 }
 
 // Compacted reports whether the replica's topic is compacted

@@ -229,3 +229,19 @@ func (t *throttle) wait(n int, stop <-chan struct{}) error {
 		return nil
 	}
 }
+
+// RollFor starts a new active segment when the current one holds offsets
+// below upTo, so that CleanNow can reach upTo (the active segment is never
+// cleaned). For tests and tools, like CleanNow.
+func (l *Log) RollFor(upTo int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.checkWritable(); err != nil {
+		return err
+	}
+	s := l.active()
+	if s.size == 0 || s.base >= upTo {
+		return nil
+	}
+	return l.roll(s.next, l.config(), l.now())
+}

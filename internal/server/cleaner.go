@@ -78,3 +78,11 @@ func (s *Server) compactOffsetsTopic(ctx context.Context, t *raftmeta.Topic) err
 	}
 	return nil
 }
+
+// CleanLocal compacts this broker's replica of topic/partition below upTo
+// (and its high watermark) now, whatever its dirty ratio (replica.Manager's
+// CleanNow). For tests and tools: replicas cleaned to the same bound hold
+// the same batches (LocalChecksum).
+func (s *Server) CleanLocal(topic string, partition int32, upTo int64) error {
+	return s.replicas.CleanNow(topic, partition, upTo)
+}
