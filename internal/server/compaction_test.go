@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,9 +171,9 @@ func TestConsumerOffsetsBounded(t *testing.T) {
 	}
 	const commits = 3000
 	for i := 0; i < commits; i++ {
-		os := kadm.Offsets{}
-		os.Add(kadm.Offset{Topic: "in", Partition: 0, At: int64(i)})
-		r, err := adm.CommitOffsets(ctx, "g", os)
+		offs := kadm.Offsets{}
+		offs.Add(kadm.Offset{Topic: "in", Partition: 0, At: int64(i)})
+		r, err := adm.CommitOffsets(ctx, "g", offs)
 		if err == nil {
 			err = r.Error()
 		}
@@ -197,4 +200,66 @@ func TestConsumerOffsetsBounded(t *testing.T) {
 	if o, _ := fo.Lookup("in", 0); o.At != commits-1 {
 		t.Fatalf("committed offset after cleaning %d, want %d", o.At, commits-1)
 	}
+}
+
+// TestConsumerOffsetsMillionCommits is the measurement, run by hand
+// (STROM_OFFSETS_COMMITS=1000000 go test ./internal/server -run
+// TestConsumerOffsetsMillionCommits -v): that many commits to one group
+// from 8 committers, with Kafka's offsets.topic.segment.bytes (100 MiB);
+// the group's __consumer_offsets partition is measured, then cleaned, then
+// measured again. With STROM_OFFSETS_BACKGROUND=1 the background cleaner
+// (ratio 0.5) runs during the commits instead and the size is reported at
+// the end.
+func TestConsumerOffsetsMillionCommits(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STROM_OFFSETS_COMMITS"))
+	if n <= 0 {
+		t.Skip("set STROM_OFFSETS_COMMITS to run")
+	}
+	background := os.Getenv("STROM_OFFSETS_BACKGROUND") == "1"
+	s, addr := startTestServer(t, func(c *Config) {
+		c.Cleaner.Enable = background
+		c.Cleaner.Backoff = time.Second
+		c.Logger = nil
+	})
+	ctx := testCtx(t, time.Hour)
+	adm := newAdmin(t, addr)
+	if _, err := adm.CreateTopic(ctx, 8, 1, nil, "in"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := int32(0); w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(w); i < n; i += 8 {
+				offs := kadm.Offsets{}
+				offs.Add(kadm.Offset{Topic: "in", Partition: w, At: int64(i)})
+				r, err := adm.CommitOffsets(ctx, "g", offs)
+				if err == nil {
+					err = r.Error()
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	idx := s.groups.PartitionFor("g")
+	p := s.replicas.Get("__consumer_offsets", idx)
+	t.Logf("%d commits in %v; __consumer_offsets-%d: log end offset %d, %d bytes (background cleaner: %v)",
+		n, time.Since(start).Round(time.Millisecond), idx, p.LogEndOffset(), p.Size(), background)
+	before := p.Size()
+	cs := time.Now()
+	if err := s.replicas.CleanNow("__consumer_offsets", idx, 1<<62); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after a full clean (%v): %d bytes (was %d)", time.Since(cs).Round(time.Millisecond), p.Size(), before)
 }
