@@ -427,3 +427,98 @@ func TestCleanerBackground(t *testing.T) {
 		t.Fatalf("cleaner checkpoint %d (%v), want %d", ck, err, l.cleaner.firstDirty.Load())
 	}
 }
+
+// TestFollowerCopiesCompactedLog: a new follower fetching a compacted log
+// from the start gets batches with gaps between them, and appends them.
+func TestFollowerCopiesCompactedLog(t *testing.T) {
+	leader := openTest(t, t.TempDir(), compactConfig())
+	fillKeyed(t, leader, 10, 10, 1000)
+	rollActive(t, leader)
+	c := NewCleaner(CleanerConfig{}, nil)
+	defer c.Close()
+	if err := c.CleanNow(leader, leader.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	follower := openTest(t, t.TempDir(), compactConfig())
+	for off := int64(0); off < leader.LogEndOffset(); {
+		data, err := leader.Read(off, 1<<20, leader.LogEndOffset())
+		if err != nil || len(data) == 0 {
+			t.Fatalf("leader read at %d: %v", off, err)
+		}
+		res, err := follower.AppendAsFollower(data)
+		if err != nil {
+			t.Fatalf("follower append at %d: %v", off, err)
+		}
+		off = res.LastOffset + 1
+	}
+	if !reflect.DeepEqual(readKeyed(t, follower), readKeyed(t, leader)) {
+		t.Fatal("follower differs from leader")
+	}
+	plain := openTest(t, t.TempDir(), testConfig())
+	data, _ := leader.Read(0, 1<<20, leader.LogEndOffset())
+	if _, err := plain.AppendAsFollower(data); !errors.Is(err, ErrNonSequentialOffset) {
+		t.Fatalf("gap into a non-compacted log: %v, want ErrNonSequentialOffset", err)
+	}
+}
+
+// TestCleanUnderSendfileReader: a Slice taken before a clean keeps reading
+// the old bytes, whole and valid, after the segment was swapped.
+func TestCleanUnderSendfileReader(t *testing.T) {
+	l := openTest(t, t.TempDir(), compactConfig())
+	fillKeyed(t, l, 10, 10, 1000)
+	rollActive(t, l)
+	sl, ok, err := l.ReadSlice(0, 1<<20, l.LogEndOffset())
+	if err != nil || !ok || sl.File == nil {
+		t.Fatalf("ReadSlice: %v %v", ok, err)
+	}
+	defer sl.File.Close()
+	want := make([]byte, sl.Len)
+	if _, err := sl.File.ReadAt(want, sl.Pos); err != nil {
+		t.Fatal(err)
+	}
+	c := NewCleaner(CleanerConfig{}, nil)
+	defer c.Close()
+	if err := c.CleanNow(l, l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, sl.Len)
+	if _, err := sl.File.ReadAt(got, sl.Pos); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("bytes under a held Slice changed with the clean")
+	}
+	decodeBatches(t, got)
+}
+
+// TestCleanPlanLags: min.compaction.lag.ms keeps young segments out of a
+// pass; max.compaction.lag.ms makes a log due whatever its dirty ratio.
+func TestCleanPlanLags(t *testing.T) {
+	cfg := compactConfig()
+	cfg.MinCompactionLag = time.Hour
+	l := openTest(t, t.TempDir(), cfg)
+	now := time.UnixMilli(10_000_000)
+	l.now = func() time.Time { return now }
+	fillKeyed(t, l, 5, 10, now.Add(-2*time.Hour).UnixMilli()) // old enough
+	rollActive(t, l)
+	young := l.LogEndOffset()
+	fillKeyed(t, l, 5, 10, now.Add(-time.Minute).UnixMilli())
+	rollActive(t, l)
+	p, err := l.plan(now, l.LogEndOffset(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.end > young || p.end == 0 {
+		t.Fatalf("plan end %d: want it at or below %d, where the young segments start", p.end, young)
+	}
+	if p.mustClean {
+		t.Fatal("mustClean without max.compaction.lag.ms")
+	}
+	cfg.MaxCompactionLag = 30 * time.Minute
+	cfg.MinCompactionLag = 0
+	cfg.MinCleanableDirtyRatio = 0.99
+	l.SetConfig(cfg)
+	if p, _ = l.plan(now, l.LogEndOffset(), false); !p.mustClean {
+		t.Fatal("a segment older than max.compaction.lag.ms does not make the log due")
+	}
+}
