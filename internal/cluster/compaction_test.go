@@ -94,6 +94,27 @@ func TestClusterCompaction(t *testing.T) {
 	if sums[0] != sums[1] || sums[0] != sums[2] {
 		t.Fatalf("replicas differ after cleaning to %d: checksums %v", end, sums)
 	}
+	// A replica that lost its copy fetches the compacted log, gaps and
+	// all, from the leader and ends up identical.
+	lost := c.Brokers[0].ID
+	for _, b := range c.Brokers {
+		if info, _ := b.Srv.LocalReplica(topic, 0); !info.Leader {
+			lost = b.ID
+		}
+	}
+	c.Stop(lost)
+	if err := os.RemoveAll(filepath.Join(c.Broker(lost).Cfg.DataDir, topic+"-0")); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(lost)
+	c.WaitFor("the wiped replica caught up and identical", 30*time.Second, func() bool {
+		info, ok := c.Broker(lost).Srv.LocalReplica(topic, 0)
+		if !ok || info.LogEndOffset != end {
+			return false
+		}
+		sum, _, err := c.Broker(lost).Srv.LocalChecksum(topic, 0, 0, end)
+		return err == nil && sum == sums[0]
+	})
 	cl := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	got := map[string]string{}
 	for last := int64(-1); last < end-1; {
