@@ -150,6 +150,22 @@ func TestCompactionConfigs(t *testing.T) {
 			}
 		}
 	}
+	brcs, err := adm.DescribeBrokerConfigs(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bvals := map[string]string{}
+	for _, rc := range brcs {
+		for _, c := range rc.Configs {
+			bvals[c.Key] = c.MaybeValue()
+		}
+	}
+	for k, v := range map[string]string{"log.cleanup.policy": "delete", "log.cleaner.threads": "1", "log.cleaner.enable": "true",
+		"log.cleaner.min.cleanable.ratio": "0.5", "log.cleaner.dedupe.buffer.size": "134217728", "log.cleaner.backoff.ms": "15000"} {
+		if bvals[k] != v {
+			t.Errorf("broker config %s = %q, want %q", k, bvals[k], v)
+		}
+	}
 	_, err = adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kmsg.StringPtr("shred")}, "bad")
 	if !errors.Is(err, kerr.InvalidConfig) {
 		t.Fatalf("cleanup.policy=shred: %v, want INVALID_CONFIG", err)
