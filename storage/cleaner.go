@@ -38,6 +38,19 @@ type cleanerState struct {
 	busy       atomic.Bool  // a cleaner goroutine works on this log
 }
 
+// lowerFirstDirty moves the first dirty offset down to a truncation point:
+// what is appended there again has not been cleaned. (Only in memory: a
+// stale checkpoint read back after a crash just leaves records uncleaned
+// until the log is truncated or they are superseded again.)
+func (c *cleanerState) lowerFirstDirty(off int64) {
+	for {
+		cur := c.firstDirty.Load()
+		if cur <= off || c.firstDirty.CompareAndSwap(cur, off) {
+			return
+		}
+	}
+}
+
 // cleanerCheckpoint holds the log's first dirty offset (Kafka keeps one
 // cleaner-offset-checkpoint per log directory; Strom one per partition).
 const cleanerCheckpoint = "cleaner-offset-checkpoint"

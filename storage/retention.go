@@ -180,6 +180,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		return nil
 	}
 	l.hint.Store(nil)
+	l.cleaner.lowerFirstDirty(offset)
 	if offset < l.logStart.Load() || offset < l.segs[0].base {
 		l.logger.Info("truncating fully", "offset", offset)
 		return l.truncateFullyLocked(max(offset, 0))
@@ -295,5 +296,6 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 		return err
 	}
 	l.logger.Info("truncating fully", "newStart", offset)
+	l.cleaner.lowerFirstDirty(offset)
 	return l.truncateFullyLocked(offset)
 }
