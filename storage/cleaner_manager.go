@@ -147,8 +147,13 @@ func (c *Cleaner) pass(l *Log, p *cleanPlan) error {
 	case <-c.stop:
 		return errCleanerStopped
 	}
-	if m == nil {
-		m = newOffsetMap(c.cfg.DedupeBufferSize / int64(c.cfg.Threads))
+	// The table is sized for the dirty section (a record is at least
+	// minRecordSize bytes), within the thread's share of the dedupe
+	// buffer, so small logs do not cost the whole buffer.
+	budget := c.cfg.DedupeBufferSize / int64(c.cfg.Threads)
+	want := min(budget, int64(float64(p.dirtyBytes/minRecordSize+16)/mapLoadFactor+1)*mapSlotSize)
+	if m == nil || int64(m.cap)*mapSlotSize < want {
+		m = newOffsetMap(want)
 	}
 	defer func() { c.maps <- m }()
 	cp := &cleanPass{omap: m, dec: c.cfg.Decompress, throttle: c.thr, stop: c.stop}

@@ -522,3 +522,17 @@ func TestCleanPlanLags(t *testing.T) {
 		t.Fatal("a segment older than max.compaction.lag.ms does not make the log due")
 	}
 }
+
+// TestMaxCompactionLagRolls: max.compaction.lag.ms below segment.ms rolls
+// the active segment that often (it is never cleaned otherwise).
+func TestMaxCompactionLagRolls(t *testing.T) {
+	cfg := compactConfig()
+	cfg.SegmentMs, cfg.MaxCompactionLag = time.Hour, time.Minute
+	if got := cfg.normalized().SegmentMs; got != time.Minute {
+		t.Fatalf("segment.ms %v with max.compaction.lag.ms 1m, want 1m", got)
+	}
+	cfg.Compact = false
+	if got := cfg.normalized().SegmentMs; got != time.Hour {
+		t.Fatalf("segment.ms %v on a non-compacted log, want 1h", got)
+	}
+}
