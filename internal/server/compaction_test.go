@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,17 +232,22 @@ func TestConsumerOffsetsBounded(t *testing.T) {
 // from 8 committers, with Kafka's offsets.topic.segment.bytes (100 MiB);
 // the group's __consumer_offsets partition is measured, then cleaned, then
 // measured again. With STROM_OFFSETS_BACKGROUND=1 the background cleaner
-// (ratio 0.5) runs during the commits instead and the size is reported at
-// the end.
+// (ratio 0.5, backoff 1 s) runs during the commits too, and the largest
+// size seen while committing is reported; STROM_OFFSETS_SEGMENT_BYTES
+// sets offsets.topic.segment.bytes (the active segment is never cleaned).
 func TestConsumerOffsetsMillionCommits(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("STROM_OFFSETS_COMMITS"))
 	if n <= 0 {
 		t.Skip("set STROM_OFFSETS_COMMITS to run")
 	}
 	background := os.Getenv("STROM_OFFSETS_BACKGROUND") == "1"
+	segBytes, _ := strconv.ParseInt(os.Getenv("STROM_OFFSETS_SEGMENT_BYTES"), 10, 64)
 	s, addr := startTestServer(t, func(c *Config) {
 		c.Cleaner.Enable = background
 		c.Cleaner.Backoff = time.Second
+		if segBytes > 0 {
+			c.OffsetsTopicSegmentBytes = segBytes
+		}
 		c.Logger = nil
 	})
 	ctx := testCtx(t, time.Hour)
@@ -249,6 +255,24 @@ func TestConsumerOffsetsMillionCommits(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 8, 1, nil, "in"); err != nil {
 		t.Fatal(err)
 	}
+	idx := s.groups.PartitionFor("g")
+	p := s.replicas.Get("__consumer_offsets", idx)
+	var largest atomic.Int64 // sampled while committing
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				largest.Store(max(largest.Load(), p.Size()))
+			}
+		}
+	}()
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -271,14 +295,14 @@ func TestConsumerOffsetsMillionCommits(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(done)
+	<-sampled
 	close(errs)
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	idx := s.groups.PartitionFor("g")
-	p := s.replicas.Get("__consumer_offsets", idx)
-	t.Logf("%d commits in %v; __consumer_offsets-%d: log end offset %d, %d bytes (background cleaner: %v)",
-		n, time.Since(start).Round(time.Millisecond), idx, p.LogEndOffset(), p.Size(), background)
+	t.Logf("%d commits in %v; __consumer_offsets-%d: log end offset %d, %d bytes, at most %d while committing (background cleaner: %v, segment.bytes %d)",
+		n, time.Since(start).Round(time.Millisecond), idx, p.LogEndOffset(), p.Size(), largest.Load(), background, s.cfg.OffsetsTopicSegmentBytes)
 	before := p.Size()
 	cs := time.Now()
 	if err := s.replicas.CleanNow("__consumer_offsets", idx, 1<<62); err != nil {
