@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/raftmeta"
 )
 
 // compactTopicConfigs: small segments, any dirt cleanable.
@@ -309,4 +311,28 @@ func TestConsumerOffsetsMillionCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("after a full clean (%v): %d bytes (was %d)", time.Since(cs).Round(time.Millisecond), p.Size(), before)
+}
+
+// TestConsumerOffsetsBecomesCompacted: a cluster whose __consumer_offsets
+// was created before compaction (cleanup.policy=delete) gets it switched
+// to compact when a broker starts.
+func TestConsumerOffsetsBecomesCompacted(t *testing.T) {
+	cfg := testConfig(t)
+	s, addr := startWithConfig(t, cfg)
+	ctx := testCtx(t, 30*time.Second)
+	v := "delete"
+	if err := s.meta.AlterTopicConfigs(ctx, offsetsTopic, []raftmeta.ConfigOp{{Key: "cleanup.policy", Value: &v}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listeners = []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: portOf(t, addr)}}
+	s2, _ := startWithConfig(t, cfg)
+	if got := s2.meta.State().Topics[offsetsTopic].Configs["cleanup.policy"]; got != "compact" {
+		t.Fatalf("__consumer_offsets cleanup.policy after restart %q, want compact", got)
+	}
+	if p := s2.replicas.Get(offsetsTopic, 0); p == nil || !p.Compacted() {
+		t.Fatal("__consumer_offsets replica not compacted after restart")
+	}
 }
