@@ -123,7 +123,7 @@ func TestAdminCreateTopics(t *testing.T) {
 		topicReq("bad name!", 1, 1),
 		topicReq("badkey", 1, 1, "no.such.config", "1"),
 		topicReq("badval", 1, 1, "retention.ms", "soon"),
-		topicReq("compact", 1, 1, "cleanup.policy", "compact"),
+		topicReq("shred", 1, 1, "cleanup.policy", "shred"),
 		nullCfg,
 		topicReq("dup", 1, 1),
 		topicReq("dup", 1, 1),
@@ -183,7 +183,7 @@ func TestAdminCreateTopics(t *testing.T) {
 	}
 
 	st := s.meta.State()
-	for _, name := range []string{"bad name!", "badkey", "badval", "compact", "nullcfg", "dup", "zero", "rf0", "rf2"} {
+	for _, name := range []string{"bad name!", "badkey", "badval", "shred", "nullcfg", "dup", "zero", "rf0", "rf2"} {
 		if _, ok := st.Topics[name]; ok {
 			t.Errorf("topic %q was created despite its error", name)
 		}
