@@ -8,9 +8,9 @@ import (
 )
 
 // CleanerConfig is the broker's log cleaner settings (Kafka's
-// log.cleaner.*). Zero values take the defaults of DefaultCleanerConfig.
+// log.cleaner.*). The zero value is Kafka's defaults (WithDefaults).
 type CleanerConfig struct {
-	Enable              bool          // log.cleaner.enable
+	Disable             bool          // !log.cleaner.enable
 	Threads             int           // log.cleaner.threads
 	DedupeBufferSize    int64         // log.cleaner.dedupe.buffer.size, shared by the threads
 	IOMaxBytesPerSecond float64       // log.cleaner.io.max.bytes.per.second, read + written, all threads; <= 0 unlimited
@@ -21,9 +21,19 @@ type CleanerConfig struct {
 	Logger     *slog.Logger
 }
 
-// DefaultCleanerConfig returns Kafka's defaults.
-func DefaultCleanerConfig() CleanerConfig {
-	return CleanerConfig{Enable: true, Threads: 1, DedupeBufferSize: 128 << 20, Backoff: 15 * time.Second}
+// WithDefaults fills zero values with Kafka's defaults: 1 thread, a 128 MiB
+// dedupe buffer, a 15 s backoff (the I/O rate stays unlimited).
+func (c CleanerConfig) WithDefaults() CleanerConfig {
+	if c.Threads <= 0 {
+		c.Threads = 1
+	}
+	if c.DedupeBufferSize <= 0 {
+		c.DedupeBufferSize = 128 << 20
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 15 * time.Second
+	}
+	return c
 }
 
 // CleanTarget is one log the cleaner may compact, and the offset below
@@ -50,19 +60,10 @@ type Cleaner struct {
 	maps    chan *offsetMap // one per thread, also lent to CleanNow
 }
 
-// NewCleaner starts the cleaner goroutines (none when !cfg.Enable; CleanNow
-// still works).
+// NewCleaner starts the cleaner goroutines (none when cfg.Disable or
+// targets is nil; CleanNow still works).
 func NewCleaner(cfg CleanerConfig, targets func() []CleanTarget) *Cleaner {
-	d := DefaultCleanerConfig()
-	if cfg.Threads <= 0 {
-		cfg.Threads = d.Threads
-	}
-	if cfg.DedupeBufferSize <= 0 {
-		cfg.DedupeBufferSize = d.DedupeBufferSize
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = d.Backoff
-	}
+	cfg = cfg.WithDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,7 +75,7 @@ func NewCleaner(cfg CleanerConfig, targets func() []CleanTarget) *Cleaner {
 		// Allocated lazily by the first pass, so an idle broker pays nothing.
 		c.maps <- nil
 	}
-	if cfg.Enable {
+	if !cfg.Disable && targets != nil {
 		for range cfg.Threads {
 			c.wg.Add(1)
 			go c.run()

@@ -415,7 +415,7 @@ func TestCleanerBackground(t *testing.T) {
 	fillKeyed(t, l, 20, 10, 1000)
 	rollActive(t, l)
 	activeBase := l.LogEndOffset()
-	c := NewCleaner(CleanerConfig{Enable: true, Backoff: 10 * time.Millisecond, IOMaxBytesPerSecond: 10 << 20},
+	c := NewCleaner(CleanerConfig{Backoff: 10 * time.Millisecond, IOMaxBytesPerSecond: 10 << 20},
 		func() []CleanTarget { return []CleanTarget{{Log: l, UpTo: l.LogEndOffset()}} })
 	defer c.Close()
 	eventually(t, "background clean", func() bool { return l.cleaner.firstDirty.Load() == activeBase })

@@ -40,7 +40,7 @@ var cleanerSettings = []setting{
 	{"log-cleaner-max-compaction-lag-ms", []string{"log.cleaner.max.compaction.lag.ms"}, "default max.compaction.lag.ms", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.Log.MaxCompactionLag })},
 	{"log-cleaner-enable", []string{"log.cleaner.enable"}, "run the log cleaner", func(c *server.Config, v string) error {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		c.Cleaner.Enable = b
+		c.Cleaner.Disable = !b
 		return err
 	}},
 	{"log-cleaner-threads", []string{"log.cleaner.threads"}, "log cleaner goroutines", intSetter(func(c *server.Config, n int) { c.Cleaner.Threads = n })},

@@ -26,7 +26,7 @@ func TestCleanerSettings(t *testing.T) {
 		l.MinCompactionLag != 10*time.Millisecond || l.MaxCompactionLag != time.Minute {
 		t.Errorf("log defaults %+v", l)
 	}
-	if c.Enable || c.Threads != 2 || c.DedupeBufferSize != 1<<20 || c.IOMaxBytesPerSecond != 5e6 || c.Backoff != 250*time.Millisecond {
+	if !c.Disable || c.Threads != 2 || c.DedupeBufferSize != 1<<20 || c.IOMaxBytesPerSecond != 5e6 || c.Backoff != 250*time.Millisecond {
 		t.Errorf("cleaner %+v", c)
 	}
 	if cfg.OffsetsTopicSegmentBytes != 65536 {

@@ -16,15 +16,15 @@ import (
 // the replica manager over every hosted replica of a compacted topic.
 var cleanerBrokerSettings = []brokerSetting{
 	{name: "log.cleaner.enable", typ: typeBoolean, doc: "Run the log cleaner (compacted topics are not compacted without it).",
-		value: func(c *Config) string { return strconv.FormatBool(c.Cleaner.Enable) }},
+		value: func(c *Config) string { return strconv.FormatBool(!c.Cleaner.Disable) }},
 	{name: "log.cleaner.threads", typ: typeInt, doc: "Log cleaner goroutines.",
-		value: func(c *Config) string { return strconv.Itoa(c.Cleaner.Threads) }},
+		value: func(c *Config) string { return strconv.Itoa(c.Cleaner.WithDefaults().Threads) }},
 	{name: "log.cleaner.dedupe.buffer.size", typ: typeLong, doc: "Memory of the cleaners' key to offset maps, all threads together (24 bytes per key).",
-		value: func(c *Config) string { return strconv.FormatInt(c.Cleaner.DedupeBufferSize, 10) }},
+		value: func(c *Config) string { return strconv.FormatInt(c.Cleaner.WithDefaults().DedupeBufferSize, 10) }},
 	{name: "log.cleaner.io.max.bytes.per.second", typ: typeDouble, doc: "Bytes per second the cleaners read and write at most.",
 		value: func(c *Config) string { return ioRateString(c.Cleaner.IOMaxBytesPerSecond) }},
 	{name: "log.cleaner.backoff.ms", typ: typeLong, doc: "How long a cleaner sleeps when no log is cleanable.",
-		value: func(c *Config) string { return msString(c.Cleaner.Backoff) }},
+		value: func(c *Config) string { return msString(c.Cleaner.WithDefaults().Backoff) }},
 }
 
 func ioRateString(r float64) string {
@@ -85,4 +85,13 @@ func (s *Server) compactOffsetsTopic(ctx context.Context, t *raftmeta.Topic) err
 // the same batches (LocalChecksum).
 func (s *Server) CleanLocal(topic string, partition int32, upTo int64) error {
 	return s.replicas.CleanNow(topic, partition, upTo)
+}
+
+// offsetsSegmentBytes is offsets.topic.segment.bytes, zero meaning Kafka's
+// default.
+func offsetsSegmentBytes(c *Config) int64 {
+	if c.OffsetsTopicSegmentBytes > 0 {
+		return c.OffsetsTopicSegmentBytes
+	}
+	return 100 << 20
 }

@@ -181,7 +181,7 @@ func TestCompactionConfigs(t *testing.T) {
 func TestConsumerOffsetsBounded(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.OffsetsTopicSegmentBytes = 16 << 10
-	cfg.Cleaner.Enable = false // cleaned below, once measured
+	cfg.Cleaner.Disable = true // cleaned below, once measured
 	s, addr := startWithConfig(t, cfg)
 	ctx := testCtx(t, 60*time.Second)
 	adm := newAdmin(t, addr)
@@ -245,7 +245,7 @@ func TestConsumerOffsetsMillionCommits(t *testing.T) {
 	background := os.Getenv("STROM_OFFSETS_BACKGROUND") == "1"
 	segBytes, _ := strconv.ParseInt(os.Getenv("STROM_OFFSETS_SEGMENT_BYTES"), 10, 64)
 	s, addr := startTestServer(t, func(c *Config) {
-		c.Cleaner.Enable = background
+		c.Cleaner.Disable = !background
 		c.Cleaner.Backoff = time.Second
 		if segBytes > 0 {
 			c.OffsetsTopicSegmentBytes = segBytes
@@ -304,7 +304,7 @@ func TestConsumerOffsetsMillionCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d commits in %v; __consumer_offsets-%d: log end offset %d, %d bytes, at most %d while committing (background cleaner: %v, segment.bytes %d)",
-		n, time.Since(start).Round(time.Millisecond), idx, p.LogEndOffset(), p.Size(), largest.Load(), background, s.cfg.OffsetsTopicSegmentBytes)
+		n, time.Since(start).Round(time.Millisecond), idx, p.LogEndOffset(), p.Size(), largest.Load(), background, offsetsSegmentBytes(&s.cfg))
 	before := p.Size()
 	cs := time.Now()
 	if err := s.replicas.CleanNow("__consumer_offsets", idx, 1<<62); err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/storage"
@@ -19,9 +20,10 @@ import (
 // errNoKey is a keyless record produced to a compacted topic.
 var errNoKey = errors.New("compacted topic cannot accept a record without a key")
 
-// checkKeys verifies every record of every batch has a key. It runs after
-// checkRecordCounts, so the records are known to be well framed and their
-// decompressed size bounded.
+// checkKeys verifies every record of every batch has a key. Like
+// checkRecordCounts, it streams the records and reads at most
+// maxDecompressedBatch bytes of a batch; a framing problem it meets is
+// INVALID_RECORD too.
 func checkKeys(records []byte) error {
 	hs, err := storage.ParseBatches(records, 0)
 	if err != nil {
@@ -48,7 +50,7 @@ func checkBatchKeys(body []byte, codec int16, n int32) error {
 	}
 	defer done()
 	br := countReaders.Get().(*bufio.Reader)
-	br.Reset(r)
+	br.Reset(io.LimitReader(r, maxDecompressedBatch))
 	defer func() {
 		br.Reset(nil)
 		countReaders.Put(br)

@@ -54,7 +54,8 @@ type Config struct {
 	SocketRequestMaxBytes  int32 // socket.request.max.bytes
 	RetentionCheckInterval time.Duration
 	// Cleaner is the log cleaner's settings (log.cleaner.*; the per-topic
-	// defaults such as log.cleaner.min.cleanable.ratio are in Log).
+	// defaults such as log.cleaner.min.cleanable.ratio are in Log). The
+	// zero value is Kafka's defaults.
 	Cleaner storage.CleanerConfig
 
 	// FetchMaxBytes is fetch.max.bytes: the most record bytes one Fetch
@@ -92,6 +93,7 @@ type Config struct {
 	// OffsetsTopicSegmentBytes is offsets.topic.segment.bytes: the segment
 	// size __consumer_offsets is created with (its active segment is never
 	// compacted, so this bounds what a busy group's commits cost on disk).
+	// Zero is Kafka's default, 100 MiB.
 	OffsetsTopicSegmentBytes      int64
 	OffsetsTopicReplicationFactor int16
 	GroupInitialRebalanceDelay    time.Duration
@@ -212,7 +214,6 @@ func DefaultConfig() Config {
 		MessageMaxBytes:               lc.MaxMessageBytes,
 		SocketRequestMaxBytes:         100 * 1024 * 1024,
 		RetentionCheckInterval:        5 * time.Minute,
-		Cleaner:                       storage.DefaultCleanerConfig(),
 		FetchMaxBytes:                 55 << 20,
 		FetchSessionCacheSlots:        1000,
 		MaxConnections:                math.MaxInt32,
@@ -222,7 +223,6 @@ func DefaultConfig() Config {
 		AutoCreateTopicsMaxPerRequest: 100,
 		GroupMaxSize:                  math.MaxInt32,
 		OffsetsTopicPartitions:        50,
-		OffsetsTopicSegmentBytes:      100 << 20,
 		OffsetsTopicReplicationFactor: 3,
 		GroupInitialRebalanceDelay:    3 * time.Second,
 		GroupMinSessionTimeout:        6 * time.Second,

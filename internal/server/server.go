@@ -347,7 +347,7 @@ func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
 		Name:              offsetsTopic,
 		Partitions:        s.cfg.OffsetsTopicPartitions,
 		ReplicationFactor: int16(max(rf, 1)),
-		Configs:           map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.FormatInt(s.cfg.OffsetsTopicSegmentBytes, 10)},
+		Configs:           map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.FormatInt(offsetsSegmentBytes(&s.cfg), 10)},
 		Internal:          true,
 	}, false)
 	if err != nil && !errors.Is(err, raftmeta.ErrTopicExists) {
