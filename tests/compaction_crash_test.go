@@ -46,6 +46,7 @@ func TestCrashCompactionKill9(t *testing.T) {
 		}
 		cl.Close()
 		b.Kill()
+		t.Logf("kill -9 #%d left cleaner files: %v", kill, cleanerFiles(t, filepath.Join(b.dataDir, topic+"-0")))
 		b.Start()
 		checkCompactedLatest(t, b.Addr(), topic, end, want)
 	}
@@ -61,15 +62,25 @@ func TestCrashCompactionKill9(t *testing.T) {
 	// A graceful stop abandons a pass in progress and deletes its files;
 	// what a kill left was removed or completed by the restarts.
 	b.Stop()
-	entries, err := os.ReadDir(filepath.Join(b.dataDir, topic+"-0"))
+	if left := cleanerFiles(t, filepath.Join(b.dataDir, topic+"-0")); len(left) > 0 {
+		t.Errorf("leftover cleaner files after a graceful stop: %v", left)
+	}
+}
+
+// cleanerFiles lists the log cleaner's temporary files in a partition directory.
+func cleanerFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out []string
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".cleaned") || strings.HasSuffix(e.Name(), ".swap") {
-			t.Errorf("leftover %s", e.Name())
+			out = append(out, e.Name())
 		}
 	}
+	return out
 }
 
 // consumeFromStart reads topic/0 with franz-go from the beginning up to end.
