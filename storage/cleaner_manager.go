@@ -137,7 +137,9 @@ func (c *Cleaner) cleanDirtiest() bool {
 		c.cfg.Logger.Warn("log cleaner pass failed", "log", best.dir, "err", err)
 		return false
 	}
-	return true
+	// No progress (a batch with more keys than the table holds) must not
+	// spin: back off as when nothing is cleanable.
+	return best.cleaner.firstDirty.Load() > bestPlan.firstDirty
 }
 
 // pass runs one pass with a map from the pool.
