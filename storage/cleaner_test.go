@@ -536,3 +536,33 @@ func TestMaxCompactionLagRolls(t *testing.T) {
 		t.Fatalf("segment.ms %v on a non-compacted log, want 1h", got)
 	}
 }
+
+// TestCleanerThreadsManyLogs: two cleaner goroutines over four logs, each
+// log cleaned by one goroutine at a time, all of them compacted.
+func TestCleanerThreadsManyLogs(t *testing.T) {
+	var targets []CleanTarget
+	var ends []int64
+	for i := 0; i < 4; i++ {
+		l := openTest(t, t.TempDir(), compactConfig())
+		fillKeyed(t, l, 10, 10+i, 1000)
+		rollActive(t, l)
+		targets = append(targets, CleanTarget{Log: l, UpTo: l.LogEndOffset()})
+		ends = append(ends, l.LogEndOffset())
+	}
+	c := NewCleaner(CleanerConfig{Threads: 2, Backoff: 10 * time.Millisecond, DedupeBufferSize: 1 << 20},
+		func() []CleanTarget { return targets })
+	defer c.Close()
+	eventually(t, "every log cleaned", func() bool {
+		for i, tg := range targets {
+			if tg.Log.cleaner.firstDirty.Load() != ends[i] {
+				return false
+			}
+		}
+		return true
+	})
+	for i, tg := range targets {
+		if got := len(readKeyed(t, tg.Log)); got != 10+i {
+			t.Fatalf("log %d: %d records, want %d", i, got, 10+i)
+		}
+	}
+}
