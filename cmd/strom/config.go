@@ -90,7 +90,7 @@ func positiveDur(unit time.Duration, dst func(c *server.Config) *time.Duration) 
 // several units for one setting the finest is listed last and wins, as in
 // Kafka (log.retention.ms over .minutes over .hours). Flags are visited in
 // lexical order, which gives the same result.
-var settings = slices.Concat(coreSettings, securitySettings, saslSettings)
+var settings = slices.Concat(coreSettings, securitySettings, saslSettings, cleanerSettings)
 
 // coreSettings are the broker's settings other than security's.
 var coreSettings = []setting{

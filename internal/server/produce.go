@@ -144,6 +144,11 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 	if part == nil {
 		return pp, nil, kerr.NotLeaderForPartition
 	}
+	if part.Compacted() {
+		if err := checkKeys(rp.Records); err != nil { // compactkeys.go
+			return pp, nil, err
+		}
+	}
 	if err := checkRecordCounts(rp.Records); err != nil { // recordcount.go
 		return pp, nil, err
 	}

@@ -201,6 +201,7 @@ func (s *Server) replicaConfig() replica.Config {
 		DataDir:                s.cfg.DataDir,
 		RetentionCheckInterval: s.cfg.RetentionCheckInterval,
 		MaxOpenFiles:           s.cfg.LogMaxOpenFiles,
+		Cleaner:                s.cleanerConfig(),
 		Logger:                 s.logger.With("component", "replica"),
 		Replication:            repl,
 	}
@@ -331,8 +332,8 @@ func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
 	want := min(int(s.cfg.OffsetsTopicReplicationFactor), max(s.cfg.BootstrapExpect, 1))
 	for {
 		st := s.meta.State()
-		if _, ok := st.Topics[offsetsTopic]; ok {
-			return nil
+		if t, ok := st.Topics[offsetsTopic]; ok {
+			return s.compactOffsetsTopic(ctx, t) // cleaner.go
 		}
 		if liveBrokers(st) >= want {
 			break
@@ -350,7 +351,7 @@ func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
 		Name:              offsetsTopic,
 		Partitions:        s.cfg.OffsetsTopicPartitions,
 		ReplicationFactor: int16(max(rf, 1)),
-		Configs:           map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.Itoa(100 << 20)},
+		Configs:           map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.FormatInt(offsetsSegmentBytes(&s.cfg), 10)},
 		Internal:          true,
 	}, false)
 	if err != nil && !errors.Is(err, raftmeta.ErrTopicExists) {
