@@ -724,6 +724,7 @@ func (f *fetcher) applyFetch(w work, st *fetchState, a *kmsg.FetchResponseTopicP
 		return
 	}
 	st.failures = 0
+	f.r.bytesIn.Add(int64(len(a.RecordBatches))) // metrics.go
 	p.updateFollowerHW(w.epoch, a.HighWatermark)
 	if a.LogStartOffset > p.LogStartOffset() {
 		if err := p.advanceLogStartAsFollower(w.epoch, a.LogStartOffset); err != nil {

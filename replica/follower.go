@@ -194,6 +194,7 @@ func (p *Partition) updateFollowerHW(epoch int32, leaderHW int64) {
 		p.mu.Unlock()
 		return
 	}
+	p.leaderHW.Store(leaderHW)
 	leo := p.log.LogEndOffset()
 	hw := min(leaderHW, leo)
 	moved := p.hw.Swap(hw) != hw

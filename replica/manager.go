@@ -28,6 +28,9 @@ type Config struct {
 	// RLIMIT_NOFILE (see defaultMaxOpenFiles), the rest being left to
 	// connections and metadata.
 	MaxOpenFiles int
+	// Cleaner configures the log cleaner compacting the replicas of
+	// compacted topics, on leaders and followers alike (cleaner.go).
+	Cleaner storage.CleanerConfig
 }
 
 type tp struct {
@@ -48,6 +51,7 @@ type Manager struct {
 	opening map[tp]chan struct{}
 	repl    *replication // follower fetchers and the ISR loop
 	files   *storage.FileCache
+	cleaner *storage.Cleaner
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed when any partition's high watermark moves
@@ -85,6 +89,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		stop:    make(chan struct{}),
 	}
 	m.repl = startReplication(m)
+	m.cleaner = m.startCleaner()
 	m.wg.Add(1)
 	go m.maintenanceLoop()
 	return m, nil
@@ -374,6 +379,7 @@ func (m *Manager) Close() error {
 
 func (m *Manager) close() error {
 	close(m.stop)
+	m.cleaner.Close()
 	m.repl.close()
 	m.wg.Wait()
 	m.mu.Lock()

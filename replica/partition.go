@@ -113,6 +113,9 @@ type Partition struct {
 	// recovering: opened after an unclean stop and not yet caught up with
 	// a leader's high watermark (see RecoveringFromUncleanStop).
 	recovering atomic.Bool
+	// leaderHW is the high watermark the leader last sent this follower
+	// (0 until one arrives); FollowerLag reads it (metrics.go).
+	leaderHW atomic.Int64
 	// fsync syncs a checkpoint file or its directory; (*os.File).Sync but
 	// for tests. Set once by openPartition.
 	fsync func(*os.File) error

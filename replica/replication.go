@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -155,6 +156,9 @@ type replication struct {
 	// the ISR has caught up, and Kafka adds it back on that very fetch
 	// rather than at the next periodic check.
 	isrKick chan struct{}
+
+	// bytesIn counts record bytes appended from leaders (metrics.go).
+	bytesIn atomic.Int64
 
 	mu       sync.Mutex
 	closed   bool

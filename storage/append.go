@@ -68,8 +68,8 @@ func (l *Log) AppendParsed(b []byte, hs []BatchHeader, leaderEpoch int32) (Appen
 }
 
 // AppendAsFollower appends batches whose offsets were assigned by the leader;
-// the first batch must start at LogEndOffset and offsets must increase
-// (ErrNonSequentialOffset otherwise). Batches are CRC-checked but, unlike
+// the first batch must start at LogEndOffset (or after it, in a compacted
+// log) and offsets must increase (ErrNonSequentialOffset otherwise). Batches are CRC-checked but, unlike
 // Append, neither the produce-time record-count rule nor MaxMessageBytes is
 // enforced: the leader already accepted them, and refusing them here would
 // stall replication after a topic config change. Each batch's partition
@@ -94,7 +94,9 @@ func (l *Log) AppendAsFollowerParsed(b []byte, hs []BatchHeader) (AppendResult, 
 		return AppendResult{}, err
 	}
 	end := l.active().next
-	if hs[0].BaseOffset != end {
+	// A compacted leader's log has gaps (cleaner.go): the batch after a
+	// follower's log end may start further on, as in Kafka.
+	if hs[0].BaseOffset != end && !(hs[0].BaseOffset > end && l.config().Compact) {
 		return AppendResult{}, fmt.Errorf("%w: first batch at %d, log end is %d", ErrNonSequentialOffset, hs[0].BaseOffset, end)
 	}
 	for i := 1; i < len(hs); i++ {

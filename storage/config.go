@@ -32,6 +32,16 @@ type Config struct {
 	MaxMessageBytes    int32         // max.message.bytes: largest batch accepted
 	Fsync              FsyncPolicy
 	FlushInterval      time.Duration // used by FsyncInterval
+
+	// Compaction (cleaner.go). Compact is cleanup.policy containing
+	// "compact"; KeepForever is cleanup.policy without "delete" (retention
+	// then deletes nothing).
+	Compact                bool
+	KeepForever            bool
+	MinCleanableDirtyRatio float64       // min.cleanable.dirty.ratio; 0 cleans any dirt
+	MinCompactionLag       time.Duration // min.compaction.lag.ms
+	MaxCompactionLag       time.Duration // max.compaction.lag.ms; 0 means none
+	DeleteRetention        time.Duration // delete.retention.ms: tombstones kept after their first clean
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -45,6 +55,9 @@ func DefaultConfig() Config {
 		MaxMessageBytes:    1048588,
 		Fsync:              FsyncInterval,
 		FlushInterval:      time.Second,
+
+		MinCleanableDirtyRatio: 0.5,
+		DeleteRetention:        24 * time.Hour,
 	}
 }
 
@@ -83,6 +96,11 @@ func (c Config) normalized() Config {
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = d.FlushInterval
+	}
+	// max.compaction.lag.ms bounds how long a record may stay in the
+	// active segment, which is never cleaned (Kafka rolls for it too).
+	if c.Compact && c.MaxCompactionLag > 0 && c.MaxCompactionLag < c.SegmentMs {
+		c.SegmentMs = c.MaxCompactionLag
 	}
 	return c
 }

@@ -31,6 +31,9 @@
 //	57     4    numRecords
 //	61     ...  records (possibly compressed)
 //
+// The log cleaner (see Compaction) is the one exception: it parses the
+// records of the batches it compacts, and rewrites batches that lose some.
+//
 // Validation (ParseBatches): batchLength >= 49 and within the buffer, magic
 // 2, known codec, CRC, lastOffsetDelta >= 0, numRecords > 0 and
 // numRecords == lastOffsetDelta+1 (Kafka's produce rule), for uncompressed
@@ -54,8 +57,12 @@
 //	leader-epoch-checkpoint         epoch -> start offset history
 //	log-start-offset-checkpoint     log start offset (DeleteRecords)
 //	recovery-point-offset-checkpoint  recovery point: every batch below it was fsynced
+//	cleaner-offset-checkpoint       compacted logs: first offset not yet cleaned
 //	.clean-shutdown                 present only after a clean Close
 //	*.tmp                           checkpoint being replaced (deleted by Open)
+//	<base>.log.cleaned, .index.cleaned, .timeindex.cleaned
+//	                                a cleaned segment being written (see Compaction)
+//	<base>.swap                     a cleaned segment being swapped in
 //
 // The caller may keep files of its own in the directory; Open ignores any
 // other name and Delete removes the directory with them. Package replica
@@ -159,9 +166,67 @@
 //     emptied and restarted at the checkpoint. Epoch entries at or past the
 //     end are dropped.
 //
+// # Compaction (log cleaner)
+//
+// Logs whose Config.Compact is set (cleanup.policy=compact) are compacted
+// by a Cleaner (cleaner*.go; Kafka's LogCleaner), whose goroutines pick the
+// log with the highest dirty ratio (bytes of inactive segments from the
+// first dirty offset on, over all inactive bytes) at or above
+// MinCleanableDirtyRatio, or any log whose first dirty segment is older
+// than MaxCompactionLag. The active segment is never cleaned, nor anything
+// at or above the caller's bound (the high watermark) or in a segment
+// younger than MinCompactionLag; with MaxCompactionLag set the active
+// segment rolls at least that often.
+//
+// A pass puts the keys of the dirty section into a fixed-size table
+// (CleanerConfig.DedupeBufferSize; 24 bytes a key: 16 bytes of its SHA-256
+// and the offset) and stops where it fills. It then rewrites every
+// inactive segment below the table's end into new segments of at most
+// SegmentBytes of input, each named after its first input's base offset.
+// A record is kept unless a later record in the table has its key, or it
+// has no key, or it is a tombstone (null value) in a batch whose
+// maxTimestamp is older than the delete horizon: the newest maxTimestamp of
+// the segments already clean before this pass minus DeleteRetention (a
+// tombstone survives at least one pass plus delete.retention.ms; the
+// horizon is computed from record timestamps, not file times, so replicas
+// agree). A batch whose records all stay is copied byte for byte; one that
+// loses some is re-encoded uncompressed (storage has no snappy, lz4 or
+// zstd; gzip would be the only codec it could rewrite) with the same
+// baseOffset, lastOffsetDelta, timestamps, producer id, epoch and base
+// sequence, numRecords and batchLength adjusted and the CRC recomputed, as
+// Kafka's cleaner does for v2; one that loses all of them is dropped,
+// unless it is its producer's last batch in the cleaned range (kept with
+// numRecords 0 so the producer's sequence state survives, as in Kafka).
+// Control batches and transactional batches are copied unchanged and
+// their records never enter the table (an aborted value must not hide a
+// committed one); removing aborted data is left for later. Compressed
+// batches need CleanerConfig.Decompress; without it they are kept whole.
+// Offsets are preserved, so a compacted log has gaps; readers follow
+// lastOffsetDelta. The pass ends by writing cleaner-offset-checkpoint
+// (same format as log-start-offset-checkpoint) with the table's end.
+//
+// Swapping a cleaned segment in survives a crash at any step:
+//
+//  1. its .log.cleaned, .index.cleaned and .timeindex.cleaned are written
+//     and fsynced, without locks; Open deletes such files when no marker
+//     names them;
+//  2. under fileMu and mu, after checking its input segments are still the
+//     log's (else the pass is dropped), <base>.swap is written atomically
+//     holding the end offset of the inputs [base, end);
+//  3. the other inputs' files are removed (.log first), then the .cleaned
+//     files renamed over <base>'s (indexes first, .log last), the directory
+//     fsynced and the marker removed.
+//
+// Open rolls a marker forward before listing segments: it repeats step 3
+// (removing what is gone and renaming what is left are idempotent). Readers
+// never see a half-written segment; a reader holding the old file (a
+// sendfile Slice) keeps its own descriptor of the old inode.
+//
 // # Retention and DeleteRecords
 //
-// EnforceRetention and DeleteRecordsBefore take the caller's high watermark
+// EnforceRetention does nothing when Config.KeepForever is set
+// (cleanup.policy=compact without delete). EnforceRetention and
+// DeleteRecordsBefore take the caller's high watermark
 // as an upper bound: only whole segments entirely below it are deleted, and
 // the log start offset never passes it (DeleteRecordsBefore beyond it is
 // ErrOffsetOutOfRange). The package knows nothing of replication; the bound
@@ -204,7 +269,9 @@
 //
 //  1. Log.fileMu (RWMutex): read-held by an fsync in progress; write-held by
 //     operations that close or delete segment files (TruncateTo, retention,
-//     DeleteRecordsBefore, Close).
+//     DeleteRecordsBefore, Close, a cleaned segment's swap). The cleaner
+//     reads and writes segment files without either lock (its own
+//     descriptors; segments below the active one are never written).
 //  2. Log.mu (RWMutex): segment list and all mutable state. Append, roll
 //     and AppendAsFollower hold it for writing; Read, OffsetForTimestamp and
 //     friends for reading (reads are pread calls under the read lock).

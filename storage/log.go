@@ -62,6 +62,8 @@ type Log struct {
 
 	gc     groupCommit
 	timers flushTimers
+
+	cleaner cleanerState // log compaction (cleaner.go)
 }
 
 // Open opens (creating if needed) the log in dir, recovering the active
@@ -126,6 +128,12 @@ func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log
 
 // load reads the directory and recovers the log. Called once by Open.
 func (l *Log) load() error {
+	if err := l.recoverCleanerFiles(); err != nil {
+		return err
+	}
+	if err := l.loadCleanerCheckpoint(); err != nil {
+		return err
+	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return err

@@ -30,6 +30,9 @@ func (l *Log) EnforceRetention(now time.Time, highWatermark int64) error {
 		return ErrClosed
 	}
 	cfg := l.config()
+	if cfg.KeepForever {
+		return nil // cleanup.policy=compact: only the cleaner removes records
+	}
 	n := 0 // number of oldest segments to delete
 	if cfg.RetentionMs >= 0 {
 		limit := now.Add(-cfg.RetentionMs).UnixMilli()
@@ -177,6 +180,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		return nil
 	}
 	l.hint.Store(nil)
+	l.cleaner.lowerFirstDirty(offset)
 	if offset < l.logStart.Load() || offset < l.segs[0].base {
 		l.logger.Info("truncating fully", "offset", offset)
 		return l.truncateFullyLocked(max(offset, 0))
@@ -292,5 +296,6 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 		return err
 	}
 	l.logger.Info("truncating fully", "newStart", offset)
+	l.cleaner.lowerFirstDirty(offset)
 	return l.truncateFullyLocked(offset)
 }

@@ -379,9 +379,9 @@ func TestInteropFranzGoTopicAdmin(t *testing.T) {
 	if !errors.Is(err, kerr.TopicAlreadyExists) || !errors.Is(dup.Err, kerr.TopicAlreadyExists) {
 		t.Errorf("create existing topic: %v / %v, want TOPIC_ALREADY_EXISTS", err, dup.Err)
 	}
-	bad, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, "compacted")
+	bad, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("shred")}, "shredded")
 	if !errors.Is(err, kerr.InvalidConfig) || !errors.Is(bad.Err, kerr.InvalidConfig) {
-		t.Errorf("create with cleanup.policy=compact: %v / %v, want INVALID_CONFIG", err, bad.Err)
+		t.Errorf("create with cleanup.policy=shred: %v / %v, want INVALID_CONFIG", err, bad.Err)
 	}
 
 	cps, err := adm.CreatePartitions(ctx, 2, topic)

@@ -116,6 +116,16 @@ type Config struct {
 	// Anonymous. Called once per connection, before its first request is
 	// read; it may be called concurrently for different connections.
 	PrincipalFromCert func(cert *x509.Certificate) (Principal, error)
+
+	// Observe, when set, is told of every request served: its API key and
+	// how long it took from its frame being read to its response being
+	// ready (for a deferred response, to its finish; for an acks=0
+	// Produce, to the handler's return). It is Kafka's RequestMetrics
+	// hook, so it must be cheap (a few atomic adds): it runs on the
+	// connection's serve goroutine, or on whichever goroutine finishes a
+	// deferred response, concurrently for different connections. A
+	// request that closes the connection instead is not observed.
+	Observe func(key int16, took time.Duration)
 }
 
 // DefaultConfig returns a Config with every default filled in except the

@@ -187,7 +187,8 @@ func (c *conn) readLoop() {
 			c.readFailed(fmt.Errorf("%d-byte frame: %w", size, err))
 			return
 		}
-		c.lastIO.Store(time.Now().UnixNano())
+		now := time.Now()
+		c.lastIO.Store(now.UnixNano())
 		in := inbound{size: int(size)}
 		req, err := rawSASLRequest(frame, c.info), error(nil)
 		if !raw {
@@ -196,6 +197,7 @@ func (c *conn) readLoop() {
 		switch {
 		case err == nil:
 			req.Conn = c.info
+			req.received, req.observe = now, c.srv.cfg.Observe
 			in.req = req
 		case errors.Is(err, ErrUnsupportedVersion) && req.Key == apiVersionsKey:
 			c.log.Debug("wire: ApiVersions at unsupported version; answering v0 UNSUPPORTED_VERSION (KIP-511)",
@@ -302,6 +304,9 @@ func (c *conn) serveLoop() {
 		if in.req.raw && rawFailed(resp) {
 			c.log.Info("wire: closing connection: SASL authentication with raw tokens (SaslHandshake v0) failed")
 			return
+		}
+		if in.req.deferred == nil {
+			in.req.observed()
 		}
 		if resp == nil && in.req.deferred == nil {
 			in.req.DropSplices()

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -45,6 +46,9 @@ func (r *Request) Defer() (finish func(kmsg.Response, error)) {
 		}
 		select {
 		case d.ch <- deferredResult{resp, err}:
+			if err == nil {
+				r.observed()
+			}
 		default: // finished twice: the first answer stands
 		}
 	}
@@ -68,5 +72,12 @@ func (c *conn) await(o *outbound) (ok bool) {
 		return true
 	case <-c.ctx.Done():
 		return false
+	}
+}
+
+// observed reports the request to Config.Observe, if any.
+func (r *Request) observed() {
+	if r.observe != nil {
+		r.observe(r.Key, time.Since(r.received))
 	}
 }

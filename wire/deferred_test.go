@@ -73,3 +73,49 @@ func TestDeferredErrorClosesConnection(t *testing.T) {
 		t.Fatal("want the connection closed")
 	}
 }
+
+// TestObserveCountsDeferredAtFinish: Config.Observe sees a request answered
+// at once when its handler returns, and a deferred one only when it is
+// finished.
+func TestObserveCountsDeferredAtFinish(t *testing.T) {
+	release := make(chan struct{})
+	var served, observed atomic.Int32
+	h := HandlerFunc(func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		resp := kmsg.NewPtrMetadataResponse()
+		if served.Add(1) == 1 {
+			finish := req.Defer()
+			go func() {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				finish(resp, nil)
+			}()
+			return nil, nil
+		}
+		return resp, nil
+	})
+	observe := func(key int16, took time.Duration) {
+		if key != 3 || took < 0 {
+			t.Errorf("observed key %d took %v, want Metadata (3) and a duration", key, took)
+		}
+		observed.Add(1)
+	}
+	ts := startServer(t, Config{Handler: h, Observe: observe})
+	rc := dialRaw(t, ts.addr)
+	for corr := int32(1); corr <= 2; corr++ {
+		req := kmsg.NewPtrMetadataRequest()
+		req.Version = 9
+		rc.send(corr, req)
+	}
+	eventually(t, "the second request observed", func() bool { return observed.Load() == 1 })
+	close(release)
+	for corr := int32(1); corr <= 2; corr++ {
+		req := kmsg.NewPtrMetadataRequest()
+		req.Version = 9
+		rc.recv(corr, req)
+	}
+	if n := observed.Load(); n != 2 {
+		t.Fatalf("observed %d requests, want 2", n)
+	}
+}

@@ -63,6 +63,11 @@
 // a finished response is never held back behind the next request. Responses
 // therefore leave in request order, as clients that pipeline require.
 //
+// Config.Observe, when set, is called once per request served with its API
+// key and the time from its frame being read to its response being ready
+// (a deferred response: to its finish), for request metrics; wire keeps no
+// metrics itself.
+//
 // # Connection limits
 //
 // Config.MaxConnections and MaxConnectionsPerIP (max.connections,

@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -24,6 +25,10 @@ type Request struct {
 	deferred   *deferred
 	closeAfter bool // CloseAfterResponse
 	raw        bool // a raw SASL token after SaslHandshake v0 (auth.go)
+	// received is when the request's frame was read (Config.Observe);
+	// observe is Config.Observe, carried for a deferred finish.
+	received time.Time
+	observe  func(key int16, took time.Duration)
 }
 
 // ConnInfo describes the connection a request arrived on. One value is

@@ -50,6 +50,21 @@ func (r *Request) Splice(fr FileRange) []byte {
 	return sp.marker[:]
 }
 
+// SplicedLen is the number of bytes b stands for in the response: the
+// length of the file range when b is a placeholder Splice returned for r,
+// else len(b). For byte counters (Kafka's BytesOutPerSec); only for the
+// handler goroutine serving req.
+func (r *Request) SplicedLen(b []byte) int64 {
+	if len(b) == placeholderLen {
+		for i := range r.splices {
+			if bytes.Equal(r.splices[i].marker[:], b) {
+				return r.splices[i].fr.Length
+			}
+		}
+	}
+	return int64(len(b))
+}
+
 // DropSplices closes and forgets every range registered so far, for a
 // handler that rebuilds its response (a Fetch long-poll reading again).
 func (r *Request) DropSplices() {

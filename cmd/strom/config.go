@@ -90,7 +90,7 @@ func positiveDur(unit time.Duration, dst func(c *server.Config) *time.Duration) 
 // several units for one setting the finest is listed last and wins, as in
 // Kafka (log.retention.ms over .minutes over .hours). Flags are visited in
 // lexical order, which gives the same result.
-var settings = slices.Concat(coreSettings, securitySettings, saslSettings)
+var settings = slices.Concat(coreSettings, securitySettings, saslSettings, cleanerSettings)
 
 // coreSettings are the broker's settings other than security's.
 var coreSettings = []setting{
@@ -258,6 +258,11 @@ var coreSettings = []setting{
 	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics on this host:port (off when empty)", func(c *server.Config, v string) error {
 		c.HTTPAddr = strings.TrimSpace(v)
 		return nil
+	}},
+	{"metrics-partition-level-enable", []string{"metrics.partition.level.enable"}, "also export per-partition metrics series (log size and offsets, follower and group lag); off keeps series per topic", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.MetricsPartitionLevel = b
+		return err
 	}},
 	{"pprof-addr", []string{"pprof.addr"}, "serve the Go profiler /debug/pprof on this host:port, apart from metrics (off when empty; keep it on loopback)", func(c *server.Config, v string) error {
 		c.PprofAddr = strings.TrimSpace(v)

@@ -8,14 +8,20 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metricsMux serves Prometheus metrics (Go runtime and process collectors)
-// at /metrics: what --http-addr offers.
-func metricsMux() *http.ServeMux {
+// metricsMux serves Prometheus metrics at /metrics, what --http-addr offers:
+// the broker's own series (broker, from server.Server.Metrics) with the Go
+// runtime and process collectors, which live in a registry of their own
+// because they describe the process, not one broker.
+func metricsMux(broker prometheus.Gatherer) *http.ServeMux {
+	proc := prometheus.NewRegistry()
+	proc.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
+	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{proc, broker}, promhttp.HandlerOpts{}))
 	return mux
 }
 

@@ -101,7 +101,7 @@ func runBroker(args []string, stderr io.Writer) int {
 		addr, flag, what string
 		h                http.Handler
 	}{
-		{cfg.HTTPAddr, "--http-addr", "metrics", metricsMux()},
+		{cfg.HTTPAddr, "--http-addr", "metrics", metricsMux(srv.Metrics())},
 		{cfg.PprofAddr, "--pprof-addr", "pprof", pprofMux()},
 	} {
 		if ep.addr == "" {

@@ -275,6 +275,8 @@ func brokerConfig(t *testing.T, env map[string]string, hostname string) server.C
 			cfg.MinInsyncReplicas = atoi(k)
 		case "STROM_DATA_DIR":
 			cfg.DataDir = v
+		case "STROM_HTTP_ADDR":
+			cfg.HTTPAddr = v
 		default:
 			t.Fatalf("env %s is not modelled by this test", k)
 		}
@@ -441,6 +443,7 @@ func TestManifestPods(t *testing.T) {
 	kafkaPort := cports["kafka"].int(t, "containerPort")
 	raftPort := cports["raft"].int(t, "containerPort")
 	gossipPort := cports["gossip"].int(t, "containerPort")
+	metricsPort := cports["metrics"].int(t, "containerPort")
 
 	for _, ns := range []string{"default", "kafka-prod"} {
 		podSuffix := "." + headless + "." + ns + "." + clusterDomain
@@ -515,6 +518,11 @@ func TestManifestPods(t *testing.T) {
 			}
 			if env["STROM_DATA_DIR"] == "" {
 				t.Errorf("STROM_DATA_DIR unset")
+			}
+			// Metrics: on every interface, on the port the scrape
+			// annotation and the container port name.
+			if h, port := hostPort(t, "STROM_HTTP_ADDR", cfg.HTTPAddr); !net.ParseIP(h).IsUnspecified() || port != metricsPort {
+				t.Errorf("STROM_HTTP_ADDR = %q, want 0.0.0.0:%d", cfg.HTTPAddr, metricsPort)
 			}
 		}
 		if len(seen) != 4*replicas {

@@ -46,10 +46,10 @@ func parseMechanisms(v string) ([]kadm.ScramMechanism, error) {
 }
 
 func userCreate(e *env, args []string) error {
-	fs, o := newFlags(e, "user create", "user create NAME [--mechanism SCRAM-SHA-256,SCRAM-SHA-512] [--iterations 4096] [--password P]  (password from stdin if not given)", adminTimeout, "request timeout")
+	fs, o := newFlags(e, "user create", "user create NAME [--mechanism SCRAM-SHA-256,SCRAM-SHA-512] [--iterations 4096] [--password P]  (password from --password, else env STROM_PASSWORD, else stdin)", adminTimeout, "request timeout")
 	mechs := fs.String("mechanism", "SCRAM-SHA-256,SCRAM-SHA-512", "SCRAM mechanism(s) to create the credential for")
 	iters := fs.Int("iterations", 4096, "SCRAM iterations (4096..16384)")
-	password := fs.String("password", "", "the password (visible in ps; prefer stdin)")
+	password := fs.String("password", "", "the password (visible in ps; prefer env STROM_PASSWORD or stdin)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -64,13 +64,9 @@ func userCreate(e *env, args []string) error {
 	if *iters < 4096 || *iters > 16384 {
 		return usageErr("--iterations %d: must be 4096..16384", *iters)
 	}
-	pass := *password
-	if pass == "" {
-		line, err := bufio.NewReader(e.stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return usageErr("no password: pass --password or write it to stdin")
-		}
-		pass = strings.TrimRight(line, "\r\n")
+	pass, err := userPassword(e, *password)
+	if err != nil {
+		return err
 	}
 	if pass == "" {
 		return usageErr("the password is empty")
@@ -80,6 +76,24 @@ func userCreate(e *env, args []string) error {
 		ups = append(ups, kadm.UpsertSCRAM{User: pos[0], Mechanism: m, Iterations: int32(*iters), Password: pass})
 	}
 	return alterUsers(e, o, nil, ups, "created")
+}
+
+// userPassword is the new user's password: --password, else the
+// environment variable STROM_PASSWORD, else the first line of stdin. The
+// variable serves containers (docker-compose.secure.yml's users service):
+// a flag shows in ps and a FROM-scratch image has no shell to pipe stdin.
+func userPassword(e *env, flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if v := e.getenv("STROM_PASSWORD"); v != "" {
+		return v, nil
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", usageErr("no password: set STROM_PASSWORD, write it to stdin or pass --password")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func userDelete(e *env, args []string) error {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -101,5 +102,27 @@ func TestClientPropsParsing(t *testing.T) {
 		if _, err := propsOpts(p); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestUserCreatePasswordFromEnv: without --password the password comes from
+// STROM_PASSWORD before stdin (the secured compose file's users service
+// relies on it: no shell in the image, and flags show in ps).
+func TestUserCreatePasswordFromEnv(t *testing.T) {
+	plainAddr, saslAddr := startSASLBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	e := &env{ctx: ctx, stdin: strings.NewReader("not-this-one\n"), stdout: &out, stderr: &errb, getenv: func(k string) string {
+		return map[string]string{"STROM_BROKERS": plainAddr, "STROM_PASSWORD": "env-secret"}[k]
+	}}
+	if code := mainEnv(e, []string{"user", "create", "dave", "--mechanism", "SCRAM-SHA-512"}); code != 0 {
+		t.Fatalf("user create with STROM_PASSWORD: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	good := writeClientProps(t, "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.username=dave\nsasl.password=env-secret\n")
+	mustRun(t, saslAddr, "", "topic", "list", "--command-config", good)
+	stdinPass := writeClientProps(t, "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.username=dave\nsasl.password=not-this-one\n")
+	if r := run(t, saslAddr, "", "topic", "list", "--command-config", stdinPass, "--timeout", "10s"); r.code != exitFail || !strings.Contains(r.stderr, "SASL_AUTHENTICATION_FAILED") {
+		t.Fatalf("stdin password was used although STROM_PASSWORD is set: exit %d stderr %q", r.code, r.stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -158,7 +159,7 @@ func (s *Server) brokerConfigEntries() []configEntry {
 			synonyms: []configSynonym{{name, cur, src}},
 		})
 	}
-	for _, b := range brokerSettings {
+	for _, b := range slices.Concat(brokerSettings, cleanerBrokerSettings) {
 		cur := b.value(&s.cfg)
 		src := staticOrDefault(cur, b.value(&defaults))
 		if b.shown != nil {

@@ -123,7 +123,7 @@ func TestAdminCreateTopics(t *testing.T) {
 		topicReq("bad name!", 1, 1),
 		topicReq("badkey", 1, 1, "no.such.config", "1"),
 		topicReq("badval", 1, 1, "retention.ms", "soon"),
-		topicReq("compact", 1, 1, "cleanup.policy", "compact"),
+		topicReq("shred", 1, 1, "cleanup.policy", "shred"),
 		nullCfg,
 		topicReq("dup", 1, 1),
 		topicReq("dup", 1, 1),
@@ -183,7 +183,7 @@ func TestAdminCreateTopics(t *testing.T) {
 	}
 
 	st := s.meta.State()
-	for _, name := range []string{"bad name!", "badkey", "badval", "compact", "nullcfg", "dup", "zero", "rf0", "rf2"} {
+	for _, name := range []string{"bad name!", "badkey", "badval", "shred", "nullcfg", "dup", "zero", "rf0", "rf2"} {
 		if _, ok := st.Topics[name]; ok {
 			t.Errorf("topic %q was created despite its error", name)
 		}
@@ -621,8 +621,9 @@ func TestAdminAlterConfigs(t *testing.T) {
 		want *kerr.Error
 	}{
 		{"append delete", kadm.AlterConfig{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("delete")}, nil},
-		{"append compact", kadm.AlterConfig{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("compact")}, kerr.InvalidConfig},
-		{"subtract delete", kadm.AlterConfig{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("delete")}, kerr.InvalidConfig},
+		{"append compact", kadm.AlterConfig{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("compact")}, nil},
+		{"subtract delete", kadm.AlterConfig{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("delete")}, nil},
+		{"subtract the last policy", kadm.AlterConfig{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("compact")}, kerr.InvalidConfig},
 		{"append to a long", kadm.AlterConfig{Op: kadm.AppendConfig, Name: "retention.ms", Value: kmsg.StringPtr("1")}, kerr.InvalidConfig},
 		{"unknown key", set("no.such", "1"), kerr.InvalidConfig},
 		{"bad value", set("min.insync.replicas", "0"), kerr.InvalidConfig},
@@ -633,8 +634,8 @@ func TestAdminAlterConfigs(t *testing.T) {
 			t.Errorf("%s: %v (%s), want %v", tc.what, r.Err, r.ErrMessage, tc.want)
 		}
 	}
-	if got := s.meta.State().Topics["alt"].Configs["cleanup.policy"]; got != "delete" {
-		t.Errorf("cleanup.policy after append delete: %q, want delete", got)
+	if got := s.meta.State().Topics["alt"].Configs["cleanup.policy"]; got != "compact" {
+		t.Errorf("cleanup.policy after append compact, subtract delete: %q, want compact", got)
 	}
 
 	r = one(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{set("retention.ms", "1")}, "nosuch"))

@@ -34,7 +34,7 @@ func (s *Server) startController(ctx context.Context) error {
 		GossipAdvertise:         s.cfg.gossipAdvertise,
 		StartGossip:             s.startGossip,
 	}
-	c, err := controller.New(cc, s.meta)
+	c, err := controller.New(cc, countingMeta{s.meta, s.metrics}) // counts elections (metrics.go)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,10 @@ type Config struct {
 	MessageMaxBytes        int32 // message.max.bytes
 	SocketRequestMaxBytes  int32 // socket.request.max.bytes
 	RetentionCheckInterval time.Duration
+	// Cleaner is the log cleaner's settings (log.cleaner.*; the per-topic
+	// defaults such as log.cleaner.min.cleanable.ratio are in Log). The
+	// zero value is Kafka's defaults.
+	Cleaner storage.CleanerConfig
 
 	// FetchMaxBytes is fetch.max.bytes: the most record bytes one Fetch
 	// response carries (a request's MaxBytes is capped at it; KIP-74's
@@ -85,7 +89,12 @@ type Config struct {
 	// the rest are answered LEADER_NOT_AVAILABLE and created on a retry.
 	AutoCreateTopicsMaxPerRequest int
 
-	OffsetsTopicPartitions        int32
+	OffsetsTopicPartitions int32
+	// OffsetsTopicSegmentBytes is offsets.topic.segment.bytes: the segment
+	// size __consumer_offsets is created with (its active segment is never
+	// compacted, so this bounds what a busy group's commits cost on disk).
+	// Zero is Kafka's default, 100 MiB.
+	OffsetsTopicSegmentBytes      int64
 	OffsetsTopicReplicationFactor int16
 	// Transactions (Kafka's names): transaction.state.log.num.partitions,
 	// .replication.factor (capped at the live brokers when the topic is
@@ -186,6 +195,11 @@ type Config struct {
 
 	// HTTPAddr, when set, serves Prometheus metrics (cmd/strom).
 	HTTPAddr string
+	// MetricsPartitionLevel is Strom's metrics.partition.level.enable: also
+	// export per-partition series (log size, segments and offsets,
+	// follower lag, group lag). Off, series stop at the topic, so that the
+	// number of series stays bounded with thousands of partitions.
+	MetricsPartitionLevel bool
 	// PprofAddr, when set, serves /debug/pprof on an address of its own
 	// (cmd/strom): profiles are for whoever debugs the broker, not for
 	// everyone who may scrape its metrics.

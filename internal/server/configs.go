@@ -93,10 +93,38 @@ func durMs(d time.Duration) string {
 var topicConfigs = []topicConfig{
 	{
 		name: "cleanup.policy", brokerName: "log.cleanup.policy", typ: typeList,
-		doc:   "Only delete is implemented; compaction is not.",
-		def:   func(*Config) string { return "delete" },
-		check: checkOneOf("delete"),
-		apply: func(*replica.Settings, string) {},
+		doc:   "delete: retention removes old segments; compact: the log cleaner keeps the latest record per key; both: compact,delete.",
+		def:   func(c *Config) string { return cleanupPolicyString(c.Log) },
+		check: checkCleanupPolicy,
+		apply: func(s *replica.Settings, v string) { s.Log.Compact, s.Log.KeepForever = parseCleanupPolicy(v) },
+	},
+	{
+		name: "min.cleanable.dirty.ratio", brokerName: "log.cleaner.min.cleanable.ratio", typ: typeDouble,
+		doc:   "The cleaner compacts a log once its uncleaned bytes are at least this share of the log.",
+		def:   func(c *Config) string { return strconv.FormatFloat(c.Log.MinCleanableDirtyRatio, 'g', -1, 64) },
+		check: checkRatio,
+		apply: func(s *replica.Settings, v string) { s.Log.MinCleanableDirtyRatio, _ = strconv.ParseFloat(v, 64) },
+	},
+	{
+		name: "min.compaction.lag.ms", brokerName: "log.cleaner.min.compaction.lag.ms", typ: typeLong,
+		doc:   "A record stays uncompacted at least this long.",
+		def:   func(c *Config) string { return durMs(c.Log.MinCompactionLag) },
+		check: checkLong(0),
+		apply: func(s *replica.Settings, v string) { s.Log.MinCompactionLag = msDuration(v) },
+	},
+	{
+		name: "max.compaction.lag.ms", brokerName: "log.cleaner.max.compaction.lag.ms", typ: typeLong,
+		doc:   "A record is compacted within about this long (the active segment rolls for it).",
+		def:   func(c *Config) string { return maxLagString(c.Log.MaxCompactionLag) },
+		check: checkLong(1),
+		apply: func(s *replica.Settings, v string) { s.Log.MaxCompactionLag = maxLagDuration(v) },
+	},
+	{
+		name: "delete.retention.ms", brokerName: "log.cleaner.delete.retention.ms", typ: typeLong,
+		doc:   "Tombstones are kept this long after the cleaner first passed them.",
+		def:   func(c *Config) string { return durMs(c.Log.DeleteRetention) },
+		check: checkLong(0),
+		apply: func(s *replica.Settings, v string) { s.Log.DeleteRetention = msDuration(v) },
 	},
 	{
 		name: "retention.ms", brokerName: "log.retention.ms", typ: typeLong,

@@ -46,6 +46,19 @@
 // true when authorizer.class.name is unset. The index (internal/acl) is
 // rebuilt lazily when raftmeta.State.ACLs changes.
 //
+// # Metrics
+//
+// metrics.go holds each broker's Prometheus registry (Server.Metrics; one
+// per Server, never the global one, since tests run several brokers in a
+// process). The request paths only bump counters: wire calls
+// Config.Observe once per request (RequestMetrics), produce.go and
+// fetch.go call one function per request (BrokerTopicMetrics), ChangeISR
+// and the controller's AlterPartition (through countingMeta) count ISR
+// changes and elections. metrics_collect.go computes everything derived
+// from state when Prometheus scrapes: partition and controller counts from
+// the metadata, log sizes and follower lag from the hosted replicas, group
+// lag from the coordinator's committed offsets, connections, Raft positions.
+//
 // # Errors
 //
 // errors.go is the one place where Go errors become Kafka error codes:

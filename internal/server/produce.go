@@ -149,6 +149,11 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 	if part == nil {
 		return pp, nil, kerr.NotLeaderForPartition
 	}
+	if part.Compacted() {
+		if err := checkKeys(rp.Records); err != nil { // compactkeys.go
+			return pp, nil, err
+		}
+	}
 	if err := checkRecordCounts(rp.Records); err != nil { // recordcount.go
 		return pp, nil, err
 	}
@@ -157,6 +162,7 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 	}
 	res, wait, err := part.ProduceAsync(rp.Records, r.Acks)
 	if err == nil {
+		s.metrics.produced(topic, rp.Records, res.Duplicate) // metrics.go
 		pp.BaseOffset = res.BaseOffset
 		pp.LogStartOffset = res.LogStartOffset
 	}
@@ -193,6 +199,7 @@ func (s *Server) awaitAcks(ctx context.Context, r *kmsg.ProduceRequest, resp *km
 // setProduceError records err on one partition of a produce response.
 func (s *Server) setProduceError(r *kmsg.ProduceRequest, topic string, pp *kmsg.ProduceResponseTopicPartition, err error) {
 	pp.ErrorCode = errorCode(err)
+	s.metrics.requestError(r.Key(), pp.ErrorCode) // metrics.go
 	if r.Version >= 8 {
 		pp.ErrorMessage = errorMessage(err)
 	}

@@ -47,6 +47,7 @@ type Server struct {
 	rec *reconciler.Reconciler // local replicas follow the applied metadata
 
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
+	metrics  *brokerMetrics     // Prometheus series (metrics.go)
 	authz    *authorizer        // nil when authorization is off (authorize.go)
 
 	tls map[string]*tlsSource // certificates of SSL and SASL_SSL listeners, by listener name
@@ -84,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	s.metrics = newBrokerMetrics(s)
 	var err error
 	if s.saslAuth, err = s.buildAuthenticators(); err != nil {
 		cancel()
@@ -136,6 +138,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.serve()
+	s.metrics.setState(brokerRunning)
 	return nil
 }
 
@@ -202,6 +205,7 @@ func (s *Server) replicaConfig() replica.Config {
 		DataDir:                s.cfg.DataDir,
 		RetentionCheckInterval: s.cfg.RetentionCheckInterval,
 		MaxOpenFiles:           s.cfg.LogMaxOpenFiles,
+		Cleaner:                s.cleanerConfig(),
 		Logger:                 s.logger.With("component", "replica"),
 		Replication:            repl,
 	}
@@ -268,6 +272,7 @@ func (s *Server) serve() {
 			Logger:              s.logger.With("component", "wire", "listener", s.cfg.Listeners[i].Name),
 			TLS:                 tlsCfg,
 			PrincipalFromCert:   certPrincipal,
+			Observe:             s.metrics.observeRequest,
 		})
 		s.wires = append(s.wires, ws)
 		s.wg.Add(1)
@@ -331,8 +336,8 @@ func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
 	want := min(int(s.cfg.OffsetsTopicReplicationFactor), max(s.cfg.BootstrapExpect, 1))
 	for {
 		st := s.meta.State()
-		if _, ok := st.Topics[offsetsTopic]; ok {
-			return nil
+		if t, ok := st.Topics[offsetsTopic]; ok {
+			return s.compactOffsetsTopic(ctx, t) // cleaner.go
 		}
 		if liveBrokers(st) >= want {
 			break
@@ -350,7 +355,7 @@ func (s *Server) ensureOffsetsTopic(ctx context.Context) error {
 		Name:              offsetsTopic,
 		Partitions:        s.cfg.OffsetsTopicPartitions,
 		ReplicationFactor: int16(max(rf, 1)),
-		Configs:           map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.Itoa(100 << 20)},
+		Configs:           map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.FormatInt(offsetsSegmentBytes(&s.cfg), 10)},
 		Internal:          true,
 	}, false)
 	if err != nil && !errors.Is(err, raftmeta.ErrTopicExists) {
@@ -380,6 +385,7 @@ func (s *Server) ChangeISR(ctx context.Context, topic string, partition int32, l
 		Topic: topic, Partition: partition, Leader: p.Leader, ISR: newISR, PartitionEpoch: p.PartitionEpoch,
 	})
 	if err == nil {
+		s.metrics.isrChanged(p.ISR, newISR)
 		s.logger.Info("ISR changed", "topic", topic, "partition", partition, "from", p.ISR, "to", newISR)
 	}
 	return err
@@ -398,6 +404,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
+	s.metrics.setState(brokerShuttingDown)
 	s.cancel()
 	var errs []error
 	for _, w := range s.wires {

@@ -185,13 +185,22 @@ type cluster struct {
 // broker is healthy and registers `down -v` as cleanup.
 func startCompose(ctx context.Context, t *testing.T, project string) *cluster {
 	t.Helper()
+	return startComposeFile(ctx, t, project, "docker-compose.yml", nil)
+}
+
+// startComposeFile is startCompose for any compose file of the repository
+// root whose brokers are services broker-1..3 publishing their EXTERNAL
+// listeners on STROM_HOST_PORT_1..3, with extraEnv (KEY=value) added to the
+// environment of every compose command (up and the cleanup's down alike).
+func startComposeFile(ctx context.Context, t *testing.T, project, file string, extraEnv []string) *cluster {
+	t.Helper()
 	argv := requireDocker(t)
 	root := repoRoot(t)
 	ports := freePorts(t, len(services))
 	c := &compose{
 		t:    t,
-		argv: append(argv, "-p", project, "-f", filepath.Join(root, "docker-compose.yml")),
-		env:  os.Environ(),
+		argv: append(argv, "-p", project, "-f", filepath.Join(root, file)),
+		env:  append(os.Environ(), extraEnv...),
 		root: root,
 	}
 	for i, p := range ports {
@@ -248,10 +257,11 @@ func TestComposeCluster(t *testing.T) {
 
 // createRF3 creates topic with 3 partitions replicated on all three brokers
 // through broker 1's host port, and waits until every partition has a full
-// ISR, so that acks=all below needs every broker.
-func createRF3(ctx context.Context, t *testing.T, c *compose, seed, topic string) {
+// ISR, so that acks=all below needs every broker. opts are added to the
+// client's (TLS and SASL for the secured cluster).
+func createRF3(ctx context.Context, t *testing.T, c *compose, seed, topic string, opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seed))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,9 +301,10 @@ func createRF3(ctx context.Context, t *testing.T, c *compose, seed, topic string
 // produceConsume writes n records with acks=all through one host port and
 // reads them back through another: the client must follow the advertised
 // EXTERNAL addresses (localhost:<host port>) to every partition leader.
-func produceConsume(ctx context.Context, t *testing.T, c *compose, produceSeed, consumeSeed, topic string, n int) map[string]bool {
+// opts are added to both clients' options.
+func produceConsume(ctx context.Context, t *testing.T, c *compose, produceSeed, consumeSeed, topic string, n int, opts ...kgo.Opt) map[string]bool {
 	t.Helper()
-	pcl, err := kgo.NewClient(kgo.SeedBrokers(produceSeed), kgo.RequiredAcks(kgo.AllISRAcks()))
+	pcl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(produceSeed), kgo.RequiredAcks(kgo.AllISRAcks())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +323,7 @@ func produceConsume(ctx context.Context, t *testing.T, c *compose, produceSeed, 
 		t.Fatalf("produce %d records via %s: %v", n, produceSeed, err)
 	}
 
-	ccl, err := kgo.NewClient(kgo.SeedBrokers(consumeSeed), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ccl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(consumeSeed), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,12 @@
 // partition, a rolling restart) into the same cluster under the chaos
 // workload of internal/chaoscheck, and checks the log with it afterwards.
 //
+// TestSecureComposeCluster starts docker-compose.secure.yml (project
+// strom-secure-test) with a random cluster key and admin password: SASL_SSL
+// from the host with franz-go and kcat, a wrong password, a plaintext
+// client, a new user denied until an ACL allows it, and the INTERNAL
+// listener refusing a client without a certificate.
+//
 // Without a usable Docker engine and compose the test is skipped with a
 // message; under CI=true it fails instead.
 package compose

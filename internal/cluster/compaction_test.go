@@ -1,0 +1,139 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/server"
+)
+
+// TestClusterCompaction: a compacted topic replicated on 3 brokers, each
+// running its own background cleaner at its own pace (followers compact on
+// their own, as in Kafka). After a final clean of every replica up to the
+// same offset, the replicas hold byte-identical batches, smaller than what
+// was written, and a consumer reads exactly the latest value of every key,
+// tombstones included (delete.retention.ms is a day here, so every replica
+// keeps them whatever its segment boundaries).
+func TestClusterCompaction(t *testing.T) {
+	c := New(t, 3, func(cfg *server.Config) { cfg.Cleaner.Backoff = 20 * time.Millisecond })
+	ctx := ctxFor(t, 60*time.Second)
+	const topic = "cmp3"
+	resp, err := c.Admin().CreateTopic(ctx, 1, 3, map[string]*string{
+		"cleanup.policy": kmsg.StringPtr("compact"), "segment.bytes": kmsg.StringPtr("2048"),
+		"segment.ms": kmsg.StringPtr("50"), "min.cleanable.dirty.ratio": kmsg.StringPtr("0.01"),
+	}, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	c.WaitFor("replicas opened on every broker", 10*time.Second, func() bool {
+		for _, b := range c.Brokers {
+			if _, ok := b.Srv.LocalReplica(topic, 0); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic))
+	want := map[string]string{}
+	for round := 0; round < 30; round++ {
+		var rs []*kgo.Record
+		for k := 0; k < 25; k++ {
+			key, v := fmt.Sprintf("k%02d", k), fmt.Sprintf("r%d-%d", round, k)
+			if round == 29 && k%5 == 0 {
+				rs = append(rs, &kgo.Record{Key: []byte(key)})
+				want[key] = "<tombstone>"
+			} else {
+				rs = append(rs, &kgo.Record{Key: []byte(key), Value: []byte(v)})
+				want[key] = v
+			}
+		}
+		if err := prod.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatalf("produce round %d: %v", round, err)
+		}
+	}
+	end := int64(30 * 25)
+	c.WaitFor("replicas caught up", 20*time.Second, func() bool {
+		for _, b := range c.Brokers {
+			if info, _ := b.Srv.LocalReplica(topic, 0); info.HighWatermark != end || info.LogEndOffset != end {
+				return false
+			}
+		}
+		return true
+	})
+	// Each replica's own background cleaner has been at work (its first
+	// dirty offset, in the partition directory, moved).
+	c.WaitFor("a background clean on every replica", 20*time.Second, func() bool {
+		for _, b := range c.Brokers {
+			data, err := os.ReadFile(filepath.Join(b.Cfg.DataDir, topic+"-0", "cleaner-offset-checkpoint"))
+			if f := strings.Fields(string(data)); err != nil || len(f) != 3 || f[2] == "0" {
+				return false
+			}
+		}
+		return true
+	})
+	for _, b := range c.Brokers {
+		if err := b.Srv.CleanLocal(topic, 0, end); err != nil {
+			t.Fatalf("broker %d: final clean: %v", b.ID, err)
+		}
+	}
+	var sums []uint32
+	for _, b := range c.Brokers {
+		sum, _, err := b.Srv.LocalChecksum(topic, 0, 0, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, sum)
+	}
+	if sums[0] != sums[1] || sums[0] != sums[2] {
+		t.Fatalf("replicas differ after cleaning to %d: checksums %v", end, sums)
+	}
+	// A replica that lost its copy fetches the compacted log, gaps and
+	// all, from the leader and ends up identical.
+	lost := c.Brokers[0].ID
+	for _, b := range c.Brokers {
+		if info, _ := b.Srv.LocalReplica(topic, 0); !info.Leader {
+			lost = b.ID
+		}
+	}
+	c.Stop(lost)
+	if err := os.RemoveAll(filepath.Join(c.Broker(lost).Cfg.DataDir, topic+"-0")); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(lost)
+	c.WaitFor("the wiped replica caught up and identical", 30*time.Second, func() bool {
+		info, ok := c.Broker(lost).Srv.LocalReplica(topic, 0)
+		if !ok || info.LogEndOffset != end {
+			return false
+		}
+		sum, _, err := c.Broker(lost).Srv.LocalChecksum(topic, 0, 0, end)
+		return err == nil && sum == sums[0]
+	})
+	cl := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]string{}
+	for last := int64(-1); last < end-1; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d keys, up to offset %d of %d", len(got), last, end)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if _, dup := got[string(r.Key)]; dup {
+				t.Errorf("key %s twice after cleaning", r.Key)
+			}
+			got[string(r.Key)] = string(r.Value)
+			if r.Value == nil {
+				got[string(r.Key)] = "<tombstone>"
+			}
+			last = r.Offset
+		})
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %v\nwant %v", got, want)
+	}
+}

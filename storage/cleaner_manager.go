@@ -1,0 +1,255 @@
+package storage
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// CleanerConfig is the broker's log cleaner settings (Kafka's
+// log.cleaner.*). The zero value is Kafka's defaults (WithDefaults).
+type CleanerConfig struct {
+	Disable             bool          // !log.cleaner.enable
+	Threads             int           // log.cleaner.threads
+	DedupeBufferSize    int64         // log.cleaner.dedupe.buffer.size, shared by the threads
+	IOMaxBytesPerSecond float64       // log.cleaner.io.max.bytes.per.second, read + written, all threads; <= 0 unlimited
+	Backoff             time.Duration // log.cleaner.backoff.ms: sleep when nothing is cleanable
+	// Decompress inflates compressed batches (see Decompressor); nil keeps
+	// compressed batches whole.
+	Decompress Decompressor
+	Logger     *slog.Logger
+}
+
+// WithDefaults fills zero values with Kafka's defaults: 1 thread, a 128 MiB
+// dedupe buffer, a 15 s backoff (the I/O rate stays unlimited).
+func (c CleanerConfig) WithDefaults() CleanerConfig {
+	if c.Threads <= 0 {
+		c.Threads = 1
+	}
+	if c.DedupeBufferSize <= 0 {
+		c.DedupeBufferSize = 128 << 20
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 15 * time.Second
+	}
+	return c
+}
+
+// CleanTarget is one log the cleaner may compact, and the offset below
+// which it may (the replica's high watermark: nothing a truncation could
+// take back is rewritten).
+type CleanTarget struct {
+	Log  *Log
+	UpTo int64
+}
+
+// Cleaner is the background log cleaner: Threads goroutines that each pick
+// the dirtiest eligible log among those Targets returns (dirty ratio at
+// least min.cleanable.dirty.ratio, or past max.compaction.lag.ms) and
+// compact it. Targets is called from those goroutines, concurrently; it
+// must not block long. A log is cleaned by one goroutine at a time. Close
+// stops and waits for them.
+type Cleaner struct {
+	cfg     CleanerConfig
+	targets func() []CleanTarget
+	thr     *throttle
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	maps    chan *offsetMap // one per thread, also lent to CleanNow
+}
+
+// NewCleaner starts the cleaner goroutines (none when cfg.Disable or
+// targets is nil; CleanNow still works).
+func NewCleaner(cfg CleanerConfig, targets func() []CleanTarget) *Cleaner {
+	cfg = cfg.WithDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Cleaner{cfg: cfg, targets: targets, stop: make(chan struct{}), maps: make(chan *offsetMap, cfg.Threads)}
+	if cfg.IOMaxBytesPerSecond > 0 {
+		c.thr = &throttle{rate: cfg.IOMaxBytesPerSecond, start: time.Now()}
+	}
+	for range cfg.Threads {
+		// Allocated lazily by the first pass, so an idle broker pays nothing.
+		c.maps <- nil
+	}
+	if !cfg.Disable && targets != nil {
+		for range cfg.Threads {
+			c.wg.Add(1)
+			go c.run()
+		}
+	}
+	return c
+}
+
+// Close stops the cleaner goroutines and waits for them; a pass in progress
+// is abandoned at its next batch (its files are deleted, nothing swapped).
+func (c *Cleaner) Close() {
+	c.once.Do(func() { close(c.stop) })
+	c.wg.Wait()
+}
+
+func (c *Cleaner) run() {
+	defer c.wg.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		cleaned := c.cleanDirtiest()
+		if cleaned {
+			t.Reset(0)
+		} else {
+			t.Reset(c.cfg.Backoff)
+		}
+	}
+}
+
+// cleanDirtiest cleans the dirtiest eligible log; false if there was none.
+func (c *Cleaner) cleanDirtiest() bool {
+	var best *Log
+	var bestPlan *cleanPlan
+	var bestRatio float64
+	for _, t := range c.targets() {
+		cfg := t.Log.config()
+		if !cfg.Compact || t.Log.cleaner.busy.Load() {
+			continue
+		}
+		p, err := t.Log.plan(t.Log.now(), t.UpTo, false)
+		if err != nil || p.dirtyBytes == 0 {
+			continue
+		}
+		r := p.ratio()
+		if (r >= cfg.MinCleanableDirtyRatio || p.mustClean) && (best == nil || r > bestRatio || p.mustClean) {
+			best, bestPlan, bestRatio = t.Log, p, r
+		}
+	}
+	if best == nil || !best.cleaner.busy.CompareAndSwap(false, true) {
+		return false
+	}
+	defer best.cleaner.busy.Store(false)
+	if err := c.pass(best, bestPlan); err != nil {
+		c.cfg.Logger.Warn("log cleaner pass failed", "log", best.dir, "err", err)
+		return false
+	}
+	// No progress (a batch with more keys than the table holds) must not
+	// spin: back off as when nothing is cleanable.
+	return best.cleaner.firstDirty.Load() > bestPlan.firstDirty
+}
+
+// pass runs one pass with a map from the pool.
+func (c *Cleaner) pass(l *Log, p *cleanPlan) error {
+	var m *offsetMap
+	select {
+	case m = <-c.maps:
+	case <-c.stop:
+		return errCleanerStopped
+	}
+	// The table is sized for the dirty section (a record is at least
+	// minRecordSize bytes), within the thread's share of the dedupe
+	// buffer, so small logs do not cost the whole buffer.
+	budget := c.cfg.DedupeBufferSize / int64(c.cfg.Threads)
+	want := min(budget, int64(float64(p.dirtyBytes/minRecordSize+16)/mapLoadFactor+1)*mapSlotSize)
+	if m == nil || int64(m.cap)*mapSlotSize < want {
+		m = newOffsetMap(want)
+	}
+	defer func() { c.maps <- m }()
+	cp := &cleanPass{omap: m, dec: c.cfg.Decompress, throttle: c.thr, stop: c.stop}
+	return cp.clean(l, p)
+}
+
+// CleanNow compacts everything of l that is cleanable below upTo (and below
+// its active segment), ignoring the dirty ratio and the compaction lags,
+// and returns when done. Passes repeat until the dirty section is empty
+// (the offset map may not hold it at once). For tests and tools; the
+// background goroutines skip l meanwhile.
+func (c *Cleaner) CleanNow(l *Log, upTo int64) error {
+	for !l.cleaner.busy.CompareAndSwap(false, true) {
+		select {
+		case <-c.stop:
+			return errCleanerStopped
+		case <-time.After(10 * time.Millisecond): // a background pass holds it
+		}
+	}
+	defer l.cleaner.busy.Store(false)
+	for {
+		p, err := l.plan(l.now(), upTo, true)
+		if err != nil {
+			return err
+		}
+		if p.end <= p.firstDirty {
+			return nil
+		}
+		if err := c.pass(l, p); err != nil {
+			return err
+		}
+		if l.cleaner.firstDirty.Load() <= p.firstDirty {
+			return nil // no progress (a single batch larger than the map)
+		}
+	}
+}
+
+// errCleanerStopped: Close was called during a pass.
+var errCleanerStopped = errors.New("storage: log cleaner stopped")
+
+// throttle bounds the cleaner's I/O rate over all its goroutines (Kafka's
+// Throttler): bytes are counted, and a goroutine ahead of the rate waits
+// (interruptibly) until the average is back under it. A nil throttle does
+// nothing.
+type throttle struct {
+	mu    sync.Mutex
+	rate  float64 // bytes per second
+	start time.Time
+	bytes float64
+}
+
+func (t *throttle) wait(n int, stop <-chan struct{}) error {
+	if t == nil {
+		select {
+		case <-stop:
+			return errCleanerStopped
+		default:
+			return nil
+		}
+	}
+	t.mu.Lock()
+	now := time.Now()
+	if now.Sub(t.start) > time.Second { // a fresh window each second
+		t.start, t.bytes = now, 0
+	}
+	t.bytes += float64(n)
+	ahead := time.Duration(t.bytes/t.rate*float64(time.Second)) - now.Sub(t.start)
+	t.mu.Unlock()
+	if ahead <= 0 {
+		return nil
+	}
+	tm := time.NewTimer(ahead)
+	defer tm.Stop()
+	select {
+	case <-stop:
+		return errCleanerStopped
+	case <-tm.C:
+		return nil
+	}
+}
+
+// RollFor starts a new active segment when the current one holds offsets
+// below upTo, so that CleanNow can reach upTo (the active segment is never
+// cleaned). For tests and tools, like CleanNow.
+func (l *Log) RollFor(upTo int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.checkWritable(); err != nil {
+		return err
+	}
+	s := l.active()
+	if s.size == 0 || s.base >= upTo {
+		return nil
+	}
+	return l.roll(s.next, l.config(), l.now())
+}
