@@ -81,7 +81,9 @@ func (s *Server) txnPartition(idx int32) (txn.Log, int32, bool) {
 	return txnLog{part}, part.LeaderEpoch(), true
 }
 
-// ensureTxnTopic creates __transaction_state if it does not exist yet, with
+// ensureTxnTopic creates __transaction_state if it does not exist yet,
+// compacted (the latest state of each transactional id is all a coordinator
+// replays; expired ids leave tombstones), with
 // transaction.state.log.replication.factor capped at the live brokers and
 // transaction.state.log.min.isr, then waits until this broker's replicas
 // reflect it.
@@ -96,7 +98,7 @@ func (s *Server) ensureTxnTopic(ctx context.Context) error {
 		Partitions:        s.cfg.TransactionStateLogPartitions,
 		ReplicationFactor: int16(rf),
 		Configs: map[string]string{
-			"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.Itoa(100 << 20),
+			"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": strconv.Itoa(100 << 20),
 			"min.insync.replicas": strconv.Itoa(min(int(s.cfg.TransactionStateLogMinISR), rf)),
 		},
 		Internal: true,

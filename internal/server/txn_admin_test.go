@@ -71,8 +71,8 @@ func TestTxnAdminAPIs(t *testing.T) {
 	}
 }
 
-// TestTxnStateTopicProtected: __transaction_state cannot be deleted, grown
-// or have records deleted, as __consumer_offsets.
+// TestTxnStateTopicProtected: __transaction_state is compacted and cannot be
+// deleted, grown or have records deleted, as __consumer_offsets.
 func TestTxnStateTopicProtected(t *testing.T) {
 	s, addr := startTestServer(t, txnTestConfig)
 	ctx := testCtx(t, 30*time.Second)
@@ -89,7 +89,7 @@ func TestTxnStateTopicProtected(t *testing.T) {
 	if _, err := s.deleteRecords(txnTopic, 0, 0); err == nil {
 		t.Error("deleted records of __transaction_state")
 	}
-	if st := s.meta.State().Topics[txnTopic]; st == nil || len(st.Partitions) != 4 {
-		t.Fatalf("__transaction_state after the attempts: %+v", st)
+	if st := s.meta.State().Topics[txnTopic]; st == nil || len(st.Partitions) != 4 || st.Configs["cleanup.policy"] != "compact" {
+		t.Fatalf("__transaction_state after the attempts: %+v, want 4 compacted partitions", st)
 	}
 }
