@@ -324,3 +324,50 @@ func TestCoordinatorExpiresIdleIDs(t *testing.T) {
 		t.Fatal("expired id back after a reload")
 	}
 }
+
+// TestCoordinatorList filters transactional ids by state, producer id,
+// open duration and id pattern.
+func TestCoordinatorList(t *testing.T) {
+	ctx := context.Background()
+	c := newTestCoordinator(t, &memLog{}, &markers{}, 1)
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	pids := map[string]int64{}
+	for _, id := range []string{"app-1", "app-2", "other"} {
+		pid, epoch, err := c.InitProducerID(ctx, id, time.Minute, -1, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[id] = pid
+		if id != "app-2" {
+			if err := c.AddPartitions(ctx, id, pid, epoch, []TP{{"x", 0}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	now = now.Add(5 * time.Second)
+	ids := func(f ListFilter) string {
+		var out []string
+		for _, i := range c.List(f) {
+			out = append(out, i.ID)
+		}
+		return fmt.Sprint(out)
+	}
+	for _, tc := range []struct {
+		f    ListFilter
+		want string
+	}{
+		{ListFilter{}, "[app-1 app-2 other]"},
+		{ListFilter{States: []string{"Ongoing"}}, "[app-1 other]"},
+		{ListFilter{States: []string{"Empty"}}, "[app-2]"},
+		{ListFilter{ProducerIDs: []int64{pids["other"]}}, "[other]"},
+		{ListFilter{IDPattern: "app-.*"}, "[app-1 app-2]"},
+		{ListFilter{IDPattern: "app"}, "[]"},
+		{ListFilter{MinDuration: 4 * time.Second}, "[app-1 other]"},
+		{ListFilter{MinDuration: time.Minute}, "[]"},
+	} {
+		if got := ids(tc.f); got != tc.want {
+			t.Errorf("List(%+v) = %s, want %s", tc.f, got, tc.want)
+		}
+	}
+}
