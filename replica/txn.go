@@ -302,6 +302,9 @@ func (p *Partition) noteLocked(hdrs []storage.BatchHeader, raw []byte) {
 		}
 		pos = end
 	}
+	if p.txnSeen.Load() {
+		p.txns.lastStable(p.hw.Load()) // forgets completions below the high watermark
+	}
 }
 
 // checkCoordinatorBatch validates a batch from a coordinator: markers and
