@@ -74,8 +74,8 @@ func TestInteropSaramaTransactions(t *testing.T) {
 	}
 }
 
-// TestStromTxnListDescribe checks `strom txn list` and `strom txn describe`
-// against a transaction sarama left open.
+// TestStromTxnListDescribe checks `strom txn list`, `strom txn producers`
+// and `strom txn describe` against a transaction sarama left open.
 func TestStromTxnListDescribe(t *testing.T) {
 	b := startBroker(t, "--transaction-state-log-num-partitions", "4")
 	createTopic(t, b.Addr(), "cli-txn", 1, nil)
@@ -104,6 +104,14 @@ func TestStromTxnListDescribe(t *testing.T) {
 	decodeJSON(t, runTool(t, 30*time.Second, nil, stromBin, "txn", "list", "--json", "--brokers", b.Addr()), &listed)
 	if len(listed) != 1 || listed[0].ID != "cli-txn-id" || listed[0].State != "Ongoing" {
 		t.Fatalf("strom txn list: %+v, want cli-txn-id Ongoing", listed)
+	}
+	var producers []struct {
+		Partition int32 `json:"partition"`
+		Start     int64 `json:"current_transaction_start_offset"`
+	}
+	decodeJSON(t, runTool(t, 30*time.Second, nil, stromBin, "txn", "producers", "cli-txn", "--json", "--brokers", b.Addr()), &producers)
+	if len(producers) != 1 || producers[0].Partition != 0 || producers[0].Start != 0 {
+		t.Fatalf("strom txn producers: %+v, want one producer on partition 0 in a transaction from offset 0", producers)
 	}
 	out := string(runTool(t, 30*time.Second, nil, stromBin, "txn", "describe", "cli-txn-id", "--brokers", b.Addr()))
 	for _, want := range []string{"TRANSACTIONAL-ID", "cli-txn-id", "Ongoing", "cli-txn:[0]"} {

@@ -2,16 +2,19 @@ package cli
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 func runTxn(e *env, args []string) error {
 	return subcommands(e, "txn", args, map[string]func(*env, []string) error{
-		"list":     txnList,
-		"describe": txnDescribe,
+		"list":      txnList,
+		"describe":  txnDescribe,
+		"producers": txnProducers,
 	})
 }
 
@@ -118,6 +121,71 @@ func txnDescribe(e *env, args []string) error {
 	for _, t := range out {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%v\n", t.TransactionalID, t.Coordinator, t.State, t.ProducerID,
 			t.ProducerEpoch, t.TimeoutMillis, t.StartTimestamp, t.Partitions)
+	}
+	return tw.Flush()
+}
+
+type txnProducer struct {
+	Topic          string `json:"topic"`
+	Partition      int32  `json:"partition"`
+	ProducerID     int64  `json:"producer_id"`
+	ProducerEpoch  int16  `json:"producer_epoch"`
+	LastSequence   int32  `json:"last_sequence"`
+	TxnStartOffset int64  `json:"current_transaction_start_offset"`
+}
+
+// txnProducers is kafka-transactions.sh describe-producers: the producers
+// each partition of the topics tracks (DescribeProducers), with the start
+// of their open transaction (-1: none).
+func txnProducers(e *env, args []string) error {
+	fs, o := newFlags(e, "txn producers", "txn producers TOPIC...", adminTimeout, "request timeout")
+	topics, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(topics) == 0 {
+		return usageErr("txn producers needs a topic — list them with `strom topic list`")
+	}
+	adm, ctx, release, err := o.admin(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	md, err := adm.Metadata(ctx, topics...)
+	if err != nil {
+		return o.wrap(err)
+	}
+	set := kadm.TopicsSet{}
+	for _, t := range md.Topics.Sorted() {
+		if t.Err != nil {
+			return fmt.Errorf("topic %s: %w", t.Topic, o.wrap(t.Err))
+		}
+		for p := range t.Partitions {
+			set.Add(t.Topic, p)
+		}
+	}
+	ds, err := adm.DescribeProducers(ctx, set)
+	if err != nil {
+		return o.wrap(err)
+	}
+	out := []txnProducer{}
+	for _, p := range ds.SortedProducers() {
+		out = append(out, txnProducer{Topic: p.Topic, Partition: p.Partition, ProducerID: p.ProducerID,
+			ProducerEpoch: p.ProducerEpoch, LastSequence: p.LastSequence, TxnStartOffset: p.CurrentTxnStartOffset})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	if o.json {
+		return writeJSON(e.stdout, out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tPRODUCER-ID\tEPOCH\tLAST-SEQUENCE\tTXN-START-OFFSET")
+	for _, p := range out {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.Topic, p.Partition, p.ProducerID, p.ProducerEpoch, p.LastSequence, p.TxnStartOffset)
 	}
 	return tw.Flush()
 }
