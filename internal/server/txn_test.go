@@ -341,3 +341,42 @@ func consumeUntilCount(t *testing.T, ctx context.Context, addr, topic string, n 
 	}
 	return got
 }
+
+// TestTxnSurvivesRestart: a broker stopped with a transaction open comes
+// back with the transaction state replayed from __transaction_state (even
+// when restarted with another transaction.state.log.num.partitions, as ids
+// map by the topic's real partition count) and the partition's open
+// transaction rebuilt from its log: a new instance of the producer aborts
+// it, and read_committed readers get past it.
+func TestTxnSurvivesRestart(t *testing.T) {
+	c := testConfig(t)
+	txnTestConfig(&c)
+	s, addr := startWithConfig(t, c)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "txn-restart", 1); err != nil {
+		t.Fatal(err)
+	}
+	old := newClient(t, addr, kgo.TransactionalID("tx-restart"))
+	if err := old.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.ProduceSync(ctx, &kgo.Record{Topic: "txn-restart", Value: []byte("left open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c.TransactionStateLogPartitions = 7
+	s2, addr2 := startWithConfig(t, c)
+	if lso, hw := s2.replicas.Get("txn-restart", 0).LastStableOffset(), s2.replicas.Get("txn-restart", 0).HighWatermark(); lso != 0 || hw != 1 {
+		t.Fatalf("after the restart: last stable %d, high watermark %d; want the open transaction rebuilt (0, 1)", lso, hw)
+	}
+	fresh := newClient(t, addr2, kgo.TransactionalID("tx-restart"))
+	produceTxn(t, ctx, fresh, "txn-restart", true, "after restart")
+	got := consumeUntil(t, ctx, addr2, "txn-restart", kgo.ReadCommitted(), "after restart")
+	if fmt.Sprint(got) != "[after restart]" {
+		t.Fatalf("read_committed saw %v, want [after restart]", got)
+	}
+}
