@@ -97,11 +97,18 @@ func runBroker(args []string, stderr io.Writer) int {
 	defer stop()
 	// Metrics and pprof come up first: a slow start (thousands of
 	// partitions to recover) is when they are wanted.
+	httpMux := metricsMux(srv.Metrics())
+	closeConsole, err := addConsole(httpMux, cfg, logger)
+	if err != nil {
+		logger.Error("invalid configuration", "err", err)
+		return 2
+	}
+	defer closeConsole()
 	for _, ep := range []struct {
 		addr, flag, what string
 		h                http.Handler
 	}{
-		{cfg.HTTPAddr, "--http-addr", "metrics", metricsMux(srv.Metrics())},
+		{cfg.HTTPAddr, "--http-addr", "metrics", httpMux},
 		{cfg.PprofAddr, "--pprof-addr", "pprof", pprofMux()},
 	} {
 		if ep.addr == "" {
