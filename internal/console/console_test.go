@@ -24,7 +24,13 @@ func serve(t *testing.T, c *cluster.Cluster, write bool, seeds ...string) *httpt
 	if len(seeds) == 0 {
 		seeds = []string{c.Brokers[0].Addr()}
 	}
-	con, err := console.New(console.Config{Seeds: seeds, WriteEnable: write, MaxRecords: 50})
+	return serveWith(t, console.Config{Seeds: seeds, WriteEnable: write, MaxRecords: 50})
+}
+
+// serveWith starts a console configured by cfg on an httptest server.
+func serveWith(t *testing.T, cfg console.Config) *httptest.Server {
+	t.Helper()
+	con, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
