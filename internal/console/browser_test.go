@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strombroker/strom/internal/cluster"
@@ -116,7 +118,8 @@ func (s *shooter) shot(name string) chromedp.Action[chromedp.Void] {
 }
 
 // consoleFixture is a 3-broker cluster with a console on each broker, a
-// replicated topic "orders" holding 30 JSON records and a consumer group
+// replicated topic "orders" holding 30 JSON records, a topic "load" for
+// the throughput chart and a consumer group
 // "billing" whose single member has committed only each partition's first
 // record.
 type consoleFixture struct {
@@ -132,8 +135,12 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 	for _, b := range c.Brokers {
 		f.consoles = append(f.consoles, serve(t, c, true, b.Addr()))
 	}
-	if _, err := c.Admin().CreateTopic(ctxFor(t, 30*time.Second), 3, 3, nil, "orders"); err != nil {
-		t.Fatal(err)
+	for topic, parts := range map[string]int32{"orders": 3, "load": 1} {
+		// kadm retries a create that met a controller change; the retry
+		// may find the topic its first attempt made.
+		if _, err := c.Admin().CreateTopic(ctxFor(t, 30*time.Second), parts, 3, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			t.Fatal(err)
+		}
 	}
 	var recs []*kgo.Record
 	for i := range 30 {
@@ -144,6 +151,16 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 	produce(t, c, recs...)
 	f.lag = 30 - 3
 	f.joinGroup(t)
+	// A broker learns the controller (Raft leader) from Raft, a moment
+	// after the others; the pages show each broker's own view.
+	c.WaitFor("every broker knows the controller", 30*time.Second, func() bool {
+		for _, b := range c.Brokers {
+			if b.Srv.Metadata().ControllerID <= 0 {
+				return false
+			}
+		}
+		return true
+	})
 	c.WaitFor("full ISR on orders", 30*time.Second, func() bool {
 		tds, err := c.Admin().ListTopics(ctxFor(t, 5*time.Second), "orders")
 		if err != nil {

@@ -27,6 +27,8 @@
         if (last && s.time_ms > last.time_ms) {
           rates.push(Math.max(0, (s.records - last.records) * 1000 / (s.time_ms - last.time_ms)));
           if (rates.length > 60) { rates.shift(); }
+          fig.dataset.samples = String(rates.length);
+          fig.dataset.last = String(rates[rates.length - 1]);
           draw();
         }
         last = s;
