@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,11 +43,14 @@ func TestConsoleOnHTTPAddr(t *testing.T) {
 	status := func(cfg server.Config, method, path string) int {
 		t.Helper()
 		mux := metricsMux(nil)
-		closeConsole, err := addConsole(mux, cfg, slog.New(slog.DiscardHandler))
+		wc, err := addConsole(mux, cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer closeConsole()
+		defer wc.close()
+		if err := wc.start("127.0.0.1:9"); err != nil {
+			t.Fatal(err)
+		}
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
 		return rec.Code
@@ -71,6 +75,20 @@ func TestConsoleOnHTTPAddr(t *testing.T) {
 	}
 }
 
+// TestConsoleBeforeStart: while the broker starts, the console's routes
+// answer 503 (metrics are served; the console needs the bound listener).
+func TestConsoleBeforeStart(t *testing.T) {
+	mux := metricsMux(nil)
+	if _, err := addConsole(mux, server.DefaultConfig(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/console/", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("GET /console/ before start: %d, want 503", rec.Code)
+	}
+}
+
 func TestConsoleSeed(t *testing.T) {
 	for _, tc := range []struct {
 		host, want string
@@ -81,7 +99,7 @@ func TestConsoleSeed(t *testing.T) {
 		{"10.1.2.3", "10.1.2.3:9092"},
 		{"broker-0.strom", "broker-0.strom:9092"},
 	} {
-		if got := consoleSeed(server.Listener{Host: tc.host, Port: 9092}); got != tc.want {
+		if got := consoleSeed(net.JoinHostPort(tc.host, "9092")); got != tc.want {
 			t.Errorf("%q: %s, want %s", tc.host, got, tc.want)
 		}
 	}
