@@ -40,6 +40,9 @@ const (
 	// shows; the rest is cut with a note, so one huge record cannot make a
 	// page of megabytes.
 	maxValueShown = 16 << 10
+	// maxGroupsLag caps the groups whose lag the groups page computes (a
+	// DescribeGroups and an OffsetFetch each); the rest are listed without.
+	maxGroupsLag = 200
 	// maxFormBytes caps a produce form's body.
 	maxFormBytes = 1 << 20
 )

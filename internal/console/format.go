@@ -3,11 +3,15 @@ package console
 import (
 	"fmt"
 	"html/template"
+	"net/url"
 	"strings"
 )
 
-// funcs are the template helpers.
+// funcs are the template helpers. pathEscape makes a name one path
+// segment: group names may hold '/', '?' or '#', which html/template's URL
+// normalising would leave as they are.
 var funcs = template.FuncMap{
+	"pathEscape": url.PathEscape,
 	"ids": func(ids []int32) string {
 		var b strings.Builder
 		for i, id := range ids {

@@ -20,6 +20,12 @@ type groupRow struct {
 	Err                   string
 }
 
+// groupsPage is the groups page's data.
+type groupsPage struct {
+	Groups []groupRow
+	Note   string // set when there are more groups than maxGroupsLag
+}
+
 // memberRow is one member on a group page.
 type memberRow struct {
 	ID, ClientID, Host string
@@ -52,7 +58,14 @@ func (c *Console) groupsData(ctx context.Context, _ *http.Request) (string, any,
 	if err != nil && len(listed) == 0 {
 		return "", nil, fmt.Errorf("list groups: %w", err)
 	}
-	lags, err := c.adm.Lag(ctx, listed.Groups()...)
+	names := listed.Groups()
+	slices.Sort(names)
+	note := ""
+	if len(names) > maxGroupsLag {
+		note = fmt.Sprintf("%d groups; lag shown for the first %d (open a group for its lag)", len(names), maxGroupsLag)
+		names = names[:maxGroupsLag]
+	}
+	lags, err := c.adm.Lag(ctx, names...)
 	if err != nil && len(lags) == 0 && len(listed) > 0 {
 		return "", nil, fmt.Errorf("group lag: %w", err)
 	}
@@ -68,7 +81,7 @@ func (c *Console) groupsData(ctx context.Context, _ *http.Request) (string, any,
 		}
 		rows = append(rows, r)
 	}
-	return "Consumer groups", rows, nil
+	return "Consumer groups", groupsPage{Groups: rows, Note: note}, nil
 }
 
 // groupData shows one group: members with their assignments and the lag of
