@@ -140,7 +140,7 @@ func (c *Console) browseData(ctx context.Context, r *http.Request) (string, any,
 		p.Note = "no records at or after this position (high watermark " + strconv.FormatInt(p.End, 10) + ")"
 		return "Messages", p, nil
 	}
-	recs, err := c.readRecords(ctx, q.Topic, q.Partition, p.From, min(int64(q.N), p.End-p.From))
+	recs, err := c.readRecords(ctx, q.Topic, q.Partition, p.From, p.End, q.N)
 	if err != nil {
 		return "", nil, err
 	}
@@ -174,13 +174,16 @@ func (c *Console) partitionBounds(ctx context.Context, p *browsePage) error {
 	return nil
 }
 
-// readRecords reads n records of one partition from offset with a
-// short-lived consumer (no group, nothing committed).
-func (c *Console) readRecords(ctx context.Context, topic string, partition int32, from, n int64) ([]*kgo.Record, error) {
+// readRecords reads up to n records of one partition from offset from with
+// a short-lived consumer (no group, nothing committed), stopping once it has
+// seen offset end-1. Control records (transaction markers) are kept by the
+// client so that a marker at the tail still shows the end was reached, and
+// dropped here; compaction gaps need nothing, since the stop is by offset.
+func (c *Console) readRecords(ctx context.Context, topic string, partition int32, from, end int64, n int) ([]*kgo.Record, error) {
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(c.cfg.Seeds...), kgo.ClientID("strom-console"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
-		kgo.FetchMaxBytes(8 << 20), kgo.FetchMaxPartitionBytes(4 << 20),
+		kgo.FetchMaxBytes(8 << 20), kgo.FetchMaxPartitionBytes(4 << 20), kgo.KeepControlRecords(),
 	}, c.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -188,17 +191,22 @@ func (c *Console) readRecords(ctx context.Context, topic string, partition int32
 	}
 	defer cl.Close()
 	var out []*kgo.Record
-	for int64(len(out)) < n {
-		fs := cl.PollRecords(ctx, int(n)-len(out))
+	for seen := from - 1; len(out) < n && seen < end-1; {
+		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			return out, fmt.Errorf("read records: %w", err)
 		}
 		if errs := fs.Errors(); len(errs) > 0 {
 			return out, fmt.Errorf("read records: %w", errs[0].Err)
 		}
-		out = append(out, fs.Records()...)
+		for _, r := range fs.Records() {
+			seen = max(seen, r.Offset)
+			if !r.Attrs.IsControl() && r.Offset < end && len(out) < n {
+				out = append(out, r)
+			}
+		}
 	}
-	return out[:min(int64(len(out)), n)], nil
+	return out, nil
 }
 
 // showRecord makes a record safe and readable.
