@@ -219,8 +219,22 @@ func TestConsoleWrites(t *testing.T) {
 	if hw := highWatermark(t, c); hw != 1 {
 		t.Fatalf("after produce: high watermark %d, want 1", hw)
 	}
-	form.Set("partition", "nope")
-	if code := postForm(t, rw, rw.URL, form); code != http.StatusBadRequest {
-		t.Errorf("bad partition: %d, want 400", code)
+	for _, tc := range []struct {
+		topic, partition string
+		want             int
+	}{
+		{"t", "nope", http.StatusBadRequest},
+		{"t", "2", http.StatusBadRequest}, // t has partitions 0 and 1
+		{"a/b", "0", http.StatusBadRequest},
+		{"nosuch", "0", http.StatusNotFound}, // never auto-created
+	} {
+		form.Set("topic", tc.topic)
+		form.Set("partition", tc.partition)
+		if code := postForm(t, rw, rw.URL, form); code != tc.want {
+			t.Errorf("produce to %s/%s: %d, want %d", tc.topic, tc.partition, code, tc.want)
+		}
+	}
+	if tds, err := c.Admin().ListTopics(ctxFor(t, 10*time.Second), "nosuch"); err != nil || tds["nosuch"].Err == nil {
+		t.Errorf("topic nosuch exists after a refused produce: %v", err)
 	}
 }

@@ -58,6 +58,10 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.Timeout)
 	defer cancel()
+	if err := c.checkPartition(ctx, rec.Topic, rec.Partition); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	if err := c.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		c.fail(w, r, fmt.Errorf("produce: %w", err))
 		return
@@ -65,6 +69,25 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	done := fmt.Sprintf("produced at %s/%d@%d", rec.Topic, rec.Partition, rec.Offset)
 	q := url.Values{"topic": {rec.Topic}, "partition": {strconv.Itoa(int(rec.Partition))}, "done": {done}}
 	http.Redirect(w, r, "/console/produce?"+q.Encode(), http.StatusSeeOther)
+}
+
+// checkPartition makes sure the record's partition exists before producing:
+// the console writes to existing topics only (a produce to an unknown topic
+// could auto-create it), and the client's manual partitioner would fail an
+// out-of-range partition with a less helpful error.
+func (c *Console) checkPartition(ctx context.Context, topic string, partition int32) error {
+	tds, err := c.adm.ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("describe topic: %w", err)
+	}
+	td, ok := tds[topic]
+	if !ok || td.Err != nil {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, topic)
+	}
+	if int(partition) >= len(td.Partitions) {
+		return fmt.Errorf("%w: topic %q has %d partitions", ErrBadParam, topic, len(td.Partitions))
+	}
+	return nil
 }
 
 // sameOrigin accepts requests without an Origin header (non-browser
