@@ -140,3 +140,18 @@ func (f *consoleFixture) produceLoad(t *testing.T) (stop func()) {
 		cl.Close()
 	}
 }
+
+// checkFenced: with broker 3 stopped, broker 1's console shows it fenced
+// and the other two alive.
+func (f *consoleFixture) checkFenced(t *testing.T, ctx context.Context, s *shooter) {
+	t.Helper()
+	f.c.Stop(3)
+	var got string
+	f.c.WaitFor("broker 1's console to show broker 3 fenced", 30*time.Second, func() bool {
+		do(t, ctx, "brokers page", chromedp.Navigate(f.consoles[0].URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#brokers")))
+		got = eval[string](t, ctx, `[...document.querySelectorAll("#brokers tr.broker")].map(r => r.dataset.id + ":" + r.querySelector("td.state").textContent).join(" ")`)
+		return got == "1:alive 2:alive 3:fenced"
+	})
+	do(t, ctx, "screenshot", s.shot("brokers-one-fenced"))
+	t.Logf("brokers page after stopping broker 3: %s", got)
+}

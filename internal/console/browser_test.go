@@ -209,7 +209,8 @@ func (f *consoleFixture) joinGroup(t *testing.T) {
 // TestConsoleBrowser drives the console in headless chromium: the brokers
 // page (on every broker) shows 3 brokers and a controller, the topic page
 // partitions with their ISR, the group page lag, the message browser a
-// record found by offset, and the produce form adds a record.
+// record found by offset, the produce form adds a record, and a stopped
+// broker shows as fenced.
 func TestConsoleBrowser(t *testing.T) {
 	path := chromium(t)
 	f := newConsoleFixture(t)
@@ -221,4 +222,5 @@ func TestConsoleBrowser(t *testing.T) {
 	f.checkGroup(t, ctx, s)
 	f.checkBrowse(t, ctx, s)
 	f.checkProduce(t, ctx, s)
+	f.checkFenced(t, ctx, s)
 }
