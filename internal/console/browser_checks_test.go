@@ -113,7 +113,7 @@ func (f *consoleFixture) checkProduce(t *testing.T, ctx context.Context, s *shoo
 		s.shot("produce"),
 	)
 	done := text(t, ctx, "#done")
-	do(t, ctx, "read back", chromedp.Navigate(f.consoles[0].URL+"/console/browse?topic=orders&partition=2&offset=10&n=1"), chromedp.WaitVisible(chromedp.CSS(`#records tr.record`)))
+	do(t, ctx, "read back", chromedp.Click(chromedp.CSS("#view")), chromedp.WaitVisible(chromedp.CSS(`#records tr.record`)))
 	value := eval[string](t, ctx, `document.querySelector("#records tr.record td.value pre").textContent`)
 	if done != "produced at orders/2@10" || !strings.Contains(value, `"made": "in chromium"`) {
 		t.Errorf("produce: %q, record read back %q", done, value)

@@ -20,6 +20,7 @@ type produceFormData struct {
 	Topic     string
 	Partition string
 	Done      string // "produced at topic/partition@offset" after a write
+	Offset    string // the written record's offset, for a link to it
 }
 
 // produceForm serves the test-message form, or 404 when writes are off:
@@ -29,7 +30,7 @@ func (c *Console) produceForm(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "error", pageData{Title: "Not Found", Data: "writes are disabled (console.write.enable=false)"})
 		return
 	}
-	d := produceFormData{Token: c.token, Topic: r.URL.Query().Get("topic"), Partition: r.URL.Query().Get("partition"), Done: r.URL.Query().Get("done")}
+	d := produceFormData{Token: c.token, Topic: r.URL.Query().Get("topic"), Partition: r.URL.Query().Get("partition"), Done: r.URL.Query().Get("done"), Offset: r.URL.Query().Get("offset")}
 	c.render(w, http.StatusOK, "produce", pageData{Title: "Produce a test message", WriteEnable: true, Data: d})
 }
 
@@ -67,7 +68,7 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done := fmt.Sprintf("produced at %s/%d@%d", rec.Topic, rec.Partition, rec.Offset)
-	q := url.Values{"topic": {rec.Topic}, "partition": {strconv.Itoa(int(rec.Partition))}, "done": {done}}
+	q := url.Values{"topic": {rec.Topic}, "partition": {strconv.Itoa(int(rec.Partition))}, "done": {done}, "offset": {strconv.FormatInt(rec.Offset, 10)}}
 	http.Redirect(w, r, "/console/produce?"+q.Encode(), http.StatusSeeOther)
 }
 
