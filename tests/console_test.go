@@ -3,10 +3,15 @@ package tests
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
 // httpGet fetches url and returns status and body.
@@ -59,5 +64,43 @@ func TestConsoleEndpoint(t *testing.T) {
 	}
 	if code, _ := httpGet(t, "http://"+m[2]+"/console/"); code != http.StatusNotFound {
 		t.Errorf("console.enable=false: /console/ answered %d, want 404", code)
+	}
+}
+
+// TestConsoleSASLClientConfig: on a SASL_PLAINTEXT listener the console
+// reads the broker as the principal of console.client.config (here
+// SCRAM-SHA-256 as scram-user, a user made in the metadata); without it the
+// console can read nothing.
+func TestConsoleSASLClientConfig(t *testing.T) {
+	props := filepath.Join(t.TempDir(), "console.properties")
+	if err := os.WriteFile(props, []byte("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\nsasl.username=scram-user\nsasl.password=scram-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"with console.client.config", []string{"--console-client-config", props}, http.StatusOK},
+		{"without", nil, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--listener-security-protocol-map", "PLAINTEXT:SASL_PLAINTEXT", "--sasl-jaas-config", saslBrokerJAAS, "--http-addr", "127.0.0.1:0"}, tc.args...)
+			b := startBroker(t, args...)
+			cl := newKgo(t, b.Addr(), kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism()))
+			res, err := kadm.NewClient(cl).AlterUserSCRAMs(testCtx(t, 30*time.Second), nil, []kadm.UpsertSCRAM{
+				{User: "scram-user", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "scram-secret"},
+			})
+			if err != nil || res.Error() != nil {
+				t.Fatalf("create SCRAM user: %v %v", err, res.Error())
+			}
+			m := metricsAddrRe.FindStringSubmatch(b.Logs())
+			if m == nil {
+				t.Fatal("the broker did not log where it serves metrics")
+			}
+			if code, body := httpGet(t, "http://"+m[2]+"/console/"); code != tc.want {
+				t.Errorf("brokers page: %d, want %d\n%s", code, tc.want, body)
+			}
+		})
 	}
 }
