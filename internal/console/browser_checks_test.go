@@ -32,8 +32,9 @@ func (f *consoleFixture) checkBrokers(t *testing.T, ctx context.Context, s *shoo
 		f.c.WaitFor(fmt.Sprintf("console of broker %d to show 3 alive brokers, one controller, one Raft leader", i+1), 30*time.Second, func() bool {
 			do(t, ctx, "brokers page", chromedp.Navigate(hs.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#brokers")))
 			rows, ctrl, leaders, alive := eval[int](t, ctx, countBrokers), eval[int](t, ctx, countControllers), eval[int](t, ctx, countLeaders), eval[int](t, ctx, countAlive)
-			got = fmt.Sprintf("%d brokers (%d alive), %d controllers, %d raft leaders", rows, alive, ctrl, leaders)
-			return rows == 3 && ctrl == 1 && leaders == 1 && alive == 3
+			racks := eval[string](t, ctx, `[...document.querySelectorAll("#brokers tr.broker td.rack")].map(e => e.textContent).join(" ")`)
+			got = fmt.Sprintf("%d brokers (%d alive), %d controllers, %d raft leaders, racks %s", rows, alive, ctrl, leaders, racks)
+			return rows == 3 && ctrl == 1 && leaders == 1 && alive == 3 && racks == "rack-a rack-b rack-c"
 		})
 		t.Logf("console of broker %d: %s", i+1, got)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strombroker/strom/internal/cluster"
+	"github.com/strombroker/strom/internal/server"
 )
 
 // chromium finds Debian's chromium: skipped locally when it is missing,
@@ -117,7 +118,7 @@ func (s *shooter) shot(name string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// consoleFixture is a 3-broker cluster with a console on each broker, a
+// consoleFixture is a 3-broker cluster (racks rack-a, rack-b, rack-c) with a console on each broker, a
 // replicated topic "orders" holding 30 JSON records, a topic "load" for
 // the throughput chart and a consumer group
 // "billing" whose single member has committed only each partition's first
@@ -130,7 +131,7 @@ type consoleFixture struct {
 
 func newConsoleFixture(t *testing.T) *consoleFixture {
 	t.Helper()
-	c := cluster.New(t, 3)
+	c := cluster.New(t, 3, func(cfg *server.Config) { cfg.Rack = fmt.Sprintf("rack-%c", 'a'+cfg.NodeID-1) })
 	f := &consoleFixture{c: c}
 	for _, b := range c.Brokers {
 		f.consoles = append(f.consoles, serve(t, c, true, b.Addr()))
