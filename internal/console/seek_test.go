@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -67,5 +68,21 @@ func TestConsoleOddGroupName(t *testing.T) {
 	code, body := get(t, hs, "/console/groups/"+url.PathEscape(group))
 	if code != http.StatusOK || !strings.Contains(body, "team/a?b#c &lt;i&gt;x&lt;/i&gt;") || !strings.Contains(body, `id="total-lag">0<`) {
 		t.Errorf("group page: %d\n%s", code, body)
+	}
+}
+
+// TestConsoleThroughputSample: the chart's endpoint answers JSON with the
+// sum of the high watermarks of the cluster's topics.
+func TestConsoleThroughputSample(t *testing.T) {
+	c := oneBroker(t)
+	hs := serve(t, c, false)
+	produce(t, c, &kgo.Record{Topic: "t", Partition: 0}, &kgo.Record{Topic: "t", Partition: 1}, &kgo.Record{Topic: "t", Partition: 1})
+	code, body := get(t, hs, "/console/api/throughput")
+	var s struct {
+		TimeMs  int64 `json:"time_ms"`
+		Records int64 `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(body), &s); code != http.StatusOK || err != nil || s.Records != 3 || s.TimeMs <= 0 {
+		t.Errorf("throughput: %d %v %+v, want 3 records", code, err, s)
 	}
 }
