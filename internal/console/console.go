@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -176,7 +177,10 @@ func (c *Console) page(name string, load func(ctx context.Context, r *http.Reque
 	}
 }
 
-// fail answers err with an error page of the right status.
+// fail answers err with an error page of the right status: 400 for the
+// caller's mistakes, 404 for what does not exist, 403 for what the broker
+// does not let the console's principal see or do, 502 for everything else
+// (the cluster did not answer as it should).
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadGateway
 	switch {
@@ -184,6 +188,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusBadRequest
 	case errors.Is(err, ErrUnknownTopic), errors.Is(err, ErrUnknownGroup):
 		status = http.StatusNotFound
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed),
+		errors.Is(err, kerr.ClusterAuthorizationFailed):
+		status = http.StatusForbidden
 	default:
 		c.log.Warn("console request failed", "path", r.URL.Path, "err", err)
 	}

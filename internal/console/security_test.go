@@ -31,7 +31,7 @@ func secured(cfg *server.Config) {
 // TestConsoleRespectsSecurity: the console is a client like any other. On
 // a SASL listener without credentials it gets nothing (502, no data); as
 // the principal its client options name it sees what that principal's ACLs
-// allow: topic "visible" and its records, not topic "hidden".
+// allow: topic "visible" and its records, not topic "hidden" (403).
 func TestConsoleRespectsSecurity(t *testing.T) {
 	c := cluster.New(t, 1, secured)
 	super := kgo.SASL(plain.Auth{User: "broker", Pass: "b-secret"}.AsMechanism())
@@ -66,7 +66,8 @@ func TestConsoleRespectsSecurity(t *testing.T) {
 	if code, body := get(t, as, "/console/browse?topic=visible&offset=0"); code != http.StatusOK || !strings.Contains(body, "secret-of-visible") {
 		t.Errorf("browse visible: %d\n%s", code, body)
 	}
-	if code, body := get(t, as, "/console/browse?topic=hidden&offset=0"); code == http.StatusOK || strings.Contains(body, "secret-of-hidden") {
+	code, body = get(t, as, "/console/browse?topic=hidden&offset=0")
+	if code != http.StatusForbidden || strings.Contains(body, "secret-of-hidden") {
 		t.Errorf("browse hidden: %d, shows its record %v", code, strings.Contains(body, "secret-of-hidden"))
 	}
 }
