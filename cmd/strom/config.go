@@ -255,8 +255,22 @@ var coreSettings = []setting{
 	{"group-initial-rebalance-delay-ms", []string{"group.initial.rebalance.delay.ms"}, "wait for more members before the first rebalance of a new group", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupInitialRebalanceDelay })},
 	{"group-min-session-timeout-ms", []string{"group.min.session.timeout.ms"}, "smallest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMinSessionTimeout })},
 	{"group-max-session-timeout-ms", []string{"group.max.session.timeout.ms"}, "largest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMaxSessionTimeout })},
-	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics on this host:port (off when empty)", func(c *server.Config, v string) error {
+	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics and the web console (/console/) on this host:port (off when empty)", func(c *server.Config, v string) error {
 		c.HTTPAddr = strings.TrimSpace(v)
+		return nil
+	}},
+	{"console-enable", []string{"console.enable"}, "serve the web console under /console/ on --http-addr", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.ConsoleEnable = b
+		return err
+	}},
+	{"console-write-enable", []string{"console.write.enable"}, "let the web console produce test records (off: the console is read-only)", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.ConsoleWriteEnable = b
+		return err
+	}},
+	{"console-client-config", []string{"console.client.config"}, "client properties file (security.protocol, sasl.*, ssl.*) the web console uses to talk to this broker's listener", func(c *server.Config, v string) error {
+		c.ConsoleClientConfig = strings.TrimSpace(v)
 		return nil
 	}},
 	{"metrics-partition-level-enable", []string{"metrics.partition.level.enable"}, "also export per-partition metrics series (log size and offsets, follower and group lag); off keeps series per topic", func(c *server.Config, v string) error {

@@ -97,11 +97,18 @@ func runBroker(args []string, stderr io.Writer) int {
 	defer stop()
 	// Metrics and pprof come up first: a slow start (thousands of
 	// partitions to recover) is when they are wanted.
+	httpMux := metricsMux(srv.Metrics())
+	webCon, err := addConsole(httpMux, cfg, logger)
+	if err != nil {
+		logger.Error("invalid configuration", "err", err)
+		return 2
+	}
+	defer webCon.close()
 	for _, ep := range []struct {
 		addr, flag, what string
 		h                http.Handler
 	}{
-		{cfg.HTTPAddr, "--http-addr", "metrics", metricsMux(srv.Metrics())},
+		{cfg.HTTPAddr, "--http-addr", "metrics", httpMux},
 		{cfg.PprofAddr, "--pprof-addr", "pprof", pprofMux()},
 	} {
 		if ep.addr == "" {
@@ -120,6 +127,9 @@ func runBroker(args []string, stderr io.Writer) int {
 	if err != nil {
 		logger.Error("broker failed to start", "err", err)
 		return 1
+	}
+	if err := webCon.start(srv.Addrs()[0]); err != nil {
+		logger.Error("cannot start the web console", "err", err)
 	}
 	logger.Info("strom broker started", "version", version, "node_id", cfg.NodeID, "data_dir", cfg.DataDir)
 	<-ctx.Done()

@@ -195,6 +195,17 @@ type Config struct {
 
 	// HTTPAddr, when set, serves Prometheus metrics (cmd/strom).
 	HTTPAddr string
+	// ConsoleEnable serves the web console (internal/console) under
+	// /console/ on HTTPAddr (console.enable, default true).
+	ConsoleEnable bool
+	// ConsoleWriteEnable lets the console produce test records
+	// (console.write.enable, default false: the console is read-only).
+	ConsoleWriteEnable bool
+	// ConsoleClientConfig is a client properties file (security.protocol,
+	// sasl.*, ssl.*) the console uses to talk to this broker's listener as
+	// a principal of its own when the listener is secured
+	// (console.client.config).
+	ConsoleClientConfig string
 	// MetricsPartitionLevel is Strom's metrics.partition.level.enable: also
 	// export per-partition series (log size, segments and offsets,
 	// follower lag, group lag). Off, series stop at the topic, so that the
@@ -230,6 +241,7 @@ func DefaultConfig() Config {
 		NodeID:                               1,
 		Listeners:                            []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
 		DataDir:                              "./data",
+		ConsoleEnable:                        true,
 		RaftAddr:                             "127.0.0.1:9093",
 		GossipAddr:                           "127.0.0.1:9094",
 		NumPartitions:                        1,

@@ -1,0 +1,134 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// groupRow is one line of the groups page.
+type groupRow struct {
+	Name, State, Protocol string
+	Members               int
+	Lag                   int64
+	Err                   string
+}
+
+// groupsPage is the groups page's data.
+type groupsPage struct {
+	Groups []groupRow
+	Note   string // set when there are more groups than maxGroupsLag
+}
+
+// memberRow is one member on a group page.
+type memberRow struct {
+	ID, ClientID, Host string
+	Assigned           string // "topic: 0, 1; other: 3"
+}
+
+// lagRow is one partition's lag on a group page.
+type lagRow struct {
+	Topic     string
+	Partition int32
+	Member    string
+	Committed int64
+	End       int64
+	Lag       int64
+	Err       string
+}
+
+// groupPage is the group page's data.
+type groupPage struct {
+	Name, State, Protocol string
+	Coordinator           int32
+	Members               []memberRow
+	Lag                   []lagRow
+	TotalLag              int64
+}
+
+// groupsData lists the groups with their state and total lag.
+func (c *Console) groupsData(ctx context.Context, _ *http.Request) (string, any, error) {
+	listed, err := c.adm.ListGroups(ctx)
+	if err != nil && len(listed) == 0 {
+		return "", nil, fmt.Errorf("list groups: %w", err)
+	}
+	names := listed.Groups()
+	slices.Sort(names)
+	note := ""
+	if len(names) > maxGroupsLag {
+		note = fmt.Sprintf("%d groups; lag shown for the first %d (open a group for its lag)", len(names), maxGroupsLag)
+		names = names[:maxGroupsLag]
+	}
+	lags, err := c.adm.Lag(ctx, names...)
+	if err != nil && len(lags) == 0 && len(listed) > 0 {
+		return "", nil, fmt.Errorf("group lag: %w", err)
+	}
+	var rows []groupRow
+	for _, g := range listed.Sorted() {
+		r := groupRow{Name: g.Group, State: g.State}
+		if l, ok := lags[g.Group]; ok {
+			r.State, r.Protocol, r.Members = l.State, l.Protocol, len(l.Members)
+			r.Lag = l.Lag.Total()
+			if e := l.Error(); e != nil {
+				r.Err = e.Error()
+			}
+		}
+		rows = append(rows, r)
+	}
+	return "Consumer groups", groupsPage{Groups: rows, Note: note}, nil
+}
+
+// groupData shows one group: members with their assignments and the lag of
+// every partition it has committed or is assigned.
+func (c *Console) groupData(ctx context.Context, r *http.Request) (string, any, error) {
+	name := r.PathValue("group")
+	if name == "" || len(name) > 1024 {
+		return "", nil, fmt.Errorf("%w: group name must be 1 to 1024 bytes", ErrBadParam)
+	}
+	lags, err := c.adm.Lag(ctx, name)
+	if err != nil && len(lags) == 0 {
+		return "", nil, fmt.Errorf("group lag: %w", err)
+	}
+	l, ok := lags[name]
+	if !ok || l.State == "Dead" || errors.Is(l.DescribeErr, kerr.GroupIDNotFound) {
+		return "", nil, fmt.Errorf("%w: %q", ErrUnknownGroup, name)
+	}
+	if err := l.Error(); err != nil {
+		return "", nil, fmt.Errorf("group %q: %w", name, err)
+	}
+	p := groupPage{Name: name, State: l.State, Protocol: l.Protocol, Coordinator: l.Coordinator.NodeID, TotalLag: l.Lag.Total()}
+	for _, m := range l.Members {
+		p.Members = append(p.Members, memberRow{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Assigned: assignedString(m.Assigned.AsConsumer())})
+	}
+	for _, ml := range l.Lag.Sorted() {
+		row := lagRow{Topic: ml.Topic, Partition: ml.Partition, Committed: ml.Commit.At, End: ml.End.Offset, Lag: ml.Lag}
+		if ml.Member != nil {
+			row.Member = ml.Member.ClientID + " " + ml.Member.MemberID
+		}
+		if ml.Err != nil {
+			row.Err = ml.Err.Error()
+		}
+		p.Lag = append(p.Lag, row)
+	}
+	return "Group " + name, p, nil
+}
+
+// assignedString renders a consumer assignment as "topic: 0, 1; other: 3".
+func assignedString(a *kmsg.ConsumerMemberAssignment, ok bool) string {
+	if !ok || a == nil {
+		return "(not a consumer-protocol assignment)"
+	}
+	var parts []string
+	for _, t := range a.Topics {
+		ps := slices.Sorted(slices.Values(t.Partitions))
+		parts = append(parts, t.Topic+": "+funcs["ids"].(func([]int32) string)(ps))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
