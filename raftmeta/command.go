@@ -27,6 +27,7 @@ const (
 	cmdAlterScramCredentials                // alterScramCredentialsCmd (scram.go)
 	cmdCreateACLs                           // reserved for issue 10's ACLs
 	cmdDeleteACLs                           // reserved for issue 10's ACLs
+	cmdReassignPartition                    // reassignPartitionCmd (reassign.go)
 	// Add new commands here, at the end.
 )
 
@@ -56,6 +57,8 @@ func (c cmdType) String() string {
 		return "DeleteACLs"
 	case cmdAlterScramCredentials:
 		return "AlterScramCredentials"
+	case cmdReassignPartition:
+		return "ReassignPartition"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -152,6 +155,8 @@ func newCommand(t cmdType) command {
 		return &deleteACLsCmd{}
 	case cmdAlterScramCredentials:
 		return &alterScramCredentialsCmd{}
+	case cmdReassignPartition:
+		return &reassignPartitionCmd{}
 	}
 	return nil
 }

@@ -38,6 +38,13 @@ type Partition struct {
 	// PartitionEpoch grows by one on every change of this partition (leader or
 	// ISR); AlterPartition proposals carry the epoch they were based on.
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas describe a reassignment in
+	// progress (Kafka's PartitionRegistration fields): Replicas is then the
+	// target followed by the replicas being removed; the adding ones catch
+	// up as followers, and once every target replica is in the ISR the
+	// controller completes it (reassign.go). Both nil when none is running.
+	AddingReplicas   []int32 `json:",omitempty"`
+	RemovingReplicas []int32 `json:",omitempty"`
 }
 
 // Topic is an immutable snapshot of a topic. Never mutate it: the same
@@ -182,6 +189,8 @@ func (t *Topic) clone() *Topic {
 func (p Partition) clone() Partition {
 	p.Replicas = slices.Clone(p.Replicas)
 	p.ISR = slices.Clone(p.ISR)
+	p.AddingReplicas = slices.Clone(p.AddingReplicas)
+	p.RemovingReplicas = slices.Clone(p.RemovingReplicas)
 	return p
 }
 
