@@ -40,6 +40,9 @@ var serverVersions = map[int16]wire.VersionRange{
 	36: {Min: 0, Max: 2},  // SaslAuthenticate
 	50: {Min: 0, Max: 0},  // DescribeUserScramCredentials
 	51: {Min: 0, Max: 0},  // AlterUserScramCredentials
+	43: {Min: 0, Max: 2},  // ElectLeaders
+	45: {Min: 0, Max: 1},  // AlterPartitionReassignments: v1 AllowReplicationFactorChange
+	46: {Min: 0, Max: 0},  // ListPartitionReassignments
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -146,6 +149,12 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeUserScramCredentials(req, r), nil
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return s.handleAlterUserScramCredentials(ctx, req, r), nil
+	case *kmsg.ElectLeadersRequest:
+		return s.handleElectLeaders(ctx, req, r), nil
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return s.handleAlterPartitionReassignments(ctx, req, r), nil
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return s.handleListPartitionReassignments(req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

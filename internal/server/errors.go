@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
@@ -29,6 +30,9 @@ func errorCode(err error) int16 {
 	// Group errors first: the offsets-log adapter wraps replica and storage
 	// errors in the group's contract, and the contract decides the code.
 	if code, ok := groupErrorCode(err); ok {
+		return code
+	}
+	if code, ok := electionErrorCode(err); ok {
 		return code
 	}
 	var ke *kerr.Error
@@ -146,4 +150,27 @@ func errorMessage(err error) *string {
 	}
 	m := err.Error()
 	return &m
+}
+
+// electionErrors maps the election and reassignment sentinels.
+var electionErrors = []struct {
+	err  error
+	code *kerr.Error
+}{
+	{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+	{controller.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
+	{controller.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
+	{raftmeta.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{raftmeta.ErrReassignmentNotReady, kerr.InvalidRequest},
+}
+
+// electionErrorCode is errorCode for errors wrapping an election or
+// reassignment sentinel.
+func electionErrorCode(err error) (int16, bool) {
+	for _, m := range electionErrors {
+		if errors.Is(err, m.err) {
+			return m.code.Code, true
+		}
+	}
+	return 0, false
 }
