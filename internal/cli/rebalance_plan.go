@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"slices"
+	"strconv"
 )
 
 // The rebalance planner behind `strom cluster rebalance` and `strom cluster
@@ -36,6 +37,8 @@ type planMove struct {
 // planRebalance returns the partitions whose replica list changes, in topic
 // and partition order. targets are the brokers to spread over (live, minus
 // the drained one); racks maps broker to rack ("" or absent: no rack).
+// Each topic is balanced on its own (as Kafka's tools do, so a topic's load
+// spreads too), ties broken by the brokers' load over all topics.
 func planRebalance(parts []planPartition, targets []int32, racks map[int32]string) []planMove {
 	if len(targets) == 0 {
 		return nil
@@ -48,59 +51,96 @@ func planRebalance(parts []planPartition, targets []int32, racks map[int32]strin
 	slices.SortFunc(work, func(a, b planPartition) int {
 		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
-	load := map[int32]int{}
+	global := map[int32]int{}
 	for _, p := range work {
 		for _, id := range p.Replicas {
-			load[id]++
+			global[id]++
 		}
 	}
-	evacuate(work, targets, racks, load)
-	spread(work, targets, racks, load)
-	balanceLeaders(work, targets)
-	var out []planMove
-	orig := map[[2]any][]int32{}
-	for _, p := range parts {
-		orig[[2]any{p.Topic, p.Partition}] = p.Replicas
+	for start := 0; start < len(work); {
+		end := start
+		for end < len(work) && work[end].Topic == work[start].Topic {
+			end++
+		}
+		topic := work[start:end]
+		l := loads{topic: map[int32]int{}, global: global}
+		for _, p := range topic {
+			for _, id := range p.Replicas {
+				l.topic[id]++
+			}
+		}
+		evacuate(topic, targets, racks, l)
+		spread(topic, targets, racks, l)
+		balanceLeaders(topic, targets)
+		start = end
 	}
+	orig := map[string][]int32{}
+	for _, p := range parts {
+		orig[p.Topic+"\x00"+strconv.Itoa(int(p.Partition))] = p.Replicas
+	}
+	var out []planMove
 	for _, p := range work {
-		if from := orig[[2]any{p.Topic, p.Partition}]; !slices.Equal(from, p.Replicas) {
+		if from := orig[p.Topic+"\x00"+strconv.Itoa(int(p.Partition))]; !slices.Equal(from, p.Replicas) {
 			out = append(out, planMove{Topic: p.Topic, Partition: p.Partition, From: slices.Clone(from), To: p.Replicas})
 		}
 	}
 	return out
 }
 
+// loads counts replicas per broker in the topic being planned and overall.
+type loads struct{ topic, global map[int32]int }
+
+func (l loads) move(from, to int32) {
+	l.topic[from]--
+	l.topic[to]++
+	l.global[from]--
+	l.global[to]++
+}
+
+// less orders brokers by topic load, then global load, then id.
+func (l loads) less(a, b int32) bool {
+	if l.topic[a] != l.topic[b] {
+		return l.topic[a] < l.topic[b]
+	}
+	if l.global[a] != l.global[b] {
+		return l.global[a] < l.global[b]
+	}
+	return a < b
+}
+
 // evacuate replaces every replica on a non-target broker, in place (so a
 // replaced preferred leader's successor is preferred).
-func evacuate(work []planPartition, targets []int32, racks map[int32]string, load map[int32]int) {
+func evacuate(work []planPartition, targets []int32, racks map[int32]string, l loads) {
 	for i := range work {
 		for j, id := range work[i].Replicas {
 			if slices.Contains(targets, id) {
 				continue
 			}
-			if dst, ok := pickDestination(work[i].Replicas, j, targets, racks, load, -1); ok {
+			if dst, ok := pickDestination(work[i].Replicas, j, targets, racks, l, false); ok {
 				work[i].Replicas[j] = dst
-				load[id]--
-				load[dst]++
+				l.move(id, dst)
 			}
 		}
 	}
 }
 
 // spread moves replicas from the fullest target broker to the emptiest
-// until their counts differ by at most one, or no move is possible.
-func spread(work []planPartition, targets []int32, racks map[int32]string, load map[int32]int) {
+// until the topic's counts differ by at most one (and, where they differ by
+// one, the extra sits on brokers with less load overall), or no move is
+// possible.
+func spread(work []planPartition, targets []int32, racks map[int32]string, l loads) {
 	for range 1 << 16 { // bounded: each move lowers the spread of counts
 		hi, lo := targets[0], targets[0]
 		for _, id := range targets {
-			if load[id] > load[hi] {
+			if l.less(hi, id) {
 				hi = id
 			}
-			if load[id] < load[lo] {
+			if l.less(id, lo) {
 				lo = id
 			}
 		}
-		if load[hi]-load[lo] <= 1 || !moveOne(work, hi, lo, racks, load) {
+		d := l.topic[hi] - l.topic[lo]
+		if d == 0 || (d == 1 && l.global[hi]-l.global[lo] <= 1) || !moveOne(work, hi, lo, racks, l) {
 			return
 		}
 	}
@@ -108,17 +148,16 @@ func spread(work []planPartition, targets []int32, racks map[int32]string, load 
 
 // moveOne moves one replica from broker hi to broker lo: from the first
 // partition that has hi but not lo and where the move does not crowd a rack.
-func moveOne(work []planPartition, hi, lo int32, racks map[int32]string, load map[int32]int) bool {
+func moveOne(work []planPartition, hi, lo int32, racks map[int32]string, l loads) bool {
 	for i := range work {
 		r := work[i].Replicas
 		j := slices.Index(r, hi)
 		if j < 0 || slices.Contains(r, lo) {
 			continue
 		}
-		if dst, ok := pickDestination(r, j, []int32{lo}, racks, load, load[hi]); ok && dst == lo {
+		if dst, ok := pickDestination(r, j, []int32{lo}, racks, l, true); ok && dst == lo {
 			r[j] = lo
-			load[hi]--
-			load[lo]++
+			l.move(hi, lo)
 			return true
 		}
 	}
@@ -127,10 +166,9 @@ func moveOne(work []planPartition, hi, lo int32, racks map[int32]string, load ma
 
 // pickDestination chooses the broker to take replicas[j]: among targets not
 // already replicas, one whose rack the other replicas do not use when there
-// is one (and only such when the current broker's rack was unique), the
-// least loaded, lowest id on ties. With maxLoad >= 0 the destination must
-// hold fewer than maxLoad-1 replicas (a move that balances).
-func pickDestination(replicas []int32, j int, targets []int32, racks map[int32]string, load map[int32]int, maxLoad int) (int32, bool) {
+// is one, then the least loaded (loads.less). When balancing, a move that
+// would put a replica whose rack was unique into a used rack is refused.
+func pickDestination(replicas []int32, j int, targets []int32, racks map[int32]string, l loads, balancing bool) (int32, bool) {
 	used := map[string]bool{}
 	for k, id := range replicas {
 		if k != j && racks[id] != "" {
@@ -139,15 +177,15 @@ func pickDestination(replicas []int32, j int, targets []int32, racks map[int32]s
 	}
 	best, bestFree, found := int32(0), false, false
 	for _, id := range targets {
-		if slices.Contains(replicas, id) || (maxLoad >= 0 && load[id] >= maxLoad-1) {
+		if slices.Contains(replicas, id) {
 			continue
 		}
 		free := racks[id] == "" || !used[racks[id]]
-		if !found || (free && !bestFree) || (free == bestFree && load[id] < load[best]) {
+		if !found || (free && !bestFree) || (free == bestFree && l.less(id, best)) {
 			best, bestFree, found = id, free, true
 		}
 	}
-	if found && maxLoad >= 0 && !bestFree && (racks[replicas[j]] == "" || !used[racks[replicas[j]]]) {
+	if found && balancing && !bestFree && (racks[replicas[j]] == "" || !used[racks[replicas[j]]]) {
 		return 0, false // balancing must not put two replicas in one rack
 	}
 	return best, found

@@ -104,3 +104,14 @@ func planRebalanceApply(parts []planPartition, moves []planMove) []planPartition
 	_, _, after := planCounts(parts, moves)
 	return after
 }
+
+// TestPlanManySmallTopics: per-topic balance alone would leave six
+// single-replica topics on broker 1; the global tie-break spreads them.
+func TestPlanManySmallTopics(t *testing.T) {
+	var parts []planPartition
+	for i := range 6 {
+		parts = append(parts, planPartition{fmt.Sprint("t", i), 0, []int32{1}})
+	}
+	replicas, _, _ := planCounts(parts, planRebalance(parts, []int32{1, 2, 3}, nil))
+	spreadOK(t, "replicas", replicas, []int32{1, 2, 3})
+}
