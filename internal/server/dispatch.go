@@ -43,6 +43,7 @@ var serverVersions = map[int16]wire.VersionRange{
 	43: {Min: 0, Max: 2},  // ElectLeaders
 	45: {Min: 0, Max: 1},  // AlterPartitionReassignments: v1 AllowReplicationFactorChange
 	46: {Min: 0, Max: 0},  // ListPartitionReassignments
+	35: {Min: 0, Max: 4},  // DescribeLogDirs: v5 cordoned dirs not advertised
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -155,6 +156,8 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleAlterPartitionReassignments(ctx, req, r), nil
 	case *kmsg.ListPartitionReassignmentsRequest:
 		return s.handleListPartitionReassignments(req, r), nil
+	case *kmsg.DescribeLogDirsRequest:
+		return s.handleDescribeLogDirs(req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))
