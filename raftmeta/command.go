@@ -28,6 +28,7 @@ const (
 	cmdCreateACLs                           // reserved for issue 10's ACLs
 	cmdDeleteACLs                           // reserved for issue 10's ACLs
 	cmdReassignPartition                    // reassignPartitionCmd (reassign.go)
+	cmdAlterBrokerConfigs                   // alterBrokerConfigsCmd (brokerconfigs.go)
 	// Add new commands here, at the end.
 )
 
@@ -59,6 +60,8 @@ func (c cmdType) String() string {
 		return "AlterScramCredentials"
 	case cmdReassignPartition:
 		return "ReassignPartition"
+	case cmdAlterBrokerConfigs:
+		return "AlterBrokerConfigs"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -157,6 +160,8 @@ func newCommand(t cmdType) command {
 		return &alterScramCredentialsCmd{}
 	case cmdReassignPartition:
 		return &reassignPartitionCmd{}
+	case cmdAlterBrokerConfigs:
+		return &alterBrokerConfigsCmd{}
 	}
 	return nil
 }

@@ -52,6 +52,7 @@ var forwardMethods = map[string]serveFunc{
 
 	fwdAlterScramCredentials.name: fwdAlterScramCredentials.serve, // scram.go
 	fwdReassignPartition.name:     fwdReassignPartition.serve,     // reassign.go
+	fwdAlterBrokerConfigs.name:    fwdAlterBrokerConfigs.serve,    // brokerconfigs.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

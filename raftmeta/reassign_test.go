@@ -175,3 +175,34 @@ func TestClusterReassignFailover(t *testing.T) {
 	}
 	waitSameState(t, nodes[1:])
 }
+
+func TestAlterBrokerConfigs(t *testing.T) {
+	f, _ := testFSM(t)
+	applyLog(t, f, baseLog(t))
+	rate := "1048576"
+	applyLog(t, f, [][]byte{
+		cmd(t, cmdAlterBrokerConfigs, alterBrokerConfigsCmd{Broker: 2, Ops: []ConfigOp{{Key: "leader.replication.throttled.rate", Value: &rate}}}),
+		cmd(t, cmdAlterBrokerConfigs, alterBrokerConfigsCmd{Broker: DefaultBrokerConfigs, Ops: []ConfigOp{{Key: "follower.replication.throttled.rate", Value: &rate}}}),
+	})
+	s := f.current()
+	if v, ok := s.BrokerConfig(2, "leader.replication.throttled.rate"); !ok || v != rate {
+		t.Fatalf("broker 2: %q %v", v, ok)
+	}
+	if v, ok := s.BrokerConfig(3, "follower.replication.throttled.rate"); !ok || v != rate {
+		t.Fatalf("default for broker 3: %q %v", v, ok)
+	}
+	g, _ := testFSM(t)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(snapshotBytes(t, s)))); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(snapshotBytes(t, g.current()), snapshotBytes(t, s)) {
+		t.Fatal("snapshot round trip changed the broker configs")
+	}
+	applyLog(t, f, [][]byte{cmd(t, cmdAlterBrokerConfigs, alterBrokerConfigsCmd{Broker: 2, Ops: []ConfigOp{{Key: "leader.replication.throttled.rate"}}})})
+	if _, ok := f.current().BrokerConfig(2, "leader.replication.throttled.rate"); ok {
+		t.Fatal("deleted config still set")
+	}
+	if res := applyOne(t, f, cmd(t, cmdAlterBrokerConfigs, alterBrokerConfigsCmd{Broker: -2})); !errors.Is(res.err, ErrInvalidBroker) {
+		t.Fatalf("broker -2: %v", res.err)
+	}
+}

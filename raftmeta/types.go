@@ -73,6 +73,10 @@ type State struct {
 	// Scram holds SCRAM credentials: user → mechanism → credential
 	// (scram.go). Never mutate it; nil when there are none.
 	Scram map[string]map[string]ScramCredential
+	// BrokerConfigs are the dynamic broker configs by broker id
+	// (DefaultBrokerConfigs: cluster-wide), brokerconfigs.go. Never mutate
+	// it; nil when there are none.
+	BrokerConfigs map[int32]map[string]string
 }
 
 // TopicSpec describes a topic to create.
