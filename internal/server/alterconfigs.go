@@ -127,12 +127,14 @@ func (s *Server) alterResource(ctx context.Context, typ kmsg.ConfigResourceType,
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 	case kmsg.ConfigResourceTypeBroker:
+		id := raftmeta.DefaultBrokerConfigs
 		if name != "" {
 			if err := s.checkBrokerResource(name); err != nil {
 				return err
 			}
+			id = s.cfg.NodeID
 		}
-		return errDynamicBrokerConfig
+		return s.alterBrokerConfigs(ctx, id, validateOnly, next) // throttle.go
 	default:
 		return fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}
@@ -188,6 +190,9 @@ func (s *Server) applyIncremental(cur map[string]string, cfgs []kmsg.Incremental
 	}
 	for _, c := range cfgs {
 		def, known := topicConfigByName[c.Name]
+		if dynamicBrokerKey(c.Name) && c.Op != kmsg.IncrementalAlterConfigOpAppend && c.Op != kmsg.IncrementalAlterConfigOpSubtract {
+			def, known = &topicConfig{}, true // throttle.go; checked there
+		}
 		if !known {
 			return nil, fmt.Errorf("%w: unknown or unsupported topic config %q", errInvalidConfig, c.Name)
 		}

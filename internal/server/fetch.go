@@ -335,8 +335,23 @@ func fetchDuplicates(r *kmsg.FetchRequest) map[[2]int]bool {
 }
 
 // fetchPartition fills one partition of the response and returns the bytes of
-// records it carries (spliced from a file or copied).
+// records it carries (spliced from a file or copied). A replica fetch of a
+// partition throttled for reassignment (throttle.go) gets offsets only
+// while its buckets are empty, and is charged for the records it gets.
 func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition) (int, error) {
+	if run.replicaID < 0 || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+		return s.fetchPartitionLimited(run, fp, t, rp, false)
+	}
+	throttled, allowed := s.throttledFetch(run.replicaID, &t.Partitions[rp.Partition])
+	n, err := s.fetchPartitionLimited(run, fp, t, rp, !allowed)
+	if throttled {
+		s.chargeThrottle(run.replicaID, n)
+	}
+	return n, err
+}
+
+// fetchPartitionLimited is fetchPartition; noRecords answers offsets only.
+func (s *Server) fetchPartitionLimited(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, noRecords bool) (int, error) {
 	toLEO := run.replicaID >= 0
 	if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return 0, errUnknownTopic
@@ -370,7 +385,7 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 	}
 	first := run.total == 0
 	limit := min(int(rp.PartitionMaxBytes), run.maxBytes-run.total)
-	if limit <= 0 && !first {
+	if (limit <= 0 && !first) || noRecords {
 		// Out of response budget: report offsets without records.
 		fp.HighWatermark = part.HighWatermark()
 		fp.LastStableOffset = fp.HighWatermark
