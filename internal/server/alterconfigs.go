@@ -79,6 +79,9 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, req *wire.Re
 	}
 	errs := s.alterEach(ctx, req, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
 		return func(cur map[string]string) (map[string]string, error) {
+			if r.Resources[i].ResourceType == kmsg.ConfigResourceTypeBroker {
+				return applyIncrementalBroker(cur, r.Resources[i].Configs) // throttle.go
+			}
 			return s.applyIncremental(cur, r.Resources[i].Configs)
 		}
 	})
@@ -190,9 +193,6 @@ func (s *Server) applyIncremental(cur map[string]string, cfgs []kmsg.Incremental
 	}
 	for _, c := range cfgs {
 		def, known := topicConfigByName[c.Name]
-		if dynamicBrokerKey(c.Name) && c.Op != kmsg.IncrementalAlterConfigOpAppend && c.Op != kmsg.IncrementalAlterConfigOpSubtract {
-			def, known = &topicConfig{}, true // throttle.go; checked there
-		}
 		if !known {
 			return nil, fmt.Errorf("%w: unknown or unsupported topic config %q", errInvalidConfig, c.Name)
 		}

@@ -32,6 +32,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/strombroker/strom/raftmeta"
 )
 
@@ -154,4 +156,26 @@ func (s *Server) chargeThrottle(follower int32, n int) {
 	if b := t.followers[follower]; b != nil {
 		b.tokens -= float64(n)
 	}
+}
+
+// applyIncrementalBroker applies IncrementalAlterConfigs SET and DELETE
+// operations to a broker's dynamic configs (alterBrokerConfigs checks the
+// keys); APPEND and SUBTRACT apply to list configs, and none is dynamic.
+func applyIncrementalBroker(cur map[string]string, cfgs []kmsg.IncrementalAlterConfigsRequestResourceConfig) (map[string]string, error) {
+	seen := make(map[string]bool, len(cfgs))
+	for _, c := range cfgs {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("%w: config %q is given more than once", errInvalidRequest, c.Name)
+		}
+		seen[c.Name] = true
+		switch {
+		case c.Op == kmsg.IncrementalAlterConfigOpSet && c.Value != nil:
+			cur[c.Name] = *c.Value
+		case c.Op == kmsg.IncrementalAlterConfigOpDelete:
+			delete(cur, c.Name)
+		default:
+			return nil, fmt.Errorf("%w: operation %s (value %v) on broker config %q", errInvalidConfig, c.Op, c.Value != nil, c.Name)
+		}
+	}
+	return cur, nil
 }
