@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestClusterKafkaGoReassignAndElect: segmentio/kafka-go's admin calls for
@@ -96,5 +98,56 @@ func TestClusterDescribeLogDirs(t *testing.T) {
 	one, err := adm.DescribeBrokerLogDirs(ctx, 2, kadm.TopicsSet{"sized": {0: {}}})
 	if err != nil || one.Size() != sizes[2] {
 		t.Fatalf("broker 2 on sized-0: %v size %d, want %d", err, one.Size(), sizes[2])
+	}
+}
+
+// TestClusterDescribeTopicPartitionsPaging: DescribeTopicPartitions pages
+// through every partition with its cursor, ResponsePartitionLimit at a time.
+func TestClusterDescribeTopicPartitionsPaging(t *testing.T) {
+	c := New(t, 3)
+	adm := c.Admin()
+	ctx := ctxFor(t, 30*time.Second)
+	for name, n := range map[string]int32{"pa": 5, "pb": 2} {
+		if r, err := adm.CreateTopic(ctx, n, 2, nil, name); err != nil || r.Err != nil {
+			t.Fatalf("create %s: %v %v", name, err, r.Err)
+		}
+	}
+	cl := c.Client()
+	var pages []string
+	var cursor *kmsg.DescribeTopicPartitionsRequestCursor
+	for range 10 {
+		req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+		req.ResponsePartitionLimit = 3
+		for _, n := range []string{"pa", "pb"} {
+			rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+			rt.Topic = n
+			req.Topics = append(req.Topics, rt)
+		}
+		req.Cursor = cursor
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := ""
+		for _, rt := range resp.Topics {
+			if rt.ErrorCode != 0 || len(rt.Partitions) == 0 {
+				t.Fatalf("topic %v: error %d, %d partitions", rt.Topic, rt.ErrorCode, len(rt.Partitions))
+			}
+			for _, p := range rt.Partitions {
+				if len(p.Replicas) != 2 || len(p.ISR) == 0 || p.LeaderID < 0 {
+					t.Fatalf("%s-%d: %+v", *rt.Topic, p.Partition, p)
+				}
+				page += fmt.Sprintf("%s-%d ", *rt.Topic, p.Partition)
+			}
+		}
+		pages = append(pages, page)
+		if resp.NextCursor == nil {
+			break
+		}
+		cursor = &kmsg.DescribeTopicPartitionsRequestCursor{Topic: resp.NextCursor.Topic, Partition: resp.NextCursor.Partition}
+	}
+	want := []string{"pa-0 pa-1 pa-2 ", "pa-3 pa-4 pb-0 ", "pb-1 "}
+	if !slices.Equal(pages, want) {
+		t.Fatalf("pages %q, want %q", pages, want)
 	}
 }

@@ -44,6 +44,7 @@ var serverVersions = map[int16]wire.VersionRange{
 	45: {Min: 0, Max: 1},  // AlterPartitionReassignments: v1 AllowReplicationFactorChange
 	46: {Min: 0, Max: 0},  // ListPartitionReassignments
 	35: {Min: 0, Max: 4},  // DescribeLogDirs: v5 cordoned dirs not advertised
+	75: {Min: 0, Max: 0},  // DescribeTopicPartitions: cursor pagination; no ELR yet
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -158,6 +159,8 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleListPartitionReassignments(req, r), nil
 	case *kmsg.DescribeLogDirsRequest:
 		return s.handleDescribeLogDirs(req, r), nil
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return s.handleDescribeTopicPartitions(req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))
