@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestClusterReassignThrottle: with the cluster-wide
@@ -44,6 +45,21 @@ func TestClusterReassignThrottle(t *testing.T) {
 		}
 		return true
 	})
+	rcs, err := adm.DescribeBrokerConfigs(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, rc := range rcs {
+		for _, cfg := range rc.Configs {
+			if cfg.Key == "leader.replication.throttled.rate" {
+				found = cfg.MaybeValue() == "0" && cfg.Source == kmsg.ConfigSourceDynamicDefaultBrokerConfig
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("broker 2's configs do not show the cluster-wide throttle: %+v", rcs)
+	}
 	var req kadm.AlterPartitionAssignmentsReq
 	req.Assign("slow", 0, []int32{1, 2, 3})
 	if rs, err := adm.AlterPartitionAssignments(ctx, req); err != nil || rs["slow"][0].Err != nil {

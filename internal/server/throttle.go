@@ -179,3 +179,32 @@ func applyIncrementalBroker(cur map[string]string, cfgs []kmsg.IncrementalAlterC
 	}
 	return cur, nil
 }
+
+// dynamicBrokerEntries describes the dynamic broker configs of broker id
+// (raftmeta.DefaultBrokerConfigs: the cluster-wide default resource):
+// DYNAMIC_BROKER_CONFIG when set on the broker, else
+// DYNAMIC_DEFAULT_BROKER_CONFIG when set cluster-wide, else the default
+// (-1, unthrottled), as Kafka lists them. The default resource lists only
+// the configs set on it.
+func (s *Server) dynamicBrokerEntries(id int32) []configEntry {
+	st := s.meta.State()
+	var out []configEntry
+	for _, key := range []string{followerThrottleKey, leaderThrottleKey} {
+		e := configEntry{name: key, value: "-1", source: kmsg.ConfigSourceDefaultConfig, typ: typeLong,
+			doc: "bytes per second of replication to replicas being added by a reassignment; -1 means unthrottled"}
+		var syn []configSynonym
+		if v, ok := st.BrokerConfigs[id][key]; ok && id != raftmeta.DefaultBrokerConfigs {
+			syn = append(syn, configSynonym{key, v, kmsg.ConfigSourceDynamicBrokerConfig})
+		}
+		if v, ok := st.BrokerConfigs[raftmeta.DefaultBrokerConfigs][key]; ok {
+			syn = append(syn, configSynonym{key, v, kmsg.ConfigSourceDynamicDefaultBrokerConfig})
+		}
+		if len(syn) == 0 && id == raftmeta.DefaultBrokerConfigs {
+			continue
+		}
+		syn = append(syn, configSynonym{key, "-1", kmsg.ConfigSourceDefaultConfig})
+		e.value, e.source, e.synonyms = syn[0].value, syn[0].source, syn
+		out = append(out, e)
+	}
+	return out
+}
