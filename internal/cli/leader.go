@@ -57,6 +57,19 @@ func leaderElectCmd(e *env, args []string) error {
 		return err
 	}
 	defer release()
+	if *topic != "" && len(parts) == 0 { // every partition of the topic
+		md, err := adm.Metadata(ctx, *topic)
+		if err != nil {
+			return o.wrap(err)
+		}
+		td := md.Topics[*topic]
+		if td.Err != nil {
+			return explainTopic(td.Err, *topic)
+		}
+		for p := range td.Partitions {
+			set.Add(*topic, p)
+		}
+	}
 	res, err := adm.ElectLeaders(ctx, how, set)
 	if err != nil {
 		return o.wrap(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,5 +191,47 @@ func TestClusterReassignCancelAndList(t *testing.T) {
 	}
 	if err == nil || !errors.Is(err, kerr.NoReassignmentInProgress) {
 		t.Fatalf("second cancel = %v, want NO_REASSIGNMENT_IN_PROGRESS", err)
+	}
+}
+
+// TestClusterCLIReassignAndElect: `strom topic reassign` moves a partition
+// and waits for it; reordering the replicas changes only the preferred
+// leader, which `strom leader elect` then installs.
+func TestClusterCLIReassignAndElect(t *testing.T) {
+	c := New(t, 3, noAutoRebalance)
+	createAssigned(t, c, "cli", []int32{1, 2})
+	produceN(t, c.Client(kgo.RequiredAcks(kgo.AllISRAcks())), "cli", 0, 10)
+	seed := c.Seeds()[0]
+	code, out, errOut := runCLI(t, "topic", "reassign", "cli", "--partition", "0", "--replicas", "3,1", "--brokers", seed)
+	if code != 0 || !strings.Contains(out, "reassigned") {
+		t.Fatalf("topic reassign: exit %d\n%s\n%s", code, out, errOut)
+	}
+	c.WaitFor("replicas [3 1], copies identical", 20*time.Second, func() bool {
+		p := c.runningMeta().Topics["cli"].Partitions[0]
+		ok, _ := c.replicasIdentical("cli", 0)
+		return slices.Equal(p.Replicas, []int32{3, 1}) && ok
+	})
+	// Once the data moved, the command elected the new preferred replica.
+	c.WaitFor("broker 3 leads", 10*time.Second, func() bool { l, _ := c.partitionState("cli"); return l == 3 })
+	// Reordering moves no data: done at once, and without waiting the
+	// command elects nothing; `leader elect` installs broker 1.
+	code, out, errOut = runCLI(t, "topic", "reassign", "cli", "--partition", "0", "--replicas", "1,3", "--no-wait", "--brokers", seed)
+	if code != 0 {
+		t.Fatalf("reorder: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if l, _ := c.partitionState("cli"); l != 3 {
+		t.Fatalf("leader %d after a reorder, want 3 until elected", l)
+	}
+	if code, out, errOut = runCLI(t, "leader", "elect", "--brokers", seed); code != 0 || !strings.Contains(out, "cli-0: elected") {
+		t.Fatalf("leader elect (all): exit %d\n%s\n%s", code, out, errOut)
+	}
+	c.WaitFor("broker 1 leads", 10*time.Second, func() bool { l, _ := c.partitionState("cli"); return l == 1 })
+	code, out, _ = runCLI(t, "leader", "elect", "--topic", "cli", "--brokers", seed)
+	if code != 0 || !strings.Contains(out, "ELECTION_NOT_NEEDED") {
+		t.Fatalf("second elect: exit %d %q", code, out)
+	}
+	code, _, errOut = runCLI(t, "topic", "reassign", "cli", "--partition", "0", "--replicas", "1,9", "--brokers", seed)
+	if code != 1 || !strings.Contains(errOut, "INVALID_REPLICA_ASSIGNMENT") {
+		t.Fatalf("unknown broker: exit %d %q", code, errOut)
 	}
 }
