@@ -235,3 +235,38 @@ func TestClusterCLIReassignAndElect(t *testing.T) {
 		t.Fatalf("unknown broker: exit %d %q", code, errOut)
 	}
 }
+
+// TestClusterReassignControllerFailover: a reassignment that cannot finish
+// (its new replica's broker is down) survives the controller's death; once
+// that broker is back, the new controller completes it.
+func TestClusterReassignControllerFailover(t *testing.T) {
+	c := New(t, 3)
+	c.Add()
+	c.waitBroker(4)
+	createAssigned(t, c, "fo", []int32{2, 3})
+	produceN(t, c.Client(kgo.RequiredAcks(kgo.AllISRAcks())), "fo", 0, 10)
+	c.Stop(4)
+	ctx := ctxFor(t, 60*time.Second)
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign("fo", 0, []int32{3, 4})
+	if rs, err := c.Admin().AlterPartitionAssignments(ctx, req); err != nil || rs["fo"][0].Err != nil {
+		t.Fatalf("reassign: %v %+v", err, rs)
+	}
+	ctl := c.controllerID()
+	c.Stop(ctl)
+	c.WaitFor("a new controller", 20*time.Second, func() bool { id := c.controllerID(); return id > 0 && id != ctl })
+	if p := c.runningMeta().Topics["fo"].Partitions[0]; !slices.Equal(p.AddingReplicas, []int32{4}) {
+		t.Fatalf("the new controller's state lost the reassignment: %+v", p)
+	}
+	c.Restart(4)
+	c.Restart(ctl)
+	c.WaitFor("reassignment completed by the new controller, copies identical", 30*time.Second, func() bool {
+		p := c.runningMeta().Topics["fo"].Partitions[0]
+		ok, _ := c.replicasIdentical("fo", 0)
+		_, on2 := c.Broker(2).Srv.LocalReplica("fo", 0)
+		return p.AddingReplicas == nil && slices.Equal(p.Replicas, []int32{3, 4}) && ok && !on2
+	})
+	if got := consumeAll(t, c, "fo", 10); len(got) != 10 {
+		t.Fatalf("read back %d records, want 10", len(got))
+	}
+}
