@@ -336,14 +336,18 @@ func fetchDuplicates(r *kmsg.FetchRequest) map[[2]int]bool {
 
 // fetchPartition fills one partition of the response and returns the bytes of
 // records it carries (spliced from a file or copied). A replica fetch of a
-// partition throttled for reassignment (throttle.go) gets offsets only
-// while its buckets are empty, and is charged for the records it gets.
+// partition throttled for reassignment (throttle.go) gets at most the
+// buckets' tokens (offsets only while they are empty; one whole batch at
+// least otherwise, KIP-74), and is charged for the records it gets.
 func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition) (int, error) {
 	if run.replicaID < 0 || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return s.fetchPartitionLimited(run, fp, t, rp, false)
 	}
-	throttled, allowed := s.throttledFetch(run.replicaID, &t.Partitions[rp.Partition])
-	n, err := s.fetchPartitionLimited(run, fp, t, rp, !allowed)
+	throttled, budget := s.throttledFetch(run.replicaID, &t.Partitions[rp.Partition])
+	if throttled {
+		rp.PartitionMaxBytes = int32(min(int64(rp.PartitionMaxBytes), budget))
+	}
+	n, err := s.fetchPartitionLimited(run, fp, t, rp, throttled && budget <= 0)
 	if throttled {
 		s.chargeThrottle(run.replicaID, n)
 	}

@@ -19,14 +19,16 @@ package server
 // rate on the follower over all its leaders; here each leader grants it
 // separately). A throttled partition gets no records in that answer (its
 // offsets only), as Kafka leaves throttled partitions out once over quota;
-// bytes are charged after they are sent, so a bucket may go into debt by
-// one response. Unset or negative rates mean no throttle; 0 stops the
+// a throttled partition's answer is capped at the tokens left (but holds
+// one whole batch, KIP-74), and its bytes are charged after they are sent,
+// so a bucket may go into debt by one batch. Unset or negative rates mean no throttle; 0 stops the
 // adding replicas entirely.
 
 import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -101,8 +103,8 @@ func rateOf(st *raftmeta.State, id int32, key string) int64 {
 	return n
 }
 
-// refill brings b up to now at rate and reports whether it has tokens.
-func (b *tokenBucket) refill(now time.Time, rate int64) bool {
+// refill brings b up to now at rate.
+func (b *tokenBucket) refill(now time.Time, rate int64) {
 	if !b.last.IsZero() {
 		b.tokens += now.Sub(b.last).Seconds() * float64(rate)
 	} else {
@@ -110,28 +112,28 @@ func (b *tokenBucket) refill(now time.Time, rate int64) bool {
 	}
 	b.tokens = min(b.tokens, float64(rate))
 	b.last = now
-	return b.tokens > 0
 }
 
 // throttledFetch reports whether a replica fetch by follower of partition
 // p is subject to a throttle (a reassignment is adding follower) and, if
-// so, whether the buckets allow records now.
-func (s *Server) throttledFetch(follower int32, p *raftmeta.Partition) (throttled, allowed bool) {
+// so, how many bytes the buckets grant now (<= 0: none).
+func (s *Server) throttledFetch(follower int32, p *raftmeta.Partition) (throttled bool, budget int64) {
 	if !slices.Contains(p.AddingReplicas, follower) {
-		return false, true
+		return false, 0
 	}
 	st := s.meta.State()
 	lr, fr := rateOf(st, s.cfg.NodeID, leaderThrottleKey), rateOf(st, follower, followerThrottleKey)
 	if lr < 0 && fr < 0 {
-		return false, true
+		return false, 0
 	}
 	t := &s.throttle
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
-	allowed = true
+	budget = math.MaxInt32
 	if lr >= 0 {
-		allowed = t.leader.refill(now, lr)
+		t.leader.refill(now, lr)
+		budget = min(budget, int64(t.leader.tokens))
 	}
 	if fr >= 0 {
 		if t.followers == nil {
@@ -142,9 +144,10 @@ func (s *Server) throttledFetch(follower int32, p *raftmeta.Partition) (throttle
 			b = &tokenBucket{}
 			t.followers[follower] = b
 		}
-		allowed = b.refill(now, fr) && allowed
+		b.refill(now, fr)
+		budget = min(budget, int64(b.tokens))
 	}
-	return true, allowed
+	return true, budget
 }
 
 // chargeThrottle takes n bytes sent to follower from its buckets.
