@@ -78,14 +78,9 @@ func rebalance(e *env, o *common, topics []string, drain int32, execute bool, wa
 			targets = append(targets, b.NodeID)
 		}
 	}
-	var parts []planPartition
-	for _, td := range md.Topics.Sorted() {
-		if td.Err != nil {
-			return explainTopic(td.Err, td.Topic)
-		}
-		for _, pd := range td.Partitions.Sorted() {
-			parts = append(parts, planPartition{Topic: td.Topic, Partition: pd.Partition, Replicas: slices.Clone(pd.Replicas)})
-		}
+	parts, err := plannable(e, md, targets, drain)
+	if err != nil {
+		return err
 	}
 	moves := planRebalance(parts, targets, racks)
 	if !execute || len(moves) == 0 {
@@ -99,6 +94,32 @@ func rebalance(e *env, o *common, topics []string, drain int32, execute bool, wa
 		return err
 	}
 	return printPlan(e.stdout, o.json, moves)
+}
+
+// plannable lists the partitions to plan. A partition with a replica on a
+// broker that is neither alive nor being drained is left alone (and said
+// so on stderr): a reassignment keeping that replica could not complete
+// until the broker returns, and a rebalance must not evacuate a broker
+// that is only restarting.
+func plannable(e *env, md kadm.Metadata, live []int32, drain int32) ([]planPartition, error) {
+	var parts []planPartition
+	skipped := 0
+	for _, td := range md.Topics.Sorted() {
+		if td.Err != nil {
+			return nil, explainTopic(td.Err, td.Topic)
+		}
+		for _, pd := range td.Partitions.Sorted() {
+			if slices.ContainsFunc(pd.Replicas, func(id int32) bool { return id != drain && !slices.Contains(live, id) }) {
+				skipped++
+				continue
+			}
+			parts = append(parts, planPartition{Topic: td.Topic, Partition: pd.Partition, Replicas: slices.Clone(pd.Replicas)})
+		}
+	}
+	if skipped > 0 {
+		fmt.Fprintf(e.stderr, "left %d partitions alone: they have a replica on a broker that is not alive\n", skipped)
+	}
+	return parts, nil
 }
 
 // printPlan writes the moves, as JSON or one line each.

@@ -91,6 +91,14 @@ func TestClusterRebalanceAddAndDrain(t *testing.T) {
 		counts, moving = c.replicaCounts(topic)
 		return !moving && counts[4] >= 4 && counts[1] <= 5 && counts[2] <= 5 && counts[3] <= 5
 	})
+	c.WaitFor("broker 4 leads some partitions (preferred leaders elected)", 10*time.Second, func() bool {
+		for _, p := range c.runningMeta().Topics[topic].Partitions {
+			if p.Leader == 4 {
+				return true
+			}
+		}
+		return false
+	})
 	prod.WaitAcks(ctx, t, before+100, 30*time.Second, "acknowledgements after the rebalance")
 	prod.Stop(t, 60*time.Second)
 	chaoscheck.Verify(context.Background(), t, c.Seeds(), topic, prod, group, chaoscheck.VerifyOptions{})
