@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -149,5 +150,55 @@ func TestClusterDescribeTopicPartitionsPaging(t *testing.T) {
 	want := []string{"pa-0 pa-1 pa-2 ", "pa-3 pa-4 pb-0 ", "pb-1 "}
 	if !slices.Equal(pages, want) {
 		t.Fatalf("pages %q, want %q", pages, want)
+	}
+}
+
+// TestClusterSaramaReassignElectLogDirs: sarama's ClusterAdmin calls for
+// AlterPartitionReassignments, ListPartitionReassignments, ElectLeaders and
+// DescribeLogDirs get real answers.
+func TestClusterSaramaReassignElectLogDirs(t *testing.T) {
+	c := New(t, 3)
+	createAssigned(t, c, "sar", []int32{1, 2})
+	produceN(t, c.Client(kgo.RequiredAcks(kgo.AllISRAcks())), "sar", 0, 10)
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	adm, err := sarama.NewClusterAdmin(c.Seeds(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = adm.Close() })
+	if err := adm.AlterPartitionReassignments("sar", [][]int32{{2, 3}}); err != nil {
+		t.Fatalf("alter: %v", err)
+	}
+	c.WaitFor("sarama lists no running reassignment", 30*time.Second, func() bool {
+		st, err := adm.ListPartitionReassignments("sar", []int32{0})
+		if err != nil {
+			t.Fatalf("list: %v", err)
+		}
+		return len(st["sar"]) == 0
+	})
+	c.WaitFor("replicas [2 3]", 10*time.Second, func() bool {
+		return slices.Equal(c.runningMeta().Topics["sar"].Partitions[0].Replicas, []int32{2, 3})
+	})
+	res, err := adm.ElectLeaders(sarama.PreferredElection, map[string][]int32{"sar": {0}})
+	if err != nil || res["sar"][0] == nil || !errors.Is(res["sar"][0].ErrorCode, sarama.ErrElectionNotNeeded) {
+		t.Fatalf("elect: %v %+v", err, res)
+	}
+	dirs, err := adm.DescribeLogDirs([]int32{2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int32{2, 3} {
+		found := false
+		for _, d := range dirs[id] {
+			for _, tp := range d.Topics {
+				for _, p := range tp.Partitions {
+					found = found || (tp.Topic == "sar" && p.PartitionID == 0 && p.Size > 0)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("broker %d: no size for sar-0 in %+v", id, dirs[id])
+		}
 	}
 }
