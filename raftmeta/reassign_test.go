@@ -206,3 +206,19 @@ func TestAlterBrokerConfigs(t *testing.T) {
 		t.Fatalf("broker -2: %v", res.err)
 	}
 }
+
+// TestCreatePartitionsDuringReassignment: new partitions get the topic's
+// replication factor, not the longer replica list of a partition being
+// reassigned.
+func TestCreatePartitionsDuringReassignment(t *testing.T) {
+	f, _ := testFSM(t)
+	applyLog(t, f, baseLog(t))
+	applyLog(t, f, [][]byte{reassignCmd(t, Reassignment{Topic: "a", Partition: 0, Op: ReassignStart, Target: []int32{2, 3}})})
+	cmd, err := planPartitions(f.current(), "a", 3, nil, func(n int) (int, int) { return 0, 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmd.Replicas) != 1 || len(cmd.Replicas[0]) != 2 {
+		t.Fatalf("new partition replicas %v, want 2 of them", cmd.Replicas)
+	}
+}
