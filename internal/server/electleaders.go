@@ -19,7 +19,8 @@ package server
 //     INVALID_REQUEST.
 //   - Changes are computed on this broker's metadata and applied through the
 //     controller (AlterPartition, forwarded); a change computed from a stale
-//     view is recomputed a few times before the error is returned.
+//     view is recomputed, after catching up with the controller (Sync), a
+//     few times before the error (INVALID_UPDATE_VERSION) is returned.
 //
 // Version notes: v1 adds ElectionType and the top-level ErrorCode; v2 is
 // flexible.
@@ -113,6 +114,9 @@ func (s *Server) electOne(ctx context.Context, topic string, partition int32, pr
 			return err
 		}
 		if _, err = s.meta.AlterPartition(ctx, ch); !errors.Is(err, raftmeta.ErrStalePartitionEpoch) {
+			return err
+		}
+		if serr := s.meta.Sync(ctx); serr != nil { // this broker's view lags: catch up first
 			return err
 		}
 	}
