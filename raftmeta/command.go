@@ -25,8 +25,10 @@ const (
 	cmdSetClusterID                         // setClusterIDCmd
 	cmdSetBrokersFenced                     // setBrokersFencedCmd
 	cmdAlterScramCredentials                // alterScramCredentialsCmd (scram.go)
-	cmdCreateACLs                           // reserved for issue 10's ACLs
-	cmdDeleteACLs                           // reserved for issue 10's ACLs
+	cmdCreateACLs                           // createACLsCmd (acls.go)
+	cmdDeleteACLs                           // deleteACLsCmd (acls.go)
+	cmdReassignPartition                    // reassignPartitionCmd (reassign.go)
+	cmdAlterBrokerConfigs                   // alterBrokerConfigsCmd (brokerconfigs.go)
 	// Add new commands here, at the end.
 )
 
@@ -56,6 +58,10 @@ func (c cmdType) String() string {
 		return "DeleteACLs"
 	case cmdAlterScramCredentials:
 		return "AlterScramCredentials"
+	case cmdReassignPartition:
+		return "ReassignPartition"
+	case cmdAlterBrokerConfigs:
+		return "AlterBrokerConfigs"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -152,6 +158,10 @@ func newCommand(t cmdType) command {
 		return &deleteACLsCmd{}
 	case cmdAlterScramCredentials:
 		return &alterScramCredentialsCmd{}
+	case cmdReassignPartition:
+		return &reassignPartitionCmd{}
+	case cmdAlterBrokerConfigs:
+		return &alterBrokerConfigsCmd{}
 	}
 	return nil
 }

@@ -38,6 +38,11 @@
 // channel closed at the next publication. The controller id is not FSM state
 // (it is raft's view of the leader) and is overlaid on the published copy.
 //
+// Partition reassignments (Partition.AddingReplicas/RemovingReplicas,
+// command ReassignPartition, reassign.go) and dynamic broker configs
+// (State.BrokerConfigs, command AlterBrokerConfigs, brokerconfigs.go) live
+// in the log too, so a new controller continues a reassignment.
+//
 // ACLs (State.ACLs, commands CreateACLs and DeleteACLs) are stored sorted
 // and unique; a delete carries the exact ACLs its proposer resolved from
 // its filters, so every FSM removes the same ones. Their meaning is

@@ -77,6 +77,12 @@ var (
 	// mechanism, iterations outside Kafka's bounds, or an empty or oversized
 	// user, salt or key.
 	ErrInvalidScramCredential = errors.New("raftmeta: invalid SCRAM credential")
+	// ErrNoReassignmentInProgress: a reassignment cancelled, or completed,
+	// on a partition that has none running.
+	ErrNoReassignmentInProgress = errors.New("raftmeta: no reassignment in progress")
+	// ErrReassignmentNotReady: completing a reassignment whose target
+	// replicas are not all in the ISR yet.
+	ErrReassignmentNotReady = errors.New("raftmeta: reassignment target not in sync yet")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

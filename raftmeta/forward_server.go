@@ -51,6 +51,8 @@ var forwardMethods = map[string]serveFunc{
 	fwdDeleteACLs.name:          fwdDeleteACLs.serve,
 
 	fwdAlterScramCredentials.name: fwdAlterScramCredentials.serve, // scram.go
+	fwdReassignPartition.name:     fwdReassignPartition.serve,     // reassign.go
+	fwdAlterBrokerConfigs.name:    fwdAlterBrokerConfigs.serve,    // brokerconfigs.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

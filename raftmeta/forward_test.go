@@ -578,9 +578,11 @@ func TestForwardErrorTable(t *testing.T) {
 		"ErrInvalidBroker": ErrInvalidBroker, "ErrInvalidProducerIDCount": ErrInvalidProducerIDCount,
 		"ErrUnknownPartition": ErrUnknownPartition, "ErrInvalidPartitionState": ErrInvalidPartitionState,
 		"ErrStalePartitionEpoch": ErrStalePartitionEpoch, "ErrCorruptCommand": ErrCorruptCommand,
-		"ErrInvalidPeer":            ErrInvalidPeer,
-		"ErrInvalidScramCredential": ErrInvalidScramCredential,
-		"ErrInvalidACL":             ErrInvalidACL,
+		"ErrInvalidPeer":              ErrInvalidPeer,
+		"ErrInvalidScramCredential":   ErrInvalidScramCredential,
+		"ErrInvalidACL":               ErrInvalidACL,
+		"ErrNoReassignmentInProgress": ErrNoReassignmentInProgress,
+		"ErrReassignmentNotReady":     ErrReassignmentNotReady,
 	}
 	if len(sentinels) < 18 {
 		t.Fatalf("found only %d sentinels in errors.go: %v", len(sentinels), sentinels)

@@ -88,6 +88,8 @@ var forwardErrors = []struct {
 	{"invalid_peer", ErrInvalidPeer},
 	{"invalid_scram_credential", ErrInvalidScramCredential},
 	{"invalid_acl", ErrInvalidACL},
+	{"no_reassignment_in_progress", ErrNoReassignmentInProgress},
+	{"reassignment_not_ready", ErrReassignmentNotReady},
 	{"deadline_exceeded", context.DeadlineExceeded},
 	{"canceled", context.Canceled},
 }

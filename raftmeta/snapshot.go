@@ -28,6 +28,8 @@ type snapshotFile struct {
 	ACLs           []ACL    `json:"acls,omitempty"` // sorted; absent in snapshots written before ACLs
 	// Scram is the SCRAM credentials, by user (scram.go).
 	Scram []scramSnapshot `json:"scram,omitempty"`
+	// BrokerConfigs are the dynamic broker configs (brokerconfigs.go).
+	BrokerConfigs []brokerConfigsSnapshot `json:"broker_configs,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -40,6 +42,7 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		Topics:         make([]*Topic, 0, len(s.Topics)),
 		ACLs:           s.ACLs,
 		Scram:          encodeScram(s),
+		BrokerConfigs:  encodeBrokerConfigs(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -82,6 +85,9 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		s.putTopic(t)
 	}
 	if err := decodeScram(s, f.Scram); err != nil {
+		return nil, err
+	}
+	if err := decodeBrokerConfigs(s, f.BrokerConfigs); err != nil {
 		return nil, err
 	}
 	return s, nil

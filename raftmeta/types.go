@@ -38,6 +38,13 @@ type Partition struct {
 	// PartitionEpoch grows by one on every change of this partition (leader or
 	// ISR); AlterPartition proposals carry the epoch they were based on.
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas describe a reassignment in
+	// progress (Kafka's PartitionRegistration fields): Replicas is then the
+	// target followed by the replicas being removed; the adding ones catch
+	// up as followers, and once every target replica is in the ISR the
+	// controller completes it (reassign.go). Both nil when none is running.
+	AddingReplicas   []int32 `json:",omitempty"`
+	RemovingReplicas []int32 `json:",omitempty"`
 }
 
 // Topic is an immutable snapshot of a topic. Never mutate it: the same
@@ -66,6 +73,10 @@ type State struct {
 	// Scram holds SCRAM credentials: user → mechanism → credential
 	// (scram.go). Never mutate it; nil when there are none.
 	Scram map[string]map[string]ScramCredential
+	// BrokerConfigs are the dynamic broker configs by broker id
+	// (DefaultBrokerConfigs: cluster-wide), brokerconfigs.go. Never mutate
+	// it; nil when there are none.
+	BrokerConfigs map[int32]map[string]string
 }
 
 // TopicSpec describes a topic to create.
@@ -182,6 +193,8 @@ func (t *Topic) clone() *Topic {
 func (p Partition) clone() Partition {
 	p.Replicas = slices.Clone(p.Replicas)
 	p.ISR = slices.Clone(p.ISR)
+	p.AddingReplicas = slices.Clone(p.AddingReplicas)
+	p.RemovingReplicas = slices.Clone(p.RemovingReplicas)
 	return p
 }
 

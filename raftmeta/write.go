@@ -219,7 +219,7 @@ func planPartitions(s *State, name string, total int32, assignment [][]int32,
 	if total <= cur || total > maxPartitions {
 		return cmd, fmt.Errorf("%w: %q has %d partitions, requested %d", ErrInvalidPartitions, name, cur, total)
 	}
-	rf := len(t.Partitions[0].Replicas)
+	rf := len(TargetReplicas(t.Partitions[0])) // not counting replicas a reassignment is removing
 	if assignment != nil {
 		if len(assignment) != int(total-cur) {
 			return cmd, fmt.Errorf("%w: %d new partitions but %d assignments",

@@ -87,7 +87,9 @@ type clusterStatus struct {
 
 func runCluster(e *env, args []string) error {
 	return subcommands(e, "cluster", args, map[string]func(*env, []string) error{
-		"status": clusterStatusCmd,
+		"status":    clusterStatusCmd,
+		"rebalance": clusterRebalanceCmd,
+		"drain":     clusterDrainCmd,
 	})
 }
 

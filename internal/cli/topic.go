@@ -25,6 +25,7 @@ func runTopic(e *env, args []string) error {
 		"describe": topicDescribe,
 		"delete":   topicDelete,
 		"alter":    topicAlter,
+		"reassign": topicReassignCmd,
 	})
 }
 

@@ -25,6 +25,7 @@ type Meta interface {
 	TryBootstrap(peers []raftmeta.Peer) (bool, error)
 	ReconcileMembers(ctx context.Context, peers []raftmeta.Peer) error
 	AlterPartition(ctx context.Context, ch raftmeta.PartitionChange) (raftmeta.Partition, error)
+	ReassignPartition(ctx context.Context, r raftmeta.Reassignment) (raftmeta.Partition, error)
 }
 
 // Gossip is one running membership instance; *membership.Membership
@@ -232,6 +233,7 @@ func (c *Controller) step() {
 		return
 	}
 	c.moveLeaders(ctx, peers)
+	c.completeReassignments(ctx)
 }
 
 // peers turns the live gossip members into the metadata node's view of them.

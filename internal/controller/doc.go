@@ -26,7 +26,11 @@
 // whose leader lives, as KRaft does, and preferred leaders restored every
 // leader.imbalance.check.interval. Each change is written with
 // raftmeta's AlterPartition, whose partition-epoch check refuses a change
-// planned from a state that has moved on; the next step plans again.
+// planned from a state that has moved on; the next step plans again. It
+// completes partition reassignments whose target replicas are all in the
+// ISR (reassign.go, raftmeta's ReassignPartition); a new controller
+// finishes those its predecessor started. ElectOne (elect.go) computes the
+// elections clients ask for with ElectLeaders; the server applies them.
 //
 // The controller depends on two small interfaces declared here, Meta
 // (*raftmeta.Node) and Gossip (*membership.Membership), so it is tested

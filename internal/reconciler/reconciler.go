@@ -350,7 +350,9 @@ func (r *Reconciler) syncLeadership(st *raftmeta.State, topic string, p raftmeta
 	var err error
 	switch {
 	case p.Leader == r.cfg.NodeID:
-		err = r.replicas.BecomeLeader(topic, p.Index, p.LeaderEpoch, p.ISR)
+		if err = r.replicas.BecomeLeader(topic, p.Index, p.LeaderEpoch, p.ISR); err == nil {
+			part.KeepFollowers(p.Replicas) // a reassignment may have removed some
+		}
 	case p.Leader >= 0:
 		b, ok := st.Brokers[p.Leader]
 		if !ok {

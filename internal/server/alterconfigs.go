@@ -79,6 +79,9 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, req *wire.Re
 	}
 	errs := s.alterEach(ctx, req, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
 		return func(cur map[string]string) (map[string]string, error) {
+			if r.Resources[i].ResourceType == kmsg.ConfigResourceTypeBroker {
+				return applyIncrementalBroker(cur, r.Resources[i].Configs) // throttle.go
+			}
 			return s.applyIncremental(cur, r.Resources[i].Configs)
 		}
 	})
@@ -127,12 +130,14 @@ func (s *Server) alterResource(ctx context.Context, typ kmsg.ConfigResourceType,
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 	case kmsg.ConfigResourceTypeBroker:
+		id := raftmeta.DefaultBrokerConfigs
 		if name != "" {
 			if err := s.checkBrokerResource(name); err != nil {
 				return err
 			}
+			id = s.cfg.NodeID
 		}
-		return errDynamicBrokerConfig
+		return s.alterBrokerConfigs(ctx, id, validateOnly, next) // throttle.go
 	default:
 		return fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/internal/acl"
+	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -77,12 +78,12 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string) ([]c
 		return s.topicConfigEntries(t.Configs), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if name == "" {
-			return nil, nil // no dynamic cluster-wide defaults exist
+			return s.dynamicBrokerEntries(raftmeta.DefaultBrokerConfigs), nil // throttle.go
 		}
 		if err := s.checkBrokerResource(name); err != nil {
 			return nil, err
 		}
-		return s.brokerConfigEntries(), nil
+		return append(s.brokerConfigEntries(), s.dynamicBrokerEntries(s.cfg.NodeID)...), nil
 	default:
 		return nil, fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}

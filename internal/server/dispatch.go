@@ -47,6 +47,11 @@ var serverVersions = map[int16]wire.VersionRange{
 	61: {Min: 0, Max: 0},  // DescribeProducers
 	65: {Min: 0, Max: 0},  // DescribeTransactions
 	66: {Min: 0, Max: 2},  // ListTransactions
+	43: {Min: 0, Max: 2},  // ElectLeaders
+	45: {Min: 0, Max: 1},  // AlterPartitionReassignments: v1 AllowReplicationFactorChange
+	46: {Min: 0, Max: 0},  // ListPartitionReassignments
+	35: {Min: 0, Max: 4},  // DescribeLogDirs: v5 cordoned dirs not advertised
+	75: {Min: 0, Max: 0},  // DescribeTopicPartitions: cursor pagination; no ELR yet
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -153,6 +158,16 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeUserScramCredentials(req, r), nil
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return s.handleAlterUserScramCredentials(ctx, req, r), nil
+	case *kmsg.ElectLeadersRequest:
+		return s.handleElectLeaders(ctx, req, r), nil
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return s.handleAlterPartitionReassignments(ctx, req, r), nil
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return s.handleListPartitionReassignments(req, r), nil
+	case *kmsg.DescribeLogDirsRequest:
+		return s.handleDescribeLogDirs(req, r), nil
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return s.handleDescribeTopicPartitions(req, r), nil
 	default:
 		return s.serveTxn(ctx, req)
 	}

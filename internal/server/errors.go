@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/strombroker/strom/internal/controller"
 	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
@@ -21,18 +22,22 @@ var (
 	errTopicAuthorization = errors.New("topic not authorized")
 )
 
+// areaErrorCodes map the errors of one area (groups, transactions,
+// elections and reassignments) to codes, tried in order before errorCode's
+// general table. Group errors come first: the offsets-log adapter wraps
+// replica and storage errors in the group's contract, and the contract
+// decides the code.
+var areaErrorCodes = []func(error) (int16, bool){groupErrorCode, txnErrorCode, electionErrorCode}
+
 // errorCode is the one place Go errors become Kafka error codes.
 func errorCode(err error) int16 {
 	if err == nil {
 		return 0
 	}
-	// Group errors first: the offsets-log adapter wraps replica and storage
-	// errors in the group's contract, and the contract decides the code.
-	if code, ok := groupErrorCode(err); ok {
-		return code
-	}
-	if code, ok := txnErrorCode(err); ok {
-		return code
+	for _, area := range areaErrorCodes {
+		if code, ok := area(err); ok {
+			return code
+		}
 	}
 	var ke *kerr.Error
 	switch {
@@ -149,4 +154,27 @@ func errorMessage(err error) *string {
 	}
 	m := err.Error()
 	return &m
+}
+
+// electionErrors maps the election and reassignment sentinels.
+var electionErrors = []struct {
+	err  error
+	code *kerr.Error
+}{
+	{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+	{controller.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
+	{controller.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
+	{raftmeta.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{raftmeta.ErrReassignmentNotReady, kerr.InvalidRequest},
+}
+
+// electionErrorCode is errorCode for errors wrapping an election or
+// reassignment sentinel.
+func electionErrorCode(err error) (int16, bool) {
+	for _, m := range electionErrors {
+		if errors.Is(err, m.err) {
+			return m.code.Code, true
+		}
+	}
+	return 0, false
 }

@@ -336,8 +336,27 @@ func fetchDuplicates(r *kmsg.FetchRequest) map[[2]int]bool {
 }
 
 // fetchPartition fills one partition of the response and returns the bytes of
-// records it carries (spliced from a file or copied).
+// records it carries (spliced from a file or copied). A replica fetch of a
+// partition throttled for reassignment (throttle.go) gets at most the
+// buckets' tokens (offsets only while they are empty; one whole batch at
+// least otherwise, KIP-74), and is charged for the records it gets.
 func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition) (int, error) {
+	if run.replicaID < 0 || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+		return s.fetchPartitionLimited(run, fp, t, rp, false)
+	}
+	throttled, budget := s.throttledFetch(run.replicaID, &t.Partitions[rp.Partition])
+	if throttled {
+		rp.PartitionMaxBytes = int32(min(int64(rp.PartitionMaxBytes), budget))
+	}
+	n, err := s.fetchPartitionLimited(run, fp, t, rp, throttled && budget <= 0)
+	if throttled {
+		s.chargeThrottle(run.replicaID, n)
+	}
+	return n, err
+}
+
+// fetchPartitionLimited is fetchPartition; noRecords answers offsets only.
+func (s *Server) fetchPartitionLimited(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, t *raftmeta.Topic, rp kmsg.FetchRequestTopicPartition, noRecords bool) (int, error) {
 	toLEO := run.replicaID >= 0
 	if rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return 0, errUnknownTopic
@@ -371,7 +390,7 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 	}
 	first := run.total == 0
 	limit := min(int(rp.PartitionMaxBytes), run.maxBytes-run.total)
-	if limit <= 0 && !first {
+	if (limit <= 0 && !first) || noRecords {
 		// Out of response budget: report offsets without records.
 		fp.HighWatermark = part.HighWatermark()
 		fp.LastStableOffset = part.LastStableOffset()

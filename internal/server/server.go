@@ -33,6 +33,8 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 
+	throttle replThrottle // reassignment replication throttles (throttle.go)
+
 	meta     *raftmeta.Node
 	replicas *replica.Manager
 	groups   *group.Coordinator
