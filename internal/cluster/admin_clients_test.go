@@ -113,6 +113,17 @@ func TestClusterDescribeTopicPartitionsPaging(t *testing.T) {
 			t.Fatalf("create %s: %v %v", name, err, r.Err)
 		}
 	}
+	// Like Kafka's, the API answers from the broker's own metadata, which
+	// follows the controller's commit: wait until every broker has both.
+	c.WaitFor("every broker knows pa and pb", 15*time.Second, func() bool {
+		for _, b := range c.Brokers {
+			st := b.Srv.Metadata()
+			if st.Topics["pa"] == nil || st.Topics["pb"] == nil {
+				return false
+			}
+		}
+		return true
+	})
 	cl := c.Client()
 	var pages []string
 	var cursor *kmsg.DescribeTopicPartitionsRequestCursor
