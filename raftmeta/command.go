@@ -29,6 +29,7 @@ const (
 	cmdDeleteACLs                           // deleteACLsCmd (acls.go)
 	cmdReassignPartition                    // reassignPartitionCmd (reassign.go)
 	cmdAlterBrokerConfigs                   // alterBrokerConfigsCmd (brokerconfigs.go)
+	cmdAlterClientQuotas                    // alterClientQuotasCmd (quotas.go)
 	// Add new commands here, at the end.
 )
 
@@ -62,6 +63,8 @@ func (c cmdType) String() string {
 		return "ReassignPartition"
 	case cmdAlterBrokerConfigs:
 		return "AlterBrokerConfigs"
+	case cmdAlterClientQuotas:
+		return "AlterClientQuotas"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -162,6 +165,8 @@ func newCommand(t cmdType) command {
 		return &reassignPartitionCmd{}
 	case cmdAlterBrokerConfigs:
 		return &alterBrokerConfigsCmd{}
+	case cmdAlterClientQuotas:
+		return &alterClientQuotasCmd{}
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ var forwardMethods = map[string]serveFunc{
 	fwdAlterScramCredentials.name: fwdAlterScramCredentials.serve, // scram.go
 	fwdReassignPartition.name:     fwdReassignPartition.serve,     // reassign.go
 	fwdAlterBrokerConfigs.name:    fwdAlterBrokerConfigs.serve,    // brokerconfigs.go
+	fwdAlterClientQuotas.name:     fwdAlterClientQuotas.serve,     // quotas.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

@@ -30,6 +30,8 @@ type snapshotFile struct {
 	Scram []scramSnapshot `json:"scram,omitempty"`
 	// BrokerConfigs are the dynamic broker configs (brokerconfigs.go).
 	BrokerConfigs []brokerConfigsSnapshot `json:"broker_configs,omitempty"`
+	// Quotas are the client quotas (quotas.go).
+	Quotas []QuotaEntry `json:"quotas,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -43,6 +45,7 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		ACLs:           s.ACLs,
 		Scram:          encodeScram(s),
 		BrokerConfigs:  encodeBrokerConfigs(s),
+		Quotas:         encodeQuotas(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -88,6 +91,9 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		return nil, err
 	}
 	if err := decodeBrokerConfigs(s, f.BrokerConfigs); err != nil {
+		return nil, err
+	}
+	if err := decodeQuotas(s, f.Quotas); err != nil {
 		return nil, err
 	}
 	return s, nil

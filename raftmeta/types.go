@@ -77,6 +77,9 @@ type State struct {
 	// (DefaultBrokerConfigs: cluster-wide), brokerconfigs.go. Never mutate
 	// it; nil when there are none.
 	BrokerConfigs map[int32]map[string]string
+	// Quotas are the client quotas by QuotaEntity.QuotaKey (quotas.go).
+	// Never mutate it; nil when there are none.
+	Quotas map[string]QuotaEntry
 }
 
 // TopicSpec describes a topic to create.
