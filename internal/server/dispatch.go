@@ -52,6 +52,8 @@ var serverVersions = map[int16]wire.VersionRange{
 	46: {Min: 0, Max: 0},  // ListPartitionReassignments
 	35: {Min: 0, Max: 4},  // DescribeLogDirs: v5 cordoned dirs not advertised
 	75: {Min: 0, Max: 0},  // DescribeTopicPartitions: cursor pagination; no ELR yet
+	48: {Min: 0, Max: 1},  // DescribeClientQuotas (clientquotas.go)
+	49: {Min: 0, Max: 1},  // AlterClientQuotas
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -168,6 +170,10 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeLogDirs(req, r), nil
 	case *kmsg.DescribeTopicPartitionsRequest:
 		return s.handleDescribeTopicPartitions(req, r), nil
+	case *kmsg.DescribeClientQuotasRequest:
+		return s.handleDescribeClientQuotas(req, r), nil
+	case *kmsg.AlterClientQuotasRequest:
+		return s.handleAlterClientQuotas(ctx, req, r), nil
 	default:
 		return s.serveTxn(ctx, req)
 	}
