@@ -169,6 +169,9 @@ func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	var scratch [4]byte
 	for {
+		if !c.waitMuted() {
+			return // closing
+		}
 		if err := c.awaitFrame(br); err != nil {
 			c.readFailed(err)
 			return
@@ -278,6 +281,9 @@ func (c *conn) readFailed(err error) {
 func (c *conn) serveLoop() {
 	defer c.close()
 	for {
+		if !c.waitMuted() {
+			return // closing
+		}
 		var in inbound
 		select {
 		case in = <-c.in:

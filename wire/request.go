@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -45,6 +46,8 @@ type ConnInfo struct {
 
 	principal principalSlot
 	auth      authState // SASL progress (auth.go)
+	// mutedUntil is when a quota throttle ends, UnixNano (mute.go).
+	mutedUntil atomic.Int64
 }
 
 // Handler serves decoded requests. It is called from one goroutine per
