@@ -65,6 +65,7 @@ import (
 func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) kmsg.Response {
 	resp := s.fetch(ctx, req, r)
 	s.metrics.fetched(req, r, resp)  // metrics.go
+	s.fetchThrottle(req, r, resp)    // quota.go
 	s.addFetchLeaderHints(req, resp) // leaderhint.go
 	return resp
 }

@@ -97,6 +97,7 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 			s.recordAppend(r, &resp.Topics[m.topic].Partitions[m.partition], rt.Topic, m.topic, m.partition, wait, err, &waits)
 		}
 	}
+	resp.ThrottleMillis = s.produceThrottle(req, r) // quota.go
 	if r.Acks == 0 {
 		return nil, nil
 	}

@@ -35,6 +35,8 @@ type Server struct {
 
 	throttle replThrottle // reassignment replication throttles (throttle.go)
 
+	produceQuota, fetchQuota quotaSensors // client quota sensors (quota.go)
+
 	meta     *raftmeta.Node
 	replicas *replica.Manager
 	groups   *group.Coordinator
