@@ -43,6 +43,7 @@ var commands = []command{
 	{name: "group", summary: "list, describe (with lag), reset offsets of and delete consumer groups", run: runGroup},
 	{name: "bench", summary: "throughput and latency: produce/consume (like kafka-*-perf-test), workload (like OpenMessaging Benchmark)", run: runBench},
 	{name: "cluster", summary: "cluster status: brokers, controller, Raft quorum, under-replicated and offline partitions", run: runCluster},
+	{name: "quota", summary: "set, list and delete client quotas (like kafka-configs.sh for quotas)", run: runQuota},
 	{name: "leader", summary: "elect preferred or (unclean) any live leaders (like kafka-leader-election.sh)", run: runLeader},
 	{name: "health", summary: "exit 0 if a broker answers ApiVersions and Metadata in time", run: runHealth},
 	{name: "certs", summary: "make a development CA and broker and client certificates (PEM) for trying TLS", run: runCerts},
