@@ -43,6 +43,10 @@
 // (State.BrokerConfigs, command AlterBrokerConfigs, brokerconfigs.go) live
 // in the log too, so a new controller continues a reassignment.
 //
+// Client quotas (State.Quotas, command AlterClientQuotas, quotas.go) are
+// stored by entity (user and/or client id, "" the default); the server
+// validates keys and enforces them.
+//
 // ACLs (State.ACLs, commands CreateACLs and DeleteACLs) are stored sorted
 // and unique; a delete carries the exact ACLs its proposer resolved from
 // its filters, so every FSM removes the same ones. Their meaning is
