@@ -117,3 +117,48 @@ func TestProducerQuotaThrottles(t *testing.T) {
 type throttleHook func(time.Duration)
 
 func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ bool) { h(d) }
+
+// TestConsumerQuotaThrottles: a consumer whose client id has a
+// consumer_byte_rate, fetching 12 quota-seconds of records, is throttled;
+// a replica-free single broker, so only the consumer's fetch counts.
+func TestConsumerQuotaThrottles(t *testing.T) {
+	_, addr := startTestServer(t)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "cq", 1); err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 120000)
+	rand.Read(value)
+	p := newClient(t, addr, kgo.DefaultProduceTopic("cq"), kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cons := "cons"
+	res, err := newAdmin(t, addr).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &cons}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "consumer_byte_rate", Value: 10000}},
+	}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res)
+	}
+	var mu sync.Mutex
+	var throttles []time.Duration
+	hook := throttleHook(func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		throttles = append(throttles, d)
+	})
+	c := newClient(t, addr, kgo.ClientID(cons), kgo.WithHooks(hook), kgo.ConsumeTopics("cq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	for got := 0; got < 1; {
+		fs := c.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		got += fs.NumRecords()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(throttles) != 1 || throttles[0] < time.Second || throttles[0] > 2*time.Second {
+		t.Fatalf("consumer throttles %v, want one in [1s, 2s]", throttles)
+	}
+}
