@@ -79,21 +79,25 @@ func transact(t *testing.T, ctx context.Context, c *Cluster, txnID string, n int
 	for _, b := range c.Brokers {
 		seeds = append(seeds, b.Addr())
 	}
-	sess, err := kgo.NewGroupTransactSession(
-		kgo.SeedBrokers(seeds...),
-		kgo.Dialer(c.Net.Dialer(100)),
-		kgo.TransactionalID(txnID),
-		kgo.ConsumerGroup("eos-group"),
-		kgo.ConsumeTopics("eos-in"),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxPartitionBytes(1), // a batch per partition: many small transactions
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-	)
-	if err != nil {
-		t.Fatal(err)
+	newSession := func() *kgo.GroupTransactSession {
+		sess, err := kgo.NewGroupTransactSession(
+			kgo.SeedBrokers(seeds...),
+			kgo.Dialer(c.Net.Dialer(100)),
+			kgo.TransactionalID(txnID),
+			kgo.ConsumerGroup("eos-group"),
+			kgo.ConsumeTopics("eos-in"),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchMaxPartitionBytes(1), // a batch per partition: many small transactions
+			kgo.RequiredAcks(kgo.AllISRAcks()),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess
 	}
-	defer sess.Close()
+	sess := newSession()
+	defer func() { sess.Close() }()
 	done := 0
 	for done < n {
 		fs := sess.PollFetches(ctx)
@@ -101,7 +105,16 @@ func transact(t *testing.T, ctx context.Context, c *Cluster, txnID string, n int
 			t.Fatalf("after %d records: %v", done, err)
 		}
 		if err := sess.Begin(); err != nil {
-			t.Fatal(err)
+			// A client whose producer id hit an error it deems fatal
+			// (franz-go: a coordinator it no longer finds in metadata
+			// while the stopped broker leaves it) is restarted, as an
+			// exactly-once application restarts its instance: the new
+			// one fences the old and aborts what it left open, and
+			// exactly-once must still hold below.
+			t.Logf("after %d records, restarting the transactional client: %v", done, err)
+			sess.Close()
+			sess = newSession()
+			continue
 		}
 		count := 0
 		fs.EachRecord(func(r *kgo.Record) {
