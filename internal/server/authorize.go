@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/wire"
@@ -137,6 +139,20 @@ func invalidACL(err error) error {
 
 // authzOn reports whether an authorizer is configured.
 func (s *Server) authzOn() bool { return s.authz != nil }
+
+// aclAPIError is what the ACL APIs answer before looking at their request:
+// CLUSTER_AUTHORIZATION_FAILED without op on the cluster (DESCRIBE to list,
+// ALTER to create or delete), SECURITY_DISABLED without an authorizer, as
+// Kafka does; nil when the request may proceed.
+func (s *Server) aclAPIError(req *wire.Request, op acl.Operation) error {
+	switch {
+	case !s.authorizeCluster(req, op):
+		return kerr.ClusterAuthorizationFailed
+	case !s.authzOn():
+		return fmt.Errorf("%w: no authorizer is configured", kerr.SecurityDisabled)
+	}
+	return nil
+}
 
 // subject returns the request's principal ("User:alice") and host (the
 // remote IP address). A request without connection information (only

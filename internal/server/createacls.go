@@ -18,9 +18,7 @@ package server
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/internal/acl"
@@ -31,13 +29,7 @@ import (
 func (s *Server) handleCreateACLs(ctx context.Context, req *wire.Request, r *kmsg.CreateACLsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.CreateACLsResponse)
 	resp.Version = r.Version
-	var topErr error
-	switch {
-	case !s.authorizeCluster(req, acl.OpAlter):
-		topErr = kerr.ClusterAuthorizationFailed
-	case !s.authzOn():
-		topErr = fmt.Errorf("%w: no authorizer is configured", kerr.SecurityDisabled)
-	}
+	topErr := s.aclAPIError(req, acl.OpAlter)
 	errs := make([]error, len(r.Creations))
 	var valid []raftmeta.ACL
 	var validIdx []int

@@ -17,9 +17,7 @@ package server
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/internal/acl"
@@ -30,13 +28,7 @@ import (
 func (s *Server) handleDeleteACLs(ctx context.Context, req *wire.Request, r *kmsg.DeleteACLsRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.DeleteACLsResponse)
 	resp.Version = r.Version
-	var topErr error
-	switch {
-	case !s.authorizeCluster(req, acl.OpAlter):
-		topErr = kerr.ClusterAuthorizationFailed
-	case !s.authzOn():
-		topErr = fmt.Errorf("%w: no authorizer is configured", kerr.SecurityDisabled)
-	}
+	topErr := s.aclAPIError(req, acl.OpAlter)
 	errs := make([]error, len(r.Filters))
 	matched := make([][]acl.Binding, len(r.Filters))
 	var all []raftmeta.ACL

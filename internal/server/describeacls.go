@@ -15,9 +15,6 @@ package server
 //   - v2+ flexible.
 
 import (
-	"fmt"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/internal/acl"
@@ -32,11 +29,8 @@ func (s *Server) handleDescribeACLs(req *wire.Request, r *kmsg.DescribeACLsReque
 		resp.ErrorMessage = errorMessage(err)
 		return resp
 	}
-	if !s.authorizeCluster(req, acl.OpDescribe) {
-		return fail(kerr.ClusterAuthorizationFailed)
-	}
-	if !s.authzOn() {
-		return fail(fmt.Errorf("%w: no authorizer is configured on the broker", kerr.SecurityDisabled))
+	if err := s.aclAPIError(req, acl.OpDescribe); err != nil {
+		return fail(err)
 	}
 	f := aclFilter(r.Version, int8(r.ResourceType), r.ResourceName, int8(r.ResourcePatternType), r.Principal, r.Host, int8(r.Operation), int8(r.PermissionType))
 	if err := f.Validate(); err != nil {
