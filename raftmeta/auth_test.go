@@ -84,21 +84,7 @@ func TestClusterKeysGuardRaftPort(t *testing.T) {
 	}
 
 	// A stranger speaking the forward protocol without the handshake.
-	c, err := net.Dial("tcp", leader.RaftAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	raw, _ := json.Marshal(TopicSpec{Name: "intruder", Partitions: 1, ReplicationFactor: 1})
-	body, _ := json.Marshal(forwardRequest{Method: "CreateTopic", Args: raw, TimeoutMS: 5000})
-	frame, err := appendFrame([]byte{forwardConnByte}, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write(frame); err != nil {
-		t.Fatal(err)
-	}
+	c := strangerCreateTopic(t, leader.RaftAddr())
 	if n, err := io.ReadAll(c); len(n) != 0 || (err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err)) {
 		t.Fatalf("a stranger's forward got %d bytes back (%v); want the connection closed", len(n), err)
 	}
@@ -117,6 +103,29 @@ func TestClusterKeysGuardRaftPort(t *testing.T) {
 	if _, ok := leader.State().Topics["intruder"]; ok {
 		t.Fatal("the stranger's CreateTopic was applied")
 	}
+}
+
+// strangerCreateTopic dials addr as a stranger and sends a forwarded
+// CreateTopic of "intruder" without any handshake; the caller reads what
+// comes back (nothing, the connection closed) from the returned connection.
+func strangerCreateTopic(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	raw, _ := json.Marshal(TopicSpec{Name: "intruder", Partitions: 1, ReplicationFactor: 1})
+	body, _ := json.Marshal(forwardRequest{Method: "CreateTopic", Args: raw, TimeoutMS: 5000})
+	frame, err := appendFrame([]byte{forwardConnByte}, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // isReset reports a connection reset by the peer (closing with unread data).

@@ -3,10 +3,8 @@ package raftmeta
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -55,21 +53,7 @@ func TestRaftTLS(t *testing.T) {
 	}
 
 	// Plaintext: the first bytes are not a ClientHello; closed.
-	c, err := net.Dial("tcp", leader.RaftAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	raw, _ := json.Marshal(TopicSpec{Name: "intruder", Partitions: 1, ReplicationFactor: 1})
-	body, _ := json.Marshal(forwardRequest{Method: "CreateTopic", Args: raw, TimeoutMS: 5000})
-	frame, err := appendFrame([]byte{forwardConnByte}, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write(frame); err != nil {
-		t.Fatal(err)
-	}
+	c := strangerCreateTopic(t, leader.RaftAddr())
 	if n, _ := io.ReadAll(c); len(n) > 0 && n[0] != 0x15 { // a TLS alert at most
 		t.Fatalf("a plaintext peer got %d bytes back, want the connection closed", len(n))
 	}
