@@ -478,8 +478,8 @@ func TestChaosFailoverTiming(t *testing.T) {
 	var extra []string
 	mode := "fast gossip"
 	if os.Getenv("STROM_FAILOVER_PRODUCTION_GOSSIP") == "1" {
-		extra = append(extra, "--fast-gossip", "false")
-		mode = "production gossip"
+		extra = append(extra, "--fast-gossip", "false", "--fast-raft", "false")
+		mode = "production gossip and Raft timers"
 	}
 	c := startCluster(t, 3, extra...)
 	const topic = "failover"

@@ -22,6 +22,7 @@ import (
 // They change how fast the cluster reacts, not what it guarantees.
 var clusterFlags = []string{
 	"--fast-gossip", "true",
+	"--fast-raft", "true",
 	"--cluster-tick-ms", "100",
 	"--replica-lag-time-max-ms", "2000",
 	"--replica-fetch-wait-max-ms", "200",

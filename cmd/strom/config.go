@@ -291,6 +291,12 @@ var coreSettings = []setting{
 	}},
 	{"leader-imbalance-check-interval-seconds", []string{"leader.imbalance.check.interval.seconds"}, "how often the controller moves leadership back to preferred replicas", positiveDur(time.Second, func(c *server.Config) *time.Duration { return &c.LeaderRebalanceInterval })},
 	{"cluster-tick-ms", []string{"cluster.tick.ms"}, "how often the cluster loop re-checks membership and partition leaders without a gossip event", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ClusterTick })},
+	{"fast-raft", []string{"raft.fast"}, "loopback-test Raft timers (a controller election 50 ms after the controller goes quiet); tests only, a busy host would see needless elections", func(c *server.Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		c.FastRaft = b
+		return err
+	}},
+	{"controller-quorum-election-timeout-ms", []string{"controller.quorum.election.timeout.ms"}, "how long a broker hears nothing from the controller before calling an election (randomised up to twice that)", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.RaftElectionTimeout })},
 	{"fast-gossip", []string{"gossip.fast"}, "tight loopback failure-detection timers (a dead broker noticed in about a second); tests only, a busy host would see false failures", func(c *server.Config, v string) error {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		c.FastGossip = b

@@ -114,6 +114,7 @@ func tryNew(t testing.TB, n int, opts ...Option) (*Cluster, error) {
 		cfg.DataDir = t.TempDir()
 		cfg.BootstrapExpect = n
 		cfg.FastGossip = true
+		cfg.FastRaft = true
 		cfg.ClusterTick = 100 * time.Millisecond
 		cfg.LeaderRebalanceInterval = time.Second
 		cfg.ReplicaLagTimeMax = 2 * time.Second

@@ -24,6 +24,7 @@ func testConfig(t testing.TB) Config {
 	c.DataDir = t.TempDir()
 	c.RaftAddr = "127.0.0.1:0"
 	c.GossipAddr = "127.0.0.1:0"
+	c.FastRaft = true // as the cluster harness; production timers are for busy hosts
 	c.OffsetsTopicPartitions = 4
 	c.GroupInitialRebalanceDelay = 0
 	c.GroupMinSessionTimeout = 100 * time.Millisecond

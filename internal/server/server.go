@@ -186,6 +186,8 @@ func (s *Server) metaConfig() raftmeta.Config {
 	}
 	if s.cfg.FastRaft {
 		raftmeta.FastTimers(&mc)
+	} else if t := s.cfg.RaftElectionTimeout; t > 0 {
+		mc.HeartbeatTimeout, mc.ElectionTimeout, mc.LeaderLeaseTimeout = t, t, t/2
 	}
 	return mc
 }
