@@ -66,6 +66,7 @@ type outbound struct {
 	deferred   *deferred // non-nil until a deferred response is finished
 	closeAfter bool      // close the connection once this is written
 	raw        bool      // a raw SASL token (auth.go), written without a header
+	body       *[]byte   // a deferred request's pooled frame, released once it finished
 }
 
 // conn is one accepted connection and its three goroutines (reader, serve,
@@ -185,7 +186,7 @@ func (c *conn) readLoop() {
 		if !c.budget.acquire(int(size)) {
 			return // closing
 		}
-		frame, err := readRequestBody(br, int(size))
+		frame, pooled, err := c.readFrame(br, int(size), raw)
 		if err != nil {
 			c.readFailed(fmt.Errorf("%d-byte frame: %w", size, err))
 			return
@@ -200,6 +201,7 @@ func (c *conn) readLoop() {
 		switch {
 		case err == nil:
 			req.Conn = c.info
+			req.body = pooled
 			req.received, req.observe = now, c.srv.cfg.Observe
 			in.req = req
 		case errors.Is(err, ErrUnsupportedVersion) && req.Key == apiVersionsKey:
@@ -219,6 +221,17 @@ func (c *conn) readLoop() {
 			return
 		}
 	}
+}
+
+// readFrame reads a request body of n bytes: a large Produce into a pooled
+// buffer (returned as pooled, for releaseBody), anything else as
+// readRequestBody does.
+func (c *conn) readFrame(br *bufio.Reader, n int, raw bool) (frame []byte, pooled *[]byte, err error) {
+	if k, ok := pooledBodyKey(br, n); ok && k == produceKey && !raw {
+		return readProduceBody(br, n)
+	}
+	frame, err = readRequestBody(br, n)
+	return frame, nil, err
 }
 
 // errIdle ends a connection idle for longer than Config.ConnectionsMaxIdle.
@@ -307,6 +320,9 @@ func (c *conn) serveLoop() {
 			}
 		}
 		c.budget.release(in.size)
+		if in.req.deferred == nil {
+			releaseBody(in.req.body) // served and answered: nothing refers to it
+		}
 		if in.req.raw && rawFailed(resp) {
 			c.log.Info("wire: closing connection: SASL authentication with raw tokens (SaslHandshake v0) failed")
 			return
@@ -320,7 +336,7 @@ func (c *conn) serveLoop() {
 			continue // acks=0 Produce: nothing goes back
 		}
 		select {
-		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred, closeAfter: in.req.closeAfter, raw: in.req.raw}:
+		case c.out <- outbound{corr: in.req.CorrelationID, resp: resp, splices: in.req.splices, deferred: in.req.deferred, closeAfter: in.req.closeAfter, raw: in.req.raw, body: in.req.body}:
 		case <-c.ctx.Done():
 			in.req.DropSplices()
 			return
@@ -388,10 +404,13 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
-		if o.deferred != nil && !c.await(&o) {
-			closeSplices(o.splices)
-			c.close()
-			return
+		if o.deferred != nil {
+			if !c.await(&o) {
+				closeSplices(o.splices)
+				c.close()
+				return
+			}
+			releaseBody(o.body) // the deferred handler has finished with its request
 		}
 		buf = appendOut(buf[:0], &o)
 		var err error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -70,6 +71,52 @@ func readRequestBody(br *bufio.Reader, n int) ([]byte, error) {
 		return nil, err
 	}
 	return readBodyFrom(br, n, n)
+}
+
+// produceKey is Produce, whose large bodies come from producePool.
+const produceKey = 0
+
+// producePool recycles the exactBodyMax buffers of large Produce bodies. A
+// busy producer sends a megabyte request every millisecond or so; with a
+// fresh allocation each, zeroing the memory and the runtime returning it to
+// the kernel (madvise) were a fifth of a single broker's CPU. Produce is the
+// one request whose body is dead once it is served: its records are copied
+// into the log and nothing keeps them (other requests' byte fields, such as
+// a group member's metadata, outlive the request, so they are not pooled).
+var producePool = sync.Pool{New: func() any { b := make([]byte, exactBodyMax); return &b }}
+
+// readProduceBody reads a Produce body of n bytes (bodyChunk < n <=
+// exactBodyMax, its first bytes already buffered in br) into a pooled
+// buffer; the caller hands it back with releaseBody once the request is
+// served and answered.
+func readProduceBody(br *bufio.Reader, n int) ([]byte, *[]byte, error) {
+	pb := producePool.Get().(*[]byte)
+	b := (*pb)[:n]
+	if _, err := io.ReadFull(br, b); err != nil {
+		producePool.Put(pb)
+		return nil, nil, err
+	}
+	return b, pb, nil
+}
+
+// pooledBodyKey reports the API key of the frame whose first bytes br
+// holds, when a body of n bytes is large enough to come from a pool.
+func pooledBodyKey(br *bufio.Reader, n int) (int16, bool) {
+	if n <= bodyChunk || n > exactBodyMax {
+		return 0, false
+	}
+	k, err := br.Peek(2)
+	if err != nil {
+		return 0, false
+	}
+	return int16(binary.BigEndian.Uint16(k)), true
+}
+
+// releaseBody returns a pooled body (nil: none) to its pool.
+func releaseBody(pb *[]byte) {
+	if pb != nil {
+		producePool.Put(pb)
+	}
 }
 
 // readBodyFrom is readBody with the first allocation for large frames set by

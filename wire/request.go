@@ -26,6 +26,10 @@ type Request struct {
 	deferred   *deferred
 	closeAfter bool // CloseAfterResponse
 	raw        bool // a raw SASL token after SaslHandshake v0 (auth.go)
+	// body is the pooled frame Body was decoded from (producePool), nil
+	// for an ordinary allocation; it goes back once the request is served
+	// and its deferred answer, if any, is finished.
+	body *[]byte
 	// received is when the request's frame was read (Config.Observe);
 	// observe is Config.Observe, carried for a deferred finish.
 	received time.Time
