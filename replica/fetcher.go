@@ -425,7 +425,16 @@ func (f *fetcher) backoffLocked(st *fetchState) {
 func (f *fetcher) request(ctx context.Context, cl Requester, req kmsg.Request) (kmsg.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.r.cfg.FetchMaxWait+f.r.cfg.RequestTimeout)
 	defer cancel()
+	if sc, ok := cl.(scratchRequester); ok {
+		return sc.RequestScratch(ctx, req) // fetch applies the answer before the next request
+	}
 	return cl.Request(ctx, req)
+}
+
+// scratchRequester is a Requester that can read a response into a buffer
+// it reuses for the next one (wire.Client.RequestScratch).
+type scratchRequester interface {
+	RequestScratch(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
 }
 
 // truncate settles the divergent tail of each partition in ws with the

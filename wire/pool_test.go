@@ -77,3 +77,48 @@ func produceOf(p, size int) *kmsg.ProduceRequest {
 	r.Topics = append(r.Topics, tp)
 	return r
 }
+
+// TestRequestScratchReusesOneBuffer: RequestScratch answers are correct
+// whatever their size order (a small answer after a large one reuses the
+// buffer, a larger one replaces it), and the buffer is the same across
+// answers that fit, which is the point of it.
+func TestRequestScratchReusesOneBuffer(t *testing.T) {
+	h := HandlerFunc(func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		r := req.Body.(*kmsg.FetchRequest)
+		resp := r.ResponseKind().(*kmsg.FetchResponse)
+		n := int(r.MaxBytes)
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.RecordBatches = bytes.Repeat([]byte{byte(n)}, n)
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil
+	})
+	ts := startServer(t, Config{Handler: h})
+	c, err := Dial(context.Background(), ts.addr, "scratch-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var first *byte
+	for i, n := range []int{300 << 10, 100 << 10, 7, 300 << 10, 5 << 20, 200 << 10} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 12
+		req.MaxBytes = int32(n)
+		kresp, err := c.RequestScratch(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := kresp.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
+		if !bytes.Equal(recs, bytes.Repeat([]byte{byte(n)}, n)) {
+			t.Fatalf("answer %d (%d bytes) corrupted", i, n)
+		}
+		switch {
+		case i == 0:
+			first = &c.rbuf[0]
+		case n <= 300<<10 && i < 4 && &c.rbuf[0] != first:
+			t.Fatalf("answer %d (%d bytes) did not reuse the buffer", i, n)
+		}
+	}
+}
