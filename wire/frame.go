@@ -76,33 +76,79 @@ func readRequestBody(br *bufio.Reader, n int) ([]byte, error) {
 // produceKey is Produce, whose large bodies come from producePool.
 const produceKey = 0
 
-// producePool recycles the exactBodyMax buffers of large Produce bodies. A
-// busy producer sends a megabyte request every millisecond or so; with a
-// fresh allocation each, zeroing the memory and the runtime returning it to
-// the kernel (madvise) were a fifth of a single broker's CPU. Produce is the
-// one request whose body is dead once it is served: its records are copied
-// into the log and nothing keeps them (other requests' byte fields, such as
-// a group member's metadata, outlive the request, so they are not pooled).
-var producePool = sync.Pool{New: func() any { b := make([]byte, exactBodyMax); return &b }}
+// producePools recycle the buffers of large Produce bodies, in size
+// classes exactBodyMax << i. A busy producer sends a megabyte request every
+// millisecond or so (several at once with more partitions: franz-go puts a
+// batch per partition into one request); with a fresh allocation each,
+// zeroing the memory, growing it as bytes arrived and the runtime returning
+// it to the kernel (madvise) were a fifth of a single broker's CPU at one
+// partition and half of it at six. Produce is the one request whose body is
+// dead once it is served: its records are copied into the log and nothing
+// keeps them (other requests' byte fields, such as a group member's
+// metadata, outlive the request, so they are not pooled). A buffer is taken
+// only once the frame's first bytes are in, and the connection's read-ahead
+// budget has already been charged the frame's size; larger bodies move up
+// the classes as their bytes arrive (readProduceBody).
+var producePools [producePoolClasses]sync.Pool
 
-// readProduceBody reads a Produce body of n bytes (bodyChunk < n <=
-// exactBodyMax, its first bytes already buffered in br) into a pooled
-// buffer; the caller hands it back with releaseBody once the request is
-// served and answered.
+// producePoolClasses is the number of size classes: up to 16 MiB + 1 MiB.
+const producePoolClasses = 5
+
+// produceClass is the smallest class holding n bytes, or -1.
+func produceClass(n int) int {
+	for i := range producePoolClasses {
+		if n <= exactBodyMax<<i {
+			return i
+		}
+	}
+	return -1
+}
+
+// readProduceBody reads a Produce body of n bytes (bodyChunk < n, n within
+// the largest class, its first bytes already buffered in br) into pooled
+// buffers; the caller hands the result back with releaseBody once the
+// request is served and answered. It starts in the smallest class and moves
+// up a class (a copy, but no allocation) each time the peer has filled the
+// one it holds, so a peer that announces 16 MiB must send half of it before
+// it holds that much, as with readBody's doubling.
 func readProduceBody(br *bufio.Reader, n int) ([]byte, *[]byte, error) {
-	pb := producePool.Get().(*[]byte)
-	b := (*pb)[:n]
-	if _, err := io.ReadFull(br, b); err != nil {
-		producePool.Put(pb)
-		return nil, nil, err
+	class := 0
+	pb := takeClass(class)
+	b := (*pb)[:0]
+	for len(b) < n {
+		if len(b) == cap(b) {
+			class++
+			next := takeClass(class)
+			b = (*next)[:copy(*next, b)]
+			releaseBody(pb)
+			pb = next
+		}
+		m, err := br.Read(b[len(b):min(cap(b), n)])
+		b = b[:len(b)+m]
+		if err != nil && len(b) < n {
+			releaseBody(pb)
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, nil, err
+		}
 	}
 	return b, pb, nil
+}
+
+// takeClass is a buffer of size class c, pooled or new.
+func takeClass(c int) *[]byte {
+	if pb, _ := producePools[c].Get().(*[]byte); pb != nil {
+		return pb
+	}
+	b := make([]byte, exactBodyMax<<c)
+	return &b
 }
 
 // pooledBodyKey reports the API key of the frame whose first bytes br
 // holds, when a body of n bytes is large enough to come from a pool.
 func pooledBodyKey(br *bufio.Reader, n int) (int16, bool) {
-	if n <= bodyChunk || n > exactBodyMax {
+	if n <= bodyChunk || produceClass(n) < 0 {
 		return 0, false
 	}
 	k, err := br.Peek(2)
@@ -114,8 +160,11 @@ func pooledBodyKey(br *bufio.Reader, n int) (int16, bool) {
 
 // releaseBody returns a pooled body (nil: none) to its pool.
 func releaseBody(pb *[]byte) {
-	if pb != nil {
-		producePool.Put(pb)
+	if pb == nil {
+		return
+	}
+	if c := produceClass(cap(*pb)); c >= 0 && cap(*pb) == exactBodyMax<<c {
+		producePools[c].Put(pb)
 	}
 }
 

@@ -9,18 +9,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// TestPooledProduceBodiesStayIntact: large Produce bodies come from a pool,
+// TestPooledProduceBodiesStayIntact: large Produce bodies come from pools,
 // so a body must not be reused while its request still needs it. Five
-// pipelined 200 KiB produces, each filled with its own byte; every other
+// pipelined produces of 200 KiB to 3.2 MiB (the larger ones move up the
+// size classes as they arrive), each filled with its own byte; every other
 // one is deferred and checks its records only after the requests behind it
 // were read and served. Any early reuse shows up as foreign bytes.
 func TestPooledProduceBodiesStayIntact(t *testing.T) {
-	const n, size = 5, 200 << 10 // n fits the response queue behind a waiting deferred answer
+	const n = 5 // fits the response queue behind a waiting deferred answer
+	size := func(p int32) int { return 200 << 10 << p }
 	var bad atomic.Int32
 	release := make(chan struct{})
 	check := func(r *kmsg.ProduceRequest) {
+		p := r.Topics[0].Partitions[0].Partition
 		recs := r.Topics[0].Partitions[0].Records
-		want := bytes.Repeat([]byte{byte(r.Topics[0].Partitions[0].Partition)}, size)
+		want := bytes.Repeat([]byte{byte(p)}, size(p))
 		if !bytes.Equal(recs, want) {
 			bad.Add(1)
 		}
@@ -29,7 +32,7 @@ func TestPooledProduceBodiesStayIntact(t *testing.T) {
 	h := HandlerFunc(func(ctx context.Context, req *Request) (kmsg.Response, error) {
 		r := req.Body.(*kmsg.ProduceRequest)
 		if req.body == nil {
-			t.Errorf("produce of %d bytes not read into a pooled body", size)
+			t.Errorf("produce %d not read into a pooled body", r.Topics[0].Partitions[0].Partition)
 		}
 		served.Add(1)
 		resp := r.ResponseKind().(*kmsg.ProduceResponse)
@@ -51,12 +54,12 @@ func TestPooledProduceBodiesStayIntact(t *testing.T) {
 	ts := startServer(t, Config{Handler: h})
 	rc := dialRaw(t, ts.addr)
 	for i := range n {
-		rc.send(int32(i+1), produceOf(i, size))
+		rc.send(int32(i+1), produceOf(i, size(int32(i))))
 	}
 	eventually(t, "every produce served", func() bool { return served.Load() == n })
 	close(release)
 	for i := range n {
-		rc.recv(int32(i+1), produceOf(i, size))
+		rc.recv(int32(i+1), produceOf(i, size(int32(i))))
 	}
 	if b := bad.Load(); b > 0 {
 		t.Fatalf("%d produce bodies changed while their request still used them", b)
@@ -120,5 +123,32 @@ func TestRequestScratchReusesOneBuffer(t *testing.T) {
 		case n <= 300<<10 && i < 4 && &c.rbuf[0] != first:
 			t.Fatalf("answer %d (%d bytes) did not reuse the buffer", i, n)
 		}
+	}
+}
+
+// TestPooledProduceTruncated: a Produce frame cut off in the middle of a
+// size-class step (3 MiB announced, 1.5 MiB sent) costs only its
+// connection; the next connection is served and gets intact records.
+func TestPooledProduceTruncated(t *testing.T) {
+	var served atomic.Int32
+	h := HandlerFunc(func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		r := req.Body.(*kmsg.ProduceRequest)
+		p := r.Topics[0].Partitions[0]
+		if !bytes.Equal(p.Records, bytes.Repeat([]byte{byte(p.Partition)}, len(p.Records))) {
+			t.Errorf("records of partition %d corrupted", p.Partition)
+		}
+		served.Add(1)
+		return r.ResponseKind(), nil
+	})
+	ts := startServer(t, Config{Handler: h})
+	frame := appendRequest(nil, 1, "cut", produceOf(9, 3<<20))
+	cut := dialRaw(t, ts.addr)
+	cut.write(frame[:len(frame)/2])
+	cut.nc.Close()
+	rc := dialRaw(t, ts.addr)
+	rc.send(1, produceOf(7, 3<<20))
+	rc.recv(1, produceOf(7, 3<<20))
+	if served.Load() != 1 {
+		t.Fatalf("served %d requests, want only the whole one", served.Load())
 	}
 }
