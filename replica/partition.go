@@ -86,7 +86,15 @@ type Partition struct {
 	mu          sync.Mutex // serialises appends, producer state and leadership changes
 	settings    Settings
 	producers   *producerState
-	txns        *txnState // transactions open here, aborted index (txn.go)
+	txns        *txnState // transactions open here (txn.go)
+	// unindexed holds aborted transactions the log's index could not
+	// take (an I/O error), and noSnapshots stops snapshots after one
+	// (indexAbortLocked).
+	unindexed   []AbortedTxn
+	noSnapshots bool
+	// replayedFrom is the offset the last state rebuild (open,
+	// truncation) replayed the log from: a snapshot's, or the log start.
+	replayedFrom int64
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
@@ -167,26 +175,42 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, files
 		logger.Info("opened after an unclean stop: not caught up until it reaches a leader's high watermark",
 			"highWatermark", hw, "logEnd", leo)
 	}
-	if err := p.rebuildProducers(); err != nil {
+	p.mu.Lock()
+	err = p.restoreStateLocked(true)
+	p.mu.Unlock()
+	if err != nil {
 		l.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-// rebuildProducers replays batch headers so that retries after a restart are
-// still recognised as duplicates, and rebuilds the transaction state (open
-// transactions, aborted index) from the markers. The transaction state needs
-// every batch from the log start: a scan that starts later (from a producer
-// state snapshot) must restore p.txns from that snapshot first.
-func (p *Partition) rebuildProducers() error {
-	p.txns = newTxnState()
-	return p.log.ScanBatches(p.log.LogStartOffset(), func(h storage.BatchHeader, raw []byte) error {
-		p.producers.record(h)
-		p.txns.note(h, raw)
-		if h.IsTransactional() {
-			p.txnSeen.Store(true)
+// restoreStateLocked rebuilds the idempotent producer state (so that
+// retries after a restart are still recognised as duplicates) and the
+// transaction state from the newest valid producer-state snapshot at or
+// below the log end, replaying the log after it (from the log start when
+// there is none). At open the aborted-transaction index is first cut at
+// the replay's start, since after an unclean stop its tail may be torn or
+// short; after a truncation it is sound (the log cut its tail) and the
+// replay only re-adds what is missing. Caller holds p.mu.
+func (p *Partition) restoreStateLocked(atOpen bool) error {
+	start, end := p.log.LogStartOffset(), p.log.LogEndOffset()
+	st, ok := p.loadSnapshotLocked(start, end)
+	if !ok {
+		st = partState{offset: start, producers: newProducerState(), txns: newTxnState()}
+	}
+	p.producers, p.txns = st.producers, st.txns
+	if st.txnSeen {
+		p.txnSeen.Store(true)
+	}
+	p.replayedFrom = st.offset
+	if atOpen {
+		if err := p.log.TruncateAbortedTxns(st.offset); err != nil {
+			return err
 		}
+	}
+	return p.log.ScanBatches(st.offset, func(h storage.BatchHeader, raw []byte) error {
+		p.noteBatchLocked(h, raw)
 		return nil
 	})
 }
@@ -292,6 +316,9 @@ func (p *Partition) produceAsync(b []byte, acks int16, coordinator bool) (Produc
 	if err != nil {
 		p.mu.Unlock()
 		return ProduceResult{}, nil, err
+	}
+	if res.Rolled {
+		p.takeSnapshotLocked(res.BaseOffset) // the state before this batch
 	}
 	p.noteLocked(hdrs, b) // hdrs now carry the assigned offsets
 	fsync := p.fsyncBeforeAckLocked(hdrs, acks)
@@ -628,5 +655,13 @@ func (p *Partition) close(deleteData bool) error {
 	if deleteData {
 		return p.log.Delete()
 	}
-	return p.log.Close()
+	if err := p.log.Close(); err != nil {
+		return err
+	}
+	// After the log is fsynced and marked clean, so that the snapshot
+	// never describes a tail a crash could still take away.
+	p.mu.Lock()
+	p.takeSnapshotLocked(p.log.LogEndOffset())
+	p.mu.Unlock()
+	return nil
 }

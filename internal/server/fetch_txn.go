@@ -32,8 +32,15 @@ func (s *Server) readCommitted(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 	if err != nil {
 		return res, sl, err
 	}
+	aborted, err := part.AbortedTxns(offset, res.LastStable)
+	if err != nil {
+		if sl.File != nil {
+			_ = sl.File.Close()
+		}
+		return res, storage.Slice{}, err
+	}
 	fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-	for _, a := range part.AbortedTxns(offset, res.LastStable) {
+	for _, a := range aborted {
 		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
 		fp.AbortedTransactions = append(fp.AbortedTransactions, at)
