@@ -83,10 +83,10 @@ type Partition struct {
 	// outside the ISR catches up; set once when the Manager opens us.
 	kickISR func()
 
-	mu          sync.Mutex // serialises appends, producer state and leadership changes
-	settings    Settings
-	producers   *producerState
-	txns        *txnState // transactions open here (txn.go)
+	mu        sync.Mutex // serialises appends, producer state and leadership changes
+	settings  Settings
+	producers *producerState
+	txns      *txnState // transactions open here (txn.go)
 	// unindexed holds aborted transactions the log's index could not
 	// take (an I/O error), and noSnapshots stops snapshots after one
 	// (indexAbortLocked).
@@ -95,10 +95,10 @@ type Partition struct {
 	// replayedFrom is the offset the last state rebuild (open,
 	// truncation) replayed the log from: a snapshot's, or the log start.
 	replayedFrom int64
-	leader      bool
-	leaderEpoch int32
-	isr         []int32
-	unflushed   int64 // records appended since a write fsynced (flush.messages)
+	leader       bool
+	leaderEpoch  int32
+	isr          []int32
+	unflushed    int64 // records appended since a write fsynced (flush.messages)
 	// pendingAdd holds the followers this leader proposed adding to the
 	// ISR that metadata has not delivered yet, with when each stops
 	// counting (zero while its proposal is in flight). With the committed

@@ -175,10 +175,10 @@ func (r *snapReader) take(n int) []byte {
 	return out
 }
 
-func (r *snapReader) u8() byte     { return r.take(1)[0] }
-func (r *snapReader) i16() int16   { return int16(binary.BigEndian.Uint16(r.take(2))) }
-func (r *snapReader) i32() int32   { return int32(binary.BigEndian.Uint32(r.take(4))) }
-func (r *snapReader) i64() int64   { return int64(binary.BigEndian.Uint64(r.take(8))) }
+func (r *snapReader) u8() byte   { return r.take(1)[0] }
+func (r *snapReader) i16() int16 { return int16(binary.BigEndian.Uint16(r.take(2))) }
+func (r *snapReader) i32() int32 { return int32(binary.BigEndian.Uint32(r.take(4))) }
+func (r *snapReader) i64() int64 { return int64(binary.BigEndian.Uint64(r.take(8))) }
 func (r *snapReader) count(size int) int {
 	n := int64(binary.BigEndian.Uint32(r.take(4)))
 	if r.err == nil && n*int64(size) > int64(len(r.b)) {
