@@ -226,5 +226,9 @@ func (p *Partition) advanceLogStartAsFollower(epoch int32, leaderStart int64) er
 	if off <= p.log.LogStartOffset() {
 		return nil
 	}
-	return p.log.DeleteRecordsBefore(off, hw)
+	if err := p.log.DeleteRecordsBefore(off, hw); err != nil {
+		return err
+	}
+	p.pruneSnapshots(p.log.LogStartOffset(), math.MaxInt64) // p.mu is held
+	return nil
 }

@@ -95,6 +95,9 @@ type Partition struct {
 	// replayedFrom is the offset the last state rebuild (open,
 	// truncation) replayed the log from: a snapshot's, or the log start.
 	replayedFrom int64
+	// snapshotAt is the offset of a snapshot on disk holding the current
+	// state, -1 if none: set by a restore from one, and by taking one.
+	snapshotAt int64
 	leader       bool
 	leaderEpoch  int32
 	isr          []int32
@@ -204,6 +207,10 @@ func (p *Partition) restoreStateLocked(atOpen bool) error {
 		p.txnSeen.Store(true)
 	}
 	p.replayedFrom = st.offset
+	p.snapshotAt = -1
+	if ok {
+		p.snapshotAt = st.offset
+	}
 	if atOpen {
 		if err := p.log.TruncateAbortedTxns(st.offset); err != nil {
 			return err
@@ -621,9 +628,11 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 	if offset < 0 || offset > hw {
 		return -1, fmt.Errorf("%w: delete offset %d beyond high watermark %d", storage.ErrOffsetOutOfRange, offset, hw)
 	}
+	before := p.log.LogStartOffset()
 	if err := p.log.DeleteRecordsBefore(offset, hw); err != nil {
 		return -1, err
 	}
+	p.pruneSnapshotsBelowStart(before)
 	return p.log.LogStartOffset(), nil
 }
 
@@ -632,7 +641,10 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 // not be replicated yet (and their timestamps are the producer's), so the
 // log start offset never passes it.
 func (p *Partition) enforceRetention(now time.Time) error {
-	return p.log.EnforceRetention(now, p.hw.Load())
+	before := p.log.LogStartOffset()
+	err := p.log.EnforceRetention(now, p.hw.Load())
+	p.pruneSnapshotsBelowStart(before)
+	return err
 }
 
 // Size is the partition's size on disk.
@@ -659,9 +671,13 @@ func (p *Partition) close(deleteData bool) error {
 		return err
 	}
 	// After the log is fsynced and marked clean, so that the snapshot
-	// never describes a tail a crash could still take away.
+	// never describes a tail a crash could still take away. A replica
+	// opened from a snapshot at its log end and not written to since has
+	// it already.
 	p.mu.Lock()
-	p.takeSnapshotLocked(p.log.LogEndOffset())
+	if end := p.log.LogEndOffset(); p.snapshotAt != end {
+		p.takeSnapshotLocked(end)
+	}
 	p.mu.Unlock()
 	return nil
 }

@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -303,7 +304,19 @@ func (p *Partition) takeSnapshotLocked(offset int64) {
 		p.logger.Warn("cannot write producer state snapshot", "offset", offset, "err", err)
 		return
 	}
+	p.snapshotAt = offset
 	p.pruneSnapshots(p.log.LogStartOffset(), offset)
+}
+
+// pruneSnapshotsBelowStart deletes the snapshots below the log start once
+// retention or DeleteRecords moved it from before.
+func (p *Partition) pruneSnapshotsBelowStart(before int64) {
+	if p.log.LogStartOffset() == before {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pruneSnapshots(p.log.LogStartOffset(), math.MaxInt64)
 }
 
 // loadSnapshotLocked returns the newest valid snapshot in [start, end],
