@@ -97,11 +97,11 @@ type Partition struct {
 	replayedFrom int64
 	// snapshotAt is the offset of a snapshot on disk holding the current
 	// state, -1 if none: set by a restore from one, and by taking one.
-	snapshotAt int64
-	leader       bool
-	leaderEpoch  int32
-	isr          []int32
-	unflushed    int64 // records appended since a write fsynced (flush.messages)
+	snapshotAt  int64
+	leader      bool
+	leaderEpoch int32
+	isr         []int32
+	unflushed   int64 // records appended since a write fsynced (flush.messages)
 	// pendingAdd holds the followers this leader proposed adding to the
 	// ISR that metadata has not delivered yet, with when each stops
 	// counting (zero while its proposal is in flight). With the committed
