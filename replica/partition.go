@@ -201,6 +201,9 @@ func (p *Partition) restoreStateLocked(atOpen bool) error {
 	st, ok := p.loadSnapshotLocked(start, end)
 	if !ok {
 		st = partState{offset: start, producers: newProducerState(), txns: newTxnState()}
+		if end > start {
+			p.logger.Info("no producer state snapshot: replaying the whole log", "logStart", start, "logEnd", end)
+		}
 	}
 	p.producers, p.txns = st.producers, st.txns
 	if st.txnSeen {
