@@ -184,9 +184,9 @@ func (l *Log) roll(base int64, cfg Config, now time.Time) error {
 	if base < old.next {
 		base = old.next
 	}
-	// The aborted-transaction index is fsynced at the roll whatever the
-	// policy: producer-state snapshots taken from here on rely on it.
-	if err := old.txnSync(l.fs); err != nil {
+	// The aborted-transaction indexes are fsynced at the roll whatever
+	// the policy: producer-state snapshots taken from here on rely on them.
+	if err := l.syncTxnIndexesLocked(); err != nil {
 		return err
 	}
 	ns, err := createSegment(l.fs, l.dir, base, now)

@@ -112,8 +112,9 @@
 // is a no-op, so replays are idempotent. A partial trailing entry is
 // ignored. Truncation drops entries at and after the cut, retention and
 // DeleteRecords remove the file with its segment, and the cleaner's swap
-// carries the input segments' entries into the cleaned one. It is fsynced
-// when its segment rolls and at Close (whatever the fsync policy); after
+// carries the input segments' entries into the cleaned one. Written
+// indexes are fsynced when a segment rolls and at Close (whatever the fsync
+// policy); after
 // an unclean stop the caller cuts it at the start of its replay
 // (TruncateAbortedTxns) and writes the tail again. AbortedTxns reads the
 // files from the segment holding the fetch offset on and stops at the first

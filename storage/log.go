@@ -592,10 +592,8 @@ func (l *Log) syncFilesLocked() error {
 			return ioErr("sync segment "+s.prefix, err)
 		}
 	}
-	for _, s := range files {
-		if err := s.txnSync(l.fs); err != nil {
-			return err
-		}
+	if err := l.syncTxnIndexesLocked(); err != nil {
+		return err
 	}
 	s := l.active()
 	if err := s.idxFile.Sync(); err != nil {

@@ -26,8 +26,9 @@ import (
 // the cleaner's swap carries the entries of the input segments into the
 // cleaned one (cleaner_swap.go).
 //
-// Durability: entries are written without fsync and fsynced when their
-// segment rolls (whatever the fsync policy; aborts are rare) and at Close.
+// Durability: entries are written without fsync, and every index written
+// since its last fsync is fsynced when a segment rolls (whatever the fsync
+// policy; aborts are rare) and at Close.
 // After an unclean stop the replica replays the tail after its newest
 // producer-state snapshot, which is never above a roll or a clean close,
 // and truncates the index at the replay's start first (TruncateAbortedTxns).
@@ -218,6 +219,18 @@ func (s *segment) txnSync(fsys fileSystem) error {
 		return ioErr("sync transaction index "+s.prefix, err)
 	}
 	s.txn.dirty = false
+	return nil
+}
+
+// syncTxnIndexesLocked fsyncs every segment's index written since its last
+// fsync: usually only the active one's, but a replay after a restart may
+// have completed older ones. Caller holds mu for writing.
+func (l *Log) syncTxnIndexesLocked() error {
+	for _, s := range l.segs {
+		if err := s.txnSync(l.fs); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
