@@ -70,6 +70,10 @@ const (
 	snapHasCoord     = 1 << 2
 )
 
+// writeSnapshotFile writes a snapshot file atomically; a variable so that
+// a crash test can kill its process in the middle of one.
+var writeSnapshotFile = storage.WriteFileAtomic
+
 // errBadSnapshot: a snapshot file fails its CRC or does not parse.
 var errBadSnapshot = errors.New("replica: bad producer state snapshot")
 
@@ -300,7 +304,7 @@ func (p *Partition) takeSnapshotLocked(offset int64) {
 		return
 	}
 	b := encodeSnapshot(partState{offset: offset, producers: p.producers, txns: p.txns, txnSeen: p.txnSeen.Load()})
-	if err := storage.WriteFileAtomic(snapshotPath(p.log.Dir(), offset), b); err != nil {
+	if err := writeSnapshotFile(snapshotPath(p.log.Dir(), offset), b); err != nil {
 		p.logger.Warn("cannot write producer state snapshot", "offset", offset, "err", err)
 		return
 	}
