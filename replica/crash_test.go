@@ -148,6 +148,9 @@ func TestSnapshotKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.BecomeLeader(1, []int32{self})
+		if left, _ := filepath.Glob(filepath.Join(dir, "crash-0", "*.tmp")); len(left) != 0 {
+			t.Fatalf("round %d: temp files left after the reopen: %v", round, left)
+		}
 		t.Logf("round %d: last acknowledged sequence %d, %d leftover temp files, replayed from %d of %d",
 			round, last, len(tmps), p.replayedFrom, p.LogEndOffset())
 		res, err := p.Produce(testCtx(t), batch(crashPID, 0, last, fmt.Sprintf("v%d-%s", last, strings.Repeat(".", 100))), 1)

@@ -34,9 +34,11 @@ func (s *Server) readCommitted(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 	}
 	aborted, err := part.AbortedTxns(offset, res.LastStable)
 	if err != nil {
+		// No records without the aborted transactions among them.
 		if sl.File != nil {
 			_ = sl.File.Close()
 		}
+		fp.RecordBatches = []byte{}
 		return res, storage.Slice{}, err
 	}
 	fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
