@@ -210,6 +210,9 @@ func (p *Partition) restoreStateLocked(atOpen bool) error {
 		p.txnSeen.Store(true)
 	}
 	p.replayedFrom = st.offset
+	// The replay indexes its aborts again (and a truncation removed those
+	// past the cut).
+	p.unindexed = slices.DeleteFunc(p.unindexed, func(a AbortedTxn) bool { return a.LastOffset >= st.offset })
 	p.snapshotAt = -1
 	if ok {
 		p.snapshotAt = st.offset

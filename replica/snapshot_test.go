@@ -391,3 +391,76 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// TestSnapshotIndexWriteFailure: when the aborted-transaction index cannot
+// be written, the abort is still reported from memory, and no snapshot is
+// kept or taken, so that the next open replays the whole log and writes
+// the index again.
+func TestSnapshotIndexWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	m := newManager(t, dir)
+	p := openLeader(t, m, "ixfail", testSettings())
+	pad := string(make([]byte, 200))
+	for i := range 40 { // several segments, so roll snapshots exist
+		produce(t, p, 1, batch(3, 0, int32(i), pad))
+	}
+	if len(snapshotOffsets(t, p)) == 0 {
+		t.Fatal("no roll snapshots to lose")
+	}
+	var active int64
+	for _, off := range mustGlobBases(t, p.log.Dir()) {
+		active = max(active, off)
+	}
+	blocker := filepath.Join(p.log.Dir(), fmt.Sprintf("%020d.txnindex", active))
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, p, 1, txnBatch(7, 0, 0, "a"))
+	marker, err := p.WriteTxnMarker(testCtx(t), 7, 0, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint([]AbortedTxn{{ProducerID: 7, FirstOffset: marker - 1, LastOffset: marker, LastStableOffset: marker + 1}})
+	if got := fmt.Sprint(abortedTxns(t, p, 0, p.LogEndOffset())); got != want {
+		t.Fatalf("aborted transactions after a failed index write: %s, want %s", got, want)
+	}
+	if offs := snapshotOffsets(t, p); len(offs) != 0 {
+		t.Fatalf("snapshots %v kept after a failed index write", offs)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if offs := snapshotOffsets(t, p); len(offs) != 0 {
+		t.Fatalf("snapshots %v taken after a failed index write", offs)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	p2 := openLeader(t, newManager(t, dir), "ixfail", testSettings())
+	if p2.replayedFrom != 0 {
+		t.Fatalf("replayed from %d, want the log start", p2.replayedFrom)
+	}
+	if got := fmt.Sprint(abortedTxns(t, p2, 0, p2.LogEndOffset())); got != want {
+		t.Fatalf("after reopening: %s, want %s", got, want)
+	}
+	if _, err := os.Stat(blocker); err != nil {
+		t.Fatalf("the index was not written by the replay: %v", err)
+	}
+}
+
+// mustGlobBases returns the base offsets of the segments in dir.
+func mustGlobBases(t *testing.T, dir string) []int64 {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for _, l := range logs {
+		var base int64
+		if _, err := fmt.Sscanf(filepath.Base(l), "%020d.log", &base); err == nil {
+			out = append(out, base)
+		}
+	}
+	return out
+}
