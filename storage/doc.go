@@ -232,8 +232,10 @@
 //     and fsynced, without locks; Open deletes such files when no marker
 //     names them;
 //  2. under fileMu and mu, after checking its input segments are still the
-//     log's (else the pass is dropped), <base>.swap is written atomically
-//     holding the end offset of the inputs [base, end);
+//     log's (else the pass is dropped), the inputs' aborted-transaction
+//     entries are written to .txnindex.cleaned (fsynced; none: no file),
+//     then <base>.swap atomically, holding the end offset of the inputs
+//     [base, end);
 //  3. the other inputs' files are removed (.log first), then the .cleaned
 //     files renamed over <base>'s (indexes first, .log last), the directory
 //     fsynced and the marker removed.
