@@ -118,9 +118,6 @@ func runSnapshotCrashChild(dir string) int {
 // and every aborted transaction the child saw, and the child continues
 // the producer's sequence where the state says it stopped.
 func TestSnapshotKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a child process")
-	}
 	dir := t.TempDir()
 	exe, err := os.Executable()
 	if err != nil {
