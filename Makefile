@@ -66,6 +66,7 @@ scale: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./wire/
 	$(GO) test -run '^$$' -fuzz FuzzParseBatches -fuzztime 60s ./storage/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeSnapshot -fuzztime 60s ./replica/
 
 # Chaos: 3 broker processes under an acks=all producer and a consumer group
 # with SIGKILLs, SIGSTOP pauses and two brokers killed at once; interop

@@ -97,11 +97,15 @@
 // transaction whose marker is not yet below the high watermark, else the
 // high watermark; read_committed fetches (FetchCommitted) stop there, and
 // AbortedTxns lists the aborted transactions (producer, first offset,
-// marker offset) a consumer needs to drop their records. This state is a
-// pure function of the log: the leader updates it as it appends, a
-// follower as it copies, and opening or truncating a replica rebuilds it
-// with the same scan that rebuilds idempotent producer state, so every
-// replica agrees and nothing else is stored. With
+// marker offset) a consumer needs to drop their records, from the log's
+// per-segment .txnindex files (storage), to which each ABORT marker's entry
+// is appended. This state is a pure function of the log: the leader
+// updates it as it appends, a follower as it copies, so every replica
+// agrees. Opening or truncating a replica restores it, with the idempotent
+// producer state, from the newest producer-state snapshot at or below the
+// log end (snapshot.go: taken when a segment rolls and on a clean close)
+// and replays only the log after it; with no usable snapshot, the whole
+// log. With
 // Settings.VerifyTransactions a producer's first transactional batch of a
 // transaction is refused (ErrTxnNotVerified) until the caller recorded the
 // coordinator's confirmation (TxnToVerify, MarkTxnVerified); the next
@@ -120,6 +124,9 @@
 // for long, with two exceptions: a fetcher holds its own mutex (not
 // Partition.mu) while it fsyncs appended records under FsyncAlways, which
 // only delays moving partitions to another fetcher; and a follower's
-// truncation rebuilds producer state under Partition.mu by scanning the log,
-// which is rare and must finish before the replica may lead.
+// truncation rebuilds producer state under Partition.mu by replaying the log
+// from a snapshot, which is rare and must finish before the replica may
+// lead; and a segment roll and a clean close write (and fsync) a producer
+// state snapshot under Partition.mu, so that no truncation can delete
+// snapshots around a write in flight.
 package replica

@@ -104,9 +104,13 @@ func (p *Partition) appendAsFollower(epoch int32, recs []byte) (int, error) {
 			return 0, nil
 		}
 	}
-	if _, err := p.log.AppendAsFollowerParsed(recs, hdrs); err != nil {
+	res, err := p.log.AppendAsFollowerParsed(recs, hdrs)
+	if err != nil {
 		p.mu.Unlock()
 		return 0, err
+	}
+	if res.Rolled {
+		p.takeSnapshotLocked(res.BaseOffset) // the state before these batches
 	}
 	p.noteLocked(hdrs, recs)
 	fsync := p.settings.Log.Fsync == storage.FsyncAlways
@@ -171,8 +175,9 @@ func (p *Partition) afterTruncateLocked() error {
 	if p.hw.Load() > leo {
 		p.hw.Store(leo)
 	}
-	p.producers = newProducerState()
-	return p.rebuildProducers()
+	// Snapshots above the new end describe the removed tail.
+	p.pruneSnapshots(p.log.LogStartOffset(), leo)
+	return p.restoreStateLocked(false)
 }
 
 // wakeAcksWaiters wakes acks=all producers blocked in waitAcks so that they
@@ -221,5 +226,9 @@ func (p *Partition) advanceLogStartAsFollower(epoch int32, leaderStart int64) er
 	if off <= p.log.LogStartOffset() {
 		return nil
 	}
-	return p.log.DeleteRecordsBefore(off, hw)
+	if err := p.log.DeleteRecordsBefore(off, hw); err != nil {
+		return err
+	}
+	p.pruneSnapshots(p.log.LogStartOffset(), math.MaxInt64) // p.mu is held
+	return nil
 }

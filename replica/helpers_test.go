@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"os"
 	"testing"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(snapshotCrashChildEnv); dir != "" {
+		os.Exit(runSnapshotCrashChild(dir))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -83,10 +83,21 @@ type Partition struct {
 	// outside the ISR catches up; set once when the Manager opens us.
 	kickISR func()
 
-	mu          sync.Mutex // serialises appends, producer state and leadership changes
-	settings    Settings
-	producers   *producerState
-	txns        *txnState // transactions open here, aborted index (txn.go)
+	mu        sync.Mutex // serialises appends, producer state and leadership changes
+	settings  Settings
+	producers *producerState
+	txns      *txnState // transactions open here (txn.go)
+	// unindexed holds aborted transactions the log's index could not
+	// take (an I/O error), and noSnapshots stops snapshots after one
+	// (indexAbortLocked).
+	unindexed   []AbortedTxn
+	noSnapshots bool
+	// replayedFrom is the offset the last state rebuild (open,
+	// truncation) replayed the log from: a snapshot's, or the log start.
+	replayedFrom int64
+	// snapshotAt is the offset of a snapshot on disk holding the current
+	// state, -1 if none: set by a restore from one, and by taking one.
+	snapshotAt  int64
 	leader      bool
 	leaderEpoch int32
 	isr         []int32
@@ -167,26 +178,52 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, files
 		logger.Info("opened after an unclean stop: not caught up until it reaches a leader's high watermark",
 			"highWatermark", hw, "logEnd", leo)
 	}
-	if err := p.rebuildProducers(); err != nil {
+	p.mu.Lock()
+	err = p.restoreStateLocked(true)
+	p.mu.Unlock()
+	if err != nil {
 		l.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-// rebuildProducers replays batch headers so that retries after a restart are
-// still recognised as duplicates, and rebuilds the transaction state (open
-// transactions, aborted index) from the markers. The transaction state needs
-// every batch from the log start: a scan that starts later (from a producer
-// state snapshot) must restore p.txns from that snapshot first.
-func (p *Partition) rebuildProducers() error {
-	p.txns = newTxnState()
-	return p.log.ScanBatches(p.log.LogStartOffset(), func(h storage.BatchHeader, raw []byte) error {
-		p.producers.record(h)
-		p.txns.note(h, raw)
-		if h.IsTransactional() {
-			p.txnSeen.Store(true)
+// restoreStateLocked rebuilds the idempotent producer state (so that
+// retries after a restart are still recognised as duplicates) and the
+// transaction state from the newest valid producer-state snapshot at or
+// below the log end, replaying the log after it (from the log start when
+// there is none). At open the aborted-transaction index is first cut at
+// the replay's start, since after an unclean stop its tail may be torn or
+// short; after a truncation it is sound (the log cut its tail) and the
+// replay only re-adds what is missing. Caller holds p.mu.
+func (p *Partition) restoreStateLocked(atOpen bool) error {
+	start, end := p.log.LogStartOffset(), p.log.LogEndOffset()
+	st, ok := p.loadSnapshotLocked(start, end)
+	if !ok {
+		st = partState{offset: start, producers: newProducerState(), txns: newTxnState()}
+		if end > start {
+			p.logger.Info("no producer state snapshot: replaying the whole log", "logStart", start, "logEnd", end)
 		}
+	}
+	p.producers, p.txns = st.producers, st.txns
+	if st.txnSeen {
+		p.txnSeen.Store(true)
+	}
+	p.replayedFrom = st.offset
+	// The replay indexes its aborts again (and a truncation removed those
+	// past the cut).
+	p.unindexed = slices.DeleteFunc(p.unindexed, func(a AbortedTxn) bool { return a.LastOffset >= st.offset })
+	p.snapshotAt = -1
+	if ok {
+		p.snapshotAt = st.offset
+	}
+	if atOpen {
+		if err := p.log.TruncateAbortedTxns(st.offset); err != nil {
+			return err
+		}
+	}
+	return p.log.ScanBatches(st.offset, func(h storage.BatchHeader, raw []byte) error {
+		p.noteBatchLocked(h, raw)
 		return nil
 	})
 }
@@ -292,6 +329,9 @@ func (p *Partition) produceAsync(b []byte, acks int16, coordinator bool) (Produc
 	if err != nil {
 		p.mu.Unlock()
 		return ProduceResult{}, nil, err
+	}
+	if res.Rolled {
+		p.takeSnapshotLocked(res.BaseOffset) // the state before this batch
 	}
 	p.noteLocked(hdrs, b) // hdrs now carry the assigned offsets
 	fsync := p.fsyncBeforeAckLocked(hdrs, acks)
@@ -594,9 +634,11 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 	if offset < 0 || offset > hw {
 		return -1, fmt.Errorf("%w: delete offset %d beyond high watermark %d", storage.ErrOffsetOutOfRange, offset, hw)
 	}
+	before := p.log.LogStartOffset()
 	if err := p.log.DeleteRecordsBefore(offset, hw); err != nil {
 		return -1, err
 	}
+	p.pruneSnapshotsBelowStart(before)
 	return p.log.LogStartOffset(), nil
 }
 
@@ -605,7 +647,10 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 // not be replicated yet (and their timestamps are the producer's), so the
 // log start offset never passes it.
 func (p *Partition) enforceRetention(now time.Time) error {
-	return p.log.EnforceRetention(now, p.hw.Load())
+	before := p.log.LogStartOffset()
+	err := p.log.EnforceRetention(now, p.hw.Load())
+	p.pruneSnapshotsBelowStart(before)
+	return err
 }
 
 // Size is the partition's size on disk.
@@ -628,5 +673,17 @@ func (p *Partition) close(deleteData bool) error {
 	if deleteData {
 		return p.log.Delete()
 	}
-	return p.log.Close()
+	if err := p.log.Close(); err != nil {
+		return err
+	}
+	// After the log is fsynced and marked clean, so that the snapshot
+	// never describes a tail a crash could still take away. A replica
+	// opened from a snapshot at its log end and not written to since has
+	// it already.
+	p.mu.Lock()
+	if end := p.log.LogEndOffset(); p.snapshotAt != end {
+		p.takeSnapshotLocked(end)
+	}
+	p.mu.Unlock()
+	return nil
 }

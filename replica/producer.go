@@ -21,6 +21,7 @@ type batchMeta struct {
 // producerEntry is the per-(producer id) state of one partition.
 type producerEntry struct {
 	epoch   int16
+	lastTs  int64       // max timestamp of its latest batch (DescribeProducers)
 	batches []batchMeta // oldest first, at most maxCachedBatches
 }
 
@@ -100,6 +101,7 @@ func (ps *producerState) record(h storage.BatchHeader) {
 		e = &producerEntry{epoch: h.ProducerEpoch}
 		ps.entries[h.ProducerID] = e
 	}
+	e.lastTs = h.MaxTimestamp
 	if h.BaseSequence < 0 {
 		// A transaction marker or a coordinator's transactional batch:
 		// it moves the epoch (above) but carries no sequence.

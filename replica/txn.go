@@ -6,15 +6,19 @@ package replica
 // at, and the aborted-transaction index they need to drop aborted records
 // (Kafka's ProducerStateManager and .txnindex). The state is derived from
 // the log alone, on the leader as it appends and on followers as they copy,
-// and rebuilt by the same scan that rebuilds the idempotent producer state
-// when the partition is opened or truncated, so every replica holds the same
-// index without a file of its own.
+// so every replica holds the same state and the same index. The aborted
+// transactions go to the log's per-segment .txnindex files (storage's
+// AppendAbortedTxn), which follow their segments through retention,
+// truncation and compaction; the rest is kept in memory and in the
+// producer-state snapshots (snapshot.go) that opening and truncating a
+// replica start their replay of the log from.
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"sort"
 	"time"
 
@@ -35,12 +39,7 @@ const (
 // the offset of its first record in the transaction and of the ABORT
 // marker, and the last stable offset once it was aborted. Fetch answers
 // carry ProducerID and FirstOffset to read_committed consumers.
-type AbortedTxn struct {
-	ProducerID       int64
-	FirstOffset      int64
-	LastOffset       int64
-	LastStableOffset int64
-}
+type AbortedTxn = storage.AbortedTxn
 
 // completedTxn is a transaction whose marker is in the log but maybe not
 // yet below the high watermark: until it is, the transaction still holds
@@ -55,7 +54,6 @@ type completedTxn struct {
 type txnState struct {
 	ongoing    map[int64]int64 // producer id -> first offset of its open transaction
 	completing []completedTxn
-	aborted    []AbortedTxn // by LastOffset
 	// verified holds the producer epochs the coordinator confirmed have
 	// this partition in their transaction, until its marker.
 	verified map[int64]int16
@@ -96,16 +94,18 @@ func (ts *txnState) admits(pid int64, epoch int16) bool {
 	return ok && v == epoch
 }
 
-// note updates the state with one appended batch (offsets assigned).
-func (ts *txnState) note(h storage.BatchHeader, raw []byte) {
+// note updates the state with one appended batch (offsets assigned); an
+// ABORT marker of a transaction open here returns its index entry
+// (aborted), which the caller records in the log's index.
+func (ts *txnState) note(h storage.BatchHeader, raw []byte) (a AbortedTxn, aborted bool) {
 	if h.ProducerID < 0 || !h.IsTransactional() {
-		return
+		return a, false
 	}
 	if !h.IsControl() {
 		if _, ok := ts.ongoing[h.ProducerID]; !ok {
 			ts.ongoing[h.ProducerID] = h.BaseOffset
 		}
-		return
+		return a, false
 	}
 	delete(ts.verified, h.ProducerID)
 	typ, ce, readable := controlRecord(raw)
@@ -114,17 +114,18 @@ func (ts *txnState) note(h storage.BatchHeader, raw []byte) {
 	}
 	first, ok := ts.ongoing[h.ProducerID]
 	if !ok {
-		return // a marker for a transaction with no data here (retried marker)
+		return a, false // a marker for a transaction with no data here (retried marker)
 	}
 	delete(ts.ongoing, h.ProducerID)
 	ts.completing = append(ts.completing, completedTxn{first: first, marker: h.BaseOffset})
-	if readable && typ == controlAbort {
-		lso := h.BaseOffset + 1
-		for _, f := range ts.ongoing {
-			lso = min(lso, f)
-		}
-		ts.aborted = append(ts.aborted, AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.BaseOffset, LastStableOffset: lso})
+	if !readable || typ != controlAbort {
+		return a, false
 	}
+	lso := h.BaseOffset + 1
+	for _, f := range ts.ongoing {
+		lso = min(lso, f)
+	}
+	return AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.BaseOffset, LastStableOffset: lso}, true
 }
 
 // lastStable is the first offset a read_committed consumer may not read:
@@ -144,26 +145,6 @@ func (ts *txnState) lastStable(hw int64) int64 {
 	}
 	ts.completing = keep
 	return lso
-}
-
-// abortedIn returns the aborted transactions overlapping [from, upTo).
-func (ts *txnState) abortedIn(from, upTo int64) []AbortedTxn {
-	i := sort.Search(len(ts.aborted), func(i int) bool { return ts.aborted[i].LastOffset >= from })
-	var out []AbortedTxn
-	for _, a := range ts.aborted[i:] {
-		if a.FirstOffset < upTo {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// trim forgets aborted transactions entirely below the log start offset.
-func (ts *txnState) trim(logStart int64) {
-	i := sort.Search(len(ts.aborted), func(i int) bool { return ts.aborted[i].LastOffset >= logStart })
-	if i > 0 {
-		ts.aborted = append([]AbortedTxn(nil), ts.aborted[i:]...)
-	}
 }
 
 // controlRecord reads the type and coordinator epoch of a control batch's
@@ -263,15 +244,30 @@ func (p *Partition) LastStableOffset() int64 {
 }
 
 // AbortedTxns returns the aborted transactions overlapping [from, upTo),
-// which a read_committed fetch of that range must be told about.
-func (p *Partition) AbortedTxns(from, upTo int64) []AbortedTxn {
+// which a read_committed fetch of that range must be told about, from the
+// log's aborted-transaction index (plus any entry this replica failed to
+// write there). An error is an I/O failure reading the index: the fetch
+// must fail rather than hand out aborted records as committed.
+func (p *Partition) AbortedTxns(from, upTo int64) ([]AbortedTxn, error) {
 	if !p.txnSeen.Load() {
-		return nil
+		return nil, nil
+	}
+	out, err := p.log.AbortedTxns(from, upTo)
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.txns.trim(p.log.LogStartOffset())
-	return p.txns.abortedIn(from, upTo)
+	if len(p.unindexed) == 0 {
+		return out, nil
+	}
+	for _, a := range p.unindexed {
+		if a.LastOffset >= from && a.FirstOffset < upTo && a.LastOffset >= p.log.LogStartOffset() {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastOffset < out[j].LastOffset })
+	return out, nil
 }
 
 // OngoingTxns returns the producers with a transaction open here and its
@@ -292,18 +288,45 @@ func (p *Partition) OngoingTxns() map[int64]int64 {
 func (p *Partition) noteLocked(hdrs []storage.BatchHeader, raw []byte) {
 	pos := 0
 	for _, h := range hdrs {
-		p.producers.record(h)
-		end := pos + h.Size()
-		if end <= len(raw) {
-			p.txns.note(h, raw[pos:end])
-		}
-		if h.IsTransactional() {
-			p.txnSeen.Store(true)
-		}
-		pos = end
+		p.noteBatchLocked(h, raw[min(pos, len(raw)):min(pos+h.Size(), len(raw))])
+		pos += h.Size()
 	}
 	if p.txnSeen.Load() {
 		p.txns.lastStable(p.hw.Load()) // forgets completions below the high watermark
+	}
+}
+
+// noteBatchLocked updates producer and transaction state with one batch
+// (raw may be empty when the caller has no bytes for it), and records an
+// aborted transaction in the log's index. Caller holds p.mu.
+func (p *Partition) noteBatchLocked(h storage.BatchHeader, raw []byte) {
+	p.producers.record(h)
+	if h.IsTransactional() {
+		p.txnSeen.Store(true)
+	}
+	if len(raw) != h.Size() {
+		return
+	}
+	if a, ok := p.txns.note(h, raw); ok {
+		p.indexAbortLocked(a)
+	}
+}
+
+// indexAbortLocked appends a to the log's aborted-transaction index. If
+// that fails (an I/O error: the marker is in the log already), the entry is
+// kept in memory for AbortedTxns, and no more snapshots are taken while
+// this replica is open and existing ones are deleted, so that the next
+// open replays the whole log and writes the index again. Caller holds p.mu.
+func (p *Partition) indexAbortLocked(a AbortedTxn) {
+	err := p.log.AppendAbortedTxn(a)
+	if err == nil {
+		return
+	}
+	p.logger.Error("cannot write the aborted-transaction index; keeping the entry in memory", "producer", a.ProducerID, "marker", a.LastOffset, "err", err)
+	p.unindexed = append(p.unindexed, a)
+	if !p.noSnapshots {
+		p.noSnapshots = true
+		p.pruneSnapshots(math.MaxInt64, math.MaxInt64)
 	}
 }
 
@@ -325,6 +348,10 @@ type ProducerInfo struct {
 	ProducerID   int64
 	Epoch        int16
 	LastSequence int32
+	// LastTimestamp is the max timestamp of its latest batch.
+	LastTimestamp int64
+	// CoordinatorEpoch is that of its latest marker here, -1 if none.
+	CoordinatorEpoch int32
 	// TxnStartOffset is the first offset of its open transaction, -1 if none.
 	TxnStartOffset int64
 }
@@ -339,7 +366,11 @@ func (p *Partition) Producers() []ProducerInfo {
 		if !ok {
 			start = -1
 		}
-		out = append(out, ProducerInfo{ProducerID: id, Epoch: e.epoch, LastSequence: e.lastSeq(), TxnStartOffset: start})
+		ce, ok := p.txns.coordEpoch[id]
+		if !ok {
+			ce = -1
+		}
+		out = append(out, ProducerInfo{ProducerID: id, Epoch: e.epoch, LastSequence: e.lastSeq(), LastTimestamp: e.lastTs, CoordinatorEpoch: ce, TxnStartOffset: start})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
 	return out

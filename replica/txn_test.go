@@ -14,6 +14,16 @@ func txnBatch(pid int64, epoch int16, seq int32, values ...string) []byte {
 	return b
 }
 
+// abortedTxns is Partition.AbortedTxns, failing the test on error.
+func abortedTxns(t *testing.T, p *Partition, from, upTo int64) []AbortedTxn {
+	t.Helper()
+	out, err := p.AbortedTxns(from, upTo)
+	if err != nil {
+		t.Fatalf("aborted transactions of [%d, %d): %v", from, upTo, err)
+	}
+	return out
+}
+
 // TestPartitionTxnLastStableAndAbortedIndex follows two producers'
 // transactions through a partition: the last stable offset stops at the
 // first open transaction, a commit and an abort release it, the abort is
@@ -45,10 +55,10 @@ func TestPartitionTxnLastStableAndAbortedIndex(t *testing.T) {
 		t.Fatalf("all decided: last stable %d, high watermark %d, want both 7", lso, hw)
 	}
 	want := "[{7 1 5 3}]"
-	if got := fmt.Sprint(p.AbortedTxns(0, 7)); got != want {
+	if got := fmt.Sprint(abortedTxns(t, p, 0, 7)); got != want {
 		t.Fatalf("aborted index %s, want %s", got, want)
 	}
-	if got := p.AbortedTxns(6, 7); len(got) != 0 {
+	if got := abortedTxns(t, p, 6, 7); len(got) != 0 {
 		t.Fatalf("aborted transactions overlapping [6, 7): %v, want none", got)
 	}
 	res, err := p.FetchCommitted(0, 1<<20)
@@ -70,7 +80,7 @@ func TestPartitionTxnLastStableAndAbortedIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2 := openLeader(t, newManager(t, dir), "txn", testSettings())
-	if got := fmt.Sprint(p2.AbortedTxns(0, 100)); got != want {
+	if got := fmt.Sprint(abortedTxns(t, p2, 0, 100)); got != want {
 		t.Fatalf("after reopening: aborted index %s, want %s", got, want)
 	}
 	if lso := p2.LastStableOffset(); lso != 7 {
@@ -103,7 +113,7 @@ func TestPartitionTxnFollowerRebuildsState(t *testing.T) {
 	if _, err := f.appendAsFollower(1, all.Records); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(f.AbortedTxns(0, 100)), fmt.Sprint(leader.AbortedTxns(0, 100)); got != want {
+	if got, want := fmt.Sprint(abortedTxns(t, f, 0, 100)), fmt.Sprint(abortedTxns(t, leader, 0, 100)); got != want {
 		t.Fatalf("follower aborted index %s, leader's %s", got, want)
 	}
 	if got := f.OngoingTxns(); len(got) != 1 || got[4] != 2 {

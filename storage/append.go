@@ -11,6 +11,10 @@ type AppendResult struct {
 	BaseOffset     int64 // offset assigned to the first record
 	LastOffset     int64 // offset of the last record
 	LogStartOffset int64
+	// Rolled: the append began a new segment at BaseOffset (the caller
+	// snapshots state that must match segment boundaries, as package
+	// replica does its producer state).
+	Rolled bool
 }
 
 // Append validates batches, assigns offsets from the log end (rewriting each
@@ -61,10 +65,11 @@ func (l *Log) AppendParsed(b []byte, hs []BatchHeader, leaderEpoch int32) (Appen
 			return AppendResult{}, err
 		}
 	}
-	if err := l.appendLocked(b, hs, cfg); err != nil {
+	rolled, err := l.appendLocked(b, hs, cfg)
+	if err != nil {
 		return AppendResult{}, err
 	}
-	return AppendResult{BaseOffset: base, LastOffset: next - 1, LogStartOffset: l.logStart.Load()}, nil
+	return AppendResult{BaseOffset: base, LastOffset: next - 1, LogStartOffset: l.logStart.Load(), Rolled: rolled}, nil
 }
 
 // AppendAsFollower appends batches whose offsets were assigned by the leader;
@@ -117,25 +122,28 @@ func (l *Log) AppendAsFollowerParsed(b []byte, hs []BatchHeader) (AppendResult, 
 			return AppendResult{}, err
 		}
 	}
-	if err := l.appendLocked(b, hs, l.config()); err != nil {
+	rolled, err := l.appendLocked(b, hs, l.config())
+	if err != nil {
 		return AppendResult{}, err
 	}
-	return AppendResult{BaseOffset: hs[0].BaseOffset, LastOffset: hs[len(hs)-1].LastOffset(), LogStartOffset: l.logStart.Load()}, nil
+	return AppendResult{BaseOffset: hs[0].BaseOffset, LastOffset: hs[len(hs)-1].LastOffset(), LogStartOffset: l.logStart.Load(), Rolled: rolled}, nil
 }
 
 // appendLocked writes already-validated batches with final offsets to the
 // active segment (rolling first if needed). On a write failure the files and
 // in-memory state are restored; if even that fails the log is marked failed.
+// rolled reports that a new segment was begun for b (at its first offset).
 // Caller holds mu.
-func (l *Log) appendLocked(b []byte, hs []BatchHeader, cfg Config) error {
+func (l *Log) appendLocked(b []byte, hs []BatchHeader, cfg Config) (rolled bool, err error) {
 	first, last := hs[0].BaseOffset, hs[len(hs)-1].LastOffset()
 	now := l.now()
 	if s := l.active(); s.size > 0 && (s.size+int64(len(b)) > cfg.SegmentBytes ||
 		now.Sub(s.rollAt) >= cfg.SegmentMs ||
 		last-s.base > math.MaxUint32) {
 		if err := l.roll(first, cfg, now); err != nil {
-			return err
+			return false, err
 		}
+		rolled = true
 	}
 	s := l.active()
 	if s.size == 0 {
@@ -148,7 +156,7 @@ func (l *Log) appendLocked(b []byte, hs []BatchHeader, cfg Config) error {
 		s.track(h, pos, interval)
 		pos += int64(h.Size())
 	}
-	_, err := s.log.WriteAt(b, st.size)
+	_, err = s.log.WriteAt(b, st.size)
 	if err != nil {
 		err = ioErr("write segment "+s.prefix, err)
 	} else {
@@ -160,12 +168,12 @@ func (l *Log) appendLocked(b []byte, hs []BatchHeader, cfg Config) error {
 			l.failed = terr
 			l.logger.Error("cannot undo failed append; log refuses further appends", "err", terr)
 		}
-		return err
+		return rolled, err
 	}
 	l.size += int64(len(b))
 	l.dirtied()
 	l.logEnd.Store(s.next)
-	return nil
+	return rolled, nil
 }
 
 // roll makes a new active segment starting at base. The old segment's
@@ -175,6 +183,11 @@ func (l *Log) roll(base int64, cfg Config, now time.Time) error {
 	old := l.active()
 	if base < old.next {
 		base = old.next
+	}
+	// The aborted-transaction indexes are fsynced at the roll whatever
+	// the policy: producer-state snapshots taken from here on rely on them.
+	if err := l.syncTxnIndexesLocked(); err != nil {
+		return err
 	}
 	ns, err := createSegment(l.fs, l.dir, base, now)
 	if err != nil {

@@ -219,7 +219,7 @@ func writeSynced(path string, b []byte) error {
 
 // removeCleaned deletes an output's ".cleaned" files (an abandoned pass).
 func removeCleaned(prefix string) {
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		_ = os.Remove(prefix + suf + cleanedSuffix)
 	}
 }

@@ -13,7 +13,9 @@ import (
 // .cleaned → .swap protocol, with the swap intent in a marker file):
 //
 //  1. <base>.log.cleaned, .index.cleaned, .timeindex.cleaned are written
-//     and fsynced (rewrite). A crash now: Open deletes them.
+//     and fsynced (rewrite), and, under the log's locks just before the
+//     marker, .txnindex.cleaned with the input segments' aborted
+//     transactions (carryTxnIndex). A crash now: Open deletes them.
 //  2. <base>.swap is written atomically (tmp, fsync, rename, fsync dir),
 //     holding the end offset of the input range [base, end). From now on
 //     Open rolls the swap forward.
@@ -43,6 +45,9 @@ func (l *Log) swapIn(o *cleanedSeg, crash func(string) error) error {
 		if l.segs[i+j] != s {
 			return errCleanAborted
 		}
+	}
+	if err := l.carryTxnIndex(o); err != nil {
+		return err
 	}
 	if err := step(crash, "marker"); err != nil {
 		return err
@@ -125,14 +130,14 @@ func finishSwap(dir string, base, end int64, crash func(string) error) error {
 			return err
 		}
 		p := segmentPrefix(dir, b)
-		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if err := os.Remove(p + suf); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return ioErr("remove cleaned input", err)
 			}
 		}
 	}
 	prefix := segmentPrefix(dir, base)
-	for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+	for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix} {
 		if err := step(crash, "rename"+suf); err != nil {
 			return err
 		}

@@ -60,13 +60,17 @@
 //	cleaner-offset-checkpoint       compacted logs: first offset not yet cleaned
 //	.clean-shutdown                 present only after a clean Close
 //	*.tmp                           checkpoint being replaced (deleted by Open)
-//	<base>.log.cleaned, .index.cleaned, .timeindex.cleaned
+//	00000000000000000000.txnindex   aborted transactions whose ABORT marker is in
+//	                                that segment (only segments that have some)
+//	<base>.log.cleaned, .index.cleaned, .timeindex.cleaned, .txnindex.cleaned
 //	                                a cleaned segment being written (see Compaction)
 //	<base>.swap                     a cleaned segment being swapped in
 //
 // The caller may keep files of its own in the directory; Open ignores any
-// other name and Delete removes the directory with them. Package replica
-// keeps two: high-watermark-checkpoint, and partition.metadata (Kafka's
+// other name (but deletes *.tmp) and Delete removes the directory with
+// them. Package replica keeps producer-state snapshots,
+// <offset>.snapshot (replica/snapshot.go), high-watermark-checkpoint, and
+// partition.metadata (Kafka's
 // KIP-516 file naming the topic id the log belongs to, two text lines
 // "version: 0" and "topic_id: <16-byte id in unpadded base64url>"; see
 // replica/doc.go for how a mismatch is handled).
@@ -99,6 +103,23 @@
 // active its final largest timestamp is appended, so the last entry of an
 // inactive segment is its max timestamp (used by time retention and
 // ListOffsets -3 without scanning).
+//
+// .txnindex (Kafka's transaction index, txnindex.go): entries of 34 bytes,
+// big-endian: version i16 (0), producer id i64, first offset i64, last
+// offset i64 (the ABORT marker's), last stable offset i64 at the abort. The
+// caller appends them (AppendAbortedTxn) in marker order to the segment
+// holding the marker; appending an entry not past the segment's last one
+// is a no-op, so replays are idempotent. A partial trailing entry is
+// ignored. Truncation drops entries at and after the cut, retention and
+// DeleteRecords remove the file with its segment, and the cleaner's swap
+// carries the input segments' entries into the cleaned one. Written
+// indexes are fsynced when a segment rolls and at Close (whatever the fsync
+// policy); after
+// an unclean stop the caller cuts it at the start of its replay
+// (TruncateAbortedTxns) and writes the tail again. AbortedTxns reads the
+// files from the segment holding the fetch offset on and stops at the first
+// entry whose last stable offset reaches the fetch's upper bound, as
+// Kafka's collectAbortedTransactions does.
 //
 // Checkpoint files use Kafka's text format: a version line "0", a line
 // with the entry count, then one entry per line. leader-epoch-checkpoint
@@ -211,8 +232,10 @@
 //     and fsynced, without locks; Open deletes such files when no marker
 //     names them;
 //  2. under fileMu and mu, after checking its input segments are still the
-//     log's (else the pass is dropped), <base>.swap is written atomically
-//     holding the end offset of the inputs [base, end);
+//     log's (else the pass is dropped), the inputs' aborted-transaction
+//     entries are written to .txnindex.cleaned (fsynced; none: no file),
+//     then <base>.swap atomically, holding the end offset of the inputs
+//     [base, end);
 //  3. the other inputs' files are removed (.log first), then the .cleaned
 //     files renamed over <base>'s (indexes first, .log last), the directory
 //     fsynced and the marker removed.
@@ -275,11 +298,14 @@
 //  2. Log.mu (RWMutex): segment list and all mutable state. Append, roll
 //     and AppendAsFollower hold it for writing; Read, OffsetForTimestamp and
 //     friends for reading (reads are pread calls under the read lock).
-//  3. groupCommit.mu: the Sync rendezvous; never held while taking 1 or 2.
-//  4. flushTimers.mu: arming and stopping the flush and checkpoint timers
+//  3. Log.txnMu (Mutex): the segments' .txnindex state, for holders of mu
+//     for reading (AbortedTxns, AppendAbortedTxn); holders of mu for
+//     writing touch it without txnMu.
+//  4. groupCommit.mu: the Sync rendezvous; never held while taking 1 or 2.
+//  5. flushTimers.mu: arming and stopping the flush and checkpoint timers
 //     (taken under mu by appends); a timer callback releases it before
 //     calling Sync.
-//  5. FileCache.mu: innermost, across all logs sharing the cache; held only
+//  6. FileCache.mu: innermost, across all logs sharing the cache; held only
 //     to pin, unpin, evict or close descriptors (evictions close files under
 //     it, reopens happen outside it).
 //

@@ -32,6 +32,9 @@ type Log struct {
 
 	fileMu sync.RWMutex
 	mu     sync.RWMutex
+	// txnMu guards the segments' aborted-transaction index state (txnindex.go)
+	// for holders of mu for reading; taken after mu.
+	txnMu sync.Mutex
 
 	// Guarded by mu.
 	segs     []*segment // sorted by base offset; the last is active
@@ -206,7 +209,7 @@ func (l *Log) listSegments() ([]int64, error) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		stem := strings.TrimSuffix(strings.TrimSuffix(name, indexSuffix), timeIndexSuffix)
+		stem := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, indexSuffix), timeIndexSuffix), txnIndexSuffix)
 		orphan := stem != name && len(stem) == 20 && !logs[stem]
 		if strings.HasSuffix(name, tmpSuffix) || orphan {
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
@@ -588,6 +591,9 @@ func (l *Log) syncFilesLocked() error {
 		if err := s.log.Sync(); err != nil {
 			return ioErr("sync segment "+s.prefix, err)
 		}
+	}
+	if err := l.syncTxnIndexesLocked(); err != nil {
+		return err
 	}
 	s := l.active()
 	if err := s.idxFile.Sync(); err != nil {

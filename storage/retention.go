@@ -191,6 +191,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.cutActiveLocked(offset); err != nil {
 		return err
 	}
+	if err := l.active().txnTruncate(l.fs, l.active().next); err != nil {
+		return err
+	}
 	l.dirtied()
 	return l.publishTruncatedEndLocked(l.active().next)
 }

@@ -58,6 +58,8 @@ type segment struct {
 
 	idxLen  int64 // entries in the .index file (inactive segments)
 	tidxLen int64 // entries in the .timeindex file (inactive segments)
+
+	txn txnIndex // the .txnindex file (txnindex.go)
 }
 
 func newSegmentStruct(dir string, base int64) *segment {
@@ -82,6 +84,13 @@ func createSegment(fsys fileSystem, dir string, base int64, now time.Time) (*seg
 		s.close()
 		return nil, ioErr("create time index", err)
 	}
+	// A new segment's aborted-transaction index starts empty (a segment
+	// at this base may have existed before a truncation).
+	if err := os.Remove(s.prefix + txnIndexSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.close()
+		return nil, ioErr("remove stale transaction index", err)
+	}
+	s.txn = txnIndex{loaded: true}
 	return s, nil
 }
 
@@ -123,7 +132,7 @@ func (s *segment) close() {
 func (s *segment) remove() error {
 	s.close()
 	var first error
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := os.Remove(s.prefix + suf); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
 			first = ioErr("remove segment", err)
 		}

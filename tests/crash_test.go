@@ -31,7 +31,10 @@ const (
 // same data directory and port. Afterwards every acknowledged record must be
 // in the log, each partition must hold its records in production order, and
 // no record may appear twice (the idempotent producer's retries across the
-// crash must be deduplicated).
+// crash must be deduplicated). With 16 KiB segments every partition rolls,
+// and writes a producer-state snapshot, many times a second, so the kills
+// land among snapshot writes and the restarts rebuild the producer state
+// from a roll snapshot and the tail after it.
 func TestCrashAcksAllKill9(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -39,6 +42,7 @@ func TestCrashAcksAllKill9(t *testing.T) {
 	}{
 		{"fsync=interval", nil},
 		{"fsync=always", []string{"--log-fsync", "always"}},
+		{"segment.bytes=16KiB", []string{"--log-segment-bytes", "16384"}},
 	} {
 		t.Run(c.name, func(t *testing.T) { crashAcksAll(t, c.flags...) })
 	}

@@ -4,7 +4,8 @@ package server
 //
 // The producers each partition (led here) tracks: id, epoch, last
 // sequence, and the first offset of an open transaction (-1 if none).
-// LastTimestamp and CoordinatorEpoch are not tracked and answered -1.
+// LastTimestamp is the max timestamp of its latest batch, CoordinatorEpoch
+// that of its latest transaction marker (-1 if none).
 // READ on the topic is required (TOPIC_AUTHORIZATION_FAILED); a partition
 // not led here is NOT_LEADER_OR_FOLLOWER, an unknown one
 // UNKNOWN_TOPIC_OR_PARTITION.
@@ -41,7 +42,7 @@ func (s *Server) handleDescribeProducers(req *wire.Request, r *kmsg.DescribeProd
 				for _, p := range part.Producers() {
 					ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 					ap.ProducerID, ap.ProducerEpoch, ap.LastSequence = p.ProducerID, int32(p.Epoch), p.LastSequence
-					ap.LastTimestamp, ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1, p.TxnStartOffset
+					ap.LastTimestamp, ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = p.LastTimestamp, p.CoordinatorEpoch, p.TxnStartOffset
 					rp.ActiveProducers = append(rp.ActiveProducers, ap)
 				}
 			}

@@ -32,8 +32,17 @@ func (s *Server) readCommitted(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 	if err != nil {
 		return res, sl, err
 	}
+	aborted, err := part.AbortedTxns(offset, res.LastStable)
+	if err != nil {
+		// No records without the aborted transactions among them.
+		if sl.File != nil {
+			_ = sl.File.Close()
+		}
+		fp.RecordBatches = []byte{}
+		return res, storage.Slice{}, err
+	}
 	fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-	for _, a := range part.AbortedTxns(offset, res.LastStable) {
+	for _, a := range aborted {
 		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
 		fp.AbortedTransactions = append(fp.AbortedTransactions, at)

@@ -45,8 +45,9 @@ func TestTxnAdminAPIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ps := producers.SortedProducers()
-	if len(ps) != 1 || ps[0].ProducerID != d.ProducerID || ps[0].CurrentTxnStartOffset != 0 || ps[0].LastSequence != 0 {
-		t.Fatalf("DescribeProducers: %+v, want producer %d in a transaction from offset 0", ps, d.ProducerID)
+	if len(ps) != 1 || ps[0].ProducerID != d.ProducerID || ps[0].CurrentTxnStartOffset != 0 || ps[0].LastSequence != 0 ||
+		ps[0].LastTimestamp <= 0 || ps[0].CoordinatorEpoch != -1 {
+		t.Fatalf("DescribeProducers: %+v, want producer %d in a transaction from offset 0, a last timestamp and no marker's coordinator epoch", ps, d.ProducerID)
 	}
 
 	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
@@ -66,8 +67,8 @@ func TestTxnAdminAPIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps := producers.SortedProducers(); len(ps) != 1 || ps[0].CurrentTxnStartOffset != -1 {
-		t.Fatalf("DescribeProducers after commit: %+v, want no open transaction", ps)
+	if ps := producers.SortedProducers(); len(ps) != 1 || ps[0].CurrentTxnStartOffset != -1 || ps[0].CoordinatorEpoch < 0 {
+		t.Fatalf("DescribeProducers after commit: %+v, want no open transaction and the marker's coordinator epoch", ps)
 	}
 }
 
