@@ -40,6 +40,7 @@ func (s *Server) cleanerConfig() storage.CleanerConfig {
 	c := s.cfg.Cleaner
 	c.Logger = s.logger.With("component", "log-cleaner")
 	c.Decompress = decompressBatch
+	c.Compress = compressBatch
 	return c
 }
 
