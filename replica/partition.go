@@ -171,6 +171,7 @@ func openPartition(dir, topic string, index int32, self int32, s Settings, files
 		l.Close()
 		return nil, err
 	}
+	l.SetAbortsCleaned(p.forgetAborts)
 	return p, nil
 }
 

@@ -158,6 +158,30 @@ func (ts *txnState) abortedIn(from, upTo int64) []AbortedTxn {
 	return out
 }
 
+// forget drops the aborted transaction of pid whose ABORT marker is at
+// marker, if listed.
+func (ts *txnState) forget(pid, marker int64) {
+	i := sort.Search(len(ts.aborted), func(i int) bool { return ts.aborted[i].LastOffset >= marker })
+	for ; i < len(ts.aborted) && ts.aborted[i].LastOffset == marker; i++ {
+		if ts.aborted[i].ProducerID == pid {
+			ts.aborted = append(ts.aborted[:i], ts.aborted[i+1:]...)
+			return
+		}
+	}
+}
+
+// forgetAborts drops from the aborted-transaction index the transactions
+// the log cleaner removed the data of (storage.Log.SetAbortsCleaned): a
+// read_committed consumer told of one would drop its producer's later
+// transactional data until an ABORT marker the cleaner removes next.
+func (p *Partition) forgetAborts(as []storage.CleanedAbort) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range as {
+		p.txns.forget(a.ProducerID, a.MarkerOffset)
+	}
+}
+
 // trim forgets aborted transactions entirely below the log start offset.
 func (ts *txnState) trim(logStart int64) {
 	i := sort.Search(len(ts.aborted), func(i int) bool { return ts.aborted[i].LastOffset >= logStart })

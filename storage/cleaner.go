@@ -44,6 +44,35 @@ type cleanerState struct {
 	firstDirty  atomic.Int64 // first offset not yet cleaned (cleaner-offset-checkpoint)
 	busy        atomic.Bool  // a cleaner goroutine works on this log
 	uncleanable atomic.Bool  // a pass failed: the background cleaner skips it (CleanNow clears it)
+	// abortsCleaned is told of aborted transactions whose data is gone
+	// (SetAbortsCleaned).
+	abortsCleaned atomic.Pointer[func([]CleanedAbort)]
+}
+
+// CleanedAbort is an aborted transaction of which no data is left in the
+// log after a clean: only its ABORT marker, at MarkerOffset, which a later
+// pass removes once its delete horizon passes.
+type CleanedAbort struct {
+	ProducerID   int64
+	MarkerOffset int64
+}
+
+// SetAbortsCleaned sets the function told, after each swap of cleaned
+// segments, of the aborted transactions whose data those segments no
+// longer hold (a pass reports each again until its marker is gone). The
+// owner of an aborted-transaction index drops their entries: a
+// read_committed consumer told of an aborted transaction drops its
+// producer's transactional data until it meets the ABORT marker, so an
+// entry must not outlive its marker, and it goes a pass before the marker
+// does. fn is called from a cleaner goroutine with no storage lock held;
+// it must not call back into the cleaner.
+func (l *Log) SetAbortsCleaned(fn func([]CleanedAbort)) { l.cleaner.abortsCleaned.Store(&fn) }
+
+// reportAborts passes o's cleaned aborts to the SetAbortsCleaned function.
+func (l *Log) reportAborts(as []CleanedAbort) {
+	if fn := l.cleaner.abortsCleaned.Load(); fn != nil && len(as) > 0 {
+		(*fn)(as)
+	}
 }
 
 // lowerFirstDirty moves the first dirty offset down to a truncation point:
@@ -186,6 +215,7 @@ func (c *cleanPass) clean(l *Log, p *cleanPlan) error {
 			} // otherwise Open finishes or discards them
 			return err
 		}
+		l.reportAborts(o.aborts)
 	}
 	c.stats.elapsed = time.Since(started)
 	c.stats.bufferUtilization = float64(c.omap.used) / float64(c.omap.cap)

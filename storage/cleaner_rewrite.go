@@ -17,6 +17,7 @@ type keepRule struct {
 	txns      *cleanTxns
 	dec       Decompressor
 	enc       Compressor
+	aborts    []CleanedAbort // ABORT markers without data met since the last take
 }
 
 // keepRecord is Kafka's shouldRetainRecord: a keyless record goes (a
@@ -115,6 +116,9 @@ func (k *keepRule) filterMarker(dst []byte, h BatchHeader, raw []byte) []byte {
 	if dataLeft {
 		return append(dst, raw...)
 	}
+	if typ, ok := markerType(h, raw); ok && typ == controlAbort {
+		k.aborts = append(k.aborts, CleanedAbort{ProducerID: h.ProducerID, MarkerOffset: h.BaseOffset})
+	}
 	if hz, ok := deleteHorizon(h); ok {
 		if k.now >= hz && !last {
 			return dst
@@ -156,7 +160,8 @@ type cleanedSeg struct {
 	prefix string
 	inputs []*segment
 	next   int64
-	f      *os.File // the .log.cleaned being written
+	aborts []CleanedAbort // aborted transactions whose data it no longer holds
+	f      *os.File       // the .log.cleaned being written
 	w      *bufio.Writer
 }
 
@@ -229,6 +234,7 @@ func (c *cleanPass) finish(outs []*cleanedSeg, cur *cleanedSeg) ([]*cleanedSeg, 
 	if cur.seg.size == 0 && len(outs) > 0 {
 		prev := outs[len(outs)-1]
 		prev.inputs = append(prev.inputs, cur.inputs...)
+		prev.aborts = append(prev.aborts, cur.aborts...)
 		prev.next, prev.seg.next = cur.next, cur.next
 		cur.abandon()
 		return outs, nil
@@ -245,6 +251,7 @@ func (c *cleanPass) rewriteSegment(cur *cleanedSeg, s segInfo, cfg Config, k *ke
 	var out []byte
 	err := c.forEachBatch(s, func(h BatchHeader, raw []byte) (bool, error) {
 		out = k.filterBatch(out[:0], h, raw)
+		cur.aborts, k.aborts = append(cur.aborts, k.aborts...), k.aborts[:0]
 		c.stats.bytesRead += int64(len(raw))
 		c.stats.bytesWritten += int64(len(out))
 		if len(out) == 0 {

@@ -79,10 +79,15 @@ func TestCleanTransactions(t *testing.T) {
 	mustAppend(t, l, txnBatch(t, 1005, 11, rec("d", "open")), 0)               // 7
 	mustAppend(t, l, keyedBatch(t, 1006, -1, rec("a", "2"), rec("b", "2")), 0) // 8-9
 	rollActive(t, l)
+	var reported []CleanedAbort
+	l.SetAbortsCleaned(func(as []CleanedAbort) { reported = append(reported, as...) })
 	c := NewCleaner(CleanerConfig{}, nil)
 	defer c.Close()
 	if err := c.CleanNow(l, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
+	}
+	if want := []CleanedAbort{{ProducerID: 10, MarkerOffset: 6}}; !reflect.DeepEqual(reported, want) {
+		t.Fatalf("aborted transactions reported cleaned: %v, want %v", reported, want)
 	}
 	want := []string{"1:b=1", "2:a=txn", "3:" + commitRec, "6:" + abortRec, "7:d=open", "8:a=2", "9:b=2"}
 	if got := offKV(t, l); !reflect.DeepEqual(got, want) {
