@@ -47,6 +47,18 @@ type cleanerState struct {
 	// abortsCleaned is told of aborted transactions whose data is gone
 	// (SetAbortsCleaned).
 	abortsCleaned atomic.Pointer[func([]CleanedAbort)]
+	stuckAt       atomic.Pointer[stuckPlan] // the last background pass's plan, if it made no progress
+}
+
+// stuckPlan is the range of a background pass that cleaned nothing.
+type stuckPlan struct{ firstDirty, end int64 }
+
+// stuck reports whether p is the range a background pass last failed to
+// make progress on: it would fail again (the log is skipped until new data
+// or a higher bound changes its plan).
+func (c *cleanerState) stuck(p *cleanPlan) bool {
+	s := c.stuckAt.Load()
+	return s != nil && s.firstDirty == p.firstDirty && s.end == p.end
 }
 
 // CleanedAbort is an aborted transaction of which no data is left in the

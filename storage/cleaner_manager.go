@@ -130,7 +130,7 @@ func (c *Cleaner) cleanDirtiest(thread int) bool {
 			continue
 		}
 		p, err := t.Log.plan(t.Log.now(), t.UpTo, false)
-		if err != nil || p.dirtyBytes == 0 {
+		if err != nil || p.dirtyBytes == 0 || p.end <= p.firstDirty || t.Log.cleaner.stuck(p) {
 			continue
 		}
 		r := p.ratio()
@@ -144,6 +144,7 @@ func (c *Cleaner) cleanDirtiest(thread int) bool {
 		return false
 	}
 	defer best.cleaner.busy.Store(false)
+	firstDirty, end := bestPlan.firstDirty, bestPlan.end // the pass may lower bestPlan.end
 	if err := c.pass(best, bestPlan, thread); err != nil {
 		if !errors.Is(err, errCleanAborted) && !errors.Is(err, errCleanerStopped) && !errors.Is(err, ErrClosed) {
 			best.cleaner.uncleanable.Store(true)
@@ -151,9 +152,14 @@ func (c *Cleaner) cleanDirtiest(thread int) bool {
 		c.cfg.Logger.Warn("log cleaner pass failed", "log", best.dir, "err", err)
 		return false
 	}
-	// No progress (a batch with more keys than the table holds) must not
-	// spin: back off as when nothing is cleanable.
-	return best.cleaner.firstDirty.Load() > bestPlan.firstDirty
+	// No progress (a transaction open at the first dirty offset, a batch
+	// with more keys than the table holds) must not spin, nor keep the
+	// log the dirtiest choice: it is skipped until its plan changes.
+	if best.cleaner.firstDirty.Load() <= firstDirty {
+		best.cleaner.stuckAt.Store(&stuckPlan{firstDirty: firstDirty, end: end})
+		return false
+	}
+	return true
 }
 
 // pass runs one pass with a map from the pool, and records its statistics

@@ -125,7 +125,10 @@ func (k *keepRule) filterMarker(dst []byte, h BatchHeader, raw []byte) []byte {
 		}
 		return append(dst, raw...)
 	}
-	if h.NumRecords == 0 || h.Attributes&codecMask != 0 {
+	if h.Attributes&codecMask != 0 { // never written so; kept rather than guessed at
+		return append(dst, raw...)
+	}
+	if h.NumRecords == 0 {
 		if last {
 			return append(dst, raw...)
 		}
