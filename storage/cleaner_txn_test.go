@@ -303,10 +303,10 @@ func TestRestampRecord(t *testing.T) {
 }
 
 // TestCleanerSkipsStuckLog: a log whose dirty section starts with a
-// transaction still open (its marker is not in the cleanable range, here
-// in the active segment... not yet written) is the dirtiest but cannot be
-// cleaned; the background cleaner must not keep choosing it over a log it
-// can clean, and cleans it once the marker is there.
+// transaction still open (no marker yet; the bound given is the log end,
+// so only the cleaner's own scan finds it) is as dirty as another log but
+// cannot be cleaned; the background cleaner must not keep choosing it over
+// the log it can clean, and cleans it once the marker is there.
 func TestCleanerSkipsStuckLog(t *testing.T) {
 	stuck := openTest(t, t.TempDir(), compactConfig())
 	mustAppend(t, stuck, txnBatch(t, 1000, 5, rec("a", "open")), 0)
