@@ -190,3 +190,115 @@ func checkCleanerMetrics(t *testing.T, s *Server) {
 		}
 	}
 }
+
+// TestConsumerOffsetsTransactionalCompacted: offsets committed inside
+// transactions (franz-go's GroupTransactSession, a few records per
+// transaction) are compacted in __consumer_offsets like any other: after a
+// clean, the group's partition holds one transactional offset record per
+// committed input partition, and a restarted coordinator loads the same
+// offsets from the cleaned log (markers whose data is gone, stamped).
+func TestConsumerOffsetsTransactionalCompacted(t *testing.T) {
+	cfg := testConfig(t)
+	txnTestConfig(&cfg)
+	cfg.OffsetsTopicSegmentBytes = 4 << 10
+	cfg.Cleaner.Disable = true // cleaned below
+	s, addr := startWithConfig(t, cfg)
+	ctx := testCtx(t, 60*time.Second)
+	for _, topic := range []string{"eosc-in", "eosc-out"} {
+		if _, err := kadmCreate(ctx, t, addr, topic, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 120
+	in := newClient(t, addr, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	for i := 0; i < n; i++ {
+		in.Produce(ctx, &kgo.Record{Topic: "eosc-in", Value: []byte(fmt.Sprint(i))}, nil)
+	}
+	if err := in.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addr), kgo.TransactionalID("eosc"), kgo.ConsumerGroup("eosc-g"),
+		kgo.ConsumeTopics("eosc-in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DefaultProduceTopic("eosc-out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	txns := 0
+	for done := 0; done < n; txns++ {
+		fs := sess.PollRecords(ctx, 4)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("after %d records: %v", done, err)
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		count := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			count++
+			sess.Produce(ctx, &kgo.Record{Topic: "eosc-out", Value: r.Value}, nil)
+		})
+		if committed, err := sess.End(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		} else if committed {
+			done += count
+		}
+	}
+	idx := s.groups.PartitionFor("eosc-g")
+	before := txnOffsetRecords(t, s, idx)
+	if err := s.replicas.CleanNow(offsetsTopic, idx, 1<<62); err != nil {
+		t.Fatal(err)
+	}
+	after := txnOffsetRecords(t, s, idx)
+	t.Logf("%d transactions: %d transactional offset records before cleaning, %d after", txns, before, after)
+	if before < txns || after != 2 {
+		t.Fatalf("transactional offset records: %d before cleaning, %d after, want one per input partition (2)", before, after)
+	}
+	want, err := newAdmin(t, addr).FetchOffsets(ctx, "eosc-g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listeners = []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: portOf(t, addr)}}
+	_, addr = startWithConfig(t, cfg)
+	got, err := newAdmin(t, addr).FetchOffsets(ctx, "eosc-g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []int32{0, 1} {
+		w, _ := want.Lookup("eosc-in", p)
+		g, _ := got.Lookup("eosc-in", p)
+		if w.At <= 0 || g.At != w.At {
+			t.Errorf("eosc-in/%d committed offset %d after cleaning and restart, %d before", p, g.At, w.At)
+		}
+	}
+}
+
+// txnOffsetRecords counts the records of transactional data batches in
+// this broker's __consumer_offsets partition idx.
+func txnOffsetRecords(t *testing.T, s *Server, idx int32) int {
+	t.Helper()
+	p := s.replicas.Get(offsetsTopic, idx)
+	n := 0
+	for off := p.LogStartOffset(); off < p.LogEndOffset(); {
+		res, err := p.Fetch(off, 1<<20, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Records) == 0 {
+			break
+		}
+		for data := res.Records; len(data) >= 61; {
+			size := 12 + int(binary.BigEndian.Uint32(data[8:]))
+			if attrs := binary.BigEndian.Uint16(data[21:]); attrs&0x30 == 0x10 {
+				n += int(binary.BigEndian.Uint32(data[57:]))
+			}
+			off = int64(binary.BigEndian.Uint64(data)) + int64(binary.BigEndian.Uint32(data[23:])) + 1
+			data = data[size:]
+		}
+	}
+	return n
+}
