@@ -80,7 +80,7 @@ func (s *Server) LocalChecksum(topic string, partition int32, from, upTo int64) 
 // It leaves out only what the log cleaner writes from its own clock, the
 // KIP-534 delete horizon (its attribute bit, the first timestamp field
 // holding it, and the record timestamp deltas rebased on it), and the
-// compressed bytes. Replicas cleaned to the same offset hold the same
+// compressed bytes (the codec is compared). Replicas cleaned to the same offset hold the same
 // records but, as in Kafka, not the same bytes once a pass on each stamped
 // a tombstone or marker at its own time; this compares what they hold.
 func (s *Server) LocalRecordsChecksum(topic string, partition int32, from, upTo int64) (uint32, bool, error) {
@@ -132,7 +132,7 @@ func hashBatchRecords(h io.Writer, data []byte, upTo int64) (int64, error) {
 			return 0, err
 		}
 		_ = binary.Write(h, binary.BigEndian, []int64{b.FirstOffset, int64(b.LastOffsetDelta), int64(b.PartitionLeaderEpoch),
-			int64(b.Attributes &^ 0x47), b.MaxTimestamp, b.ProducerID, int64(b.ProducerEpoch), int64(b.FirstSequence), int64(b.NumRecords)})
+			int64(b.Attributes &^ 0x40), b.MaxTimestamp, b.ProducerID, int64(b.ProducerEpoch), int64(b.FirstSequence), int64(b.NumRecords)})
 		if b.Attributes&0x40 == 0 {
 			_ = binary.Write(h, binary.BigEndian, b.FirstTimestamp)
 		}
