@@ -146,7 +146,10 @@ func (k *keepRule) filterMarker(dst []byte, h BatchHeader, raw []byte) []byte {
 func (k *keepRule) rebuild(dst []byte, h BatchHeader, raw, recs []byte, keep []cleanRecord, stamp bool) []byte {
 	o := rebuildOpts{codec: int(h.Attributes & codecMask), enc: k.enc}
 	if stamp {
-		o.horizon, o.stamp = k.now+k.retention, true
+		o.horizon, o.stamp = k.now+max(k.retention, 0), true
+		if o.horizon < k.now { // delete.retention.ms near Long.MAX: never
+			o.horizon = math.MaxInt64
+		}
 	}
 	out, err := rebuildInto(dst, raw, recs, keep, o)
 	if err != nil { // a record that cannot be restamped: keep the batch as it was
