@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -17,16 +16,24 @@ import (
 //
 //  1. plan: under mu (read), the inactive segments, the first dirty offset
 //     (cleaner-offset-checkpoint) and the first uncleanable offset: the
-//     active segment's base, the caller's bound (the high watermark), and
-//     the first segment younger than min.compaction.lag.ms.
-//  2. buildMap: the keys of the dirty section [firstDirty, end) go into the
+//     active segment's base, the caller's bound (the last stable offset,
+//     itself at most the high watermark), and the first segment younger
+//     than min.compaction.lag.ms.
+//  2. scanTxns reads the markers of [log start, end): aborted
+//     transactions, producers' last batches, and end lowered below any
+//     transaction still open there (cleaner_txn.go).
+//  3. buildMap: the keys of the dirty section [firstDirty, end) go into the
 //     fixed-size offsetMap, key → latest offset. If it fills, the pass
 //     stops there ("clean what fits"); the rest is dirty for the next pass.
-//  3. rewrite: every segment below the map's end is copied, batch by batch,
+//  4. rewrite: every segment below the map's end is copied, batch by batch,
 //     into new segments (".cleaned" files), grouped up to segment.bytes, a
-//     record kept unless a later record has its key, or it is a tombstone
-//     past the delete horizon. Each group is then swapped in (swap.go).
-//  4. the first dirty offset moves to the map's end and is checkpointed.
+//     record kept unless a later record has its key, it belongs to an
+//     aborted transaction, or it is a tombstone past its batch's delete
+//     horizon (KIP-534, stamped by the first pass that kept it); markers go
+//     once their transaction's data is gone and their own horizon passed.
+//     Rebuilt batches keep their compression. Each group is then swapped
+//     in (swap.go).
+//  5. the first dirty offset moves to the map's end and is checkpointed.
 //
 // Readers never see a half-written segment: the new files get their final
 // names only under the log's locks, and a reader holding the old file
@@ -34,8 +41,34 @@ import (
 
 // cleanerState is the per-log state of compaction.
 type cleanerState struct {
-	firstDirty atomic.Int64 // first offset not yet cleaned (cleaner-offset-checkpoint)
-	busy       atomic.Bool  // a cleaner goroutine works on this log
+	firstDirty  atomic.Int64 // first offset not yet cleaned (cleaner-offset-checkpoint)
+	busy        atomic.Bool  // a cleaner goroutine works on this log
+	uncleanable atomic.Bool  // a pass failed: the background cleaner skips it (CleanNow clears it)
+	stuckAt     atomic.Pointer[stuckPlan] // the last background pass's plan, if it made no progress
+}
+
+// stuckPlan is the range of a background pass that cleaned nothing.
+type stuckPlan struct{ firstDirty, end int64 }
+
+// stuck reports whether p is the range a background pass last failed to
+// make progress on: it would fail again (the log is skipped until new data
+// or a higher bound changes its plan).
+func (c *cleanerState) stuck(p *cleanPlan) bool {
+	s := c.stuckAt.Load()
+	return s != nil && s.firstDirty == p.firstDirty && s.end == p.end
+}
+
+// CleanedAbort is an aborted transaction of which no data is left in the
+// log after a clean: only its ABORT marker, at MarkerOffset, which a later
+// pass removes once its delete horizon passes. Its entry leaves the
+// segment's transaction index with the swap that finds it so
+// (carryTxnIndex): a read_committed consumer told of an aborted
+// transaction drops its producer's transactional data until it meets the
+// ABORT marker, so an entry must not outlive its marker, and it goes a pass
+// before the marker does.
+type CleanedAbort struct {
+	ProducerID   int64
+	MarkerOffset int64
 }
 
 // lowerFirstDirty moves the first dirty offset down to a truncation point:
@@ -131,7 +164,9 @@ func (l *Log) Compacted() bool { return l.config().Compact }
 type cleanPass struct {
 	omap     *offsetMap
 	dec      Decompressor
+	enc      Compressor
 	throttle *throttle // nil: unthrottled
+	stats    passStats
 	stop     <-chan struct{}
 	crash    func(step string) error // tests: simulate a crash before step
 }
@@ -145,16 +180,15 @@ func (c *cleanPass) clean(l *Log, p *cleanPlan) error {
 	if p.end <= p.firstDirty {
 		return nil
 	}
+	started := time.Now()
+	txns, err := c.scanTxns(p)
+	if err != nil || p.end <= p.firstDirty {
+		return err // an open transaction at the first dirty offset: nothing to clean yet
+	}
 	c.omap.reset()
-	mapEnd, err := c.buildMap(p)
+	mapEnd, err := c.buildMap(p, txns)
 	if err != nil || mapEnd <= p.firstDirty {
 		return err
-	}
-	horizon := int64(math.MinInt64)
-	for _, s := range p.segs {
-		if s.next <= p.firstDirty && s.maxTs >= 0 {
-			horizon = s.maxTs - p.cfg.DeleteRetention.Milliseconds()
-		}
 	}
 	var segs []segInfo
 	for _, s := range p.segs {
@@ -162,11 +196,9 @@ func (c *cleanPass) clean(l *Log, p *cleanPlan) error {
 			segs = append(segs, s)
 		}
 	}
-	last, err := c.lastBatchOfProducers(segs)
-	if err != nil {
-		return err
-	}
-	outs, err := c.rewrite(l.dir, segs, p.cfg, keepRule{omap: c.omap, horizon: horizon, last: last})
+	k := &keepRule{omap: c.omap, mapEnd: mapEnd, now: l.now().UnixMilli(),
+		retention: p.cfg.DeleteRetention.Milliseconds(), txns: txns, dec: c.dec, enc: c.enc}
+	outs, err := c.rewrite(l.dir, segs, p.cfg, k)
 	if err != nil {
 		return err
 	}
@@ -180,6 +212,8 @@ func (c *cleanPass) clean(l *Log, p *cleanPlan) error {
 			return err
 		}
 	}
+	c.stats.elapsed = time.Since(started)
+	c.stats.bufferUtilization = float64(c.omap.used) / float64(c.omap.cap)
 	return l.setFirstDirty(mapEnd)
 }
 
@@ -247,7 +281,7 @@ func (c *cleanPass) forEachBatch(s segInfo, fn func(h BatchHeader, raw []byte) (
 
 // buildMap fills the offset map from the dirty section and returns the
 // offset up to which it holds every key (p.end, or where it filled up).
-func (c *cleanPass) buildMap(p *cleanPlan) (int64, error) {
+func (c *cleanPass) buildMap(p *cleanPlan, txns *cleanTxns) (int64, error) {
 	mapEnd := p.firstDirty
 	for _, s := range p.segs {
 		if s.next <= p.firstDirty {
@@ -264,7 +298,7 @@ func (c *cleanPass) buildMap(p *cleanPlan) (int64, error) {
 			if h.LastOffset() >= p.end {
 				return false, nil
 			}
-			if !c.addBatch(h, raw) {
+			if !c.addBatch(h, raw, txns) {
 				full = true
 				return false, nil
 			}
@@ -286,12 +320,11 @@ func (c *cleanPass) buildMap(p *cleanPlan) (int64, error) {
 
 // addBatch puts the keys of one batch into the map; false means the map
 // filled before the batch was complete (the batch then counts as dirty).
-// Control and transactional batches are never put in the map: their
-// records neither supersede nor are superseded (an aborted transaction's
-// value must not hide a committed one), and unparseable ones are skipped
-// likewise.
-func (c *cleanPass) addBatch(h BatchHeader, raw []byte) bool {
-	if h.IsControl() || h.IsTransactional() {
+// Control batches and aborted transactional data are never put in the map
+// (an aborted value must not hide a committed one); committed transactional
+// data is, like any other. Unparseable batches are skipped.
+func (c *cleanPass) addBatch(h BatchHeader, raw []byte, txns *cleanTxns) bool {
+	if h.IsControl() || (h.IsTransactional() && txns.isAborted(h.ProducerID, h.BaseOffset)) {
 		return true
 	}
 	recs, _, err := batchRecords(raw, h, c.dec)
@@ -311,23 +344,4 @@ func (c *cleanPass) addBatch(h BatchHeader, raw []byte) bool {
 		}
 	}
 	return true
-}
-
-// lastBatchOfProducers maps each idempotent producer id to the base offset
-// of its last batch in segs: that batch is kept (emptied if need be) so the
-// producer's sequence state survives compaction, as in Kafka.
-func (c *cleanPass) lastBatchOfProducers(segs []segInfo) (map[int64]int64, error) {
-	last := map[int64]int64{}
-	for _, s := range segs {
-		err := c.forEachBatch(s, func(h BatchHeader, _ []byte) (bool, error) {
-			if h.ProducerID >= 0 {
-				last[h.ProducerID] = h.BaseOffset
-			}
-			return true, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return last, nil
 }

@@ -18,7 +18,10 @@ type CleanerConfig struct {
 	// Decompress inflates compressed batches (see Decompressor); nil keeps
 	// compressed batches whole.
 	Decompress Decompressor
-	Logger     *slog.Logger
+	// Compress writes rebuilt batches with their source codec (see
+	// Compressor); nil writes them uncompressed.
+	Compress Compressor
+	Logger   *slog.Logger
 }
 
 // WithDefaults fills zero values with Kafka's defaults: 1 thread, a 128 MiB
@@ -58,6 +61,7 @@ type Cleaner struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 	maps    chan *offsetMap // one per thread, also lent to CleanNow
+	metrics cleanerMetrics
 }
 
 // NewCleaner starts the cleaner goroutines (none when cfg.Disable or
@@ -68,6 +72,7 @@ func NewCleaner(cfg CleanerConfig, targets func() []CleanTarget) *Cleaner {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cleaner{cfg: cfg, targets: targets, stop: make(chan struct{}), maps: make(chan *offsetMap, cfg.Threads)}
+	c.metrics.init(cfg.Threads)
 	if cfg.IOMaxBytesPerSecond > 0 {
 		c.thr = &throttle{rate: cfg.IOMaxBytesPerSecond, start: time.Now()}
 	}
@@ -76,9 +81,9 @@ func NewCleaner(cfg CleanerConfig, targets func() []CleanTarget) *Cleaner {
 		c.maps <- nil
 	}
 	if !cfg.Disable && targets != nil {
-		for range cfg.Threads {
+		for i := range cfg.Threads {
 			c.wg.Add(1)
-			go c.run()
+			go c.run(i)
 		}
 	}
 	return c
@@ -91,7 +96,7 @@ func (c *Cleaner) Close() {
 	c.wg.Wait()
 }
 
-func (c *Cleaner) run() {
+func (c *Cleaner) run(thread int) {
 	defer c.wg.Done()
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -101,7 +106,7 @@ func (c *Cleaner) run() {
 			return
 		case <-t.C:
 		}
-		cleaned := c.cleanDirtiest()
+		cleaned := c.cleanDirtiest(thread)
 		if cleaned {
 			t.Reset(0)
 		} else {
@@ -111,39 +116,55 @@ func (c *Cleaner) run() {
 }
 
 // cleanDirtiest cleans the dirtiest eligible log; false if there was none.
-func (c *Cleaner) cleanDirtiest() bool {
+// A log whose pass failed for another reason than a change under it is
+// uncleanable from then on (Kafka's uncleanable partitions): a log the
+// cleaner cannot read must not fail every pass of every thread.
+func (c *Cleaner) cleanDirtiest(thread int) bool {
+	c.metrics.ran()
 	var best *Log
 	var bestPlan *cleanPlan
-	var bestRatio float64
+	var bestRatio, dirtiest float64
 	for _, t := range c.targets() {
 		cfg := t.Log.config()
-		if !cfg.Compact || t.Log.cleaner.busy.Load() {
+		if !cfg.Compact || t.Log.cleaner.busy.Load() || t.Log.cleaner.uncleanable.Load() {
 			continue
 		}
 		p, err := t.Log.plan(t.Log.now(), t.UpTo, false)
-		if err != nil || p.dirtyBytes == 0 {
+		if err != nil || p.dirtyBytes == 0 || p.end <= p.firstDirty || t.Log.cleaner.stuck(p) {
 			continue
 		}
 		r := p.ratio()
+		dirtiest = max(dirtiest, r)
 		if (r >= cfg.MinCleanableDirtyRatio || p.mustClean) && (best == nil || r > bestRatio || p.mustClean) {
 			best, bestPlan, bestRatio = t.Log, p, r
 		}
 	}
+	c.metrics.setDirtiest(dirtiest)
 	if best == nil || !best.cleaner.busy.CompareAndSwap(false, true) {
 		return false
 	}
 	defer best.cleaner.busy.Store(false)
-	if err := c.pass(best, bestPlan); err != nil {
+	firstDirty, end := bestPlan.firstDirty, bestPlan.end // the pass may lower bestPlan.end
+	if err := c.pass(best, bestPlan, thread); err != nil {
+		if !errors.Is(err, errCleanAborted) && !errors.Is(err, errCleanerStopped) && !errors.Is(err, ErrClosed) {
+			best.cleaner.uncleanable.Store(true)
+		}
 		c.cfg.Logger.Warn("log cleaner pass failed", "log", best.dir, "err", err)
 		return false
 	}
-	// No progress (a batch with more keys than the table holds) must not
-	// spin: back off as when nothing is cleanable.
-	return best.cleaner.firstDirty.Load() > bestPlan.firstDirty
+	// No progress (a transaction open at the first dirty offset, a batch
+	// with more keys than the table holds) must not spin, nor keep the
+	// log the dirtiest choice: it is skipped until its plan changes.
+	if best.cleaner.firstDirty.Load() <= firstDirty {
+		best.cleaner.stuckAt.Store(&stuckPlan{firstDirty: firstDirty, end: end})
+		return false
+	}
+	return true
 }
 
-// pass runs one pass with a map from the pool.
-func (c *Cleaner) pass(l *Log, p *cleanPlan) error {
+// pass runs one pass with a map from the pool, and records its statistics
+// as thread's last (thread < 0: CleanNow, not a cleaner goroutine).
+func (c *Cleaner) pass(l *Log, p *cleanPlan, thread int) error {
 	var m *offsetMap
 	select {
 	case m = <-c.maps:
@@ -159,8 +180,12 @@ func (c *Cleaner) pass(l *Log, p *cleanPlan) error {
 		m = newOffsetMap(want)
 	}
 	defer func() { c.maps <- m }()
-	cp := &cleanPass{omap: m, dec: c.cfg.Decompress, throttle: c.thr, stop: c.stop}
-	return cp.clean(l, p)
+	cp := &cleanPass{omap: m, dec: c.cfg.Decompress, enc: c.cfg.Compress, throttle: c.thr, stop: c.stop}
+	err := cp.clean(l, p)
+	if err == nil && cp.stats.elapsed > 0 {
+		c.metrics.passDone(thread, cp.stats)
+	}
+	return err
 }
 
 // CleanNow compacts everything of l that is cleanable below upTo (and below
@@ -185,9 +210,10 @@ func (c *Cleaner) CleanNow(l *Log, upTo int64) error {
 		if p.end <= p.firstDirty {
 			return nil
 		}
-		if err := c.pass(l, p); err != nil {
+		if err := c.pass(l, p, -1); err != nil {
 			return err
 		}
+		l.cleaner.uncleanable.Store(false)
 		if l.cleaner.firstDirty.Load() <= p.firstDirty {
 			return nil // no progress (a single batch larger than the map)
 		}

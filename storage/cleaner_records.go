@@ -121,25 +121,93 @@ func batchRecords(raw []byte, h BatchHeader, dec Decompressor) ([]byte, bool, er
 	return out, true, nil
 }
 
-// rebuildBatch writes a batch holding only keep (records of recs, a section
+// Compressor compresses a rebuilt batch's records section with codec (1
+// gzip, 2 snappy, 3 lz4, 4 zstd), as the broker's codecs write it, so a
+// cleaned batch keeps its source batch's compression as in Kafka. The
+// broker supplies it (CleanerConfig.Compress) for the same reason as the
+// Decompressor; without one, rebuilt batches are written uncompressed.
+// Called from cleaner goroutines, concurrently.
+type Compressor func(codec int, src []byte) ([]byte, error)
+
+// rebuildOpts says how a rebuilt batch is written.
+type rebuildOpts struct {
+	codec   int        // the source batch's codec
+	enc     Compressor // nil: the records are written uncompressed
+	stamp   bool       // set the delete horizon (KIP-534) to horizon
+	horizon int64
+}
+
+// rebuildBatch is rebuildInto for batches that need no restamping (an
+// empty header-only batch in particular), which cannot fail.
+func rebuildBatch(dst, raw, recs []byte, keep []cleanRecord, o rebuildOpts) []byte {
+	o.stamp = false
+	out, _ := rebuildInto(dst, raw, recs, keep, o)
+	return out
+}
+
+// rebuildInto writes a batch holding only keep (records of recs, a section
 // decompressed from raw) into dst: the header is raw's with numRecords,
-// batchLength and the CRC recomputed, and compression removed (the codecs
-// other than gzip are not in the standard library; Kafka's cleaner
-// recompresses, Strom writes the retained records uncompressed). baseOffset,
-// lastOffsetDelta, timestamps, producer id, epoch and base sequence stay, as
-// in Kafka's cleaner for v2 batches, so offsets and idempotent producer
-// state read the same; keep may be empty (a header-only batch).
-func rebuildBatch(dst, raw, recs []byte, keep []cleanRecord) []byte {
+// batchLength, attributes and the CRC recomputed, the records compressed
+// again with the source codec (uncompressed if o.enc is nil or fails: a
+// valid batch either way). With o.stamp, the delete-horizon attribute is
+// set, firstTimestamp becomes the horizon and every record's timestamp
+// delta is rewritten relative to it, so record timestamps read the same
+// (Kafka 3.0+'s layout). baseOffset, lastOffsetDelta, maxTimestamp,
+// producer id, epoch and base sequence stay, as in Kafka's cleaner, so
+// offsets and idempotent producer state read the same; keep may be empty
+// (a header-only batch).
+func rebuildInto(dst, raw, recs []byte, keep []cleanRecord, o rebuildOpts) ([]byte, error) {
+	var body []byte
+	oldBase := int64(binary.BigEndian.Uint64(raw[27:]))
+	for _, r := range keep {
+		if !o.stamp {
+			body = append(body, recs[r.start:r.end]...)
+			continue
+		}
+		var err error
+		if body, err = restampRecord(body, recs[r.start:r.end], oldBase, o.horizon); err != nil {
+			return dst, err
+		}
+	}
+	codec := 0
+	if o.codec != 0 && len(keep) > 0 && o.enc != nil {
+		if z, err := o.enc(o.codec, body); err == nil {
+			body, codec = z, o.codec
+		}
+	}
 	start := len(dst)
 	dst = append(dst, raw[:batchHeaderSize]...)
-	for _, r := range keep {
-		dst = append(dst, recs[r.start:r.end]...)
-	}
+	dst = append(dst, body...)
 	b := dst[start:]
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-batchLengthEnd))
-	attrs := binary.BigEndian.Uint16(b[crcStart:]) &^ codecMask
+	attrs := binary.BigEndian.Uint16(b[crcStart:])&^codecMask | uint16(codec)
+	if o.stamp {
+		attrs |= attrDeleteHorizon
+		binary.BigEndian.PutUint64(b[27:], uint64(o.horizon))
+	}
 	binary.BigEndian.PutUint16(b[crcStart:], attrs)
 	binary.BigEndian.PutUint32(b[57:], uint32(len(keep)))
 	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[crcStart:], castagnoli))
-	return dst
+	return dst, nil
+}
+
+// restampRecord appends rec (one encoded record, length prefix included)
+// to dst with its timestamp delta moved from base oldBase to newBase.
+func restampRecord(dst, rec []byte, oldBase, newBase int64) ([]byte, error) {
+	_, p, err := readVarint(rec, 0)
+	if err != nil || p >= len(rec) {
+		return dst, errRecord
+	}
+	attrs := rec[p]
+	delta, q, err := readVarint(rec, p+1)
+	if err != nil {
+		return dst, err
+	}
+	rest := rec[q:]
+	var tmp [binary.MaxVarintLen64]byte
+	n := binary.PutVarint(tmp[:], oldBase+delta-newBase)
+	dst = binary.AppendVarint(dst, int64(1+n+len(rest)))
+	dst = append(dst, attrs)
+	dst = append(dst, tmp[:n]...)
+	return append(dst, rest...), nil
 }

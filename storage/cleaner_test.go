@@ -53,6 +53,7 @@ type keyedRead struct {
 	off       int64
 	key, val  string
 	tombstone bool
+	ts        int64 // the record's timestamp
 }
 
 // readKeyed reads the whole log, parsing every batch with kmsg and checking
@@ -79,13 +80,16 @@ func readKeyed(t testing.TB, l *Log) []keyedRead {
 				t.Fatalf("batch at %d: bad crc", rb.FirstOffset)
 			}
 			recs := rb.Records
+			if rb.Attributes&codecMask == 1 {
+				recs = gunzip(t, recs)
+			}
 			for i := int32(0); i < rb.NumRecords; i++ {
 				ln, n := binary.Varint(recs)
 				var r kmsg.Record
 				if err := r.ReadFrom(recs[:n+int(ln)]); err != nil {
 					t.Fatalf("kmsg cannot read record: %v", err)
 				}
-				out = append(out, keyedRead{rb.FirstOffset + int64(r.OffsetDelta), string(r.Key), string(r.Value), r.Value == nil})
+				out = append(out, keyedRead{rb.FirstOffset + int64(r.OffsetDelta), string(r.Key), string(r.Value), r.Value == nil, rb.FirstTimestamp + r.TimestampDelta64})
 				recs = recs[n+int(ln):]
 			}
 			off = rb.FirstOffset + int64(rb.LastOffsetDelta) + 1
@@ -205,54 +209,6 @@ func TestCleanKeepsLatestPerKey(t *testing.T) {
 	}
 }
 
-// TestCleanTombstones: a tombstone removes its key's earlier values at the
-// first clean and is itself kept; it goes at a later clean once it is older
-// than delete.retention.ms before the newest cleaned data.
-func TestCleanTombstones(t *testing.T) {
-	cfg := compactConfig()
-	cfg.DeleteRetention = 100 * time.Millisecond
-	l := openTest(t, t.TempDir(), cfg)
-	fillKeyed(t, l, 3, 10, 1000)
-	mustAppend(t, l, keyedBatch(t, 2000, -1, tomb("k3"), tomb("k4")), 0)
-	rollActive(t, l)
-	c := NewCleaner(CleanerConfig{}, nil)
-	defer c.Close()
-	if err := c.CleanNow(l, l.LogEndOffset()); err != nil {
-		t.Fatal(err)
-	}
-	m := latest(readKeyed(t, l))
-	if len(m) != 10 || !m["k3"].tombstone || !m["k4"].tombstone {
-		t.Fatalf("after first clean: %v", m)
-	}
-	for _, r := range readKeyed(t, l) {
-		if (r.key == "k3" || r.key == "k4") && !r.tombstone {
-			t.Fatalf("old value of deleted key survived: %+v", r)
-		}
-	}
-	// Later data, more than delete.retention.ms newer, cleaned: the next
-	// pass's horizon is past the tombstones and they go.
-	fillKeyed(t, l, 1, 2, 5000)
-	rollActive(t, l)
-	if err := c.CleanNow(l, l.LogEndOffset()); err != nil {
-		t.Fatal(err)
-	}
-	if m = latest(readKeyed(t, l)); !m["k3"].tombstone {
-		t.Fatalf("tombstone went in the pass that cleaned the data after it: %v", m)
-	}
-	fillKeyed(t, l, 1, 2, 6000)
-	rollActive(t, l)
-	if err := c.CleanNow(l, l.LogEndOffset()); err != nil {
-		t.Fatal(err)
-	}
-	m = latest(readKeyed(t, l))
-	if _, ok := m["k3"]; ok {
-		t.Fatalf("tombstone k3 kept past delete.retention.ms: %v", m)
-	}
-	if len(m) != 8 {
-		t.Fatalf("after second clean %d keys, want 8: %v", len(m), m)
-	}
-}
-
 // TestCleanNeverTouchesActiveAndBound: the active segment and everything at
 // or above the caller's bound stay as written.
 func TestCleanNeverTouchesActiveAndBound(t *testing.T) {
@@ -301,41 +257,6 @@ func TestCleanSmallMapCleansWhatFits(t *testing.T) {
 	}
 	if len(got) >= 200 {
 		t.Fatalf("%d records left of 600 with 60 keys", len(got))
-	}
-}
-
-// TestCleanKeepsTransactionalAndControl: transactional and control batches
-// are copied whole and do not supersede other records; an idempotent
-// producer's last batch stays (emptied) so its sequence state survives.
-func TestCleanKeepsTransactionalAndControl(t *testing.T) {
-	l := openTest(t, t.TempDir(), compactConfig())
-	mustAppend(t, l, keyedBatch(t, 1000, 7, rec("a", "1"), rec("b", "1")), 0)
-	txn := keyedBatch(t, 1001, 9, rec("a", "txn"))
-	binary.BigEndian.PutUint16(txn[crcStart:], 0x10)
-	binary.BigEndian.PutUint32(txn[offCRC:], crc32.Checksum(txn[crcStart:], castagnoli))
-	mustAppend(t, l, txn, 0)
-	ctl := keyedBatch(t, 1002, 9, kv{key: []byte{0, 0, 0, 1}, value: []byte{0, 0, 0, 0, 0, 0}})
-	binary.BigEndian.PutUint16(ctl[crcStart:], 0x30)
-	binary.BigEndian.PutUint32(ctl[offCRC:], crc32.Checksum(ctl[crcStart:], castagnoli))
-	mustAppend(t, l, ctl, 0)
-	mustAppend(t, l, keyedBatch(t, 1003, -1, rec("a", "2"), rec("b", "2")), 0)
-	rollActive(t, l)
-	c := NewCleaner(CleanerConfig{}, nil)
-	defer c.Close()
-	if err := c.CleanNow(l, l.LogEndOffset()); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, r := range readKeyed(t, l) {
-		got = append(got, fmt.Sprintf("%d:%s=%s", r.off, r.key, r.val))
-	}
-	want := []string{"2:a=txn", "3:\x00\x00\x00\x01=\x00\x00\x00\x00\x00\x00", "4:a=2", "5:b=2"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-	hs := batchHeaders(t, l)
-	if hs[0].ProducerID != 7 || hs[0].NumRecords != 0 || hs[0].BaseOffset != 0 || hs[0].LastOffsetDelta != 1 {
-		t.Fatalf("producer 7's last batch not kept as an empty batch: %+v", hs[0])
 	}
 }
 

@@ -195,33 +195,41 @@
 // first dirty offset on, over all inactive bytes) at or above
 // MinCleanableDirtyRatio, or any log whose first dirty segment is older
 // than MaxCompactionLag. The active segment is never cleaned, nor anything
-// at or above the caller's bound (the high watermark) or in a segment
-// younger than MinCompactionLag; with MaxCompactionLag set the active
-// segment rolls at least that often.
+// at or above the caller's bound (the last stable offset: at most the high
+// watermark, and never past an open transaction's first offset) or in a
+// segment younger than MinCompactionLag; with MaxCompactionLag set the
+// active segment rolls at least that often.
 //
-// A pass puts the keys of the dirty section into a fixed-size table
+// A pass first reads the batches below its end for their control markers:
+// each producer's transactions and whether they were aborted, and its last
+// batch. A transaction whose marker is not below the end lowers the end to
+// its first offset. It then puts the keys of the dirty section (committed
+// transactional data included, aborted data not) into a fixed-size table
 // (CleanerConfig.DedupeBufferSize; 24 bytes a key: 16 bytes of its SHA-256
 // and the offset) and stops where it fills. It then rewrites every
 // inactive segment below the table's end into new segments of at most
 // SegmentBytes of input, each named after its first input's base offset.
-// A record is kept unless a later record in the table has its key, or it
-// has no key, or it is a tombstone (null value) in a batch whose
-// maxTimestamp is older than the delete horizon: the newest maxTimestamp of
-// the segments already clean before this pass minus DeleteRetention (a
-// tombstone survives at least one pass plus delete.retention.ms; the
-// horizon is computed from record timestamps, not file times, so replicas
-// agree). A batch whose records all stay is copied byte for byte; one that
-// loses some is re-encoded uncompressed (storage has no snappy, lz4 or
-// zstd; gzip would be the only codec it could rewrite) with the same
-// baseOffset, lastOffsetDelta, timestamps, producer id, epoch and base
+// Batches at or past the table's end are copied as they are. A record is
+// kept unless a later record in the table has its key, or it has no key,
+// or it belongs to an aborted transaction, or it is a tombstone in a batch
+// whose delete horizon has passed. The delete horizon (KIP-534) is
+// attribute bit 6 (0x40) with firstTimestamp holding the horizon in
+// milliseconds and every record's timestampDelta relative to it; the first
+// pass that keeps a tombstone, or a marker whose transaction has no record
+// left, stamps its batch with the pass's time plus DeleteRetention, and a
+// pass at or past the horizon drops it (a marker that is its producer's
+// last batch stays). A batch whose records all stay and needs no stamp is
+// copied byte for byte; one that changes is re-encoded with its codec
+// (CleanerConfig.Compress; uncompressed without one) with the same
+// baseOffset, lastOffsetDelta, maxTimestamp, producer id, epoch and base
 // sequence, numRecords and batchLength adjusted and the CRC recomputed, as
 // Kafka's cleaner does for v2; one that loses all of them is dropped,
 // unless it is its producer's last batch in the cleaned range (kept with
 // numRecords 0 so the producer's sequence state survives, as in Kafka).
-// Control batches and transactional batches are copied unchanged and
-// their records never enter the table (an aborted value must not hide a
-// committed one); removing aborted data is left for later. Compressed
-// batches need CleanerConfig.Decompress; without it they are kept whole.
+// Compressed batches need CleanerConfig.Decompress; without it they are
+// kept whole. The swap drops from the cleaned segment's transaction index
+// the aborted transactions none of whose records remain, before their
+// markers go (CleanedAbort).
 // Offsets are preserved, so a compacted log has gaps; readers follow
 // lastOffsetDelta. The pass ends by writing cleaner-offset-checkpoint
 // (same format as log-start-offset-checkpoint) with the table's end.

@@ -313,23 +313,31 @@ func (l *Log) AbortedTxns(from, upTo int64) ([]AbortedTxn, error) {
 
 // carryTxnIndex writes the index entries of o's input segments (their
 // markers all lie in the cleaned range) as o's ".txnindex.cleaned", fsynced,
-// for finishSwap to rename with the segment; with none, it removes a stale
-// one a failed swap may have left. Caller holds fileMu and mu.
+// for finishSwap to rename with the segment, leaving out the aborted
+// transactions whose records the pass removed; an empty file when it left
+// out every entry, so that the rename replaces the first input's index.
+// With no entries at all, it removes a stale one a failed swap may have
+// left. Caller holds fileMu and mu.
 func (l *Log) carryTxnIndex(o *cleanedSeg) error {
 	var b []byte
+	had := false
 	for _, s := range o.inputs {
 		es, err := s.txnEntries(l.fs)
 		if err != nil {
 			return err
 		}
+		had = had || len(es) > 0
 		for _, e := range es {
+			if o.dataGone(e) {
+				continue // its records were cleaned away (CleanedAbort)
+			}
 			var buf [txnEntrySize]byte
 			encodeTxnEntry(buf[:], e)
 			b = append(b, buf[:]...)
 		}
 	}
 	path := o.prefix + txnIndexSuffix + cleanedSuffix
-	if len(b) == 0 {
+	if !had {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return ioErr("remove stale cleaned transaction index", err)
 		}
@@ -339,4 +347,15 @@ func (l *Log) carryTxnIndex(o *cleanedSeg) error {
 		return ioErr("write cleaned transaction index", err)
 	}
 	return nil
+}
+
+// dataGone reports whether e is an aborted transaction of which o holds
+// only the ABORT marker.
+func (o *cleanedSeg) dataGone(e AbortedTxn) bool {
+	for _, a := range o.aborts {
+		if a.ProducerID == e.ProducerID && a.MarkerOffset == e.LastOffset {
+			return true
+		}
+	}
+	return false
 }

@@ -159,6 +159,9 @@ func (s *Server) alterResource(ctx context.Context, typ kmsg.ConfigResourceType,
 	if err := validateTopicConfigs(want); err != nil {
 		return err
 	}
+	if err := checkCompactionLags(want, s.cfg.Log); err != nil {
+		return err
+	}
 	ops := configDiff(cur, want)
 	if validateOnly || len(ops) == 0 {
 		return nil

@@ -40,6 +40,7 @@ func (s *Server) cleanerConfig() storage.CleanerConfig {
 	c := s.cfg.Cleaner
 	c.Logger = s.logger.With("component", "log-cleaner")
 	c.Decompress = decompressBatch
+	c.Compress = compressBatch
 	return c
 }
 
@@ -80,9 +81,10 @@ func (s *Server) compactOffsetsTopic(ctx context.Context, t *raftmeta.Topic) err
 }
 
 // CleanLocal compacts this broker's replica of topic/partition below upTo
-// (and its high watermark) now, whatever its dirty ratio (replica.Manager's
-// CleanNow). For tests and tools: replicas cleaned to the same bound hold
-// the same batches (LocalChecksum).
+// (and its last stable offset) now, whatever its dirty ratio
+// (replica.Manager's CleanNow). For tests and tools: replicas cleaned to
+// the same bound hold the same records (LocalRecordsChecksum; not the same
+// bytes once delete horizons were stamped, each replica's from its clock).
 func (s *Server) CleanLocal(topic string, partition int32, upTo int64) error {
 	return s.replicas.CleanNow(topic, partition, upTo)
 }

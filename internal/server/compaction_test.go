@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -172,6 +173,31 @@ func TestCompactionConfigs(t *testing.T) {
 	_, err = adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kmsg.StringPtr("shred")}, "bad")
 	if !errors.Is(err, kerr.InvalidConfig) {
 		t.Fatalf("cleanup.policy=shred: %v, want INVALID_CONFIG", err)
+	}
+	checkCompactionLagConflicts(t, adm)
+}
+
+// checkCompactionLagConflicts: min.compaction.lag.ms above the effective
+// max.compaction.lag.ms is INVALID_CONFIG with Kafka's message, at
+// CreateTopics and at AlterConfigs (against the topic's other value).
+func checkCompactionLagConflicts(t *testing.T, adm *kadm.Client) {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"min.compaction.lag.ms": kmsg.StringPtr("10000"), "max.compaction.lag.ms": kmsg.StringPtr("5000")}, "lags")
+	if !errors.Is(err, kerr.InvalidConfig) || !strings.Contains(resp.ErrMessage, "min.compaction.lag.ms (10000) > max.compaction.lag.ms (5000)") {
+		t.Fatalf("min lag above max lag at create: %v %q, want INVALID_CONFIG naming both", err, resp.ErrMessage)
+	}
+	ars, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.compaction.lag.ms", Value: kmsg.StringPtr("1")}}, "cc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ars) != 1 || !errors.Is(ars[0].Err, kerr.InvalidConfig) || !strings.Contains(ars[0].ErrMessage, "min.compaction.lag.ms (5) > max.compaction.lag.ms (1)") {
+		t.Fatalf("max lag below the topic's min lag at alter: %+v, want INVALID_CONFIG", ars)
+	}
+	ars, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.compaction.lag.ms", Value: kmsg.StringPtr("5")}}, "cc")
+	if err != nil || len(ars) != 1 || ars[0].Err != nil {
+		t.Fatalf("max lag equal to min lag refused: %v %+v", err, ars)
 	}
 }
 

@@ -476,6 +476,10 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.fsync must be always, interval or never, got %q", c.Log.Fsync))
 	}
+	if c.Log.MaxCompactionLag > 0 && c.Log.MinCompactionLag > c.Log.MaxCompactionLag {
+		errs = append(errs, fmt.Errorf("log.cleaner.min.compaction.lag.ms (%d) must not exceed log.cleaner.max.compaction.lag.ms (%d)",
+			c.Log.MinCompactionLag.Milliseconds(), c.Log.MaxCompactionLag.Milliseconds()))
+	}
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, c.validateTLS()...)
 	errs = append(errs, c.validateAuthorizer()...)

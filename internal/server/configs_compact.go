@@ -82,3 +82,26 @@ func maxLagDuration(v string) time.Duration {
 	}
 	return time.Duration(n) * time.Millisecond
 }
+
+// checkCompactionLags is Kafka's LogConfig.validateValues, run at
+// CreateTopics and AlterConfigs (and at start for the broker defaults):
+// the effective min.compaction.lag.ms (the topic's, else the broker's)
+// must not exceed the effective max.compaction.lag.ms, or no segment could
+// ever be both old enough and required to be cleaned.
+func checkCompactionLags(cfgs map[string]string, brokerLog storage.Config) error {
+	minLag := brokerLog.MinCompactionLag.Milliseconds()
+	if v, ok := cfgs["min.compaction.lag.ms"]; ok {
+		minLag = mustLong(v)
+	}
+	maxLag := int64(math.MaxInt64)
+	if brokerLog.MaxCompactionLag > 0 {
+		maxLag = brokerLog.MaxCompactionLag.Milliseconds()
+	}
+	if v, ok := cfgs["max.compaction.lag.ms"]; ok {
+		maxLag = mustLong(v)
+	}
+	if minLag > maxLag {
+		return fmt.Errorf("%w: conflict topic config setting min.compaction.lag.ms (%d) > max.compaction.lag.ms (%d)", errInvalidConfig, minLag, maxLag)
+	}
+	return nil
+}

@@ -135,6 +135,9 @@ func (s *Server) createTopic(ctx context.Context, t *kmsg.CreateTopicsRequestTop
 	if err := validateTopicConfigs(configs); err != nil {
 		return nil, err
 	}
+	if err := checkCompactionLags(configs, s.cfg.Log); err != nil {
+		return nil, err
+	}
 
 	spec := raftmeta.TopicSpec{Name: t.Topic, Configs: configs}
 	if len(t.ReplicaAssignment) > 0 {

@@ -64,6 +64,13 @@ var (
 	descFetchSessionParts = newDesc("kafka_server_fetchsessioncache_numincrementalfetchpartitionscached", "Partitions in cached fetch sessions (FetchSessionCache NumIncrementalFetchPartitionsCached).")
 	descFetchSessionEvict = newDesc("kafka_server_fetchsessioncache_incrementalfetchsessionevictions_total", "Fetch sessions evicted to make room (FetchSessionCache IncrementalFetchSessionEvictionsPerSec).")
 
+	descCleanerMaxTime     = newDesc("kafka_log_logcleaner_max_clean_time_secs", "Longest of the cleaner threads' last passes, in seconds (LogCleaner max-clean-time-secs).")
+	descCleanerRecopy      = newDesc("kafka_log_logcleaner_cleaner_recopy_percent", "Bytes the cleaner threads' last passes wrote back, in percent of what they read (LogCleaner cleaner-recopy-percent).")
+	descCleanerBufferUse   = newDesc("kafka_log_logcleaner_max_buffer_utilization_percent", "Fullest offset map of the cleaner threads' last passes, in percent (LogCleaner max-buffer-utilization-percent).")
+	descCleanerMaxDirty    = newDesc("kafka_log_logcleanermanager_max_dirty_percent", "Dirty ratio of the dirtiest compacted log when the cleaner last looked, in percent (LogCleanerManager max-dirty-percent).")
+	descCleanerUncleanable = newDesc("kafka_log_logcleanermanager_uncleanable_partitions_count", "Compacted partitions the background cleaner skips after a failed pass (LogCleanerManager uncleanable-partitions-count).", "logDirectory")
+	descCleanerSinceRun    = newDesc("kafka_log_logcleanermanager_time_since_last_run_ms", "Milliseconds since a cleaner thread last looked for a log to clean (LogCleanerManager time-since-last-run-ms).")
+
 	descGroupMembers = newDesc("kafka_consumergroup_members", "Members of a group, reported by its coordinator (kafka_exporter).", "consumergroup")
 )
 
@@ -101,6 +108,22 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.collectRaft(ch, st)
 	c.collectFetchSessions(ch)
+	c.collectCleaner(ch)
+}
+
+// collectCleaner emits the log cleaner's gauges (Kafka's LogCleaner and
+// LogCleanerManager metrics).
+func (c *metricsCollector) collectCleaner(ch chan<- prometheus.Metric) {
+	st := c.s.replicas.CleanerStats()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(descCleanerMaxTime, st.MaxCleanTime.Seconds())
+	gauge(descCleanerRecopy, 100*st.RecopyRatio)
+	gauge(descCleanerBufferUse, 100*st.MaxBufferUtilization)
+	gauge(descCleanerMaxDirty, 100*st.MaxDirtyRatio)
+	gauge(descCleanerUncleanable, float64(st.Uncleanable), c.s.cfg.DataDir)
+	gauge(descCleanerSinceRun, float64(st.SinceLastRun.Milliseconds()))
 }
 
 // collectTopics emits the BrokerTopicMetrics counters of existing topics
