@@ -35,7 +35,7 @@ type Server struct {
 
 	throttle replThrottle // reassignment replication throttles (throttle.go)
 
-	produceQuota, fetchQuota quotaSensors // client quota sensors (quota.go)
+	produceQuota, fetchQuota, requestQuota quotaSensors // client quota sensors (quota.go)
 
 	meta     *raftmeta.Node
 	replicas *replica.Manager
