@@ -197,6 +197,7 @@ func (s *Server) replicaConfig() replica.Config {
 	repl.ISRChanger = s
 	repl.NetDial = s.interBrokerNetDial()
 	repl.BrokerEpoch = s.brokerEpoch
+	repl.FollowerThrottle = followerThrottle{s} // throttle.go
 	if s.cfg.ReplicaLagTimeMax > 0 {
 		repl.LagTimeMax = s.cfg.ReplicaLagTimeMax
 	}
