@@ -204,7 +204,8 @@ type work struct {
 	offset  int64 // fetch offset: our log end offset
 	// budget > 0: the partition is throttled (throttle.go) and may fetch
 	// this many bytes; 0: not throttled.
-	budget int64
+	budget      int64
+	reassigning bool // FollowerThrottle.Reassigning
 }
 
 // plan picks the partitions to truncate and to fetch now, dropping those no
@@ -231,7 +232,8 @@ func (f *fetcher) plan(now time.Time) (addr string, redial bool, trunc, fetch []
 			continue
 		}
 		w := work{key: key, st: st, topicID: st.topicID, epoch: st.epoch, offset: st.p.LogEndOffset()}
-		if !st.truncating && rate >= 0 && ft.Throttled(key.topic, key.index) {
+		w.reassigning = !st.truncating && ft != nil && ft.Reassigning(key.topic, key.index)
+		if w.reassigning && rate >= 0 {
 			avail, retry := f.r.budget.grant(now, rate)
 			if avail <= 0 {
 				if next.IsZero() || retry.Before(next) {
@@ -747,6 +749,9 @@ func (f *fetcher) applyFetch(w work, st *fetchState, a *kmsg.FetchResponseTopicP
 	f.r.bytesIn.Add(int64(len(a.RecordBatches))) // metrics.go
 	if w.budget > 0 {
 		f.r.budget.charge(len(a.RecordBatches)) // throttle.go
+	}
+	if w.reassigning {
+		f.r.reassignBytesIn.Add(int64(len(a.RecordBatches))) // metrics.go
 	}
 	p.updateFollowerHW(w.epoch, a.HighWatermark)
 	if a.LogStartOffset > p.LogStartOffset() {

@@ -161,8 +161,9 @@ type replication struct {
 	// rather than at the next periodic check.
 	isrKick chan struct{}
 
-	// bytesIn counts record bytes appended from leaders (metrics.go).
-	bytesIn atomic.Int64
+	// bytesIn counts record bytes appended from leaders (metrics.go);
+	// reassignBytesIn those of partitions a reassignment is adding us to.
+	bytesIn, reassignBytesIn atomic.Int64
 
 	// budget is follower.replication.throttled.rate's bucket, shared by
 	// every fetcher (throttle.go).

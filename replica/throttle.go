@@ -24,9 +24,10 @@ type FollowerThrottle interface {
 	// FollowerRate is follower.replication.throttled.rate for this
 	// broker, in bytes per second; negative means unthrottled.
 	FollowerRate() int64
-	// Throttled reports whether fetching topic/partition is throttled
-	// (in Strom: a reassignment is adding this broker, not yet in sync).
-	Throttled(topic string, partition int32) bool
+	// Reassigning reports whether a reassignment is adding this broker to
+	// topic/partition and it is not in sync yet: its fetches are the ones
+	// throttled, and counted as reassignment traffic.
+	Reassigning(topic string, partition int32) bool
 }
 
 // followerBudget is the token bucket shared by all fetchers: bytes refill

@@ -125,6 +125,14 @@ func TestClusterFollowerThrottleAcrossLeaders(t *testing.T) {
 	if rs, err := adm.AlterPartitionAssignments(ctx, req); err != nil || rs["ta"][0].Err != nil || rs["tb"][0].Err != nil {
 		t.Fatalf("reassign: %v %+v", err, rs)
 	}
+	c.WaitFor("brokers 1 and 2 each report one reassigning partition", 10*time.Second, func() bool {
+		for _, id := range []int32{1, 2} {
+			if metricSum(t, c.Broker(id).Srv.Metrics(), "kafka_server_replicamanager_reassigningpartitions", nil) != 1 {
+				return false
+			}
+		}
+		return true
+	})
 	c.WaitFor("both reassignments done", 30*time.Second, func() bool {
 		st := c.runningMeta()
 		for _, topic := range []string{"ta", "tb"} {
@@ -144,4 +152,13 @@ func TestClusterFollowerThrottleAcrossLeaders(t *testing.T) {
 			t.Fatalf("%s: %s", topic, why)
 		}
 	}
+	in := metricSum(t, c.Broker(3).Srv.Metrics(), "kafka_server_brokertopicmetrics_reassignmentbytesin_total", nil)
+	out := metricSum(t, c.Broker(1).Srv.Metrics(), "kafka_server_brokertopicmetrics_reassignmentbytesout_total", nil) +
+		metricSum(t, c.Broker(2).Srv.Metrics(), "kafka_server_brokertopicmetrics_reassignmentbytesout_total", nil)
+	if in < 800000 || out < 800000 {
+		t.Fatalf("reassignment bytes in %v (broker 3), out %v (brokers 1, 2), want >= 800000 each", in, out)
+	}
+	c.WaitFor("no reassigning partition left", 10*time.Second, func() bool {
+		return metricSum(t, c.Broker(1).Srv.Metrics(), "kafka_server_replicamanager_reassigningpartitions", nil) == 0
+	})
 }

@@ -365,13 +365,17 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 	if run.replicaID < 0 || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return s.fetchPartitionLimited(run, fp, t, rp, false)
 	}
-	throttled, budget := s.throttledFetch(run.replicaID, &t.Partitions[rp.Partition])
+	p := &t.Partitions[rp.Partition]
+	throttled, budget := s.throttledFetch(run.replicaID, p)
 	if throttled {
 		rp.PartitionMaxBytes = int32(min(int64(rp.PartitionMaxBytes), budget))
 	}
 	n, err := s.fetchPartitionLimited(run, fp, t, rp, throttled && budget <= 0)
 	if throttled {
 		s.chargeThrottle(run.replicaID, n)
+	}
+	if n > 0 && slices.Contains(p.AddingReplicas, run.replicaID) {
+		s.metrics.reassignBytesOut.Add(float64(n)) // metrics.go
 	}
 	return n, err
 }

@@ -152,7 +152,7 @@ func (f followerThrottle) FollowerRate() int64 {
 	return rateOf(f.s.meta.State(), f.s.cfg.NodeID, followerThrottleKey)
 }
 
-func (f followerThrottle) Throttled(topic string, partition int32) bool {
+func (f followerThrottle) Reassigning(topic string, partition int32) bool {
 	t := f.s.meta.State().Topics[topic]
 	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
 		return false
