@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/server"
 )
 
 // TestClusterReassignThrottle: with the cluster-wide
@@ -160,5 +162,24 @@ func TestClusterFollowerThrottleAcrossLeaders(t *testing.T) {
 	}
 	c.WaitFor("no reassigning partition left", 10*time.Second, func() bool {
 		return metricSum(t, c.Broker(1).Srv.Metrics(), "kafka_server_replicamanager_reassigningpartitions", nil) == 0
+	})
+}
+
+// TestClusterReassignCompletesOnISR: with the controller's periodic tick at
+// a minute, a reassignment still completes within seconds: the controller
+// completes it on the ISR change that makes it ready, as Kafka's does.
+func TestClusterReassignCompletesOnISR(t *testing.T) {
+	c := New(t, 3, noAutoRebalance, func(cfg *server.Config) { cfg.ClusterTick = time.Minute })
+	createAssigned(t, c, "isr", []int32{1, 2})
+	produceN(t, c.Client(kgo.RequiredAcks(kgo.AllISRAcks())), "isr", 0, 10)
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign("isr", 0, []int32{3, 2})
+	ctx := ctxFor(t, 30*time.Second)
+	if rs, err := c.Admin().AlterPartitionAssignments(ctx, req); err != nil || rs["isr"][0].Err != nil {
+		t.Fatalf("reassign: %v %+v", err, rs)
+	}
+	c.WaitFor("reassignment completed well before the next tick", 10*time.Second, func() bool {
+		p := c.runningMeta().Topics["isr"].Partitions[0]
+		return p.AddingReplicas == nil && slices.Equal(p.Replicas, []int32{3, 2})
 	})
 }
