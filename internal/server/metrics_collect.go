@@ -103,6 +103,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.collectRaft(ch, st)
 	c.collectFetchSessions(ch)
+	c.collectQuotas(ch) // quota_metrics.go
 }
 
 // collectTopics emits the BrokerTopicMetrics counters of existing topics

@@ -109,6 +109,7 @@ type clientSensor struct {
 	throttleSum   rateSensor // milliseconds of throttle per sample
 	throttleCount rateSensor // throttles per sample
 	user, client  string
+	used          time.Time // last recorded, for expiry (quota_metrics.go)
 }
 
 // quotaSensors holds the sensors of one quota key, by sensor key.
@@ -140,6 +141,7 @@ func (q *quotaSensors) recordAndThrottle(st *raftmeta.State, u quotaUse, now tim
 	defer q.mu.Unlock()
 	s := q.sensorLocked(e)
 	s.rate.record(now, u.n)
+	s.used = now
 	rate, window := s.rate.measure(now)
 	d := quotaThrottle(rate, quota, window, u.limit)
 	if d > 0 {

@@ -76,7 +76,7 @@ func TestResolveQuotaPrecedence(t *testing.T) {
 // and 2 s, Kafka's formula over a padded 10-11 s window): it gets
 // throttle_time_ms > 0; the other client, same bytes, gets none.
 func TestProducerQuotaThrottles(t *testing.T) {
-	_, addr := startTestServer(t)
+	srv, addr := startTestServer(t)
 	ctx := testCtx(t, 60*time.Second)
 	adm := newAdmin(t, addr)
 	if _, err := kadmCreate(ctx, t, addr, "q", 1); err != nil {
@@ -113,6 +113,13 @@ func TestProducerQuotaThrottles(t *testing.T) {
 	if len(throttles["slow"]) != 1 || throttles["slow"][0] < time.Second || throttles["slow"][0] > 2*time.Second {
 		t.Fatalf("throttled client: %v, want one throttle in [1s, 2s]", throttles["slow"])
 	}
+	m := series(t, srv.Metrics())
+	if m["kafka_server_produce_byte_rate{client_id=slow,user=}"] < 10000 || m["kafka_server_produce_throttle_time{client_id=slow,user=}"] < 1000 {
+		t.Fatalf("quota metrics of slow: byte rate %v, throttle time %v", m["kafka_server_produce_byte_rate{client_id=slow,user=}"], m["kafka_server_produce_throttle_time{client_id=slow,user=}"])
+	}
+	if _, ok := m["kafka_server_produce_byte_rate{client_id=fast,user=}"]; ok {
+		t.Fatal("a client without a quota has a quota series")
+	}
 }
 
 type throttleHook func(time.Duration)
@@ -124,7 +131,7 @@ func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ 
 // KIP-219 behaviour) and its bytes are not counted; the same Fetch from a
 // client without a quota gets the records, unthrottled.
 func TestConsumerQuotaThrottles(t *testing.T) {
-	_, addr := startTestServer(t)
+	srv, addr := startTestServer(t)
 	ctx := testCtx(t, 60*time.Second)
 	if _, err := kadmCreate(ctx, t, addr, "cq", 1); err != nil {
 		t.Fatal(err)
@@ -174,14 +181,21 @@ func TestConsumerQuotaThrottles(t *testing.T) {
 	if len(got.Topics) != 0 || got.ErrorCode != 0 || got.SessionID != 0 {
 		t.Fatalf("throttled fetch answered %+v (error %d, session %d), want empty", got.Topics, got.ErrorCode, got.SessionID)
 	}
+	// The bytes not sent are not counted (Kafka's unrecordQuotaSensor).
+	m := series(t, srv.Metrics())
+	if r, thr := m["kafka_server_fetch_byte_rate{client_id=cons,user=}"], m["kafka_server_fetch_throttle_time{client_id=cons,user=}"]; r != 0 || thr < 1000 {
+		t.Fatalf("quota metrics of cons: byte rate %v (want 0: nothing was sent), throttle time %v", r, thr)
+	}
 }
+
+
 
 // TestRequestQuotaThrottles: a client with a tiny request_percentage is
 // throttled after a handful of requests (the hook sees throttle_time_ms,
 // at most one sample as in Kafka), while a client without a quota making
 // as many requests never is.
 func TestRequestQuotaThrottles(t *testing.T) {
-	_, addr := startTestServer(t)
+	srv, addr := startTestServer(t)
 	ctx := testCtx(t, 60*time.Second)
 	busy := "busy"
 	res, err := newAdmin(t, addr).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
@@ -223,5 +237,9 @@ func TestRequestQuotaThrottles(t *testing.T) {
 	}
 	if d := throttles[busy][0]; d <= 0 || d > time.Second {
 		t.Fatalf("request throttle %v, want (0, 1s]", d)
+	}
+	m := series(t, srv.Metrics())
+	if m["kafka_server_request_request_time{client_id=busy,user=}"] <= 0.0001 || m["kafka_server_request_throttle_time{client_id=busy,user=}"] <= 0 {
+		t.Fatalf("request quota metrics of busy: %v %v", m["kafka_server_request_request_time{client_id=busy,user=}"], m["kafka_server_request_throttle_time{client_id=busy,user=}"])
 	}
 }
