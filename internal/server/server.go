@@ -36,6 +36,7 @@ type Server struct {
 	throttle replThrottle // reassignment replication throttles (throttle.go)
 
 	produceQuota, fetchQuota, requestQuota quotaSensors // client quota sensors (quota.go)
+	connRates                              connRates    // connection creation rates (connquota.go)
 
 	meta     *raftmeta.Node
 	replicas *replica.Manager
@@ -270,6 +271,7 @@ func (s *Server) serve() {
 			MaxRequestSize:      s.cfg.SocketRequestMaxBytes,
 			MaxConnections:      s.cfg.MaxConnections,
 			MaxConnectionsPerIP: s.cfg.MaxConnectionsPerIP,
+			AcceptQuota:         listenerAcceptQuota{s, s.protectedListener(s.cfg.Listeners[i].Name)},
 			ConnectionsMaxIdle:  s.cfg.ConnectionsMaxIdle,
 			WriteTimeout:        s.cfg.SocketWriteTimeout,
 			ListenerName:        s.cfg.Listeners[i].Name,
