@@ -188,8 +188,6 @@ func TestConsumerQuotaThrottles(t *testing.T) {
 	}
 }
 
-
-
 // TestRequestQuotaThrottles: a client with a tiny request_percentage is
 // throttled after a handful of requests (the hook sees throttle_time_ms,
 // at most one sample as in Kafka), while a client without a quota making
