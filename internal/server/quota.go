@@ -279,8 +279,8 @@ func (s *Server) throttleRequest(req *wire.Request, resp kmsg.Response, start ti
 		return // the common case: no quota anywhere
 	}
 	exempt, recordTime := requestQuotaExempt(req.Key)
-	if exempt {
-		return
+	if r, ok := req.Body.(*kmsg.OffsetForLeaderEpochRequest); exempt || (ok && r.ReplicaID >= 0) {
+		return // a follower's OffsetForLeaderEpoch is replication, as a replica Fetch
 	}
 	busy := 0.0
 	if recordTime {
