@@ -250,7 +250,8 @@ func (s *Server) requestThrottle(st *raftmeta.State, req *wire.Request, busy flo
 
 // requestQuotaExempt reports whether a request is exempt from
 // request_percentage, as in Kafka: inter-broker requests (replica fetches
-// are exempted in fetchThrottle), and the requests a connection makes
+// are exempted in fetchThrottle, a follower's OffsetForLeaderEpoch in
+// throttleRequest), and the requests a connection makes
 // before it is authenticated, which Kafka's network layer answers.
 // JoinGroup and SyncGroup wait for the rebalance inside the handler, so
 // their time is not recorded (Kafka parks them in purgatory, off its
