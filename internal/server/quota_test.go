@@ -198,7 +198,7 @@ func TestRequestQuotaThrottles(t *testing.T) {
 	busy := "busy"
 	res, err := newAdmin(t, addr).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
 		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &busy}},
-		Ops:    []kadm.AlterClientQuotaOp{{Key: "request_percentage", Value: 0.0001}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "request_percentage", Value: 0.01}},
 	}})
 	if err != nil || res[0].Err != nil {
 		t.Fatal(err, res)
@@ -223,10 +223,11 @@ func TestRequestQuotaThrottles(t *testing.T) {
 	seen := func(id string) func() bool {
 		return func() bool { mu.Lock(); defer mu.Unlock(); return len(throttles[id]) > 0 }
 	}
-	n := run(busy, 2000, seen(busy))
+	n := run(busy, 5000, seen(busy))
 	if !seen(busy)() {
-		t.Fatalf("%d requests at request_percentage 0.0001: never throttled", n)
+		t.Fatalf("%d requests at request_percentage 0.01: never throttled", n)
 	}
+	t.Logf("request_percentage 0.01: throttled after %d Metadata requests", n)
 	run("idle", n, func() bool { return false })
 	mu.Lock()
 	defer mu.Unlock()
