@@ -242,3 +242,60 @@ func TestRequestQuotaThrottles(t *testing.T) {
 		t.Fatalf("request quota metrics of busy: %v %v", m["kafka_server_request_request_time{client_id=busy,user=}"], m["kafka_server_request_throttle_time{client_id=busy,user=}"])
 	}
 }
+
+// TestConsumerQuotaProgress: a franz-go consumer over its
+// consumer_byte_rate still reads everything, at the quota: its first fetch
+// is capped at what the quota allows in a window (200 KB of 220 KB); the
+// next ones would take it over and are answered empty with a throttle
+// until the measured rate (over a window padded to 10 s, as Kafka's)
+// allows the rest, about 11 s in all; no record is lost or repeated.
+func TestConsumerQuotaProgress(t *testing.T) {
+	srv, addr := startTestServer(t)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "cp", 1); err != nil {
+		t.Fatal(err)
+	}
+	p := newClient(t, addr, kgo.DefaultProduceTopic("cp"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	value := make([]byte, 10000)
+	for range 22 {
+		rand.Read(value)
+		if err := p.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons := "capped"
+	if res, err := newAdmin(t, addr).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &cons}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "consumer_byte_rate", Value: 20000}},
+	}}); err != nil || res[0].Err != nil {
+		t.Fatal(err, res)
+	}
+	var mu sync.Mutex
+	var throttles []time.Duration
+	hook := throttleHook(func(d time.Duration) { mu.Lock(); defer mu.Unlock(); throttles = append(throttles, d) })
+	c := newClient(t, addr, kgo.ClientID(cons), kgo.WithHooks(hook), kgo.ConsumeTopics("cp"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	start := time.Now()
+	next := int64(0)
+	for next < 22 {
+		fs := c.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset != next {
+				t.Fatalf("offset %d, want %d", r.Offset, next)
+			}
+			next++
+		})
+	}
+	took := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("220 KB at consumer_byte_rate 20000: %v, throttles %v", took, throttles)
+	if len(throttles) == 0 || took < 8*time.Second {
+		t.Fatalf("read 220 KB at 20 KB/s (200 KB a padded window) in %v with throttles %v: not held to the quota", took, throttles)
+	}
+	if r := series(t, srv.Metrics())["kafka_server_fetch_byte_rate{client_id=capped,user=}"]; r > 20000*1.1 {
+		t.Fatalf("consumer measured at %v B/s, quota 20000", r)
+	}
+}
