@@ -372,7 +372,7 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 	}
 	n, err := s.fetchPartitionLimited(run, fp, t, rp, throttled && budget <= 0)
 	if throttled {
-		s.chargeThrottle(run.replicaID, n)
+		s.chargeThrottle(n)
 	}
 	if n > 0 && slices.Contains(p.AddingReplicas, run.replicaID) {
 		s.metrics.reassignBytesOut.Add(float64(n)) // metrics.go

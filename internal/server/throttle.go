@@ -134,7 +134,7 @@ func (s *Server) throttledFetch(follower int32, p *raftmeta.Partition) (throttle
 
 // chargeThrottle takes n bytes sent to a throttled follower from the
 // leader's bucket.
-func (s *Server) chargeThrottle(_ int32, n int) {
+func (s *Server) chargeThrottle(n int) {
 	t := &s.throttle
 	t.mu.Lock()
 	defer t.mu.Unlock()
