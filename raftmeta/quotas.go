@@ -21,14 +21,17 @@ import (
 type QuotaEntity struct {
 	User     *string `json:"user,omitempty"`
 	ClientID *string `json:"client_id,omitempty"`
+	// IP is an "ip" entity (connection_creation_rate, KIP-612); the
+	// server never combines it with the other two.
+	IP *string `json:"ip,omitempty"`
 }
 
 // maxQuotaEntities bounds the number of entities with quotas.
 const maxQuotaEntities = 100000
 
 // QuotaKey is the map key of an entity: "u:<user>" and/or "c:<client>",
-// joined by "|", with "<default>" never ambiguous because a default is
-// written without the colon-separated name ("u" / "c").
+// joined by "|", or "i:<ip>", with "<default>" never ambiguous because a
+// default is written without the colon-separated name ("u" / "c" / "i").
 func (e QuotaEntity) QuotaKey() string {
 	var parts []string
 	if e.User != nil {
@@ -36,6 +39,9 @@ func (e QuotaEntity) QuotaKey() string {
 	}
 	if e.ClientID != nil {
 		parts = append(parts, part("c", *e.ClientID))
+	}
+	if e.IP != nil {
+		parts = append(parts, part("i", *e.IP))
 	}
 	return strings.Join(parts, "|")
 }
@@ -66,7 +72,7 @@ type alterClientQuotasCmd struct {
 }
 
 func (c *alterClientQuotasCmd) validate() error {
-	if c.Entity.User == nil && c.Entity.ClientID == nil {
+	if c.Entity.User == nil && c.Entity.ClientID == nil && c.Entity.IP == nil {
 		return fmt.Errorf("%w: empty quota entity", ErrInvalidConfig)
 	}
 	if len(c.Ops) > maxConfigs {

@@ -14,13 +14,19 @@ func TestAlterClientQuotas(t *testing.T) {
 	applyLog(t, f, baseLog(t))
 	alice, def, app := "alice", "", "app"
 	both := QuotaEntity{User: &alice, ClientID: &app}
+	ip := "10.0.0.7"
 	applyLog(t, f, [][]byte{
 		cmd(t, cmdAlterClientQuotas, alterClientQuotasCmd{Entity: both, Ops: []QuotaOp{{Key: "producer_byte_rate", Value: 1024}}}),
 		cmd(t, cmdAlterClientQuotas, alterClientQuotasCmd{Entity: QuotaEntity{User: &def}, Ops: []QuotaOp{{Key: "consumer_byte_rate", Value: 2048}}}),
+		cmd(t, cmdAlterClientQuotas, alterClientQuotasCmd{Entity: QuotaEntity{IP: &ip}, Ops: []QuotaOp{{Key: "connection_creation_rate", Value: 5}}}),
 	})
 	s := f.current()
-	if len(s.Quotas) != 2 || s.Quotas[both.QuotaKey()].Values["producer_byte_rate"] != 1024 {
+	if len(s.Quotas) != 3 || s.Quotas[both.QuotaKey()].Values["producer_byte_rate"] != 1024 ||
+		s.Quotas[QuotaEntity{IP: &ip}.QuotaKey()].Values["connection_creation_rate"] != 5 {
 		t.Fatalf("quotas %+v", s.Quotas)
+	}
+	if k := (QuotaEntity{IP: &def}).QuotaKey(); k == (QuotaEntity{User: &def}).QuotaKey() || k == (QuotaEntity{ClientID: &def}).QuotaKey() {
+		t.Fatal("the default ip shares a key with another default")
 	}
 	if e := s.Quotas[QuotaEntity{User: &def}.QuotaKey()]; e.Entity.User == nil || *e.Entity.User != "" || e.Entity.ClientID != nil {
 		t.Fatalf("default user entity %+v", e.Entity)
@@ -36,7 +42,7 @@ func TestAlterClientQuotas(t *testing.T) {
 		t.Fatal("snapshot round trip changed the quotas")
 	}
 	applyLog(t, f, [][]byte{cmd(t, cmdAlterClientQuotas, alterClientQuotasCmd{Entity: both, Ops: []QuotaOp{{Key: "producer_byte_rate", Remove: true}}})})
-	if _, ok := f.current().Quotas[both.QuotaKey()]; ok || len(f.current().Quotas) != 1 {
+	if _, ok := f.current().Quotas[both.QuotaKey()]; ok || len(f.current().Quotas) != 2 {
 		t.Fatalf("removed quota still stored: %+v", f.current().Quotas)
 	}
 	for _, bad := range []alterClientQuotasCmd{

@@ -116,7 +116,9 @@
 // epoch (ProduceFromCoordinator).
 //
 // Lock order: replication.mu, then fetcher.mu, then Partition.mu; and
-// Manager.mu before Partition.mu. Manager.mu is not held while a replica
+// Manager.mu before Partition.mu. followerBudget.mu (the shared
+// follower.replication.throttled.rate bucket, throttle.go) is a leaf, taken
+// under fetcher.mu. Manager.mu is not held while a replica
 // opens or closes: Manager.opening claims the partition instead (an open,
 // close or Remove of the same partition waits for it), so many partitions
 // open concurrently. Manager.mu is never held together with

@@ -202,6 +202,10 @@ type work struct {
 	topicID [16]byte
 	epoch   int32
 	offset  int64 // fetch offset: our log end offset
+	// budget > 0: the partition is throttled (throttle.go) and may fetch
+	// this many bytes; 0: not throttled.
+	budget      int64
+	reassigning bool // FollowerThrottle.Reassigning
 }
 
 // plan picks the partitions to truncate and to fetch now, dropping those no
@@ -212,6 +216,10 @@ func (f *fetcher) plan(now time.Time) (addr string, redial bool, trunc, fetch []
 	defer f.mu.Unlock()
 	addr, redial = f.addr, f.redial
 	f.redial, f.added = false, false
+	ft, rate := f.r.cfg.FollowerThrottle, int64(-1)
+	if ft != nil {
+		rate = ft.FollowerRate()
+	}
 	for key, st := range f.parts {
 		if !st.p.following(st.epoch) {
 			delete(f.parts, key)
@@ -224,6 +232,17 @@ func (f *fetcher) plan(now time.Time) (addr string, redial bool, trunc, fetch []
 			continue
 		}
 		w := work{key: key, st: st, topicID: st.topicID, epoch: st.epoch, offset: st.p.LogEndOffset()}
+		w.reassigning = !st.truncating && ft != nil && ft.Reassigning(key.topic, key.index)
+		if w.reassigning && rate >= 0 {
+			avail, retry := f.r.budget.grant(now, rate)
+			if avail <= 0 {
+				if next.IsZero() || retry.Before(next) {
+					next = retry
+				}
+				continue // over follower.replication.throttled.rate
+			}
+			w.budget = avail
+		}
 		if st.truncating {
 			trunc = append(trunc, w)
 		} else {
@@ -648,6 +667,9 @@ func (f *fetcher) fetchRequest(ws []work, retry time.Time) (*kmsg.FetchRequest, 
 			lastFetchedEpoch: w.st.p.latestEpoch(),
 			maxBytes:         cfg.FetchPartitionMaxBytes,
 		}
+		if w.budget > 0 {
+			sp.maxBytes = int32(min(w.budget, int64(sp.maxBytes)))
+		}
 		next[k] = sp
 		if prev, ok := f.sess.sent[k]; ok && req.SessionEpoch > 0 && prev == sp {
 			continue // unchanged: the leader fetches it from its cache
@@ -734,6 +756,12 @@ func (f *fetcher) applyFetch(w work, st *fetchState, a *kmsg.FetchResponseTopicP
 	}
 	st.failures = 0
 	f.r.bytesIn.Add(int64(len(a.RecordBatches))) // metrics.go
+	if w.budget > 0 {
+		f.r.budget.charge(len(a.RecordBatches)) // throttle.go
+	}
+	if w.reassigning {
+		f.r.reassignBytesIn.Add(int64(len(a.RecordBatches))) // metrics.go
+	}
 	p.updateFollowerHW(w.epoch, a.HighWatermark)
 	if a.LogStartOffset > p.LogStartOffset() {
 		if err := p.advanceLogStartAsFollower(w.epoch, a.LogStartOffset); err != nil {

@@ -23,3 +23,9 @@ func (p *Partition) FollowerLag() (lag int64, ok bool) {
 // ReplicationBytesInPerSec count). Whole fetched batches count, including
 // any part of a batch a follower already had.
 func (m *Manager) ReplicationBytesIn() int64 { return m.repl.bytesIn.Load() }
+
+// ReassignmentBytesIn counts, like ReplicationBytesIn, the record bytes
+// fetched for replicas a reassignment is adding to this broker while they
+// are not in sync (Kafka's ReassignmentBytesInPerSec count); zero without
+// ReplicationConfig.FollowerThrottle.
+func (m *Manager) ReassignmentBytesIn() int64 { return m.repl.reassignBytesIn.Load() }

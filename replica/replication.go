@@ -80,6 +80,10 @@ type ReplicationConfig struct {
 	// follower fetches through its fault-injecting network. Production
 	// leaves it nil.
 	NetDial wire.DialFunc
+	// FollowerThrottle, when set, throttles the replication of the
+	// partitions it names to follower.replication.throttled.rate, over
+	// all leaders together (throttle.go). Nil: nothing is throttled.
+	FollowerThrottle FollowerThrottle
 }
 
 // DefaultReplicationConfig returns Kafka's defaults.
@@ -157,8 +161,13 @@ type replication struct {
 	// rather than at the next periodic check.
 	isrKick chan struct{}
 
-	// bytesIn counts record bytes appended from leaders (metrics.go).
-	bytesIn atomic.Int64
+	// bytesIn counts record bytes appended from leaders (metrics.go);
+	// reassignBytesIn those of partitions a reassignment is adding us to.
+	bytesIn, reassignBytesIn atomic.Int64
+
+	// budget is follower.replication.throttled.rate's bucket, shared by
+	// every fetcher (throttle.go).
+	budget followerBudget
 
 	mu       sync.Mutex
 	closed   bool

@@ -70,6 +70,11 @@ type Config struct {
 	// counted per remote IP address. 0 or less means unlimited.
 	MaxConnectionsPerIP int
 
+	// AcceptQuota, when set, is asked about every accepted connection
+	// before it is served (connection creation rate quotas, KIP-612; the
+	// policy is the caller's, see AcceptQuota). Nil: no rate limit.
+	AcceptQuota AcceptQuota
+
 	// ConnectionsMaxIdle is connections.max.idle.ms: a connection with no
 	// request in progress and no bytes read or written for this long is
 	// closed. 0 means DefaultConnectionsMaxIdle; negative means never.
@@ -126,6 +131,21 @@ type Config struct {
 	// deferred response, concurrently for different connections. A
 	// request that closes the connection instead is not observed.
 	Observe func(key int16, took time.Duration)
+}
+
+// AcceptQuota decides, per accepted connection, whether connection
+// creation rates allow it (Kafka's ConnectionQuotas). Accept is called on
+// the listener's accept goroutine, once per connection, and may be called
+// concurrently by several listeners; it must not block.
+type AcceptQuota interface {
+	// Accept records a new connection from ip (as remoteIP formats it)
+	// and returns how long the accept loop must wait before serving it
+	// (delay: a listener or broker-wide rate, which slows every
+	// connection down, as Kafka's acceptor blocks) and, when refuse > 0,
+	// that the connection is over its IP's rate: it is then held, unread,
+	// for refuse and closed, as Kafka delays closing a throttled socket
+	// so that its client does not reconnect at once.
+	Accept(ip string) (delay, refuse time.Duration)
 }
 
 // DefaultConfig returns a Config with every default filled in except the

@@ -73,7 +73,11 @@
 // Config.MaxConnections and MaxConnectionsPerIP (max.connections,
 // max.connections.per.ip) are enforced at accept time: a connection over
 // either limit is closed at once, before any goroutine starts for it.
-// ConnectionsMaxIdle (connections.max.idle.ms, 10 minutes) closes a
+// Config.AcceptQuota (connection creation rates, KIP-612; the policy is the
+// caller's) is asked first: the accept loop waits out the delay it returns,
+// and a connection it refuses is held, unread and without a goroutine, until
+// its throttle ends, then closed (at most maxHeld at once; Close closes
+// them). ConnectionsMaxIdle (connections.max.idle.ms, 10 minutes) closes a
 // connection that has had no request in progress and no bytes read or
 // written for that long; the reader waits for each frame's first byte under
 // a read deadline and re-arms it while a request is in progress. Every

@@ -62,3 +62,70 @@ func TestThrottleMutesConnection(t *testing.T) {
 		t.Fatalf("served %d", len(servedAt))
 	}
 }
+
+// acceptQuotaFunc adapts a function to AcceptQuota.
+type acceptQuotaFunc func(ip string) (time.Duration, time.Duration)
+
+func (f acceptQuotaFunc) Accept(ip string) (time.Duration, time.Duration) { return f(ip) }
+
+// TestAcceptQuotaHoldsAndDelays: a connection AcceptQuota refuses is held
+// unserved and closed when its throttle ends, or at Close, whichever is
+// first; a delayed one is served after its delay.
+func TestAcceptQuotaHoldsAndDelays(t *testing.T) {
+	var mu sync.Mutex
+	var refuse, delay time.Duration
+	q := acceptQuotaFunc(func(ip string) (time.Duration, time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ip != "127.0.0.1" {
+			t.Errorf("AcceptQuota asked about %q", ip)
+		}
+		return delay, refuse
+	})
+	ts := startServer(t, Config{AcceptQuota: q})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ask := func() (time.Duration, error) {
+		start := time.Now()
+		c, err := Dial(ctx, ts.addr, "quota")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		req := kmsg.NewPtrMetadataRequest()
+		req.Version = 9
+		_, err = c.Request(ctx, req)
+		return time.Since(start), err
+	}
+	mu.Lock()
+	refuse = 150 * time.Millisecond
+	mu.Unlock()
+	if took, err := ask(); err == nil || took < refuse {
+		t.Fatalf("refused connection: answered %v after %v, want closed after %v", err, took, refuse)
+	}
+	mu.Lock()
+	refuse, delay = 0, 150*time.Millisecond
+	mu.Unlock()
+	if took, err := ask(); err != nil || took < delay {
+		t.Fatalf("delayed connection: %v after %v, want an answer after %v", err, took, delay)
+	}
+	mu.Lock()
+	refuse, delay = time.Hour, 0
+	mu.Unlock()
+	c, err := Dial(ctx, ts.addr, "held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	eventually(t, "the refused connection held", func() bool {
+		ts.srv.mu.Lock()
+		defer ts.srv.mu.Unlock()
+		return len(ts.srv.held) == 1
+	})
+	ts.srv.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 9
+	if _, err := c.Request(ctx, req); err == nil || ctx.Err() != nil {
+		t.Fatalf("held connection after Close: %v (ctx %v), want closed", err, ctx.Err())
+	}
+}

@@ -35,6 +35,9 @@ type Server struct {
 	conns     map[*conn]struct{}
 	perIP     map[string]int // open connections per remote IP, for MaxConnectionsPerIP
 	refused   uint64         // connections closed over a limit, for rate-limited logging
+	// held are connections refused by AcceptQuota, each closed by its
+	// timer when its throttle ends (or by Close).
+	held map[net.Conn]*time.Timer
 	// tlsFailures counts failed TLS handshakes, for rate-limited logging.
 	tlsFailures atomic.Uint64
 	wg          sync.WaitGroup // Serve calls and connections; Add only under mu while !closed
@@ -112,8 +115,64 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		if !s.admit(nc) {
+			continue
+		}
 		s.startConn(nc)
 	}
+}
+
+// maxHeld bounds the refused connections held open until their throttle
+// ends; beyond it they are closed at once.
+const maxHeld = 1024
+
+// admit applies Config.AcceptQuota to a new connection: it waits out a
+// rate delay (false if the Server closed meanwhile, nc closed), and holds
+// a connection over its IP's rate until its throttle ends, then closes it
+// (false).
+func (s *Server) admit(nc net.Conn) bool {
+	q := s.cfg.AcceptQuota
+	if q == nil {
+		return true
+	}
+	delay, refuse := q.Accept(remoteIP(nc.RemoteAddr()))
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
+			nc.Close()
+			return false
+		}
+	}
+	if refuse <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		nc.Close()
+		return false
+	}
+	s.refused++
+	if n := s.refused; n&(n-1) == 0 {
+		s.log.Warn("wire: connection refused: connection_creation_rate quota of its IP", "remote", nc.RemoteAddr().String(), "close_in", refuse, "refused_total", n)
+	}
+	if len(s.held) >= maxHeld {
+		nc.Close() // a flood: do not hold more descriptors
+		return false
+	}
+	if s.held == nil {
+		s.held = map[net.Conn]*time.Timer{}
+	}
+	s.held[nc] = time.AfterFunc(refuse, func() {
+		s.mu.Lock()
+		delete(s.held, nc)
+		s.mu.Unlock()
+		nc.Close()
+	})
+	return false
 }
 
 // startConn registers nc and starts its goroutines, or closes it when the
@@ -207,6 +266,11 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		c.close()
 	}
+	for nc, t := range s.held {
+		t.Stop()
+		nc.Close()
+	}
+	clear(s.held)
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil

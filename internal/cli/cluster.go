@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,6 +21,7 @@ import (
 const (
 	keyDescribeQuorum  = 55
 	keyDescribeCluster = 60
+	keyListReassign    = 46 // ListPartitionReassignments
 	// metadataLogTopic is where KRaft (and Strom, which presents its Raft log
 	// the same way) describes its controller quorum.
 	metadataLogTopic = "__cluster_metadata"
@@ -83,6 +86,19 @@ type clusterStatus struct {
 	Partitions        int               `json:"partitions"`
 	UnderReplicated   []statusPartition `json:"under_replicated_partitions"`
 	Offline           []statusPartition `json:"offline_partitions"`
+	// Reassignments are the partition reassignments in progress; null
+	// when the cluster does not answer ListPartitionReassignments.
+	Reassignments []statusReassignment `json:"reassignments"`
+}
+
+// statusReassignment is one partition being reassigned, as
+// ListPartitionReassignments describes it.
+type statusReassignment struct {
+	Topic     string  `json:"topic"`
+	Partition int32   `json:"partition"`
+	Replicas  []int32 `json:"replicas"`
+	Adding    []int32 `json:"adding_replicas"`
+	Removing  []int32 `json:"removing_replicas"`
 }
 
 func runCluster(e *env, args []string) error {
@@ -176,6 +192,13 @@ func gatherStatus(ctx context.Context, cl *kgo.Client) (*clusterStatus, error) {
 		}
 	}
 	st.Topics, st.Partitions, st.UnderReplicated, st.Offline = partitionHealth(md)
+	if _, ok := supported[keyListReassign]; ok {
+		rs, err := listReassignments(ctx, cl)
+		if err != nil && ctx.Err() != nil {
+			return nil, err
+		}
+		st.Reassignments = rs // nil (unknown) when refused, e.g. not authorized
+	}
 
 	if _, ok := supported[keyDescribeQuorum]; !ok {
 		st.QuorumUnavailable = quorumMissing
@@ -191,6 +214,32 @@ func gatherStatus(ctx context.Context, cl *kgo.Client) (*clusterStatus, error) {
 	}
 	st.Quorum = q
 	return st, nil
+}
+
+// listReassignments asks the controller for every reassignment in progress
+// (a null topic list: all of them), sorted by topic and partition.
+func listReassignments(ctx context.Context, cl *kgo.Client) ([]statusReassignment, error) {
+	resp, err := kmsg.NewPtrListPartitionReassignmentsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("ListPartitionReassignments answered with %w", err)
+	}
+	out := []statusReassignment{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			out = append(out, statusReassignment{Topic: t.Topic, Partition: p.Partition,
+				Replicas: nonNil(p.Replicas), Adding: nonNil(p.AddingReplicas), Removing: nonNil(p.RemovingReplicas)})
+		}
+	}
+	slices.SortFunc(out, func(a, b statusReassignment) int {
+		if a.Topic != b.Topic {
+			return strings.Compare(a.Topic, b.Topic)
+		}
+		return int(a.Partition) - int(b.Partition)
+	})
+	return out, nil
 }
 
 func brokersFromMetadata(md *kmsg.MetadataResponse) []statusBroker {
@@ -393,7 +442,21 @@ func printStatus(e *env, st *clusterStatus) error {
 			return err
 		}
 	}
-	return nil
+	return printReassignments(w, st.Reassignments)
+}
+
+// printReassignments lists the reassignments in progress, if any.
+func printReassignments(w io.Writer, rs []statusReassignment) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "reassignments in progress: %d\n", len(rs))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TOPIC\tPARTITION\tREPLICAS\tADDING\tREMOVING")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", r.Topic, r.Partition, joinInt32(r.Replicas), joinInt32(r.Adding), joinInt32(r.Removing))
+	}
+	return tw.Flush()
 }
 
 func hostPort(host string, port int32) string {

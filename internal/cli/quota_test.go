@@ -43,4 +43,26 @@ func TestQuotaSetListDelete(t *testing.T) {
 	if r := run(t, brokers, "", "quota", "set", "--user", "bob", "--producer-byte-rate", "1.5"); r.code == 0 || !strings.Contains(r.stderr, "Long") {
 		t.Fatalf("fractional byte rate: exit %d %s", r.code, r.stderr)
 	}
+	mustRun(t, brokers, "", "quota", "set", "--ip", "10.1.2.3", "--connection-creation-rate", "5")
+	mustRun(t, brokers, "", "quota", "set", "--default-ip", "--connection-creation-rate", "50")
+	r = mustRun(t, brokers, "", "quota", "list", "--ip", "10.1.2.3")
+	if strings.TrimSpace(r.stdout) != "{ip=10.1.2.3} connection_creation_rate=5" {
+		t.Fatalf("list --ip:\n%s", r.stdout)
+	}
+	mustRun(t, brokers, "", "quota", "delete", "--ip", "10.1.2.3")
+	if r := mustRun(t, brokers, "", "quota", "list", "--ip", "10.1.2.3"); r.stdout != "" {
+		t.Fatalf("after deleting the ip quota:\n%s", r.stdout)
+	}
+	for _, bad := range [][]string{
+		{"--ip", "10.1.2.3", "--user", "bob", "--connection-creation-rate", "5"},
+		{"--ip", "10.1.2.3", "--producer-byte-rate", "5"},
+		{"--user", "bob", "--connection-creation-rate", "5"},
+	} {
+		if r := run(t, brokers, "", append([]string{"quota", "set"}, bad...)...); r.code != exitUsage {
+			t.Fatalf("quota set %v: exit %d %s", bad, r.code, r.stderr)
+		}
+	}
+	if r := run(t, brokers, "", "quota", "set", "--ip", "not-an-ip", "--connection-creation-rate", "5"); r.code == 0 || !strings.Contains(r.stderr, "not a valid IP") {
+		t.Fatalf("bad ip: exit %d %s", r.code, r.stderr)
+	}
 }

@@ -184,6 +184,12 @@ func TestClusterReassignCancelAndList(t *testing.T) {
 	if !slices.Equal(got.AddingReplicas, []int32{down}) || !slices.Equal(got.Replicas, []int32{orig[0], down, orig[1]}) {
 		t.Fatalf("listed %+v", got)
 	}
+	code, out, errOut := runCLI(t, "cluster", "status", "--brokers", c.Seeds()[0])
+	_, listed, _ := strings.Cut(out, "reassignments in progress: 1\n")
+	want := fmt.Sprintf("stuck 0 %d,%d,%d %d %d", orig[0], down, orig[1], down, orig[1])
+	if code != 0 || !strings.Contains(strings.Join(strings.Fields(listed), " "), want) {
+		t.Fatalf("cluster status: exit %d, want %q in\n%s%s", code, want, out, errOut)
+	}
 	var cancel kadm.AlterPartitionAssignmentsReq
 	cancel.Assign("stuck", 0, nil)
 	if resps, err := adm.AlterPartitionAssignments(ctx, cancel); err != nil || resps["stuck"][0].Err != nil {

@@ -2,12 +2,15 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -155,4 +158,32 @@ func (f *consoleFixture) checkFenced(t *testing.T, ctx context.Context, s *shoot
 	})
 	do(t, ctx, "screenshot", s.shot("brokers-one-fenced"))
 	t.Logf("brokers page after stopping broker 3: %s", got)
+}
+
+// checkReassigning: with broker 3 down, a partition reassigned onto it
+// cannot finish; its topic page says so and shows broker 3 being added.
+func (f *consoleFixture) checkReassigning(t *testing.T, ctx context.Context, s *shooter) {
+	t.Helper()
+	actx := ctxFor(t, 30*time.Second)
+	adm := f.c.Admin()
+	if _, err := adm.CreateTopic(actx, 1, 1, nil, "moving"); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Fatal(err)
+	}
+	var leader int32 = -1
+	f.c.WaitFor("moving has a leader", 10*time.Second, func() bool {
+		tds, err := adm.ListTopics(actx, "moving")
+		if err == nil && len(tds["moving"].Partitions) == 1 {
+			leader = tds["moving"].Partitions[0].Leader
+		}
+		return leader > 0
+	})
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign("moving", 0, []int32{leader, 3})
+	if rs, err := adm.AlterPartitionAssignments(actx, req); err != nil || rs["moving"][0].Err != nil {
+		t.Fatalf("reassign moving onto stopped broker 3: %v %+v", err, rs)
+	}
+	do(t, ctx, "topic page", chromedp.Navigate(f.consoles[0].URL+"/console/topics/moving"), chromedp.WaitVisible(chromedp.CSS("#reassigning")), s.shot("topic-reassigning"))
+	if got := text(t, ctx, "#partitions td.reassignment"); got != "adding 3" {
+		t.Errorf("reassignment column %q, want \"adding 3\"", got)
+	}
 }

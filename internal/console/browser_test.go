@@ -38,11 +38,16 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// shotDir is where screenshots go: $STROM_CONSOLE_SCREENSHOTS, or a new
-// temp directory that outlives the test so that its files can be looked at.
+// shotDir is where screenshots go: $STROM_CONSOLE_SHOTS (or its older
+// name $STROM_CONSOLE_SCREENSHOTS), or a new temp directory that outlives
+// the test so that its files can be looked at.
 func shotDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("STROM_CONSOLE_SCREENSHOTS"); d != "" {
+	d := os.Getenv("STROM_CONSOLE_SHOTS")
+	if d == "" {
+		d = os.Getenv("STROM_CONSOLE_SCREENSHOTS")
+	}
+	if d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -224,4 +229,5 @@ func TestConsoleBrowser(t *testing.T) {
 	f.checkBrowse(t, ctx, s)
 	f.checkProduce(t, ctx, s)
 	f.checkFenced(t, ctx, s)
+	f.checkReassigning(t, ctx, s)
 }

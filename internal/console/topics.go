@@ -36,7 +36,10 @@ type partitionRow struct {
 	HighWatermark int64
 	Size          string // bytes on the leader, "–" when DescribeLogDirs is unavailable
 	UnderRepl     bool
-	Err           string
+	// Adding and Removing are the replicas a reassignment in progress
+	// adds and removes (ListPartitionReassignments); empty when none runs.
+	Adding, Removing []int32
+	Err              string
 }
 
 // configRow is one topic config.
@@ -52,6 +55,8 @@ type topicPage struct {
 	Partitions []partitionRow
 	Configs    []configRow
 	SizeNote   string
+	// Reassigning counts the partitions with a reassignment in progress.
+	Reassigning int
 }
 
 // topicsData lists every topic with its partition count and health.
@@ -112,8 +117,14 @@ func (c *Console) topicData(ctx context.Context, r *http.Request) (string, any, 
 	if sizeErr != nil {
 		p.SizeNote = "sizes unavailable: " + sizeErr.Error()
 	}
+	moving, _ := c.adm.ListPartitionReassignments(ctx, kadm.TopicsSet{name: nil}) // none shown if refused
 	for _, pd := range td.Partitions.Sorted() {
-		p.Partitions = append(p.Partitions, partitionRowOf(pd, starts, ends, sizes))
+		row := partitionRowOf(pd, starts, ends, sizes)
+		if m, ok := moving[name][pd.Partition]; ok {
+			row.Adding, row.Removing = m.AddingReplicas, m.RemovingReplicas
+			p.Reassigning++
+		}
+		p.Partitions = append(p.Partitions, row)
 	}
 	p.Configs = c.topicConfigs(ctx, name)
 	return "Topic " + name, p, nil

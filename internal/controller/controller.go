@@ -26,6 +26,9 @@ type Meta interface {
 	ReconcileMembers(ctx context.Context, peers []raftmeta.Peer) error
 	AlterPartition(ctx context.Context, ch raftmeta.PartitionChange) (raftmeta.Partition, error)
 	ReassignPartition(ctx context.Context, r raftmeta.Reassignment) (raftmeta.Partition, error)
+	// Changed returns a channel closed at the next state change; it never
+	// blocks.
+	Changed() <-chan struct{}
 }
 
 // Gossip is one running membership instance; *membership.Membership
@@ -194,25 +197,48 @@ func (c *Controller) currentGossip() Gossip {
 	return c.gossip
 }
 
-// loop runs a step on every membership event and every tick.
+// loop runs a step on every membership event and every tick, and, in
+// between, completes reassignments as soon as a metadata change (an ISR
+// expansion) makes one ready, as Kafka's controller does on every
+// AlterPartition, instead of at the next tick.
 func (c *Controller) loop() {
 	defer c.wg.Done()
 	tick := time.NewTicker(c.cfg.Tick)
 	defer tick.Stop()
 	for {
 		c.step()
+		if !c.waitStep(tick) {
+			return
+		}
+	}
+}
+
+// waitStep waits for the next step's reason (a membership event or a
+// tick), completing ready reassignments on every metadata change meanwhile;
+// false when the controller is closing.
+func (c *Controller) waitStep(tick *time.Ticker) bool {
+	for {
+		changed := c.meta.Changed()
 		select {
 		case <-c.ctx.Done():
-			return
+			return false
 		case _, ok := <-c.currentGossip().Events():
 			if !ok { // gossip is being restarted: wait for the next tick
 				select {
 				case <-c.ctx.Done():
-					return
+					return false
 				case <-tick.C:
 				}
 			}
+			return true
 		case <-tick.C:
+			return true
+		case <-changed:
+			if c.meta.IsController() {
+				ctx, cancel := context.WithTimeout(c.ctx, stepTimeout)
+				c.completeReassignments(ctx)
+				cancel()
+			}
 		}
 	}
 }

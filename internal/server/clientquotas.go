@@ -3,15 +3,18 @@ package server
 // DescribeClientQuotas (48) and AlterClientQuotas (49): versions 0-1, with
 // the semantics of Kafka's KRaft controller and broker.
 //
-// Entities are "user" and "client-id", alone or together; a null name is
-// the default entity of its type. "ip" entities (Kafka's
-// connection_creation_rate) are not implemented and refused with
-// INVALID_REQUEST; other entity types answer UNSUPPORTED_VERSION as in
-// Kafka. The keys are producer_byte_rate and consumer_byte_rate (whole
-// bytes per second) and request_percentage; values must be positive (a
-// zero rate would divide the throttle formula by zero). Unknown keys, an
-// empty or repeated entity type, an empty name and non-integral byte rates
-// answer INVALID_REQUEST per entity. Alter needs ALTER_CONFIGS on the
+// Entities are "user" and "client-id", alone or together, or "ip" alone
+// (KIP-612); a null name is the default entity of its type. Other entity
+// types answer UNSUPPORTED_VERSION as in Kafka. The keys of user and
+// client-id entities are producer_byte_rate and consumer_byte_rate (whole
+// bytes per second) and request_percentage; the one key of ip entities is
+// connection_creation_rate (whole connections per second, enforced at
+// accept: connquota.go). An ip name must be an IP address literal (Kafka
+// also takes a resolvable host name; resolving names in the metadata path
+// is not worth it), stored in its canonical form. Values must be positive
+// (a zero rate would divide the throttle formula by zero). Unknown keys,
+// an empty or repeated entity type, ip combined with another type, an
+// empty name and non-integral rates answer INVALID_REQUEST per entity. Alter needs ALTER_CONFIGS on the
 // cluster, Describe DESCRIBE_CONFIGS, as in Kafka. Writes go through the
 // metadata log (raftmeta.AlterClientQuotas) so every broker enforces the
 // same quotas.
@@ -22,6 +25,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"slices"
 	"strings"
 
@@ -41,6 +45,7 @@ const (
 	quotaProduceKey = "producer_byte_rate"
 	quotaConsumeKey = "consumer_byte_rate"
 	quotaRequestKey = "request_percentage"
+	quotaConnKey    = "connection_creation_rate"
 )
 
 // errQuota is a client quota request Kafka answers with INVALID_REQUEST;
@@ -88,20 +93,38 @@ func quotaEntity(parts []kmsg.AlterClientQuotasRequestEntryEntity) (raftmeta.Quo
 		case quotaClientID:
 			e.ClientID = &name
 		case quotaIP:
-			return e, fmt.Errorf("%w: ip quotas are not supported", errQuota)
+			ip := net.ParseIP(name)
+			if name != "" && ip == nil {
+				return e, fmt.Errorf("%w: %s is not a valid IP or resolvable host.", errQuota, name)
+			}
+			if ip != nil {
+				name = ip.String()
+			}
+			e.IP = &name
 		default:
 			return e, fmt.Errorf("%w: Unhandled client quota entity type: %s", errQuotaType, p.Type)
 		}
 	}
+	if e.IP != nil && (e.User != nil || e.ClientID != nil) {
+		return e, fmt.Errorf("%w: Invalid quota entity combination, IP entity should not be combined with User or ClientId", errQuota)
+	}
 	return e, nil
 }
 
-// quotaOps validates the operations of one entity.
-func quotaOps(ops []kmsg.AlterClientQuotasRequestEntryOp) ([]raftmeta.QuotaOp, error) {
+// quotaOps validates the operations of one entity: an ip entity takes
+// connection_creation_rate only, the others the client quotas.
+func quotaOps(ip bool, ops []kmsg.AlterClientQuotasRequestEntryOp) ([]raftmeta.QuotaOp, error) {
 	out := make([]raftmeta.QuotaOp, 0, len(ops))
 	for _, op := range ops {
 		switch op.Key {
 		case quotaProduceKey, quotaConsumeKey, quotaRequestKey:
+			if ip {
+				return nil, fmt.Errorf("%w: Invalid configuration key %s", errQuota, op.Key)
+			}
+		case quotaConnKey:
+			if !ip {
+				return nil, fmt.Errorf("%w: Invalid configuration key %s", errQuota, op.Key)
+			}
 		default:
 			return nil, fmt.Errorf("%w: Invalid configuration key %s", errQuota, op.Key)
 		}
@@ -112,6 +135,9 @@ func quotaOps(ops []kmsg.AlterClientQuotasRequestEntryOp) ([]raftmeta.QuotaOp, e
 		v := op.Value
 		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
 			return nil, fmt.Errorf("%w: Configuration %s must be a positive value", errQuota, op.Key)
+		}
+		if op.Key == quotaConnKey && v > math.MaxInt32 {
+			return nil, fmt.Errorf("%w: Proposed value for %s is too large for an INT.", errQuota, op.Key)
 		}
 		if op.Key != quotaRequestKey && (v != math.Trunc(v) || v > math.MaxInt64/2) {
 			return nil, fmt.Errorf("%w: Configuration %s must be a Long value", errQuota, op.Key)
@@ -149,7 +175,7 @@ func (s *Server) alterClientQuota(ctx context.Context, ent kmsg.AlterClientQuota
 	if err != nil {
 		return err
 	}
-	ops, err := quotaOps(ent.Ops)
+	ops, err := quotaOps(e.IP != nil, ent.Ops)
 	if err != nil || validateOnly || len(ops) == 0 {
 		return err
 	}
@@ -175,9 +201,7 @@ func newQuotaFilter(r *kmsg.DescribeClientQuotasRequest) (quotaFilter, error) {
 			return f, fmt.Errorf("%w: Invalid empty entity type.", errQuota)
 		case dupE || f.any[t]:
 			return f, fmt.Errorf("%w: Entity type %s cannot appear more than once in the filter.", errQuota, t)
-		case t == quotaIP:
-			return f, fmt.Errorf("%w: ip quotas are not supported", errQuota)
-		case t != quotaUser && t != quotaClientID:
+		case t != quotaUser && t != quotaClientID && t != quotaIP:
 			return f, fmt.Errorf("%w: Unsupported entity type %s", errQuotaType, t)
 		}
 		switch c.MatchType {
@@ -200,6 +224,12 @@ func newQuotaFilter(r *kmsg.DescribeClientQuotasRequest) (quotaFilter, error) {
 			return f, fmt.Errorf("%w: Unknown match type %d", errQuotaType, c.MatchType)
 		}
 	}
+	_, ipE := f.exact[quotaIP]
+	_, userE := f.exact[quotaUser]
+	_, clientE := f.exact[quotaClientID]
+	if (ipE || f.any[quotaIP]) && (userE || clientE || f.any[quotaUser] || f.any[quotaClientID]) {
+		return f, fmt.Errorf("%w: Invalid entity filter component combination. IP filter component should not be used with user or clientId filter component.", errQuota)
+	}
 	return f, nil
 }
 
@@ -211,6 +241,9 @@ func (f quotaFilter) matches(e raftmeta.QuotaEntity) bool {
 	}
 	if e.ClientID != nil {
 		have[quotaClientID] = e.ClientID
+	}
+	if e.IP != nil {
+		have[quotaIP] = e.IP
 	}
 	if f.strict && len(have) != len(f.exact)+len(f.any) {
 		return false
@@ -268,6 +301,7 @@ func describeQuotaEntry(q raftmeta.QuotaEntry) kmsg.DescribeClientQuotasResponse
 	}
 	add(quotaUser, q.Entity.User)
 	add(quotaClientID, q.Entity.ClientID)
+	add(quotaIP, q.Entity.IP)
 	for _, k := range slices.Sorted(maps.Keys(q.Values)) {
 		v := kmsg.NewDescribeClientQuotasResponseEntryValue()
 		v.Key, v.Value = k, q.Values[k]

@@ -76,6 +76,11 @@ type Config struct {
 	MaxConnections int
 	// MaxConnectionsPerIP is max.connections.per.ip, likewise per remote IP.
 	MaxConnectionsPerIP int
+	// MaxConnectionCreationRate is max.connection.creation.rate: new
+	// connections accepted per second over all listeners but the
+	// inter-broker one; beyond it, accepting waits (connquota.go). 0 or
+	// less: unlimited (Kafka's default, Int.MaxValue).
+	MaxConnectionCreationRate int
 	// ConnectionsMaxIdle is connections.max.idle.ms: a connection with no
 	// request in progress and no traffic for this long is closed; negative
 	// means never.

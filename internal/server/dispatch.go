@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -76,12 +77,24 @@ func mergeVersions(own map[int16]wire.VersionRange, groups map[int16][2]int16) m
 func apiVersions() map[int16]wire.VersionRange { return versionTable }
 
 // ServeKafka implements wire.Handler: one call per request, in order per
-// connection. Produce, Fetch and the group APIs are served here, the rest by
-// serveAdmin.
+// connection. It measures the request's handling time for
+// request_percentage (quota.go), as Kafka measures the time a request
+// spends on its request threads.
 func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
 	if s.cfg.principalHook != nil {
 		s.cfg.principalHook(req) // tests only (Config.principalHook)
 	}
+	start := time.Now()
+	resp, err := s.route(ctx, req, start)
+	if err == nil {
+		s.throttleRequest(req, resp, start) // quota.go
+	}
+	return resp, err
+}
+
+// route dispatches a request: Produce, Fetch and the group APIs here, the
+// rest in serveAdmin.
+func (s *Server) route(ctx context.Context, req *wire.Request, start time.Time) (kmsg.Response, error) {
 	switch r := req.Body.(type) {
 	case *kmsg.JoinGroupRequest:
 		return s.handleJoinGroup(ctx, req, r), nil
@@ -90,9 +103,9 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.MetadataRequest:
 		return s.handleMetadata(ctx, req, r), nil
 	case *kmsg.ProduceRequest:
-		return s.handleProduce(ctx, req, r)
+		return s.handleProduce(ctx, req, r, start)
 	case *kmsg.FetchRequest:
-		return s.handleFetch(ctx, req, r), nil
+		return s.handleFetch(ctx, req, r, start), nil
 	case *kmsg.ListOffsetsRequest:
 		return s.handleListOffsets(ctx, req, r), nil
 	case *kmsg.FindCoordinatorRequest:

@@ -59,6 +59,17 @@
 // the metadata, log sizes and follower lag from the hosted replicas, group
 // lag from the coordinator's committed offsets, connections, Raft positions.
 //
+// # Quotas and throttles
+//
+// quota.go enforces the client quotas (producer_byte_rate,
+// consumer_byte_rate, request_percentage) with throttle_time_ms and a
+// muted connection; ServeKafka measures each request's handling time for
+// request_percentage. connquota.go is wire's AcceptQuota: ip
+// connection_creation_rate and max.connection.creation.rate. throttle.go
+// holds the reassignment replication throttles: the leader's bucket here,
+// the follower's in replica (fed by followerThrottle). quota_metrics.go
+// exports the quota sensors.
+//
 // # Errors
 //
 // errors.go is the one place where Go errors become Kafka error codes:

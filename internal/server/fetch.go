@@ -62,16 +62,30 @@ import (
 	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) kmsg.Response {
-	resp := s.fetch(ctx, req, r)
+func (s *Server) handleFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest, start time.Time) kmsg.Response {
+	resp, fc, waited := s.fetch(ctx, req, r)
+	if s.fetchThrottle(req, r, resp, start, waited) { // quota.go
+		// Over a quota: an empty answer (KIP-219), and the fetch
+		// session left as the request found it (Kafka's
+		// getThrottledResponse): a full fetch gets no session.
+		req.DropSplices()
+		resp.Topics = nil
+		resp.SessionID = 0
+		if fc != nil && fc.sess != nil && resp.ErrorCode == 0 {
+			resp.SessionID = fc.sess.id
+		}
+	} else if fc != nil {
+		fc.finish(req, r, resp)
+	}
 	s.metrics.fetched(req, r, resp)  // metrics.go
-	s.fetchThrottle(req, r, resp)    // quota.go
 	s.addFetchLeaderHints(req, resp) // leaderhint.go
 	return resp
 }
 
-// fetch builds the answer to a Fetch, long-polling and catching up as needed.
-func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) *kmsg.FetchResponse {
+// fetch builds the answer to a Fetch, long-polling and catching up as
+// needed, and returns it with its session context (nil when the session
+// was refused; the caller finishes it) and the time it spent waiting.
+func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest) (*kmsg.FetchResponse, *fetchContext, time.Duration) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	resp.Version = r.Version
 	replicaID := r.ReplicaID
@@ -82,16 +96,16 @@ func (s *Server) fetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequ
 	fc, err := s.sessions.newContext(r, isReplica && s.verifiedFollower(req, r, replicaID))
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
-		return resp
+		return resp, nil, 0
 	}
-	s.serveFetch(ctx, req, fc.r, fc.sess != nil, resp, replicaID)
-	fc.finish(req, r, resp)
-	return resp
+	waited := s.serveFetch(ctx, req, fc.r, fc.sess != nil, resp, replicaID)
+	return resp, fc, waited
 }
 
 // serveFetch fills resp for r (for an incremental fetch, the session's
-// partitions: unique, each named once), waiting as a long poll asks.
-func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest, unique bool, resp *kmsg.FetchResponse, replicaID int32) {
+// partitions: unique, each named once), waiting as a long poll asks; it
+// returns how long it waited (not counted against request_percentage).
+func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.FetchRequest, unique bool, resp *kmsg.FetchResponse, replicaID int32) (waited time.Duration) {
 	maxWait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	maxBytes := int(s.cfg.FetchMaxBytes) // fetch.max.bytes caps the request's MaxBytes
@@ -99,6 +113,9 @@ func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.Fetc
 		maxBytes = min(maxBytes, int(r.MaxBytes))
 	}
 	isReplica := replicaID >= 0
+	if !isReplica {
+		maxBytes = s.fetchQuotaBytes(req, maxBytes) // quota.go
+	}
 	caughtUp := false
 	if isReplica {
 		defer s.noteHWSent(resp, replicaID)
@@ -134,10 +151,13 @@ func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.Fetc
 		}
 		req.DropSplices() // this answer is discarded; the next fill reads again
 		t := time.NewTimer(wait)
+		waitStart := time.Now()
 		select {
 		case <-changed:
 			t.Stop()
+			waited += time.Since(waitStart)
 		case <-t.C:
+			waited += time.Since(waitStart)
 			s.fillFetch(req, resp, r, unique, maxBytes, replicaID)
 			return
 		case <-ctx.Done():
@@ -345,13 +365,17 @@ func (s *Server) fetchPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartit
 	if run.replicaID < 0 || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return s.fetchPartitionLimited(run, fp, t, rp, false)
 	}
-	throttled, budget := s.throttledFetch(run.replicaID, &t.Partitions[rp.Partition])
+	p := &t.Partitions[rp.Partition]
+	throttled, budget := s.throttledFetch(run.replicaID, p)
 	if throttled {
 		rp.PartitionMaxBytes = int32(min(int64(rp.PartitionMaxBytes), budget))
 	}
 	n, err := s.fetchPartitionLimited(run, fp, t, rp, throttled && budget <= 0)
 	if throttled {
-		s.chargeThrottle(run.replicaID, n)
+		s.chargeThrottle(n)
+	}
+	if n > 0 && slices.Contains(p.AddingReplicas, run.replicaID) {
+		s.metrics.reassignBytesOut.Add(float64(n)) // metrics.go
 	}
 	return n, err
 }

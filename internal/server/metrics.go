@@ -67,6 +67,7 @@ type brokerMetrics struct {
 	errors *prometheus.CounterVec // request, error: Produce and Fetch partition errors
 
 	replicationBytesOut prometheus.Counter
+	reassignBytesOut    prometheus.Counter
 	isrShrinks          prometheus.Counter
 	isrExpands          prometheus.Counter
 	leaderElections     prometheus.Counter
@@ -110,6 +111,8 @@ func newBrokerMetrics(s *Server) *brokerMetrics {
 	}
 	m.replicationBytesOut = counter("kafka_server_brokertopicmetrics_replicationbytesout_total",
 		"Record bytes sent to follower replicas (Kafka BrokerTopicMetrics ReplicationBytesOutPerSec).")
+	m.reassignBytesOut = counter("kafka_server_brokertopicmetrics_reassignmentbytesout_total",
+		"Record bytes sent to replicas a reassignment is adding (Kafka BrokerTopicMetrics ReassignmentBytesOutPerSec).")
 	m.isrShrinks = counter("kafka_server_replicamanager_isrshrinks_total",
 		"ISR shrinks of partitions led here, and those the active controller made for dead brokers (Kafka ReplicaManager IsrShrinksPerSec).")
 	m.isrExpands = counter("kafka_server_replicamanager_isrexpands_total",

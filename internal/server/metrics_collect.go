@@ -20,6 +20,7 @@ var (
 	descBytesOut      = newDesc("kafka_server_brokertopicmetrics_bytesout_total", "Record bytes sent to consumers, by topic (BrokerTopicMetrics BytesOutPerSec).", "topic")
 	descProduceReqs   = newDesc("kafka_server_brokertopicmetrics_totalproducerequests_total", "Partition appends, by topic (BrokerTopicMetrics TotalProduceRequestsPerSec).", "topic")
 	descReplBytesIn   = newDesc("kafka_server_brokertopicmetrics_replicationbytesin_total", "Record bytes fetched from leaders by this broker's followers (BrokerTopicMetrics ReplicationBytesInPerSec).")
+	descReassignIn    = newDesc("kafka_server_brokertopicmetrics_reassignmentbytesin_total", "Record bytes fetched by this broker's replicas that a reassignment is adding, not yet in sync (BrokerTopicMetrics ReassignmentBytesInPerSec).")
 	descFetchRequests = newDesc("kafka_server_brokertopicmetrics_totalfetchrequests_total", "Partitions fetched by consumers, by topic (BrokerTopicMetrics TotalFetchRequestsPerSec).", "topic")
 
 	descActiveController = newDesc("kafka_controller_kafkacontroller_activecontrollercount", "1 on the active controller (the Raft leader), else 0.")
@@ -32,6 +33,7 @@ var (
 
 	descURP         = newDesc("kafka_server_replicamanager_underreplicatedpartitions", "Partitions led here whose ISR is smaller than their replica set.")
 	descUnderMinISR = newDesc("kafka_server_replicamanager_underminisrpartitioncount", "Partitions led here whose ISR is below min.insync.replicas (acks=all refused).")
+	descReassigning = newDesc("kafka_server_replicamanager_reassigningpartitions", "Partitions led here with a reassignment running (ReplicaManager ReassigningPartitions).")
 	descAtMinISR    = newDesc("kafka_server_replicamanager_atminisrpartitioncount", "Partitions led here whose ISR is exactly min.insync.replicas.")
 	descPartitions  = newDesc("kafka_server_replicamanager_partitioncount", "Replicas hosted here.")
 	descLeaders     = newDesc("kafka_server_replicamanager_leadercount", "Partitions led here.")
@@ -109,6 +111,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	c.collectRaft(ch, st)
 	c.collectFetchSessions(ch)
 	c.collectCleaner(ch)
+	c.collectQuotas(ch) // quota_metrics.go
 }
 
 // collectCleaner emits the log cleaner's gauges (Kafka's LogCleaner and
@@ -190,7 +193,7 @@ func (c *metricsCollector) collectController(ch chan<- prometheus.Metric, st *ra
 // leads according to the metadata (the committed ISR, as Kafka's are).
 func (c *metricsCollector) collectLeaders(ch chan<- prometheus.Metric, st *raftmeta.State) {
 	self := c.s.cfg.NodeID
-	var leaders, urp, underMin, atMin float64
+	var leaders, urp, underMin, atMin, moving float64
 	for _, t := range st.Topics {
 		minISR := -1
 		for _, p := range t.Partitions {
@@ -201,6 +204,9 @@ func (c *metricsCollector) collectLeaders(ch chan<- prometheus.Metric, st *raftm
 				minISR = c.s.settingsFor(t).MinInsyncReplicas
 			}
 			leaders++
+			if len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0 {
+				moving++
+			}
 			if len(p.ISR) < len(p.Replicas) {
 				urp++
 			}
@@ -216,6 +222,7 @@ func (c *metricsCollector) collectLeaders(ch chan<- prometheus.Metric, st *raftm
 	ch <- prometheus.MustNewConstMetric(descURP, prometheus.GaugeValue, urp)
 	ch <- prometheus.MustNewConstMetric(descUnderMinISR, prometheus.GaugeValue, underMin)
 	ch <- prometheus.MustNewConstMetric(descAtMinISR, prometheus.GaugeValue, atMin)
+	ch <- prometheus.MustNewConstMetric(descReassigning, prometheus.GaugeValue, moving)
 }
 
 // topicPart names a hosted partition in collectReplicas' result.
@@ -262,6 +269,7 @@ func (c *metricsCollector) collectReplicas(ch chan<- prometheus.Metric) map[topi
 		ch <- prometheus.MustNewConstMetric(descLogSegmentsTopic, prometheus.GaugeValue, a.segs, name)
 	}
 	ch <- prometheus.MustNewConstMetric(descReplBytesIn, prometheus.CounterValue, float64(c.s.replicas.ReplicationBytesIn()))
+	ch <- prometheus.MustNewConstMetric(descReassignIn, prometheus.CounterValue, float64(c.s.replicas.ReassignmentBytesIn()))
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(len(parts)))
 	ch <- prometheus.MustNewConstMetric(descMaxLag, prometheus.GaugeValue, float64(maxLag), "Replica")
 	return hws

@@ -60,7 +60,7 @@ func TestCountBatchRecords(t *testing.T) {
 
 // series gathers g into "name{label=value,...}" → value, labels in
 // registry order (sorted by name), histograms as their sample count.
-func series(t *testing.T, g prometheus.Gatherer) map[string]float64 {
+func series(t testing.TB, g prometheus.Gatherer) map[string]float64 {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {

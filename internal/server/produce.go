@@ -31,6 +31,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -46,7 +47,7 @@ type pendingAck struct {
 	wait             func(context.Context) error
 }
 
-func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.ProduceRequest) (kmsg.Response, error) {
+func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.ProduceRequest, start time.Time) (kmsg.Response, error) {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	resp.Version = r.Version
 
@@ -97,7 +98,7 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 			s.recordAppend(r, &resp.Topics[m.topic].Partitions[m.partition], rt.Topic, m.topic, m.partition, wait, err, &waits)
 		}
 	}
-	resp.ThrottleMillis = s.produceThrottle(req, r) // quota.go
+	resp.ThrottleMillis = s.produceThrottle(req, r, start) // quota.go
 	if r.Acks == 0 {
 		return nil, nil
 	}

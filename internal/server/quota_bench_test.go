@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // BenchmarkProducerQuota measures the "done when": a producer over
@@ -90,4 +92,54 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// BenchmarkRequestQuota measures request_percentage: two franz-go clients
+// send Metadata requests back to back; the client id "busy" has
+// request_percentage = QUOTA_PCT (default 5, i.e. 5 % of one request
+// handling thread). After QUOTA_WARMUP_S (default 15 s) the requests of
+// each are counted over QUOTA_MEASURE_S (default 22 s). Reported: busy and
+// free requests/s, and busy's handling time as a percentage of one thread
+// (its kafka_server_request_request_time at the end) over the quota.
+//
+//	go test ./internal/server -run XXX -bench RequestQuota -benchtime 1x
+func BenchmarkRequestQuota(b *testing.B) {
+	quota := float64(envInt("QUOTA_PCT", 5))
+	warm := time.Duration(envInt("QUOTA_WARMUP_S", 15)) * time.Second
+	measure := time.Duration(envInt("QUOTA_MEASURE_S", 22)) * time.Second
+	srv, addr := startTestServer(b)
+	ctx := testCtx(b, warm+measure+time.Minute)
+	busy := "busy"
+	if _, err := newAdmin(b, addr).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &busy}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "request_percentage", Value: quota}},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var counts [2]atomic.Int64
+	for i, id := range []string{"busy", "free"} {
+		cl := newClient(b, addr, kgo.ClientID(id))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				if _, err := kmsg.NewPtrMetadataRequest().RequestWith(runCtx, cl); err == nil {
+					counts[i].Add(1)
+				}
+			}
+		}()
+	}
+	b.ResetTimer()
+	time.Sleep(warm) // a benchmark's wall-clock phases, not synchronisation
+	before := [2]int64{counts[0].Load(), counts[1].Load()}
+	time.Sleep(measure)
+	after := [2]int64{counts[0].Load(), counts[1].Load()}
+	pct := series(b, srv.Metrics())["kafka_server_request_request_time{client_id=busy,user=}"]
+	stop()
+	wg.Wait()
+	b.ReportMetric(float64(after[0]-before[0])/measure.Seconds(), "busy-req/s")
+	b.ReportMetric(float64(after[1]-before[1])/measure.Seconds(), "free-req/s")
+	b.ReportMetric(pct/quota, "busy-time/quota")
 }

@@ -35,7 +35,8 @@ type Server struct {
 
 	throttle replThrottle // reassignment replication throttles (throttle.go)
 
-	produceQuota, fetchQuota quotaSensors // client quota sensors (quota.go)
+	produceQuota, fetchQuota, requestQuota quotaSensors // client quota sensors (quota.go)
+	connRates                              connRates    // connection creation rates (connquota.go)
 
 	meta     *raftmeta.Node
 	replicas *replica.Manager
@@ -199,6 +200,7 @@ func (s *Server) replicaConfig() replica.Config {
 	repl.ISRChanger = s
 	repl.NetDial = s.interBrokerNetDial()
 	repl.BrokerEpoch = s.brokerEpoch
+	repl.FollowerThrottle = followerThrottle{s} // throttle.go
 	if s.cfg.ReplicaLagTimeMax > 0 {
 		repl.LagTimeMax = s.cfg.ReplicaLagTimeMax
 	}
@@ -271,6 +273,7 @@ func (s *Server) serve() {
 			MaxRequestSize:      s.cfg.SocketRequestMaxBytes,
 			MaxConnections:      s.cfg.MaxConnections,
 			MaxConnectionsPerIP: s.cfg.MaxConnectionsPerIP,
+			AcceptQuota:         listenerAcceptQuota{s, s.protectedListener(s.cfg.Listeners[i].Name)},
 			ConnectionsMaxIdle:  s.cfg.ConnectionsMaxIdle,
 			WriteTimeout:        s.cfg.SocketWriteTimeout,
 			ListenerName:        s.cfg.Listeners[i].Name,

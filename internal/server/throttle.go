@@ -11,18 +11,18 @@ package server
 // Kafka throttles the replicas listed in the topic's
 // *.replication.throttled.replicas configs, which its reassignment tool
 // sets to the moving ones; Strom uses the reassignment state directly.
-// Both rates are enforced on the leader with token buckets (bytes per
-// second, one second of burst): the leader's own
-// leader.replication.throttled.rate over all such fetches it serves, and
-// the fetching broker's follower.replication.throttled.rate over the
-// fetches that broker makes from this leader (Kafka enforces the follower
-// rate on the follower over all its leaders; here each leader grants it
-// separately). A throttled partition gets no records in that answer (its
+// Both rates are enforced with token buckets (bytes per second, one second
+// of burst), where Kafka enforces them: the leader's
+// leader.replication.throttled.rate on the leader, over all such fetches
+// it serves, and a follower's follower.replication.throttled.rate on the
+// follower, over everything it fetches for such partitions from all its
+// leaders together (replica/throttle.go, fed by followerThrottle). On the
+// leader, a throttled partition gets no records in that answer (its
 // offsets only), as Kafka leaves throttled partitions out once over quota;
 // a throttled partition's answer is capped at the tokens left (but holds
 // one whole batch, KIP-74), and its bytes are charged after they are sent,
-// so a bucket may go into debt by one batch. Unset or negative rates mean no throttle; 0 stops the
-// adding replicas entirely.
+// so a bucket may go into debt by one batch. Unset or negative rates mean
+// no throttle; 0 stops the adding replicas entirely.
 
 import (
 	"context"
@@ -83,11 +83,10 @@ type tokenBucket struct {
 	last   time.Time
 }
 
-// replThrottle holds the buckets; safe for concurrent use.
+// replThrottle holds the leader's bucket; safe for concurrent use.
 type replThrottle struct {
-	mu        sync.Mutex
-	leader    tokenBucket
-	followers map[int32]*tokenBucket
+	mu     sync.Mutex
+	leader tokenBucket
 }
 
 // rateOf reads a dynamic throttle rate for broker id; -1 when unset.
@@ -115,50 +114,52 @@ func (b *tokenBucket) refill(now time.Time, rate int64) {
 }
 
 // throttledFetch reports whether a replica fetch by follower of partition
-// p is subject to a throttle (a reassignment is adding follower) and, if
-// so, how many bytes the buckets grant now (<= 0: none).
+// p is subject to the leader's throttle (a reassignment is adding
+// follower, and leader.replication.throttled.rate is set) and, if so, how
+// many bytes the bucket grants now (<= 0: none).
 func (s *Server) throttledFetch(follower int32, p *raftmeta.Partition) (throttled bool, budget int64) {
 	if !slices.Contains(p.AddingReplicas, follower) {
 		return false, 0
 	}
-	st := s.meta.State()
-	lr, fr := rateOf(st, s.cfg.NodeID, leaderThrottleKey), rateOf(st, follower, followerThrottleKey)
-	if lr < 0 && fr < 0 {
+	lr := rateOf(s.meta.State(), s.cfg.NodeID, leaderThrottleKey)
+	if lr < 0 {
 		return false, 0
 	}
 	t := &s.throttle
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
-	budget = math.MaxInt32
-	if lr >= 0 {
-		t.leader.refill(now, lr)
-		budget = min(budget, int64(t.leader.tokens))
-	}
-	if fr >= 0 {
-		if t.followers == nil {
-			t.followers = map[int32]*tokenBucket{}
-		}
-		b := t.followers[follower]
-		if b == nil {
-			b = &tokenBucket{}
-			t.followers[follower] = b
-		}
-		b.refill(now, fr)
-		budget = min(budget, int64(b.tokens))
-	}
-	return true, budget
+	t.leader.refill(time.Now(), lr)
+	return true, min(int64(t.leader.tokens), math.MaxInt32)
 }
 
-// chargeThrottle takes n bytes sent to follower from its buckets.
-func (s *Server) chargeThrottle(follower int32, n int) {
+// chargeThrottle takes n bytes sent to a throttled follower from the
+// leader's bucket.
+func (s *Server) chargeThrottle(n int) {
 	t := &s.throttle
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.leader.tokens -= float64(n)
-	if b := t.followers[follower]; b != nil {
-		b.tokens -= float64(n)
+}
+
+// followerThrottle is replica.FollowerThrottle from the metadata: this
+// broker's follower.replication.throttled.rate, applied to the partitions
+// a reassignment is adding it to while it is not in their ISR (Kafka
+// throttles only replicas out of sync, and its reassignment tool lists the
+// moving ones in follower.replication.throttled.replicas).
+type followerThrottle struct{ s *Server }
+
+func (f followerThrottle) FollowerRate() int64 {
+	return rateOf(f.s.meta.State(), f.s.cfg.NodeID, followerThrottleKey)
+}
+
+func (f followerThrottle) Reassigning(topic string, partition int32) bool {
+	t := f.s.meta.State().Topics[topic]
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return false
 	}
+	p := &t.Partitions[partition]
+	self := f.s.cfg.NodeID
+	return slices.Contains(p.AddingReplicas, self) && !slices.Contains(p.ISR, self)
 }
 
 // applyIncrementalBroker applies IncrementalAlterConfigs SET and DELETE
