@@ -9,8 +9,8 @@ package group
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 

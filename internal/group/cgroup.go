@@ -8,6 +8,7 @@ package group
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"sort"
 	"time"
@@ -149,7 +150,7 @@ type cgroup struct {
 	epoch       int32 // group epoch
 	assignEpoch int32 // target assignment epoch
 	members     map[string]*cmember
-	target      map[string]parts    // target assignment by member id
+	target      map[string]parts     // target assignment by member id
 	subMeta     map[string]TopicInfo // subscribed topics at the last epoch bump
 
 	// timers by member id: the session timeout, and the rebalance timeout
@@ -250,4 +251,81 @@ func (g *group) groupTombstones() []kv {
 			kv{key: cgKey(keyCGMetadata, g.id, nil)})
 	}
 	return recs
+}
+
+// cgCommitCheck is Kafka's ConsumerGroup.validateOffsetCommit: without a
+// member epoch only an empty group takes commits; a member must commit at
+// its current epoch (STALE_MEMBER_EPOCH; ILLEGAL_GENERATION for
+// TxnOffsetCommit, version -1) with OffsetCommit v9+. Caller holds mu.
+func (g *group) cgCommitCheck(epoch int32, memberID string, version int16) error {
+	cg := g.cons
+	if epoch < 0 && len(cg.members) == 0 {
+		return nil
+	}
+	m := cg.members[memberID]
+	switch {
+	case m == nil:
+		return fmt.Errorf("%w: %q in consumer group %q", ErrUnknownMemberID, memberID, g.id)
+	case version >= 0 && version < 9:
+		return fmt.Errorf("%w: OffsetCommit version 9 or above must be used by members using the consumer group protocol", ErrUnsupportedVersion)
+	case epoch != m.epoch && version < 0:
+		return fmt.Errorf("%w: member epoch %d, the coordinator has %d", ErrIllegalGeneration, epoch, m.epoch)
+	case epoch != m.epoch:
+		return fmt.Errorf("%w: member epoch %d, the coordinator has %d", ErrStaleMemberEpoch, epoch, m.epoch)
+	}
+	return nil
+}
+
+// CheckFetchMember is Kafka's ConsumerGroup.validateOffsetFetch for
+// OffsetFetch v9+: a consumer-group member (memberID non-nil) must fetch at
+// its current epoch. Groups of the classic protocol and unknown groups pass.
+func (c *Coordinator) CheckFetchMember(groupID string, memberID *string, epoch int32) error {
+	_, g, err := c.lookup(groupID)
+	if err != nil || g == nil || (memberID == nil && epoch < 0) {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cons == nil {
+		return nil
+	}
+	id := ""
+	if memberID != nil {
+		id = *memberID
+	}
+	m := g.cons.members[id]
+	switch {
+	case m == nil:
+		return fmt.Errorf("%w: %q in consumer group %q", ErrUnknownMemberID, id, groupID)
+	case m.epoch != epoch:
+		return fmt.Errorf("%w: member epoch %d, the coordinator has %d", ErrStaleMemberEpoch, epoch, m.epoch)
+	}
+	return nil
+}
+
+// cgToClassic turns an empty consumer group into a classic one for a
+// JoinGroup (offline migration); a consumer group with members answers
+// ErrInconsistentProtocol, as Kafka does without online migration. Its
+// records stay in the log until the classic group's metadata, written
+// later, supersedes them (see cgload.go).
+func (g *group) cgToClassic() error {
+	g.mu.Lock()
+	cons := g.cons
+	g.mu.Unlock()
+	if cons == nil {
+		return nil
+	}
+	g.appendMu.Lock()
+	defer g.appendMu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.cons == nil:
+		return nil
+	case len(g.cons.members) > 0:
+		return fmt.Errorf("%w: group %q is a consumer-protocol group with %d members", ErrInconsistentProtocol, g.id, len(g.cons.members))
+	}
+	g.cons.stopTimers()
+	g.cons = nil
+	return nil
 }

@@ -102,7 +102,7 @@ func (c *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest,
 	g.appendMu.Lock()
 	defer g.appendMu.Unlock()
 	g.mu.Lock()
-	err = g.commitCheck(generation, memberID, instanceID)
+	err = g.commitCheck(generation, memberID, instanceID, req.Version)
 	if err != nil || len(entries) == 0 {
 		g.mu.Unlock()
 		return err
@@ -155,10 +155,14 @@ func (c *Coordinator) commitGroup(groupID string, generation int32) (*group, err
 }
 
 // commitCheck is Kafka's validateOffsetCommit followed by doCommitOffsets'
-// state check. Caller holds g.mu.
-func (g *group) commitCheck(generation int32, memberID string, instanceID *string) error {
+// state check. version is the OffsetCommit version, -1 for
+// TxnOffsetCommit. Caller holds g.mu.
+func (g *group) commitCheck(generation int32, memberID string, instanceID *string, version int16) error {
 	if err := g.closedErr(); err != nil {
 		return err
+	}
+	if g.cons != nil {
+		return g.cgCommitCheck(generation, memberID, version)
 	}
 	var m *member
 	if generation >= 0 || memberID != "" || instanceID != nil {
