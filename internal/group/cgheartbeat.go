@@ -52,6 +52,7 @@ type cgChange struct {
 	session     string // member whose session timer restarts
 	result      ConsumerHeartbeatResult
 	convert     bool // a classic group becomes a consumer group
+	replaced    bool // the member replaces a static member (old is that one)
 }
 
 // ConsumerGroupHeartbeat runs one heartbeat. Errors wrap ErrInvalidRequest,
@@ -200,7 +201,7 @@ func (g *group) cgBeat(req *kmsg.ConsumerGroupHeartbeatRequest, ci clientInfo) (
 	}
 	applyRequest(upd, req, ci)
 	bump := old == nil || !slices.Equal(old.topics, upd.topics) || !eqStrPtr(old.regex, upd.regex)
-	if old == nil || !upd.sameMetadata(old) {
+	if old == nil || ch.replaced || !upd.sameMetadata(old) {
 		ch.recs = append(ch.recs, kv{cgKey(keyCGMemberMeta, g.id, &upd.id), cgMemberValue(upd)})
 	}
 	members := make(map[string]*cmember, len(cg.members)+1)
@@ -230,7 +231,7 @@ func (g *group) cgBeat(req *kmsg.ConsumerGroupHeartbeatRequest, ci clientInfo) (
 	}
 	owners := ownersOf(members)
 	rec := reconcile(upd, ch.assignEpoch, target[upd.id], owners, req.Topics)
-	if old == nil || !rec.sameAssignment(old) || ch.convert {
+	if old == nil || ch.replaced || !rec.sameAssignment(old) || ch.convert {
 		ch.recs = append(ch.recs, kv{cgKey(keyCGCurrentAssign, g.id, &rec.id), cgCurrentAssignValue(rec)})
 	}
 	ch.put = append(ch.put, rec)
@@ -287,7 +288,7 @@ func (g *group) cgMemberFor(cg *cgroup, req *kmsg.ConsumerGroupHeartbeatRequest,
 			if st.epoch != staticLeaveEpoch {
 				return nil, nil, fmt.Errorf("%w: instance %q is still used by member %s", ErrUnreleasedInstanceID, *req.InstanceID, st.id)
 			}
-			return nil, g.cgReplaceStatic(cg, st, id, ch), nil
+			return st, g.cgReplaceStatic(cg, st, id, ch), nil
 		}
 	}
 	old = cg.members[id]
@@ -357,7 +358,7 @@ func (g *group) cgReplaceStatic(cg *cgroup, st *cmember, id string, ch *cgChange
 		ch.recs = append(ch.recs, kv{cgKey(keyCGTargetMember, g.id, &id), cgTargetMemberValue(a)})
 	}
 	ch.target = target
-	// The metadata and assignment records of n follow in cgBeat (old is nil).
+	ch.replaced = true // cgBeat writes n's metadata and assignment records
 	return n
 }
 
