@@ -376,3 +376,15 @@ func TestCGSessionTimeout(t *testing.T) {
 		t.Fatalf("%d member tombstones, want 3", tombstones)
 	}
 }
+
+func TestCGMaxSize(t *testing.T) {
+	cfg := cgConfig()
+	cfg.ConsumerMaxSize = 1
+	c, _ := newTestCoordinator(t, cfg, nil)
+	beat(t, c, hbReq("g", "A", 0, []string{"a"}, nil))
+	if _, err := c.ConsumerGroupHeartbeat(context.Background(), hbReq("g", "B", 0, []string{"a"}, nil)); !errors.Is(err, ErrGroupMaxSizeReached) {
+		t.Fatalf("second member: %v, want ErrGroupMaxSizeReached", err)
+	}
+	// A known member rejoining is not a new one.
+	beat(t, c, hbReq("g", "A", 0, []string{"a"}, nil))
+}
