@@ -7,8 +7,10 @@ package server
 //     "every committed offset of the group".
 //   - v5 returns leader epochs; v7 RequireStable: partitions with a commit
 //     still being appended answer UNSTABLE_OFFSET_COMMIT.
-//   - v8 batches groups, each with its own error; v9 adds member id/epoch
-//     for KIP-848 groups, ignored for classic groups as in Kafka.
+//   - v8 batches groups, each with its own error; v9 adds member id/epoch:
+//     for KIP-848 groups a member id not in the group is UNKNOWN_MEMBER_ID
+//     and another epoch STALE_MEMBER_EPOCH (a null member id with epoch -1,
+//     as admin clients send, is not checked); ignored for classic groups.
 //   - v10 identifies topics by id and is not implemented.
 //   - Unknown offsets are -1 with empty metadata; an unknown group is not an
 //     error. A topic named twice is answered once.
