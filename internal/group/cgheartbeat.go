@@ -133,8 +133,6 @@ func (c *Coordinator) validateHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest)
 		return bad("MemberId can't be empty.")
 	case req.MemberEpoch < staticLeaveEpoch:
 		return bad("MemberEpoch is invalid.")
-	case req.MemberEpoch == staticLeaveEpoch && req.InstanceID == nil:
-		return bad("InstanceId can't be null.")
 	}
 	if req.MemberEpoch == 0 {
 		switch {

@@ -40,6 +40,9 @@ func (g *group) cgLeave(req *kmsg.ConsumerGroupHeartbeatRequest) (cgChange, erro
 	}
 	ch.epoch, ch.assignEpoch = cg.epoch, cg.assignEpoch
 	ch.result = ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: req.MemberEpoch}
+	// Epoch -2 keeps a static member's place whether or not the request
+	// repeats its instance id (franz-go leaves without it); a dynamic
+	// member sending -2 leaves for good, as Kafka fences it.
 	if req.MemberEpoch == staticLeaveEpoch && m.instanceID != nil {
 		n := m.clone()
 		n.epoch, n.revoking = staticLeaveEpoch, parts{}

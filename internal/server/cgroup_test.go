@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/internal/chaoscheck"
+	"github.com/strombroker/strom/wire"
 )
 
 // fastConsumerGroups makes KIP-848 members heartbeat every 100ms.
@@ -73,4 +76,129 @@ func TestConsumerGroup848Rebalance(t *testing.T) {
 	if lg, ok := listed["g848"]; !ok || lg.GroupType != "consumer" || lg.ProtocolType != "consumer" {
 		t.Fatalf("listed %+v, want a consumer-type group", listed)
 	}
+}
+
+// rawHeartbeat sends a ConsumerGroupHeartbeat, retrying while the offsets
+// partition is not ready.
+func rawHeartbeat(t *testing.T, c *wire.Client, req *kmsg.ConsumerGroupHeartbeatRequest) *kmsg.ConsumerGroupHeartbeatResponse {
+	t.Helper()
+	ctx := testCtx(t, 20*time.Second)
+	for {
+		resp, err := c.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := resp.(*kmsg.ConsumerGroupHeartbeatResponse)
+		switch r.ErrorCode {
+		case kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code, kerr.NotCoordinator.Code:
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		return r
+	}
+}
+
+// TestConsumerGroupHeartbeatWire: error codes and messages as Kafka sends
+// them, and a join answered with epoch, interval and assignment by topic id.
+func TestConsumerGroupHeartbeatWire(t *testing.T) {
+	s, addr := startTestServer(t, fastConsumerGroups)
+	ctx := testCtx(t, 20*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "w848", 2); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, addr)
+	join := func(member string) *kmsg.ConsumerGroupHeartbeatRequest {
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Version = 1
+		r.Group, r.MemberID, r.RebalanceTimeoutMillis = "wg", member, 30000
+		r.SubscribedTopicNames = []string{"w848"}
+		r.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		return r
+	}
+	bad := join("")
+	if r := rawHeartbeat(t, c, bad); r.ErrorCode != kerr.InvalidRequest.Code || r.ErrorMessage == nil {
+		t.Fatalf("empty member id on v1: %+v", r)
+	}
+	sticky := "sticky"
+	bad = join("m1")
+	bad.ServerAssignor = &sticky
+	if r := rawHeartbeat(t, c, bad); r.ErrorCode != kerr.UnsupportedAssignor.Code {
+		t.Fatalf("unknown assignor: %+v", r)
+	}
+	ok := rawHeartbeat(t, c, join("m1"))
+	id := s.meta.State().Topics["w848"].ID
+	if ok.ErrorCode != 0 || ok.MemberEpoch != 1 || ok.HeartbeatIntervalMillis != 100 || ok.Assignment == nil ||
+		len(ok.Assignment.Topics) != 1 || ok.Assignment.Topics[0].TopicID != id || len(ok.Assignment.Topics[0].Partitions) != 2 {
+		t.Fatalf("join: %+v", ok)
+	}
+	stale := join("m1")
+	stale.MemberEpoch, stale.Topics = 5, nil
+	if r := rawHeartbeat(t, c, stale); r.ErrorCode != kerr.FencedMemberEpoch.Code {
+		t.Fatalf("epoch 5: %+v", r)
+	}
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Version, commit.Group, commit.MemberID, commit.Generation = 9, "wg", "m1", 2
+	ct := kmsg.NewOffsetCommitRequestTopic()
+	ct.Topic = "w848"
+	ct.Partitions = []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1, LeaderEpoch: -1}}
+	commit.Topics = append(commit.Topics, ct)
+	resp, err := c.Request(ctx, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.StaleMemberEpoch.Code {
+		t.Fatalf("commit at epoch 2: error %d, want STALE_MEMBER_EPOCH", code)
+	}
+}
+
+// TestConsumerGroup848StaticMember: a franz-go static member closing
+// leaves with epoch -2; its successor with the same instance id gets the
+// same partitions back at the same group epoch.
+func TestConsumerGroup848StaticMember(t *testing.T) {
+	_, addr := startTestServer(t, fastConsumerGroups)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "s848", 4); err != nil {
+		t.Fatal(err)
+	}
+	o := chaoscheck.NewOwnership(t)
+	seeds := []string{addr}
+	stop1 := chaoscheck.StartConsumer848(t, seeds, "sg", "s848", "s1", o, kgo.InstanceID("inst-1"))
+	chaoscheck.StartConsumer848(t, seeds, "sg", "s848", "d", o)
+	waitUntil(t, 10*time.Second, "2 partitions each", func() bool { return o.Held("s1") == 2 && o.Held("d") == 2 })
+	adm := newAdmin(t, addr)
+	before, err := adm.DescribeConsumerGroups(ctx, "sg")
+	if err != nil || before["sg"].Err != nil {
+		t.Fatalf("describe: %v %v", err, before["sg"].Err)
+	}
+	stop1()
+	chaoscheck.StartConsumer848(t, seeds, "sg", "s848", "s2", o, kgo.InstanceID("inst-1"))
+	waitUntil(t, 10*time.Second, "the successor holds 2", func() bool { return o.Held("s2") == 2 })
+	after, err := adm.DescribeConsumerGroups(ctx, "sg")
+	if err != nil || after["sg"].Err != nil {
+		t.Fatalf("describe: %v %v", err, after["sg"].Err)
+	}
+	if after["sg"].Epoch != before["sg"].Epoch || o.Held("d") != 2 {
+		t.Fatalf("group epoch %d -> %d, d holds %d: the static member's return rebalanced", before["sg"].Epoch, after["sg"].Epoch, o.Held("d"))
+	}
+	o.Check()
+}
+
+// TestConsumerGroup848Regex: a franz-go regex consumer on the KIP-848
+// protocol gets the topics the broker matches, a topic created later too.
+func TestConsumerGroup848Regex(t *testing.T) {
+	_, addr := startTestServer(t, fastConsumerGroups)
+	ctx := testCtx(t, 60*time.Second)
+	for _, tp := range []string{"re-a", "re-b", "other"} {
+		if _, err := kadmCreate(ctx, t, addr, tp, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := chaoscheck.NewOwnership(t)
+	chaoscheck.StartConsumer848(t, []string{addr}, "rg", "re-.*", "r", o, kgo.ConsumeRegex(), kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(200*time.Millisecond))
+	waitUntil(t, 10*time.Second, "re-a and re-b assigned", func() bool { return o.Held("r") == 2 })
+	if _, err := kadmCreate(ctx, t, addr, "re-c", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "re-c assigned too", func() bool { return o.Held("r") == 3 })
+	o.Check()
 }
