@@ -388,3 +388,21 @@ func TestCGMaxSize(t *testing.T) {
 	// A known member rejoining is not a new one.
 	beat(t, c, hbReq("g", "A", 0, []string{"a"}, nil))
 }
+
+// TestCGRebalanceTimeout: a member that does not acknowledge a revocation
+// within its rebalance timeout is removed, and its partitions go on.
+func TestCGRebalanceTimeout(t *testing.T) {
+	c, _ := newTestCoordinator(t, cgConfig(), nil)
+	r := hbReq("g", "A", 0, []string{"a"}, nil)
+	r.RebalanceTimeoutMillis = 100
+	a := beat(t, c, r)
+	beat(t, c, hbReq("g", "B", 0, []string{"a"}, nil))
+	if a2 := beat(t, c, hbReq("g", "A", a.MemberEpoch, nil, partsOf(a))); partsOf(a2).count() != 2 {
+		t.Fatalf("A told to revoke: %+v", a2)
+	}
+	waitFor(t, "A removed", func() bool { return len(cgDescribe(t, c, "g").Members) == 1 })
+	b := beat(t, c, hbReq("g", "B", 2, nil, parts{}))
+	if partsOf(b).count() != 4 {
+		t.Fatalf("B after A was removed: %+v", b)
+	}
+}
