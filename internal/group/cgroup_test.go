@@ -334,6 +334,7 @@ func TestCGMigrationAndCommits(t *testing.T) {
 	allCodes(t, c.OffsetCommit(context.Background(), commitReq(9, "mig", "Z", m.MemberEpoch, map[string]map[int32]int64{"a": {0: 8}})), ErrUnknownMemberID)
 	allCodes(t, c.OffsetCommit(context.Background(), commitReq(8, "mig", "M", m.MemberEpoch, map[string]map[int32]int64{"a": {0: 8}})), ErrUnsupportedVersion)
 	allCodes(t, c.OffsetCommit(context.Background(), commitReq(9, "mig", "M", m.MemberEpoch, map[string]map[int32]int64{"a": {0: 9}})), nil)
+	allCodes(t, c.OffsetCommit(context.Background(), commitReq(9, "nosuch", "M", 3, map[string]map[int32]int64{"a": {0: 1}})), ErrGroupIDNotFound)
 	id := "M"
 	if err := c.CheckFetchMember("mig", &id, m.MemberEpoch+1); !errors.Is(err, ErrStaleMemberEpoch) {
 		t.Fatalf("fetch at a stale epoch: %v", err)
