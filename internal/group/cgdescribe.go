@@ -69,13 +69,17 @@ func (c *Coordinator) cgDescribe(id string) ConsumerGroupDescription {
 	cg := g.cons
 	d.State, d.Epoch, d.AssignmentEpoch = cg.stateString(), cg.epoch, cg.assignEpoch
 	d.Assignor = c.preferredAssignor(cg.members)
+	names := make(map[topicID]string)
+	for n, t := range c.topicsByName() {
+		names[t.ID] = n
+	}
 	for _, m := range cg.members {
 		d.Members = append(d.Members, ConsumerMemberDescription{
 			MemberID: m.id, InstanceID: m.instanceID, RackID: m.rackID, MemberEpoch: m.epoch,
 			ClientID: m.clientID, ClientHost: m.clientHost,
 			SubscribedTopics: append([]string{}, m.topics...), SubscribedRegex: m.regex,
-			Assignment:       c.describeParts(m.assigned),
-			TargetAssignment: c.describeParts(cg.target[m.id]),
+			Assignment:       assignedTopics(m.assigned, names),
+			TargetAssignment: assignedTopics(cg.target[m.id], names),
 		})
 	}
 	sort.Slice(d.Members, func(i, j int) bool { return d.Members[i].MemberID < d.Members[j].MemberID })

@@ -234,11 +234,14 @@ func (g *group) cgBeat(req *kmsg.ConsumerGroupHeartbeatRequest, ci clientInfo) (
 	}
 	ch.put = append(ch.put, rec)
 	ch.session = rec.id
-	full := req.MemberEpoch == 0 || (req.RebalanceTimeoutMillis != -1 && req.SubscribedTopicNames != nil && req.Topics != nil)
+	// A full request (a join, or one carrying everything after an error)
+	// always gets the assignment.
+	full := req.MemberEpoch == 0 || (req.RebalanceTimeoutMillis != -1 &&
+		(req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.Topics != nil)
 	ch.result = ConsumerHeartbeatResult{MemberID: rec.id, MemberEpoch: rec.epoch, HeartbeatInterval: g.c.cfg.ConsumerHeartbeatInterval}
 	if full || old == nil || !old.assigned.equal(rec.assigned) {
 		ch.result.HasAssignment = true
-		ch.result.Assignment = g.c.describeParts(rec.assigned)
+		ch.result.Assignment = assignedTopics(rec.assigned, nil) // the response names topics by id only
 	}
 	return ch, nil
 }
@@ -262,10 +265,12 @@ func applyRequest(m *cmember, req *kmsg.ConsumerGroupHeartbeatRequest, ci client
 		slices.Sort(m.topics)
 		m.topics = slices.Compact(m.topics)
 	}
-	if req.SubscribedTopicRegex != nil {
-		m.regex = req.SubscribedTopicRegex
-		if *m.regex == "" {
-			m.regex = nil
+	if r := req.SubscribedTopicRegex; r != nil {
+		if *r == "" {
+			r = nil
+		}
+		if !eqStrPtr(r, m.regex) {
+			m.setRegex(r)
 		}
 	}
 	m.clientID, m.clientHost = ci.id, ci.host
@@ -432,12 +437,10 @@ func subscribedNames(m *cmember, all map[string]TopicInfo) map[string]bool {
 	for _, t := range m.topics {
 		out[t] = true
 	}
-	if m.regex != nil {
-		if re, err := compileTopicRegex(*m.regex); err == nil {
-			for name := range all {
-				if re.MatchString(name) {
-					out[name] = true
-				}
+	if m.re != nil {
+		for name := range all {
+			if m.re.MatchString(name) {
+				out[name] = true
 			}
 		}
 	}
@@ -478,12 +481,9 @@ func (c *Coordinator) topicsByName() map[string]TopicInfo {
 	return c.cfg.Topics()
 }
 
-// describeParts names the topics of an assignment, in topic-id order.
-func (c *Coordinator) describeParts(a parts) []AssignedTopic {
-	names := make(map[topicID]string)
-	for n, t := range c.topicsByName() {
-		names[t.ID] = n
-	}
+// assignedTopics lists an assignment in topic-id order, with names from
+// names (nil: none).
+func assignedTopics(a parts, names map[topicID]string) []AssignedTopic {
 	out := make([]AssignedTopic, 0, len(a))
 	for _, id := range a.topicIDs() {
 		out = append(out, AssignedTopic{TopicID: id, Topic: names[id], Partitions: slices.Clone(a[id])})

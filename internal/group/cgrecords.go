@@ -305,7 +305,7 @@ func decodeMemberValue(id string, v []byte) (*cmember, error) {
 	m.clientID = r.str()
 	m.clientHost = r.str()
 	m.topics = r.strs()
-	m.regex = r.nstr()
+	m.setRegex(r.nstr())
 	m.rebalanceTimeoutMs = r.i32()
 	m.assignor = r.nstr()
 	r.skipTags()

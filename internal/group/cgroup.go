@@ -9,6 +9,7 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"time"
@@ -107,6 +108,7 @@ type cmember struct {
 	clientHost         string
 	topics             []string // subscribed topic names, sorted
 	regex              *string
+	re                 *regexp.Regexp // regex compiled (whole-name match); not persisted
 	rebalanceTimeoutMs int32
 	assignor           *string
 
@@ -114,6 +116,15 @@ type cmember struct {
 	state            memberState
 	assigned         parts // owned (or being given) partitions
 	revoking         parts // still owned, to be revoked
+}
+
+// setRegex sets the subscription regex and its compiled form (nil if it
+// does not compile: only validated regexes reach here, or replayed ones).
+func (m *cmember) setRegex(s *string) {
+	m.regex, m.re = s, nil
+	if s != nil {
+		m.re, _ = compileTopicRegex(*s)
+	}
 }
 
 func (m *cmember) clone() *cmember {

@@ -241,13 +241,20 @@ func withInstance(r *kmsg.ConsumerGroupHeartbeatRequest, inst string) *kmsg.Cons
 }
 
 func TestCGRegexSubscription(t *testing.T) {
-	c, _ := newTestCoordinator(t, cgConfig(), nil)
+	c, log := newTestCoordinator(t, cgConfig(), nil)
 	r := hbReq("g", "R", 0, nil, nil)
 	re := "orders-.*"
 	r.SubscribedTopicRegex = &re
 	res := beat(t, c, r)
 	if a := partsOf(res); a.count() != 3 || len(a[idC]) != 3 {
 		t.Fatalf("regex assignment %v, want orders-x's 3 partitions", a)
+	}
+	// Replayed, the member keeps its regex: a full heartbeat changes nothing.
+	c2, _ := newTestCoordinator(t, cgConfig(), log)
+	full := hbReq("g", "R", res.MemberEpoch, nil, partsOf(res))
+	full.SubscribedTopicRegex, full.RebalanceTimeoutMillis = &re, 60000
+	if again := beat(t, c2, full); again.MemberEpoch != res.MemberEpoch || !partsOf(again).equal(partsOf(res)) {
+		t.Fatalf("after replay: %+v, want %+v", again, res)
 	}
 	bad := "orders-("
 	r2 := hbReq("g", "R2", 0, nil, nil)
