@@ -13,6 +13,7 @@ package group
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -53,6 +54,7 @@ type cgChange struct {
 	result      ConsumerHeartbeatResult
 	convert     bool // a classic group becomes a consumer group
 	replaced    bool // the member replaces a static member (old is that one)
+	topicsSeen  map[string]TopicInfo
 }
 
 // ConsumerGroupHeartbeat runs one heartbeat. Errors wrap ErrInvalidRequest,
@@ -210,7 +212,14 @@ func (g *group) cgBeat(req *kmsg.ConsumerGroupHeartbeatRequest, ci clientInfo) (
 		delete(members, id)
 	}
 	members[upd.id] = upd
-	subMeta := g.c.subscriptionMeta(members)
+	// The subscribed topics' metadata is recomputed when a subscription
+	// changed or the topics did (a new topics view), not on every beat.
+	all := g.c.topicsByName()
+	subMeta := cg.subMeta
+	if bump || !sameView(all, cg.topicsSeen) {
+		subMeta = subscriptionMeta(members, all)
+	}
+	ch.topicsSeen = all
 	if !sameSubMeta(subMeta, cg.subMeta) {
 		bump = true
 		ch.subMeta = subMeta
@@ -227,8 +236,7 @@ func (g *group) cgBeat(req *kmsg.ConsumerGroupHeartbeatRequest, ci clientInfo) (
 	if ch.epoch > cg.assignEpoch {
 		target = g.cgAssign(members, subMeta, target, &ch)
 	}
-	owners := ownersOf(members)
-	rec := reconcile(upd, ch.assignEpoch, target[upd.id], owners, req.Topics)
+	rec := reconcile(upd, ch.assignEpoch, target[upd.id], lazyOwners(members), req.Topics)
 	if old == nil || ch.replaced || !rec.sameAssignment(old) || ch.convert {
 		ch.recs = append(ch.recs, kv{cgKey(keyCGCurrentAssign, g.id, &rec.id), cgCurrentAssignValue(rec)})
 	}
@@ -424,11 +432,23 @@ func (c *Coordinator) preferredAssignor(members map[string]*cmember) string {
 	return best
 }
 
-// ownersOf maps each owned partition (assigned or pending revocation) to
-// its member id, over the given members.
-func ownersOf(members map[string]*cmember) map[topicID]map[int32]string {
-	cg := &cgroup{members: members}
-	return cg.owners()
+// lazyOwners returns the owner (assigned or pending revocation) of a
+// partition among members, "" if none; the map is built on first use, as a
+// member already at its target never asks.
+func lazyOwners(members map[string]*cmember) func(topicID, int32) string {
+	var own map[topicID]map[int32]string
+	return func(t topicID, p int32) string {
+		if own == nil {
+			own = (&cgroup{members: members}).owners()
+		}
+		return own[t][p]
+	}
+}
+
+// sameView reports whether two topic maps are the same map: Config.Topics
+// returns one map per metadata state.
+func sameView(a, b map[string]TopicInfo) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // subscribedNames resolves a member's subscription against the topics.
@@ -447,10 +467,9 @@ func subscribedNames(m *cmember, all map[string]TopicInfo) map[string]bool {
 	return out
 }
 
-// subscriptionMeta is the metadata of every existing topic some member
-// subscribes to.
-func (c *Coordinator) subscriptionMeta(members map[string]*cmember) map[string]TopicInfo {
-	all := c.topicsByName()
+// subscriptionMeta is the metadata of every existing topic (of all) some
+// member subscribes to.
+func subscriptionMeta(members map[string]*cmember, all map[string]TopicInfo) map[string]TopicInfo {
 	meta := make(map[string]TopicInfo)
 	for _, m := range members {
 		for name := range subscribedNames(m, all) {

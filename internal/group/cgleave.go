@@ -73,7 +73,7 @@ func (g *group) cgRemove(cg *cgroup, id string, ch *cgChange) {
 			rest[mid] = m
 		}
 	}
-	if meta := g.c.subscriptionMeta(rest); !sameSubMeta(meta, cg.subMeta) {
+	if meta := subscriptionMeta(rest, g.c.topicsByName()); !sameSubMeta(meta, cg.subMeta) {
 		ch.subMeta = meta
 		ch.recs = append(ch.recs, kv{cgKey(keyCGPartitionMeta, g.id, nil), cgPartitionMetaValue(meta)})
 	}
@@ -95,6 +95,9 @@ func (g *group) cgApply(ch cgChange) {
 	cg.epoch, cg.assignEpoch = ch.epoch, ch.assignEpoch
 	if ch.subMeta != nil {
 		cg.subMeta = ch.subMeta
+	}
+	if ch.topicsSeen != nil {
+		cg.topicsSeen = ch.topicsSeen
 	}
 	if ch.target != nil {
 		cg.target = ch.target

@@ -10,23 +10,23 @@ package group
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-// reconcile returns m advanced towards target at targetEpoch. owners maps
-// owned partitions to member ids; owned is what the request reports (nil:
-// not sent).
-func reconcile(m *cmember, targetEpoch int32, target parts, owners map[topicID]map[int32]string, owned []kmsg.ConsumerGroupHeartbeatRequestTopic) *cmember {
+// reconcile returns m advanced towards target at targetEpoch. owner names
+// the member owning a partition ("" none); owned is what the request
+// reports (nil: not sent).
+func reconcile(m *cmember, targetEpoch int32, target parts, owner func(topicID, int32) string, owned []kmsg.ConsumerGroupHeartbeatRequestTopic) *cmember {
 	switch m.state {
 	case memberStable:
 		if m.epoch != targetEpoch {
-			return nextAssignment(m, m.epoch, targetEpoch, target, owners, owned)
+			return nextAssignment(m, m.epoch, targetEpoch, target, owner, owned)
 		}
 		return m
 	case memberUnrevokedPartitions:
 		if ownsAny(owned, m.revoking) {
 			return m
 		}
-		return nextAssignment(m, m.epoch+1, targetEpoch, target, owners, owned)
+		return nextAssignment(m, m.epoch+1, targetEpoch, target, owner, owned)
 	default: // UNRELEASED_PARTITIONS, or unknown: start over from the target
-		return nextAssignment(m, m.epoch, targetEpoch, target, owners, owned)
+		return nextAssignment(m, m.epoch, targetEpoch, target, owner, owned)
 	}
 }
 
@@ -47,7 +47,7 @@ func ownsAny(owned []kmsg.ConsumerGroupHeartbeatRequestTopic, a parts) bool {
 }
 
 // nextAssignment is Kafka's computeNextAssignment.
-func nextAssignment(m *cmember, epoch, targetEpoch int32, target parts, owners map[topicID]map[int32]string, owned []kmsg.ConsumerGroupHeartbeatRequestTopic) *cmember {
+func nextAssignment(m *cmember, epoch, targetEpoch int32, target parts, owner func(topicID, int32) string, owned []kmsg.ConsumerGroupHeartbeatRequestTopic) *cmember {
 	kept, revoke, pending := parts{}, parts{}, parts{}
 	unreleased := false
 	ids := make(map[topicID]bool)
@@ -69,7 +69,7 @@ func nextAssignment(m *cmember, epoch, targetEpoch int32, target parts, owners m
 			if kept.has(id, p) {
 				continue
 			}
-			if o, ok := owners[id][p]; ok && o != m.id {
+			if o := owner(id, p); o != "" && o != m.id {
 				unreleased = true
 				continue
 			}

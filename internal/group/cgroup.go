@@ -163,6 +163,7 @@ type cgroup struct {
 	members     map[string]*cmember
 	target      map[string]parts     // target assignment by member id
 	subMeta     map[string]TopicInfo // subscribed topics at the last epoch bump
+	topicsSeen  map[string]TopicInfo // the Config.Topics view subMeta was last checked against
 
 	// timers by member id: the session timeout, and the rebalance timeout
 	// of a member that must revoke partitions. seq invalidates stale ones.
