@@ -352,6 +352,15 @@ func TestCGMigrationAndCommits(t *testing.T) {
 	if gs, _ := c.ListGroups(context.Background(), nil, []string{"consumer"}); len(gs) != 1 || gs[0].Group != "mig" || gs[0].GroupState != "Stable" {
 		t.Fatalf("listed consumer groups %+v", gs)
 	}
+	if res := c.DeleteGroups(context.Background(), []string{"mig"}); !errors.Is(res[0].Err, ErrNonEmptyGroup) {
+		t.Fatalf("delete a consumer group with members: %v", res[0].Err)
+	}
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = "mig"
+	od.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "a", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
+	if res, err := c.OffsetDelete(context.Background(), od); err != nil || !errors.Is(res[0].Err, ErrGroupSubscribedToTopic) {
+		t.Fatalf("offset delete of a subscribed topic: %v %+v", err, res)
+	}
 	// Once empty, a classic member may take the group back.
 	beat(t, c, hbReq("mig", "M", -1, nil, nil))
 	if j := join(t, c, joinReq(5, "mig", "", time.Minute)); j.Err != nil && !errors.Is(j.Err, ErrMemberIDRequired) {
