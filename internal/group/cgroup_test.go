@@ -352,6 +352,11 @@ func TestCGMigrationAndCommits(t *testing.T) {
 	if gs, _ := c.ListGroups(context.Background(), nil, []string{"consumer"}); len(gs) != 1 || gs[0].Group != "mig" || gs[0].GroupState != "Stable" {
 		t.Fatalf("listed consumer groups %+v", gs)
 	}
+	for _, co := range c.Committed() {
+		if co.Group == "mig" && (co.State != "Stable" || co.Members != 1) {
+			t.Fatalf("metrics snapshot %+v", co)
+		}
+	}
 	if res := c.DeleteGroups(context.Background(), []string{"mig"}); !errors.Is(res[0].Err, ErrNonEmptyGroup) {
 		t.Fatalf("delete a consumer group with members: %v", res[0].Err)
 	}
