@@ -5,7 +5,7 @@ package group
 // GroupMetadataManager.consumerGroupHeartbeat: update the member (a new
 // subscription or new matching topics bump the group epoch), recompute the
 // target assignment when the group epoch passed the assignment epoch, then
-// move the member one step towards its target (reconcile.go). The records
+// move the member one step towards its target (cgreconcile.go). The records
 // of the change are appended first and the change installed in memory only
 // once the append succeeded, under the group's appendMu, so memory never
 // runs ahead of the log.
