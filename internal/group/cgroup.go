@@ -8,6 +8,7 @@ package group
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -316,11 +317,11 @@ func (c *Coordinator) CheckFetchMember(groupID string, memberID *string, epoch i
 }
 
 // cgToClassic turns an empty consumer group into a classic one for a
-// JoinGroup (offline migration); a consumer group with members answers
-// ErrInconsistentProtocol, as Kafka does without online migration. Its
-// records stay in the log until the classic group's metadata, written
-// later, supersedes them (see cgload.go).
-func (g *group) cgToClassic() error {
+// JoinGroup (offline migration), writing tombstones for the consumer
+// group's records first (as Kafka does) so that a replay does not bring it
+// back; a consumer group with members answers ErrInconsistentProtocol, as
+// Kafka does without online migration.
+func (g *group) cgToClassic(ctx context.Context) error {
 	g.mu.Lock()
 	cons := g.cons
 	g.mu.Unlock()
@@ -330,12 +331,28 @@ func (g *group) cgToClassic() error {
 	g.appendMu.Lock()
 	defer g.appendMu.Unlock()
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	switch {
 	case g.cons == nil:
+		g.mu.Unlock()
 		return nil
 	case len(g.cons.members) > 0:
+		g.mu.Unlock()
 		return fmt.Errorf("%w: group %q is a consumer-protocol group with %d members", ErrInconsistentProtocol, g.id, len(g.cons.members))
+	}
+	recs := []kv{
+		{key: cgKey(keyCGTargetMeta, g.id, nil)},
+		{key: cgKey(keyCGPartitionMeta, g.id, nil)},
+		{key: cgKey(keyCGMetadata, g.id, nil)},
+	}
+	g.mu.Unlock()
+	// appendMu keeps every heartbeat out until the conversion is done.
+	if err := g.append(ctx, recs); err != nil {
+		return fmt.Errorf("convert consumer group to classic: %w", err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.closedErr(); err != nil {
+		return err
 	}
 	g.cons.stopTimers()
 	g.cons = nil

@@ -322,7 +322,7 @@ func TestCGReplay(t *testing.T) {
 // TestCGMigrationAndCommits: offline migration both ways, and commits of
 // consumer-group members checked against their epoch.
 func TestCGMigrationAndCommits(t *testing.T) {
-	c, _ := newTestCoordinator(t, cgConfig(), nil)
+	c, log := newTestCoordinator(t, cgConfig(), nil)
 	stableGroup(t, c, "classic", 1, time.Minute)
 	if _, err := c.ConsumerGroupHeartbeat(context.Background(), hbReq("classic", "M", 0, []string{"a"}, nil)); !errors.Is(err, ErrGroupIDNotFound) {
 		t.Fatalf("join a classic group with members: %v", err)
@@ -373,6 +373,12 @@ func TestCGMigrationAndCommits(t *testing.T) {
 	}
 	if d := c.ConsumerGroupDescribe(context.Background(), []string{"mig"})[0]; !errors.Is(d.Err, ErrGroupIDNotFound) {
 		t.Fatalf("ConsumerGroupDescribe of a classic group: %+v", d)
+	}
+	// Replayed, it is not a consumer group any more: the conversion wrote
+	// tombstones for the consumer group's records.
+	c2, _ := newTestCoordinator(t, cgConfig(), log)
+	if d := c2.ConsumerGroupDescribe(context.Background(), []string{"mig"})[0]; !errors.Is(d.Err, ErrGroupIDNotFound) {
+		t.Fatalf("replayed after migrating back: %+v", d)
 	}
 }
 

@@ -46,7 +46,7 @@ func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest) join
 	if err != nil {
 		return joinError(err, req.MemberID)
 	}
-	if err := g.cgToClassic(); err != nil {
+	if err := g.cgToClassic(ctx); err != nil {
 		return joinError(err, req.MemberID)
 	}
 
