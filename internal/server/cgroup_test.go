@@ -202,3 +202,33 @@ func TestConsumerGroup848Regex(t *testing.T) {
 	waitUntil(t, 10*time.Second, "re-c assigned too", func() bool { return o.Held("r") == 3 })
 	o.Check()
 }
+
+// TestApiVersionsGroupVersion: ConsumerGroupHeartbeat and
+// ConsumerGroupDescribe v0-v1 are advertised, with the group.version
+// feature finalized at 1, as a Kafka 4 cluster does.
+func TestApiVersionsGroupVersion(t *testing.T) {
+	_, addr := startTestServer(t)
+	c := dialRaw(t, addr)
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 3
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "strom-test", "1"
+	resp, err := c.Request(testCtx(t, 10*time.Second), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resp.(*kmsg.ApiVersionsResponse)
+	found := map[int16]int16{}
+	for _, k := range r.ApiKeys {
+		found[k.ApiKey] = k.MaxVersion
+	}
+	if found[68] != 1 || found[69] != 1 {
+		t.Errorf("ConsumerGroupHeartbeat/Describe max versions %d/%d, want 1/1", found[68], found[69])
+	}
+	ok := false
+	for _, f := range r.FinalizedFeatures {
+		ok = ok || (f.Name == "group.version" && f.MaxVersionLevel == 1)
+	}
+	if !ok {
+		t.Errorf("finalized features %+v lack group.version 1", r.FinalizedFeatures)
+	}
+}
