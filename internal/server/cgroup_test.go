@@ -232,3 +232,25 @@ func TestApiVersionsGroupVersion(t *testing.T) {
 		t.Errorf("finalized features %+v lack group.version 1", r.FinalizedFeatures)
 	}
 }
+
+// TestConfigConsumerGroups: the group.consumer.* settings are checked.
+func TestConfigConsumerGroups(t *testing.T) {
+	for name, mutate := range map[string]func(*Config){
+		"unknown assignor":             func(c *Config) { c.GroupConsumerAssignors = []string{"sticky"} },
+		"no assignor":                  func(c *Config) { c.GroupConsumerAssignors = nil },
+		"heartbeat above session":      func(c *Config) { c.GroupConsumerHeartbeatInterval = time.Minute },
+		"zero session timeout":         func(c *Config) { c.GroupConsumerSessionTimeout = 0 },
+		"group.consumer.max.size zero": func(c *Config) { c.GroupConsumerMaxSize = 0 },
+	} {
+		c := testConfig(t)
+		mutate(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	c := testConfig(t)
+	c.GroupConsumerAssignors = []string{"range", "uniform"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("range,uniform: %v", err)
+	}
+}
