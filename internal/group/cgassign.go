@@ -6,10 +6,11 @@ package group
 //     subscribed to its topic, counts differ by at most one where the
 //     subscriptions allow it, and a partition stays with its previous owner
 //     unless balance needs it elsewhere (sticky), so rebalances move little.
-//   - range: per topic, the subscribed members in member-id order get
-//     contiguous ranges of partitions, the first ones one extra: members
-//     subscribed to the same co-partitioned topics get the same partition
-//     numbers of each.
+//   - range: per topic, the subscribed members in order (instance id for
+//     static members, else member id, as Kafka's: a rolling bounce of
+//     static members keeps the assignment) get contiguous ranges of
+//     partitions, the first ones one extra: members subscribed to the same
+//     co-partitioned topics get the same partition numbers of each.
 
 import (
 	"bytes"
@@ -24,8 +25,16 @@ const (
 
 // assignMember is one member as an assignor sees it.
 type assignMember struct {
-	id   string
-	subs map[topicID]bool
+	id    string
+	order string // range order: instance id if static, else member id; "" means id
+	subs  map[topicID]bool
+}
+
+func (m assignMember) rangeKey() string {
+	if m.order != "" {
+		return m.order
+	}
+	return m.id
 }
 
 // assignFunc computes a target assignment. topics holds every subscribed
@@ -53,20 +62,20 @@ func assignRange(members []assignMember, topics map[topicID]int32, _ map[string]
 		out[m.id] = make(parts)
 	}
 	for _, t := range sortedTopicIDs(topics) {
-		var subs []string
+		var subs []assignMember
 		for _, m := range members {
 			if m.subs[t] {
-				subs = append(subs, m.id)
+				subs = append(subs, m)
 			}
 		}
 		if len(subs) == 0 {
 			continue
 		}
-		sort.Strings(subs)
+		sort.Slice(subs, func(i, j int) bool { return subs[i].rangeKey() < subs[j].rangeKey() })
 		n := topics[t]
 		per, extra := n/int32(len(subs)), n%int32(len(subs))
 		start := int32(0)
-		for i, id := range subs {
+		for i, m := range subs {
 			cnt := per
 			if int32(i) < extra {
 				cnt++
@@ -75,7 +84,7 @@ func assignRange(members []assignMember, topics map[topicID]int32, _ map[string]
 			for p := start; p < start+cnt; p++ {
 				ps = append(ps, p)
 			}
-			out[id].add(t, ps...)
+			out[m.id].add(t, ps...)
 			start += cnt
 		}
 	}

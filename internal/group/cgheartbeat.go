@@ -393,6 +393,11 @@ func (g *group) cgAssign(members map[string]*cmember, subMeta map[string]TopicIn
 	ams := make([]assignMember, 0, len(members))
 	for id, m := range members {
 		am := assignMember{id: id, subs: make(map[topicID]bool)}
+		if m.instanceID != nil {
+			am.order = "0" + *m.instanceID // static members first, by instance id
+		} else {
+			am.order = "1" + id
+		}
 		for name := range subscribedNames(m, all) {
 			if t, ok := subMeta[name]; ok {
 				am.subs[t.ID] = true

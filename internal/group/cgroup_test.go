@@ -75,7 +75,7 @@ func cgDescribe(t *testing.T, c *Coordinator, id string) ConsumerGroupDescriptio
 
 func TestCGAssignors(t *testing.T) {
 	all := map[topicID]bool{idA: true, idB: true}
-	ms := []assignMember{{"m1", all}, {"m2", all}, {"m3", all}}
+	ms := []assignMember{{id: "m1", subs: all}, {id: "m2", subs: all}, {id: "m3", subs: all}}
 	topics := map[topicID]int32{idA: 4, idB: 2}
 	u := assignUniform(ms, topics, nil)
 	for _, m := range ms {
@@ -85,7 +85,7 @@ func TestCGAssignors(t *testing.T) {
 	}
 	// Sticky: a fourth member takes partitions only from the others; the
 	// rest stay where they were.
-	ms4 := append(ms, assignMember{"m4", all})
+	ms4 := append(ms, assignMember{id: "m4", subs: all})
 	u4 := assignUniform(ms4, topics, u)
 	moved := 0
 	for _, m := range ms {
@@ -106,13 +106,18 @@ func TestCGAssignors(t *testing.T) {
 		}
 	}
 	// Heterogeneous: m2 subscribes to b only.
-	h := assignUniform([]assignMember{{"m1", all}, {"m2", map[topicID]bool{idB: true}}}, topics, nil)
+	h := assignUniform([]assignMember{{id: "m1", subs: all}, {id: "m2", subs: map[topicID]bool{idB: true}}}, topics, nil)
 	if h["m2"].count() != 2 || len(h["m2"][idA]) != 0 || h["m1"].count() != 4 {
 		t.Errorf("uniform heterogeneous: %v", h)
 	}
-	r := assignRange([]assignMember{{"m2", all}, {"m1", all}}, map[topicID]int32{idA: 5}, nil)
+	r := assignRange([]assignMember{{id: "m2", subs: all}, {id: "m1", subs: all}}, map[topicID]int32{idA: 5}, nil)
 	if fmt.Sprint(r["m1"][idA]) != "[0 1 2]" || fmt.Sprint(r["m2"][idA]) != "[3 4]" {
 		t.Errorf("range: %v", r)
+	}
+	// Static members are ordered by instance id, whatever their member ids.
+	r = assignRange([]assignMember{{id: "m1", order: "0b", subs: all}, {id: "m2", order: "0a", subs: all}}, map[topicID]int32{idA: 5}, nil)
+	if fmt.Sprint(r["m2"][idA]) != "[0 1 2]" || fmt.Sprint(r["m1"][idA]) != "[3 4]" {
+		t.Errorf("range by instance id: %v", r)
 	}
 }
 
