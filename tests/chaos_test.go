@@ -131,6 +131,10 @@ func testChaosRandomFaults(t *testing.T) {
 
 	r.prod = chaoscheck.StartProducer(t, r.c.addrs(), chaosTopic, chaoscheck.Options{Partitions: chaosPartitions, Pace: chaosPace})
 	group := chaoscheck.StartReader(t, r.c.addrs(), chaosTopic, kgo.ConsumerGroup("chaos-readers"))
+	// The same through the KIP-848 consumer protocol: its coordinator is
+	// killed too, and the next one replays the group.
+	group848 := chaoscheck.StartReader(t, r.c.addrs(), chaosTopic, kgo.ConsumerGroup("chaos-readers-848"),
+		kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer()))
 	r.prod.WaitAcks(testCtx(t, 30*time.Second), t, 100, 30*time.Second, "first acknowledgements")
 
 	var faults []chaosFault
@@ -154,8 +158,10 @@ func testChaosRandomFaults(t *testing.T) {
 	r.prod.Stop(t, 60*time.Second)
 	r.reportFaults(faults)
 
-	chaoscheck.Report(t, "%d faults; the group reader is consumer group chaos-readers", len(faults))
-	chaoscheck.Verify(testCtx(t, 3*time.Minute), t, r.c.addrs(), chaosTopic, r.prod, group, chaoscheck.VerifyOptions{})
+	chaoscheck.Report(t, "%d faults; the group readers are consumer groups chaos-readers (classic) and chaos-readers-848 (KIP-848)", len(faults))
+	res := chaoscheck.Verify(testCtx(t, 3*time.Minute), t, r.c.addrs(), chaosTopic, r.prod, group, chaoscheck.VerifyOptions{})
+	chaoscheck.CheckReader(testCtx(t, time.Minute), t, group848, res.AckedValues, 60*time.Second)
+	group848.Stop()
 
 	// All replicas' logs must be identical: stop gracefully, compare bytes.
 	r.c.waitFullISR(r.meta, chaosTopic, chaosPartitions, 60*time.Second)

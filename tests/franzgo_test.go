@@ -183,6 +183,20 @@ func TestInteropFranzGoGroupIdleMember(t *testing.T) {
 // them with new consumers, and checks that the commits survive a graceful
 // broker restart and a SIGKILL.
 func TestInteropFranzGoCommitSurvivesRestart(t *testing.T) {
+	commitSurvivesRestart(t)
+}
+
+// TestInteropFranzGoCommitSurvivesRestart848 is the same with franz-go
+// speaking the KIP-848 consumer protocol (ConsumerGroupHeartbeat, commits
+// with the member epoch): the group's records and offsets are replayed
+// after a restart and after kill -9.
+func TestInteropFranzGoCommitSurvivesRestart848(t *testing.T) {
+	commitSurvivesRestart(t, kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer()))
+}
+
+// commitSurvivesRestart runs TestInteropFranzGoCommitSurvivesRestart with
+// groupOpts for every consumer.
+func commitSurvivesRestart(t *testing.T, groupOpts ...kgo.Opt) {
 	b := startBroker(t)
 	const topic, group = "orders", "billing"
 	createTopic(t, b.Addr(), topic, 1, nil)
@@ -194,7 +208,7 @@ func TestInteropFranzGoCommitSurvivesRestart(t *testing.T) {
 
 	expectRead := func(n int, from int64) {
 		t.Helper()
-		got := groupRead(t, b.Addr(), group, topic, n)
+		got := groupRead(t, b.Addr(), group, topic, n, groupOpts...)
 		for i, r := range got {
 			if r.Offset != from+int64(i) {
 				t.Fatalf("consumer in %s: record %d at offset %d, want %d (committed offset not honoured)", group, i, r.Offset, from+int64(i))
@@ -231,12 +245,12 @@ func TestInteropFranzGoCommitSurvivesRestart(t *testing.T) {
 
 // groupRead joins group with a fresh franz-go consumer (auto-commit off),
 // reads n records of topic, commits exactly those and leaves the group.
-func groupRead(t *testing.T, addr, group, topic string, n int) []*kgo.Record {
+func groupRead(t *testing.T, addr, group, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit())
+		kgo.DisableAutoCommit()}, opts...)...)
 	if err != nil {
 		t.Fatalf("kgo.NewClient: %v", err)
 	}

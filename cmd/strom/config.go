@@ -232,6 +232,18 @@ var coreSettings = []setting{
 	{"socket-write-timeout-ms", []string{"socket.write.timeout.ms"}, "close a connection whose client takes less than 1 MiB of response in this long (-1 = never)", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.SocketWriteTimeout })},
 	{"auto-create-topics-max-per-request", []string{"auto.create.topics.max.per.request"}, "topics one Metadata request may auto-create; the rest get LEADER_NOT_AVAILABLE", intSetter(func(c *server.Config, n int) { c.AutoCreateTopicsMaxPerRequest = n })},
 	{"group-max-size", []string{"group.max.size"}, "most members in one consumer group", intSetter(func(c *server.Config, n int) { c.GroupMaxSize = n })},
+	{"group-consumer-max-size", []string{"group.consumer.max.size"}, "most members in one consumer-protocol (KIP-848) group", intSetter(func(c *server.Config, n int) { c.GroupConsumerMaxSize = n })},
+	{"group-consumer-heartbeat-interval-ms", []string{"group.consumer.heartbeat.interval.ms"}, "heartbeat interval told to consumer-protocol members", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupConsumerHeartbeatInterval })},
+	{"group-consumer-session-timeout-ms", []string{"group.consumer.session.timeout.ms"}, "session timeout of consumer-protocol members", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupConsumerSessionTimeout })},
+	{"group-consumer-assignors", []string{"group.consumer.assignors"}, "server-side assignors of consumer-protocol groups, the first the default (uniform, range)", func(c *server.Config, v string) error {
+		c.GroupConsumerAssignors = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.GroupConsumerAssignors = append(c.GroupConsumerAssignors, a)
+			}
+		}
+		return nil
+	}},
 	{"offsets-topic-num-partitions", []string{"offsets.topic.num.partitions"}, "partitions of __consumer_offsets (set before first start)", func(c *server.Config, v string) error {
 		n, err := parseInt32(v)
 		c.OffsetsTopicPartitions = n

@@ -46,14 +46,15 @@ func Verify(ctx context.Context, t testing.TB, seeds []string, topic string, p *
 		t.Errorf("%s", problem)
 	}
 	if rd != nil {
-		checkReader(ctx, t, rd, res.AckedValues, o.ReaderWait)
+		CheckReader(ctx, t, rd, res.AckedValues, o.ReaderWait)
 	}
 	return res
 }
 
-// checkReader waits up to wait for rd to have seen every value of acked and
-// fails the test if it has not.
-func checkReader(ctx context.Context, t testing.TB, rd *Reader, acked []string, wait time.Duration) {
+// CheckReader waits up to wait for rd to have seen every value of acked and
+// fails the test if it has not. Verify calls it for its reader; a run with
+// more readers checks the others with Verify's Result.AckedValues.
+func CheckReader(ctx context.Context, t testing.TB, rd *Reader, acked []string, wait time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for rd.Missing(acked) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {

@@ -24,6 +24,7 @@ func runGroup(e *env, args []string) error {
 
 type groupListed struct {
 	Group        string `json:"group"`
+	Type         string `json:"type,omitempty"` // classic or consumer (KIP-848); empty from brokers before ListGroups v5
 	State        string `json:"state"`
 	ProtocolType string `json:"protocol_type"`
 	Coordinator  int32  `json:"coordinator"`
@@ -49,15 +50,15 @@ func groupList(e *env, args []string) error {
 	}
 	out := []groupListed{}
 	for _, g := range lgs.Sorted() {
-		out = append(out, groupListed{Group: g.Group, State: g.State, ProtocolType: g.ProtocolType, Coordinator: g.Coordinator})
+		out = append(out, groupListed{Group: g.Group, Type: g.GroupType, State: g.State, ProtocolType: g.ProtocolType, Coordinator: g.Coordinator})
 	}
 	if o.json {
 		return writeJSON(e.stdout, out)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE\tCOORDINATOR")
+	fmt.Fprintln(tw, "GROUP\tTYPE\tSTATE\tPROTOCOL-TYPE\tCOORDINATOR")
 	for _, g := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", g.Group, orDash(g.State), orDash(g.ProtocolType), g.Coordinator)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", g.Group, orDash(g.Type), orDash(g.State), orDash(g.ProtocolType), g.Coordinator)
 	}
 	return tw.Flush()
 }
@@ -68,6 +69,9 @@ type groupMember struct {
 	ClientID   string             `json:"client_id"`
 	Host       string             `json:"host"`
 	Assigned   map[string][]int32 `json:"assigned"`
+	// Consumer-protocol (KIP-848) members only.
+	MemberEpoch *int32             `json:"member_epoch,omitempty"`
+	Target      map[string][]int32 `json:"target,omitempty"`
 }
 
 type groupOffset struct {
@@ -91,6 +95,11 @@ type groupDescribed struct {
 	Members      []groupMember `json:"members"`
 	Offsets      []groupOffset `json:"offsets"`
 	TotalLag     int64         `json:"total_lag"`
+	// Consumer-protocol (KIP-848) groups only: Type "consumer", the group
+	// and target-assignment epochs; Protocol is then the server assignor.
+	Type            string `json:"type,omitempty"`
+	GroupEpoch      *int32 `json:"group_epoch,omitempty"`
+	AssignmentEpoch *int32 `json:"assignment_epoch,omitempty"`
 }
 
 func groupDescribe(e *env, args []string) error {
@@ -111,6 +120,10 @@ func groupDescribe(e *env, args []string) error {
 	if err != nil {
 		return o.wrap(err)
 	}
+	// Consumer-protocol groups answer DescribeGroups as Dead (as Kafka
+	// does); ConsumerGroupDescribe has their members. A broker without it
+	// fails this call, and every group is then classic.
+	cgs, _ := adm.DescribeConsumerGroups(ctx, names...)
 	out := make([]groupDescribed, 0, len(names))
 	for _, n := range names {
 		l, ok := lags[n]
@@ -119,6 +132,10 @@ func groupDescribe(e *env, args []string) error {
 		}
 		if err := l.Error(); err != nil {
 			return explainGroup(o.wrap(err), n)
+		}
+		if cg, ok := cgs[n]; ok && cg.Err == nil {
+			out = append(out, describeConsumerGroup(cg, describeLag(l)))
+			continue
 		}
 		if (l.State == "Dead" || l.State == "") && len(l.Members) == 0 && len(l.Lag) == 0 {
 			return explainGroup(kerr.GroupIDNotFound, n)
@@ -172,7 +189,54 @@ func describeLag(l kadm.DescribedGroupLag) groupDescribed {
 	return g
 }
 
+// describeConsumerGroup fills g (the group's offsets and lag) with what
+// ConsumerGroupDescribe says of a consumer-protocol group: state, epochs,
+// assignor, members with their epochs, assignments and targets; each
+// offset is attributed to the member assigned its partition.
+func describeConsumerGroup(cg kadm.DescribedConsumerGroup, g groupDescribed) groupDescribed {
+	g.Type, g.State, g.ProtocolType, g.Protocol = "consumer", cg.State, "consumer", cg.AssignorName
+	g.GroupEpoch, g.AssignmentEpoch = &cg.Epoch, &cg.AssignmentEpoch
+	g.Members = []groupMember{}
+	owner := map[string]map[int32]groupMember{}
+	for _, m := range cg.Members {
+		gm := groupMember{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, MemberEpoch: &m.MemberEpoch,
+			Assigned: topicsSetMap(m.Assignment), Target: topicsSetMap(m.TargetAssignment)}
+		if m.InstanceID != nil {
+			gm.InstanceID = *m.InstanceID
+		}
+		for t, ps := range gm.Assigned {
+			if owner[t] == nil {
+				owner[t] = map[int32]groupMember{}
+			}
+			for _, p := range ps {
+				owner[t][p] = gm
+			}
+		}
+		g.Members = append(g.Members, gm)
+	}
+	for i, off := range g.Offsets {
+		if m, ok := owner[off.Topic][off.Partition]; ok {
+			g.Offsets[i].MemberID, g.Offsets[i].ClientID, g.Offsets[i].Host = m.MemberID, m.ClientID, m.Host
+		}
+	}
+	return g
+}
+
+func topicsSetMap(s kadm.TopicsSet) map[string][]int32 {
+	out := map[string][]int32{}
+	s.EachPartitions(func(t string, ps []int32) {
+		ps = append([]int32(nil), ps...)
+		sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+		out[t] = ps
+	})
+	return out
+}
+
 func printGroup(e *env, g groupDescribed) {
+	if g.Type == "consumer" {
+		printConsumerGroup(e, g)
+		return
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tCOORDINATOR\tSTATE\tPROTOCOL-TYPE\tPROTOCOL\tMEMBERS\tTOTAL-LAG")
 	fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.Group, g.Coordinator, orDash(g.State), orDash(g.ProtocolType), orDash(g.Protocol), len(g.Members), g.TotalLag)
@@ -186,9 +250,14 @@ func printGroup(e *env, g groupDescribed) {
 		}
 		_ = tw.Flush()
 	}
+	printOffsets(e, g)
+}
+
+// printOffsets prints a described group's committed offsets and lag.
+func printOffsets(e *env, g groupDescribed) {
 	if len(g.Offsets) > 0 {
 		fmt.Fprintln(e.stdout)
-		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tMEMBER-ID\tCLIENT-ID\tHOST")
 		for _, o := range g.Offsets {
 			lag := "-"
@@ -199,6 +268,27 @@ func printGroup(e *env, g groupDescribed) {
 		}
 		_ = tw.Flush()
 	}
+}
+
+// printConsumerGroup prints a consumer-protocol (KIP-848) group: its
+// epochs and assignor, each member's epoch, assignment and target.
+func printConsumerGroup(e *env, g groupDescribed) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tCOORDINATOR\tTYPE\tSTATE\tGROUP-EPOCH\tASSIGNMENT-EPOCH\tASSIGNOR\tMEMBERS\tTOTAL-LAG")
+	fmt.Fprintf(tw, "%s\t%d\tconsumer\t%s\t%d\t%d\t%s\t%d\t%d\n", g.Group, g.Coordinator, orDash(g.State), *g.GroupEpoch, *g.AssignmentEpoch, orDash(g.Protocol), len(g.Members), g.TotalLag)
+	_ = tw.Flush()
+	if len(g.Members) > 0 {
+		fmt.Fprintln(e.stdout)
+		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MEMBER-ID\tMEMBER-EPOCH\tCLIENT-ID\tHOST\tASSIGNED\tTARGET")
+		for _, m := range g.Members {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", m.MemberID, *m.MemberEpoch, orDash(m.ClientID), orDash(m.Host), assignedString(m.Assigned), assignedString(m.Target))
+		}
+		_ = tw.Flush()
+	}
+	g.Members = nil // the offsets table follows, as for classic groups
+	g.Type = ""
+	printOffsets(e, g)
 }
 
 func assignedString(a map[string][]int32) string {
@@ -322,6 +412,12 @@ func checkGroupIdle(ctx context.Context, adm *kadm.Client, o *common, group stri
 	}
 	if len(dg.Members) > 0 || (dg.State != "Empty" && dg.State != "Dead" && dg.State != "") {
 		return friendly(ErrGroupNotEmpty, nil, "group %s is %s with %d members — stop its consumers first (offsets can only be reset on an empty group)", group, dg.State, len(dg.Members))
+	}
+	// A consumer-protocol (KIP-848) group reads as Dead above.
+	if cgs, err := adm.DescribeConsumerGroups(ctx, group); err == nil {
+		if cg, ok := cgs[group]; ok && cg.Err == nil && len(cg.Members) > 0 {
+			return friendly(ErrGroupNotEmpty, nil, "group %s is %s with %d members — stop its consumers first (offsets can only be reset on an empty group)", group, cg.State, len(cg.Members))
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -69,6 +70,7 @@ func (c *Console) groupsData(ctx context.Context, _ *http.Request) (string, any,
 	if err != nil && len(lags) == 0 && len(listed) > 0 {
 		return "", nil, fmt.Errorf("group lag: %w", err)
 	}
+	cgs := c.consumerGroups(ctx, listed, names)
 	var rows []groupRow
 	for _, g := range listed.Sorted() {
 		r := groupRow{Name: g.Group, State: g.State}
@@ -78,6 +80,9 @@ func (c *Console) groupsData(ctx context.Context, _ *http.Request) (string, any,
 			if e := l.Error(); e != nil {
 				r.Err = e.Error()
 			}
+		}
+		if cg, ok := cgs[g.Group]; ok {
+			r.State, r.Protocol, r.Members = cg.State, cg.AssignorName, len(cg.Members)
 		}
 		rows = append(rows, r)
 	}
@@ -96,7 +101,9 @@ func (c *Console) groupData(ctx context.Context, r *http.Request) (string, any, 
 		return "", nil, fmt.Errorf("group lag: %w", err)
 	}
 	l, ok := lags[name]
-	if !ok || l.State == "Dead" || errors.Is(l.DescribeErr, kerr.GroupIDNotFound) {
+	// A KIP-848 consumer group reads as Dead in DescribeGroups.
+	cg, isCG := c.consumerGroups(ctx, nil, []string{name})[name]
+	if !isCG && (!ok || l.State == "Dead" || errors.Is(l.DescribeErr, kerr.GroupIDNotFound)) {
 		return "", nil, fmt.Errorf("%w: %q", ErrUnknownGroup, name)
 	}
 	if err := l.Error(); err != nil {
@@ -105,6 +112,12 @@ func (c *Console) groupData(ctx context.Context, r *http.Request) (string, any, 
 	p := groupPage{Name: name, State: l.State, Protocol: l.Protocol, Coordinator: l.Coordinator.NodeID, TotalLag: l.Lag.Total()}
 	for _, m := range l.Members {
 		p.Members = append(p.Members, memberRow{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Assigned: assignedString(m.Assigned.AsConsumer())})
+	}
+	if isCG {
+		p.State, p.Protocol = cg.State, cg.AssignorName+" (consumer protocol)"
+		for _, m := range cg.Members {
+			p.Members = append(p.Members, memberRow{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Assigned: topicsString(m.Assignment)})
+		}
 	}
 	for _, ml := range l.Lag.Sorted() {
 		row := lagRow{Topic: ml.Topic, Partition: ml.Partition, Committed: ml.Commit.At, End: ml.End.Offset, Lag: ml.Lag}
@@ -129,6 +142,43 @@ func assignedString(a *kmsg.ConsumerMemberAssignment, ok bool) string {
 		ps := slices.Sorted(slices.Values(t.Partitions))
 		parts = append(parts, t.Topic+": "+funcs["ids"].(func([]int32) string)(ps))
 	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
+// consumerGroups describes, of names, the KIP-848 consumer groups (those
+// listed with that type, or all of names when listed is nil) with
+// ConsumerGroupDescribe; a broker without it yields none.
+func (c *Console) consumerGroups(ctx context.Context, listed kadm.ListedGroups, names []string) map[string]kadm.DescribedConsumerGroup {
+	var want []string
+	for _, n := range names {
+		if listed == nil || listed[n].GroupType == "consumer" {
+			want = append(want, n)
+		}
+	}
+	out := map[string]kadm.DescribedConsumerGroup{}
+	if len(want) == 0 {
+		return out
+	}
+	described, err := c.adm.DescribeConsumerGroups(ctx, want...)
+	if err != nil {
+		return out
+	}
+	for n, g := range described {
+		if g.Err == nil {
+			out[n] = g
+		}
+	}
+	return out
+}
+
+// topicsString renders a KIP-848 assignment as "topic: 0, 1; other: 3".
+func topicsString(s kadm.TopicsSet) string {
+	var parts []string
+	s.EachPartitions(func(t string, ps []int32) {
+		ps = slices.Sorted(slices.Values(ps))
+		parts = append(parts, t+": "+funcs["ids"].(func([]int32) string)(ps))
+	})
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
 }

@@ -2,11 +2,15 @@ package group
 
 // ListGroups spans every loaded partition; while one loads it reports
 // ErrLoadInProgress with the groups known so far. The state and type filters
-// compare case-insensitively, as Kafka does; every group here is "classic".
+// compare case-insensitively, as Kafka does; groups are of type "classic" or
+// "consumer" (KIP-848, with its states Empty, Assigning, Reconciling, Stable).
 // DescribeGroups reports members' metadata and assignment only when the
-// group is Stable (as Kafka); an unknown group is state "Dead" with no error.
+// group is Stable (as Kafka); an unknown group is state "Dead" with no error,
+// and so is a consumer group, as Kafka answers DescribeGroups v0-v5 for one
+// (ConsumerGroupDescribe describes those).
 // DeleteGroups deletes only Empty groups (ErrNonEmptyGroup otherwise),
-// writing tombstones for the group metadata and every committed offset.
+// writing tombstones for the group metadata, the consumer-group records and
+// every committed offset.
 
 import (
 	"context"
@@ -15,9 +19,11 @@ import (
 	"strings"
 )
 
-// groupTypeClassic is the only group type this coordinator serves (KIP-848
-// names the classic protocol "classic").
-const groupTypeClassic = "classic"
+// Group types as ListGroups v5 names them (KIP-848).
+const (
+	groupTypeClassic  = "classic"
+	groupTypeConsumer = "consumer"
+)
 
 // ListGroups lists the groups of all loaded partitions, keeping those whose
 // state is in states and type in types (an empty filter keeps all). Groups
@@ -30,19 +36,21 @@ func (c *Coordinator) ListGroups(_ context.Context, states, types []string) ([]L
 	if closed {
 		return nil, fmt.Errorf("%w: coordinator closed", ErrCoordinatorNotAvailable)
 	}
-	if len(types) > 0 && !containsFold(types, groupTypeClassic) {
-		return nil, nil
-	}
 	gs, loading := c.allGroups()
 	var out []ListedGroup
 	for _, g := range gs {
 		g.mu.Lock()
-		state, ptype, gone := g.state, g.protocolType, g.unloaded
+		state, gone := g.state, g.unloaded
+		lg := ListedGroup{Group: g.id, ProtocolType: g.protocolType, GroupState: state.String(), GroupType: groupTypeClassic}
+		if g.cons != nil {
+			lg.ProtocolType, lg.GroupState, lg.GroupType = consumerProtocolType, g.cons.stateString(), groupTypeConsumer
+		}
 		g.mu.Unlock()
-		if gone || state == stateDead || (len(states) > 0 && !containsFold(states, state.String())) {
+		if gone || state == stateDead || (len(states) > 0 && !containsFold(states, lg.GroupState)) ||
+			(len(types) > 0 && !containsFold(types, lg.GroupType)) {
 			continue
 		}
-		out = append(out, ListedGroup{Group: g.id, ProtocolType: ptype, GroupState: state.String(), GroupType: groupTypeClassic})
+		out = append(out, lg)
 	}
 	if loading {
 		return out, fmt.Errorf("%w: an offsets partition is loading", ErrLoadInProgress)
@@ -84,6 +92,9 @@ func (c *Coordinator) describe(id string) GroupDescription {
 	if g.unloaded {
 		d.Err = g.closedErr()
 		return d
+	}
+	if g.cons != nil {
+		return d // Dead: not a classic group
 	}
 	d.State = g.state.String()
 	d.ProtocolType = g.protocolType
@@ -139,12 +150,15 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) error {
 	case g.state != stateEmpty:
 		g.mu.Unlock()
 		return fmt.Errorf("%w: %q is %s", ErrNonEmptyGroup, id, g.state)
+	case g.cons != nil && len(g.cons.members) > 0:
+		g.mu.Unlock()
+		return fmt.Errorf("%w: consumer group %q has %d members", ErrNonEmptyGroup, id, len(g.cons.members))
 	}
 	// Dead while the tombstones are written: joins see
 	// ErrCoordinatorNotAvailable and retry once the group is gone.
 	g.state = stateDead // stateTime kept in case the write fails
 	recs := g.tombstones(nil)
-	recs = append(recs, kv{key: groupKey(id)})
+	recs = append(recs, g.groupTombstones()...)
 	g.mu.Unlock()
 
 	err = g.append(ctx, recs)

@@ -57,3 +57,61 @@ func BenchmarkLoadPartition(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/record")
 }
+
+// BenchmarkConsumerGroupHeartbeat: a steady-state KIP-848 heartbeat
+// (keepalive, nothing to write) of one member of a 100-member group on
+// 3 topics of 100 partitions.
+func BenchmarkConsumerGroupHeartbeat(b *testing.B) {
+	cfg := testConfig()
+	topics := map[string]TopicInfo{}
+	for i := range 3 {
+		n := fmt.Sprintf("t%d", i)
+		topics[n] = TopicInfo{Name: n, ID: topicID{byte(i + 1)}, Partitions: 100}
+	}
+	cfg.Topics = func() map[string]TopicInfo { return topics }
+	c := New(cfg)
+	defer c.Close()
+	if err := c.LoadPartition(context.Background(), 0, &memLog{}); err != nil {
+		b.Fatal(err)
+	}
+	epochs, held := map[string]int32{}, map[string]parts{}
+	for i := range 100 {
+		id := fmt.Sprintf("m%03d", i)
+		res, err := c.ConsumerGroupHeartbeat(context.Background(), hbReq("bench", id, 0, []string{"t0", "t1", "t2"}, nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		epochs[id], held[id] = res.MemberEpoch, partsOf(res)
+	}
+	// Heartbeat everyone, acknowledging revocations, until stable.
+	for round := 0; cgDescribeB(b, c).State != "Stable"; round++ {
+		if round > 10 {
+			b.Fatalf("not stable after %d rounds: %s", round, cgDescribeB(b, c).State)
+		}
+		for id := range epochs {
+			res, err := c.ConsumerGroupHeartbeat(context.Background(), hbReq("bench", id, epochs[id], nil, held[id]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			epochs[id] = res.MemberEpoch
+			if res.HasAssignment {
+				held[id] = partsOf(res)
+			}
+		}
+	}
+	req := hbReq("bench", "m099", epochs["m099"], nil, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.ConsumerGroupHeartbeat(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func cgDescribeB(b *testing.B, c *Coordinator) ConsumerGroupDescription {
+	d := c.ConsumerGroupDescribe(context.Background(), []string{"bench"})[0]
+	if d.Err != nil {
+		b.Fatal(d.Err)
+	}
+	return d
+}

@@ -28,6 +28,22 @@ type Config struct {
 	// group may have; a JoinGroup beyond it gets ErrGroupMaxSizeReached.
 	// Zero or less means unlimited (Kafka's default is 2147483647).
 	MaxSize int
+
+	// Consumer-protocol (KIP-848) groups.
+	//
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms
+	// (5s), ConsumerSessionTimeout group.consumer.session.timeout.ms
+	// (45s), ConsumerMaxSize group.consumer.max.size (zero or less:
+	// unlimited), ConsumerAssignors group.consumer.assignors (the first
+	// is the default; names from "uniform" and "range").
+	ConsumerHeartbeatInterval time.Duration
+	ConsumerSessionTimeout    time.Duration
+	ConsumerMaxSize           int
+	ConsumerAssignors         []string
+	// Topics returns every topic by name (an immutable map the caller may
+	// keep); consumer groups resolve subscriptions against it. Nil: no
+	// topics.
+	Topics func() map[string]TopicInfo
 }
 
 // Defaults, as in Kafka's broker configuration.
@@ -39,6 +55,8 @@ const (
 	defaultRetention         = 7 * 24 * time.Hour
 	defaultRetentionInterval = 10 * time.Minute
 	defaultMaxMetadataSize   = 4096
+	defaultConsumerHeartbeat = 5 * time.Second
+	defaultConsumerSession   = 45 * time.Second
 )
 
 // DefaultConfig returns Kafka's defaults.
@@ -52,6 +70,10 @@ func DefaultConfig() Config {
 		OffsetsRetentionCheckInterval: defaultRetentionInterval,
 		MaxMetadataSize:               defaultMaxMetadataSize,
 		MaxSize:                       math.MaxInt32,
+		ConsumerHeartbeatInterval:     defaultConsumerHeartbeat,
+		ConsumerSessionTimeout:        defaultConsumerSession,
+		ConsumerMaxSize:               math.MaxInt32,
+		ConsumerAssignors:             []string{AssignorUniform, AssignorRange},
 	}
 }
 
@@ -74,6 +96,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: OffsetsRetentionCheckInterval %v is negative", ErrInvalidConfig, c.OffsetsRetentionCheckInterval)
 	case c.MaxMetadataSize < 0:
 		return fmt.Errorf("%w: MaxMetadataSize %d is negative", ErrInvalidConfig, c.MaxMetadataSize)
+	case c.ConsumerHeartbeatInterval < 0 || c.ConsumerSessionTimeout < 0:
+		return fmt.Errorf("%w: consumer heartbeat interval %v and session timeout %v must not be negative", ErrInvalidConfig, c.ConsumerHeartbeatInterval, c.ConsumerSessionTimeout)
+	case c.ConsumerSessionTimeout > 0 && c.ConsumerHeartbeatInterval >= c.ConsumerSessionTimeout:
+		return fmt.Errorf("%w: consumer heartbeat interval %v must be below the session timeout %v", ErrInvalidConfig, c.ConsumerHeartbeatInterval, c.ConsumerSessionTimeout)
+	}
+	for _, a := range c.ConsumerAssignors {
+		if assignors[a] == nil {
+			return fmt.Errorf("%w: unknown consumer group assignor %q (have uniform, range)", ErrInvalidConfig, a)
+		}
 	}
 	return nil
 }
@@ -102,6 +133,22 @@ func (c Config) withDefaults() Config {
 	if c.MaxMetadataSize <= 0 {
 		c.MaxMetadataSize = defaultMaxMetadataSize
 	}
+	if c.ConsumerHeartbeatInterval <= 0 {
+		c.ConsumerHeartbeatInterval = defaultConsumerHeartbeat
+	}
+	if c.ConsumerSessionTimeout <= 0 {
+		c.ConsumerSessionTimeout = defaultConsumerSession
+	}
+	var known []string
+	for _, a := range c.ConsumerAssignors {
+		if assignors[a] != nil {
+			known = append(known, a)
+		}
+	}
+	if len(known) == 0 {
+		known = []string{AssignorUniform, AssignorRange}
+	}
+	c.ConsumerAssignors = known
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -1,7 +1,9 @@
-// Package group is Strom's classic consumer-group coordinator: JoinGroup,
-// SyncGroup, Heartbeat and LeaveGroup run Kafka's rebalance protocol, and
-// committed offsets and group metadata live in __consumer_offsets in Kafka's
-// own record formats, so a log written here reads like one written by Kafka.
+// Package group is Strom's group coordinator: JoinGroup, SyncGroup,
+// Heartbeat and LeaveGroup run Kafka's classic rebalance protocol,
+// ConsumerGroupHeartbeat the next-generation consumer protocol (KIP-848,
+// cgroup.go and the cg*.go files), and committed offsets and group state
+// live in __consumer_offsets in Kafka's own record formats, so a log
+// written here reads like one written by Kafka.
 //
 // # API and errors
 //
@@ -35,6 +37,8 @@
 //	 16  ListGroups      0-5       v4 states filter, v5 types filter
 //	 42  DeleteGroups    0-2       v3 (KIP-1043 error messages) not implemented
 //	 47  OffsetDelete    0
+//	 68  ConsumerGroupHeartbeat 0-1  v1 client-generated member ids (KIP-1082)
+//	 69  ConsumerGroupDescribe  0-1  v1 member type
 //
 // # Ownership
 //
@@ -74,10 +78,16 @@
 // replaces its old member id. DeleteGroups writes tombstones for each offset
 // and the group in one batch; so do OffsetDelete and the expiry sweep.
 //
+// Consumer-protocol groups write the KIP-848 records, key versions 3-8
+// (cgrecords.go), in the batch of the heartbeat that changed them, before
+// answering it; a member leaving or timing out writes tombstones for its
+// three records, a deleted group for the group-level ones too.
+//
 // LoadPartition replays the partition from LogStartOffset to LogEndOffset,
 // verifying each batch's CRC; the last record per key wins and tombstones
-// delete. Key versions 0-1 are offsets, 2 group metadata; other key versions
-// (KIP-848, share groups) are skipped. Compressed batches are refused
+// delete. Key versions 0-1 are offsets, 2 group metadata, 3-8 consumer
+// groups; other key versions (share groups) are skipped. A group id with
+// records of both protocols is of the kind whose group record came last. Compressed batches are refused
 // (ErrCompressedBatch). TxnOffsetCommit writes its offsets as the
 // producer's transactional batch (through TxnOffsetLog); a replay holds a
 // transactional batch's records until the producer's marker: applied at a
@@ -107,6 +117,17 @@
 // over their old id; in Stable with unchanged metadata for the selected
 // protocol this does not rebalance (the leader is told to skip assignment on
 // v9). Requests bearing the replaced id get ErrFencedInstanceID.
+//
+// # Consumer-protocol groups
+//
+// A group is classic (group.cons nil) or consumer; an empty one may change
+// kind (offline migration), a non-empty one refuses the other protocol. A
+// heartbeat computes the change (cgChange: records plus the new state)
+// under appendMu and mu, appends it with only appendMu held, and installs
+// it afterwards: memory never runs ahead of the log, and a failed append
+// changes nothing. Member session and rebalance (revocation) timers go the
+// same way. Reconciliation is Kafka's CurrentAssignmentBuilder
+// (cgreconcile.go); assignors are in cgassign.go.
 //
 // # Concurrency
 //

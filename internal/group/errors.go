@@ -83,4 +83,23 @@ var (
 	// ErrUnstableOffsetCommit: OffsetFetch with RequireStable for a
 	// partition whose commit is still being appended.
 	ErrUnstableOffsetCommit = errors.New("group: unstable offset commit")
+
+	// ErrInvalidRequest: a ConsumerGroupHeartbeat missing a field it must
+	// carry, or carrying one it must not. Kafka: INVALID_REQUEST.
+	ErrInvalidRequest = errors.New("group: invalid request")
+	// ErrUnsupportedAssignor: a server assignor not in
+	// group.consumer.assignors.
+	ErrUnsupportedAssignor = errors.New("group: unsupported assignor")
+	// ErrInvalidRegularExpression: a subscription regex that does not
+	// compile (RE2 syntax).
+	ErrInvalidRegularExpression = errors.New("group: invalid regular expression")
+	// ErrFencedMemberEpoch: a consumer-group member's epoch is not one the
+	// coordinator accepts; it must give up its partitions and rejoin.
+	ErrFencedMemberEpoch = errors.New("group: fenced member epoch")
+	// ErrStaleMemberEpoch: an offset commit or fetch from a consumer-group
+	// member at another epoch than the coordinator's.
+	ErrStaleMemberEpoch = errors.New("group: stale member epoch")
+	// ErrUnreleasedInstanceID: a static member joins with an instance id
+	// still used by a member that did not leave.
+	ErrUnreleasedInstanceID = errors.New("group: unreleased instance id")
 )

@@ -58,6 +58,10 @@ func (g *group) expire(now int64) int {
 	var base func(offsetEntry) int64
 	var subscribed map[string]bool
 	switch {
+	case g.cons != nil && len(g.cons.members) > 0:
+		// A consumer group with members keeps its offsets.
+	case g.cons != nil:
+		base = func(e offsetEntry) int64 { return e.commitTime }
 	case g.protocolType != "" && g.state == stateEmpty:
 		base = func(e offsetEntry) int64 {
 			if g.stateTime >= 0 {
@@ -82,7 +86,8 @@ func (g *group) expire(now int64) int {
 			}
 		}
 	}
-	deleteGroup := g.state == stateEmpty && len(g.offsets) == len(which) && len(g.pending) == 0
+	deleteGroup := g.state == stateEmpty && len(g.offsets) == len(which) && len(g.pending) == 0 &&
+		(g.cons == nil || len(g.cons.members) == 0)
 	if len(which) == 0 && !deleteGroup {
 		g.mu.Unlock()
 		return 0
@@ -90,7 +95,7 @@ func (g *group) expire(now int64) int {
 	recs := g.tombstones(which)
 	if deleteGroup {
 		g.state = stateDead // keep stateTime: it is the retention base if this write fails
-		recs = append(recs, kv{key: groupKey(g.id)})
+		recs = append(recs, g.groupTombstones()...)
 	}
 	g.mu.Unlock()
 

@@ -161,6 +161,10 @@ type group struct {
 	offsets        map[tp]offsetEntry
 	pendingCommits map[tp]int // commits appended but not yet applied
 
+	// cons is the consumer-protocol (KIP-848) state; nil for a classic
+	// group (cgroup.go). Changed only with appendMu held too.
+	cons *cgroup
+
 	epoch          uint64 // bumped when a join phase starts or ends; stale timers compare it
 	joinTimer      *time.Timer
 	syncTimer      *time.Timer
@@ -609,6 +613,9 @@ func (g *group) shutdown(err error) {
 			m.syncCh <- syncError(err)
 			m.syncCh = nil
 		}
+	}
+	if g.cons != nil {
+		g.cons.stopTimers()
 	}
 	g.state = stateDead
 }

@@ -46,11 +46,18 @@ func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest) join
 	if err != nil {
 		return joinError(err, req.MemberID)
 	}
+	if err := g.cgToClassic(ctx); err != nil {
+		return joinError(err, req.MemberID)
+	}
 
 	g.mu.Lock()
 	if err := g.closedErr(); err != nil {
 		g.mu.Unlock()
 		return joinError(err, req.MemberID)
+	}
+	if g.cons != nil {
+		g.mu.Unlock()
+		return joinError(fmt.Errorf("%w: group %q is a consumer-protocol group", ErrInconsistentProtocol, req.Group), req.MemberID)
 	}
 	if !g.supportsProtocols(j.protocolType, j.protocols) {
 		g.mu.Unlock()

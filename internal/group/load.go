@@ -13,8 +13,10 @@ const loadReadBytes = 1 << 20
 
 // loadedGroup accumulates a group's records during replay.
 type loadedGroup struct {
-	meta    *kmsg.GroupMetadataValue // nil: none or tombstoned
-	offsets map[tp]offsetEntry
+	meta       *kmsg.GroupMetadataValue // nil: none or tombstoned
+	metaOffset int64                    // offset of meta
+	offsets    map[tp]offsetEntry
+	cons       *loadedCG // consumer-group records (cgload.go)
 }
 
 // LoadPartition replays a __consumer_offsets partition and starts serving its
@@ -51,7 +53,7 @@ func (c *Coordinator) LoadPartition(ctx context.Context, idx int32, log OffsetLo
 	applyLateMarkers(p.lateMarkers, pending, loaded)
 	var started []*group
 	for id, lg := range loaded {
-		if lg.meta == nil && len(lg.offsets) == 0 {
+		if lg.meta == nil && len(lg.offsets) == 0 && !lg.isConsumer() {
 			continue
 		}
 		if c.PartitionFor(id) != idx {
@@ -60,7 +62,10 @@ func (c *Coordinator) LoadPartition(ctx context.Context, idx int32, log OffsetLo
 		}
 		g := newGroup(c, p, id)
 		g.offsets = lg.offsets
-		if lg.meta != nil {
+		switch {
+		case lg.isConsumer():
+			g.restoreConsumer(lg.cons)
+		case lg.meta != nil:
 			g.restore(lg.meta)
 		}
 		p.groups[id] = g
@@ -77,6 +82,7 @@ func (c *Coordinator) LoadPartition(ctx context.Context, idx int32, log OffsetLo
 			for _, m := range g.members {
 				g.scheduleSession(m)
 			}
+			g.startConsumerTimers()
 		}
 		g.mu.Unlock()
 	}
@@ -214,7 +220,9 @@ func applyRecord(get func(string) *loadedGroup, r decodedRecord) error {
 		if err := v.ReadFrom(r.value); err != nil {
 			return fmt.Errorf("%w: group value at %d: %v", ErrCorruptRecord, r.offset, err)
 		}
-		lg.meta = v
+		lg.meta, lg.metaOffset = v, r.offset
+	case keyCGMetadata, keyCGPartitionMeta, keyCGMemberMeta, keyCGTargetMeta, keyCGTargetMember, keyCGCurrentAssign:
+		return applyCGRecord(get, cgKeyVersion(r.key), r)
 	}
 	return nil
 }

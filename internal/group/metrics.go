@@ -32,6 +32,9 @@ func (c *Coordinator) Committed() []CommittedOffsets {
 		}
 		co := CommittedOffsets{Group: g.id, State: g.state.String(), Members: len(g.members),
 			Offsets: make(map[string]map[int32]int64)}
+		if g.cons != nil {
+			co.State, co.Members = g.cons.stateString(), len(g.cons.members)
+		}
 		for k, e := range g.offsets {
 			m := co.Offsets[k.topic]
 			if m == nil {

@@ -95,14 +95,14 @@ func (c *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest,
 	if req.Version >= 7 {
 		instanceID = req.InstanceID
 	}
-	g, err := c.commitGroup(req.Group, generation)
+	g, err := c.commitGroup(req.Group, generation, req.Version)
 	if err != nil {
 		return err
 	}
 	g.appendMu.Lock()
 	defer g.appendMu.Unlock()
 	g.mu.Lock()
-	err = g.commitCheck(generation, memberID, instanceID)
+	err = g.commitCheck(generation, memberID, instanceID, req.Version)
 	if err != nil || len(entries) == 0 {
 		g.mu.Unlock()
 		return err
@@ -140,14 +140,17 @@ func (c *Coordinator) commit(ctx context.Context, req *kmsg.OffsetCommitRequest,
 
 // commitGroup finds the group a commit is for; a simple commit (generation
 // < 0) creates it, any other commit to an unknown group is from an old
-// generation (ErrIllegalGeneration), as in Kafka.
-func (c *Coordinator) commitGroup(groupID string, generation int32) (*group, error) {
+// generation (ErrIllegalGeneration), or, from OffsetCommit v9 on (the
+// version KIP-848 members use), ErrGroupIDNotFound, as in Kafka.
+func (c *Coordinator) commitGroup(groupID string, generation int32, version int16) (*group, error) {
 	_, g, err := c.lookup(groupID)
 	switch {
 	case err != nil:
 		return nil, err
 	case g != nil:
 		return g, nil
+	case generation >= 0 && version >= 9:
+		return nil, fmt.Errorf("%w: %q", ErrGroupIDNotFound, groupID)
 	case generation >= 0:
 		return nil, fmt.Errorf("%w: %d, no group %q", ErrIllegalGeneration, generation, groupID)
 	}
@@ -155,10 +158,14 @@ func (c *Coordinator) commitGroup(groupID string, generation int32) (*group, err
 }
 
 // commitCheck is Kafka's validateOffsetCommit followed by doCommitOffsets'
-// state check. Caller holds g.mu.
-func (g *group) commitCheck(generation int32, memberID string, instanceID *string) error {
+// state check. version is the OffsetCommit version, -1 for
+// TxnOffsetCommit. Caller holds g.mu.
+func (g *group) commitCheck(generation int32, memberID string, instanceID *string, version int16) error {
 	if err := g.closedErr(); err != nil {
 		return err
+	}
+	if g.cons != nil {
+		return g.cgCommitCheck(generation, memberID, version)
 	}
 	var m *member
 	if generation >= 0 || memberID != "" || instanceID != nil {

@@ -73,6 +73,8 @@ func (g *group) offsetDeleteCheck(req *kmsg.OffsetDeleteRequest) ([]PartitionRes
 			switch {
 			case exists != nil && !exists(t.Topic, p.Partition):
 				r.Err = fmt.Errorf("%w: %s/%d", ErrUnknownTopicOrPartition, t.Topic, p.Partition)
+			case g.cons != nil && g.cons.subMeta[t.Topic].Name != "" && len(g.cons.members) > 0:
+				r.Err = fmt.Errorf("%w: consumer group %q subscribes to %s", ErrGroupSubscribedToTopic, g.id, t.Topic)
 			case g.state != stateEmpty && (g.subscribed == nil || g.subscribed[t.Topic]):
 				r.Err = fmt.Errorf("%w: %q subscribes to %s", ErrGroupSubscribedToTopic, g.id, t.Topic)
 			default:

@@ -220,8 +220,9 @@ func TestCommitUnloadLoadFetch(t *testing.T) {
 
 func TestReplaySkipsOtherKeyVersionsAndHonoursStart(t *testing.T) {
 	log := &memLog{}
-	// A KIP-848 record (key version 3) the coordinator must skip, then a commit.
-	unknown := []byte{0, 3, 0, 1, 'x'}
+	// A share-group record (key version 11) the coordinator must skip,
+	// then a commit.
+	unknown := []byte{0, 11, 0, 1, 'x'}
 	if _, err := log.Append(context.Background(), buildBatch(1, []kv{{unknown, []byte{1, 2}}})); err != nil {
 		t.Fatal(err)
 	}

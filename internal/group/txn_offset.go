@@ -71,7 +71,7 @@ func (c *Coordinator) txnCommit(ctx context.Context, req *kmsg.TxnOffsetCommitRe
 	defer g.appendMu.Unlock()
 	g.mu.Lock()
 	if req.Version >= 3 && (req.Generation >= 0 || req.MemberID != "") {
-		err = g.commitCheck(req.Generation, req.MemberID, req.InstanceID)
+		err = g.commitCheck(req.Generation, req.MemberID, req.InstanceID, -1)
 	} else {
 		err = g.closedErr()
 	}

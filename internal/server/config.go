@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/storage"
 	"github.com/strombroker/strom/wire"
 )
@@ -128,6 +129,16 @@ type Config struct {
 	// GroupMaxSize is group.max.size: JoinGroup beyond this many members
 	// is refused with GROUP_MAX_SIZE_REACHED.
 	GroupMaxSize int
+	// Consumer-protocol (KIP-848) groups:
+	// group.consumer.heartbeat.interval.ms (5s) is the interval members
+	// are told to heartbeat at, group.consumer.session.timeout.ms (45s)
+	// how long one may go without, group.consumer.max.size the most
+	// members of one group, group.consumer.assignors the server-side
+	// assignors offered ("uniform", "range"; the first is the default).
+	GroupConsumerHeartbeatInterval time.Duration
+	GroupConsumerSessionTimeout    time.Duration
+	GroupConsumerMaxSize           int
+	GroupConsumerAssignors         []string
 
 	// InterBrokerListenerName names the listener brokers use to reach each
 	// other (inter.broker.listener.name); empty means the first listener.
@@ -276,6 +287,10 @@ func DefaultConfig() Config {
 		SocketWriteTimeout:                   30 * time.Second,
 		AutoCreateTopicsMaxPerRequest:        100,
 		GroupMaxSize:                         math.MaxInt32,
+		GroupConsumerHeartbeatInterval:       5 * time.Second,
+		GroupConsumerSessionTimeout:          45 * time.Second,
+		GroupConsumerMaxSize:                 math.MaxInt32,
+		GroupConsumerAssignors:               []string{"uniform", "range"},
 		OffsetsTopicPartitions:               50,
 		OffsetsTopicReplicationFactor:        3,
 		TransactionStateLogPartitions:        50,
@@ -524,6 +539,32 @@ func (c *Config) validateLimits() []error {
 	}
 	if c.GroupMaxSize < 1 {
 		errs = append(errs, fmt.Errorf("group.max.size must be >= 1, got %d", c.GroupMaxSize))
+	}
+	errs = append(errs, c.validateConsumerGroups()...)
+	return errs
+}
+
+// validateConsumerGroups checks the group.consumer.* settings with the
+// coordinator's own rules (group.Config.Validate).
+func (c *Config) validateConsumerGroups() []error {
+	var errs []error
+	if c.GroupConsumerMaxSize < 1 {
+		errs = append(errs, fmt.Errorf("group.consumer.max.size must be >= 1, got %d", c.GroupConsumerMaxSize))
+	}
+	if c.GroupConsumerHeartbeatInterval <= 0 || c.GroupConsumerSessionTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("group.consumer.heartbeat.interval.ms and group.consumer.session.timeout.ms must be positive, got %v and %v",
+			c.GroupConsumerHeartbeatInterval, c.GroupConsumerSessionTimeout))
+		return errs
+	}
+	if len(c.GroupConsumerAssignors) == 0 {
+		errs = append(errs, errors.New("group.consumer.assignors must name at least one assignor"))
+		return errs
+	}
+	gc := group.DefaultConfig()
+	gc.ConsumerHeartbeatInterval, gc.ConsumerSessionTimeout = c.GroupConsumerHeartbeatInterval, c.GroupConsumerSessionTimeout
+	gc.ConsumerAssignors = c.GroupConsumerAssignors
+	if err := gc.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }

@@ -3,7 +3,9 @@ package server
 // DescribeGroups (key 15), v0-v5; served by the group coordinator.
 //
 //   - Members' metadata and assignment are reported only when the group is
-//     Stable (as Kafka). An unknown group is state "Dead" with no error.
+//     Stable (as Kafka). An unknown group is state "Dead" with no error,
+//     and so is a KIP-848 consumer group, as Kafka answers v0-v5 (see
+//     ConsumerGroupDescribe).
 //   - Each group needs DESCRIBE (GROUP_AUTHORIZATION_FAILED, Kafka's
 //     check). Authorized operations (v3+) are -2147483648 unless
 //     requested; requested, the principal's among READ, DELETE, DESCRIBE.

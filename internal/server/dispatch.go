@@ -130,6 +130,10 @@ func (s *Server) route(ctx context.Context, req *wire.Request, start time.Time) 
 		return s.handleDeleteGroups(ctx, req, r), nil
 	case *kmsg.OffsetDeleteRequest:
 		return s.handleOffsetDelete(ctx, req, r), nil
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		return s.handleConsumerGroupHeartbeat(ctx, req, r), nil
+	case *kmsg.ConsumerGroupDescribeRequest:
+		return s.handleConsumerGroupDescribe(ctx, req, r), nil
 	default:
 		return s.serveAdmin(ctx, req)
 	}

@@ -135,6 +135,12 @@ var groupErrors = []struct {
 	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 	{group.ErrUnstableOffsetCommit, kerr.UnstableOffsetCommit},
 	{group.ErrGroupMaxSizeReached, kerr.GroupMaxSizeReached},
+	{group.ErrInvalidRequest, kerr.InvalidRequest},
+	{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
+	{group.ErrInvalidRegularExpression, kerr.InvalidRegularExpression},
+	{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
+	{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},
+	{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
 }
 
 // groupErrorCode is errorCode for errors wrapping a group sentinel.

@@ -5,7 +5,8 @@ package server
 //   - Spans every loaded __consumer_offsets partition of this broker; while
 //     one loads the response carries COORDINATOR_LOAD_IN_PROGRESS with the
 //     groups known so far.
-//   - v4 filters by state, v5 by type (every group here is "classic"); both
+//   - v4 filters by state, v5 by type ("classic", or "consumer" for KIP-848
+//     groups, whose states are Empty, Assigning, Reconciling, Stable); both
 //     compare case-insensitively, as Kafka does.
 
 import (

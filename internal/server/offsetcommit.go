@@ -12,7 +12,10 @@ package server
 //     members (creating it if needed; UNKNOWN_MEMBER_ID if it has members);
 //     otherwise member and generation must match the group's
 //     (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID;
-//     REBALANCE_IN_PROGRESS while CompletingRebalance).
+//     REBALANCE_IN_PROGRESS while CompletingRebalance). In a KIP-848
+//     consumer group the generation is the member epoch: another epoch is
+//     STALE_MEMBER_EPOCH, and members must commit with v9+
+//     (UNSUPPORTED_VERSION), as Kafka checks.
 //   - Per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE.
 //   - Commits are answered only after they are appended to the offsets log;
 //     an append that finds this broker no longer leads the offsets partition

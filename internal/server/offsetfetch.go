@@ -7,8 +7,10 @@ package server
 //     "every committed offset of the group".
 //   - v5 returns leader epochs; v7 RequireStable: partitions with a commit
 //     still being appended answer UNSTABLE_OFFSET_COMMIT.
-//   - v8 batches groups, each with its own error; v9 adds member id/epoch
-//     for KIP-848 groups, ignored for classic groups as in Kafka.
+//   - v8 batches groups, each with its own error; v9 adds member id/epoch:
+//     for KIP-848 groups a member id not in the group is UNKNOWN_MEMBER_ID
+//     and another epoch STALE_MEMBER_EPOCH (a null member id with epoch -1,
+//     as admin clients send, is not checked); ignored for classic groups.
 //   - v10 identifies topics by id and is not implemented.
 //   - Unknown offsets are -1 with empty metadata; an unknown group is not an
 //     error. A topic named twice is answered once.
@@ -37,7 +39,11 @@ func (s *Server) handleOffsetFetch(ctx context.Context, req *wire.Request, r *km
 					topics = append(topics, group.FetchTopic{Topic: t.Topic, Partitions: t.Partitions})
 				}
 			}
-			fts, err := s.authorizedOffsetFetch(ctx, req, rg.Group, topics, r.RequireStable)
+			var fts []group.FetchedTopic
+			err := s.checkFetchMember(req, r, rg)
+			if err == nil {
+				fts, err = s.authorizedOffsetFetch(ctx, req, rg.Group, topics, r.RequireStable)
+			}
 			g := kmsg.NewOffsetFetchResponseGroup()
 			g.Group, g.ErrorCode = rg.Group, errorCode(err)
 			for _, ft := range fts {
@@ -130,4 +136,14 @@ func (s *Server) authorizedOffsetFetch(ctx context.Context, req *wire.Request, g
 		return fts, err
 	}
 	return append(fts, denied...), nil
+}
+
+// checkFetchMember: v9+ carries the member id and epoch of a
+// consumer-protocol member, checked as Kafka's validateOffsetFetch
+// (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH) once the group may be described.
+func (s *Server) checkFetchMember(req *wire.Request, r *kmsg.OffsetFetchRequest, rg kmsg.OffsetFetchRequestGroup) error {
+	if r.Version < 9 || !s.authorize(req, acl.OpDescribe, acl.ResourceGroup, rg.Group) {
+		return nil // authorizedOffsetFetch answers the authorization error
+	}
+	return s.groups.CheckFetchMember(rg.Group, rg.MemberID, rg.MemberEpoch)
 }

@@ -33,6 +33,8 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 
+	topicInfoCache atomic.Pointer[topicInfoCache] // topicInfos
+
 	throttle replThrottle // reassignment replication throttles (throttle.go)
 
 	produceQuota, fetchQuota, requestQuota quotaSensors // client quota sensors (quota.go)
@@ -242,6 +244,11 @@ func (s *Server) groupConfig() group.Config {
 	gc.MaxSize = s.cfg.GroupMaxSize
 	gc.Logger = s.logger.With("component", "group")
 	gc.TopicPartitionExists = s.topicPartitionExists
+	gc.ConsumerHeartbeatInterval = s.cfg.GroupConsumerHeartbeatInterval
+	gc.ConsumerSessionTimeout = s.cfg.GroupConsumerSessionTimeout
+	gc.ConsumerMaxSize = s.cfg.GroupConsumerMaxSize
+	gc.ConsumerAssignors = s.cfg.GroupConsumerAssignors
+	gc.Topics = s.topicInfos
 	return gc
 }
 
@@ -398,6 +405,27 @@ func (s *Server) ChangeISR(ctx context.Context, topic string, partition int32, l
 		s.logger.Info("ISR changed", "topic", topic, "partition", partition, "from", p.ISR, "to", newISR)
 	}
 	return err
+}
+
+// topicInfos is the consumer-group coordinator's view of the topics,
+// rebuilt once per metadata state and shared (it is never changed).
+func (s *Server) topicInfos() map[string]group.TopicInfo {
+	st := s.meta.State()
+	if c := s.topicInfoCache.Load(); c != nil && c.state == st {
+		return c.topics
+	}
+	m := make(map[string]group.TopicInfo, len(st.Topics))
+	for name, t := range st.Topics {
+		m[name] = group.TopicInfo{Name: name, ID: t.ID, Partitions: int32(len(t.Partitions))}
+	}
+	s.topicInfoCache.Store(&topicInfoCache{state: st, topics: m})
+	return m
+}
+
+// topicInfoCache is topicInfos' map for one metadata state.
+type topicInfoCache struct {
+	state  *raftmeta.State
+	topics map[string]group.TopicInfo
 }
 
 func (s *Server) topicPartitionExists(topic string, partition int32) bool {
