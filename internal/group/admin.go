@@ -77,6 +77,7 @@ func (c *Coordinator) describe(id string) GroupDescription {
 	}
 	d.State = stateDead.String()
 	if g == nil {
+		d.Unknown = true
 		return d
 	}
 	g.mu.Lock()

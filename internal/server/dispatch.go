@@ -16,10 +16,10 @@ import (
 // only where we would ignore it are left out. The group coordinator's keys
 // come from group.Versions, the list of what that package implements.
 var serverVersions = map[int16]wire.VersionRange{
-	0:  {Min: 3, Max: 12}, // Produce: v3+ carries record batch v2; v12 adds partitions to transactions itself (KIP-890 part 2); v13 topic ids
-	1:  {Min: 4, Max: 16}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved
-	2:  {Min: 0, Max: 8},  // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local
-	3:  {Min: 0, Max: 12}, // Metadata
+	0:  {Min: 3, Max: 13}, // Produce: v3+ carries record batch v2; v12 adds partitions to transactions itself (KIP-890 part 2); v13 topic ids (KIP-516)
+	1:  {Min: 4, Max: 18}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved; v17 directory ids; v18 follower high watermarks (KIP-1166)
+	2:  {Min: 0, Max: 10}, // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local, -5 latest tiered; v10 TimeoutMillis
+	3:  {Min: 0, Max: 13}, // Metadata: v13 top-level ErrorCode (KIP-1102)
 	10: {Min: 0, Max: 5},  // FindCoordinator: v6 adds share groups
 	18: {Min: 0, Max: 4},  // ApiVersions
 	19: {Min: 0, Max: 7},  // CreateTopics
