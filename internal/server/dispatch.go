@@ -54,6 +54,10 @@ var serverVersions = map[int16]wire.VersionRange{
 	75: {Min: 0, Max: 0},  // DescribeTopicPartitions: cursor pagination; no ELR yet
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas (clientquotas.go)
 	49: {Min: 0, Max: 1},  // AlterClientQuotas
+	34: {Min: 0, Max: 2},  // AlterReplicaLogDirs: one data dir per broker (alterreplicalogdirs.go)
+	64: {Min: 0, Max: 0},  // UnregisterBroker: fenced brokers only (unregisterbroker.go)
+	80: {Min: 0, Max: 0},  // AddRaftVoter: promotes an observer of the Raft group (KIP-853)
+	81: {Min: 0, Max: 0},  // RemoveRaftVoter: demotes a voter to observer
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -174,6 +178,14 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeClientQuotas(req, r), nil
 	case *kmsg.AlterClientQuotasRequest:
 		return s.handleAlterClientQuotas(ctx, req, r), nil
+	case *kmsg.AlterReplicaLogDirsRequest:
+		return s.handleAlterReplicaLogDirs(req, r), nil
+	case *kmsg.UnregisterBrokerRequest:
+		return s.handleUnregisterBroker(ctx, req, r), nil
+	case *kmsg.AddRaftVoterRequest:
+		return s.handleAddRaftVoter(ctx, req, r), nil
+	case *kmsg.RemoveRaftVoterRequest:
+		return s.handleRemoveRaftVoter(ctx, req, r), nil
 	default:
 		return s.serveTxn(ctx, req)
 	}

@@ -89,6 +89,16 @@ func errorCode(err error) int16 {
 		return kerr.InvalidUpdateVersion.Code
 	case errors.Is(err, raftmeta.ErrInvalidProducerIDCount), errors.Is(err, raftmeta.ErrInvalidBroker), errors.Is(err, raftmeta.ErrInvalidPartitionState):
 		return kerr.InvalidRequest.Code
+	case errors.Is(err, raftmeta.ErrBrokerNotRegistered):
+		return kerr.BrokerIDNotRegistered.Code
+	case errors.Is(err, raftmeta.ErrBrokerAlive):
+		return kerr.InvalidRequest.Code
+	case errors.Is(err, raftmeta.ErrDuplicateVoter):
+		return kerr.DuplicateVoter.Code
+	case errors.Is(err, raftmeta.ErrVoterNotFound):
+		return kerr.VoterNotFound.Code
+	case errors.Is(err, raftmeta.ErrVoterNotReady):
+		return kerr.RequestTimedOut.Code
 	case errors.Is(err, raftmeta.ErrNotController), errors.Is(err, raftmeta.ErrNoController):
 		return kerr.NotController.Code
 	case errors.Is(err, errInvalidTopic):

@@ -1,0 +1,150 @@
+package raftmeta
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/raft"
+)
+
+// Operator voter changes (KIP-853's AddRaftVoter and RemoveRaftVoter, keys
+// 80 and 81), mapped onto the raft configuration that ReconcileMembers
+// otherwise manages alone. A voter is named as in KRaft by node id and
+// directory id (Broker.DirectoryID), so a node whose disk was replaced is
+// not mistaken for the voter it was. Both run on the controller, forwarded
+// there from any node, one at a time with reconciliation (reconSem).
+//
+//   - AddRaftVoter promotes a member that replicates the log as a
+//     non-voter (KRaft's observer) to voter. A node already voting is
+//     ErrDuplicateVoter; a node that is not a non-voter member, or whose
+//     registered directory id differs, is ErrVoterNotReady (Kafka times out
+//     waiting for such an observer to catch up: REQUEST_TIMED_OUT).
+//   - RemoveRaftVoter demotes a voter to non-voter: as in KRaft it keeps
+//     replicating the log as an observer if it runs. An id that is not a
+//     voter, a directory id that differs, or the last voter is
+//     ErrVoterNotFound (KRaft's VoterSet refuses an empty set too). The
+//     controller remembers the demotion: the reconciler, which keeps
+//     max(bootstrap-expect, 1) voters, then promotes other live non-voters,
+//     never this one, until AddRaftVoter adds it back. A newly elected
+//     controller does not know of earlier demotions (the memory is not in
+//     the log) and may promote the node again if it is the only candidate.
+
+type raftVoterArgs struct {
+	ID          int32
+	DirectoryID [16]byte
+}
+
+var (
+	fwdAddRaftVoter    = forwardMethod[raftVoterArgs, struct{}]{"AddRaftVoter", (*Node).addRaftVoterLocal}
+	fwdRemoveRaftVoter = forwardMethod[raftVoterArgs, struct{}]{"RemoveRaftVoter", (*Node).removeRaftVoterLocal}
+)
+
+// AddRaftVoter promotes non-voter id, whose data directory is dirID, to
+// voter (see above).
+func (n *Node) AddRaftVoter(ctx context.Context, id int32, dirID [16]byte) error {
+	_, err := fwdAddRaftVoter.call(ctx, n, raftVoterArgs{ID: id, DirectoryID: dirID})
+	return err
+}
+
+// RemoveRaftVoter demotes voter id, whose data directory is dirID, to
+// non-voter (see above).
+func (n *Node) RemoveRaftVoter(ctx context.Context, id int32, dirID [16]byte) error {
+	_, err := fwdRemoveRaftVoter.call(ctx, n, raftVoterArgs{ID: id, DirectoryID: dirID})
+	return err
+}
+
+// lockVoters takes reconSem so that an operator change never interleaves
+// with a reconciliation's planned changes.
+func (n *Node) lockVoters(ctx context.Context) (unlock func(), err error) {
+	select {
+	case n.reconSem <- struct{}{}:
+		return func() { <-n.reconSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (n *Node) addRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struct{}, error) {
+	if err := n.checkWritable(); err != nil {
+		return struct{}{}, err
+	}
+	unlock, err := n.lockVoters(ctx)
+	if err != nil {
+		return struct{}{}, err
+	}
+	defer unlock()
+	servers, err := n.RaftServers()
+	if err != nil {
+		return struct{}{}, err
+	}
+	i := slices.IndexFunc(servers, func(s RaftServer) bool { return s.NodeID == a.ID })
+	switch b, registered := n.fsm.current().Brokers[a.ID]; {
+	case i >= 0 && servers[i].Voter:
+		return struct{}{}, fmt.Errorf("%w: node %d is already a voter", ErrDuplicateVoter, a.ID)
+	case i < 0:
+		return struct{}{}, fmt.Errorf("%w: node %d does not replicate the metadata log (not a member)", ErrVoterNotReady, a.ID)
+	case !registered || b.DirectoryID != a.DirectoryID:
+		return struct{}{}, fmt.Errorf("%w: no observer %d with directory id %s", ErrVoterNotReady, a.ID, formatUUID(a.DirectoryID))
+	}
+	n.membersMu.Lock()
+	delete(n.members.demoted, a.ID)
+	n.membersMu.Unlock()
+	n.logger.Info("raftmeta: adding voter on request", "node", a.ID)
+	return struct{}{}, n.await(ctx, n.raft.AddVoter(serverID(a.ID), raft.ServerAddress(servers[i].RaftAddr), 0, enqueueTimeout(ctx)))
+}
+
+func (n *Node) removeRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struct{}, error) {
+	if err := n.checkWritable(); err != nil {
+		return struct{}{}, err
+	}
+	unlock, err := n.lockVoters(ctx)
+	if err != nil {
+		return struct{}{}, err
+	}
+	defer unlock()
+	servers, err := n.RaftServers()
+	if err != nil {
+		return struct{}{}, err
+	}
+	voters := 0
+	isVoter := false
+	for _, s := range servers {
+		if s.Voter {
+			voters++
+			isVoter = isVoter || s.NodeID == a.ID
+		}
+	}
+	switch b, registered := n.fsm.current().Brokers[a.ID]; {
+	case !isVoter:
+		return struct{}{}, fmt.Errorf("%w: node %d is not a voter", ErrVoterNotFound, a.ID)
+	case !registered || b.DirectoryID != a.DirectoryID:
+		return struct{}{}, fmt.Errorf("%w: voter %d has another directory id than %s", ErrVoterNotFound, a.ID, formatUUID(a.DirectoryID))
+	case voters == 1:
+		return struct{}{}, fmt.Errorf("%w: node %d is the last voter", ErrVoterNotFound, a.ID)
+	}
+	n.membersMu.Lock()
+	if n.members.demoted == nil {
+		n.members.demoted = map[int32]bool{}
+	}
+	n.members.demoted[a.ID] = true
+	n.membersMu.Unlock()
+	n.logger.Info("raftmeta: demoting voter on request", "node", a.ID)
+	return struct{}{}, n.await(ctx, n.raft.DemoteVoter(serverID(a.ID), 0, enqueueTimeout(ctx)))
+}
+
+// demotedVoters returns a copy of the ids RemoveRaftVoter demoted here.
+func (n *Node) demotedVoters() map[int32]bool {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	out := make(map[int32]bool, len(n.members.demoted))
+	for id := range n.members.demoted {
+		out[id] = true
+	}
+	return out
+}
+
+// formatUUID renders an id as Kafka tools print UUIDs (URL-safe base64,
+// no padding).
+func formatUUID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
