@@ -100,6 +100,10 @@ var (
 	// log as a non-voter with that directory id (Kafka times out waiting for
 	// such an observer: REQUEST_TIMED_OUT).
 	ErrVoterNotReady = errors.New("raftmeta: no such observer to promote")
+	// ErrNoReplacementVoter: RemoveRaftVoter that would leave fewer voters
+	// than the reconciler keeps, with no live non-voter to promote instead
+	// (voters.go).
+	ErrNoReplacementVoter = errors.New("raftmeta: no observer to replace the voter")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

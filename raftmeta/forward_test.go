@@ -588,6 +588,7 @@ func TestForwardErrorTable(t *testing.T) {
 		"ErrDuplicateVoter":           ErrDuplicateVoter,
 		"ErrVoterNotFound":            ErrVoterNotFound,
 		"ErrVoterNotReady":            ErrVoterNotReady,
+		"ErrNoReplacementVoter":       ErrNoReplacementVoter,
 	}
 	if len(sentinels) < 18 {
 		t.Fatalf("found only %d sentinels in errors.go: %v", len(sentinels), sentinels)

@@ -95,6 +95,7 @@ var forwardErrors = []struct {
 	{"duplicate_voter", ErrDuplicateVoter},
 	{"voter_not_found", ErrVoterNotFound},
 	{"voter_not_ready", ErrVoterNotReady},
+	{"no_replacement_voter", ErrNoReplacementVoter},
 	{"deadline_exceeded", context.DeadlineExceeded},
 	{"canceled", context.Canceled},
 }

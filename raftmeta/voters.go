@@ -25,11 +25,14 @@ import (
 //     replicating the log as an observer if it runs. An id that is not a
 //     voter, a directory id that differs, or the last voter is
 //     ErrVoterNotFound (KRaft's VoterSet refuses an empty set too). The
-//     controller remembers the demotion: the reconciler, which keeps
-//     max(bootstrap-expect, 1) voters, then promotes other live non-voters,
-//     never this one, until AddRaftVoter adds it back. A newly elected
-//     controller does not know of earlier demotions (the memory is not in
-//     the log) and may promote the node again if it is the only candidate.
+//     reconciler keeps max(bootstrap-expect, 1) voters: when the demotion
+//     would leave fewer, a live non-voter is promoted in its place first
+//     (replaceVoter), and without one the request is refused
+//     (ErrNoReplacementVoter) rather than silently undone. The controller
+//     also remembers the demotion, so its reconciler never picks that node
+//     to replace a dead voter until AddRaftVoter adds it back; a newly
+//     elected controller does not know of earlier demotions (the memory is
+//     not in the log).
 
 type raftVoterArgs struct {
 	ID          int32
@@ -124,6 +127,23 @@ func (n *Node) removeRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struc
 	case voters == 1:
 		return struct{}{}, fmt.Errorf("%w: node %d is the last voter", ErrVoterNotFound, a.ID)
 	}
+	if a.ID == n.cfg.NodeID {
+		// raft shuts a leader down when it demotes itself: hand the
+		// leadership over and let the call (forwardMethod.call retries on
+		// ErrNotController) go to the new controller, which demotes this
+		// node as a follower that keeps running as an observer.
+		// A transfer that fails (the target was not caught up in time) is
+		// retried the same way, until ctx ends.
+		n.logger.Info("raftmeta: transferring leadership to demote this node on request")
+		if err := n.await(ctx, n.raft.LeadershipTransfer()); err != nil {
+			n.logger.Info("raftmeta: leadership transfer failed; retrying", "err", err)
+			return struct{}{}, &NotControllerError{ControllerID: n.cfg.NodeID, Err: err}
+		}
+		return struct{}{}, &NotControllerError{ControllerID: -1}
+	}
+	if err := n.replaceVoter(ctx, servers, voters, a.ID); err != nil {
+		return struct{}{}, err
+	}
 	n.membersMu.Lock()
 	if n.members.demoted == nil {
 		n.members.demoted = map[int32]bool{}
@@ -132,6 +152,30 @@ func (n *Node) removeRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struc
 	n.membersMu.Unlock()
 	n.logger.Info("raftmeta: demoting voter on request", "node", a.ID)
 	return struct{}{}, n.await(ctx, n.raft.DemoteVoter(serverID(a.ID), 0, enqueueTimeout(ctx)))
+}
+
+// replaceVoter keeps the voter count the reconciler maintains
+// (max(BootstrapExpect, 1)) when voter id is about to be demoted: if the
+// count would drop below it, the live non-voter with the lowest id (never
+// one demoted on request) is promoted first, so the reconciler has nothing
+// to undo, even after a change of controller. Without one the demotion is
+// refused (ErrNoReplacementVoter). Before the first ReconcileMembers (a
+// single broker) there is no target to keep.
+func (n *Node) replaceVoter(ctx context.Context, servers []RaftServer, voters int, id int32) error {
+	peers, ok := n.lastPeers()
+	if !ok || voters-1 >= max(n.cfg.BootstrapExpect, 1) {
+		return nil
+	}
+	demoted := n.demotedVoters()
+	for _, s := range servers { // sorted by node id
+		if _, live := peers[s.NodeID]; !live || s.Voter || s.NodeID == id || demoted[s.NodeID] {
+			continue
+		}
+		n.logger.Info("raftmeta: promoting a voter to replace one removed on request", "node", s.NodeID, "replaces", id)
+		return n.await(ctx, n.raft.AddVoter(serverID(s.NodeID), raft.ServerAddress(s.RaftAddr), 0, enqueueTimeout(ctx)))
+	}
+	return fmt.Errorf("%w: removing voter %d would leave %d voters, fewer than bootstrap-expect %d, and no live observer can take its place",
+		ErrNoReplacementVoter, id, voters-1, max(n.cfg.BootstrapExpect, 1))
 }
 
 // demotedVoters returns a copy of the ids RemoveRaftVoter demoted here.

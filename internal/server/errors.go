@@ -99,6 +99,8 @@ func errorCode(err error) int16 {
 		return kerr.VoterNotFound.Code
 	case errors.Is(err, raftmeta.ErrVoterNotReady):
 		return kerr.RequestTimedOut.Code
+	case errors.Is(err, raftmeta.ErrNoReplacementVoter):
+		return kerr.InvalidRequest.Code
 	case errors.Is(err, raftmeta.ErrNotController), errors.Is(err, raftmeta.ErrNoController):
 		return kerr.NotController.Code
 	case errors.Is(err, errInvalidTopic):

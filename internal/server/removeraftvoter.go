@@ -5,9 +5,11 @@ package server
 // Behaviour: demotes a voter of the controller's Raft group to non-voter
 // (raftmeta.Node.RemoveRaftVoter, run on the controller): as in KRaft it
 // keeps replicating the metadata log as an observer while it runs, and
-// DescribeQuorum lists it there. The membership reconciler, which keeps
-// bootstrap-expect voters, then promotes another live non-voter, never the
-// one removed (until AddRaftVoter adds it back). Checks, in Kafka's order:
+// DescribeQuorum lists it there. Strom's membership reconciler keeps
+// bootstrap-expect voters: when the removal would leave fewer, a live
+// non-voter is promoted in its place first, and without one the request is
+// INVALID_REQUEST (Kafka has no such floor; Strom would otherwise promote
+// the node straight back). Checks, in Kafka's order:
 //   - ALTER on CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 //   - A ClusterID that is not null and not this cluster's is
 //     INCONSISTENT_CLUSTER_ID.
