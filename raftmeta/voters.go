@@ -16,11 +16,12 @@ import (
 // not mistaken for the voter it was. Both run on the controller, forwarded
 // there from any node, one at a time with reconciliation (reconSem).
 //
-//   - AddRaftVoter promotes a member that replicates the log as a
+//   - AddRaftVoter promotes a live member that replicates the log as a
 //     non-voter (KRaft's observer) to voter. A node already voting is
-//     ErrDuplicateVoter; a node that is not a non-voter member, or whose
-//     registered directory id differs, is ErrVoterNotReady (Kafka times out
-//     waiting for such an observer to catch up: REQUEST_TIMED_OUT).
+//     ErrDuplicateVoter; a node that is not a non-voter member, is not
+//     alive in the membership, or whose registered directory id differs, is
+//     ErrVoterNotReady (Kafka times out waiting for such an observer to
+//     catch up: REQUEST_TIMED_OUT).
 //   - RemoveRaftVoter demotes a voter to non-voter: as in KRaft it keeps
 //     replicating the log as an observer if it runs. An id that is not a
 //     voter, a directory id that differs, or the last voter is
@@ -90,6 +91,8 @@ func (n *Node) addRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struct{}
 		return struct{}{}, fmt.Errorf("%w: node %d does not replicate the metadata log (not a member)", ErrVoterNotReady, a.ID)
 	case !registered || b.DirectoryID != a.DirectoryID:
 		return struct{}{}, fmt.Errorf("%w: no observer %d with directory id %s", ErrVoterNotReady, a.ID, formatUUID(a.DirectoryID))
+	case !n.isLivePeer(a.ID):
+		return struct{}{}, fmt.Errorf("%w: node %d is not alive in the membership", ErrVoterNotReady, a.ID)
 	}
 	n.membersMu.Lock()
 	delete(n.members.demoted, a.ID)
@@ -176,6 +179,18 @@ func (n *Node) replaceVoter(ctx context.Context, servers []RaftServer, voters in
 	}
 	return fmt.Errorf("%w: removing voter %d would leave %d voters, fewer than bootstrap-expect %d, and no live observer can take its place",
 		ErrNoReplacementVoter, id, voters-1, max(n.cfg.BootstrapExpect, 1))
+}
+
+// isLivePeer reports whether id is in the last member list the server gave
+// (ReconcileMembers); before the first one (a single broker) every node
+// counts as alive.
+func (n *Node) isLivePeer(id int32) bool {
+	peers, ok := n.lastPeers()
+	if !ok || id == n.cfg.NodeID {
+		return true
+	}
+	_, live := peers[id]
+	return live
 }
 
 // demotedVoters returns a copy of the ids RemoveRaftVoter demoted here.
