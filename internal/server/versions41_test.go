@@ -2,12 +2,17 @@ package server
 
 import (
 	"math"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/wire"
 )
 
 // The versions Kafka 4.1 added to existing APIs, each sent at exactly that
@@ -328,5 +333,53 @@ func TestDescribeGroupsV6(t *testing.T) {
 	}
 	if g := describe(6, "known-group"); g.ErrorCode != 0 || g.ErrorMessage != nil || g.State != "Empty" {
 		t.Fatalf("v6 known group: %+v", g)
+	}
+}
+
+// TestFranzGoNegotiatesKafka41Versions: franz-go, which sends the highest
+// version both sides know, produces, consumes and lists offsets at Kafka
+// 4.1's maxima (Produce 13 by topic id, Fetch 18, ListOffsets 10,
+// Metadata 13) and every record comes back.
+func TestFranzGoNegotiatesKafka41Versions(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int16]int16{}
+	_, addr := startTestServer(t, func(c *Config) {
+		c.principalHook = func(req *wire.Request) {
+			mu.Lock()
+			seen[req.Key] = max(seen[req.Key], req.Version)
+			mu.Unlock()
+		}
+	})
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "negotiated", 1); err != nil {
+		t.Fatal(err)
+	}
+	prod := newClient(t, addr)
+	for i := range 5 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Topic: "negotiated", Value: []byte{byte('a' + i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons := newClient(t, addr, kgo.ConsumeTopics("negotiated"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	for len(got) < 5 {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if strings.Join(got, "") != "abcde" {
+		t.Fatalf("consumed %v", got)
+	}
+	if _, err := newAdmin(t, addr).ListEndOffsets(ctx, "negotiated"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for key, want := range map[int16]int16{0: 13, 1: 18, 2: 10, 3: 13} {
+		if seen[key] != want {
+			t.Errorf("%s: franz-go sent v%d, want v%d", kmsg.NameForKey(key), seen[key], want)
+		}
 	}
 }
