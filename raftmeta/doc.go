@@ -47,6 +47,14 @@
 // stored by entity (user and/or client id, "" the default); the server
 // validates keys and enforces them.
 //
+// A broker gone for good is removed from State.Brokers by command
+// UnregisterBroker (unregister.go: only fenced brokers, at the epoch the
+// proposer saw; it leaves the ISRs and its partitions go leaderless for the
+// controller to elect another). Operators change the Raft voters with
+// AddRaftVoter and RemoveRaftVoter (voters.go, KIP-853), keyed by node id
+// and Broker.DirectoryID; these are raft configuration changes, not
+// commands.
+//
 // ACLs (State.ACLs, commands CreateACLs and DeleteACLs) are stored sorted
 // and unique; a delete carries the exact ACLs its proposer resolved from
 // its filters, so every FSM removes the same ones. Their meaning is

@@ -83,6 +83,27 @@ var (
 	// ErrReassignmentNotReady: completing a reassignment whose target
 	// replicas are not all in the ISR yet.
 	ErrReassignmentNotReady = errors.New("raftmeta: reassignment target not in sync yet")
+	// ErrBrokerNotRegistered: UnregisterBroker of an id that is not
+	// registered (Kafka's BROKER_ID_NOT_REGISTERED).
+	ErrBrokerNotRegistered = errors.New("raftmeta: broker id not registered")
+	// ErrBrokerAlive: UnregisterBroker of a broker that is not fenced (alive
+	// in the membership), or that registered again since the request
+	// (unregister.go).
+	ErrBrokerAlive = errors.New("raftmeta: broker is alive")
+	// ErrDuplicateVoter: AddRaftVoter of a node that already votes
+	// (Kafka's DUPLICATE_VOTER; voters.go).
+	ErrDuplicateVoter = errors.New("raftmeta: already a voter")
+	// ErrVoterNotFound: RemoveRaftVoter of a node that is not a voter, of
+	// another directory id, or of the last voter (Kafka's VOTER_NOT_FOUND).
+	ErrVoterNotFound = errors.New("raftmeta: voter not found")
+	// ErrVoterNotReady: AddRaftVoter of a node that does not replicate the
+	// log as a non-voter with that directory id (Kafka times out waiting for
+	// such an observer: REQUEST_TIMED_OUT).
+	ErrVoterNotReady = errors.New("raftmeta: no such observer to promote")
+	// ErrNoReplacementVoter: RemoveRaftVoter that would leave fewer voters
+	// than the reconciler keeps, with no live non-voter to promote instead
+	// (voters.go).
+	ErrNoReplacementVoter = errors.New("raftmeta: no observer to replace the voter")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

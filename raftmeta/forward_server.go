@@ -54,6 +54,9 @@ var forwardMethods = map[string]serveFunc{
 	fwdReassignPartition.name:     fwdReassignPartition.serve,     // reassign.go
 	fwdAlterBrokerConfigs.name:    fwdAlterBrokerConfigs.serve,    // brokerconfigs.go
 	fwdAlterClientQuotas.name:     fwdAlterClientQuotas.serve,     // quotas.go
+	fwdUnregisterBroker.name:      fwdUnregisterBroker.serve,      // unregister.go
+	fwdAddRaftVoter.name:          fwdAddRaftVoter.serve,          // voters.go
+	fwdRemoveRaftVoter.name:       fwdRemoveRaftVoter.serve,       // voters.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

@@ -583,6 +583,12 @@ func TestForwardErrorTable(t *testing.T) {
 		"ErrInvalidACL":               ErrInvalidACL,
 		"ErrNoReassignmentInProgress": ErrNoReassignmentInProgress,
 		"ErrReassignmentNotReady":     ErrReassignmentNotReady,
+		"ErrBrokerNotRegistered":      ErrBrokerNotRegistered,
+		"ErrBrokerAlive":              ErrBrokerAlive,
+		"ErrDuplicateVoter":           ErrDuplicateVoter,
+		"ErrVoterNotFound":            ErrVoterNotFound,
+		"ErrVoterNotReady":            ErrVoterNotReady,
+		"ErrNoReplacementVoter":       ErrNoReplacementVoter,
 	}
 	if len(sentinels) < 18 {
 		t.Fatalf("found only %d sentinels in errors.go: %v", len(sentinels), sentinels)

@@ -90,6 +90,12 @@ var forwardErrors = []struct {
 	{"invalid_acl", ErrInvalidACL},
 	{"no_reassignment_in_progress", ErrNoReassignmentInProgress},
 	{"reassignment_not_ready", ErrReassignmentNotReady},
+	{"broker_not_registered", ErrBrokerNotRegistered},
+	{"broker_alive", ErrBrokerAlive},
+	{"duplicate_voter", ErrDuplicateVoter},
+	{"voter_not_found", ErrVoterNotFound},
+	{"voter_not_ready", ErrVoterNotReady},
+	{"no_replacement_voter", ErrNoReplacementVoter},
 	{"deadline_exceeded", context.DeadlineExceeded},
 	{"canceled", context.Canceled},
 }

@@ -21,6 +21,10 @@ type membersState struct {
 	// goneSince records, for each raft server missing from peers, when this
 	// node first saw it missing.
 	goneSince map[int32]time.Time
+	// demoted are the voters RemoveRaftVoter demoted on this node while it
+	// was the controller; the reconciler does not promote them again
+	// (voters.go). Not replicated: a new controller starts without it.
+	demoted map[int32]bool
 }
 
 // ReconcileMembers tells the metadata layer which brokers are alive. Call it
@@ -119,6 +123,7 @@ func (n *Node) reconcile(ctx context.Context, peers map[int32]string) error {
 		now:       time.Now(),
 		deadAfter: n.cfg.DeadVoterTimeout,
 		target:    max(n.cfg.BootstrapExpect, 1),
+		demoted:   n.demotedVoters(),
 	})
 	for _, a := range plan {
 		n.logger.Info("raftmeta: changing raft membership", "change", a.String())
@@ -215,7 +220,8 @@ type membershipInput struct {
 	goneSince map[int32]time.Time // servers missing from peers, since when
 	now       time.Time
 	deadAfter time.Duration
-	target    int // voters to keep, >= 1
+	target    int            // voters to keep, >= 1
+	demoted   map[int32]bool // never promoted (RemoveRaftVoter; voters.go)
 }
 
 // planMembership computes the raft configuration changes of one
@@ -260,7 +266,7 @@ func planMembership(in membershipInput) []memberAction {
 			} else if dead(s) {
 				deadVoters = append(deadVoters, s)
 			}
-		case live:
+		case live && !in.demoted[s.NodeID]:
 			candidates = append(candidates, s)
 		case dead(s):
 			deadNonvoters = append(deadNonvoters, s)

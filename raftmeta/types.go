@@ -24,6 +24,11 @@ type Broker struct {
 	// registration made before epochs existed); never negative. Never shown
 	// to Kafka clients: it is what a follower proves its identity with.
 	Epoch int64
+	// DirectoryID is the id of the broker's data directory (Kafka's
+	// directory.id), drawn once per directory: the voter key of KIP-853
+	// (DescribeQuorum, AddRaftVoter, RemoveRaftVoter) is node id plus
+	// directory id. Zero for a registration made before directory ids.
+	DirectoryID [16]byte
 }
 
 // Partition is the controller's view of one partition.

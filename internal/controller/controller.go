@@ -320,6 +320,20 @@ func (c *Controller) bootstrap(peers []raftmeta.Peer) {
 	}
 }
 
+// markUnregistered adds to dead every replica whose broker is not
+// registered (UnregisterBroker removed it): it must never be elected.
+func markUnregistered(st *raftmeta.State, dead map[int32]bool) {
+	for _, t := range st.Topics {
+		for _, p := range t.Partitions {
+			for _, id := range p.Replicas {
+				if _, ok := st.Brokers[id]; !ok {
+					dead[id] = true
+				}
+			}
+		}
+	}
+}
+
 // moveLeaders elects new leaders for partitions led by dead or fenced
 // brokers, drops those brokers from the other ISRs and, every
 // LeaderRebalanceInterval, gives leadership back to preferred replicas.
@@ -338,6 +352,7 @@ func (c *Controller) moveLeaders(ctx context.Context, peers []raftmeta.Peer) {
 			dead[id] = true
 		}
 	}
+	markUnregistered(st, dead)
 	changes := ElectLeaders(st, dead, uncleanAllowed(st))
 	changes = append(changes, ShrinkISRs(st, dead, changes)...)
 	if c.cfg.AutoLeaderRebalance && time.Since(c.lastRebalance) >= c.cfg.LeaderRebalanceInterval {

@@ -85,6 +85,7 @@ func (c *Coordinator) describe(id string) GroupDescription {
 	}
 	d.State = stateDead.String()
 	if g == nil {
+		d.Unknown = true
 		return d
 	}
 	g.mu.Lock()
@@ -94,6 +95,7 @@ func (c *Coordinator) describe(id string) GroupDescription {
 		return d
 	}
 	if g.cons != nil {
+		d.NotClassic = true
 		return d // Dead: not a classic group
 	}
 	d.State = g.state.String()

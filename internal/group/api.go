@@ -103,10 +103,16 @@ type ListedGroup struct {
 }
 
 // GroupDescription is one group of DescribeGroups. An unknown group is state
-// "Dead" without error; with an error only Group (and maybe State) is set.
+// "Dead" without error, and Unknown (DescribeGroups v6+ answers it
+// GROUP_ID_NOT_FOUND, KIP-1043); so is a KIP-848 consumer group, with
+// NotClassic (v6+: GROUP_ID_NOT_FOUND, "is not a classic group", as Kafka 4
+// answers; ConsumerGroupDescribe describes it); with an error only Group
+// (and maybe State) is set.
 type GroupDescription struct {
 	Group        string
 	State        string
+	Unknown      bool
+	NotClassic   bool
 	ProtocolType string
 	Protocol     string // only while Stable
 	Members      []MemberDescription

@@ -33,7 +33,7 @@
 //	 12  Heartbeat       0-4
 //	 13  LeaveGroup      0-5       v3+ batched members
 //	 14  SyncGroup       0-5       v5 protocol type/name checked
-//	 15  DescribeGroups  0-5       v6 (KIP-1043 error messages) not implemented
+//	 15  DescribeGroups  0-6       v6: unknown groups are GROUP_ID_NOT_FOUND (KIP-1043)
 //	 16  ListGroups      0-5       v4 states filter, v5 types filter
 //	 42  DeleteGroups    0-2       v3 (KIP-1043 error messages) not implemented
 //	 47  OffsetDelete    0

@@ -22,8 +22,8 @@ const (
 
 // Versions is the [min, max] version implemented in full for each API key
 // this package serves; the server advertises exactly these ranges. OffsetCommit
-// v10 and OffsetFetch v10 identify topics by id and are left out, as are
-// DescribeGroups v6 and DeleteGroups v3 (KIP-1043 error messages).
+// v10 and OffsetFetch v10 identify topics by id and are left out.
+// DescribeGroups v6 (KIP-1043) is served by the server from Unknown.
 var Versions = map[int16][2]int16{
 	apiOffsetCommit:    {0, 9},
 	apiOffsetFetch:     {0, 9},
@@ -31,7 +31,7 @@ var Versions = map[int16][2]int16{
 	apiHeartbeat:       {0, 4},
 	apiLeaveGroup:      {0, 5},
 	apiSyncGroup:       {0, 5},
-	apiDescribeGroups:  {0, 5},
+	apiDescribeGroups:  {0, 6}, // v6: GROUP_ID_NOT_FOUND and error messages (KIP-1043; GroupDescription.Unknown)
 	apiListGroups:      {0, 5},
 	apiDeleteGroups:    {0, 2},
 	apiOffsetDelete:    {0, 0},

@@ -1,18 +1,20 @@
 package server
 
-// DescribeGroups (key 15), v0-v5; served by the group coordinator.
+// DescribeGroups (key 15), v0-v6; served by the group coordinator.
 //
 //   - Members' metadata and assignment are reported only when the group is
-//     Stable (as Kafka). An unknown group is state "Dead" with no error,
-//     and so is a KIP-848 consumer group, as Kafka answers v0-v5 (see
-//     ConsumerGroupDescribe).
+//     Stable (as Kafka). An unknown group is state "Dead" with no error up
+//     to v5, and so is a KIP-848 consumer group (see ConsumerGroupDescribe);
+//     v6+ (KIP-1043) answer them GROUP_ID_NOT_FOUND, "Group X not found."
+//     or "Group X is not a classic group.", as Kafka 4 does.
 //   - Each group needs DESCRIBE (GROUP_AUTHORIZATION_FAILED, Kafka's
 //     check). Authorized operations (v3+) are -2147483648 unless
 //     requested; requested, the principal's among READ, DELETE, DESCRIBE.
-//   - v6 (KIP-1043 error messages) is not implemented.
+//   - v6 adds ErrorMessage: set with every group's error.
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -32,6 +34,9 @@ func (s *Server) handleDescribeGroups(ctx context.Context, req *wire.Request, r 
 		}
 		dg := kmsg.NewDescribeGroupsResponseGroup()
 		dg.Group, dg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+		if r.Version >= 6 {
+			dg.ErrorMessage = errorMessage(fmt.Errorf("not authorized to describe group %s", g))
+		}
 		resp.Groups = append(resp.Groups, dg)
 	}
 	if len(allowed) == 0 {
@@ -41,6 +46,20 @@ func (s *Server) handleDescribeGroups(ctx context.Context, req *wire.Request, r 
 		dg := kmsg.NewDescribeGroupsResponseGroup()
 		dg.Group, dg.ErrorCode = d.Group, errorCode(d.Err)
 		dg.State, dg.ProtocolType, dg.Protocol = d.State, d.ProtocolType, d.Protocol
+		if r.Version >= 6 {
+			switch {
+			case d.Unknown && d.Err == nil:
+				dg.ErrorCode = kerr.GroupIDNotFound.Code
+				msg := "Group " + d.Group + " not found." // Kafka's wording
+				dg.ErrorMessage = &msg
+			case d.NotClassic && d.Err == nil:
+				dg.ErrorCode = kerr.GroupIDNotFound.Code
+				msg := "Group " + d.Group + " is not a classic group."
+				dg.ErrorMessage = &msg
+			default:
+				dg.ErrorMessage = errorMessage(d.Err)
+			}
+		}
 		for _, m := range d.Members {
 			dm := kmsg.NewDescribeGroupsResponseGroupMember()
 			dm.MemberID, dm.InstanceID, dm.ClientID, dm.ClientHost = m.MemberID, m.InstanceID, m.ClientID, m.ClientHost

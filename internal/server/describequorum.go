@@ -26,9 +26,10 @@ package server
 //
 // Version notes:
 //   - v1: LastFetchTimestamp and LastCaughtUpTimestamp per replica (-1 here).
-//   - v2: ErrorMessage fields, ReplicaDirectoryID (zero: Strom has no
-//     directory ids) and Nodes: the advertised listeners of every registered
-//     voter and observer.
+//   - v2: ErrorMessage fields, ReplicaDirectoryID (the data directory id
+//     each broker registered, directoryid.go: the voter key AddRaftVoter and
+//     RemoveRaftVoter take; zero for a member not registered) and Nodes: the
+//     advertised listeners of every registered voter and observer.
 
 import (
 	"math"
@@ -78,6 +79,7 @@ func (s *Server) handleDescribeQuorum(req *wire.Request, r *kmsg.DescribeQuorumR
 	}
 	prog := s.meta.RaftProgress()
 	self := s.cfg.NodeID
+	st := s.meta.State()
 
 	p := kmsg.NewDescribeQuorumResponseTopicPartition()
 	p.Partition = 0
@@ -88,6 +90,7 @@ func (s *Server) handleDescribeQuorum(req *wire.Request, r *kmsg.DescribeQuorumR
 		rs := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 		rs.ReplicaID = srv.NodeID
 		rs.LogEndOffset = -1
+		rs.ReplicaDirectoryID = st.Brokers[srv.NodeID].DirectoryID
 		if srv.NodeID == self {
 			rs.LogEndOffset = clampInt64(prog.LastIndex)
 		}
@@ -103,7 +106,7 @@ func (s *Server) handleDescribeQuorum(req *wire.Request, r *kmsg.DescribeQuorumR
 	resp.Topics = append(resp.Topics, t)
 
 	if r.Version >= 2 {
-		resp.Nodes = quorumNodes(s.meta.State(), servers)
+		resp.Nodes = quorumNodes(st, servers)
 	}
 	return resp
 }

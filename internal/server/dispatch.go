@@ -17,10 +17,10 @@ import (
 // only where we would ignore it are left out. The group coordinator's keys
 // come from group.Versions, the list of what that package implements.
 var serverVersions = map[int16]wire.VersionRange{
-	0:  {Min: 3, Max: 12}, // Produce: v3+ carries record batch v2; v12 adds partitions to transactions itself (KIP-890 part 2); v13 topic ids
-	1:  {Min: 4, Max: 16}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved
-	2:  {Min: 0, Max: 8},  // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local
-	3:  {Min: 0, Max: 12}, // Metadata
+	0:  {Min: 3, Max: 13}, // Produce: v3+ carries record batch v2; v12 adds partitions to transactions itself (KIP-890 part 2); v13 topic ids (KIP-516)
+	1:  {Min: 4, Max: 18}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved; v17 directory ids; v18 follower high watermarks (KIP-1166)
+	2:  {Min: 0, Max: 10}, // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local, -5 latest tiered; v10 TimeoutMillis
+	3:  {Min: 0, Max: 13}, // Metadata: v13 top-level ErrorCode (KIP-1102)
 	10: {Min: 0, Max: 5},  // FindCoordinator: v6 adds share groups
 	18: {Min: 0, Max: 4},  // ApiVersions
 	19: {Min: 0, Max: 7},  // CreateTopics
@@ -55,6 +55,10 @@ var serverVersions = map[int16]wire.VersionRange{
 	75: {Min: 0, Max: 0},  // DescribeTopicPartitions: cursor pagination; no ELR yet
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas (clientquotas.go)
 	49: {Min: 0, Max: 1},  // AlterClientQuotas
+	34: {Min: 0, Max: 2},  // AlterReplicaLogDirs: one data dir per broker (alterreplicalogdirs.go)
+	64: {Min: 0, Max: 0},  // UnregisterBroker: fenced brokers only (unregisterbroker.go)
+	80: {Min: 0, Max: 0},  // AddRaftVoter: promotes an observer of the Raft group (KIP-853)
+	81: {Min: 0, Max: 0},  // RemoveRaftVoter: demotes a voter to observer
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -191,6 +195,14 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeClientQuotas(req, r), nil
 	case *kmsg.AlterClientQuotasRequest:
 		return s.handleAlterClientQuotas(ctx, req, r), nil
+	case *kmsg.AlterReplicaLogDirsRequest:
+		return s.handleAlterReplicaLogDirs(req, r), nil
+	case *kmsg.UnregisterBrokerRequest:
+		return s.handleUnregisterBroker(ctx, req, r), nil
+	case *kmsg.AddRaftVoterRequest:
+		return s.handleAddRaftVoter(ctx, req, r), nil
+	case *kmsg.RemoveRaftVoterRequest:
+		return s.handleRemoveRaftVoter(ctx, req, r), nil
 	default:
 		return s.serveTxn(ctx, req)
 	}

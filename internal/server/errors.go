@@ -23,11 +23,36 @@ var (
 )
 
 // areaErrorCodes map the errors of one area (groups, transactions,
-// elections and reassignments) to codes, tried in order before errorCode's
+// elections and reassignments, the quorum) to codes, tried in order before errorCode's
 // general table. Group errors come first: the offsets-log adapter wraps
 // replica and storage errors in the group's contract, and the contract
 // decides the code.
-var areaErrorCodes = []func(error) (int16, bool){groupErrorCode, txnErrorCode, electionErrorCode}
+var areaErrorCodes = []func(error) (int16, bool){groupErrorCode, txnErrorCode, electionErrorCode, quorumErrorCode}
+
+// quorumErrors maps the errors of broker unregistration and Raft voter
+// changes (UnregisterBroker, AddRaftVoter, RemoveRaftVoter).
+var quorumErrors = []struct {
+	err  error
+	code *kerr.Error
+}{
+	{raftmeta.ErrBrokerNotRegistered, kerr.BrokerIDNotRegistered},
+	{raftmeta.ErrBrokerAlive, kerr.InvalidRequest},
+	{raftmeta.ErrDuplicateVoter, kerr.DuplicateVoter},
+	{raftmeta.ErrVoterNotFound, kerr.VoterNotFound},
+	// Kafka waits for the observer to catch up and times out.
+	{raftmeta.ErrVoterNotReady, kerr.RequestTimedOut},
+	{raftmeta.ErrNoReplacementVoter, kerr.InvalidRequest},
+}
+
+// quorumErrorCode is errorCode for errors wrapping a quorumErrors sentinel.
+func quorumErrorCode(err error) (int16, bool) {
+	for _, m := range quorumErrors {
+		if errors.Is(err, m.err) {
+			return m.code.Code, true
+		}
+	}
+	return 0, false
+}
 
 // errorCode is the one place Go errors become Kafka error codes.
 func errorCode(err error) int16 {

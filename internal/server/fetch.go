@@ -1,6 +1,6 @@
 package server
 
-// Fetch (key 1), v4-v16.
+// Fetch (key 1), v4-v18.
 //
 // Records are served as stored, never decoded or re-encoded, and from the
 // active segment without copying: the response carries placeholders that the
@@ -44,11 +44,20 @@ package server
 // again, once per request, after catching up with the controller
 // (catchup.go). v16+ (KIP-951) NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH
 // answers name the current leader and its endpoint (leaderhint.go).
+// v17 (KIP-853) adds a follower's ReplicaDirectoryID, which Kafka brokers
+// use only for the KRaft metadata log and ignore for partitions, as Strom
+// does (one data directory per broker, nothing to tell apart). v18
+// (KIP-1166) adds the HighWatermark a follower knows per partition: a
+// replica fetch that tells one below this leader's is answered at once
+// instead of parking, so the follower learns the new high watermark within
+// a round trip (Long.MaxValue, "not supported", and consumers' values are
+// not used).
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -138,7 +147,7 @@ func (s *Server) serveFetch(ctx context.Context, req *wire.Request, r *kmsg.Fetc
 		if total >= int(r.MinBytes) || anyErr || maxWait == 0 || total >= maxBytes {
 			return
 		}
-		if isReplica && s.followerBehindHW(resp, replicaID) {
+		if isReplica && (s.followerBehindHW(resp, replicaID) || replicaHWBehind(r, resp)) {
 			// A follower learns the high watermark from answers only:
 			// one that moved past what it was last told is worth an
 			// answer (Kafka completes a follower's delayed fetch for it
@@ -176,6 +185,39 @@ func (s *Server) followerBehindHW(resp *kmsg.FetchResponse, id int32) bool {
 				continue
 			}
 			if part := s.replicas.Get(t.Topic, fp.Partition); part != nil && part.FollowerBehindHW(id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// replicaHWBehind reports whether a v18+ replica fetch told (KIP-1166) a
+// high watermark, for a partition answered without error, below the one resp
+// carries for it. Partitions that told MaxInt64 ("not supported") are not
+// compared.
+func replicaHWBehind(r *kmsg.FetchRequest, resp *kmsg.FetchResponse) bool {
+	if r.Version < 18 {
+		return false
+	}
+	type key struct {
+		id   [16]byte
+		part int32
+	}
+	known := make(map[key]int64)
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.HighWatermark != math.MaxInt64 {
+				known[key{rt.TopicID, rp.Partition}] = rp.HighWatermark
+			}
+		}
+	}
+	if len(known) == 0 {
+		return false
+	}
+	for _, t := range resp.Topics {
+		for _, fp := range t.Partitions {
+			if hw, ok := known[key{t.TopicID, fp.Partition}]; ok && fp.ErrorCode == 0 && hw < fp.HighWatermark {
 				return true
 			}
 		}

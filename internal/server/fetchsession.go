@@ -286,8 +286,21 @@ func topicKey(ids bool, name string, id [16]byte, part int32) sessionKey {
 // sessionRequest builds the request an incremental fetch is served as: r's
 // header and limits, every partition of the session from its cached
 // parameters. Consecutive partitions of one topic share a topic entry (a
-// topic may appear more than once once partitions have rotated).
+// topic may appear more than once once partitions have rotated). The
+// high watermark a v18 follower knows (KIP-1166) is taken only from the
+// partitions r names: a cached one would go stale once the follower learnt
+// a newer one without naming the partition again, and make every later
+// fetch of the session return at once.
 func sessionRequest(r *kmsg.FetchRequest, parts []*cachedPartition) *kmsg.FetchRequest {
+	var told map[sessionKey]int64
+	if r.Version >= 18 {
+		told = make(map[sessionKey]int64)
+		for _, rt := range r.Topics {
+			for _, rp := range rt.Partitions {
+				told[topicKey(true, rt.Topic, rt.TopicID, rp.Partition)] = rp.HighWatermark
+			}
+		}
+	}
 	out := *r
 	out.Topics = nil
 	out.ForgottenTopics = nil
@@ -296,6 +309,10 @@ func sessionRequest(r *kmsg.FetchRequest, parts []*cachedPartition) *kmsg.FetchR
 			out.Topics = append(out.Topics, kmsg.FetchRequestTopic{Topic: cp.key.topic, TopicID: cp.key.id})
 		}
 		t := &out.Topics[len(out.Topics)-1]
+		hw, ok := told[cp.key]
+		if !ok {
+			hw = math.MaxInt64 // not told in this request
+		}
 		t.Partitions = append(t.Partitions, kmsg.FetchRequestTopicPartition{
 			Partition:          cp.key.part,
 			CurrentLeaderEpoch: cp.leaderEpoch,
@@ -303,6 +320,7 @@ func sessionRequest(r *kmsg.FetchRequest, parts []*cachedPartition) *kmsg.FetchR
 			LastFetchedEpoch:   cp.lastFetchedEpoch,
 			LogStartOffset:     cp.logStartOffset,
 			PartitionMaxBytes:  cp.maxBytes,
+			HighWatermark:      hw,
 		})
 	}
 	return &out

@@ -1,6 +1,6 @@
 package server
 
-// Metadata (key 3), v0-v12.
+// Metadata (key 3), v0-v13.
 //
 // Brokers are answered with the advertised address of the listener the
 // request arrived on, so a client connected to the EXTERNAL listener is never
@@ -10,6 +10,9 @@ package server
 // topic is reported as LEADER_NOT_AVAILABLE on the first answer, like Kafka,
 // unless its partitions are already led here, in which case it is returned
 // ready. v10+ carry topic IDs; v12 may ask by topic ID with a null name.
+// v13 (KIP-1102) adds a top-level ErrorCode for REBOOTSTRAP_REQUIRED, which a
+// Kafka broker never sets (only clients' own rebootstrap logic uses it), and
+// nor does Strom: it is 0.
 // Null topics (v1+) means all topics; an empty list means none; v0 treats an
 // empty list as all. A request for all topics, or naming a topic this
 // broker does not know, is answered after catching up with the controller

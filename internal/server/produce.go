@@ -1,6 +1,6 @@
 package server
 
-// Produce (key 0), v3-v11.
+// Produce (key 0), v3-v13.
 //
 // v3+ carries record batch v2 (Kafka 4 dropped older versions too, KIP-896).
 // Batches are validated and stored as received; offsets are assigned by
@@ -26,6 +26,10 @@ package server
 // is it UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER_OR_FOLLOWER. v10+ (KIP-951)
 // NOT_LEADER_OR_FOLLOWER answers name the current leader and its endpoint
 // (leaderhint.go), from the metadata as it is when the answer is final.
+// v13+ (KIP-516) names topics by ID only: an ID this broker does not know
+// (after catching up) is UNKNOWN_TOPIC_ID, so a producer whose topic was
+// deleted and re-created under the same name never writes into the new one;
+// the answer names topics by ID too. Authorization is on the resolved name.
 
 import (
 	"context"
@@ -66,16 +70,24 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 	var waits []pendingAck
 	var missed []pendingAck // partitions refused by metadata that may lag
 	st := s.meta.State()
-	topicErr := func(topic string) error {
-		if topErr == nil && !s.authorize(req, acl.OpWrite, acl.ResourceTopic, topic) {
-			return fmt.Errorf("%w: WRITE on topic %s", errTopicAuthorization, topic)
+	// topicErr resolves rt (v13+ names it by ID) and checks WRITE on it.
+	topicErr := func(rt *kmsg.ProduceRequestTopic) error {
+		if topErr != nil {
+			return topErr
 		}
-		return topErr
+		if err := resolveProduceTopic(st, r, rt); err != nil {
+			return err
+		}
+		if !s.authorize(req, acl.OpWrite, acl.ResourceTopic, rt.Topic) {
+			return fmt.Errorf("%w: WRITE on topic %s", errTopicAuthorization, rt.Topic)
+		}
+		return nil
 	}
-	for i, rt := range r.Topics {
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		terr := topicErr(rt)
 		pt := kmsg.NewProduceResponseTopic()
-		pt.Topic = rt.Topic
-		terr := topicErr(rt.Topic)
+		pt.Topic, pt.TopicID = rt.Topic, rt.TopicID
 		for j, rp := range rt.Partitions {
 			pp, wait, err := s.producePartition(st, r, rt.Topic, rp, terr)
 			pt.Partitions = append(pt.Partitions, pp)
@@ -93,7 +105,9 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 		st = s.meta.State()
 		for _, m := range missed {
 			rt := &r.Topics[m.topic]
-			pp, wait, err := s.producePartition(st, r, rt.Topic, rt.Partitions[m.partition], topicErr(rt.Topic))
+			terr := topicErr(rt) // st is newer: a v13 topic id may resolve now
+			resp.Topics[m.topic].Topic = rt.Topic
+			pp, wait, err := s.producePartition(st, r, rt.Topic, rt.Partitions[m.partition], terr)
 			resp.Topics[m.topic].Partitions[m.partition] = pp
 			s.recordAppend(r, &resp.Topics[m.topic].Partitions[m.partition], rt.Topic, m.topic, m.partition, wait, err, &waits)
 		}
@@ -115,6 +129,22 @@ func (s *Server) handleProduce(ctx context.Context, req *wire.Request, r *kmsg.P
 		finish(resp, nil)
 	}()
 	return nil, nil
+}
+
+// resolveProduceTopic fills in the name of a topic a v13+ request names by
+// ID (the name every later step, from ACLs to quotas, works with), or
+// returns UNKNOWN_TOPIC_ID. Older versions name topics and pass as they are.
+func resolveProduceTopic(st *raftmeta.State, r *kmsg.ProduceRequest, rt *kmsg.ProduceRequestTopic) error {
+	if r.Version < 13 {
+		return nil
+	}
+	t := st.TopicsByID[rt.TopicID]
+	if t == nil {
+		rt.Topic = ""
+		return fmt.Errorf("%w: %s", errUnknownTopicID, formatTopicID(rt.TopicID))
+	}
+	rt.Topic = t.Name
+	return nil
 }
 
 // recordAppend notes one partition's append outcome: its error in the

@@ -56,10 +56,13 @@ func produceRaw(t *testing.T, cl *kgo.Client, version int16, acks int16, topic s
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testCtx(t, 10*time.Second), cl)
-	if err != nil {
-		t.Fatalf("produce request: %v", err)
+	// kgo would send its own (highest) version: send exactly this one on a
+	// raw connection to the client's seed broker.
+	seeds, _ := cl.OptValue(kgo.SeedBrokers).([]string)
+	if len(seeds) == 0 {
+		t.Fatal("produce request: client without seed brokers")
 	}
+	resp := mustRequest[*kmsg.ProduceResponse](t, dialRaw(t, seeds[0]), req)
 	return resp.Topics[0].Partitions[0]
 }
 

@@ -41,6 +41,7 @@ type Server struct {
 	connRates                              connRates    // connection creation rates (connquota.go)
 
 	meta     *raftmeta.Node
+	dirID    [16]byte // the data directory's id (directoryid.go)
 	replicas *replica.Manager
 	groups   *group.Coordinator
 	txns     *txn.Coordinator
@@ -112,6 +113,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir %s: %w", s.cfg.DataDir, err)
+	}
+	if s.dirID, err = loadDirectoryID(s.cfg.DataDir); err != nil { // directoryid.go
+		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
 	}
 	if err := s.listen(); err != nil {
 		return err
@@ -332,7 +336,7 @@ func (s *Server) Addrs() []string {
 // with a new broker epoch chosen by the controller; when it returns this
 // broker's own State() holds that epoch (brokerEpoch).
 func (s *Server) register(ctx context.Context) error {
-	b := raftmeta.Broker{ID: s.cfg.NodeID, Rack: s.cfg.Rack, RaftAddr: s.cfg.RaftAddr}
+	b := raftmeta.Broker{ID: s.cfg.NodeID, Rack: s.cfg.Rack, RaftAddr: s.cfg.RaftAddr, DirectoryID: s.dirID}
 	for _, l := range s.adv {
 		b.Listeners = append(b.Listeners, raftmeta.Listener{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
 	}

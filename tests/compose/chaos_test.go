@@ -328,6 +328,19 @@ func rawProduce(ctx context.Context, kc *kgo.Client, id int32, topic string, par
 	req.TimeoutMillis = int32(timeout.Milliseconds())
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
+	// kgo sends its highest version, which names topics by id (v13+).
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	mresp, err := mreq.RequestWith(ctx, kc)
+	if err != nil {
+		return 0, err
+	}
+	if len(mresp.Topics) != 1 || mresp.Topics[0].ErrorCode != 0 {
+		return 0, fmt.Errorf("metadata of %s: %+v", topic, mresp.Topics)
+	}
+	rt.TopicID = mresp.Topics[0].TopicID
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition = partition
 	rp.Records = b

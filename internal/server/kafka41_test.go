@@ -1,0 +1,79 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// kafka41Exclusions are the keys (and FindCoordinator's v6) Kafka 4.1
+// answers that Strom does not reach yet, each with the reason. The test
+// fails for an entry Strom has since reached, so the list only shrinks.
+var kafka41Exclusions = map[int16]string{
+	// KIP-848 consumer groups: built in branch kip848.
+	68: "ConsumerGroupHeartbeat: built in branch kip848",
+	69: "ConsumerGroupDescribe: built in branch kip848",
+	// KIP-932 share groups: built in branch share (FindCoordinator v6
+	// adds the share-group key type).
+	10: "FindCoordinator v6: built in branch share",
+	76: "ShareGroupHeartbeat: built in branch share",
+	77: "ShareGroupDescribe: built in branch share",
+	78: "ShareFetch: built in branch share",
+	79: "ShareAcknowledge: built in branch share",
+	83: "InitializeShareGroupState: built in branch share",
+	84: "ReadShareGroupState: built in branch share",
+	85: "WriteShareGroupState: built in branch share",
+	86: "DeleteShareGroupState: built in branch share",
+	87: "ReadShareGroupStateSummary: built in branch share",
+	90: "DescribeShareGroupOffsets: built in branch share",
+	91: "AlterShareGroupOffsets: built in branch share",
+	92: "DeleteShareGroupOffsets: built in branch share",
+	// Features, telemetry, config resources, delegation tokens: built in
+	// branch feat.
+	38: "CreateDelegationToken: built in branch feat",
+	39: "RenewDelegationToken: built in branch feat",
+	40: "ExpireDelegationToken: built in branch feat",
+	41: "DescribeDelegationToken: built in branch feat",
+	57: "UpdateFeatures: built in branch feat",
+	71: "GetTelemetrySubscriptions: built in branch feat",
+	72: "PushTelemetry: built in branch feat",
+	74: "ListConfigResources: built in branch feat",
+}
+
+// TestApiVersionsCoverKafka41: for every key a Kafka 4.1 broker answers
+// (franz-go's kversion.V4_1_0, the client-facing table), Strom's
+// ApiVersions reaches Kafka's maximum version, or the key is in
+// kafka41Exclusions; an exclusion Strom already reaches is stale.
+func TestApiVersionsCoverKafka41(t *testing.T) {
+	resp := (&Server{}).handleApiVersions(kmsg.NewPtrApiVersionsRequest()).(*kmsg.ApiVersionsResponse)
+	have := map[int16]int16{}
+	for _, k := range resp.ApiKeys {
+		have[k.ApiKey] = k.MaxVersion
+	}
+	kafka := kversion.V4_1_0()
+	kafka.EachMaxKeyVersion(func(key, max int16) {
+		got, ok := have[key]
+		reached := ok && got >= max
+		reason, excluded := kafka41Exclusions[key]
+		switch {
+		case !reached && !excluded:
+			t.Errorf("%s (%d): Kafka 4.1 answers up to v%d, Strom %s", kmsg.NameForKey(key), key, max, maxString(got, ok))
+		case reached && excluded:
+			t.Errorf("%s (%d): Strom reaches Kafka 4.1's v%d; remove the exclusion %q", kmsg.NameForKey(key), key, max, reason)
+		}
+	})
+	for key := range kafka41Exclusions {
+		if !kafka.HasKey(key) {
+			t.Errorf("exclusion for key %d, which Kafka 4.1 does not answer", key)
+		}
+	}
+}
+
+func maxString(v int16, ok bool) string {
+	if !ok {
+		return "does not answer it"
+	}
+	return fmt.Sprintf("stops at v%d", v)
+}
