@@ -106,7 +106,9 @@ func (c *Console) groupData(ctx context.Context, r *http.Request) (string, any, 
 	if !isCG && (!ok || l.State == "Dead" || errors.Is(l.DescribeErr, kerr.GroupIDNotFound)) {
 		return "", nil, fmt.Errorf("%w: %q", ErrUnknownGroup, name)
 	}
-	if err := l.Error(); err != nil {
+	// DescribeGroups v6+ answers a consumer group GROUP_ID_NOT_FOUND, "not a
+	// classic group" (KIP-1043); ConsumerGroupDescribe described it above.
+	if err := l.Error(); err != nil && !(isCG && errors.Is(l.DescribeErr, kerr.GroupIDNotFound)) {
 		return "", nil, fmt.Errorf("group %q: %w", name, err)
 	}
 	p := groupPage{Name: name, State: l.State, Protocol: l.Protocol, Coordinator: l.Coordinator.NodeID, TotalLag: l.Lag.Total()}

@@ -12,9 +12,6 @@ import (
 // answers that Strom does not reach yet, each with the reason. The test
 // fails for an entry Strom has since reached, so the list only shrinks.
 var kafka41Exclusions = map[int16]string{
-	// KIP-848 consumer groups: built in branch kip848.
-	68: "ConsumerGroupHeartbeat: built in branch kip848",
-	69: "ConsumerGroupDescribe: built in branch kip848",
 	// KIP-932 share groups: built in branch share (FindCoordinator v6
 	// adds the share-group key type).
 	10: "FindCoordinator v6: built in branch share",
