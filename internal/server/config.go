@@ -116,7 +116,29 @@ type Config struct {
 	// announce (Kafka sets it with kafka-features; Strom's own setting):
 	// 2 lets clients use transaction version 2 (KIP-890 part 2), 1 keeps
 	// them on the classic protocol. The server honours both either way.
-	TransactionVersion         int16
+	TransactionVersion int16
+	// Share groups (KIP-932, Kafka's names; zero takes Kafka's default,
+	// shareDefaults): group.share.record.lock.duration.ms (acquisition
+	// lock), group.share.delivery.count.limit (deliveries before a record
+	// is archived), group.share.partition.max.record.locks (records in
+	// flight per share-partition), group.share.heartbeat.interval.ms,
+	// group.share.session.timeout.ms, group.share.max.size, and the share
+	// coordinator's share.coordinator.state.topic.num.partitions,
+	// .replication.factor and .min.isr for __share_group_state.
+	ShareRecordLockDuration          time.Duration
+	ShareDeliveryCountLimit          int16
+	SharePartitionMaxRecordLocks     int
+	ShareHeartbeatInterval           time.Duration
+	ShareSessionTimeout              time.Duration
+	ShareGroupMaxSize                int
+	ShareStateTopicPartitions        int32
+	ShareStateTopicReplicationFactor int16
+	ShareStateTopicMinISR            int16
+	// ShareAutoOffsetReset is where a share-partition starts when it is
+	// first used: "latest" (Kafka's default) or "earliest". Kafka sets
+	// share.auto.offset.reset per group (a GROUP config resource); Strom
+	// has no group configs yet and takes it from this broker setting.
+	ShareAutoOffsetReset       string
 	GroupInitialRebalanceDelay time.Duration
 	GroupMinSessionTimeout     time.Duration
 	GroupMaxSessionTimeout     time.Duration
@@ -268,6 +290,16 @@ func DefaultConfig() Config {
 		TransactionMaxTimeout:                15 * time.Minute,
 		TransactionAbortInterval:             10 * time.Second,
 		TransactionVersion:                   2,
+		ShareRecordLockDuration:              30 * time.Second,
+		ShareDeliveryCountLimit:              5,
+		SharePartitionMaxRecordLocks:         2000,
+		ShareHeartbeatInterval:               5 * time.Second,
+		ShareSessionTimeout:                  45 * time.Second,
+		ShareGroupMaxSize:                    200,
+		ShareStateTopicPartitions:            50,
+		ShareStateTopicReplicationFactor:     3,
+		ShareStateTopicMinISR:                2,
+		ShareAutoOffsetReset:                 "latest",
 		TransactionalIDExpiration:            7 * 24 * time.Hour,
 		GroupInitialRebalanceDelay:           3 * time.Second,
 		GroupMinSessionTimeout:               6 * time.Second,

@@ -1,0 +1,235 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// shareTestConfig: share-partitions start at the log start, few state
+// partitions.
+func shareTestConfig(c *Config) {
+	c.ShareAutoOffsetReset = "earliest"
+	c.ShareStateTopicPartitions = 3
+	c.ShareHeartbeatInterval = 200 * time.Millisecond
+}
+
+// produceN writes values "0".."n-1" (plus offset base) to topic.
+func shareProduce(t *testing.T, ctx context.Context, addr, topic string, from, n int) {
+	t.Helper()
+	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic))
+	recs := make([]*kgo.Record, 0, n)
+	for i := from; i < from+n; i++ {
+		recs = append(recs, &kgo.Record{Value: []byte(strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newShareConsumer(t *testing.T, addr, group, topic string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return newClient(t, addr, append([]kgo.Opt{kgo.ShareGroup(group), kgo.ConsumeTopics(topic),
+		kgo.FetchMaxWait(200 * time.Millisecond)}, opts...)...)
+}
+
+// TestShareGroupConsumersSplitRecords: two share consumers on one
+// partition divide its records between them, each record delivered once.
+func TestShareGroupConsumersSplitRecords(t *testing.T) {
+	_, addr := startTestServer(t, shareTestConfig, func(c *Config) {
+		if testing.Verbose() {
+			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	})
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-split", 1); err != nil {
+		t.Fatal(err)
+	}
+	const total = 200
+	shareProduce(t, ctx, addr, "share-split", 0, total)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	perClient := [2]int{}
+	poll := func(i int, cl *kgo.Client) int {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		fs := cl.PollFetches(pctx)
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			r.Ack(kgo.AckAccept)
+			mu.Lock()
+			seen[string(r.Value)]++
+			perClient[i]++
+			mu.Unlock()
+			n++
+		})
+		return n
+	}
+	c1 := newShareConsumer(t, addr, "split", "share-split", kgo.ShareMaxRecords(10))
+	c2 := newShareConsumer(t, addr, "split", "share-split", kgo.ShareMaxRecords(10))
+	// c1 takes a first batch and holds it (no further poll, so no ack):
+	// c2 can only get other records.
+	for poll(0, c1) == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("c1 got nothing")
+		}
+	}
+	for poll(1, c2) == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("c2 got nothing while c1 held its records")
+		}
+	}
+	done := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == total
+	}
+	for !done() {
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d distinct of %d", len(seen), total)
+		}
+		poll(0, c1)
+		poll(1, c2)
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s delivered %d times", v, n)
+		}
+	}
+	if perClient[0] == 0 || perClient[1] == 0 {
+		t.Fatalf("records per consumer %v: want both to have some", perClient)
+	}
+	t.Logf("records per consumer: %v", perClient)
+}
+
+// rawShareFetch acquires records for member with a share session of its
+// own and never acknowledges them: a consumer that died holding records.
+func rawShareFetch(t *testing.T, ctx context.Context, addr, group, member, topic string) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
+	t.Helper()
+	md, err := newAdmin(t, addr).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := md.Topics[topic].ID
+	cl := dialRaw(t, addr)
+	for ctx.Err() == nil {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.Version = 1
+		req.GroupID, req.MemberID = &group, &member
+		req.MaxWaitMillis, req.MaxBytes, req.MaxRecords = 500, 1<<20, 100
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = id
+		rt.Partitions = []kmsg.ShareFetchRequestTopicPartition{{Partition: 0}}
+		req.Topics = append(req.Topics, rt)
+		resp, err := cl.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := resp.(*kmsg.ShareFetchResponse)
+		if r.ErrorCode != 0 {
+			t.Fatalf("share fetch: error %d", r.ErrorCode)
+		}
+		for _, rt := range r.Topics {
+			for _, p := range rt.Partitions {
+				if p.ErrorCode != 0 {
+					t.Fatalf("share fetch partition: error %d", p.ErrorCode)
+				}
+				if len(p.AcquiredRecords) > 0 {
+					return p.AcquiredRecords
+				}
+			}
+		}
+		// Nothing yet: the next request reopens the session (epoch 0).
+	}
+	t.Fatal("raw share fetch acquired nothing")
+	return nil
+}
+
+// TestShareGroupLockTimeoutRedelivers: records acquired and never
+// acknowledged go to another member once their acquisition lock runs out,
+// with their delivery count raised.
+func TestShareGroupLockTimeoutRedelivers(t *testing.T) {
+	_, addr := startTestServer(t, shareTestConfig, func(c *Config) { c.ShareRecordLockDuration = 700 * time.Millisecond })
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-lock", 1); err != nil {
+		t.Fatal(err)
+	}
+	shareProduce(t, ctx, addr, "share-lock", 0, 5)
+	acq := rawShareFetch(t, ctx, addr, "lock", "dead-member", "share-lock")
+	if len(acq) != 1 || acq[0].FirstOffset != 0 || acq[0].LastOffset != 4 || acq[0].DeliveryCount != 1 {
+		t.Fatalf("acquired %+v, want offsets 0-4 once", acq)
+	}
+	acquiredAt := time.Now()
+	cl := newShareConsumer(t, addr, "lock", "share-lock")
+	got := map[string]int32{}
+	for len(got) < 5 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("got %v before the deadline", got)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			got[string(r.Value)] = r.DeliveryCount()
+			r.Ack(kgo.AckAccept)
+		})
+	}
+	if waited := time.Since(acquiredAt); waited < 700*time.Millisecond {
+		t.Fatalf("records redelivered after %v, before the 700ms lock ran out", waited)
+	}
+	for v, n := range got {
+		if n != 2 {
+			t.Errorf("record %s: delivery count %d, want 2", v, n)
+		}
+	}
+	if err := cl.FlushAcks(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestShareGroupDeliveryLimitArchivesPoison: a record released on every
+// delivery is archived after group.share.delivery.count.limit deliveries
+// and never seen again; the records after it flow on.
+func TestShareGroupDeliveryLimitArchivesPoison(t *testing.T) {
+	_, addr := startTestServer(t, shareTestConfig, func(c *Config) { c.ShareDeliveryCountLimit = 3 })
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-poison", 1); err != nil {
+		t.Fatal(err)
+	}
+	shareProduce(t, ctx, addr, "share-poison", 0, 3) // "1" is the poison record
+	cl := newShareConsumer(t, addr, "poison", "share-poison")
+	var poison []int32
+	others := map[string]bool{}
+	pollUntil := func(what string, cond func() bool) {
+		for !cond() {
+			if ctx.Err() != nil {
+				t.Fatalf("waiting for %s: poison deliveries %v, others %v", what, poison, others)
+			}
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			fs := cl.PollFetches(pctx)
+			cancel()
+			fs.EachRecord(func(r *kgo.Record) {
+				if string(r.Value) == "1" {
+					poison = append(poison, r.DeliveryCount())
+					r.Ack(kgo.AckRelease)
+					return
+				}
+				others[string(r.Value)] = true
+				r.Ack(kgo.AckAccept)
+			})
+		}
+	}
+	pollUntil("three deliveries of the poison record", func() bool { return len(poison) >= 3 && others["0"] && others["2"] })
+	shareProduce(t, ctx, addr, "share-poison", 3, 1) // a record after the archived one
+	pollUntil("the record after it", func() bool { return others["3"] })
+	if fmt.Sprint(poison) != "[1 2 3]" {
+		t.Fatalf("poison record deliveries %v, want [1 2 3] then archived", poison)
+	}
+}
