@@ -47,8 +47,8 @@ type Server struct {
 	shareGroups *share.Groups
 	shares      *share.Manager
 	shareStore  *share.Store
-	txnConns brokerConns            // inter-broker connections of the transaction paths (txn_conns.go)
-	ctrl     *controller.Controller // nil for a cluster of one
+	txnConns    brokerConns            // inter-broker connections of the transaction paths (txn_conns.go)
+	ctrl        *controller.Controller // nil for a cluster of one
 
 	listeners []net.Listener
 	wires     []*wire.Server

@@ -118,4 +118,3 @@ func (m *Manager) releaseMember(ctx context.Context, group, member string) {
 	}
 	m.notify()
 }
-
