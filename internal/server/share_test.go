@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -231,5 +234,141 @@ func TestShareGroupDeliveryLimitArchivesPoison(t *testing.T) {
 	pollUntil("the record after it", func() bool { return others["3"] })
 	if fmt.Sprint(poison) != "[1 2 3]" {
 		t.Fatalf("poison record deliveries %v, want [1 2 3] then archived", poison)
+	}
+}
+
+// consumeShare polls cl until want distinct values arrived, accepting
+// each, and returns how often each value came.
+func consumeShare(t *testing.T, ctx context.Context, cl *kgo.Client, want int) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for len(seen) < want {
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d distinct records of %d", len(seen), want)
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			seen[string(r.Value)]++
+			r.Ack(kgo.AckAccept)
+		})
+	}
+	if err := cl.FlushAcks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
+
+// TestShareGroupStateSurvivesRestart: acknowledged records are not
+// delivered again after a broker restart; the share-partition resumes
+// where its persisted state says.
+func TestShareGroupStateSurvivesRestart(t *testing.T) {
+	c := testConfig(t)
+	shareTestConfig(&c)
+	s, addr := startWithConfig(t, c)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-restart", 1); err != nil {
+		t.Fatal(err)
+	}
+	shareProduce(t, ctx, addr, "share-restart", 0, 50)
+	cl := newShareConsumer(t, addr, "restart", "share-restart")
+	first := consumeShare(t, ctx, cl, 50)
+	cl.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, addr2 := startWithConfig(t, c)
+	shareProduce(t, ctx, addr2, "share-restart", 50, 50)
+	cl2 := newShareConsumer(t, addr2, "restart", "share-restart")
+	second := consumeShare(t, ctx, cl2, 50)
+	for v := range second {
+		if first[v] > 0 {
+			t.Errorf("record %s, acknowledged before the restart, was delivered again", v)
+		}
+		if n, _ := strconv.Atoi(v); n < 50 {
+			t.Errorf("record %s delivered after the restart", v)
+		}
+	}
+}
+
+// TestShareGroupAdmin drives the share-group admin APIs through kadm:
+// offsets set before the first consumer, describe, list, offsets moving
+// with acknowledgements, NON_EMPTY_GROUP while a member is in, offsets and
+// group deletion.
+func TestShareGroupAdmin(t *testing.T) {
+	_, addr := startTestServer(t, func(c *Config) { c.ShareStateTopicPartitions = 3 }) // share.auto.offset.reset latest
+	ctx := testCtx(t, 60*time.Second)
+	adm := newAdmin(t, addr)
+	if _, err := kadmCreate(ctx, t, addr, "share-admin", 1); err != nil {
+		t.Fatal(err)
+	}
+	shareProduce(t, ctx, addr, "share-admin", 0, 10)
+	at := func(o int64) kadm.Offsets {
+		return kadm.Offsets{"share-admin": {0: {Topic: "share-admin", Partition: 0, At: o}}}
+	}
+	if rs, err := adm.AlterShareGroupOffsets(ctx, "adm", at(4)); err != nil || rs.Error() != nil {
+		t.Fatalf("alter offsets: %v %v", err, rs.Error())
+	}
+	startOffset := func() int64 {
+		t.Helper()
+		d, err := adm.DescribeShareGroupOffsets(ctx, "adm")
+		if err != nil || d.Error() != nil {
+			t.Fatalf("describe offsets: %v %v", err, d.Error())
+		}
+		o, ok := d["adm"].Offsets.Lookup("share-admin", 0)
+		if !ok {
+			return -1 // the group has no offsets for the topic
+		}
+		if o.Err != nil {
+			t.Fatalf("describe offsets: %+v", d["adm"])
+		}
+		return o.StartOffset
+	}
+	if so := startOffset(); so != 4 {
+		t.Fatalf("start offset %d after altering it to 4", so)
+	}
+	listed, err := adm.ListGroupsByType(ctx, []string{"share"})
+	if err != nil || listed["adm"].State != "Empty" || listed["adm"].GroupType != "share" {
+		t.Fatalf("list share groups: %v %+v", err, listed)
+	}
+
+	cl := newShareConsumer(t, addr, "adm", "share-admin")
+	got := consumeShare(t, ctx, cl, 6)
+	for v := range got {
+		if n, _ := strconv.Atoi(v); n < 4 {
+			t.Fatalf("record %s below the altered start offset 4 delivered", v)
+		}
+	}
+	dg, err := adm.DescribeShareGroups(ctx, "adm")
+	if err != nil || dg.Error() != nil {
+		t.Fatalf("describe share groups: %v %v", err, dg.Error())
+	}
+	if g := dg["adm"]; g.GroupState != "Stable" || len(g.Members) != 1 || len(g.AssignedPartitions()["share-admin"]) != 1 {
+		t.Fatalf("described %+v, want one member assigned share-admin/0", g)
+	}
+	if rs, err := adm.AlterShareGroupOffsets(ctx, "adm", at(0)); err == nil && !errors.Is(rs.Error(), kerr.NonEmptyGroup) {
+		t.Fatalf("altering offsets of a group with a member: %v, want NON_EMPTY_GROUP", rs.Error())
+	}
+	cl.Close() // leaves the group
+	waitUntil(t, 10*time.Second, "the group to be empty", func() bool {
+		dg, err := adm.DescribeShareGroups(ctx, "adm")
+		return err == nil && dg["adm"].GroupState == "Empty"
+	})
+	if so := startOffset(); so != 10 {
+		t.Fatalf("start offset %d after every record was accepted, want 10", so)
+	}
+	if rs, err := adm.DeleteShareGroupOffsets(ctx, "adm", "share-admin"); err != nil || rs.Error() != nil {
+		t.Fatalf("delete offsets: %v %v", err, rs.Error())
+	}
+	if so := startOffset(); so != -1 {
+		t.Fatalf("start offset %d after deleting the offsets, want -1", so)
+	}
+	if rs, err := adm.DeleteGroups(ctx, "adm"); err != nil || rs.Error() != nil {
+		t.Fatalf("delete group: %v %v", err, rs.Error())
+	}
+	if listed, err := adm.ListGroupsByType(ctx, []string{"share"}); err != nil || len(listed) != 0 {
+		t.Fatalf("share groups after the delete: %v %v", listed, err)
 	}
 }
