@@ -537,5 +537,32 @@ func (c *Config) validateLimits() []error {
 	if c.GroupMaxSize < 1 {
 		errs = append(errs, fmt.Errorf("group.max.size must be >= 1, got %d", c.GroupMaxSize))
 	}
+	return append(errs, c.validateShare()...)
+}
+
+// validateShare checks the share-group settings (zero means Kafka's
+// default, shareDefaults).
+func (c *Config) validateShare() []error {
+	var errs []error
+	switch c.ShareAutoOffsetReset {
+	case "", "latest", "earliest":
+	default:
+		errs = append(errs, fmt.Errorf("share.auto.offset.reset must be latest or earliest, got %q", c.ShareAutoOffsetReset))
+	}
+	for name, v := range map[string]int64{
+		"group.share.record.lock.duration.ms":              int64(c.ShareRecordLockDuration),
+		"group.share.delivery.count.limit":                 int64(c.ShareDeliveryCountLimit),
+		"group.share.partition.max.record.locks":           int64(c.SharePartitionMaxRecordLocks),
+		"group.share.heartbeat.interval.ms":                int64(c.ShareHeartbeatInterval),
+		"group.share.session.timeout.ms":                   int64(c.ShareSessionTimeout),
+		"group.share.max.size":                             int64(c.ShareGroupMaxSize),
+		"share.coordinator.state.topic.num.partitions":     int64(c.ShareStateTopicPartitions),
+		"share.coordinator.state.topic.replication.factor": int64(c.ShareStateTopicReplicationFactor),
+		"share.coordinator.state.topic.min.isr":            int64(c.ShareStateTopicMinISR),
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, v))
+		}
+	}
 	return errs
 }
