@@ -1,0 +1,80 @@
+package cluster
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strombroker/strom/internal/server"
+)
+
+// shareOpts: share-partitions start at the log start; few state partitions.
+func shareOpts(c *server.Config) {
+	c.ShareAutoOffsetReset = "earliest"
+	c.ShareStateTopicPartitions = 3
+	c.ShareHeartbeatInterval = 200 * time.Millisecond
+}
+
+// consumeShareUntil polls a share consumer, accepting every record, until
+// done says stop; it returns how often each value came.
+func consumeShareUntil(t *testing.T, ctx context.Context, cl *kgo.Client, done func(seen map[string]int) bool) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for !done(seen) {
+		if ctx.Err() != nil {
+			t.Fatalf("share consumer: %d distinct records before the deadline", len(seen))
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			seen[string(r.Value)]++
+			r.Ack(kgo.AckAccept)
+		})
+	}
+	if err := cl.FlushAcks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
+
+// TestClusterShareGroupLeaderFailover: a share group consumes half a
+// partition on 3 brokers, the partition's leader stops, and a new member
+// gets the rest from the new leader: the share-partition state was
+// persisted in __share_group_state (replicated) and is read back, so no
+// acknowledged record is delivered again.
+func TestClusterShareGroupLeaderFailover(t *testing.T) {
+	c := New(t, 3, shareOpts)
+	ctx := ctxFor(t, 90*time.Second)
+	if _, err := c.Admin().CreateTopic(ctx, 1, 3, nil, "sq"); err != nil {
+		t.Fatal(err)
+	}
+	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()))
+	produceN(t, prod, "sq", 0, 100)
+
+	first := c.Client(kgo.ShareGroup("sq-group"), kgo.ConsumeTopics("sq"), kgo.ShareMaxRecords(10), kgo.FetchMaxWait(200*time.Millisecond))
+	before := consumeShareUntil(t, ctx, first, func(seen map[string]int) bool { return len(seen) >= 50 })
+	first.Close()
+
+	old := c.leaderOf("sq", 0)
+	t.Logf("stopping broker %d, the leader of sq/0, after %d records", old, len(before))
+	c.Stop(old)
+	c.WaitFor("a new leader", 15*time.Second, func() bool {
+		l := c.leaderOf("sq", 0)
+		return l >= 0 && l != old
+	})
+	second := c.Client(kgo.ShareGroup("sq-group"), kgo.ConsumeTopics("sq"), kgo.FetchMaxWait(200*time.Millisecond))
+	after := consumeShareUntil(t, ctx, second, func(seen map[string]int) bool { return len(seen)+len(before) >= 100 })
+	for v := range after {
+		if before[v] > 0 {
+			t.Errorf("record %s, acknowledged before the failover, was delivered again", v)
+		}
+	}
+	for v, n := range before {
+		if n != 1 {
+			t.Errorf("record %s delivered %d times before the failover", v, n)
+		}
+	}
+}
