@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,8 +55,9 @@ func TestClusterShareGroupLeaderFailover(t *testing.T) {
 	}
 	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()))
 	produceN(t, prod, "sq", 0, 100)
+	group := remoteStateGroup(t, ctx, c, "sq")
 
-	first := c.Client(kgo.ShareGroup("sq-group"), kgo.ConsumeTopics("sq"), kgo.ShareMaxRecords(10), kgo.FetchMaxWait(200*time.Millisecond))
+	first := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sq"), kgo.ShareMaxRecords(10), kgo.FetchMaxWait(200*time.Millisecond))
 	before := consumeShareUntil(t, ctx, first, func(seen map[string]int) bool { return len(seen) >= 50 })
 	first.Close()
 
@@ -65,7 +68,7 @@ func TestClusterShareGroupLeaderFailover(t *testing.T) {
 		l := c.leaderOf("sq", 0)
 		return l >= 0 && l != old
 	})
-	second := c.Client(kgo.ShareGroup("sq-group"), kgo.ConsumeTopics("sq"), kgo.FetchMaxWait(200*time.Millisecond))
+	second := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sq"), kgo.FetchMaxWait(200*time.Millisecond))
 	after := consumeShareUntil(t, ctx, second, func(seen map[string]int) bool { return len(seen)+len(before) >= 100 })
 	for v := range after {
 		if before[v] > 0 {
@@ -77,4 +80,32 @@ func TestClusterShareGroupLeaderFailover(t *testing.T) {
 			t.Errorf("record %s delivered %d times before the failover", v, n)
 		}
 	}
+}
+
+// remoteStateGroup picks a group name whose share-partition of topic/0
+// has its share coordinator (FindCoordinator key type 2) on another broker
+// than the partition's leader, so that the leader persists its state over
+// Read/WriteShareGroupState.
+func remoteStateGroup(t *testing.T, ctx context.Context, c *Cluster, topic string) string {
+	t.Helper()
+	md, err := c.Admin().Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := md.Topics[topic].ID
+	leader := c.leaderOf(topic, 0)
+	for i := range 50 {
+		g := fmt.Sprintf("sq-group-%d", i)
+		key := g + ":" + base64.RawURLEncoding.EncodeToString(id[:]) + ":0"
+		r := c.Admin().FindShareCoordinators(ctx, key)[key]
+		if r.Err != nil {
+			t.Fatalf("find share coordinator of %s: %v", key, r.Err)
+		}
+		if r.NodeID != leader {
+			t.Logf("group %s: share coordinator %d, partition leader %d", g, r.NodeID, leader)
+			return g
+		}
+	}
+	t.Fatal("every group's share coordinator is the partition leader")
+	return ""
 }
