@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/wire"
 )
 
 // shareTestConfig: share-partitions start at the log start, few state
@@ -118,6 +120,13 @@ func TestShareGroupConsumersSplitRecords(t *testing.T) {
 // own and never acknowledges them: a consumer that died holding records.
 func rawShareFetch(t *testing.T, ctx context.Context, addr, group, member, topic string) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
 	t.Helper()
+	acq, _ := rawShareFetchConn(t, ctx, addr, group, member, topic)
+	return acq
+}
+
+// rawShareFetchConn is rawShareFetch that also returns its connection.
+func rawShareFetchConn(t *testing.T, ctx context.Context, addr, group, member, topic string) ([]kmsg.ShareFetchResponseTopicPartitionAcquiredRecord, *wire.Client) {
+	t.Helper()
 	md, err := newAdmin(t, addr).Metadata(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -147,14 +156,54 @@ func rawShareFetch(t *testing.T, ctx context.Context, addr, group, member, topic
 					t.Fatalf("share fetch partition: error %d", p.ErrorCode)
 				}
 				if len(p.AcquiredRecords) > 0 {
-					return p.AcquiredRecords
+					return p.AcquiredRecords, cl
 				}
 			}
 		}
 		// Nothing yet: the next request reopens the session (epoch 0).
 	}
 	t.Fatal("raw share fetch acquired nothing")
-	return nil
+	return nil, nil
+}
+
+// TestShareGroupConnectionCloseReleases: records held by a member whose
+// connection closes go to another member at once, long before their
+// acquisition lock would expire; the delivery count still counts them.
+func TestShareGroupConnectionCloseReleases(t *testing.T) {
+	_, addr := startTestServer(t, shareTestConfig) // 30s locks
+	ctx := testCtx(t, 20*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-conn", 1); err != nil {
+		t.Fatal(err)
+	}
+	shareProduce(t, ctx, addr, "share-conn", 0, 3)
+	acq, conn := rawShareFetchConn(t, ctx, addr, "conn", "crashing-member", "share-conn")
+	if len(acq) != 1 || acq[0].LastOffset != 2 {
+		t.Fatalf("acquired %+v", acq)
+	}
+	conn.Close()
+	cl := newShareConsumer(t, addr, "conn", "share-conn")
+	for v, n := range consumeShareCounts(t, ctx, cl, 3) {
+		if n != 2 {
+			t.Errorf("record %s: delivery count %d, want 2", v, n)
+		}
+	}
+}
+
+// consumeShareCounts is consumeShare returning each value's delivery count.
+func consumeShareCounts(t *testing.T, ctx context.Context, cl *kgo.Client, want int) map[string]int32 {
+	t.Helper()
+	counts := map[string]int32{}
+	for len(counts) < want {
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d distinct records of %d", len(counts), want)
+		}
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			counts[string(r.Value)] = r.DeliveryCount()
+			r.Ack(kgo.AckAccept)
+		})
+	}
+	return counts
 }
 
 // TestShareGroupLockTimeoutRedelivers: records acquired and never

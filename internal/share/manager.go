@@ -59,8 +59,9 @@ type Manager struct {
 	sessions map[sessionKey]*session
 	changed  chan struct{}
 
+	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the expiry loop and the connection watchers
 	now    func() time.Time
 }
 
@@ -98,7 +99,7 @@ func NewManager(cfg ManagerConfig) *Manager {
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger, parts: make(map[Key]*SharePartition),
 		sessions: make(map[sessionKey]*session), changed: make(chan struct{}),
-		cancel: cancel, now: time.Now,
+		ctx: ctx, cancel: cancel, now: time.Now,
 	}
 	m.wg.Add(1)
 	go m.expireLoop(ctx)

@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Share sessions (KIP-932): a member's ShareFetch at epoch 0 opens its
@@ -11,9 +12,12 @@ import (
 // ShareAcknowledge) closes it and releases every record the member still
 // holds here. A session is per (group, member) and per broker.
 
-// OpenSession opens (or reopens: the old one's records are released by the
-// caller through CloseSession semantics) member's session with parts; the
-// next request must carry epoch 1.
+// OpenSession opens (or reopens, releasing what the member held) member's
+// session with parts; the next request must carry epoch 1. ctx is the
+// opening connection's: as in Kafka, the session is tied to that
+// connection, and when it closes the session ends and the member's records
+// here are released at once (a crashed consumer's records go to the others
+// without waiting for their locks to expire).
 func (m *Manager) OpenSession(ctx context.Context, group, member string, parts []TopicPartition) error {
 	k := sessionKey{group, member}
 	m.mu.Lock()
@@ -40,7 +44,32 @@ func (m *Manager) OpenSession(ctx context.Context, group, member string, parts [
 	if existed {
 		m.releaseMember(ctx, group, member)
 	}
+	m.wg.Add(1)
+	go m.watchConn(ctx.Done(), k, s)
 	return nil
+}
+
+// watchConn ends session s of k when its connection closes, unless it
+// was replaced or closed before.
+func (m *Manager) watchConn(done <-chan struct{}, k sessionKey, s *session) {
+	defer m.wg.Done()
+	select {
+	case <-done:
+	case <-m.ctx.Done():
+		return
+	}
+	m.mu.Lock()
+	current := m.sessions[k] == s
+	if current {
+		delete(m.sessions, k)
+	}
+	m.mu.Unlock()
+	if current {
+		m.log.Debug("share session's connection closed", "group", k.group, "member", k.member)
+		ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
+		defer cancel()
+		m.releaseMember(ctx, k.group, k.member)
+	}
 }
 
 // UpdateSession checks that epoch is the one member's session expects,
