@@ -220,10 +220,12 @@ func (s *Server) serveShareFetch(ctx context.Context, req *wire.Request, r *kmsg
 
 // fillShareFetch makes one acquisition pass over the session's
 // partitions; got reports records acquired, anyErr a partition error.
+// maxRecords (0: no limit) and maxBytes bound the whole response.
 func (s *Server) fillShareFetch(ctx context.Context, req *wire.Request, group, member string, maxBytes, maxRecords int, ans *shareAnswers) (got, anyErr bool) {
 	st := s.meta.State()
+	limited := maxRecords > 0
 	for _, tp := range s.shares.SessionParts(group, member) {
-		if maxBytes <= 0 || (maxRecords < 0) {
+		if maxBytes <= 0 || (limited && maxRecords == 0) {
 			return got, anyErr
 		}
 		recs, acquired, err := s.shareAcquire(ctx, req, st, group, member, tp, maxBytes, maxRecords)
@@ -244,10 +246,7 @@ func (s *Server) fillShareFetch(ctx context.Context, req *wire.Request, group, m
 			ar.FirstOffset, ar.LastOffset, ar.DeliveryCount = a.First, a.Last, a.DeliveryCount
 			rp.AcquiredRecords = append(rp.AcquiredRecords, ar)
 			if maxRecords > 0 {
-				maxRecords -= int(a.Last - a.First + 1)
-				if maxRecords == 0 {
-					maxRecords = -1 // spent
-				}
+				maxRecords = max(maxRecords-int(a.Last-a.First+1), 0)
 			}
 		}
 		maxBytes -= len(recs)
