@@ -192,7 +192,9 @@ type SharePartition struct {
 // serialised (loadMu), so one share-partition is never loaded twice.
 func (m *Manager) Get(ctx context.Context, k Key, leaderEpoch int32, initStart func() int64) (*SharePartition, error) {
 	if sp := m.cached(k, leaderEpoch); sp != nil {
-		return sp, sp.revalidate(ctx)
+		if reload, err := sp.revalidate(ctx); err != nil || !reload {
+			return sp, err
+		}
 	}
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
@@ -244,27 +246,37 @@ func (m *Manager) cached(k Key, leaderEpoch int32) *SharePartition {
 }
 
 // revalidate, when a new share session asked for it, reloads the state
-// if its persisted state epoch moved (the offsets were altered while
-// nobody held records of it).
-func (sp *SharePartition) revalidate(ctx context.Context) error {
+// if the persisted one differs (the offsets were altered while nobody held
+// records of it); reload is true when the state was deleted
+// (DeleteShareGroupOffsets) and must be initialised afresh.
+func (sp *SharePartition) revalidate(ctx context.Context) (reload bool, err error) {
 	if !sp.recheck.Load() {
-		return nil
+		return false, nil
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if !sp.p.NextExpiry().IsZero() {
-		return nil // records held: the group is not empty, nothing was altered
+		return false, nil // records held: the group is not empty, nothing was altered
 	}
 	st, ok, err := sp.m.cfg.Persister.Read(ctx, sp.key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	sp.recheck.Store(false)
-	if ok && st.StateEpoch != sp.stateEpoch && st.StartOffset >= 0 {
-		sp.stateEpoch = st.StateEpoch
-		sp.p = NewPartition(st, sp.m.cfg.DeliveryLimit, sp.m.cfg.MaxRecordLocks)
+	switch {
+	case !ok || st.StartOffset < 0:
+		sp.stale = true
+		return true, nil
+	default:
+		// With no record acquired, the state in memory is exactly what
+		// was last persisted; any difference was written by someone else.
+		start, batches := sp.p.Snapshot()
+		if st.StateEpoch != sp.stateEpoch || st.StartOffset != start || !slices.Equal(st.Batches, batches) {
+			sp.stateEpoch = st.StateEpoch
+			sp.p = NewPartition(st, sp.m.cfg.DeliveryLimit, sp.m.cfg.MaxRecordLocks)
+		}
 	}
-	return nil
+	return false, nil
 }
 
 // Drop forgets the share-partitions of a topic partition (leadership
