@@ -408,6 +408,20 @@ func TestShareGroupAdmin(t *testing.T) {
 	if so := startOffset(); so != 10 {
 		t.Fatalf("start offset %d after every record was accepted, want 10", so)
 	}
+	// Rewinding an empty group replays from there, although the leader
+	// still has the share-partition loaded.
+	if rs, err := adm.AlterShareGroupOffsets(ctx, "adm", at(8)); err != nil || rs.Error() != nil {
+		t.Fatalf("rewind offsets: %v %v", err, rs.Error())
+	}
+	again := newShareConsumer(t, addr, "adm", "share-admin")
+	if got := consumeShare(t, ctx, again, 2); got["8"] != 1 || got["9"] != 1 {
+		t.Fatalf("after rewinding to 8 got %v, want 8 and 9", got)
+	}
+	again.Close()
+	waitUntil(t, 10*time.Second, "the group to be empty again", func() bool {
+		dg, err := adm.DescribeShareGroups(ctx, "adm")
+		return err == nil && dg["adm"].GroupState == "Empty"
+	})
 	if rs, err := adm.DeleteShareGroupOffsets(ctx, "adm", "share-admin"); err != nil || rs.Error() != nil {
 		t.Fatalf("delete offsets: %v %v", err, rs.Error())
 	}
