@@ -83,13 +83,9 @@ func (s *Server) handleWriteShareGroupState(ctx context.Context, req *wire.Reque
 			if err == nil {
 				st := share.State{StateEpoch: p.StateEpoch, LeaderEpoch: p.LeaderEpoch, StartOffset: p.StartOffset}
 				for _, b := range p.StateBatches {
-					if b.FirstOffset > b.LastOffset || b.FirstOffset < 0 {
-						err = errInvalidRequest
-						break
-					}
 					st.Batches = append(st.Batches, share.StateBatch{First: b.FirstOffset, Last: b.LastOffset, State: share.RecordState(b.DeliveryState), DeliveryCount: b.DeliveryCount})
 				}
-				if err == nil {
+				if err = share.ValidateState(st); err == nil {
 					err = s.shareStore.Write(ctx, idx, k, st)
 				}
 			}

@@ -75,11 +75,37 @@ type Partition struct {
 	maxInFlight   int
 }
 
-// NewPartition restores a share-partition from its persisted state.
+// MaxStateSpan bounds how far above the start offset a persisted state
+// may describe offsets: a window is at most group.share.partition.max.record.locks
+// long, and this is far above any sane setting of it.
+const MaxStateSpan = 1 << 20
+
+// ValidateState checks a state from the network or the log: offsets
+// ordered and within MaxStateSpan of the start offset, known delivery
+// states, non-negative counts.
+func ValidateState(st State) error {
+	for _, b := range st.Batches {
+		switch {
+		case b.First > b.Last || b.First < 0:
+			return fmt.Errorf("%w: state batch %d-%d", ErrInvalidRequest, b.First, b.Last)
+		case st.StartOffset >= 0 && b.Last-st.StartOffset >= MaxStateSpan:
+			return fmt.Errorf("%w: state batch ends %d past the start offset %d", ErrInvalidRequest, b.Last, st.StartOffset)
+		case b.State != Available && b.State != Acknowledged && b.State != Archived:
+			return fmt.Errorf("%w: delivery state %d", ErrInvalidRequest, b.State)
+		case b.DeliveryCount < 0:
+			return fmt.Errorf("%w: delivery count %d", ErrInvalidRequest, b.DeliveryCount)
+		}
+	}
+	return nil
+}
+
+// NewPartition restores a share-partition from its persisted state
+// (offsets beyond MaxStateSpan of the start offset are ignored: see
+// ValidateState).
 func NewPartition(st State, deliveryLimit int16, maxInFlight int) *Partition {
 	p := &Partition{start: st.StartOffset, deliveryLimit: max(deliveryLimit, 1), maxInFlight: max(maxInFlight, 1)}
 	for _, b := range st.Batches {
-		for o := max(b.First, p.start); o <= b.Last; o++ {
+		for o := max(b.First, p.start); o <= min(b.Last, p.start+MaxStateSpan-1); o++ {
 			p.grow(o + 1)
 			s := b.State
 			if s == Acquired {
@@ -157,7 +183,7 @@ func (p *Partition) advance() {
 // Acquire locks for member the available offsets of batches (log batches
 // in offset order, read from FetchOffset), at most maxRecords of them (0:
 // no limit), until now+lock. Offsets past the window's end are added to it
-// while fewer than maxInFlight offsets are in flight; offsets the log skips
+// while it spans fewer than maxInFlight offsets; offsets the log skips
 // (compaction) and control batches are archived. It returns the acquired
 // runs, each with its delivery count.
 func (p *Partition) Acquire(member string, batches []Range, maxRecords int, now time.Time, lock time.Duration) []Range {
@@ -169,8 +195,8 @@ func (p *Partition) Acquire(member string, batches []Range, maxRecords int, now 
 				return out
 			}
 			if o >= p.EndOffset() {
-				if p.InFlight() >= p.maxInFlight {
-					return out
+				if len(p.window) >= p.maxInFlight {
+					return out // Kafka bounds the whole window, SPSO to end
 				}
 				gap := p.EndOffset()
 				p.grow(o + 1)

@@ -67,15 +67,15 @@ func TestPartitionDeliveryLimitAndExpiry(t *testing.T) {
 func TestPartitionControlGapsAndLimits(t *testing.T) {
 	p := NewPartition(State{StartOffset: 0}, 5, 3)
 	got := p.Acquire("a", []Range{{First: 0, Last: 0}, {First: 1, Last: 1, Control: true}, {First: 4, Last: 9}}, 0, t0, time.Second)
-	// 1 is a marker (archived), 2-3 are not in the log (archived), and only
-	// 3 offsets may be in flight.
-	if fmt.Sprint(got) != "[{0 0 1 false} {4 5 1 false}]" {
+	// 1 is a marker (archived), 2-3 are not in the log (archived), and the
+	// window (0-4 by then) may not grow past 3 offsets.
+	if fmt.Sprint(got) != "[{0 0 1 false} {4 4 1 false}]" {
 		t.Fatalf("acquired %v", got)
 	}
 	if err := p.Acknowledge("a", 0, 0, []int8{9}); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("bad type: %v", err)
 	}
-	if err := p.Acknowledge("a", 4, 5, []int8{AckAccept, AckAccept, AckAccept}); !errors.Is(err, ErrInvalidRequest) {
+	if err := p.Acknowledge("a", 3, 4, []int8{AckAccept, AckAccept, AckAccept}); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("type count mismatch: %v", err)
 	}
 	if err := p.Acknowledge("a", 0, 0, []int8{AckAccept}); err != nil {
@@ -193,5 +193,21 @@ func TestPartitionForKey(t *testing.T) {
 		if p := PartitionForKey(k, 7); p < 0 || p >= 7 {
 			t.Fatalf("%q -> %d", k, p)
 		}
+	}
+}
+
+func TestValidateState(t *testing.T) {
+	for _, st := range []State{
+		{StartOffset: 0, Batches: []StateBatch{{First: 5, Last: 4}}},
+		{StartOffset: 0, Batches: []StateBatch{{First: 0, Last: MaxStateSpan}}},
+		{StartOffset: 0, Batches: []StateBatch{{First: 0, Last: 1, State: Acquired}}},
+		{StartOffset: 0, Batches: []StateBatch{{First: 0, Last: 1, DeliveryCount: -1}}},
+	} {
+		if err := ValidateState(st); !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("%+v: %v, want ErrInvalidRequest", st, err)
+		}
+	}
+	if err := ValidateState(State{StartOffset: 10, Batches: []StateBatch{{First: 10, Last: 20, State: Archived, DeliveryCount: 5}}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -88,6 +88,9 @@ func decodeValue(b []byte) (State, error) {
 	if err := r.Complete(); err != nil {
 		return st, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
+	if err := ValidateState(st); err != nil {
+		return st, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
 	return st, nil
 }
 
