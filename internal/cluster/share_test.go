@@ -48,28 +48,53 @@ func consumeShareUntil(t *testing.T, ctx context.Context, cl *kgo.Client, done f
 // persisted in __share_group_state (replicated) and is read back, so no
 // acknowledged record is delivered again.
 func TestClusterShareGroupLeaderFailover(t *testing.T) {
-	c := New(t, 3, shareOpts)
+	shareFailover(t, func(c *Cluster, leader, coordinator int32) int32 { return leader })
+}
+
+// TestClusterShareGroupCoordinatorFailover is the same with the share
+// coordinator's broker (the leader of the key's __share_group_state
+// partition) stopped instead: a new one loads the replicated state and the
+// partition leader persists through it.
+func TestClusterShareGroupCoordinatorFailover(t *testing.T) {
+	shareFailover(t, func(c *Cluster, leader, coordinator int32) int32 { return coordinator })
+}
+
+// shareFailover consumes half of 100 records in a share group, stops the
+// broker victim picks, and consumes the rest with a new member.
+func shareFailover(t *testing.T, victim func(c *Cluster, leader, coordinator int32) int32) {
+	c := New(t, 3, shareOpts, func(c *server.Config) { c.ShareRecordLockDuration = 2 * time.Second })
 	ctx := ctxFor(t, 90*time.Second)
 	if _, err := c.Admin().CreateTopic(ctx, 1, 3, nil, "sq"); err != nil {
 		t.Fatal(err)
 	}
 	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()))
 	produceN(t, prod, "sq", 0, 100)
-	group := remoteStateGroup(t, ctx, c, "sq")
+	group, coordinator := remoteStateGroup(t, ctx, c, "sq")
 
 	first := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sq"), kgo.ShareMaxRecords(10), kgo.FetchMaxWait(200*time.Millisecond))
 	before := consumeShareUntil(t, ctx, first, func(seen map[string]int) bool { return len(seen) >= 50 })
 	first.Close()
 
-	old := c.leaderOf("sq", 0)
-	t.Logf("stopping broker %d, the leader of sq/0, after %d records", old, len(before))
-	c.Stop(old)
-	c.WaitFor("a new leader", 15*time.Second, func() bool {
-		l := c.leaderOf("sq", 0)
-		return l >= 0 && l != old
-	})
+	leader := c.leaderOf("sq", 0)
+	stop := victim(c, leader, coordinator)
+	t.Logf("stopping broker %d (partition leader %d, share coordinator %d) after %d records", stop, leader, coordinator, len(before))
+	c.Stop(stop)
+	if stop == leader {
+		c.WaitFor("a new leader", 15*time.Second, func() bool {
+			l := c.leaderOf("sq", 0)
+			return l >= 0 && l != stop
+		})
+	}
 	second := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sq"), kgo.FetchMaxWait(200*time.Millisecond))
-	after := consumeShareUntil(t, ctx, second, func(seen map[string]int) bool { return len(seen)+len(before) >= 100 })
+	after := consumeShareUntil(t, ctx, second, func(seen map[string]int) bool {
+		n := 0
+		for v := range seen {
+			if before[v] == 0 {
+				n++
+			}
+		}
+		return n+len(before) >= 100
+	})
 	for v := range after {
 		if before[v] > 0 {
 			t.Errorf("record %s, acknowledged before the failover, was delivered again", v)
@@ -86,7 +111,7 @@ func TestClusterShareGroupLeaderFailover(t *testing.T) {
 // has its share coordinator (FindCoordinator key type 2) on another broker
 // than the partition's leader, so that the leader persists its state over
 // Read/WriteShareGroupState.
-func remoteStateGroup(t *testing.T, ctx context.Context, c *Cluster, topic string) string {
+func remoteStateGroup(t *testing.T, ctx context.Context, c *Cluster, topic string) (group string, coordinator int32) {
 	t.Helper()
 	md, err := c.Admin().Metadata(ctx, topic)
 	if err != nil {
@@ -103,9 +128,9 @@ func remoteStateGroup(t *testing.T, ctx context.Context, c *Cluster, topic strin
 		}
 		if r.NodeID != leader {
 			t.Logf("group %s: share coordinator %d, partition leader %d", g, r.NodeID, leader)
-			return g
+			return g, r.NodeID
 		}
 	}
 	t.Fatal("every group's share coordinator is the partition leader")
-	return ""
+	return "", -1
 }
