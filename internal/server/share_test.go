@@ -435,3 +435,98 @@ func TestShareGroupAdmin(t *testing.T) {
 		t.Fatalf("share groups after the delete: %v %v", listed, err)
 	}
 }
+
+// TestShareProtocolErrors checks the precise error codes of the share APIs
+// for bad input, with a client of our own built on kmsg.
+func TestShareProtocolErrors(t *testing.T) {
+	_, addr := startTestServer(t, shareTestConfig)
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-errs", 1); err != nil {
+		t.Fatal(err)
+	}
+	md, err := newAdmin(t, addr).Metadata(ctx, "share-errs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topicID := md.Topics["share-errs"].ID
+	cl := dialRaw(t, addr)
+	send := func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := cl.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	heartbeat := func(member string, epoch int32, topics ...string) *kmsg.ShareGroupHeartbeatResponse {
+		req := kmsg.NewPtrShareGroupHeartbeatRequest()
+		req.Version, req.GroupID, req.MemberID, req.MemberEpoch, req.SubscribedTopicNames = 1, "errs", member, epoch, topics
+		return send(req).(*kmsg.ShareGroupHeartbeatResponse)
+	}
+	expect := func(what string, got int16, want *kerr.Error) {
+		t.Helper()
+		if got != want.Code {
+			t.Errorf("%s: error %v, want %s", what, kerr.ErrorForCode(got), want.Message)
+		}
+	}
+	expect("heartbeat without a member id", heartbeat("", 0, "share-errs").ErrorCode, kerr.InvalidRequest)
+	expect("join without topics", heartbeat("m1", 0).ErrorCode, kerr.InvalidRequest)
+	expect("heartbeat of an unknown member", heartbeat("m1", 3, "share-errs").ErrorCode, kerr.UnknownMemberID)
+	joined := heartbeat("m1", 0, "share-errs")
+	if joined.ErrorCode != 0 || joined.MemberEpoch < 1 || joined.Assignment == nil || len(joined.Assignment.TopicPartitions) != 1 {
+		t.Fatalf("join: %+v", joined)
+	}
+	expect("a stale member epoch", heartbeat("m1", joined.MemberEpoch+5).ErrorCode, kerr.FencedMemberEpoch)
+
+	fetch := func(epoch int32, acks ...kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch) *kmsg.ShareFetchResponse {
+		group, member := "errs", "m1"
+		req := kmsg.NewPtrShareFetchRequest()
+		req.Version, req.GroupID, req.MemberID, req.ShareSessionEpoch = 1, &group, &member, epoch
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = topicID
+		rt.Partitions = []kmsg.ShareFetchRequestTopicPartition{{Partition: 0, AcknowledgementBatches: acks}}
+		req.Topics = append(req.Topics, rt)
+		return send(req).(*kmsg.ShareFetchResponse)
+	}
+	ack := kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{FirstOffset: 0, LastOffset: 0, AcknowledgeTypes: []int8{1}}
+	expect("share fetch without a session", fetch(3).ErrorCode, kerr.ShareSessionNotFound)
+	expect("acknowledgements opening a session", fetch(0, ack).ErrorCode, kerr.InvalidRequest)
+	expect("opening a session", fetch(0).ErrorCode, &kerr.Error{Message: "no error"})
+	expect("a wrong session epoch", fetch(7).ErrorCode, kerr.InvalidShareSessionEpoch)
+	r := fetch(1, ack)
+	if r.ErrorCode != 0 || len(r.Topics) != 1 || r.Topics[0].Partitions[0].AcknowledgeErrorCode != kerr.InvalidRecordState.Code {
+		t.Errorf("acknowledging a record never acquired: %+v, want INVALID_RECORD_STATE", r)
+	}
+
+	sa := kmsg.NewPtrShareAcknowledgeRequest()
+	group, member := "errs", "m1"
+	sa.Version, sa.GroupID, sa.MemberID, sa.ShareSessionEpoch = 1, &group, &member, 0
+	expect("share acknowledge at epoch 0", send(sa).(*kmsg.ShareAcknowledgeResponse).ErrorCode, kerr.InvalidShareSessionEpoch)
+
+	desc := kmsg.NewPtrShareGroupDescribeRequest()
+	desc.Version, desc.GroupIDs = 1, []string{"errs", "no-such-group"}
+	dr := send(desc).(*kmsg.ShareGroupDescribeResponse)
+	if len(dr.Groups) != 2 || dr.Groups[0].ErrorCode != 0 || len(dr.Groups[0].Members) != 1 || dr.Groups[1].ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Errorf("describe: %+v", dr.Groups)
+	}
+
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.Version, fc.CoordinatorType, fc.CoordinatorKeys = 6, 2, []string{"no-partition", "g:" + formatTopicID(topicID) + ":0"}
+	fr := send(fc).(*kmsg.FindCoordinatorResponse)
+	if len(fr.Coordinators) != 2 || fr.Coordinators[0].ErrorCode != kerr.InvalidRequest.Code || fr.Coordinators[1].ErrorCode != 0 || fr.Coordinators[1].NodeID != 1 {
+		t.Errorf("find share coordinators: %+v", fr.Coordinators)
+	}
+	fc.Version = 5
+	if fr := send(fc).(*kmsg.FindCoordinatorResponse); fr.Coordinators[1].ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("key type 2 before v6: %+v", fr.Coordinators[1])
+	}
+
+	w := kmsg.NewPtrWriteShareGroupStateRequest()
+	w.GroupID = "errs"
+	wt := kmsg.NewWriteShareGroupStateRequestTopic()
+	wt.TopicID = topicID
+	wt.Partitions = []kmsg.WriteShareGroupStateRequestTopicPartition{{Partition: 0, StartOffset: 0,
+		StateBatches: []kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{{FirstOffset: 0, LastOffset: 1 << 40, DeliveryState: 2}}}}
+	w.Topics = append(w.Topics, wt)
+	expect("a state spanning 2^40 offsets", send(w).(*kmsg.WriteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode, kerr.InvalidRequest)
+}
