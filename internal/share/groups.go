@@ -22,9 +22,9 @@ type GroupsConfig struct {
 // Groups is the membership side of share groups on their group
 // coordinator (the leader of the group's __consumer_offsets partition):
 // members, their subscriptions and epochs, and the server-side assignment.
-// Assignment is Kafka's "simple" assignor reduced to its degenerate case:
-// every member is assigned every partition of the topics it subscribes to,
-// which share groups allow (records, not partitions, are handed out).
+// Assignment is Kafka's "simple" assignor (assign): partitions spread over
+// the subscribers, shared when there are more subscribers than partitions;
+// a member learns a change of its assignment at its next heartbeat.
 // Membership is soft state, kept in memory: after a coordinator failover
 // members are unknown and rejoin with epoch 0 (kgo and Kafka's consumer do
 // so on UNKNOWN_MEMBER_ID); the records' state is not affected.
@@ -153,7 +153,7 @@ func (grp *shareGroup) update(m *member, hb Heartbeat, now time.Time, timeout ti
 		m.rack = hb.Rack
 	}
 	m.clientID, m.host, m.deadline = hb.ClientID, hb.Host, now.Add(timeout)
-	next := hb.ResolveTopics(m.topics)
+	next := grp.assign(hb.ResolveTopics)[m.id]
 	res := HeartbeatResult{Epoch: m.epoch}
 	if m.assignment == nil || !sameAssignment(m.assignment, next) {
 		grp.epoch++
@@ -166,6 +166,48 @@ func (grp *shareGroup) update(m *member, hb Heartbeat, now time.Time, timeout ti
 		}
 	}
 	return res
+}
+
+// assign is the group's target assignment, Kafka's "simple" assignor in
+// a deterministic form: for each topic, with its subscribers sorted by
+// member id, a topic with at least as many partitions as subscribers gives
+// each partition to one subscriber (round robin), and one with fewer
+// gives every subscriber one partition, partitions shared (share groups
+// hand out records, so several members may read one partition).
+func (grp *shareGroup) assign(resolve func([]string) []Assigned) map[string][]Assigned {
+	subs := map[string][]string{}
+	for id, m := range grp.members {
+		for _, t := range m.topics {
+			subs[t] = append(subs[t], id)
+		}
+	}
+	topics := make([]string, 0, len(subs))
+	for t := range subs {
+		topics = append(topics, t)
+	}
+	out := make(map[string][]Assigned, len(grp.members))
+	for _, a := range resolve(topics) { // sorted by topic name
+		ids := subs[a.Topic]
+		slices.Sort(ids)
+		n, parts := len(ids), a.Partitions
+		if n == 0 || len(parts) == 0 {
+			continue
+		}
+		got := map[string][]int32{}
+		if n <= len(parts) {
+			for i, p := range parts {
+				got[ids[i%n]] = append(got[ids[i%n]], p)
+			}
+		} else {
+			for j, id := range ids {
+				got[id] = append(got[id], parts[j%len(parts)])
+			}
+		}
+		for id, ps := range got {
+			out[id] = append(out[id], Assigned{TopicID: a.TopicID, Topic: a.Topic, Partitions: ps})
+		}
+	}
+	return out
 }
 
 // expire removes members whose session timed out.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -209,5 +210,42 @@ func TestValidateState(t *testing.T) {
 	}
 	if err := ValidateState(State{StartOffset: 10, Batches: []StateBatch{{First: 10, Last: 20, State: Archived, DeliveryCount: 5}}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestGroupsAssignSimple(t *testing.T) {
+	g := NewGroups(GroupsConfig{})
+	resolve := func(names []string) []Assigned {
+		var out []Assigned
+		for _, n := range []string{"few", "many"} {
+			if slices.Contains(names, n) {
+				a := Assigned{Topic: n, TopicID: [16]byte{byte(len(n))}}
+				for p := range map[string]int32{"few": 1, "many": 4}[n] {
+					a.Partitions = append(a.Partitions, p)
+				}
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	join := func(id string, topics ...string) HeartbeatResult {
+		r, err := g.Heartbeat(Heartbeat{Group: "g", Member: id, Epoch: 0, Topics: topics, ResolveTopics: resolve})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := join("a", "few", "many"); fmt.Sprint(r.Assignment) != "[{[3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] few [0]} {[4 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] many [0 1 2 3]}]" {
+		t.Fatalf("alone: %v", r.Assignment)
+	}
+	r := join("b", "few", "many")
+	if fmt.Sprint(r.Assignment) != "[{[3 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] few [0]} {[4 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] many [1 3]}]" {
+		t.Fatalf("b: %v (the one partition of few shared, many split)", r.Assignment)
+	}
+	// a learns its smaller share at its next heartbeat, with a new epoch.
+	d, _ := g.Describe("g")
+	ra, err := g.Heartbeat(Heartbeat{Group: "g", Member: "a", Epoch: d.Members[0].Epoch, ResolveTopics: resolve})
+	if err != nil || ra.Assignment == nil || fmt.Sprint(ra.Assignment[1].Partitions) != "[0 2]" || ra.Epoch <= d.Members[0].Epoch {
+		t.Fatalf("a after b joined: %+v %v", ra, err)
 	}
 }
