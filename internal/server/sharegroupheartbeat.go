@@ -10,8 +10,9 @@ package server
 //     must be the member's current epoch (FENCED_MEMBER_EPOCH; an unknown
 //     member UNKNOWN_MEMBER_ID, e.g. after a coordinator failover: the
 //     client rejoins).
-//   - Assignment: every partition of every subscribed topic (share.Groups),
-//     sent when it changed; the member's epoch then becomes the group's.
+//   - Assignment: the "simple" assignor (share.Groups: partitions spread
+//     over subscribers, shared when they outnumber them), sent when the
+//     member's changed; its epoch then becomes the group's.
 //   - A classic group of the same id is GROUP_ID_NOT_FOUND ("not a share
 //     group"), as Kafka answers. Needs READ on the group and DESCRIBE on
 //     the subscribed topics (TOPIC_AUTHORIZATION_FAILED).
