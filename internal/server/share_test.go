@@ -530,3 +530,47 @@ func TestShareProtocolErrors(t *testing.T) {
 	w.Topics = append(w.Topics, wt)
 	expect("a state spanning 2^40 offsets", send(w).(*kmsg.WriteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode, kerr.InvalidRequest)
 }
+
+// TestShareGroupManyPartitions: three consumers on a three-partition topic
+// (one partition each by the simple assignor) consume every record once.
+func TestShareGroupManyPartitions(t *testing.T) {
+	_, addr := startTestServer(t, shareTestConfig)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-many", 3); err != nil {
+		t.Fatal(err)
+	}
+	const total = 300
+	shareProduce(t, ctx, addr, "share-many", 0, total)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i := range 3 {
+		cl := newShareConsumer(t, addr, "many", "share-many", kgo.ClientID(fmt.Sprint("c", i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for cctx.Err() == nil {
+				cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) {
+					r.Ack(kgo.AckAccept)
+					mu.Lock()
+					seen[string(r.Value)]++
+					mu.Unlock()
+				})
+			}
+		}()
+	}
+	waitUntil(t, 30*time.Second, "every record consumed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == total
+	})
+	cancel()
+	wg.Wait()
+	for v, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s delivered %d times", v, n)
+		}
+	}
+}

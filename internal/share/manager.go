@@ -31,8 +31,8 @@ type ManagerConfig struct {
 	// offsets in flight (acquired or available for redelivery) per
 	// share-partition.
 	MaxRecordLocks int
-	// MaxSessions is max.share.session.cache.slots... the most share
-	// sessions this broker keeps (Kafka: group.share.max.share.sessions).
+	// MaxSessions is the most share sessions this broker keeps (Kafka's
+	// group.share.max.share.sessions); more are SHARE_SESSION_LIMIT_REACHED.
 	MaxSessions int
 	Persister   Persister
 	Logger      *slog.Logger
@@ -76,6 +76,7 @@ type TopicPartition struct {
 type session struct {
 	epoch int32 // the epoch the next request must carry
 	parts map[TopicPartition]struct{}
+	ended chan struct{} // closed when the session is replaced or closed: its watcher exits
 }
 
 // NewManager starts a manager and its lock-expiry loop; Close stops it.

@@ -21,12 +21,15 @@ import (
 func (m *Manager) OpenSession(ctx context.Context, group, member string, parts []TopicPartition) error {
 	k := sessionKey{group, member}
 	m.mu.Lock()
-	_, existed := m.sessions[k]
+	old, existed := m.sessions[k]
+	if existed {
+		close(old.ended)
+	}
 	if !existed && len(m.sessions) >= m.cfg.MaxSessions {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: %d sessions", ErrSessionLimit, len(m.sessions))
 	}
-	s := &session{epoch: 1, parts: make(map[TopicPartition]struct{}, len(parts))}
+	s := &session{epoch: 1, parts: make(map[TopicPartition]struct{}, len(parts)), ended: make(chan struct{})}
 	for _, tp := range parts {
 		s.parts[tp] = struct{}{}
 	}
@@ -55,12 +58,15 @@ func (m *Manager) watchConn(done <-chan struct{}, k sessionKey, s *session) {
 	defer m.wg.Done()
 	select {
 	case <-done:
+	case <-s.ended:
+		return
 	case <-m.ctx.Done():
 		return
 	}
 	m.mu.Lock()
 	current := m.sessions[k] == s
 	if current {
+		close(s.ended)
 		delete(m.sessions, k)
 	}
 	m.mu.Unlock()
@@ -109,7 +115,10 @@ func (m *Manager) CheckClose(group, member string) error {
 func (m *Manager) CloseSession(ctx context.Context, group, member string) {
 	m.log.Debug("share session closed", "group", group, "member", member)
 	m.mu.Lock()
-	delete(m.sessions, sessionKey{group, member})
+	if s, ok := m.sessions[sessionKey{group, member}]; ok {
+		close(s.ended)
+		delete(m.sessions, sessionKey{group, member})
+	}
 	m.mu.Unlock()
 	m.releaseMember(ctx, group, member)
 }
