@@ -19,8 +19,8 @@ package server
 //     ranges and their delivery counts; MaxRecords bounds the records
 //     acquired, MaxBytes (capped by fetch.max.bytes) the bytes read;
 //     BatchSize is a hint and is not used. Control batches are archived,
-//     never delivered. With nothing acquired the request waits up to
-//     MaxWaitMillis for new records or released ones.
+//     never delivered. Until MinBytes of records are acquired the request
+//     waits up to MaxWaitMillis for new records or released ones.
 //   - AcquisitionLockTimeoutMillis is group.share.record.lock.duration.ms.
 //     A partition not led here is NOT_LEADER_OR_FOLLOWER with
 //     CurrentLeader and NodeEndpoints (KIP-951).
@@ -28,9 +28,11 @@ package server
 //     on each topic (TOPIC_AUTHORIZATION_FAILED per partition).
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -46,8 +48,35 @@ import (
 // shareAnswers collects per-partition answers of ShareFetch or
 // ShareAcknowledge in request order.
 type shareAnswers struct {
-	order []share.TopicPartition
-	parts map[share.TopicPartition]*kmsg.ShareFetchResponseTopicPartition
+	order   []share.TopicPartition
+	parts   map[share.TopicPartition]*kmsg.ShareFetchResponseTopicPartition
+	batches map[share.TopicPartition][]fetchedBatch // Records, assembled in offset order at the end
+}
+
+// addBatch adds fb to tp's records; false if it already is there.
+func (a *shareAnswers) addBatch(tp share.TopicPartition, fb fetchedBatch) bool {
+	if a.batches == nil {
+		a.batches = make(map[share.TopicPartition][]fetchedBatch)
+	}
+	if slices.ContainsFunc(a.batches[tp], func(x fetchedBatch) bool { return x.base == fb.base }) {
+		return false
+	}
+	a.batches[tp] = append(a.batches[tp], fb)
+	return true
+}
+
+// records assembles tp's batches and acquired ranges in offset order (a
+// later pass of a long poll may acquire released records below earlier
+// ones).
+func (a *shareAnswers) records(tp share.TopicPartition, rp *kmsg.ShareFetchResponseTopicPartition) {
+	bs := a.batches[tp]
+	slices.SortFunc(bs, func(x, y fetchedBatch) int { return cmp.Compare(x.base, y.base) })
+	for _, b := range bs {
+		rp.Records = append(rp.Records, b.raw...)
+	}
+	slices.SortFunc(rp.AcquiredRecords, func(x, y kmsg.ShareFetchResponseTopicPartitionAcquiredRecord) int {
+		return cmp.Compare(x.FirstOffset, y.FirstOffset)
+	})
 }
 
 func (a *shareAnswers) get(tp share.TopicPartition) *kmsg.ShareFetchResponseTopicPartition {
@@ -183,19 +212,30 @@ func (s *Server) sharePartitionAt(ctx context.Context, group, name string, tp sh
 	return sp, part, err
 }
 
+// shareBudget is what a ShareFetch response may still take: bytes and
+// records (limited false: no record limit), spent across the passes of a
+// long poll, since records acquired in one pass stay acquired.
+type shareBudget struct {
+	bytes, records int
+	limited        bool
+	got            int // bytes acquired so far
+}
+
+func (b *shareBudget) spent() bool { return b.bytes <= 0 || (b.limited && b.records <= 0) }
+
 // serveShareFetch acquires records on the session's partitions, waiting
-// as a long poll asks while nothing is acquired.
+// as a long poll asks until MinBytes of records are acquired.
 func (s *Server) serveShareFetch(ctx context.Context, req *wire.Request, r *kmsg.ShareFetchRequest, group, member string, ans *shareAnswers) {
 	maxWait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
-	maxBytes := int(s.cfg.FetchMaxBytes)
+	b := &shareBudget{bytes: int(s.cfg.FetchMaxBytes), records: int(r.MaxRecords), limited: r.MaxRecords > 0}
 	if r.MaxBytes > 0 {
-		maxBytes = min(maxBytes, int(r.MaxBytes))
+		b.bytes = min(b.bytes, int(r.MaxBytes))
 	}
 	for {
 		changed, released := s.replicas.Changed(), s.shares.Changed()
-		got, anyErr := s.fillShareFetch(ctx, req, group, member, maxBytes, int(max(r.MaxRecords, 0)), ans)
-		if got || anyErr || maxWait == 0 {
+		anyErr := s.fillShareFetch(ctx, req, group, member, b, ans)
+		if (b.got > 0 && b.got >= int(r.MinBytes)) || anyErr || maxWait == 0 || b.spent() {
 			return
 		}
 		wait := time.Until(deadline)
@@ -212,23 +252,25 @@ func (s *Server) serveShareFetch(ctx context.Context, req *wire.Request, r *kmsg
 			return
 		}
 		t.Stop()
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) && b.got > 0 {
 			return
 		}
 	}
 }
 
 // fillShareFetch makes one acquisition pass over the session's
-// partitions; got reports records acquired, anyErr a partition error.
-// maxRecords (0: no limit) and maxBytes bound the whole response.
-func (s *Server) fillShareFetch(ctx context.Context, req *wire.Request, group, member string, maxBytes, maxRecords int, ans *shareAnswers) (got, anyErr bool) {
+// partitions within budget b; anyErr reports a partition error.
+func (s *Server) fillShareFetch(ctx context.Context, req *wire.Request, group, member string, b *shareBudget, ans *shareAnswers) (anyErr bool) {
 	st := s.meta.State()
-	limited := maxRecords > 0
 	for _, tp := range s.shares.SessionParts(group, member) {
-		if maxBytes <= 0 || (limited && maxRecords == 0) {
-			return got, anyErr
+		if b.spent() {
+			return anyErr
 		}
-		recs, acquired, err := s.shareAcquire(ctx, req, st, group, member, tp, maxBytes, maxRecords)
+		records := 0
+		if b.limited {
+			records = b.records
+		}
+		recs, acquired, err := s.shareAcquire(ctx, req, st, group, member, tp, b.bytes, records)
 		if err != nil {
 			rp := ans.get(tp)
 			rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
@@ -238,25 +280,28 @@ func (s *Server) fillShareFetch(ctx context.Context, req *wire.Request, group, m
 		if len(acquired) == 0 {
 			continue
 		}
-		got = true
 		rp := ans.get(tp)
-		rp.Records = append(rp.Records, recs...)
+		for _, fb := range recs {
+			// A later pass of a long poll may acquire more records of a
+			// batch already in the answer: it is sent once.
+			if ans.addBatch(tp, fb) {
+				b.bytes -= len(fb.raw)
+				b.got += len(fb.raw)
+			}
+		}
 		for _, a := range acquired {
 			ar := kmsg.NewShareFetchResponseTopicPartitionAcquiredRecord()
 			ar.FirstOffset, ar.LastOffset, ar.DeliveryCount = a.First, a.Last, a.DeliveryCount
 			rp.AcquiredRecords = append(rp.AcquiredRecords, ar)
-			if maxRecords > 0 {
-				maxRecords = max(maxRecords-int(a.Last-a.First+1), 0)
-			}
+			b.records -= int(a.Last - a.First + 1)
 		}
-		maxBytes -= len(recs)
 	}
-	return got, anyErr
+	return anyErr
 }
 
 // shareAcquire reads tp from its share-partition's fetch offset and
 // acquires what it can; it returns the batches holding acquired records.
-func (s *Server) shareAcquire(ctx context.Context, req *wire.Request, st *raftmeta.State, group, member string, tp share.TopicPartition, maxBytes, maxRecords int) ([]byte, []share.Range, error) {
+func (s *Server) shareAcquire(ctx context.Context, req *wire.Request, st *raftmeta.State, group, member string, tp share.TopicPartition, maxBytes, maxRecords int) ([]fetchedBatch, []share.Range, error) {
 	name, err := s.shareTopicName(req, st, tp.TopicID)
 	if err != nil {
 		return nil, nil, err
@@ -278,13 +323,19 @@ func (s *Server) shareAcquire(ctx context.Context, req *wire.Request, st *raftme
 	}
 	batches, raw := batchRanges(res.Records)
 	acquired := sp.Acquire(member, batches, maxRecords)
-	var out []byte
+	var out []fetchedBatch
 	for i, b := range batches {
 		if overlaps(b, acquired) {
-			out = append(out, raw[i]...)
+			out = append(out, fetchedBatch{base: b.First, raw: raw[i]})
 		}
 	}
 	return out, acquired, nil
+}
+
+// fetchedBatch is a stored batch holding acquired records.
+type fetchedBatch struct {
+	base int64
+	raw  []byte
 }
 
 // batchRanges splits whole v2 batches (a trailing partial one is dropped)
@@ -322,6 +373,7 @@ func (s *Server) finishShareFetch(req *wire.Request, resp *kmsg.ShareFetchRespon
 	byTopic := map[[16]byte]int{}
 	for _, tp := range ans.order {
 		rp := ans.parts[tp]
+		ans.records(tp, rp)
 		if wantsLeaderHint(rp.ErrorCode) || wantsLeaderHint(rp.AcknowledgeErrorCode) {
 			if t := h.st.TopicsByID[tp.TopicID]; t != nil {
 				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = h.leader(t.Name, tp.Partition)
