@@ -574,3 +574,36 @@ func TestShareGroupManyPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestShareGroupIDConflicts: a classic consumer cannot join a share
+// group's id, nor a share consumer a classic group's.
+func TestShareGroupIDConflicts(t *testing.T) {
+	_, addr := startTestServer(t, shareTestConfig)
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-ids", 1); err != nil {
+		t.Fatal(err)
+	}
+	cl := dialRaw(t, addr)
+	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+	hb.Version, hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = 1, "is-share", "m", []string{"share-ids"}
+	if resp, err := cl.Request(ctx, hb); err != nil || resp.(*kmsg.ShareGroupHeartbeatResponse).ErrorCode != 0 {
+		t.Fatalf("share join: %v %+v", err, resp)
+	}
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Version, join.Group, join.ProtocolType, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = 9, "is-share", "consumer", 10000, 10000
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 0}}}
+	if resp, err := cl.Request(ctx, join); err != nil || resp.(*kmsg.JoinGroupResponse).ErrorCode != kerr.InconsistentGroupProtocol.Code {
+		t.Fatalf("classic join of a share group's id: %v %+v", err, resp)
+	}
+
+	classic := newClient(t, addr, kgo.ConsumerGroup("is-classic"), kgo.ConsumeTopics("share-ids"))
+	waitUntil(t, 10*time.Second, "the classic group to form", func() bool {
+		classic.PollFetches(testCtx(t, 200*time.Millisecond))
+		dg, err := newAdmin(t, addr).DescribeGroups(ctx, "is-classic")
+		return err == nil && dg["is-classic"].State == "Stable"
+	})
+	hb.GroupID = "is-classic"
+	if resp, err := cl.Request(ctx, hb); err != nil || resp.(*kmsg.ShareGroupHeartbeatResponse).ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Fatalf("share join of a classic group's id: %v %+v", err, resp)
+	}
+}
