@@ -30,6 +30,7 @@ const (
 	cmdReassignPartition                    // reassignPartitionCmd (reassign.go)
 	cmdAlterBrokerConfigs                   // alterBrokerConfigsCmd (brokerconfigs.go)
 	cmdAlterClientQuotas                    // alterClientQuotasCmd (quotas.go)
+	cmdAlterGroupConfigs                    // alterGroupConfigsCmd (groupconfigs.go)
 	// Add new commands here, at the end.
 )
 
@@ -65,6 +66,8 @@ func (c cmdType) String() string {
 		return "AlterBrokerConfigs"
 	case cmdAlterClientQuotas:
 		return "AlterClientQuotas"
+	case cmdAlterGroupConfigs:
+		return "AlterGroupConfigs"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -167,6 +170,8 @@ func newCommand(t cmdType) command {
 		return &alterBrokerConfigsCmd{}
 	case cmdAlterClientQuotas:
 		return &alterClientQuotasCmd{}
+	case cmdAlterGroupConfigs:
+		return &alterGroupConfigsCmd{}
 	}
 	return nil
 }

@@ -54,6 +54,7 @@ var forwardMethods = map[string]serveFunc{
 	fwdReassignPartition.name:     fwdReassignPartition.serve,     // reassign.go
 	fwdAlterBrokerConfigs.name:    fwdAlterBrokerConfigs.serve,    // brokerconfigs.go
 	fwdAlterClientQuotas.name:     fwdAlterClientQuotas.serve,     // quotas.go
+	fwdAlterGroupConfigs.name:     fwdAlterGroupConfigs.serve,     // groupconfigs.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

@@ -607,3 +607,59 @@ func TestShareGroupIDConflicts(t *testing.T) {
 		t.Fatalf("share join of a classic group's id: %v %+v", err, resp)
 	}
 }
+
+// TestShareGroupConfigAutoOffsetReset: share.auto.offset.reset set on the
+// group (IncrementalAlterConfigs, resource type GROUP, as kgo's docs say)
+// makes a new share group start at the log start on a broker whose default
+// is latest; DescribeConfigs shows it, and unknown group configs are
+// refused.
+func TestShareGroupConfigAutoOffsetReset(t *testing.T) {
+	_, addr := startTestServer(t, func(c *Config) { c.ShareStateTopicPartitions = 3 }) // default latest
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := kadmCreate(ctx, t, addr, "share-cfg", 1); err != nil {
+		t.Fatal(err)
+	}
+	shareProduce(t, ctx, addr, "share-cfg", 0, 5)
+	cl := dialRaw(t, addr)
+	alter := func(key, value string) int16 {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		res := kmsg.NewIncrementalAlterConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "cfg"
+		res.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: key, Op: kmsg.IncrementalAlterConfigOpSet, Value: &value}}
+		req.Resources = append(req.Resources, res)
+		resp, err := cl.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode
+	}
+	if code := alter("consumer.session.timeout.ms", "50000"); code != kerr.InvalidConfig.Code {
+		t.Fatalf("an unsupported group config: error %d, want INVALID_CONFIG", code)
+	}
+	if code := alter("share.auto.offset.reset", "soonest"); code != kerr.InvalidConfig.Code {
+		t.Fatalf("a bad value: error %d, want INVALID_CONFIG", code)
+	}
+	if code := alter("share.auto.offset.reset", "earliest"); code != 0 {
+		t.Fatalf("set share.auto.offset.reset: error %d", code)
+	}
+	dreq := kmsg.NewPtrDescribeConfigsRequest()
+	dreq.Version = 4
+	dres := kmsg.NewDescribeConfigsRequestResource()
+	dres.ResourceType, dres.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "cfg"
+	dreq.Resources = append(dreq.Resources, dres)
+	dresp, err := cl.Request(ctx, dreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := dresp.(*kmsg.DescribeConfigsResponse).Resources
+	if len(rs) != 1 || rs[0].ErrorCode != 0 || len(rs[0].Configs) != 1 {
+		t.Fatalf("describe group configs: %+v", rs)
+	}
+	if c := rs[0].Configs[0]; c.Name != "share.auto.offset.reset" || c.Value == nil || *c.Value != "earliest" || c.Source != kmsg.ConfigSourceGroupConfig {
+		t.Fatalf("described %+v", c)
+	}
+	got := consumeShare(t, ctx, newShareConsumer(t, addr, "cfg", "share-cfg"), 5)
+	if got["0"] != 1 {
+		t.Fatalf("got %v, want the records produced before the group started", got)
+	}
+}

@@ -204,7 +204,7 @@ func (s *Server) sharePartitionAt(ctx context.Context, group, name string, tp sh
 	}
 	k := share.Key{Group: group, TopicID: tp.TopicID, Partition: tp.Partition}
 	sp, err := s.shares.Get(ctx, k, part.LeaderEpoch(), func() int64 {
-		if s.cfg.ShareAutoOffsetReset == "earliest" {
+		if s.shareAutoOffsetReset(group) == "earliest" {
 			return part.LogStartOffset()
 		}
 		return part.HighWatermark()
