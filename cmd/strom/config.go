@@ -259,7 +259,7 @@ var coreSettings = []setting{
 	{"group-share-heartbeat-interval-ms", []string{"group.share.heartbeat.interval.ms"}, "share groups: heartbeat interval given to members", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ShareHeartbeatInterval })},
 	{"group-share-session-timeout-ms", []string{"group.share.session.timeout.ms"}, "share groups: a member silent this long is removed", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ShareSessionTimeout })},
 	{"group-share-max-size", []string{"group.share.max.size"}, "share groups: most members in one share group", intSetter(func(c *server.Config, n int) { c.ShareGroupMaxSize = n })},
-	{"share-auto-offset-reset", []string{"share.auto.offset.reset"}, "share groups: where a share-partition starts when first consumed, latest or earliest (Kafka: a group config)", func(c *server.Config, v string) error {
+	{"share-auto-offset-reset", []string{"share.auto.offset.reset"}, "share groups: default of the group config share.auto.offset.reset, latest or earliest", func(c *server.Config, v string) error {
 		c.ShareAutoOffsetReset = strings.TrimSpace(v)
 		return nil
 	}},

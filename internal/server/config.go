@@ -135,9 +135,9 @@ type Config struct {
 	ShareStateTopicReplicationFactor int16
 	ShareStateTopicMinISR            int16
 	// ShareAutoOffsetReset is where a share-partition starts when it is
-	// first used: "latest" (Kafka's default) or "earliest". Kafka sets
-	// share.auto.offset.reset per group (a GROUP config resource); Strom
-	// has no group configs yet and takes it from this broker setting.
+	// first used, "latest" (Kafka's default) or "earliest", for groups
+	// without their own share.auto.offset.reset group config
+	// (groupconfigs.go).
 	ShareAutoOffsetReset       string
 	GroupInitialRebalanceDelay time.Duration
 	GroupMinSessionTimeout     time.Duration
