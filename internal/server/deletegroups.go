@@ -7,7 +7,7 @@ package server
 //     every committed offset; each group has its own error.
 //   - A share group (KIP-932) is deleted when empty with the state of
 //     every share-partition of its topics (DeleteShareGroupState at the
-//     share coordinators).
+//     share coordinators) and its group configs.
 //   - v3 (KIP-1043 error messages) is not implemented.
 
 import (
@@ -18,6 +18,7 @@ import (
 
 	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/internal/share"
+	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -77,5 +78,16 @@ func (s *Server) deleteShareGroup(ctx context.Context, g string) error {
 			}
 		}
 	}
-	return s.shareGroups.Delete(g)
+	if err := s.shareGroups.Delete(g); err != nil {
+		return err
+	}
+	// Its group configs go with it, as in Kafka.
+	var ops []raftmeta.ConfigOp
+	for k := range s.meta.State().GroupConfigs[g] {
+		ops = append(ops, raftmeta.ConfigOp{Key: k})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return s.meta.AlterGroupConfigs(ctx, g, ops)
 }

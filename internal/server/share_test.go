@@ -614,7 +614,7 @@ func TestShareGroupIDConflicts(t *testing.T) {
 // is latest; DescribeConfigs shows it, and unknown group configs are
 // refused.
 func TestShareGroupConfigAutoOffsetReset(t *testing.T) {
-	_, addr := startTestServer(t, func(c *Config) { c.ShareStateTopicPartitions = 3 }) // default latest
+	s, addr := startTestServer(t, func(c *Config) { c.ShareStateTopicPartitions = 3 }) // default latest
 	ctx := testCtx(t, 30*time.Second)
 	if _, err := kadmCreate(ctx, t, addr, "share-cfg", 1); err != nil {
 		t.Fatal(err)
@@ -658,8 +658,18 @@ func TestShareGroupConfigAutoOffsetReset(t *testing.T) {
 	if c := rs[0].Configs[0]; c.Name != "share.auto.offset.reset" || c.Value == nil || *c.Value != "earliest" || c.Source != kmsg.ConfigSourceGroupConfig {
 		t.Fatalf("described %+v", c)
 	}
-	got := consumeShare(t, ctx, newShareConsumer(t, addr, "cfg", "share-cfg"), 5)
+	consumer := newShareConsumer(t, addr, "cfg", "share-cfg")
+	got := consumeShare(t, ctx, consumer, 5)
 	if got["0"] != 1 {
 		t.Fatalf("got %v, want the records produced before the group started", got)
+	}
+	consumer.Close()
+	adm := newAdmin(t, addr)
+	waitUntil(t, 10*time.Second, "the group to be deleted", func() bool {
+		rs, err := adm.DeleteGroups(ctx, "cfg")
+		return err == nil && rs.Error() == nil
+	})
+	if _, ok := s.meta.State().GroupConfigs["cfg"]; ok {
+		t.Fatal("the deleted group's configs are still set")
 	}
 }
