@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -136,4 +138,76 @@ func remoteStateGroup(t *testing.T, ctx context.Context, c *Cluster, topic strin
 	}
 	t.Fatal("every group's share coordinator is the partition leader")
 	return "", -1
+}
+
+// TestClusterShareGroupOffsetsAdmin: on 3 brokers, with the group's
+// coordinator and the share coordinator of its partition on different
+// brokers, kadm alters, describes and deletes share-group offsets (the
+// group coordinator reaching the share coordinator with
+// Initialize/Read/DeleteShareGroupState), and a consumer starts where the
+// offsets were set.
+func TestClusterShareGroupOffsetsAdmin(t *testing.T) {
+	c := New(t, 3, shareOpts)
+	ctx := ctxFor(t, 60*time.Second)
+	adm := c.Admin()
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "sqa"); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Fatal(err)
+	}
+	produceN(t, c.Client(kgo.RequiredAcks(kgo.AllISRAcks())), "sqa", 0, 10)
+	md, err := adm.Metadata(ctx, "sqa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := md.Topics["sqa"].ID
+	group := ""
+	for i := 0; group == "" && i < 50; i++ {
+		g := fmt.Sprintf("sqa-group-%d", i)
+		key := g + ":" + base64.RawURLEncoding.EncodeToString(id[:]) + ":0"
+		sc, gc := adm.FindShareCoordinators(ctx, key)[key], adm.FindGroupCoordinators(ctx, g)[g]
+		if sc.Err == nil && gc.Err == nil && sc.NodeID != gc.NodeID {
+			t.Logf("group %s: coordinator %d, share coordinator %d", g, gc.NodeID, sc.NodeID)
+			group = g
+		}
+	}
+	if group == "" {
+		t.Fatal("no group with its coordinators on different brokers")
+	}
+	if rs, err := adm.AlterShareGroupOffsets(ctx, group, kadm.Offsets{"sqa": {0: {Topic: "sqa", Partition: 0, At: 6}}}); err != nil || rs.Error() != nil {
+		t.Fatalf("alter: %v %v", err, rs.Error())
+	}
+	startOffset := func() (int64, bool) {
+		d, err := adm.DescribeShareGroupOffsets(ctx, group)
+		if err != nil || d.Error() != nil {
+			t.Fatalf("describe offsets: %v %v", err, d.Error())
+		}
+		o, ok := d[group].Offsets.Lookup("sqa", 0)
+		return o.StartOffset, ok
+	}
+	if so, ok := startOffset(); !ok || so != 6 {
+		t.Fatalf("start offset %d %v, want 6", so, ok)
+	}
+	cl := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sqa"), kgo.FetchMaxWait(200*time.Millisecond))
+	got := consumeShareUntil(t, ctx, cl, func(seen map[string]int) bool { return len(seen) >= 4 })
+	for v := range got {
+		if n, _ := strconv.Atoi(v); n < 6 {
+			t.Fatalf("record %s below the altered start offset delivered", v)
+		}
+	}
+	cl.Close()
+	c.WaitFor("the group to be empty", 10*time.Second, func() bool {
+		dg, err := adm.DescribeShareGroups(ctx, group)
+		return err == nil && dg[group].GroupState == "Empty"
+	})
+	if rs, err := adm.DeleteShareGroupOffsets(ctx, group, "sqa"); err != nil || rs.Error() != nil {
+		t.Fatalf("delete offsets: %v %v", err, rs.Error())
+	}
+	if so, ok := startOffset(); ok {
+		t.Fatalf("start offset %d still described after the delete", so)
+	}
+	// The state is gone at the share coordinator: the group starts over at
+	// share.auto.offset.reset (earliest here).
+	again := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sqa"), kgo.FetchMaxWait(200*time.Millisecond))
+	if got := consumeShareUntil(t, ctx, again, func(seen map[string]int) bool { return seen["0"] > 0 }); len(got) == 0 {
+		t.Fatal("nothing consumed after the offsets were deleted")
+	}
 }
