@@ -159,7 +159,7 @@ func (m *Manager) expireAll(ctx context.Context) {
 	released := false
 	for _, sp := range parts {
 		sp.mu.Lock()
-		if e := sp.p.NextExpiry(); !e.IsZero() && !e.After(now) {
+		if e := sp.p.NextExpiry(); !sp.stale && !e.IsZero() && !e.After(now) {
 			err := sp.mutate(ctx, func(p *Partition) bool { return p.Expire(now) })
 			if err != nil {
 				m.log.Warn("cannot persist expired acquisition locks", "group", sp.key.Group, "partition", sp.key.Partition, "err", err)
