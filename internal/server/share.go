@@ -179,7 +179,7 @@ func (p sharePersister) coordinator(ctx context.Context, k share.Key) (idx int32
 	return idx, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), false, nil
 }
 
-func (p sharePersister) Read(ctx context.Context, k share.Key) (share.State, bool, error) {
+func (p sharePersister) readOnce(ctx context.Context, k share.Key) (share.State, bool, error) {
 	idx, addr, self, err := p.coordinator(ctx, k)
 	if err != nil {
 		return share.State{}, false, err
@@ -216,7 +216,7 @@ func (p sharePersister) Read(ctx context.Context, k share.Key) (share.State, boo
 	return st, rpp.StartOffset >= 0, nil
 }
 
-func (p sharePersister) Write(ctx context.Context, k share.Key, st share.State) error {
+func (p sharePersister) writeOnce(ctx context.Context, k share.Key, st share.State) error {
 	idx, addr, self, err := p.coordinator(ctx, k)
 	if err != nil {
 		return err
@@ -298,9 +298,9 @@ func shareErrorCode(err error) (int16, bool) {
 	return 0, false
 }
 
-// Initialize sets k's start offset afresh at its share coordinator
-// (AlterShareGroupOffsets), locally or with InitializeShareGroupState.
-func (p sharePersister) Initialize(ctx context.Context, k share.Key, start int64) error {
+// initializeOnce sets k's start offset afresh at its share coordinator,
+// locally or with InitializeShareGroupState.
+func (p sharePersister) initializeOnce(ctx context.Context, k share.Key, start int64) error {
 	idx, addr, self, err := p.coordinator(ctx, k)
 	if err != nil {
 		return err
@@ -330,9 +330,9 @@ func (p sharePersister) Initialize(ctx context.Context, k share.Key, start int64
 	return nil
 }
 
-// Delete forgets k at its share coordinator, locally or with
+// deleteOnce forgets k at its share coordinator, locally or with
 // DeleteShareGroupState.
-func (p sharePersister) Delete(ctx context.Context, k share.Key) error {
+func (p sharePersister) deleteOnce(ctx context.Context, k share.Key) error {
 	idx, addr, self, err := p.coordinator(ctx, k)
 	if err != nil {
 		return err
@@ -371,4 +371,57 @@ func (p sharePersister) remote(ctx context.Context, addr string, req kmsg.Reques
 		return nil, fmt.Errorf("%w: %T: %w", share.ErrCoordinatorNotAvailable, req, err)
 	}
 	return resp, nil
+}
+
+// The share coordinator of a key may be moving (a new leader of its
+// __share_group_state partition, or the topic just created and not yet
+// open there): like Kafka's persister, retry NOT_COORDINATOR and
+// COORDINATOR_NOT_AVAILABLE with a backoff for a while, honouring ctx.
+const (
+	sharePersistRetryFor = 5 * time.Second
+	sharePersistBackoff  = 50 * time.Millisecond
+)
+
+func (p sharePersister) retry(ctx context.Context, op func() error) error {
+	deadline := time.Now().Add(sharePersistRetryFor)
+	backoff := sharePersistBackoff
+	for {
+		err := op()
+		if err == nil || !(errors.Is(err, share.ErrNotCoordinator) || errors.Is(err, share.ErrCoordinatorNotAvailable)) || time.Now().Add(backoff).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// Read implements share.Persister.
+func (p sharePersister) Read(ctx context.Context, k share.Key) (st share.State, ok bool, err error) {
+	err = p.retry(ctx, func() error {
+		var e error
+		st, ok, e = p.readOnce(ctx, k)
+		return e
+	})
+	return st, ok, err
+}
+
+// Write implements share.Persister.
+func (p sharePersister) Write(ctx context.Context, k share.Key, st share.State) error {
+	return p.retry(ctx, func() error { return p.writeOnce(ctx, k, st) })
+}
+
+// Initialize sets k's start offset afresh (AlterShareGroupOffsets).
+func (p sharePersister) Initialize(ctx context.Context, k share.Key, start int64) error {
+	return p.retry(ctx, func() error { return p.initializeOnce(ctx, k, start) })
+}
+
+// Delete forgets k (DeleteShareGroupOffsets, DeleteGroups).
+func (p sharePersister) Delete(ctx context.Context, k share.Key) error {
+	return p.retry(ctx, func() error { return p.deleteOnce(ctx, k) })
 }
