@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 # Packages with concurrency run under the race detector.
-RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/membership/... ./internal/server/... ./internal/cluster/... \
+RACE_PKGS := ./storage/... ./wire/... ./raftmeta/... ./replica/... ./internal/group/... ./internal/share/... ./internal/membership/... ./internal/server/... ./internal/cluster/... \
              ./internal/controller/... ./internal/reconciler/... ./internal/chaoscheck/... ./internal/testlog/... ./internal/netfault/... \
              ./internal/acl/... ./internal/sasl/... ./internal/certs/... ./internal/txn/... ./internal/console/...
 

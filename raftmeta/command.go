@@ -31,6 +31,7 @@ const (
 	cmdAlterBrokerConfigs                   // alterBrokerConfigsCmd (brokerconfigs.go)
 	cmdAlterClientQuotas                    // alterClientQuotasCmd (quotas.go)
 	cmdUnregisterBroker                     // unregisterBrokerCmd (unregister.go)
+	cmdAlterGroupConfigs                    // alterGroupConfigsCmd (groupconfigs.go)
 	// Add new commands here, at the end.
 )
 
@@ -68,6 +69,8 @@ func (c cmdType) String() string {
 		return "AlterClientQuotas"
 	case cmdUnregisterBroker:
 		return "UnregisterBroker"
+	case cmdAlterGroupConfigs:
+		return "AlterGroupConfigs"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -172,6 +175,8 @@ func newCommand(t cmdType) command {
 		return &alterClientQuotasCmd{}
 	case cmdUnregisterBroker:
 		return &unregisterBrokerCmd{}
+	case cmdAlterGroupConfigs:
+		return &alterGroupConfigsCmd{}
 	}
 	return nil
 }

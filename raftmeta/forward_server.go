@@ -57,6 +57,7 @@ var forwardMethods = map[string]serveFunc{
 	fwdUnregisterBroker.name:      fwdUnregisterBroker.serve,      // unregister.go
 	fwdAddRaftVoter.name:          fwdAddRaftVoter.serve,          // voters.go
 	fwdRemoveRaftVoter.name:       fwdRemoveRaftVoter.serve,       // voters.go
+	fwdAlterGroupConfigs.name:     fwdAlterGroupConfigs.serve,     // groupconfigs.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

@@ -32,6 +32,8 @@ type snapshotFile struct {
 	BrokerConfigs []brokerConfigsSnapshot `json:"broker_configs,omitempty"`
 	// Quotas are the client quotas (quotas.go).
 	Quotas []QuotaEntry `json:"quotas,omitempty"`
+	// GroupConfigs are the group configs (groupconfigs.go).
+	GroupConfigs []groupConfigsSnapshot `json:"group_configs,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -46,6 +48,7 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		Scram:          encodeScram(s),
 		BrokerConfigs:  encodeBrokerConfigs(s),
 		Quotas:         encodeQuotas(s),
+		GroupConfigs:   encodeGroupConfigs(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -94,6 +97,9 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		return nil, err
 	}
 	if err := decodeQuotas(s, f.Quotas); err != nil {
+		return nil, err
+	}
+	if err := decodeGroupConfigs(s, f.GroupConfigs); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -85,6 +85,9 @@ type State struct {
 	// Quotas are the client quotas by QuotaEntity.QuotaKey (quotas.go).
 	// Never mutate it; nil when there are none.
 	Quotas map[string]QuotaEntry
+	// GroupConfigs are the group configs by group id (groupconfigs.go).
+	// Never mutate it; nil when there are none.
+	GroupConfigs map[string]map[string]string
 }
 
 // TopicSpec describes a topic to create.

@@ -266,6 +266,19 @@ var coreSettings = []setting{
 	{"transaction-version", []string{"transaction.version"}, "transaction protocol the brokers announce: 2 (KIP-890 part 2, an epoch bump per transaction) or 1 (classic)", intSetter(func(c *server.Config, n int) { c.TransactionVersion = int16(n) })},
 	{"transactional-id-expiration-ms", []string{"transactional.id.expiration.ms"}, "forget a transactional id idle this long with no transaction open", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.TransactionalIDExpiration })},
 	{"group-initial-rebalance-delay-ms", []string{"group.initial.rebalance.delay.ms"}, "wait for more members before the first rebalance of a new group", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupInitialRebalanceDelay })},
+	{"group-share-record-lock-duration-ms", []string{"group.share.record.lock.duration.ms"}, "share groups: how long a record acquired by a consumer stays locked to it", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ShareRecordLockDuration })},
+	{"group-share-delivery-count-limit", []string{"group.share.delivery.count.limit"}, "share groups: deliveries of a record before it is archived", intSetter(func(c *server.Config, n int) { c.ShareDeliveryCountLimit = int16(n) })},
+	{"group-share-partition-max-record-locks", []string{"group.share.partition.max.record.locks"}, "share groups: most records in flight per share-partition", intSetter(func(c *server.Config, n int) { c.SharePartitionMaxRecordLocks = n })},
+	{"group-share-heartbeat-interval-ms", []string{"group.share.heartbeat.interval.ms"}, "share groups: heartbeat interval given to members", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ShareHeartbeatInterval })},
+	{"group-share-session-timeout-ms", []string{"group.share.session.timeout.ms"}, "share groups: a member silent this long is removed", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.ShareSessionTimeout })},
+	{"group-share-max-size", []string{"group.share.max.size"}, "share groups: most members in one share group", intSetter(func(c *server.Config, n int) { c.ShareGroupMaxSize = n })},
+	{"share-auto-offset-reset", []string{"share.auto.offset.reset"}, "share groups: default of the group config share.auto.offset.reset, latest or earliest", func(c *server.Config, v string) error {
+		c.ShareAutoOffsetReset = strings.TrimSpace(v)
+		return nil
+	}},
+	{"share-coordinator-state-topic-num-partitions", []string{"share.coordinator.state.topic.num.partitions"}, "partitions of __share_group_state (set before first use)", intSetter(func(c *server.Config, n int) { c.ShareStateTopicPartitions = int32(n) })},
+	{"share-coordinator-state-topic-replication-factor", []string{"share.coordinator.state.topic.replication.factor"}, "replication factor of __share_group_state (capped at the live brokers)", intSetter(func(c *server.Config, n int) { c.ShareStateTopicReplicationFactor = int16(n) })},
+	{"share-coordinator-state-topic-min-isr", []string{"share.coordinator.state.topic.min.isr"}, "min.insync.replicas of __share_group_state (capped at its replication factor)", intSetter(func(c *server.Config, n int) { c.ShareStateTopicMinISR = int16(n) })},
 	{"group-min-session-timeout-ms", []string{"group.min.session.timeout.ms"}, "smallest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMinSessionTimeout })},
 	{"group-max-session-timeout-ms", []string{"group.max.session.timeout.ms"}, "largest session timeout a consumer may ask for", durSetter(time.Millisecond, func(c *server.Config) *time.Duration { return &c.GroupMaxSessionTimeout })},
 	{"http-addr", []string{"http.addr"}, "serve Prometheus /metrics and the web console (/console/) on this host:port (off when empty)", func(c *server.Config, v string) error {

@@ -116,6 +116,10 @@ func groupDescribe(e *env, args []string) error {
 		return err
 	}
 	defer release()
+	shares, err := describeShareGroups(ctx, adm, names) // group_share.go
+	if err != nil {
+		return o.wrap(err)
+	}
 	lags, err := adm.Lag(ctx, names...)
 	if err != nil {
 		return o.wrap(err)
@@ -126,6 +130,10 @@ func groupDescribe(e *env, args []string) error {
 	cgs, _ := adm.DescribeConsumerGroups(ctx, names...)
 	out := make([]groupDescribed, 0, len(names))
 	for _, n := range names {
+		if g, ok := shares[n]; ok {
+			out = append(out, g)
+			continue
+		}
 		l, ok := lags[n]
 		if !ok {
 			return explainGroup(kerr.GroupIDNotFound, n)

@@ -79,7 +79,9 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, req *wire.Re
 	}
 	errs := s.alterEach(ctx, req, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
 		return func(cur map[string]string) (map[string]string, error) {
-			if r.Resources[i].ResourceType == kmsg.ConfigResourceTypeBroker {
+			switch r.Resources[i].ResourceType {
+			case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeGroupConfig:
+				// SET and DELETE only; the keys are checked by alterResource.
 				return applyIncrementalBroker(cur, r.Resources[i].Configs) // throttle.go
 			}
 			return s.applyIncremental(cur, r.Resources[i].Configs)
@@ -138,6 +140,8 @@ func (s *Server) alterResource(ctx context.Context, typ kmsg.ConfigResourceType,
 			id = s.cfg.NodeID
 		}
 		return s.alterBrokerConfigs(ctx, id, validateOnly, next) // throttle.go
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return s.alterGroupConfigs(ctx, name, validateOnly, next) // groupconfigs.go
 	default:
 		return fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}

@@ -122,7 +122,29 @@ type Config struct {
 	// announce (Kafka sets it with kafka-features; Strom's own setting):
 	// 2 lets clients use transaction version 2 (KIP-890 part 2), 1 keeps
 	// them on the classic protocol. The server honours both either way.
-	TransactionVersion         int16
+	TransactionVersion int16
+	// Share groups (KIP-932, Kafka's names; zero takes Kafka's default,
+	// shareDefaults): group.share.record.lock.duration.ms (acquisition
+	// lock), group.share.delivery.count.limit (deliveries before a record
+	// is archived), group.share.partition.max.record.locks (records in
+	// flight per share-partition), group.share.heartbeat.interval.ms,
+	// group.share.session.timeout.ms, group.share.max.size, and the share
+	// coordinator's share.coordinator.state.topic.num.partitions,
+	// .replication.factor and .min.isr for __share_group_state.
+	ShareRecordLockDuration          time.Duration
+	ShareDeliveryCountLimit          int16
+	SharePartitionMaxRecordLocks     int
+	ShareHeartbeatInterval           time.Duration
+	ShareSessionTimeout              time.Duration
+	ShareGroupMaxSize                int
+	ShareStateTopicPartitions        int32
+	ShareStateTopicReplicationFactor int16
+	ShareStateTopicMinISR            int16
+	// ShareAutoOffsetReset is where a share-partition starts when it is
+	// first used, "latest" (Kafka's default) or "earliest", for groups
+	// without their own share.auto.offset.reset group config
+	// (groupconfigs.go).
+	ShareAutoOffsetReset       string
 	GroupInitialRebalanceDelay time.Duration
 	GroupMinSessionTimeout     time.Duration
 	GroupMaxSessionTimeout     time.Duration
@@ -299,6 +321,16 @@ func DefaultConfig() Config {
 		TransactionMaxTimeout:                15 * time.Minute,
 		TransactionAbortInterval:             10 * time.Second,
 		TransactionVersion:                   2,
+		ShareRecordLockDuration:              30 * time.Second,
+		ShareDeliveryCountLimit:              5,
+		SharePartitionMaxRecordLocks:         2000,
+		ShareHeartbeatInterval:               5 * time.Second,
+		ShareSessionTimeout:                  45 * time.Second,
+		ShareGroupMaxSize:                    200,
+		ShareStateTopicPartitions:            50,
+		ShareStateTopicReplicationFactor:     3,
+		ShareStateTopicMinISR:                2,
+		ShareAutoOffsetReset:                 "latest",
 		TransactionalIDExpiration:            7 * 24 * time.Hour,
 		GroupInitialRebalanceDelay:           3 * time.Second,
 		GroupMinSessionTimeout:               6 * time.Second,
@@ -541,7 +573,7 @@ func (c *Config) validateLimits() []error {
 		errs = append(errs, fmt.Errorf("group.max.size must be >= 1, got %d", c.GroupMaxSize))
 	}
 	errs = append(errs, c.validateConsumerGroups()...)
-	return errs
+	return append(errs, c.validateShare()...)
 }
 
 // validateConsumerGroups checks the group.consumer.* settings with the
@@ -565,6 +597,34 @@ func (c *Config) validateConsumerGroups() []error {
 	gc.ConsumerAssignors = c.GroupConsumerAssignors
 	if err := gc.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	return errs
+}
+
+
+// validateShare checks the share-group settings (zero means Kafka's
+// default, shareDefaults).
+func (c *Config) validateShare() []error {
+	var errs []error
+	switch c.ShareAutoOffsetReset {
+	case "", "latest", "earliest":
+	default:
+		errs = append(errs, fmt.Errorf("share.auto.offset.reset must be latest or earliest, got %q", c.ShareAutoOffsetReset))
+	}
+	for name, v := range map[string]int64{
+		"group.share.record.lock.duration.ms":              int64(c.ShareRecordLockDuration),
+		"group.share.delivery.count.limit":                 int64(c.ShareDeliveryCountLimit),
+		"group.share.partition.max.record.locks":           int64(c.SharePartitionMaxRecordLocks),
+		"group.share.heartbeat.interval.ms":                int64(c.ShareHeartbeatInterval),
+		"group.share.session.timeout.ms":                   int64(c.ShareSessionTimeout),
+		"group.share.max.size":                             int64(c.ShareGroupMaxSize),
+		"share.coordinator.state.topic.num.partitions":     int64(c.ShareStateTopicPartitions),
+		"share.coordinator.state.topic.replication.factor": int64(c.ShareStateTopicReplicationFactor),
+		"share.coordinator.state.topic.min.isr":            int64(c.ShareStateTopicMinISR),
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, v))
+		}
 	}
 	return errs
 }

@@ -84,6 +84,11 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string) ([]c
 			return nil, err
 		}
 		return append(s.brokerConfigEntries(), s.dynamicBrokerEntries(s.cfg.NodeID)...), nil
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if name == "" {
+			return nil, fmt.Errorf("%w: empty group id", errInvalidRequest)
+		}
+		return s.groupConfigEntries(name), nil // groupconfigs.go
 	default:
 		return nil, fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}
@@ -101,6 +106,10 @@ func (s *Server) configAuthorized(req *wire.Request, typ kmsg.ConfigResourceType
 	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
 		if !s.authorizeCluster(req, op) {
 			return fmt.Errorf("%w: %s on the cluster", kerr.ClusterAuthorizationFailed, op)
+		}
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if !s.authorize(req, op, acl.ResourceGroup, name) {
+			return fmt.Errorf("%w: %s on group %s", kerr.GroupAuthorizationFailed, op, name)
 		}
 	}
 	return nil

@@ -21,7 +21,19 @@ var serverVersions = map[int16]wire.VersionRange{
 	1:  {Min: 4, Max: 18}, // Fetch: v4+ returns record batch v2; v13+ topic ids are resolved; v17 directory ids; v18 follower high watermarks (KIP-1166)
 	2:  {Min: 0, Max: 10}, // ListOffsets: -1 latest, -2 earliest, -3 max timestamp, -4 earliest local, -5 latest tiered; v10 TimeoutMillis
 	3:  {Min: 0, Max: 13}, // Metadata: v13 top-level ErrorCode (KIP-1102)
-	10: {Min: 0, Max: 5},  // FindCoordinator: v6 adds share groups
+	10: {Min: 0, Max: 6},  // FindCoordinator: v6 key type 2, share-state coordinators
+	76: {Min: 1, Max: 1},  // ShareGroupHeartbeat (share groups, KIP-932; v0 was Kafka 4.0's early access)
+	77: {Min: 1, Max: 1},  // ShareGroupDescribe
+	78: {Min: 1, Max: 1},  // ShareFetch: v2 (Kafka 4.2 acquire modes, renew acks) not offered
+	79: {Min: 1, Max: 1},  // ShareAcknowledge
+	83: {Min: 0, Max: 0},  // InitializeShareGroupState: broker to broker (share.go)
+	84: {Min: 0, Max: 0},  // ReadShareGroupState
+	85: {Min: 0, Max: 0},  // WriteShareGroupState: v1 DeliveryCompleteCount not offered
+	86: {Min: 0, Max: 0},  // DeleteShareGroupState
+	87: {Min: 0, Max: 0},  // ReadShareGroupStateSummary
+	90: {Min: 0, Max: 0},  // DescribeShareGroupOffsets: v1 Lag not offered
+	91: {Min: 0, Max: 0},  // AlterShareGroupOffsets
+	92: {Min: 0, Max: 0},  // DeleteShareGroupOffsets
 	18: {Min: 0, Max: 4},  // ApiVersions
 	19: {Min: 0, Max: 7},  // CreateTopics
 	20: {Min: 0, Max: 6},  // DeleteTopics
@@ -138,6 +150,39 @@ func (s *Server) route(ctx context.Context, req *wire.Request, start time.Time) 
 		return s.handleConsumerGroupHeartbeat(ctx, req, r), nil
 	case *kmsg.ConsumerGroupDescribeRequest:
 		return s.handleConsumerGroupDescribe(ctx, req, r), nil
+	case *kmsg.ShareGroupHeartbeatRequest:
+		return s.handleShareGroupHeartbeat(ctx, req, r), nil
+	case *kmsg.ShareGroupDescribeRequest:
+		return s.handleShareGroupDescribe(ctx, req, r), nil
+	case *kmsg.ShareFetchRequest:
+		return s.handleShareFetch(ctx, req, r), nil
+	case *kmsg.ShareAcknowledgeRequest:
+		return s.handleShareAcknowledge(ctx, req, r), nil
+	default:
+		return s.serveShareAdmin(ctx, req)
+	}
+}
+
+// serveShareAdmin serves the share-group offset APIs and the share
+// coordinator's broker-to-broker APIs, then the administrative rest.
+func (s *Server) serveShareAdmin(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	switch r := req.Body.(type) {
+	case *kmsg.DescribeShareGroupOffsetsRequest:
+		return s.handleDescribeShareGroupOffsets(ctx, req, r), nil
+	case *kmsg.AlterShareGroupOffsetsRequest:
+		return s.handleAlterShareGroupOffsets(ctx, req, r), nil
+	case *kmsg.DeleteShareGroupOffsetsRequest:
+		return s.handleDeleteShareGroupOffsets(ctx, req, r), nil
+	case *kmsg.InitializeShareGroupStateRequest:
+		return s.handleInitializeShareGroupState(ctx, req, r), nil
+	case *kmsg.ReadShareGroupStateRequest:
+		return s.handleReadShareGroupState(ctx, req, r), nil
+	case *kmsg.WriteShareGroupStateRequest:
+		return s.handleWriteShareGroupState(ctx, req, r), nil
+	case *kmsg.DeleteShareGroupStateRequest:
+		return s.handleDeleteShareGroupState(ctx, req, r), nil
+	case *kmsg.ReadShareGroupStateSummaryRequest:
+		return s.handleReadShareGroupStateSummary(ctx, req, r), nil
 	default:
 		return s.serveAdmin(ctx, req)
 	}

@@ -27,7 +27,7 @@ var (
 // general table. Group errors come first: the offsets-log adapter wraps
 // replica and storage errors in the group's contract, and the contract
 // decides the code.
-var areaErrorCodes = []func(error) (int16, bool){groupErrorCode, txnErrorCode, electionErrorCode, quorumErrorCode}
+var areaErrorCodes = []func(error) (int16, bool){groupErrorCode, txnErrorCode, shareErrorCode, electionErrorCode, quorumErrorCode}
 
 // quorumErrors maps the errors of broker unregistration and Raft voter
 // changes (UnregisterBroker, AddRaftVoter, RemoveRaftVoter).

@@ -12,6 +12,7 @@ package server
 //     (KIP-814) tells a static leader rejoining a Stable group to skip the
 //     assignment. Older leaders in that case run it and their SyncGroup is
 //     answered with the current assignment.
+//   - The id of a share group is INCONSISTENT_GROUP_PROTOCOL.
 //   - Any error answers generation -1; MEMBER_ID_REQUIRED carries the new
 //     member id. Request bodies don't carry who is asking: the client id
 //     and host go to the coordinator in the context (DescribeGroups shows
@@ -38,6 +39,12 @@ func (s *Server) handleJoinGroup(ctx context.Context, req *wire.Request, r *kmsg
 	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group) {
 		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
 		resp.MemberID = r.MemberID
+		return resp
+	}
+	if s.shareGroups.Exists(r.Group) {
+		// A share group has the id (sharegroupheartbeat.go): Kafka
+		// refuses a classic member with INCONSISTENT_GROUP_PROTOCOL.
+		resp.ErrorCode, resp.Generation, resp.MemberID = kerr.InconsistentGroupProtocol.Code, -1, r.MemberID
 		return resp
 	}
 	res, err := s.groups.JoinGroup(group.WithClient(ctx, req.ClientID, host), r)

@@ -12,21 +12,6 @@ import (
 // answers that Strom does not reach yet, each with the reason. The test
 // fails for an entry Strom has since reached, so the list only shrinks.
 var kafka41Exclusions = map[int16]string{
-	// KIP-932 share groups: built in branch share (FindCoordinator v6
-	// adds the share-group key type).
-	10: "FindCoordinator v6: built in branch share",
-	76: "ShareGroupHeartbeat: built in branch share",
-	77: "ShareGroupDescribe: built in branch share",
-	78: "ShareFetch: built in branch share",
-	79: "ShareAcknowledge: built in branch share",
-	83: "InitializeShareGroupState: built in branch share",
-	84: "ReadShareGroupState: built in branch share",
-	85: "WriteShareGroupState: built in branch share",
-	86: "DeleteShareGroupState: built in branch share",
-	87: "ReadShareGroupStateSummary: built in branch share",
-	90: "DescribeShareGroupOffsets: built in branch share",
-	91: "AlterShareGroupOffsets: built in branch share",
-	92: "DeleteShareGroupOffsets: built in branch share",
 	// Features, telemetry, config resources, delegation tokens: built in
 	// branch feat.
 	38: "CreateDelegationToken: built in branch feat",

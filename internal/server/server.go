@@ -18,6 +18,7 @@ import (
 	"github.com/strombroker/strom/internal/group"
 	"github.com/strombroker/strom/internal/reconciler"
 	"github.com/strombroker/strom/internal/sasl"
+	"github.com/strombroker/strom/internal/share"
 	"github.com/strombroker/strom/internal/txn"
 	"github.com/strombroker/strom/raftmeta"
 	"github.com/strombroker/strom/replica"
@@ -45,8 +46,13 @@ type Server struct {
 	replicas *replica.Manager
 	groups   *group.Coordinator
 	txns     *txn.Coordinator
-	txnConns brokerConns            // inter-broker connections of the transaction paths (txn_conns.go)
-	ctrl     *controller.Controller // nil for a cluster of one
+	// Share groups (share.go): membership on group coordinators, the
+	// share-partitions of partitions led here, and the share coordinator.
+	shareGroups *share.Groups
+	shares      *share.Manager
+	shareStore  *share.Store
+	txnConns    brokerConns            // inter-broker connections of the transaction paths (txn_conns.go)
+	ctrl        *controller.Controller // nil for a cluster of one
 
 	listeners []net.Listener
 	wires     []*wire.Server
@@ -145,6 +151,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.groups = group.New(s.groupConfig())
 	s.txns = txn.New(s.txnConfig())
+	s.startShare()
 	if err := s.startReconciler(ctx); err != nil {
 		return err
 	}
@@ -458,6 +465,9 @@ func (s *Server) close() error {
 	}
 	if s.rec != nil {
 		s.rec.Close() // waits out a pass and group loads in progress
+	}
+	if s.shares != nil {
+		s.shares.Close()
 	}
 	if s.txns != nil {
 		s.txns.Close()
