@@ -601,7 +601,6 @@ func (c *Config) validateConsumerGroups() []error {
 	return errs
 }
 
-
 // validateShare checks the share-group settings (zero means Kafka's
 // default, shareDefaults).
 func (c *Config) validateShare() []error {
