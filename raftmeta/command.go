@@ -30,6 +30,8 @@ const (
 	cmdReassignPartition                    // reassignPartitionCmd (reassign.go)
 	cmdAlterBrokerConfigs                   // alterBrokerConfigsCmd (brokerconfigs.go)
 	cmdAlterClientQuotas                    // alterClientQuotasCmd (quotas.go)
+	cmdUpdateFeatures                       // updateFeaturesCmd (features.go): 16
+	cmdAlterClientMetrics                   // alterClientMetricsCmd (clientmetrics.go): 17
 	// Add new commands here, at the end.
 )
 
@@ -65,6 +67,10 @@ func (c cmdType) String() string {
 		return "AlterBrokerConfigs"
 	case cmdAlterClientQuotas:
 		return "AlterClientQuotas"
+	case cmdUpdateFeatures:
+		return "UpdateFeatures"
+	case cmdAlterClientMetrics:
+		return "AlterClientMetrics"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -167,6 +173,10 @@ func newCommand(t cmdType) command {
 		return &alterBrokerConfigsCmd{}
 	case cmdAlterClientQuotas:
 		return &alterClientQuotasCmd{}
+	case cmdUpdateFeatures:
+		return &updateFeaturesCmd{}
+	case cmdAlterClientMetrics:
+		return &alterClientMetricsCmd{}
 	}
 	return nil
 }

@@ -83,6 +83,9 @@ var (
 	// ErrReassignmentNotReady: completing a reassignment whose target
 	// replicas are not all in the ISR yet.
 	ErrReassignmentNotReady = errors.New("raftmeta: reassignment target not in sync yet")
+	// ErrStaleFeatures: a feature level change computed from an older
+	// FeaturesEpoch than the current one (another change won the race).
+	ErrStaleFeatures = errors.New("raftmeta: feature levels changed concurrently")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

@@ -54,6 +54,8 @@ var forwardMethods = map[string]serveFunc{
 	fwdReassignPartition.name:     fwdReassignPartition.serve,     // reassign.go
 	fwdAlterBrokerConfigs.name:    fwdAlterBrokerConfigs.serve,    // brokerconfigs.go
 	fwdAlterClientQuotas.name:     fwdAlterClientQuotas.serve,     // quotas.go
+	fwdUpdateFeatures.name:        fwdUpdateFeatures.serve,        // features.go
+	fwdAlterClientMetrics.name:    fwdAlterClientMetrics.serve,    // clientmetrics.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

@@ -583,6 +583,7 @@ func TestForwardErrorTable(t *testing.T) {
 		"ErrInvalidACL":               ErrInvalidACL,
 		"ErrNoReassignmentInProgress": ErrNoReassignmentInProgress,
 		"ErrReassignmentNotReady":     ErrReassignmentNotReady,
+		"ErrStaleFeatures":            ErrStaleFeatures,
 	}
 	if len(sentinels) < 18 {
 		t.Fatalf("found only %d sentinels in errors.go: %v", len(sentinels), sentinels)

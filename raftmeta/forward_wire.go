@@ -90,6 +90,7 @@ var forwardErrors = []struct {
 	{"invalid_acl", ErrInvalidACL},
 	{"no_reassignment_in_progress", ErrNoReassignmentInProgress},
 	{"reassignment_not_ready", ErrReassignmentNotReady},
+	{"stale_features", ErrStaleFeatures},
 	{"deadline_exceeded", context.DeadlineExceeded},
 	{"canceled", context.Canceled},
 }

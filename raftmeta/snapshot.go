@@ -32,6 +32,10 @@ type snapshotFile struct {
 	BrokerConfigs []brokerConfigsSnapshot `json:"broker_configs,omitempty"`
 	// Quotas are the client quotas (quotas.go).
 	Quotas []QuotaEntry `json:"quotas,omitempty"`
+	// Features are the finalized feature levels (features.go).
+	Features *featuresSnapshot `json:"features,omitempty"`
+	// ClientMetrics are the client metrics subscriptions (clientmetrics.go).
+	ClientMetrics []clientMetricsSnapshot `json:"client_metrics,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -46,6 +50,8 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		Scram:          encodeScram(s),
 		BrokerConfigs:  encodeBrokerConfigs(s),
 		Quotas:         encodeQuotas(s),
+		Features:       encodeFeatures(s),
+		ClientMetrics:  encodeClientMetrics(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -94,6 +100,12 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		return nil, err
 	}
 	if err := decodeQuotas(s, f.Quotas); err != nil {
+		return nil, err
+	}
+	if err := decodeFeatures(s, f.Features); err != nil {
+		return nil, err
+	}
+	if err := decodeClientMetrics(s, f.ClientMetrics); err != nil {
 		return nil, err
 	}
 	return s, nil

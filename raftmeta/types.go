@@ -80,6 +80,14 @@ type State struct {
 	// Quotas are the client quotas by QuotaEntity.QuotaKey (quotas.go).
 	// Never mutate it; nil when there are none.
 	Quotas map[string]QuotaEntry
+	// Features are the finalized feature levels set by UpdateFeatures
+	// (features.go), FeaturesEpoch the number of such changes. Never
+	// mutate it; nil when none was ever set.
+	Features      map[string]int16
+	FeaturesEpoch int64
+	// ClientMetrics are the KIP-714 client metrics subscriptions by name
+	// (clientmetrics.go). Never mutate it; nil when there are none.
+	ClientMetrics map[string]map[string]string
 }
 
 // TopicSpec describes a topic to create.
