@@ -54,6 +54,7 @@ var serverVersions = map[int16]wire.VersionRange{
 	75: {Min: 0, Max: 0},  // DescribeTopicPartitions: cursor pagination; no ELR yet
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas (clientquotas.go)
 	49: {Min: 0, Max: 1},  // AlterClientQuotas
+	57: {Min: 0, Max: 2},  // UpdateFeatures (updatefeatures.go, features.go)
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -174,6 +175,8 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeClientQuotas(req, r), nil
 	case *kmsg.AlterClientQuotasRequest:
 		return s.handleAlterClientQuotas(ctx, req, r), nil
+	case *kmsg.UpdateFeaturesRequest:
+		return s.handleUpdateFeatures(ctx, req, r), nil
 	default:
 		return s.serveTxn(ctx, req)
 	}
