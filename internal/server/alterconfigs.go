@@ -12,6 +12,8 @@ package server
 //   - BROKER resources: INVALID_REQUEST "dynamic broker configs are not
 //     supported" (a wrong broker id says so instead). Broker settings are
 //     fixed at start-up; pretending to accept changes would be a lie.
+//   - CLIENT_METRICS resources: KIP-714 subscriptions
+//     (clientmetrics_configs.go).
 //   - Any other resource type: INVALID_REQUEST.
 //   - A resource named twice, or a key named twice within one resource:
 //     INVALID_REQUEST (as Kafka).
@@ -79,8 +81,11 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, req *wire.Re
 	}
 	errs := s.alterEach(ctx, req, keys, r.ValidateOnly, func(i int) func(map[string]string) (map[string]string, error) {
 		return func(cur map[string]string) (map[string]string, error) {
-			if r.Resources[i].ResourceType == kmsg.ConfigResourceTypeBroker {
+			switch r.Resources[i].ResourceType {
+			case kmsg.ConfigResourceTypeBroker:
 				return applyIncrementalBroker(cur, r.Resources[i].Configs) // throttle.go
+			case kmsg.ConfigResourceTypeClientMetrics:
+				return applyIncrementalClientMetrics(cur, r.Resources[i].Configs) // clientmetrics_configs.go
 			}
 			return s.applyIncremental(cur, r.Resources[i].Configs)
 		}
@@ -138,6 +143,8 @@ func (s *Server) alterResource(ctx context.Context, typ kmsg.ConfigResourceType,
 			id = s.cfg.NodeID
 		}
 		return s.alterBrokerConfigs(ctx, id, validateOnly, next) // throttle.go
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return s.alterClientMetrics(ctx, name, validateOnly, next) // clientmetrics_configs.go
 	default:
 		return fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}

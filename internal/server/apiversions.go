@@ -22,9 +22,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/wire"
 )
 
-func (s *Server) handleApiVersions(r *kmsg.ApiVersionsRequest) kmsg.Response {
+func (s *Server) handleApiVersions(req *wire.Request, r *kmsg.ApiVersionsRequest) kmsg.Response {
+	if r.Version >= 3 && req.Conn != nil {
+		req.Conn.SetClientSoftware(r.ClientSoftwareName, r.ClientSoftwareVersion) // client metrics selectors (telemetry.go)
+	}
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = r.Version
 	keys := make([]int, 0, len(versionTable))

@@ -66,6 +66,9 @@ type Config struct {
 	// the most incremental fetch sessions (KIP-227) kept at once; 0 turns
 	// sessions off (every Fetch is answered in full).
 	FetchSessionCacheSlots int
+	// TelemetryMaxBytes is telemetry.max.bytes: the largest PushTelemetry
+	// payload (KIP-714) accepted, compressed; 1 MiB as in Kafka.
+	TelemetryMaxBytes int32
 	// LogMaxOpenFiles is Strom's log.max.open.files: the descriptors the
 	// segment and index files of all partitions hold open at most (idle
 	// ones are closed and reopened on use; replica.Config.MaxOpenFiles).
@@ -254,6 +257,7 @@ func DefaultConfig() Config {
 		RetentionCheckInterval:               5 * time.Minute,
 		FetchMaxBytes:                        55 << 20,
 		FetchSessionCacheSlots:               1000,
+		TelemetryMaxBytes:                    1 << 20,
 		MaxConnections:                       math.MaxInt32,
 		MaxConnectionsPerIP:                  math.MaxInt32,
 		ConnectionsMaxIdle:                   10 * time.Minute,
@@ -480,6 +484,9 @@ func (c *Config) validateLimits() []error {
 	var errs []error
 	if c.FetchMaxBytes < 1024 {
 		errs = append(errs, fmt.Errorf("fetch.max.bytes must be >= 1024, got %d", c.FetchMaxBytes))
+	}
+	if c.TelemetryMaxBytes < 1 {
+		errs = append(errs, fmt.Errorf("telemetry.max.bytes must be >= 1, got %d", c.TelemetryMaxBytes))
 	}
 	if c.FetchSessionCacheSlots < 0 {
 		errs = append(errs, fmt.Errorf("max.incremental.fetch.session.cache.slots must be >= 0, got %d", c.FetchSessionCacheSlots))

@@ -55,6 +55,9 @@ var serverVersions = map[int16]wire.VersionRange{
 	48: {Min: 0, Max: 1},  // DescribeClientQuotas (clientquotas.go)
 	49: {Min: 0, Max: 1},  // AlterClientQuotas
 	57: {Min: 0, Max: 2},  // UpdateFeatures (updatefeatures.go, features.go)
+	71: {Min: 0, Max: 0},  // GetTelemetrySubscriptions (telemetry_handlers.go)
+	72: {Min: 0, Max: 0},  // PushTelemetry
+	74: {Min: 0, Max: 1},  // ListConfigResources (listconfigresources.go): v0 client metrics only
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -87,7 +90,7 @@ func (s *Server) ServeKafka(ctx context.Context, req *wire.Request) (kmsg.Respon
 	case *kmsg.JoinGroupRequest:
 		return s.handleJoinGroup(ctx, req, r), nil
 	case *kmsg.ApiVersionsRequest:
-		return s.handleApiVersions(r), nil
+		return s.handleApiVersions(req, r), nil
 	case *kmsg.MetadataRequest:
 		return s.handleMetadata(ctx, req, r), nil
 	case *kmsg.ProduceRequest:
@@ -177,6 +180,12 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleAlterClientQuotas(ctx, req, r), nil
 	case *kmsg.UpdateFeaturesRequest:
 		return s.handleUpdateFeatures(ctx, req, r), nil
+	case *kmsg.GetTelemetrySubscriptionsRequest:
+		return s.handleGetTelemetrySubscriptions(req, r), nil
+	case *kmsg.PushTelemetryRequest:
+		return s.handlePushTelemetry(req, r), nil
+	case *kmsg.ListConfigResourcesRequest:
+		return s.handleListConfigResources(req, r), nil
 	default:
 		return s.serveTxn(ctx, req)
 	}
