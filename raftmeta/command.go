@@ -32,6 +32,7 @@ const (
 	cmdAlterClientQuotas                    // alterClientQuotasCmd (quotas.go)
 	cmdUpdateFeatures                       // updateFeaturesCmd (features.go): 16
 	cmdAlterClientMetrics                   // alterClientMetricsCmd (clientmetrics.go): 17
+	cmdDelegationToken                      // delegationTokenCmd (tokens.go): 18
 	// Add new commands here, at the end.
 )
 
@@ -71,6 +72,8 @@ func (c cmdType) String() string {
 		return "UpdateFeatures"
 	case cmdAlterClientMetrics:
 		return "AlterClientMetrics"
+	case cmdDelegationToken:
+		return "DelegationToken"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -177,6 +180,8 @@ func newCommand(t cmdType) command {
 		return &updateFeaturesCmd{}
 	case cmdAlterClientMetrics:
 		return &alterClientMetricsCmd{}
+	case cmdDelegationToken:
+		return &delegationTokenCmd{}
 	}
 	return nil
 }

@@ -74,3 +74,33 @@ func TestAlterClientMetrics(t *testing.T) {
 		t.Fatalf("nameless subscription: %v", res.err)
 	}
 }
+
+// TestDelegationTokens: put, renew (put again), prune and remove, and a
+// snapshot round trip.
+func TestDelegationTokens(t *testing.T) {
+	f, _ := testFSM(t)
+	applyLog(t, f, baseLog(t))
+	tok := DelegationToken{TokenID: "t1", Owner: "User:alice", Requester: "User:alice", Renewers: []string{"User:bob"}, IssueMs: 1, MaxMs: 100, ExpiryMs: 50}
+	old := DelegationToken{TokenID: "t0", Owner: "User:alice", IssueMs: 1, MaxMs: 10, ExpiryMs: 5}
+	applyLog(t, f, [][]byte{cmd(t, cmdDelegationToken, delegationTokenCmd{Put: &old}), cmd(t, cmdDelegationToken, delegationTokenCmd{Put: &tok, PruneBefore: 6})})
+	s := f.current()
+	if len(s.Tokens) != 1 || s.Tokens["t1"].Renewers[0] != "User:bob" {
+		t.Fatalf("tokens %+v", s.Tokens)
+	}
+	g, _ := testFSM(t)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(snapshotBytes(t, s)))); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(snapshotBytes(t, g.current()), snapshotBytes(t, s)) {
+		t.Fatal("snapshot round trip changed the tokens")
+	}
+	applyLog(t, f, [][]byte{cmd(t, cmdDelegationToken, delegationTokenCmd{Remove: "t1"})})
+	if f.current().Tokens != nil {
+		t.Fatalf("removed token kept: %+v", f.current().Tokens)
+	}
+	bad := tok
+	bad.ExpiryMs = 101
+	if res := applyOne(t, f, cmd(t, cmdDelegationToken, delegationTokenCmd{Put: &bad})); !errors.Is(res.err, ErrInvalidConfig) {
+		t.Fatalf("expiry past max: %v", res.err)
+	}
+}

@@ -56,6 +56,7 @@ var forwardMethods = map[string]serveFunc{
 	fwdAlterClientQuotas.name:     fwdAlterClientQuotas.serve,     // quotas.go
 	fwdUpdateFeatures.name:        fwdUpdateFeatures.serve,        // features.go
 	fwdAlterClientMetrics.name:    fwdAlterClientMetrics.serve,    // clientmetrics.go
+	fwdDelegationToken.name:       fwdDelegationToken.serve,       // tokens.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

@@ -36,6 +36,8 @@ type snapshotFile struct {
 	Features *featuresSnapshot `json:"features,omitempty"`
 	// ClientMetrics are the client metrics subscriptions (clientmetrics.go).
 	ClientMetrics []clientMetricsSnapshot `json:"client_metrics,omitempty"`
+	// Tokens are the delegation tokens (tokens.go).
+	Tokens []DelegationToken `json:"delegation_tokens,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -52,6 +54,7 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		Quotas:         encodeQuotas(s),
 		Features:       encodeFeatures(s),
 		ClientMetrics:  encodeClientMetrics(s),
+		Tokens:         encodeTokens(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -106,6 +109,9 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		return nil, err
 	}
 	if err := decodeClientMetrics(s, f.ClientMetrics); err != nil {
+		return nil, err
+	}
+	if err := decodeTokens(s, f.Tokens); err != nil {
 		return nil, err
 	}
 	return s, nil

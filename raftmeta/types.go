@@ -88,6 +88,9 @@ type State struct {
 	// ClientMetrics are the KIP-714 client metrics subscriptions by name
 	// (clientmetrics.go). Never mutate it; nil when there are none.
 	ClientMetrics map[string]map[string]string
+	// Tokens are the delegation tokens by token id (tokens.go). Never
+	// mutate it; nil when there are none.
+	Tokens map[string]DelegationToken
 }
 
 // TopicSpec describes a topic to create.
