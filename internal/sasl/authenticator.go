@@ -106,6 +106,9 @@ func (e *plainExchange) Step(in []byte) ([]byte, bool, error) {
 
 func (e *plainExchange) User() string { return e.user }
 
+// TokenAuthenticated is false: PLAIN never uses delegation tokens.
+func (e *plainExchange) TokenAuthenticated() bool { return false }
+
 // checkPlain checks a PLAIN password: against the JAAS users first (Kafka's
 // PlainServerCallbackHandler), else against the user's stored SCRAM
 // credentials by deriving StoredKey from the password.

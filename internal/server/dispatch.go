@@ -58,6 +58,10 @@ var serverVersions = map[int16]wire.VersionRange{
 	71: {Min: 0, Max: 0},  // GetTelemetrySubscriptions (telemetry_handlers.go)
 	72: {Min: 0, Max: 0},  // PushTelemetry
 	74: {Min: 0, Max: 1},  // ListConfigResources (listconfigresources.go): v0 client metrics only
+	38: {Min: 0, Max: 3},  // CreateDelegationToken (delegationtokens.go): v3 owner
+	39: {Min: 0, Max: 2},  // RenewDelegationToken
+	40: {Min: 0, Max: 2},  // ExpireDelegationToken
+	41: {Min: 0, Max: 3},  // DescribeDelegationToken: v3 requester
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -178,14 +182,6 @@ func (s *Server) serveAdmin(ctx context.Context, req *wire.Request) (kmsg.Respon
 		return s.handleDescribeClientQuotas(req, r), nil
 	case *kmsg.AlterClientQuotasRequest:
 		return s.handleAlterClientQuotas(ctx, req, r), nil
-	case *kmsg.UpdateFeaturesRequest:
-		return s.handleUpdateFeatures(ctx, req, r), nil
-	case *kmsg.GetTelemetrySubscriptionsRequest:
-		return s.handleGetTelemetrySubscriptions(req, r), nil
-	case *kmsg.PushTelemetryRequest:
-		return s.handlePushTelemetry(req, r), nil
-	case *kmsg.ListConfigResourcesRequest:
-		return s.handleListConfigResources(req, r), nil
 	default:
 		return s.serveTxn(ctx, req)
 	}
@@ -210,6 +206,31 @@ func (s *Server) serveTxn(ctx context.Context, req *wire.Request) (kmsg.Response
 		return s.handleListTransactions(req, r), nil
 	case *kmsg.DescribeProducersRequest:
 		return s.handleDescribeProducers(req, r), nil
+	default:
+		return s.serveFeatures(ctx, req)
+	}
+}
+
+// serveFeatures serves feature levels, client telemetry, config resource
+// listing and delegation tokens.
+func (s *Server) serveFeatures(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	switch r := req.Body.(type) {
+	case *kmsg.UpdateFeaturesRequest:
+		return s.handleUpdateFeatures(ctx, req, r), nil
+	case *kmsg.GetTelemetrySubscriptionsRequest:
+		return s.handleGetTelemetrySubscriptions(req, r), nil
+	case *kmsg.PushTelemetryRequest:
+		return s.handlePushTelemetry(req, r), nil
+	case *kmsg.ListConfigResourcesRequest:
+		return s.handleListConfigResources(req, r), nil
+	case *kmsg.CreateDelegationTokenRequest:
+		return s.handleCreateDelegationToken(ctx, req, r), nil
+	case *kmsg.RenewDelegationTokenRequest:
+		return s.handleRenewDelegationToken(ctx, req, r), nil
+	case *kmsg.ExpireDelegationTokenRequest:
+		return s.handleExpireDelegationToken(ctx, req, r), nil
+	case *kmsg.DescribeDelegationTokenRequest:
+		return s.handleDescribeDelegationToken(req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

@@ -70,7 +70,8 @@ func (s *Server) handleSASLAuthenticate(req *wire.Request, r *kmsg.SASLAuthentic
 		s.saslReauths.Add(1)
 	}
 	req.Conn.Authenticated(p, expiry)
-	req.Conn.SetSASLState(&saslConn{mechanism: st.mechanism})
+	ta, _ := st.exchange.(sasl.TokenAuthenticated)
+	req.Conn.SetSASLState(&saslConn{mechanism: st.mechanism, tokenAuth: ta != nil && ta.TokenAuthenticated()})
 	s.logger.Debug("SASL authenticated", "remote", addrString(req.Conn.RemoteAddr), "listener", req.Conn.Listener,
 		"mechanism", st.mechanism, "principal", p.String())
 	return resp
