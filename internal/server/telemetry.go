@@ -151,9 +151,10 @@ func instanceAttrs(id [16]byte, req *wire.Request) map[string]string {
 // instance returns the instance id, creating or re-evaluating it; t.mu
 // is held.
 func (t *telemetry) instance(id [16]byte, req *wire.Request, now time.Time) *telemetryInstance {
+	t.sweep(now)
 	in := t.instances[id]
 	if in == nil {
-		t.evictForNew(now)
+		t.evictForNew()
 		in = &telemetryInstance{id: id, attrs: instanceAttrs(id, req), software: connSoftware(req.Conn).Name}
 		t.instances[id] = in
 	}
@@ -235,17 +236,23 @@ func reservedUUID(id [16]byte) bool {
 	return id == [16]byte{} || id == [16]byte{15: 1}
 }
 
-// evictForNew makes room for a new instance: idle ones go on a sweep, and
-// the least recently seen when the cache is full; t.mu is held.
-func (t *telemetry) evictForNew(now time.Time) {
-	if now.Sub(t.lastSweep) >= telemetrySweepEvery {
-		t.lastSweep = now
-		for id, in := range t.instances {
-			if now.Sub(in.lastSeen) > max(telemetryMinExpiry, 3*in.interval) {
-				delete(t.instances, id)
-			}
+// sweep forgets idle instances, at most every telemetrySweepEvery; t.mu
+// is held.
+func (t *telemetry) sweep(now time.Time) {
+	if now.Sub(t.lastSweep) < telemetrySweepEvery {
+		return
+	}
+	t.lastSweep = now
+	for id, in := range t.instances {
+		if now.Sub(in.lastSeen) > max(telemetryMinExpiry, 3*in.interval) {
+			delete(t.instances, id)
 		}
 	}
+}
+
+// evictForNew makes room for a new instance when the cache is full: the
+// least recently seen goes; t.mu is held.
+func (t *telemetry) evictForNew() {
 	if len(t.instances) < maxTelemetryInstances {
 		return
 	}

@@ -299,3 +299,37 @@ func newTopicsOnly(m map[string]int8) map[string]int8 {
 	}
 	return out
 }
+
+// TestTelemetryInstanceBounds: idle instances are forgotten after
+// max(60 s, 3 intervals); a full cache evicts the least recently seen.
+func TestTelemetryInstanceBounds(t *testing.T) {
+	tm := newTelemetry()
+	req := &wire.Request{Conn: &wire.ConnInfo{}}
+	now := time.Now()
+	old := tm.instance([16]byte{1}, req, now.Add(-2*time.Minute))
+	if old.interval != cmDefaultInterval*time.Millisecond {
+		t.Fatalf("interval %v", old.interval)
+	}
+	tm.lastSweep = time.Time{}
+	tm.instance([16]byte{2}, req, now) // 2 min idle < 3 × 5 min: kept
+	if len(tm.instances) != 2 {
+		t.Fatalf("%d instances", len(tm.instances))
+	}
+	old.interval = 10 * time.Second // now 2 min idle > 60 s
+	tm.lastSweep = time.Time{}
+	tm.instance([16]byte{3}, req, now)
+	if _, ok := tm.instances[[16]byte{1}]; ok || len(tm.instances) != 2 {
+		t.Fatalf("idle instance kept: %d instances", len(tm.instances))
+	}
+	for i := range maxTelemetryInstances {
+		var id [16]byte
+		id[0], id[1], id[2] = 9, byte(i), byte(i>>8)
+		tm.instance(id, req, now.Add(time.Duration(i+1)*time.Microsecond))
+	}
+	if len(tm.instances) != maxTelemetryInstances {
+		t.Fatalf("%d instances, cap %d", len(tm.instances), maxTelemetryInstances)
+	}
+	if _, ok := tm.instances[[16]byte{2}]; ok {
+		t.Fatal("the least recently seen instance was not evicted")
+	}
+}
