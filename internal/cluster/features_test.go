@@ -72,9 +72,10 @@ func TestClusterFeatureLevels(t *testing.T) {
 	}
 	c.Stop(3)
 	c.Restart(3)
-	if l, epoch := finalized(t, c.Broker(3).Addr(), "transaction.version"); l != 1 || epoch != 1 {
-		t.Fatalf("after a restart: level %d epoch %d", l, epoch)
-	}
+	c.WaitFor("transaction.version 1 at the restarted broker", 10*time.Second, func() bool {
+		l, epoch := finalized(t, c.Broker(3).Addr(), "transaction.version")
+		return l == 1 && epoch == 1
+	})
 
 	alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	r := kmsg.NewIncrementalAlterConfigsRequestResource()
