@@ -1,13 +1,19 @@
 package cluster
 
 import (
+	"encoding/base64"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/strombroker/strom/internal/server"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -93,4 +99,66 @@ func TestClusterFeatureLevels(t *testing.T) {
 		g := rawAt(t, c.Broker(2).Addr(), kmsg.NewPtrGetTelemetrySubscriptionsRequest()).(*kmsg.GetTelemetrySubscriptionsResponse)
 		return g.ErrorCode == 0 && g.PushIntervalMillis == 2000 && len(g.RequestedMetrics) == 1
 	})
+}
+
+// tokenLogin logs in at addr with a delegation token and returns the error
+// of a DescribeDelegationToken on that connection.
+func tokenLogin(t *testing.T, addr string, auth scram.Auth) (loginErr error, describeCode int16) {
+	t.Helper()
+	ctx := ctxFor(t, 10*time.Second)
+	cl, err := wire.Dial(ctx, addr, "cluster-test")
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer cl.Close()
+	if _, err := cl.AuthenticateSASL(ctx, auth.AsSha256Mechanism()); err != nil {
+		return err, 0
+	}
+	resp, err := cl.Request(ctx, kmsg.NewPtrDescribeDelegationTokenRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nil, resp.(*kmsg.DescribeDelegationTokenResponse).ErrorCode
+}
+
+// TestClusterDelegationTokens: a token created through one broker logs in
+// at every broker (as a token login: token requests refused there), and
+// once expired through another broker it logs in nowhere.
+func TestClusterDelegationTokens(t *testing.T) {
+	c := New(t, 3, saslListener("PLAIN"), func(cfg *server.Config) { cfg.SASL.DelegationTokenSecretKey = "cluster-secret" })
+	ctx := ctxFor(t, 60*time.Second)
+	admin := kadm.NewClient(c.Client(kgo.SASL(plain.Auth{User: "broker", Pass: "broker-secret"}.AsMechanism())))
+	res, err := admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-secret"}})
+	if err != nil || res.Error() != nil {
+		t.Fatalf("create alice: %v %v", err, res.Error())
+	}
+	at := func(id int32) *kadm.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Broker(id).Addr()), kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return kadm.NewClient(cl)
+	}
+	var tok kadm.DelegationToken
+	c.WaitFor("alice's credential everywhere and a token", 10*time.Second, func() bool {
+		tok, err = at(1).CreateDelegationToken(ctx, kadm.CreateDelegationToken{})
+		return err == nil
+	})
+	auth := scram.Auth{User: tok.TokenID, Pass: base64.StdEncoding.EncodeToString(tok.HMAC), IsToken: true}
+	for _, b := range c.Brokers {
+		c.WaitFor("a token login at broker "+b.Addr(), 10*time.Second, func() bool {
+			loginErr, code := tokenLogin(t, b.Addr(), auth)
+			return loginErr == nil && code == kerr.DelegationTokenRequestNotAllowed.Code
+		})
+	}
+	if _, err := at(2).ExpireDelegationToken(ctx, tok.HMAC, -time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range c.Brokers {
+		c.WaitFor("no token login at broker "+b.Addr(), 10*time.Second, func() bool {
+			loginErr, _ := tokenLogin(t, b.Addr(), auth)
+			return errors.Is(loginErr, kerr.SaslAuthenticationFailed)
+		})
+	}
 }
