@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"time"
 
 	"github.com/xdg-go/scram"
 )
@@ -172,8 +173,9 @@ type scramExchange struct {
 
 	// tokenAuth: the client asked for delegation token authentication
 	// (token.go); owner is then the token owner's principal name.
-	tokenAuth bool
-	owner     string
+	tokenAuth   bool
+	owner       string
+	tokenExpiry time.Time
 }
 
 func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
@@ -183,7 +185,7 @@ func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
 		ok := store != nil
 		if ok && e.tokenAuth {
 			var err error
-			if c, e.owner, err = tokenCredential(store, user, mechanism); err != nil {
+			if c, e.owner, e.tokenExpiry, err = tokenCredential(store, user, mechanism); err != nil {
 				return scram.StoredCredentials{}, err
 			}
 		} else if ok {
@@ -254,7 +256,9 @@ func (e *scramExchange) User() string { return e.user }
 
 // TokenAuthenticated reports whether the client authenticated with a
 // delegation token.
-func (e *scramExchange) TokenAuthenticated() bool { return e.tokenAuth && e.user != "" }
+func (e *scramExchange) TokenAuthenticated() (bool, time.Time) {
+	return e.tokenAuth && e.user != "", e.tokenExpiry
+}
 
 // failure is an authentication failure whose cause is logged but not shown
 // to the client (Error).

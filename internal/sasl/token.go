@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Delegation token authentication (KIP-48): a SCRAM exchange whose
@@ -17,15 +18,16 @@ import (
 // enables token authentication; it is called concurrently and must not
 // block for long.
 type TokenStore interface {
-	// DelegationToken returns a live (not expired) token's HMAC and its
-	// owner's principal name.
-	DelegationToken(tokenID string) (hmac []byte, owner string, ok bool)
+	// DelegationToken returns a live (not expired) token's HMAC, its
+	// owner's principal name and its expiry.
+	DelegationToken(tokenID string) (hmac []byte, owner string, expiry time.Time, ok bool)
 }
 
 // TokenAuthenticated is implemented by every Exchange: whether the
-// exchange authenticated with a delegation token.
+// exchange authenticated with a delegation token, and until when the
+// token is valid (Kafka ends a re-authenticating session there).
 type TokenAuthenticated interface {
-	TokenAuthenticated() bool
+	TokenAuthenticated() (ok bool, expiry time.Time)
 }
 
 // tokenIterations is Kafka's iteration count for the SCRAM credential it
@@ -50,15 +52,15 @@ func tokenAuthRequested(clientFirst string) bool {
 
 // tokenCredential derives the SCRAM credential of a token for mechanism:
 // its password is the base64 HMAC.
-func tokenCredential(store Store, tokenID, mechanism string) (Credential, string, error) {
+func tokenCredential(store Store, tokenID, mechanism string) (Credential, string, time.Time, error) {
 	ts, ok := store.(TokenStore)
 	if !ok {
-		return Credential{}, "", fmt.Errorf("delegation tokens are not enabled")
+		return Credential{}, "", time.Time{}, fmt.Errorf("delegation tokens are not enabled")
 	}
-	hmac, owner, ok := ts.DelegationToken(tokenID)
+	hmac, owner, expiry, ok := ts.DelegationToken(tokenID)
 	if !ok {
-		return Credential{}, "", fmt.Errorf("unknown or expired delegation token %q", tokenID)
+		return Credential{}, "", time.Time{}, fmt.Errorf("unknown or expired delegation token %q", tokenID)
 	}
 	c, err := CredentialFromPassword(mechanism, base64.StdEncoding.EncodeToString(hmac), tokenIterations)
-	return c, owner, err
+	return c, owner, expiry, err
 }

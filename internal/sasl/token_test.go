@@ -1,6 +1,9 @@
 package sasl
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestTokenAuthRequested: only a tokenauth=true extension after the nonce
 // asks for token authentication.
@@ -23,21 +26,21 @@ func TestTokenAuthRequested(t *testing.T) {
 type tokenStore struct{}
 
 func (tokenStore) ScramCredential(string, string) (Credential, bool) { return Credential{}, false }
-func (tokenStore) DelegationToken(id string) ([]byte, string, bool) {
-	return []byte("mac"), "alice", id == "tok"
+func (tokenStore) DelegationToken(id string) ([]byte, string, time.Time, bool) {
+	return []byte("mac"), "alice", time.Unix(100, 0), id == "tok"
 }
 
 // TestTokenCredential: a known token yields a credential and its owner;
 // an unknown one, or a Store without tokens, fails.
 func TestTokenCredential(t *testing.T) {
-	c, owner, err := tokenCredential(tokenStore{}, "tok", ScramSHA256)
-	if err != nil || owner != "alice" || !matchesPassword(ScramSHA256, c, "bWFj") {
+	c, owner, expiry, err := tokenCredential(tokenStore{}, "tok", ScramSHA256)
+	if err != nil || owner != "alice" || !expiry.Equal(time.Unix(100, 0)) || !matchesPassword(ScramSHA256, c, "bWFj") {
 		t.Fatalf("%v %q %v", c, owner, err)
 	}
-	if _, _, err := tokenCredential(tokenStore{}, "other", ScramSHA256); err == nil {
+	if _, _, _, err := tokenCredential(tokenStore{}, "other", ScramSHA256); err == nil {
 		t.Fatal("unknown token accepted")
 	}
-	if _, _, err := tokenCredential(nil, "tok", ScramSHA256); err == nil {
+	if _, _, _, err := tokenCredential(nil, "tok", ScramSHA256); err == nil {
 		t.Fatal("a nil store gave a token")
 	}
 }

@@ -246,19 +246,20 @@ func (s *Server) tokenDetail(t raftmeta.DelegationToken) kmsg.DescribeDelegation
 }
 
 // DelegationToken implements sasl.TokenStore over the applied metadata:
-// a live token's HMAC and its owner's name (owners are User principals).
-func (st scramStore) DelegationToken(tokenID string) ([]byte, string, bool) {
+// a live token's HMAC, its owner's name (owners are User principals) and
+// its expiry.
+func (st scramStore) DelegationToken(tokenID string) ([]byte, string, time.Time, bool) {
 	secret := st.s.cfg.SASL.DelegationTokenSecretKey
 	if st.s.meta == nil || secret == "" {
-		return nil, "", false
+		return nil, "", time.Time{}, false
 	}
 	t, ok := liveToken(st.s.meta.State(), tokenID, time.Now())
 	if !ok {
-		return nil, "", false
+		return nil, "", time.Time{}, false
 	}
 	typ, name := splitPrincipal(t.Owner)
 	if typ != "User" {
-		return nil, "", false
+		return nil, "", time.Time{}, false
 	}
-	return tokenHMAC(secret, tokenID), name, true
+	return tokenHMAC(secret, tokenID), name, time.UnixMilli(t.ExpiryMs), true
 }

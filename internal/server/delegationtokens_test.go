@@ -16,13 +16,13 @@ import (
 // authorizer whose super users are admin and the PLAINTEXT listener's
 // ANONYMOUS (to bootstrap users and ACLs), and SCRAM users alice, bob,
 // carol and mallory; User:alice may use topic "tok-topic".
-func startTokenServer(t *testing.T) (plainAddr, saslAddr string) {
+func startTokenServer(t *testing.T, mutate ...func(*Config)) (plainAddr, saslAddr string) {
 	t.Helper()
-	_, plainAddr, saslAddr = startSASLServer(t, func(c *Config) {
+	_, plainAddr, saslAddr = startSASLServer(t, append([]func(*Config){func(c *Config) {
 		c.SASL.DelegationTokenSecretKey = "token-secret"
 		c.Authorizer = AuthorizerStandard
 		c.SuperUsers = []string{"User:admin", "User:ANONYMOUS"}
-	})
+	}}, mutate...)...)
 	for _, u := range []string{"alice", "bob", "carol", "mallory"} {
 		createScramUser(t, plainAddr, u, u+"-pass")
 	}
@@ -117,5 +117,26 @@ func TestDelegationTokenRefusals(t *testing.T) {
 	plainAdmin := kadm.NewClient(newClient(t, off, kgo.SASL(saslMechanisms("admin", "admin-secret")["PLAIN"])))
 	if _, err := plainAdmin.DescribeDelegationTokens(ctx); !errors.Is(err, kerr.DelegationTokenAuthDisabled) {
 		t.Fatalf("no secret key: %v", err)
+	}
+}
+
+// TestDelegationTokenSessionLifetime: with connections.max.reauth.ms, a
+// token login's session ends by the token's expiry, as in Kafka.
+func TestDelegationTokenSessionLifetime(t *testing.T) {
+	_, saslAddr := startTokenServer(t, func(c *Config) { c.SASL.MaxReauth = time.Hour })
+	ctx := testCtx(t, 30*time.Second)
+	alice := scramAdmin(t, saslAddr, scram.Auth{User: "alice", Pass: "alice-pass"})
+	tok, err := alice.CreateDelegationToken(ctx, kadm.CreateDelegationToken{MaxLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, saslAddr)
+	life, err := c.AuthenticateSASL(ctx, scram.Auth{User: tok.TokenID, Pass: base64.StdEncoding.EncodeToString(tok.HMAC), IsToken: true}.AsSha512Mechanism())
+	if err != nil || life <= 0 || life > time.Minute {
+		t.Fatalf("token session lifetime %v (token expires in a minute): %v", life, err)
+	}
+	c2 := dialRaw(t, saslAddr)
+	if life, err := c2.AuthenticateSASL(ctx, scram.Auth{User: "alice", Pass: "alice-pass"}.AsSha512Mechanism()); err != nil || life != time.Hour {
+		t.Fatalf("password session lifetime %v: %v", life, err)
 	}
 }
