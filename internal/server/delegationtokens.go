@@ -30,7 +30,9 @@ package server
 //   - Tokens live in the metadata log; expired ones are invisible, refuse
 //     authentication, and are pruned by the next token write.
 // SCRAM authentication with a token (tokenauth=true) is in internal/sasl;
-// the connection's principal is then the token's owner.
+// the connection's principal is then the token's owner, and its session
+// (with connections.max.reauth.ms) ends by the token's expiry
+// (saslauthenticate.go).
 
 import (
 	"context"
