@@ -32,6 +32,9 @@ const (
 	cmdAlterClientQuotas                    // alterClientQuotasCmd (quotas.go)
 	cmdUnregisterBroker                     // unregisterBrokerCmd (unregister.go)
 	cmdAlterGroupConfigs                    // alterGroupConfigsCmd (groupconfigs.go)
+	cmdUpdateFeatures                       // updateFeaturesCmd (features.go): 18
+	cmdAlterClientMetrics                   // alterClientMetricsCmd (clientmetrics.go): 19
+	cmdDelegationToken                      // delegationTokenCmd (tokens.go): 20
 	// Add new commands here, at the end.
 )
 
@@ -71,6 +74,12 @@ func (c cmdType) String() string {
 		return "UnregisterBroker"
 	case cmdAlterGroupConfigs:
 		return "AlterGroupConfigs"
+	case cmdUpdateFeatures:
+		return "UpdateFeatures"
+	case cmdAlterClientMetrics:
+		return "AlterClientMetrics"
+	case cmdDelegationToken:
+		return "DelegationToken"
 	}
 	return fmt.Sprintf("cmdType(%d)", uint8(c))
 }
@@ -177,6 +186,12 @@ func newCommand(t cmdType) command {
 		return &unregisterBrokerCmd{}
 	case cmdAlterGroupConfigs:
 		return &alterGroupConfigsCmd{}
+	case cmdUpdateFeatures:
+		return &updateFeaturesCmd{}
+	case cmdAlterClientMetrics:
+		return &alterClientMetricsCmd{}
+	case cmdDelegationToken:
+		return &delegationTokenCmd{}
 	}
 	return nil
 }

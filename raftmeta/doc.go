@@ -54,6 +54,15 @@
 // AddRaftVoter and RemoveRaftVoter (voters.go, KIP-853), keyed by node id
 // and Broker.DirectoryID; these are raft configuration changes, not
 // commands.
+// Finalized feature levels (State.Features and FeaturesEpoch, command
+// UpdateFeatures, features.go), KIP-714 client metrics subscriptions
+// (State.ClientMetrics, command AlterClientMetrics, clientmetrics.go) and
+// delegation tokens (State.Tokens, command DelegationToken, tokens.go) are
+// stored as the server decided them: which levels are allowed, what a
+// subscription means and a token's HMAC (never stored) are the server's.
+// A feature change carries the epoch it was computed from, so racing
+// changes cannot both win; token commands carry the proposer's clock to
+// prune expired tokens deterministically.
 //
 // ACLs (State.ACLs, commands CreateACLs and DeleteACLs) are stored sorted
 // and unique; a delete carries the exact ACLs its proposer resolved from

@@ -104,6 +104,9 @@ var (
 	// than the reconciler keeps, with no live non-voter to promote instead
 	// (voters.go).
 	ErrNoReplacementVoter = errors.New("raftmeta: no observer to replace the voter")
+	// ErrStaleFeatures: a feature level change computed from an older
+	// FeaturesEpoch than the current one (another change won the race).
+	ErrStaleFeatures = errors.New("raftmeta: feature levels changed concurrently")
 )
 
 // NotControllerError is returned by leader-only operations on a node that is

@@ -58,6 +58,9 @@ var forwardMethods = map[string]serveFunc{
 	fwdAddRaftVoter.name:          fwdAddRaftVoter.serve,          // voters.go
 	fwdRemoveRaftVoter.name:       fwdRemoveRaftVoter.serve,       // voters.go
 	fwdAlterGroupConfigs.name:     fwdAlterGroupConfigs.serve,     // groupconfigs.go
+	fwdUpdateFeatures.name:        fwdUpdateFeatures.serve,        // features.go
+	fwdAlterClientMetrics.name:    fwdAlterClientMetrics.serve,    // clientmetrics.go
+	fwdDelegationToken.name:       fwdDelegationToken.serve,       // tokens.go
 }
 
 // errBadArgs: a request whose arguments do not decode.

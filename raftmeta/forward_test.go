@@ -589,6 +589,7 @@ func TestForwardErrorTable(t *testing.T) {
 		"ErrVoterNotFound":            ErrVoterNotFound,
 		"ErrVoterNotReady":            ErrVoterNotReady,
 		"ErrNoReplacementVoter":       ErrNoReplacementVoter,
+		"ErrStaleFeatures":            ErrStaleFeatures,
 	}
 	if len(sentinels) < 18 {
 		t.Fatalf("found only %d sentinels in errors.go: %v", len(sentinels), sentinels)

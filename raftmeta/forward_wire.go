@@ -96,6 +96,7 @@ var forwardErrors = []struct {
 	{"voter_not_found", ErrVoterNotFound},
 	{"voter_not_ready", ErrVoterNotReady},
 	{"no_replacement_voter", ErrNoReplacementVoter},
+	{"stale_features", ErrStaleFeatures},
 	{"deadline_exceeded", context.DeadlineExceeded},
 	{"canceled", context.Canceled},
 }

@@ -34,6 +34,12 @@ type snapshotFile struct {
 	Quotas []QuotaEntry `json:"quotas,omitempty"`
 	// GroupConfigs are the group configs (groupconfigs.go).
 	GroupConfigs []groupConfigsSnapshot `json:"group_configs,omitempty"`
+	// Features are the finalized feature levels (features.go).
+	Features *featuresSnapshot `json:"features,omitempty"`
+	// ClientMetrics are the client metrics subscriptions (clientmetrics.go).
+	ClientMetrics []clientMetricsSnapshot `json:"client_metrics,omitempty"`
+	// Tokens are the delegation tokens (tokens.go).
+	Tokens []DelegationToken `json:"delegation_tokens,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, s *State) error {
@@ -49,6 +55,9 @@ func encodeSnapshot(w io.Writer, s *State) error {
 		BrokerConfigs:  encodeBrokerConfigs(s),
 		Quotas:         encodeQuotas(s),
 		GroupConfigs:   encodeGroupConfigs(s),
+		Features:       encodeFeatures(s),
+		ClientMetrics:  encodeClientMetrics(s),
+		Tokens:         encodeTokens(s),
 	}
 	for _, id := range s.BrokerIDs() {
 		f.Brokers = append(f.Brokers, s.Brokers[id])
@@ -100,6 +109,15 @@ func decodeSnapshot(r io.Reader) (*State, error) {
 		return nil, err
 	}
 	if err := decodeGroupConfigs(s, f.GroupConfigs); err != nil {
+		return nil, err
+	}
+	if err := decodeFeatures(s, f.Features); err != nil {
+		return nil, err
+	}
+	if err := decodeClientMetrics(s, f.ClientMetrics); err != nil {
+		return nil, err
+	}
+	if err := decodeTokens(s, f.Tokens); err != nil {
 		return nil, err
 	}
 	return s, nil

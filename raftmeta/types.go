@@ -88,6 +88,17 @@ type State struct {
 	// GroupConfigs are the group configs by group id (groupconfigs.go).
 	// Never mutate it; nil when there are none.
 	GroupConfigs map[string]map[string]string
+	// Features are the finalized feature levels set by UpdateFeatures
+	// (features.go), FeaturesEpoch the number of such changes. Never
+	// mutate it; nil when none was ever set.
+	Features      map[string]int16
+	FeaturesEpoch int64
+	// ClientMetrics are the KIP-714 client metrics subscriptions by name
+	// (clientmetrics.go). Never mutate it; nil when there are none.
+	ClientMetrics map[string]map[string]string
+	// Tokens are the delegation tokens by token id (tokens.go). Never
+	// mutate it; nil when there are none.
+	Tokens map[string]DelegationToken
 }
 
 // TopicSpec describes a topic to create.

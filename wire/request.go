@@ -52,6 +52,8 @@ type ConnInfo struct {
 	auth      authState // SASL progress (auth.go)
 	// mutedUntil is when a quota throttle ends, UnixNano (mute.go).
 	mutedUntil atomic.Int64
+	// software is what the client's ApiVersions v3+ said it is (software.go).
+	software atomic.Pointer[ClientSoftware]
 }
 
 // Handler serves decoded requests. It is called from one goroutine per

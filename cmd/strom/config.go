@@ -223,6 +223,7 @@ var coreSettings = []setting{
 		return err
 	}},
 	{"fetch-max-bytes", []string{"fetch.max.bytes"}, "most record bytes in one Fetch response", intSetter(func(c *server.Config, n int) { c.FetchMaxBytes = int32(n) })},
+	{"telemetry-max-bytes", []string{"telemetry.max.bytes"}, "largest KIP-714 client telemetry push accepted, in bytes", intSetter(func(c *server.Config, n int) { c.TelemetryMaxBytes = int32(min(n, 1<<31-1)) })},
 	{"max-incremental-fetch-session-cache-slots", []string{"max.incremental.fetch.session.cache.slots"}, "most incremental fetch sessions (KIP-227) kept; 0 = none", intSetter(func(c *server.Config, n int) { c.FetchSessionCacheSlots = n })},
 	{"log-max-open-files", []string{"log.max.open.files"}, "segment and index file descriptors held open at most, over all partitions; idle ones are closed and reopened on use (0: 3/4 of RLIMIT_NOFILE)", intSetter(func(c *server.Config, n int) { c.LogMaxOpenFiles = n })},
 	{"max-connections", []string{"max.connections"}, "connections accepted per listener; more are closed at once", intSetter(func(c *server.Config, n int) { c.MaxConnections = n })},

@@ -93,6 +93,12 @@ var saslSettings = []setting{
 		c.SASL.MaxReauth = time.Duration(n) * time.Millisecond
 		return nil
 	}},
+	{"delegation-token-secret-key", []string{"delegation.token.secret.key"}, "key delegation tokens are signed with, the same on every broker; empty (the default) disables delegation tokens; prefer the properties file, flags show in ps", func(c *server.Config, v string) error {
+		c.SASL.DelegationTokenSecretKey = v
+		return nil
+	}},
+	{"delegation-token-max-lifetime-ms", []string{"delegation.token.max.lifetime.ms"}, "longest a delegation token lives, however renewed (default 604800000, 7 days)", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.SASL.DelegationTokenMaxLifetime })},
+	{"delegation-token-expiry-time-ms", []string{"delegation.token.expiry.time.ms"}, "how long a delegation token lives until renewed, by default (default 86400000, 24 hours)", positiveDur(time.Millisecond, func(c *server.Config) *time.Duration { return &c.SASL.DelegationTokenExpiryTime })},
 }
 
 // setJAAS records a sasl.jaas.config for scope ("" or "LISTENER" or

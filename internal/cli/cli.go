@@ -50,6 +50,8 @@ var commands = []command{
 	{name: "acl", summary: "add, list and remove ACLs (like kafka-acls.sh)", run: runACL},
 	{name: "user", summary: "create, delete and list SCRAM users (AlterUserScramCredentials / DescribeUserScramCredentials)", run: runUser},
 	{name: "txn", summary: "list and describe transactions and the producers of partitions (like kafka-transactions.sh)", run: runTxn},
+	{name: "feature", summary: "describe, upgrade and downgrade finalized feature levels (like kafka-features.sh)", run: runFeature},
+	{name: "token", summary: "create, renew, expire and describe delegation tokens (like kafka-delegation-tokens.sh)", run: runToken},
 }
 
 // Commands lists the subcommand names Main accepts, so cmd/strom can decide

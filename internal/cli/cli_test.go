@@ -86,7 +86,7 @@ func closedAddr(t *testing.T) string {
 
 func TestCommandsAndUsage(t *testing.T) {
 	got := strings.Join(Commands(), ",")
-	if got != "topic,produce,consume,group,bench,cluster,quota,leader,health,certs,acl,user,txn" {
+	if got != "topic,produce,consume,group,bench,cluster,quota,leader,health,certs,acl,user,txn,feature,token" {
 		t.Fatalf("Commands() = %s", got)
 	}
 	var b bytes.Buffer

@@ -110,12 +110,14 @@ func propsOpts(props map[string]string) ([]kgo.Opt, error) {
 
 func saslOpt(props map[string]string) (kgo.Opt, error) {
 	user, pass := props["sasl.username"], props["sasl.password"]
+	token := false // ScramLoginModule's tokenauth="true": user and password are a delegation token's id and HMAC
 	if j := props["sasl.jaas.config"]; j != "" {
 		m, err := sasl.ParseJAASModule(j)
 		if err != nil {
 			return nil, fmt.Errorf("sasl.jaas.config: %w", err)
 		}
 		user, pass = m.Options["username"], m.Options["password"]
+		token = strings.EqualFold(m.Options["tokenauth"], "true")
 	}
 	if user == "" || pass == "" {
 		return nil, errors.New("a SASL security.protocol needs sasl.jaas.config with username and password (or sasl.username and sasl.password)")
@@ -124,9 +126,9 @@ func saslOpt(props map[string]string) (kgo.Opt, error) {
 	case "", sasl.Plain:
 		return kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()), nil
 	case sasl.ScramSHA256:
-		return kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()), nil
+		return kgo.SASL(scram.Auth{User: user, Pass: pass, IsToken: token}.AsSha256Mechanism()), nil
 	case sasl.ScramSHA512:
-		return kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()), nil
+		return kgo.SASL(scram.Auth{User: user, Pass: pass, IsToken: token}.AsSha512Mechanism()), nil
 	default:
 		return nil, fmt.Errorf("sasl.mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Store looks up SCRAM credentials. The server implements it over the
@@ -105,6 +106,9 @@ func (e *plainExchange) Step(in []byte) ([]byte, bool, error) {
 }
 
 func (e *plainExchange) User() string { return e.user }
+
+// TokenAuthenticated is false: PLAIN never uses delegation tokens.
+func (e *plainExchange) TokenAuthenticated() (bool, time.Time) { return false, time.Time{} }
 
 // checkPlain checks a PLAIN password: against the JAAS users first (Kafka's
 // PlainServerCallbackHandler), else against the user's stored SCRAM

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"time"
 
 	"github.com/xdg-go/scram"
 )
@@ -169,6 +170,12 @@ type scramExchange struct {
 	serverFirst string     // as sent
 	cred        Credential // the user's, once looked up
 	done        bool
+
+	// tokenAuth: the client asked for delegation token authentication
+	// (token.go); owner is then the token owner's principal name.
+	tokenAuth   bool
+	owner       string
+	tokenExpiry time.Time
 }
 
 func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
@@ -176,7 +183,12 @@ func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
 	lookup := func(user string) (scram.StoredCredentials, error) {
 		var c Credential
 		ok := store != nil
-		if ok {
+		if ok && e.tokenAuth {
+			var err error
+			if c, e.owner, e.tokenExpiry, err = tokenCredential(store, user, mechanism); err != nil {
+				return scram.StoredCredentials{}, err
+			}
+		} else if ok {
 			c, ok = store.ScramCredential(user, mechanism)
 		}
 		if !ok {
@@ -200,6 +212,9 @@ func newScramExchange(mechanism string, store Store) (*scramExchange, error) {
 func (e *scramExchange) Step(in []byte) ([]byte, bool, error) {
 	if e.done {
 		return nil, false, fmt.Errorf("%w: %s exchange already complete", ErrIllegalState, e.mechanism)
+	}
+	if e.serverFirst == "" {
+		e.tokenAuth = tokenAuthRequested(string(in))
 	}
 	if e.serverFirst != "" && librdkafkaNonce(string(in), e.serverFirst) {
 		e.done = true
@@ -229,10 +244,21 @@ func (e *scramExchange) finish(user, authz, out string) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("%w: authorization id %q differs from user %q", ErrAuthenticationFailed, authz, user)
 	}
 	e.user = user
+	if e.tokenAuth {
+		e.user = e.owner
+	}
 	return []byte(out), true, nil
 }
 
+// User is the authenticated user: the token's owner after token
+// authentication.
 func (e *scramExchange) User() string { return e.user }
+
+// TokenAuthenticated reports whether the client authenticated with a
+// delegation token.
+func (e *scramExchange) TokenAuthenticated() (bool, time.Time) {
+	return e.tokenAuth && e.user != "", e.tokenExpiry
+}
 
 // failure is an authentication failure whose cause is logged but not shown
 // to the client (Error).

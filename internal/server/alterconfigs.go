@@ -12,6 +12,8 @@ package server
 //   - BROKER resources: INVALID_REQUEST "dynamic broker configs are not
 //     supported" (a wrong broker id says so instead). Broker settings are
 //     fixed at start-up; pretending to accept changes would be a lie.
+//   - CLIENT_METRICS resources: KIP-714 subscriptions
+//     (clientmetrics_configs.go).
 //   - Any other resource type: INVALID_REQUEST.
 //   - A resource named twice, or a key named twice within one resource:
 //     INVALID_REQUEST (as Kafka).
@@ -83,6 +85,8 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, req *wire.Re
 			case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeGroupConfig:
 				// SET and DELETE only; the keys are checked by alterResource.
 				return applyIncrementalBroker(cur, r.Resources[i].Configs) // throttle.go
+			case kmsg.ConfigResourceTypeClientMetrics:
+				return applyIncrementalClientMetrics(cur, r.Resources[i].Configs) // clientmetrics_configs.go
 			}
 			return s.applyIncremental(cur, r.Resources[i].Configs)
 		}
@@ -142,6 +146,8 @@ func (s *Server) alterResource(ctx context.Context, typ kmsg.ConfigResourceType,
 		return s.alterBrokerConfigs(ctx, id, validateOnly, next) // throttle.go
 	case kmsg.ConfigResourceTypeGroupConfig:
 		return s.alterGroupConfigs(ctx, name, validateOnly, next) // groupconfigs.go
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return s.alterClientMetrics(ctx, name, validateOnly, next) // clientmetrics_configs.go
 	default:
 		return fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}

@@ -67,6 +67,9 @@ type Config struct {
 	// the most incremental fetch sessions (KIP-227) kept at once; 0 turns
 	// sessions off (every Fetch is answered in full).
 	FetchSessionCacheSlots int
+	// TelemetryMaxBytes is telemetry.max.bytes: the largest PushTelemetry
+	// payload (KIP-714) accepted, compressed; 1 MiB as in Kafka.
+	TelemetryMaxBytes int32
 	// LogMaxOpenFiles is Strom's log.max.open.files: the descriptors the
 	// segment and index files of all partitions hold open at most (idle
 	// ones are closed and reopened on use; replica.Config.MaxOpenFiles).
@@ -287,22 +290,27 @@ type Config struct {
 func DefaultConfig() Config {
 	lc := storage.DefaultConfig()
 	return Config{
-		NodeID:                               1,
-		Listeners:                            []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
-		DataDir:                              "./data",
-		ConsoleEnable:                        true,
-		RaftAddr:                             "127.0.0.1:9093",
-		GossipAddr:                           "127.0.0.1:9094",
-		NumPartitions:                        1,
-		DefaultReplicationFactor:             1,
-		MinInsyncReplicas:                    1,
-		AutoCreateTopics:                     true,
-		Log:                                  lc,
-		MessageMaxBytes:                      lc.MaxMessageBytes,
-		SocketRequestMaxBytes:                100 * 1024 * 1024,
-		RetentionCheckInterval:               5 * time.Minute,
-		FetchMaxBytes:                        55 << 20,
-		FetchSessionCacheSlots:               1000,
+		NodeID:                   1,
+		Listeners:                []Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092}},
+		DataDir:                  "./data",
+		ConsoleEnable:            true,
+		RaftAddr:                 "127.0.0.1:9093",
+		GossipAddr:               "127.0.0.1:9094",
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		MinInsyncReplicas:        1,
+		AutoCreateTopics:         true,
+		Log:                      lc,
+		MessageMaxBytes:          lc.MaxMessageBytes,
+		SocketRequestMaxBytes:    100 * 1024 * 1024,
+		RetentionCheckInterval:   5 * time.Minute,
+		FetchMaxBytes:            55 << 20,
+		FetchSessionCacheSlots:   1000,
+		TelemetryMaxBytes:        1 << 20,
+		SASL: SASLConfig{
+			DelegationTokenMaxLifetime: 7 * 24 * time.Hour,
+			DelegationTokenExpiryTime:  24 * time.Hour,
+		},
 		MaxConnections:                       math.MaxInt32,
 		MaxConnectionsPerIP:                  math.MaxInt32,
 		ConnectionsMaxIdle:                   10 * time.Minute,
@@ -547,6 +555,9 @@ func (c *Config) validateLimits() []error {
 	var errs []error
 	if c.FetchMaxBytes < 1024 {
 		errs = append(errs, fmt.Errorf("fetch.max.bytes must be >= 1024, got %d", c.FetchMaxBytes))
+	}
+	if c.TelemetryMaxBytes < 1 {
+		errs = append(errs, fmt.Errorf("telemetry.max.bytes must be >= 1, got %d", c.TelemetryMaxBytes))
 	}
 	if c.FetchSessionCacheSlots < 0 {
 		errs = append(errs, fmt.Errorf("max.incremental.fetch.session.cache.slots must be >= 0, got %d", c.FetchSessionCacheSlots))

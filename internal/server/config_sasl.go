@@ -37,6 +37,19 @@ type SASLConfig struct {
 	// session lasts this long, then the client must re-authenticate or be
 	// disconnected at its next request. 0 (the default) means no lifetime.
 	MaxReauth time.Duration
+
+	// DelegationTokenSecretKey is delegation.token.secret.key: the key the
+	// brokers sign delegation tokens with (HMAC-SHA512 of the token id),
+	// the same on every broker. Empty (the default) disables delegation
+	// tokens (delegationtokens.go).
+	DelegationTokenSecretKey string
+	// DelegationTokenMaxLifetime is delegation.token.max.lifetime.ms: no
+	// token lives longer, however renewed (7 days, as Kafka).
+	DelegationTokenMaxLifetime time.Duration
+	// DelegationTokenExpiryTime is delegation.token.expiry.time.ms: how
+	// long a token lives until renewed, when the request does not say (24
+	// hours, as Kafka).
+	DelegationTokenExpiryTime time.Duration
 }
 
 // mechanisms returns the SASL mechanisms enabled on listener.
@@ -142,6 +155,10 @@ func isSASL(protocol string) bool {
 // the inter-broker listener, if SASL, has this broker's credentials.
 func (c *Config) validateSASL() error {
 	var errs []error
+	if c.SASL.DelegationTokenMaxLifetime <= 0 || c.SASL.DelegationTokenExpiryTime <= 0 {
+		errs = append(errs, fmt.Errorf("delegation.token.max.lifetime.ms and delegation.token.expiry.time.ms must be > 0, got %d and %d",
+			c.SASL.DelegationTokenMaxLifetime.Milliseconds(), c.SASL.DelegationTokenExpiryTime.Milliseconds()))
+	}
 	if c.SASL.MaxReauth < 0 {
 		errs = append(errs, fmt.Errorf("connections.max.reauth.ms must be >= 0, got %d", c.SASL.MaxReauth.Milliseconds()))
 	}

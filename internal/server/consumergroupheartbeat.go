@@ -32,6 +32,12 @@ func (s *Server) handleConsumerGroupHeartbeat(ctx context.Context, req *wire.Req
 	resp := kmsg.NewPtrConsumerGroupHeartbeatResponse()
 	resp.Version = r.Version
 	resp.MemberEpoch = -1
+	if s.featureLevel(featureGroup) < 1 { // downgraded by UpdateFeatures
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		msg := "the consumer group protocol is off (group.version 0)"
+		resp.ErrorMessage = &msg
+		return resp
+	}
 	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, r.Group) {
 		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
 		return resp

@@ -89,6 +89,8 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string) ([]c
 			return nil, fmt.Errorf("%w: empty group id", errInvalidRequest)
 		}
 		return s.groupConfigEntries(name), nil // groupconfigs.go
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return s.clientMetricsEntries(name) // clientmetrics_configs.go
 	default:
 		return nil, fmt.Errorf("%w: resource type %s is not supported", errInvalidRequest, typ)
 	}
@@ -103,7 +105,7 @@ func (s *Server) configAuthorized(req *wire.Request, typ kmsg.ConfigResourceType
 		if !s.authorize(req, op, acl.ResourceTopic, name) {
 			return fmt.Errorf("%w: %s on topic %s", errTopicAuthorization, op, name)
 		}
-	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger, kmsg.ConfigResourceTypeClientMetrics:
 		if !s.authorizeCluster(req, op) {
 			return fmt.Errorf("%w: %s on the cluster", kerr.ClusterAuthorizationFailed, op)
 		}

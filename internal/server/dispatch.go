@@ -71,6 +71,14 @@ var serverVersions = map[int16]wire.VersionRange{
 	64: {Min: 0, Max: 0},  // UnregisterBroker: fenced brokers only (unregisterbroker.go)
 	80: {Min: 0, Max: 0},  // AddRaftVoter: promotes an observer of the Raft group (KIP-853)
 	81: {Min: 0, Max: 0},  // RemoveRaftVoter: demotes a voter to observer
+	57: {Min: 0, Max: 2},  // UpdateFeatures (updatefeatures.go, features.go)
+	71: {Min: 0, Max: 0},  // GetTelemetrySubscriptions (telemetry_handlers.go)
+	72: {Min: 0, Max: 0},  // PushTelemetry
+	74: {Min: 0, Max: 1},  // ListConfigResources (listconfigresources.go): v0 client metrics only
+	38: {Min: 0, Max: 3},  // CreateDelegationToken (delegationtokens.go): v3 owner
+	39: {Min: 0, Max: 2},  // RenewDelegationToken
+	40: {Min: 0, Max: 2},  // ExpireDelegationToken
+	41: {Min: 0, Max: 3},  // DescribeDelegationToken: v3 requester
 }
 
 // versionTable is the one table behind both ApiVersions and the version check
@@ -115,7 +123,7 @@ func (s *Server) route(ctx context.Context, req *wire.Request, start time.Time) 
 	case *kmsg.JoinGroupRequest:
 		return s.handleJoinGroup(ctx, req, r), nil
 	case *kmsg.ApiVersionsRequest:
-		return s.handleApiVersions(r), nil
+		return s.handleApiVersions(req, r), nil
 	case *kmsg.MetadataRequest:
 		return s.handleMetadata(ctx, req, r), nil
 	case *kmsg.ProduceRequest:
@@ -272,6 +280,31 @@ func (s *Server) serveTxn(ctx context.Context, req *wire.Request) (kmsg.Response
 		return s.handleListTransactions(req, r), nil
 	case *kmsg.DescribeProducersRequest:
 		return s.handleDescribeProducers(req, r), nil
+	default:
+		return s.serveFeatures(ctx, req)
+	}
+}
+
+// serveFeatures serves feature levels, client telemetry, config resource
+// listing and delegation tokens.
+func (s *Server) serveFeatures(ctx context.Context, req *wire.Request) (kmsg.Response, error) {
+	switch r := req.Body.(type) {
+	case *kmsg.UpdateFeaturesRequest:
+		return s.handleUpdateFeatures(ctx, req, r), nil
+	case *kmsg.GetTelemetrySubscriptionsRequest:
+		return s.handleGetTelemetrySubscriptions(req, r), nil
+	case *kmsg.PushTelemetryRequest:
+		return s.handlePushTelemetry(req, r), nil
+	case *kmsg.ListConfigResourcesRequest:
+		return s.handleListConfigResources(req, r), nil
+	case *kmsg.CreateDelegationTokenRequest:
+		return s.handleCreateDelegationToken(ctx, req, r), nil
+	case *kmsg.RenewDelegationTokenRequest:
+		return s.handleRenewDelegationToken(ctx, req, r), nil
+	case *kmsg.ExpireDelegationTokenRequest:
+		return s.handleExpireDelegationToken(ctx, req, r), nil
+	case *kmsg.DescribeDelegationTokenRequest:
+		return s.handleDescribeDelegationToken(req, r), nil
 	default:
 		// wire only passes keys from versionTable, so this is a bug.
 		return nil, fmt.Errorf("no handler for api key %d (%s)", req.Key, kmsg.NameForKey(req.Key))

@@ -121,7 +121,7 @@ func newBrokerMetrics(s *Server) *brokerMetrics {
 		"Partition leader changes made by this broker as active controller (Kafka ControllerStats LeaderElectionRateAndTimeMs count).")
 	m.uncleanElections = counter("kafka_controller_controllerstats_uncleanleaderelections_total",
 		"Leaders elected outside the ISR by this broker as active controller (Kafka ControllerStats UncleanLeaderElectionsPerSec).")
-	m.reg.MustRegister(requests, latency, &metricsCollector{s: s, m: m})
+	m.reg.MustRegister(requests, latency, &metricsCollector{s: s, m: m}, telemetryCollector{t: s.telemetry})
 	return m
 }
 

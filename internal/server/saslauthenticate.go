@@ -61,16 +61,13 @@ func (s *Server) handleSASLAuthenticate(req *wire.Request, r *kmsg.SASLAuthentic
 		return fail(fmt.Errorf("%w: cannot change principals during re-authentication from %s to %s",
 			sasl.ErrAuthenticationFailed, req.Conn.Principal(), p))
 	}
-	var expiry time.Time
-	if d := s.cfg.SASL.MaxReauth; d > 0 {
-		expiry = time.Now().Add(d)
-		resp.SessionLifetimeMillis = d.Milliseconds()
-	}
+	expiry, lifetime, tokenAuth := s.sessionExpiry(st.exchange)
+	resp.SessionLifetimeMillis = lifetime
 	if req.Conn.IsAuthenticated() {
 		s.saslReauths.Add(1)
 	}
 	req.Conn.Authenticated(p, expiry)
-	req.Conn.SetSASLState(&saslConn{mechanism: st.mechanism})
+	req.Conn.SetSASLState(&saslConn{mechanism: st.mechanism, tokenAuth: tokenAuth})
 	s.logger.Debug("SASL authenticated", "remote", addrString(req.Conn.RemoteAddr), "listener", req.Conn.Listener,
 		"mechanism", st.mechanism, "principal", p.String())
 	return resp
@@ -84,4 +81,27 @@ func authFailureMessage(code int16, err error) string {
 		return "Authentication failed: " + err.Error()
 	}
 	return err.Error()
+}
+
+// sessionExpiry is when a completed exchange's session ends (zero: never)
+// and its lifetime in ms for the answer (KIP-152, with
+// connections.max.reauth.ms), and whether it was a delegation token
+// login. As in Kafka, a session never outlives its credential: a token
+// login must re-authenticate by the token's expiry.
+func (s *Server) sessionExpiry(ex sasl.Exchange) (time.Time, int64, bool) {
+	var tokenAuth bool
+	var tokenExpiry time.Time
+	if ta, ok := ex.(sasl.TokenAuthenticated); ok {
+		tokenAuth, tokenExpiry = ta.TokenAuthenticated()
+	}
+	d := s.cfg.SASL.MaxReauth
+	if d <= 0 {
+		return time.Time{}, 0, tokenAuth
+	}
+	now := time.Now()
+	expiry := now.Add(d)
+	if tokenAuth && tokenExpiry.Before(expiry) {
+		expiry = tokenExpiry
+	}
+	return expiry, max(expiry.Sub(now).Milliseconds(), 1), tokenAuth
 }

@@ -43,6 +43,9 @@ import (
 type saslConn struct {
 	mechanism string        // of the handshake in progress or, once done, of the last exchange
 	exchange  sasl.Exchange // non-nil between handshake and completed authentication
+	// tokenAuth: the last exchange authenticated with a delegation token
+	// (delegationtokens.go refuses token requests on such connections).
+	tokenAuth bool
 }
 
 func connSASL(c *wire.ConnInfo) *saslConn {

@@ -62,7 +62,9 @@ type Server struct {
 
 	sessions *fetchSessionCache // incremental fetch sessions (KIP-227)
 	metrics  *brokerMetrics     // Prometheus series (metrics.go)
-	authz    *authorizer        // nil when authorization is off (authorize.go)
+	// telemetry is the KIP-714 client instances and pushed metrics (telemetry.go).
+	telemetry *telemetry
+	authz     *authorizer // nil when authorization is off (authorize.go)
 
 	tls map[string]*tlsSource // certificates of SSL and SASL_SSL listeners, by listener name
 	// raftTLS holds the Raft port's certificates (raft.security.protocol=SSL).
@@ -92,12 +94,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:      cfg,
-		logger:   cfg.Logger,
-		sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots),
-		authz:    newAuthorizer(cfg),
-		ctx:      ctx,
-		cancel:   cancel,
+		cfg:       cfg,
+		logger:    cfg.Logger,
+		sessions:  newFetchSessionCache(cfg.FetchSessionCacheSlots),
+		authz:     newAuthorizer(cfg),
+		telemetry: newTelemetry(),
+		ctx:       ctx,
+		cancel:    cancel,
 	}
 	s.metrics = newBrokerMetrics(s)
 	var err error

@@ -39,6 +39,8 @@ func (s *Server) handleShareGroupHeartbeat(ctx context.Context, req *wire.Reques
 		return resp
 	}
 	switch {
+	case s.featureLevel(featureShare) < 1: // downgraded by UpdateFeatures
+		return fail(fmt.Errorf("%w: share groups are off (share.version 0)", kerr.UnsupportedVersion))
 	case strings.TrimSpace(r.GroupID) == "":
 		return fail(fmt.Errorf("%w: empty group id", errInvalidRequest))
 	case r.MemberID == "" || len(r.MemberID) > 36:

@@ -93,7 +93,7 @@ func TestVersionTableGroupKeys(t *testing.T) {
 	if !maps.Equal(versionTable, want) {
 		t.Errorf("versionTable %v, want server keys ∪ group.Versions %v", versionTable, want)
 	}
-	resp := (&Server{}).handleApiVersions(kmsg.NewPtrApiVersionsRequest()).(*kmsg.ApiVersionsResponse)
+	resp := (&Server{}).handleApiVersions(&wire.Request{}, kmsg.NewPtrApiVersionsRequest()).(*kmsg.ApiVersionsResponse)
 	if len(resp.ApiKeys) != len(versionTable) {
 		t.Fatalf("ApiVersions lists %d keys, table has %d", len(resp.ApiKeys), len(versionTable))
 	}
