@@ -181,3 +181,50 @@ func TestUpdateFeaturesAuthorization(t *testing.T) {
 		t.Fatalf("answer %+v", r)
 	}
 }
+
+// TestGroupAndShareVersionGateHeartbeats: group.version and share.version
+// are finalized at 1, so the KIP-848 and share-group heartbeats are served;
+// downgraded to 0, both are refused with UNSUPPORTED_VERSION, as a Kafka
+// cluster with the feature off answers them.
+func TestGroupAndShareVersionGateHeartbeats(t *testing.T) {
+	_, addr := startTestServer(t)
+	ctx := testCtx(t, 30*time.Second)
+	if fin, _, _ := apiVersionsFeatures(t, addr, 4); fin[featureGroup] != 1 || fin[featureShare] != 1 {
+		t.Fatalf("finalized %v, want group.version and share.version 1", fin)
+	}
+	cl := newClient(t, addr)
+	heartbeats := func() (cg, share int16) {
+		t.Helper()
+		c := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		c.Group, c.MemberID, c.MemberEpoch, c.RebalanceTimeoutMillis = "gate", "m-consumer", 0, 1000
+		c.SubscribedTopicNames = []string{"t"}
+		c.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		cr, err := c.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := kmsg.NewPtrShareGroupHeartbeatRequest()
+		s.GroupID, s.MemberID, s.MemberEpoch = "gate-share", "m-share", 0
+		s.SubscribedTopicNames = []string{"t"}
+		sr, err := s.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cr.ErrorCode, sr.ErrorCode
+	}
+	if cg, sh := heartbeats(); cg == kerr.UnsupportedVersion.Code || sh == kerr.UnsupportedVersion.Code {
+		t.Fatalf("heartbeats refused with the features on: %d, %d", cg, sh)
+	}
+	res, err := newAdmin(t, addr).UpdateFeatures(ctx, false,
+		kadm.FeatureUpdate{Feature: featureGroup, MaxVersionLevel: 0, UpgradeType: upgradeTypeUnsafeDowngrade},
+		kadm.FeatureUpdate{Feature: featureShare, MaxVersionLevel: 0, UpgradeType: upgradeTypeUnsafeDowngrade})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("downgrade: %v", err)
+	}
+	if cg, sh := heartbeats(); cg != kerr.UnsupportedVersion.Code || sh != kerr.UnsupportedVersion.Code {
+		t.Fatalf("heartbeats with the features off: %d, %d; want UNSUPPORTED_VERSION", cg, sh)
+	}
+}
