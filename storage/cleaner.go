@@ -41,9 +41,9 @@ import (
 
 // cleanerState is the per-log state of compaction.
 type cleanerState struct {
-	firstDirty  atomic.Int64 // first offset not yet cleaned (cleaner-offset-checkpoint)
-	busy        atomic.Bool  // a cleaner goroutine works on this log
-	uncleanable atomic.Bool  // a pass failed: the background cleaner skips it (CleanNow clears it)
+	firstDirty  atomic.Int64              // first offset not yet cleaned (cleaner-offset-checkpoint)
+	busy        atomic.Bool               // a cleaner goroutine works on this log
+	uncleanable atomic.Bool               // a pass failed: the background cleaner skips it (CleanNow clears it)
 	stuckAt     atomic.Pointer[stuckPlan] // the last background pass's plan, if it made no progress
 }
 
