@@ -124,8 +124,8 @@ func groupDescribe(e *env, args []string) error {
 	if err != nil {
 		return o.wrap(err)
 	}
-	// Consumer-protocol groups answer DescribeGroups as Dead (as Kafka
-	// does); ConsumerGroupDescribe has their members. A broker without it
+	// Consumer-protocol groups answer DescribeGroups as Dead, or from v6
+	// as not found (as Kafka does); ConsumerGroupDescribe has their members. A broker without it
 	// fails this call, and every group is then classic.
 	cgs, _ := adm.DescribeConsumerGroups(ctx, names...)
 	out := make([]groupDescribed, 0, len(names))
@@ -138,12 +138,19 @@ func groupDescribe(e *env, args []string) error {
 		if !ok {
 			return explainGroup(kerr.GroupIDNotFound, n)
 		}
-		if err := l.Error(); err != nil {
-			return explainGroup(o.wrap(err), n)
-		}
+		// Before l's error: DescribeGroups v6 answers a consumer-protocol
+		// group GROUP_ID_NOT_FOUND, "not a classic group" (KIP-1043).
 		if cg, ok := cgs[n]; ok && cg.Err == nil {
+			if l.DescribeErr != nil { // kadm computed no lag for it
+				if l, err = consumerGroupLag(ctx, adm, l); err != nil {
+					return explainGroup(o.wrap(err), n)
+				}
+			}
 			out = append(out, describeConsumerGroup(cg, describeLag(l)))
 			continue
+		}
+		if err := l.Error(); err != nil {
+			return explainGroup(o.wrap(err), n)
 		}
 		if (l.State == "Dead" || l.State == "") && len(l.Members) == 0 && len(l.Lag) == 0 {
 			return explainGroup(kerr.GroupIDNotFound, n)
@@ -195,6 +202,32 @@ func describeLag(l kadm.DescribedGroupLag) groupDescribed {
 		g.Offsets = append(g.Offsets, off)
 	}
 	return g
+}
+
+// consumerGroupLag is l with the lag of every partition the group has
+// committed: kadm's Lag computes none for a group DescribeGroups did not
+// describe (a consumer-protocol group, GROUP_ID_NOT_FOUND at v6+);
+// describeConsumerGroup then attributes each partition to its member.
+func consumerGroupLag(ctx context.Context, adm *kadm.Client, l kadm.DescribedGroupLag) (kadm.DescribedGroupLag, error) {
+	commits, err := adm.FetchOffsets(ctx, l.Group)
+	if err == nil {
+		err = commits.Error()
+	}
+	if err != nil {
+		return l, err
+	}
+	topics := commits.Offsets().TopicsSet().Topics()
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return l, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return l, err
+	}
+	l.DescribeErr, l.FetchErr = nil, nil
+	l.Lag = kadm.CalculateGroupLagWithStartOffsets(kadm.DescribedGroup{Group: l.Group, State: "Empty"}, commits, starts, ends)
+	return l, nil
 }
 
 // describeConsumerGroup fills g (the group's offsets and lag) with what

@@ -108,7 +108,12 @@ func (c *Console) groupData(ctx context.Context, r *http.Request) (string, any, 
 	}
 	// DescribeGroups v6+ answers a consumer group GROUP_ID_NOT_FOUND, "not a
 	// classic group" (KIP-1043); ConsumerGroupDescribe described it above.
-	if err := l.Error(); err != nil && !(isCG && errors.Is(l.DescribeErr, kerr.GroupIDNotFound)) {
+	if isCG && errors.Is(l.DescribeErr, kerr.GroupIDNotFound) {
+		if l, err = c.committedLag(ctx, l); err != nil {
+			return "", nil, fmt.Errorf("group %q: %w", name, err)
+		}
+	}
+	if err := l.Error(); err != nil {
 		return "", nil, fmt.Errorf("group %q: %w", name, err)
 	}
 	p := groupPage{Name: name, State: l.State, Protocol: l.Protocol, Coordinator: l.Coordinator.NodeID, TotalLag: l.Lag.Total()}
@@ -183,4 +188,27 @@ func topicsString(s kadm.TopicsSet) string {
 	})
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
+}
+
+// committedLag is l with the lag of every partition the group committed,
+// which kadm's Lag leaves out for a group DescribeGroups does not describe
+// (a consumer-protocol group).
+func (c *Console) committedLag(ctx context.Context, l kadm.DescribedGroupLag) (kadm.DescribedGroupLag, error) {
+	commits, err := c.adm.FetchOffsets(ctx, l.Group)
+	if err == nil {
+		err = commits.Error()
+	}
+	var starts, ends kadm.ListedOffsets
+	if err == nil {
+		starts, err = c.adm.ListStartOffsets(ctx, commits.Offsets().TopicsSet().Topics()...)
+	}
+	if err == nil {
+		ends, err = c.adm.ListEndOffsets(ctx, commits.Offsets().TopicsSet().Topics()...)
+	}
+	if err != nil {
+		return l, err
+	}
+	l.DescribeErr, l.FetchErr = nil, nil
+	l.Lag = kadm.CalculateGroupLagWithStartOffsets(kadm.DescribedGroup{Group: l.Group, State: "Empty"}, commits, starts, ends)
+	return l, nil
 }
