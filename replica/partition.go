@@ -409,7 +409,7 @@ func (p *Partition) checkProduceLocked(b []byte, acks int16, coordinator bool) (
 			return hdrs, nil, p.producers.checkCoordinatorBatch(h)
 		case h.IsControl():
 			return nil, nil, fmt.Errorf("%w: control batch from a client", ErrInvalidRecord)
-		case h.IsTransactional() && p.settings.VerifyTransactions && !p.txns.admits(h.ProducerID, h.ProducerEpoch):
+		case h.IsTransactional() && p.settings.VerifyTransactions && !p.txnAdmitsLocked(h.ProducerID, h.ProducerEpoch):
 			return nil, nil, fmt.Errorf("%w: producer %d epoch %d", ErrTxnNotVerified, h.ProducerID, h.ProducerEpoch)
 		}
 		if dup, err = p.producers.check(h); err != nil || dup != nil {

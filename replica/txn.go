@@ -85,13 +85,30 @@ func (ts *txnState) checkMarker(h storage.BatchHeader, raw []byte) error {
 }
 
 // admits reports whether a transactional batch of pid at epoch may be
-// appended: its transaction is already open here, or was verified.
-func (ts *txnState) admits(pid int64, epoch int16) bool {
-	if _, ok := ts.ongoing[pid]; ok {
+// appended: its transaction is already open here at that epoch (ongoing
+// epoch, the epoch of the producer's latest batch here), or was verified.
+// The epoch matters under transaction version 2, where every transaction
+// has a new one: a batch of the producer's next transaction that arrives
+// before this partition's marker of the previous one must be verified (the
+// coordinator answers CONCURRENT_TRANSACTIONS until the markers are
+// written), not slipped into the open transaction it does not belong to,
+// as Kafka's hasOngoingTransaction(producerId, epoch) checks.
+func (ts *txnState) admits(pid int64, epoch, ongoingEpoch int16) bool {
+	if _, ok := ts.ongoing[pid]; ok && ongoingEpoch == epoch {
 		return true
 	}
 	v, ok := ts.verified[pid]
 	return ok && v == epoch
+}
+
+// txnAdmitsLocked is txnState.admits with the producer's epoch here.
+// Caller holds p.mu.
+func (p *Partition) txnAdmitsLocked(pid int64, epoch int16) bool {
+	ongoingEpoch := int16(-1)
+	if e, ok := p.producers.entries[pid]; ok {
+		ongoingEpoch = e.epoch
+	}
+	return p.txns.admits(pid, epoch, ongoingEpoch)
 }
 
 // note updates the state with one appended batch (offsets assigned); an
@@ -394,7 +411,7 @@ func (p *Partition) TxnToVerify(b []byte) (pid int64, epoch int16, need bool) {
 	if !p.settings.VerifyTransactions {
 		return pid, epoch, false
 	}
-	return pid, epoch, !p.txns.admits(pid, epoch)
+	return pid, epoch, !p.txnAdmitsLocked(pid, epoch)
 }
 
 // MarkTxnVerified records that the coordinator confirmed this partition is

@@ -151,3 +151,30 @@ func TestPartitionTxnMarkerFromOlderCoordinator(t *testing.T) {
 		t.Fatalf("a marker from the current coordinator: %v", err)
 	}
 }
+
+// TestPartitionTxnNextEpochNeedsVerification: under transaction version 2
+// every transaction has a new producer epoch. A batch of the producer's
+// next transaction (epoch 1) that arrives while this partition still has
+// its previous one (epoch 0) open, its marker not yet written, must be
+// verified with the coordinator rather than slip into the open
+// transaction; a batch of the open transaction's own epoch needs none.
+func TestPartitionTxnNextEpochNeedsVerification(t *testing.T) {
+	m := newManager(t, t.TempDir())
+	s := testSettings()
+	s.VerifyTransactions = true
+	p := openLeader(t, m, "txnv", s)
+	if _, _, need := p.TxnToVerify(txnBatch(7, 0, 0, "a")); !need {
+		t.Fatal("a first transactional batch needs verification")
+	}
+	p.MarkTxnVerified(7, 0)
+	produce(t, p, 1, txnBatch(7, 0, 0, "a"))
+	if _, _, need := p.TxnToVerify(txnBatch(7, 0, 1, "b")); need {
+		t.Fatal("a batch of the open transaction's epoch needs no verification")
+	}
+	if _, _, need := p.TxnToVerify(txnBatch(7, 1, 0, "c")); !need {
+		t.Fatal("a batch at the next epoch slipped into the open transaction of the previous one")
+	}
+	if _, _, err := p.ProduceAsync(txnBatch(7, 1, 0, "c"), 1); !errors.Is(err, ErrTxnNotVerified) {
+		t.Fatalf("unverified batch at the next epoch: %v, want ErrTxnNotVerified", err)
+	}
+}

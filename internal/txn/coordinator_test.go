@@ -257,6 +257,18 @@ func TestCoordinatorTransactionVersion2(t *testing.T) {
 	if err := c.AddPartitions(ctx, "v2", pid, epoch, []TP{{"x", 0}}); !errors.Is(err, ErrProducerFenced) {
 		t.Fatalf("a write at the old epoch after EndTxn: %v, want ErrProducerFenced", err)
 	}
+	// An abort with nothing open after a completed commit (franz-go's
+	// GroupTransactSession after a rebalance: under version 2 the client
+	// cannot know whether anything was added) bumps the epoch, as Kafka.
+	if apid, aepoch, err := c.EndTxn(ctx, "v2", npid, nepoch, false, true); err != nil || apid != npid || aepoch != nepoch+1 {
+		t.Fatalf("abort after a completed commit: %d/%d %v, want %d/%d", apid, aepoch, err, npid, nepoch+1)
+	}
+	if got := fmt.Sprint(mk.take()); got != "[pid 100 epoch 2 commit false coordinator 1 []]" {
+		t.Fatalf("markers for an abort with nothing open (none to write): %s", got)
+	}
+	if _, _, err := c.EndTxn(ctx, "v2", npid, nepoch+1, true, true); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("a commit with nothing open: %v, want ErrInvalidTxnState", err)
+	}
 
 	// Near the end of the epochs the producer continues on a new id.
 	_, m, _ := c.lookup(ctx, "v2", false)

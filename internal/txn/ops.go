@@ -175,9 +175,13 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 	}
 	done := commit && m.state == kmsg.TransactionStateCompleteCommit || !commit && m.state == kmsg.TransactionStateCompleteAbort
 	switch {
-	case m.state == kmsg.TransactionStateOngoing, tv2 && !commit && (m.state == kmsg.TransactionStateEmpty || done):
+	case m.state == kmsg.TransactionStateOngoing, tv2 && !commit && (m.state == kmsg.TransactionStateEmpty || m.state == kmsg.TransactionStateCompleteCommit || m.state == kmsg.TransactionStateCompleteAbort):
 		// Under transaction version 2 an abort with nothing open still
-		// bumps the epoch, as Kafka does, fencing earlier writes.
+		// bumps the epoch, as Kafka does, fencing earlier writes. The
+		// client cannot tell whether anything was open (the broker adds
+		// partitions itself), so an abort after a completed commit is
+		// such an abort too; refusing it failed franz-go's
+		// GroupTransactSession after a rebalance (kgo's TestTxnEtl).
 		err := c.endLocked(ctx, p, m, commit, tv2, tv2)
 		return m.pid, m.epoch, err
 	case done && !tv2:
