@@ -79,7 +79,7 @@ func (s *Server) shareStatePartition(idx int32) (share.Log, int32, bool) {
 	if part == nil || !part.IsLeader() {
 		return nil, 0, false
 	}
-	return shareLog{part}, part.LeaderEpoch(), true
+	return shareLog{coordinatorLog{part}}, part.LeaderEpoch(), true
 }
 
 // ensureShareStateTopic creates __share_group_state if needed: compacted
@@ -118,25 +118,12 @@ func (s *Server) shareStateIndex(st *raftmeta.State, k share.Key) int32 {
 	return share.PartitionForKey(share.CoordinatorKey(k, formatTopicID(k.TopicID)), n)
 }
 
-// shareLog is a __share_group_state partition for the share coordinator:
-// acks=all appends, reads to the log end (see offsetLog).
-type shareLog struct{ part *replica.Partition }
+// shareLog is a __share_group_state partition for the share coordinator.
+type shareLog struct{ coordinatorLog }
 
 func (l shareLog) Append(ctx context.Context, batch []byte) (int64, error) {
-	res, err := l.part.Produce(ctx, batch, -1)
-	if err != nil {
-		return -1, shareLogError(err)
-	}
-	return res.BaseOffset, nil
+	return l.append(ctx, batch, shareLogError)
 }
-
-func (l shareLog) Read(offset int64, maxBytes int) ([]byte, error) {
-	res, err := l.part.Fetch(offset, maxBytes, true)
-	return res.Records, err
-}
-
-func (l shareLog) LogStartOffset() int64 { return l.part.LogStartOffset() }
-func (l shareLog) LogEndOffset() int64   { return l.part.LogEndOffset() }
 
 // shareLogError maps a write failure of the share coordinator's log as
 // offsetLogError does for groups.
