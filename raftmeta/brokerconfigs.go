@@ -3,8 +3,6 @@ package raftmeta
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 )
 
 // Dynamic broker configs (Kafka's BROKER config resources set with
@@ -31,34 +29,12 @@ func (c *alterBrokerConfigsCmd) validate() error {
 }
 
 func (c *alterBrokerConfigsCmd) apply(s *State) (*State, applyResult) {
-	cur := s.BrokerConfigs[c.Broker]
-	nc := maps.Clone(cur)
-	if nc == nil {
-		nc = map[string]string{}
-	}
-	for _, op := range c.Ops {
-		if op.Value == nil {
-			delete(nc, op.Key)
-		} else {
-			nc[op.Key] = *op.Value
-		}
-	}
+	nc := applyConfigOps(s.BrokerConfigs[c.Broker], c.Ops)
 	if len(nc) > maxConfigs {
 		return nil, applyResult{err: fmt.Errorf("%w: %d configs on broker %d, the limit is %d", ErrInvalidConfig, len(nc), c.Broker, maxConfigs)}
 	}
 	next := s.clone()
-	next.BrokerConfigs = maps.Clone(s.BrokerConfigs)
-	if next.BrokerConfigs == nil {
-		next.BrokerConfigs = map[int32]map[string]string{}
-	}
-	if len(nc) == 0 {
-		delete(next.BrokerConfigs, c.Broker)
-	} else {
-		next.BrokerConfigs[c.Broker] = nc
-	}
-	if len(next.BrokerConfigs) == 0 {
-		next.BrokerConfigs = nil
-	}
+	next.BrokerConfigs = withConfigMap(s.BrokerConfigs, c.Broker, nc)
 	return next, applyResult{}
 }
 
@@ -79,22 +55,16 @@ type brokerConfigsSnapshot struct {
 }
 
 func encodeBrokerConfigs(s *State) []brokerConfigsSnapshot {
-	var out []brokerConfigsSnapshot
-	for _, id := range slices.Sorted(maps.Keys(s.BrokerConfigs)) {
-		out = append(out, brokerConfigsSnapshot{Broker: id, Configs: s.BrokerConfigs[id]})
-	}
-	return out
+	return encodeConfigMaps(s.BrokerConfigs, func(id int32, configs map[string]string) brokerConfigsSnapshot {
+		return brokerConfigsSnapshot{Broker: id, Configs: configs}
+	})
 }
 
 func decodeBrokerConfigs(s *State, in []brokerConfigsSnapshot) error {
 	for _, b := range in {
-		if _, dup := s.BrokerConfigs[b.Broker]; dup || len(b.Configs) == 0 {
+		if !decodeConfigMap(&s.BrokerConfigs, b.Broker, b.Configs) {
 			return fmt.Errorf("%w: snapshot broker configs of %d duplicate or empty", ErrCorruptCommand, b.Broker)
 		}
-		if s.BrokerConfigs == nil {
-			s.BrokerConfigs = map[int32]map[string]string{}
-		}
-		s.BrokerConfigs[b.Broker] = b.Configs
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package raftmeta
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 )
 
 // Client metrics subscriptions (KIP-714, Kafka's CLIENT_METRICS config
@@ -30,33 +28,12 @@ func (c *alterClientMetricsCmd) validate() error {
 
 func (c *alterClientMetricsCmd) apply(s *State) (*State, applyResult) {
 	cur := s.ClientMetrics[c.Name]
-	nc := maps.Clone(cur)
-	if nc == nil {
-		nc = map[string]string{}
-	}
-	for _, op := range c.Ops {
-		if op.Value == nil {
-			delete(nc, op.Key)
-		} else {
-			nc[op.Key] = *op.Value
-		}
-	}
+	nc := applyConfigOps(cur, c.Ops)
 	if cur == nil && len(nc) > 0 && len(s.ClientMetrics) >= maxClientMetrics {
 		return nil, applyResult{err: fmt.Errorf("%w: %d client metrics subscriptions, the limit", ErrInvalidConfig, maxClientMetrics)}
 	}
 	next := s.clone()
-	next.ClientMetrics = maps.Clone(s.ClientMetrics)
-	if next.ClientMetrics == nil {
-		next.ClientMetrics = map[string]map[string]string{}
-	}
-	if len(nc) == 0 {
-		delete(next.ClientMetrics, c.Name)
-	} else {
-		next.ClientMetrics[c.Name] = nc
-	}
-	if len(next.ClientMetrics) == 0 {
-		next.ClientMetrics = nil
-	}
+	next.ClientMetrics = withConfigMap(s.ClientMetrics, c.Name, nc)
 	return next, applyResult{}
 }
 
@@ -67,22 +44,16 @@ type clientMetricsSnapshot struct {
 }
 
 func encodeClientMetrics(s *State) []clientMetricsSnapshot {
-	var out []clientMetricsSnapshot
-	for _, name := range slices.Sorted(maps.Keys(s.ClientMetrics)) {
-		out = append(out, clientMetricsSnapshot{Name: name, Configs: s.ClientMetrics[name]})
-	}
-	return out
+	return encodeConfigMaps(s.ClientMetrics, func(name string, configs map[string]string) clientMetricsSnapshot {
+		return clientMetricsSnapshot{Name: name, Configs: configs}
+	})
 }
 
 func decodeClientMetrics(s *State, in []clientMetricsSnapshot) error {
 	for _, c := range in {
-		if _, dup := s.ClientMetrics[c.Name]; dup || len(c.Configs) == 0 || c.Name == "" {
+		if c.Name == "" || !decodeConfigMap(&s.ClientMetrics, c.Name, c.Configs) {
 			return fmt.Errorf("%w: snapshot client metrics %q duplicate or empty", ErrCorruptCommand, c.Name)
 		}
-		if s.ClientMetrics == nil {
-			s.ClientMetrics = map[string]map[string]string{}
-		}
-		s.ClientMetrics[c.Name] = c.Configs
 	}
 	return nil
 }

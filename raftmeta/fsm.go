@@ -237,17 +237,7 @@ func applyAlterTopicConfigs(s *State, c alterTopicConfigsCmd) (*State, error) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTopic, c.Name)
 	}
 	nt := t.clone()
-	if nt.Configs == nil {
-		nt.Configs = map[string]string{}
-	}
-	for _, op := range c.Ops {
-		if op.Value == nil {
-			delete(nt.Configs, op.Key)
-		} else {
-			nt.Configs[op.Key] = *op.Value
-		}
-	}
-	nt.Configs = copyConfigs(nt.Configs)
+	nt.Configs = copyConfigs(applyConfigOps(nt.Configs, c.Ops))
 	next := s.clone()
 	next.putTopic(nt)
 	return next, nil

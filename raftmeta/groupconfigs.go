@@ -3,8 +3,6 @@ package raftmeta
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 )
 
 // Group configs (Kafka's GROUP config resources, KIP-848/KIP-932, set with
@@ -30,33 +28,12 @@ func (c *alterGroupConfigsCmd) validate() error {
 }
 
 func (c *alterGroupConfigsCmd) apply(s *State) (*State, applyResult) {
-	nc := maps.Clone(s.GroupConfigs[c.Group])
-	if nc == nil {
-		nc = map[string]string{}
-	}
-	for _, op := range c.Ops {
-		if op.Value == nil {
-			delete(nc, op.Key)
-		} else {
-			nc[op.Key] = *op.Value
-		}
-	}
+	nc := applyConfigOps(s.GroupConfigs[c.Group], c.Ops)
 	if len(nc) > maxConfigs {
 		return nil, applyResult{err: fmt.Errorf("%w: %d configs on group %q, the limit is %d", ErrInvalidConfig, len(nc), c.Group, maxConfigs)}
 	}
 	next := s.clone()
-	next.GroupConfigs = maps.Clone(s.GroupConfigs)
-	if next.GroupConfigs == nil {
-		next.GroupConfigs = map[string]map[string]string{}
-	}
-	if len(nc) == 0 {
-		delete(next.GroupConfigs, c.Group)
-	} else {
-		next.GroupConfigs[c.Group] = nc
-	}
-	if len(next.GroupConfigs) == 0 {
-		next.GroupConfigs = nil
-	}
+	next.GroupConfigs = withConfigMap(s.GroupConfigs, c.Group, nc)
 	return next, applyResult{}
 }
 
@@ -67,22 +44,16 @@ type groupConfigsSnapshot struct {
 }
 
 func encodeGroupConfigs(s *State) []groupConfigsSnapshot {
-	var out []groupConfigsSnapshot
-	for _, g := range slices.Sorted(maps.Keys(s.GroupConfigs)) {
-		out = append(out, groupConfigsSnapshot{Group: g, Configs: s.GroupConfigs[g]})
-	}
-	return out
+	return encodeConfigMaps(s.GroupConfigs, func(g string, configs map[string]string) groupConfigsSnapshot {
+		return groupConfigsSnapshot{Group: g, Configs: configs}
+	})
 }
 
 func decodeGroupConfigs(s *State, in []groupConfigsSnapshot) error {
 	for _, g := range in {
-		if _, dup := s.GroupConfigs[g.Group]; dup || len(g.Configs) == 0 || g.Group == "" {
+		if g.Group == "" || !decodeConfigMap(&s.GroupConfigs, g.Group, g.Configs) {
 			return fmt.Errorf("%w: snapshot group configs of %q duplicate or empty", ErrCorruptCommand, g.Group)
 		}
-		if s.GroupConfigs == nil {
-			s.GroupConfigs = map[string]map[string]string{}
-		}
-		s.GroupConfigs[g.Group] = g.Configs
 	}
 	return nil
 }

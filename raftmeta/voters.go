@@ -70,19 +70,31 @@ func (n *Node) lockVoters(ctx context.Context) (unlock func(), err error) {
 	}
 }
 
-func (n *Node) addRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struct{}, error) {
+// beginVoterChange starts an operator's voter change: this node must be
+// writable, takes the voter lock (the caller defers unlock) and lists the
+// Raft servers as they are under that lock.
+func (n *Node) beginVoterChange(ctx context.Context) (servers []RaftServer, unlock func(), err error) {
 	if err := n.checkWritable(); err != nil {
-		return struct{}{}, err
+		return nil, nil, err
 	}
-	unlock, err := n.lockVoters(ctx)
+	unlock, err = n.lockVoters(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	servers, err = n.RaftServers()
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return servers, unlock, nil
+}
+
+func (n *Node) addRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struct{}, error) {
+	servers, unlock, err := n.beginVoterChange(ctx)
 	if err != nil {
 		return struct{}{}, err
 	}
 	defer unlock()
-	servers, err := n.RaftServers()
-	if err != nil {
-		return struct{}{}, err
-	}
 	i := slices.IndexFunc(servers, func(s RaftServer) bool { return s.NodeID == a.ID })
 	switch b, registered := n.fsm.current().Brokers[a.ID]; {
 	case i >= 0 && servers[i].Voter:
@@ -102,18 +114,11 @@ func (n *Node) addRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struct{}
 }
 
 func (n *Node) removeRaftVoterLocal(ctx context.Context, a raftVoterArgs) (struct{}, error) {
-	if err := n.checkWritable(); err != nil {
-		return struct{}{}, err
-	}
-	unlock, err := n.lockVoters(ctx)
+	servers, unlock, err := n.beginVoterChange(ctx)
 	if err != nil {
 		return struct{}{}, err
 	}
 	defer unlock()
-	servers, err := n.RaftServers()
-	if err != nil {
-		return struct{}{}, err
-	}
 	voters := 0
 	isVoter := false
 	for _, s := range servers {

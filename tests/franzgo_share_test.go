@@ -1,12 +1,13 @@
 package tests
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/strombroker/strom/internal/sharetest"
 )
 
 // TestInteropFranzGoShareGroupSurvivesCrash runs the strom binary with the
@@ -29,23 +30,7 @@ func TestInteropFranzGoShareGroupSurvivesCrash(t *testing.T) {
 		t.Helper()
 		cl := newKgo(t, b.Addr(), kgo.ShareGroup("crash"), kgo.ConsumeTopics(topic), kgo.ShareMaxRecords(10), kgo.FetchMaxWait(200*time.Millisecond))
 		defer cl.Close()
-		seen := map[string]int{}
-		for !until(seen) {
-			if ctx.Err() != nil {
-				t.Fatalf("consumed %d records before the deadline", len(seen))
-			}
-			pctx, cancel := context.WithTimeout(ctx, time.Second)
-			fs := cl.PollFetches(pctx)
-			cancel()
-			fs.EachRecord(func(r *kgo.Record) {
-				seen[string(r.Value)]++
-				r.Ack(kgo.AckAccept)
-			})
-		}
-		if err := cl.FlushAcks(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return seen
+		return sharetest.Consume(t, ctx, cl, until)
 	}
 	before := consume(func(seen map[string]int) bool { return len(seen) >= n/2 })
 	b.Kill()

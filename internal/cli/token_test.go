@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/strombroker/strom/internal/server"
 )
@@ -12,23 +10,7 @@ import (
 // startTokenBroker is startSASLBroker with delegation tokens enabled.
 func startTokenBroker(t *testing.T) (plainAddr, saslAddr string) {
 	t.Helper()
-	c := server.DefaultConfig()
-	c.Listeners = []server.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1"}, {Name: "SASL_PLAINTEXT", Host: "127.0.0.1"}}
-	c.DataDir = t.TempDir()
-	c.RaftAddr = "127.0.0.1:0"
-	c.OffsetsTopicPartitions = 1
-	c.SASL.DelegationTokenSecretKey = "cli-token-secret"
-	s, err := server.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s.Addrs()[0], s.Addrs()[1]
+	return startSASLBroker(t, func(c *server.Config) { c.SASL.DelegationTokenSecretKey = "cli-token-secret" })
 }
 
 // TestTokenCommands drives strom token: create as alice, log in with the

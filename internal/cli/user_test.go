@@ -13,8 +13,9 @@ import (
 )
 
 // startSASLBroker runs a Strom broker with a PLAINTEXT listener (to create
-// the first users as User:ANONYMOUS) and a SASL_PLAINTEXT one.
-func startSASLBroker(t *testing.T) (plainAddr, saslAddr string) {
+// the first users as User:ANONYMOUS) and a SASL_PLAINTEXT one; opts
+// change its config further.
+func startSASLBroker(t *testing.T, opts ...func(*server.Config)) (plainAddr, saslAddr string) {
 	t.Helper()
 	c := server.DefaultConfig()
 	c.Listeners = []server.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1"}, {Name: "SASL_PLAINTEXT", Host: "127.0.0.1"}}
@@ -22,6 +23,9 @@ func startSASLBroker(t *testing.T) (plainAddr, saslAddr string) {
 	c.RaftAddr = "127.0.0.1:0"
 	c.OffsetsTopicPartitions = 1
 	c.GroupInitialRebalanceDelay = 0
+	for _, o := range opts {
+		o(&c)
+	}
 	s, err := server.New(c)
 	if err != nil {
 		t.Fatal(err)

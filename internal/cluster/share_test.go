@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/strombroker/strom/internal/server"
+	"github.com/strombroker/strom/internal/sharetest"
 )
 
 // shareOpts: share-partitions start at the log start; few state partitions.
@@ -21,29 +22,6 @@ func shareOpts(c *server.Config) {
 	c.ShareAutoOffsetReset = "earliest"
 	c.ShareStateTopicPartitions = 3
 	c.ShareHeartbeatInterval = 200 * time.Millisecond
-}
-
-// consumeShareUntil polls a share consumer, accepting every record, until
-// done says stop; it returns how often each value came.
-func consumeShareUntil(t *testing.T, ctx context.Context, cl *kgo.Client, done func(seen map[string]int) bool) map[string]int {
-	t.Helper()
-	seen := map[string]int{}
-	for !done(seen) {
-		if ctx.Err() != nil {
-			t.Fatalf("share consumer: %d distinct records before the deadline", len(seen))
-		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		fs.EachRecord(func(r *kgo.Record) {
-			seen[string(r.Value)]++
-			r.Ack(kgo.AckAccept)
-		})
-	}
-	if err := cl.FlushAcks(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return seen
 }
 
 // TestClusterShareGroupLeaderFailover: a share group consumes half a
@@ -77,7 +55,7 @@ func shareFailover(t *testing.T, victim func(c *Cluster, leader, coordinator int
 	group, coordinator := remoteStateGroup(t, ctx, c, "sq")
 
 	first := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sq"), kgo.ShareMaxRecords(10), kgo.FetchMaxWait(200*time.Millisecond))
-	before := consumeShareUntil(t, ctx, first, func(seen map[string]int) bool { return len(seen) >= 50 })
+	before := sharetest.Consume(t, ctx, first, func(seen map[string]int) bool { return len(seen) >= 50 })
 	first.Close()
 
 	leader := c.leaderOf("sq", 0)
@@ -91,7 +69,7 @@ func shareFailover(t *testing.T, victim func(c *Cluster, leader, coordinator int
 		})
 	}
 	second := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sq"), kgo.FetchMaxWait(200*time.Millisecond))
-	after := consumeShareUntil(t, ctx, second, func(seen map[string]int) bool {
+	after := sharetest.Consume(t, ctx, second, func(seen map[string]int) bool {
 		n := 0
 		for v := range seen {
 			if before[v] == 0 {
@@ -187,7 +165,7 @@ func TestClusterShareGroupOffsetsAdmin(t *testing.T) {
 		t.Fatalf("start offset %d %v, want 6", so, ok)
 	}
 	cl := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sqa"), kgo.FetchMaxWait(200*time.Millisecond))
-	got := consumeShareUntil(t, ctx, cl, func(seen map[string]int) bool { return len(seen) >= 4 })
+	got := sharetest.Consume(t, ctx, cl, func(seen map[string]int) bool { return len(seen) >= 4 })
 	for v := range got {
 		if n, _ := strconv.Atoi(v); n < 6 {
 			t.Fatalf("record %s below the altered start offset delivered", v)
@@ -207,7 +185,7 @@ func TestClusterShareGroupOffsetsAdmin(t *testing.T) {
 	// The state is gone at the share coordinator: the group starts over at
 	// share.auto.offset.reset (earliest here).
 	again := c.Client(kgo.ShareGroup(group), kgo.ConsumeTopics("sqa"), kgo.FetchMaxWait(200*time.Millisecond))
-	if got := consumeShareUntil(t, ctx, again, func(seen map[string]int) bool { return seen["0"] > 0 }); len(got) == 0 {
+	if got := sharetest.Consume(t, ctx, again, func(seen map[string]int) bool { return seen["0"] > 0 }); len(got) == 0 {
 		t.Fatal("nothing consumed after the offsets were deleted")
 	}
 }

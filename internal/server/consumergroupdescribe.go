@@ -28,16 +28,11 @@ const memberTypeConsumer = 1
 func (s *Server) handleConsumerGroupDescribe(ctx context.Context, req *wire.Request, r *kmsg.ConsumerGroupDescribeRequest) kmsg.Response {
 	resp := kmsg.NewPtrConsumerGroupDescribeResponse()
 	resp.Version = r.Version
-	var allowed []string
-	for _, g := range r.Groups {
-		if s.authorize(req, acl.OpDescribe, acl.ResourceGroup, g) {
-			allowed = append(allowed, g)
-			continue
-		}
+	allowed := s.describableGroups(req, r.Groups, func(g string) {
 		dg := kmsg.NewConsumerGroupDescribeResponseGroup()
 		dg.Group, dg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
 		resp.Groups = append(resp.Groups, dg)
-	}
+	})
 	if len(allowed) == 0 {
 		return resp
 	}

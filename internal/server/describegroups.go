@@ -26,19 +26,14 @@ import (
 func (s *Server) handleDescribeGroups(ctx context.Context, req *wire.Request, r *kmsg.DescribeGroupsRequest) kmsg.Response {
 	resp := kmsg.NewPtrDescribeGroupsResponse()
 	resp.Version = r.Version
-	var allowed []string
-	for _, g := range r.Groups {
-		if s.authorize(req, acl.OpDescribe, acl.ResourceGroup, g) {
-			allowed = append(allowed, g)
-			continue
-		}
+	allowed := s.describableGroups(req, r.Groups, func(g string) {
 		dg := kmsg.NewDescribeGroupsResponseGroup()
 		dg.Group, dg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
 		if r.Version >= 6 {
 			dg.ErrorMessage = errorMessage(fmt.Errorf("not authorized to describe group %s", g))
 		}
 		resp.Groups = append(resp.Groups, dg)
-	}
+	})
 	if len(allowed) == 0 {
 		return resp
 	}
@@ -72,4 +67,20 @@ func (s *Server) handleDescribeGroups(ctx context.Context, req *wire.Request, r 
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp
+}
+
+// describableGroups is groups, in order, less those the client may not
+// DESCRIBE; denied answers each of those (GROUP_AUTHORIZATION_FAILED in the
+// handler's own response type). DescribeGroups and ConsumerGroupDescribe
+// share it.
+func (s *Server) describableGroups(req *wire.Request, groups []string, denied func(g string)) []string {
+	var allowed []string
+	for _, g := range groups {
+		if s.authorize(req, acl.OpDescribe, acl.ResourceGroup, g) {
+			allowed = append(allowed, g)
+		} else {
+			denied(g)
+		}
+	}
+	return allowed
 }

@@ -57,3 +57,28 @@ func (o offsetLog) Read(offset int64, maxBytes int) ([]byte, error) {
 
 func (o offsetLog) LogStartOffset() int64 { return o.part.LogStartOffset() }
 func (o offsetLog) LogEndOffset() int64   { return o.part.LogEndOffset() }
+
+// coordinatorLog is a partition of another coordinator's own topic
+// (__transaction_state, __share_group_state) for that coordinator:
+// acks=all appends, reads to the log end as offsetLog's. Each coordinator
+// embeds it in its own type with an Append that maps write failures to
+// its error contract. It stays comparable: the share store compares logs
+// to notice a new leadership.
+type coordinatorLog struct{ part *replica.Partition }
+
+// append is an acks=all produce whose error writeErr maps.
+func (l coordinatorLog) append(ctx context.Context, batch []byte, writeErr func(error) error) (int64, error) {
+	res, err := l.part.Produce(ctx, batch, -1)
+	if err != nil {
+		return -1, writeErr(err)
+	}
+	return res.BaseOffset, nil
+}
+
+func (l coordinatorLog) Read(offset int64, maxBytes int) ([]byte, error) {
+	res, err := l.part.Fetch(offset, maxBytes, true)
+	return res.Records, err
+}
+
+func (l coordinatorLog) LogStartOffset() int64 { return l.part.LogStartOffset() }
+func (l coordinatorLog) LogEndOffset() int64   { return l.part.LogEndOffset() }

@@ -79,7 +79,7 @@ func (s *Server) shareStatePartition(idx int32) (share.Log, int32, bool) {
 	if part == nil || !part.IsLeader() {
 		return nil, 0, false
 	}
-	return shareLog{part}, part.LeaderEpoch(), true
+	return shareLog{coordinatorLog{part}}, part.LeaderEpoch(), true
 }
 
 // ensureShareStateTopic creates __share_group_state if needed: compacted
@@ -118,25 +118,12 @@ func (s *Server) shareStateIndex(st *raftmeta.State, k share.Key) int32 {
 	return share.PartitionForKey(share.CoordinatorKey(k, formatTopicID(k.TopicID)), n)
 }
 
-// shareLog is a __share_group_state partition for the share coordinator:
-// acks=all appends, reads to the log end (see offsetLog).
-type shareLog struct{ part *replica.Partition }
+// shareLog is a __share_group_state partition for the share coordinator.
+type shareLog struct{ coordinatorLog }
 
 func (l shareLog) Append(ctx context.Context, batch []byte) (int64, error) {
-	res, err := l.part.Produce(ctx, batch, -1)
-	if err != nil {
-		return -1, shareLogError(err)
-	}
-	return res.BaseOffset, nil
+	return l.append(ctx, batch, shareLogError)
 }
-
-func (l shareLog) Read(offset int64, maxBytes int) ([]byte, error) {
-	res, err := l.part.Fetch(offset, maxBytes, true)
-	return res.Records, err
-}
-
-func (l shareLog) LogStartOffset() int64 { return l.part.LogStartOffset() }
-func (l shareLog) LogEndOffset() int64   { return l.part.LogEndOffset() }
 
 // shareLogError maps a write failure of the share coordinator's log as
 // offsetLogError does for groups.
@@ -179,78 +166,146 @@ func (p sharePersister) coordinator(ctx context.Context, k share.Key) (idx int32
 	return idx, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), false, nil
 }
 
-func (p sharePersister) readOnce(ctx context.Context, k share.Key) (share.State, bool, error) {
-	idx, addr, self, err := p.coordinator(ctx, k)
-	if err != nil {
-		return share.State{}, false, err
-	}
-	if self {
-		return p.s.shareStore.Read(ctx, idx, k)
-	}
-	req := kmsg.NewPtrReadShareGroupStateRequest()
-	req.GroupID = k.Group
-	rt := kmsg.NewReadShareGroupStateRequestTopic()
-	rt.TopicID = k.TopicID
-	rp := kmsg.NewReadShareGroupStateRequestTopicPartition()
-	rp.Partition, rp.LeaderEpoch = k.Partition, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	resp, err := p.s.brokerRequest(ctx, addr, req)
-	if err != nil {
-		return share.State{}, false, fmt.Errorf("%w: ReadShareGroupState: %w", share.ErrCoordinatorNotAvailable, err)
-	}
-	r := resp.(*kmsg.ReadShareGroupStateResponse)
-	if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
-		return share.State{}, false, fmt.Errorf("%w: malformed ReadShareGroupState answer", share.ErrCoordinatorNotAvailable)
-	}
-	rpp := r.Topics[0].Partitions[0]
-	if rpp.ErrorCode != 0 {
-		return share.State{}, false, shareRemoteError(rpp.ErrorCode)
-	}
-	st := share.State{StateEpoch: rpp.StateEpoch, StartOffset: rpp.StartOffset}
-	for _, b := range rpp.StateBatches {
-		st.Batches = append(st.Batches, share.StateBatch{First: b.FirstOffset, Last: b.LastOffset, State: share.RecordState(b.DeliveryState), DeliveryCount: b.DeliveryCount})
-	}
-	return st, rpp.StartOffset >= 0, nil
-}
-
-func (p sharePersister) writeOnce(ctx context.Context, k share.Key, st share.State) error {
+// stateOp runs one share-state operation on k at k's share coordinator:
+// local when that is this broker, else build's one-partition request sent
+// there. answer reads the error code of the answer's only partition (and
+// whatever else the caller keeps from it); ok false when the answer does
+// not hold exactly one partition.
+func (p sharePersister) stateOp(ctx context.Context, k share.Key, local func(idx int32) error, build func() kmsg.Request, answer func(kmsg.Response) (code int16, ok bool)) error {
 	idx, addr, self, err := p.coordinator(ctx, k)
 	if err != nil {
 		return err
 	}
 	if self {
-		return p.s.shareStore.Write(ctx, idx, k, st)
+		return local(idx)
 	}
-	req := kmsg.NewPtrWriteShareGroupStateRequest()
-	req.GroupID = k.Group
-	rt := kmsg.NewWriteShareGroupStateRequestTopic()
-	rt.TopicID = k.TopicID
-	rp := kmsg.NewWriteShareGroupStateRequestTopicPartition()
-	rp.Partition, rp.StateEpoch, rp.LeaderEpoch, rp.StartOffset = k.Partition, st.StateEpoch, st.LeaderEpoch, st.StartOffset
-	for _, b := range st.Batches {
-		wb := kmsg.NewWriteShareGroupStateRequestTopicPartitionStateBatch()
-		wb.FirstOffset, wb.LastOffset, wb.DeliveryState, wb.DeliveryCount = b.First, b.Last, int8(b.State), b.DeliveryCount
-		rp.StateBatches = append(rp.StateBatches, wb)
-	}
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := build()
+	name := kmsg.NameForKey(req.Key())
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	resp, err := p.s.brokerRequest(ctx, addr, req)
 	if err != nil {
-		return fmt.Errorf("%w: WriteShareGroupState: %w", share.ErrCoordinatorNotAvailable, err)
+		return fmt.Errorf("%w: %s: %w", share.ErrCoordinatorNotAvailable, name, err)
 	}
-	r := resp.(*kmsg.WriteShareGroupStateResponse)
-	if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
-		return fmt.Errorf("%w: malformed WriteShareGroupState answer", share.ErrCoordinatorNotAvailable)
+	code, ok := answer(resp)
+	if !ok {
+		return fmt.Errorf("%w: malformed %s answer", share.ErrCoordinatorNotAvailable, name)
 	}
-	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+	if code != 0 {
 		return shareRemoteError(code)
 	}
 	return nil
+}
+
+func (p sharePersister) readOnce(ctx context.Context, k share.Key) (st share.State, found bool, err error) {
+	err = p.stateOp(ctx, k, func(idx int32) error {
+		var e error
+		st, found, e = p.s.shareStore.Read(ctx, idx, k)
+		return e
+	}, func() kmsg.Request {
+		req := kmsg.NewPtrReadShareGroupStateRequest()
+		req.GroupID = k.Group
+		rt := kmsg.NewReadShareGroupStateRequestTopic()
+		rt.TopicID = k.TopicID
+		rp := kmsg.NewReadShareGroupStateRequestTopicPartition()
+		rp.Partition, rp.LeaderEpoch = k.Partition, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}, func(resp kmsg.Response) (int16, bool) {
+		r := resp.(*kmsg.ReadShareGroupStateResponse)
+		if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			return 0, false
+		}
+		rpp := r.Topics[0].Partitions[0]
+		if rpp.ErrorCode == 0 {
+			st = share.State{StateEpoch: rpp.StateEpoch, StartOffset: rpp.StartOffset}
+			for _, b := range rpp.StateBatches {
+				st.Batches = append(st.Batches, share.StateBatch{First: b.FirstOffset, Last: b.LastOffset, State: share.RecordState(b.DeliveryState), DeliveryCount: b.DeliveryCount})
+			}
+			found = rpp.StartOffset >= 0
+		}
+		return rpp.ErrorCode, true
+	})
+	if err != nil {
+		return share.State{}, false, err
+	}
+	return st, found, nil
+}
+
+func (p sharePersister) writeOnce(ctx context.Context, k share.Key, st share.State) error {
+	return p.stateOp(ctx, k, func(idx int32) error {
+		return p.s.shareStore.Write(ctx, idx, k, st)
+	}, func() kmsg.Request {
+		req := kmsg.NewPtrWriteShareGroupStateRequest()
+		req.GroupID = k.Group
+		rt := kmsg.NewWriteShareGroupStateRequestTopic()
+		rt.TopicID = k.TopicID
+		rp := kmsg.NewWriteShareGroupStateRequestTopicPartition()
+		rp.Partition, rp.StateEpoch, rp.LeaderEpoch, rp.StartOffset = k.Partition, st.StateEpoch, st.LeaderEpoch, st.StartOffset
+		for _, b := range st.Batches {
+			wb := kmsg.NewWriteShareGroupStateRequestTopicPartitionStateBatch()
+			wb.FirstOffset, wb.LastOffset, wb.DeliveryState, wb.DeliveryCount = b.First, b.Last, int8(b.State), b.DeliveryCount
+			rp.StateBatches = append(rp.StateBatches, wb)
+		}
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}, func(resp kmsg.Response) (int16, bool) {
+		r := resp.(*kmsg.WriteShareGroupStateResponse)
+		if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			return 0, false
+		}
+		return r.Topics[0].Partitions[0].ErrorCode, true
+	})
+}
+
+// initializeOnce sets k's start offset afresh at its share coordinator,
+// locally or with InitializeShareGroupState.
+func (p sharePersister) initializeOnce(ctx context.Context, k share.Key, start int64) error {
+	return p.stateOp(ctx, k, func(idx int32) error {
+		return p.s.shareStore.Initialize(ctx, idx, k, start)
+	}, func() kmsg.Request {
+		req := kmsg.NewPtrInitializeShareGroupStateRequest()
+		req.GroupID = k.Group
+		rt := kmsg.NewInitializeShareGroupStateRequestTopic()
+		rt.TopicID = k.TopicID
+		rp := kmsg.NewInitializeShareGroupStateRequestTopicPartition()
+		rp.Partition, rp.StartOffset = k.Partition, start
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}, func(resp kmsg.Response) (int16, bool) {
+		r := resp.(*kmsg.InitializeShareGroupStateResponse)
+		if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			return 0, false
+		}
+		return r.Topics[0].Partitions[0].ErrorCode, true
+	})
+}
+
+// deleteOnce forgets k at its share coordinator, locally or with
+// DeleteShareGroupState.
+func (p sharePersister) deleteOnce(ctx context.Context, k share.Key) error {
+	return p.stateOp(ctx, k, func(idx int32) error {
+		return p.s.shareStore.Delete(ctx, idx, k)
+	}, func() kmsg.Request {
+		req := kmsg.NewPtrDeleteShareGroupStateRequest()
+		req.GroupID = k.Group
+		rt := kmsg.NewDeleteShareGroupStateRequestTopic()
+		rt.TopicID = k.TopicID
+		rp := kmsg.NewDeleteShareGroupStateRequestTopicPartition()
+		rp.Partition = k.Partition
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}, func(resp kmsg.Response) (int16, bool) {
+		r := resp.(*kmsg.DeleteShareGroupStateResponse)
+		if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			return 0, false
+		}
+		return r.Topics[0].Partitions[0].ErrorCode, true
+	})
 }
 
 // shareRemoteError turns a share coordinator's error code back into this
@@ -296,81 +351,6 @@ func shareErrorCode(err error) (int16, bool) {
 		}
 	}
 	return 0, false
-}
-
-// initializeOnce sets k's start offset afresh at its share coordinator,
-// locally or with InitializeShareGroupState.
-func (p sharePersister) initializeOnce(ctx context.Context, k share.Key, start int64) error {
-	idx, addr, self, err := p.coordinator(ctx, k)
-	if err != nil {
-		return err
-	}
-	if self {
-		return p.s.shareStore.Initialize(ctx, idx, k, start)
-	}
-	req := kmsg.NewPtrInitializeShareGroupStateRequest()
-	req.GroupID = k.Group
-	rt := kmsg.NewInitializeShareGroupStateRequestTopic()
-	rt.TopicID = k.TopicID
-	rp := kmsg.NewInitializeShareGroupStateRequestTopicPartition()
-	rp.Partition, rp.StartOffset = k.Partition, start
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := p.remote(ctx, addr, req)
-	if err != nil {
-		return err
-	}
-	r := resp.(*kmsg.InitializeShareGroupStateResponse)
-	if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
-		return fmt.Errorf("%w: malformed InitializeShareGroupState answer", share.ErrCoordinatorNotAvailable)
-	}
-	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
-		return shareRemoteError(code)
-	}
-	return nil
-}
-
-// deleteOnce forgets k at its share coordinator, locally or with
-// DeleteShareGroupState.
-func (p sharePersister) deleteOnce(ctx context.Context, k share.Key) error {
-	idx, addr, self, err := p.coordinator(ctx, k)
-	if err != nil {
-		return err
-	}
-	if self {
-		return p.s.shareStore.Delete(ctx, idx, k)
-	}
-	req := kmsg.NewPtrDeleteShareGroupStateRequest()
-	req.GroupID = k.Group
-	rt := kmsg.NewDeleteShareGroupStateRequestTopic()
-	rt.TopicID = k.TopicID
-	rp := kmsg.NewDeleteShareGroupStateRequestTopicPartition()
-	rp.Partition = k.Partition
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := p.remote(ctx, addr, req)
-	if err != nil {
-		return err
-	}
-	r := resp.(*kmsg.DeleteShareGroupStateResponse)
-	if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
-		return fmt.Errorf("%w: malformed DeleteShareGroupState answer", share.ErrCoordinatorNotAvailable)
-	}
-	if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
-		return shareRemoteError(code)
-	}
-	return nil
-}
-
-// remote sends a share-state request to the coordinator at addr.
-func (p sharePersister) remote(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	resp, err := p.s.brokerRequest(ctx, addr, req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %T: %w", share.ErrCoordinatorNotAvailable, req, err)
-	}
-	return resp, nil
 }
 
 // The share coordinator of a key may be moving (a new leader of its

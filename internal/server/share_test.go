@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/strombroker/strom/internal/sharetest"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -290,23 +291,7 @@ func TestShareGroupDeliveryLimitArchivesPoison(t *testing.T) {
 // each, and returns how often each value came.
 func consumeShare(t *testing.T, ctx context.Context, cl *kgo.Client, want int) map[string]int {
 	t.Helper()
-	seen := map[string]int{}
-	for len(seen) < want {
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d distinct records of %d", len(seen), want)
-		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		fs.EachRecord(func(r *kgo.Record) {
-			seen[string(r.Value)]++
-			r.Ack(kgo.AckAccept)
-		})
-	}
-	if err := cl.FlushAcks(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return seen
+	return sharetest.Consume(t, ctx, cl, func(seen map[string]int) bool { return len(seen) >= want })
 }
 
 // TestShareGroupStateSurvivesRestart: acknowledged records are not

@@ -24,10 +24,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/internal/share"
 	"github.com/strombroker/strom/wire"
 )
@@ -38,14 +36,10 @@ func (s *Server) handleShareAcknowledge(ctx context.Context, req *wire.Request, 
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errorMessage(err)
 		return resp
 	}
-	group, member := derefString(r.GroupID), derefString(r.MemberID)
-	if group == "" || member == "" {
-		return fail(fmt.Errorf("%w: group and member ids are required", errInvalidRequest))
+	group, member, err := s.shareMember(req, r.GroupID, r.MemberID)
+	if err != nil {
+		return fail(err)
 	}
-	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, group) {
-		return fail(kerr.GroupAuthorizationFailed)
-	}
-	var err error
 	switch epoch := r.ShareSessionEpoch; {
 	case epoch == -1:
 		err = s.shares.CheckClose(group, member)
@@ -61,13 +55,9 @@ func (s *Server) handleShareAcknowledge(ctx context.Context, req *wire.Request, 
 	st := s.meta.State()
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
-			acks := make([]share.Ack, 0, len(p.AcknowledgementBatches))
-			for _, b := range p.AcknowledgementBatches {
-				acks = append(acks, share.Ack{First: b.FirstOffset, Last: b.LastOffset, Types: b.AcknowledgeTypes})
-			}
 			tp := share.TopicPartition{TopicID: t.TopicID, Partition: p.Partition}
 			rp := ans.get(tp)
-			aerr := s.shareAck(ctx, req, st, group, member, tp, acks)
+			aerr := s.shareAck(ctx, req, st, group, member, tp, shareAcks(p.AcknowledgementBatches))
 			rp.ErrorCode, rp.ErrorMessage = errorCode(aerr), errorMessage(aerr)
 		}
 	}

@@ -94,6 +94,19 @@ func (a *shareAnswers) get(tp share.TopicPartition) *kmsg.ShareFetchResponseTopi
 	return p
 }
 
+// shareMember is the group and member a ShareFetch or ShareAcknowledge
+// names, once both are given and the client may READ the group.
+func (s *Server) shareMember(req *wire.Request, groupID, memberID *string) (group, member string, err error) {
+	group, member = derefString(groupID), derefString(memberID)
+	if group == "" || member == "" {
+		return "", "", fmt.Errorf("%w: group and member ids are required", errInvalidRequest)
+	}
+	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, group) {
+		return "", "", kerr.GroupAuthorizationFailed
+	}
+	return group, member, nil
+}
+
 // shareTopicName resolves a topic id the member may READ.
 func (s *Server) shareTopicName(req *wire.Request, st *raftmeta.State, id [16]byte) (string, error) {
 	t := st.TopicsByID[id]
@@ -113,12 +126,9 @@ func (s *Server) handleShareFetch(ctx context.Context, req *wire.Request, r *kms
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errorMessage(err)
 		return resp
 	}
-	group, member := derefString(r.GroupID), derefString(r.MemberID)
-	if group == "" || member == "" {
-		return fail(fmt.Errorf("%w: group and member ids are required", errInvalidRequest))
-	}
-	if !s.authorize(req, acl.OpRead, acl.ResourceGroup, group) {
-		return fail(kerr.GroupAuthorizationFailed)
+	group, member, err := s.shareMember(req, r.GroupID, r.MemberID)
+	if err != nil {
+		return fail(err)
 	}
 	var fetchParts, forget []share.TopicPartition
 	hasAcks := false
@@ -133,7 +143,6 @@ func (s *Server) handleShareFetch(ctx context.Context, req *wire.Request, r *kms
 			forget = append(forget, share.TopicPartition{TopicID: t.TopicID, Partition: p})
 		}
 	}
-	var err error
 	switch epoch := r.ShareSessionEpoch; {
 	case epoch == 0 && hasAcks:
 		err = fmt.Errorf("%w: acknowledgements in a request opening a share session", errInvalidRequest)
@@ -156,13 +165,9 @@ func (s *Server) handleShareFetch(ctx context.Context, req *wire.Request, r *kms
 			if len(p.AcknowledgementBatches) == 0 {
 				continue
 			}
-			acks := make([]share.Ack, 0, len(p.AcknowledgementBatches))
-			for _, b := range p.AcknowledgementBatches {
-				acks = append(acks, share.Ack{First: b.FirstOffset, Last: b.LastOffset, Types: b.AcknowledgeTypes})
-			}
 			tp := share.TopicPartition{TopicID: t.TopicID, Partition: p.Partition}
 			rp := ans.get(tp)
-			aerr := s.shareAck(ctx, req, st, group, member, tp, acks)
+			aerr := s.shareAck(ctx, req, st, group, member, tp, shareAcks(p.AcknowledgementBatches))
 			rp.AcknowledgeErrorCode, rp.AcknowledgeErrorMessage = errorCode(aerr), errorMessage(aerr)
 		}
 	}
@@ -180,6 +185,23 @@ func derefString(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// shareAckBatch is an acknowledgement batch of ShareFetch or
+// ShareAcknowledge: the two requests carry the same fields.
+type shareAckBatch interface {
+	kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch | kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch
+}
+
+// shareAcks converts one partition's acknowledgement batches, of either
+// request, to what the share package applies.
+func shareAcks[B shareAckBatch](batches []B) []share.Ack {
+	acks := make([]share.Ack, 0, len(batches))
+	for _, b := range batches {
+		fb := kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch(b)
+		acks = append(acks, share.Ack{First: fb.FirstOffset, Last: fb.LastOffset, Types: fb.AcknowledgeTypes})
+	}
+	return acks
 }
 
 // shareAck applies one partition's acknowledgements.

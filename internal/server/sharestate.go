@@ -39,6 +39,29 @@ func (s *Server) stateIndex(req *wire.Request, k share.Key) (int32, error) {
 	return s.shareStateIndex(s.meta.State(), k), nil
 }
 
+// onStateKey runs op on the state key of one partition of a share-state
+// request once stateIndex has checked that it is served here; the error is
+// the check's or op's, for the partition's answer.
+func (s *Server) onStateKey(req *wire.Request, group string, topicID [16]byte, partition int32, op func(idx int32, k share.Key) error) error {
+	k := share.Key{Group: group, TopicID: topicID, Partition: partition}
+	idx, err := s.stateIndex(req, k)
+	if err != nil {
+		return err
+	}
+	return op(idx, k)
+}
+
+// readStateKey reads one partition's state for ReadShareGroupState and
+// ReadShareGroupStateSummary; found false when it was never written.
+func (s *Server) readStateKey(ctx context.Context, req *wire.Request, group string, topicID [16]byte, partition int32) (st share.State, found bool, err error) {
+	err = s.onStateKey(req, group, topicID, partition, func(idx int32, k share.Key) error {
+		var e error
+		st, found, e = s.shareStore.Read(ctx, idx, k)
+		return e
+	})
+	return st, found, err
+}
+
 func (s *Server) handleReadShareGroupState(ctx context.Context, req *wire.Request, r *kmsg.ReadShareGroupStateRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ReadShareGroupStateResponse)
 	for _, t := range r.Topics {
@@ -47,13 +70,7 @@ func (s *Server) handleReadShareGroupState(ctx context.Context, req *wire.Reques
 		for _, p := range t.Partitions {
 			rp := kmsg.NewReadShareGroupStateResponseTopicPartition()
 			rp.Partition, rp.StartOffset = p.Partition, -1
-			k := share.Key{Group: r.GroupID, TopicID: t.TopicID, Partition: p.Partition}
-			idx, err := s.stateIndex(req, k)
-			var st share.State
-			var ok bool
-			if err == nil {
-				st, ok, err = s.shareStore.Read(ctx, idx, k)
-			}
+			st, ok, err := s.readStateKey(ctx, req, r.GroupID, t.TopicID, p.Partition)
 			rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 			if err == nil && ok {
 				rp.StateEpoch, rp.StartOffset = st.StateEpoch, st.StartOffset
@@ -78,17 +95,16 @@ func (s *Server) handleWriteShareGroupState(ctx context.Context, req *wire.Reque
 		for _, p := range t.Partitions {
 			rp := kmsg.NewWriteShareGroupStateResponseTopicPartition()
 			rp.Partition = p.Partition
-			k := share.Key{Group: r.GroupID, TopicID: t.TopicID, Partition: p.Partition}
-			idx, err := s.stateIndex(req, k)
-			if err == nil {
+			err := s.onStateKey(req, r.GroupID, t.TopicID, p.Partition, func(idx int32, k share.Key) error {
 				st := share.State{StateEpoch: p.StateEpoch, LeaderEpoch: p.LeaderEpoch, StartOffset: p.StartOffset}
 				for _, b := range p.StateBatches {
 					st.Batches = append(st.Batches, share.StateBatch{First: b.FirstOffset, Last: b.LastOffset, State: share.RecordState(b.DeliveryState), DeliveryCount: b.DeliveryCount})
 				}
-				if err = share.ValidateState(st); err == nil {
-					err = s.shareStore.Write(ctx, idx, k, st)
+				if err := share.ValidateState(st); err != nil {
+					return err
 				}
-			}
+				return s.shareStore.Write(ctx, idx, k, st)
+			})
 			rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -105,11 +121,9 @@ func (s *Server) handleInitializeShareGroupState(ctx context.Context, req *wire.
 		for _, p := range t.Partitions {
 			rp := kmsg.NewInitializeShareGroupStateResponseTopicPartition()
 			rp.Partition = p.Partition
-			k := share.Key{Group: r.GroupID, TopicID: t.TopicID, Partition: p.Partition}
-			idx, err := s.stateIndex(req, k)
-			if err == nil {
-				err = s.shareStore.Initialize(ctx, idx, k, p.StartOffset)
-			}
+			err := s.onStateKey(req, r.GroupID, t.TopicID, p.Partition, func(idx int32, k share.Key) error {
+				return s.shareStore.Initialize(ctx, idx, k, p.StartOffset)
+			})
 			rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -126,11 +140,9 @@ func (s *Server) handleDeleteShareGroupState(ctx context.Context, req *wire.Requ
 		for _, p := range t.Partitions {
 			rp := kmsg.NewDeleteShareGroupStateResponseTopicPartition()
 			rp.Partition = p.Partition
-			k := share.Key{Group: r.GroupID, TopicID: t.TopicID, Partition: p.Partition}
-			idx, err := s.stateIndex(req, k)
-			if err == nil {
-				err = s.shareStore.Delete(ctx, idx, k)
-			}
+			err := s.onStateKey(req, r.GroupID, t.TopicID, p.Partition, func(idx int32, k share.Key) error {
+				return s.shareStore.Delete(ctx, idx, k)
+			})
 			rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -147,13 +159,7 @@ func (s *Server) handleReadShareGroupStateSummary(ctx context.Context, req *wire
 		for _, p := range t.Partitions {
 			rp := kmsg.NewReadShareGroupStateSummaryResponseTopicPartition()
 			rp.Partition, rp.StartOffset = p.Partition, -1
-			k := share.Key{Group: r.GroupID, TopicID: t.TopicID, Partition: p.Partition}
-			idx, err := s.stateIndex(req, k)
-			var st share.State
-			var ok bool
-			if err == nil {
-				st, ok, err = s.shareStore.Read(ctx, idx, k)
-			}
+			st, ok, err := s.readStateKey(ctx, req, r.GroupID, t.TopicID, p.Partition)
 			rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 			if err == nil && ok {
 				rp.StateEpoch, rp.LeaderEpoch, rp.StartOffset = st.StateEpoch, st.LeaderEpoch, st.StartOffset

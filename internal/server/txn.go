@@ -78,7 +78,7 @@ func (s *Server) txnPartition(idx int32) (txn.Log, int32, bool) {
 	if part == nil || !part.IsLeader() {
 		return nil, 0, false
 	}
-	return txnLog{part}, part.LeaderEpoch(), true
+	return txnLog{coordinatorLog{part}}, part.LeaderEpoch(), true
 }
 
 // ensureTxnTopic creates __transaction_state if it does not exist yet,
@@ -110,25 +110,13 @@ func (s *Server) ensureTxnTopic(ctx context.Context) error {
 	return nil
 }
 
-// txnLog is a __transaction_state partition for the coordinator: acks=all
-// appends, reads to the log end (see offsetLog).
-type txnLog struct{ part *replica.Partition }
+// txnLog is a __transaction_state partition for the transaction
+// coordinator.
+type txnLog struct{ coordinatorLog }
 
 func (l txnLog) Append(ctx context.Context, batch []byte) (int64, error) {
-	res, err := l.part.Produce(ctx, batch, -1)
-	if err != nil {
-		return -1, txnLogError(err)
-	}
-	return res.BaseOffset, nil
+	return l.append(ctx, batch, txnLogError)
 }
-
-func (l txnLog) Read(offset int64, maxBytes int) ([]byte, error) {
-	res, err := l.part.Fetch(offset, maxBytes, true)
-	return res.Records, err
-}
-
-func (l txnLog) LogStartOffset() int64 { return l.part.LogStartOffset() }
-func (l txnLog) LogEndOffset() int64   { return l.part.LogEndOffset() }
 
 // txnLogError maps a write failure of the coordinator's own log as
 // offsetLogError does for groups.

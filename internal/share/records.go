@@ -2,12 +2,12 @@ package share
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/strombroker/strom/internal/coordlog"
 )
 
 // Key names one share-partition: a group's view of one topic partition.
@@ -25,8 +25,6 @@ type Key struct {
 // snapshot; Kafka's incremental ShareUpdate records (key type 1) are never
 // written here and are skipped on replay. A null value deletes.
 const keyTypeSnapshot int16 = 0
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func encodeKey(k Key) []byte {
 	b := kbin.AppendInt16(nil, keyTypeSnapshot)
@@ -102,46 +100,17 @@ func skipTags(r *kbin.Reader) {
 }
 
 // recordBatch is one uncompressed v2 batch of one record (nil value: a
-// tombstone), base offset 0, no producer.
+// tombstone).
 func recordBatch(key, value []byte, nowMs int64) []byte {
-	rec := kmsg.Record{Key: key, Value: value}
-	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
-	body := rec.AppendTo(nil)
-	b := kmsg.RecordBatch{
-		Length: int32(49 + len(body)), PartitionLeaderEpoch: -1, Magic: 2,
-		FirstTimestamp: nowMs, MaxTimestamp: nowMs,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
-		NumRecords: 1, Records: body,
-	}
-	out := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(out[17:21], crc32.Checksum(out[21:], castagnoli))
-	return out
+	return coordlog.Batch(key, value, nowMs)
 }
 
 // replay reads a share-state partition from start to end: the last
 // snapshot of each key wins, a null value removes it.
 func replay(ctx context.Context, log Log) (map[Key]State, error) {
 	states := make(map[Key]State)
-	off, end := log.LogStartOffset(), log.LogEndOffset()
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		data, err := log.Read(off, 1<<20)
-		if err != nil {
-			return nil, fmt.Errorf("read offset %d: %w", off, err)
-		}
-		if len(data) == 0 {
-			break
-		}
-		next, err := replayBatches(data, off, states)
-		if err != nil {
-			return nil, err
-		}
-		if next <= off {
-			return nil, fmt.Errorf("%w: no progress at offset %d", errCorrupt, off)
-		}
-		off = next
+	if err := coordlog.Replay(ctx, log, errCorrupt, stateApplier(states)); err != nil {
+		return nil, err
 	}
 	return states, nil
 }
@@ -149,59 +118,27 @@ func replay(ctx context.Context, log Log) (map[Key]State, error) {
 // replayBatches applies the records at or after from in data and returns
 // the offset after the last batch.
 func replayBatches(data []byte, from int64, states map[Key]State) (int64, error) {
-	next := int64(-1)
-	for len(data) > 0 {
-		if len(data) < 12 {
-			return next, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(data))
-		}
-		total := 12 + int64(int32(binary.BigEndian.Uint32(data[8:12])))
-		if total < 61 || total > int64(len(data)) {
-			return next, fmt.Errorf("%w: batch of %d bytes with %d left", errCorrupt, total, len(data))
-		}
-		var b kmsg.RecordBatch
-		if err := b.ReadFrom(data[:total]); err != nil {
-			return next, fmt.Errorf("%w: %v", errCorrupt, err)
-		}
-		data = data[total:]
-		next = b.FirstOffset + int64(b.LastOffsetDelta) + 1
-		if b.Attributes&0x27 != 0 { // control or compressed: not ours
-			continue
-		}
-		if err := replayRecords(b, from, states); err != nil {
-			return next, err
-		}
-	}
-	return next, nil
+	return coordlog.Batches(data, from, errCorrupt, stateApplier(states))
 }
 
-func replayRecords(b kmsg.RecordBatch, from int64, states map[Key]State) error {
-	recs := b.Records
-	for i := int32(0); i < b.NumRecords; i++ {
-		l, n := binary.Varint(recs)
-		if n <= 0 || l < 0 || l > int64(len(recs)-n) {
-			return fmt.Errorf("%w: record %d of batch at %d", errCorrupt, i, b.FirstOffset)
-		}
-		var r kmsg.Record
-		if err := r.ReadFrom(recs[:n+int(l)]); err != nil {
-			return fmt.Errorf("%w: %v", errCorrupt, err)
-		}
-		recs = recs[n+int(l):]
-		if b.FirstOffset+int64(r.OffsetDelta) < from {
-			continue
-		}
+// stateApplier applies one record to states: records of other key
+// versions are skipped, a tombstone removes its key, a value that does not
+// decode is corrupt.
+func stateApplier(states map[Key]State) func(r *kmsg.Record) error {
+	return func(r *kmsg.Record) error {
 		k, ok := decodeKey(r.Key)
 		if !ok {
-			continue
+			return nil
 		}
 		if r.Value == nil {
 			delete(states, k)
-			continue
+			return nil
 		}
 		st, err := decodeValue(r.Value)
 		if err != nil {
 			return err
 		}
 		states[k] = st
+		return nil
 	}
-	return nil
 }
