@@ -67,7 +67,7 @@ func (s *Server) handleDescribeCluster(req *wire.Request, r *kmsg.DescribeCluste
 
 	st := s.meta.State()
 	resp.ClusterID = st.ClusterID
-	resp.ControllerID = st.ControllerID
+	resp.ControllerID = s.clientControllerID(st) // metadata.go
 	var conn *wire.ConnInfo
 	if req != nil {
 		conn = req.Conn

@@ -52,7 +52,7 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 	resp.Brokers = metadataBrokers(st, req.Conn)
 	cid := st.ClusterID
 	resp.ClusterID = &cid
-	resp.ControllerID = st.ControllerID
+	resp.ControllerID = s.clientControllerID(st)
 
 	if r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0) {
 		// Whatever a client learnt elsewhere may be missing here: catch
@@ -82,10 +82,25 @@ func (s *Server) handleMetadata(ctx context.Context, req *wire.Request, r *kmsg.
 	}
 	if created {
 		// New brokers/controller info may have changed with the creation.
-		resp.ControllerID = s.meta.State().ControllerID
+		resp.ControllerID = s.clientControllerID(s.meta.State())
 	}
 	s.metadataAuthorizedOps(req, r, resp)
 	return resp
+}
+
+// clientControllerID is the controller id Metadata and DescribeCluster
+// give clients: the Raft leader when it is a live registered broker, else
+// this broker. Every broker takes the writes of admin requests and forwards
+// them to the controller (waiting out an election), as Kafka's KRaft
+// brokers tell clients "a random alive broker" for the same reason. A -1
+// during an election made clients that send admin requests to the
+// controller only (segmentio/kafka-go's CreateTopics) fail at once with
+// BROKER_NOT_AVAILABLE instead of being served once the election ends.
+func (s *Server) clientControllerID(st *raftmeta.State) int32 {
+	if b, ok := st.Brokers[st.ControllerID]; ok && !b.Fenced {
+		return st.ControllerID
+	}
+	return s.cfg.NodeID
 }
 
 // metadataAuthorizedOps fills the authorized-operations bitfields a v8+
