@@ -41,6 +41,32 @@ func (s *Server) LocalReplica(topic string, partition int32) (ReplicaInfo, bool)
 // replicas must agree on them too). Replicas whose checksums match over the
 // same range hold identical logs.
 func (s *Server) LocalChecksum(topic string, partition int32, from, upTo int64) (uint32, bool, error) {
+	return s.hashReplica(topic, partition, from, upTo, hashBatchBytes)
+}
+
+// hashBatchBytes hashes the batches of data as stored (see LocalChecksum)
+// and returns the offset after the last, or -1 when a batch at or past
+// upTo ended the walk.
+func hashBatchBytes(h io.Writer, data []byte, upTo int64) (int64, error) {
+	next := int64(-1)
+	for len(data) >= 61 {
+		base := int64(binary.BigEndian.Uint64(data))
+		size := 12 + int(binary.BigEndian.Uint32(data[8:]))
+		if size > len(data) || base >= upTo {
+			return -1, nil
+		}
+		h.Write(data[:size])
+		next = base + int64(binary.BigEndian.Uint32(data[23:])) + 1 // lastOffsetDelta
+		data = data[size:]
+	}
+	return next, nil
+}
+
+// hashReplica walks the replica's batches with base offsets in [from,
+// upTo), handing each fetched chunk to hash (which returns the offset to
+// fetch next, or -1 to stop), and returns the CRC-32C of what hash wrote;
+// false when this broker has no replica of the partition.
+func (s *Server) hashReplica(topic string, partition int32, from, upTo int64, hash func(io.Writer, []byte, int64) (int64, error)) (uint32, bool, error) {
 	p := s.replicas.Get(topic, partition)
 	if p == nil {
 		return 0, false, nil
@@ -54,21 +80,14 @@ func (s *Server) LocalChecksum(topic string, partition int32, from, upTo int64) 
 		if len(res.Records) == 0 {
 			break
 		}
-		data := res.Records
-		for len(data) >= 61 {
-			base := int64(binary.BigEndian.Uint64(data))
-			length := int(binary.BigEndian.Uint32(data[8:]))
-			size := 12 + length
-			if size > len(data) || base >= upTo {
-				data = nil
-				off = upTo
-				break
-			}
-			h.Write(data[:size])
-			last := base + int64(binary.BigEndian.Uint32(data[23:])) // lastOffsetDelta
-			off = last + 1
-			data = data[size:]
+		next, err := hash(h, res.Records, upTo)
+		if err != nil {
+			return 0, true, err
 		}
+		if next < 0 {
+			break
+		}
+		off = next
 	}
 	return h.Sum32(), true, nil
 }
@@ -84,29 +103,7 @@ func (s *Server) LocalChecksum(topic string, partition int32, from, upTo int64) 
 // records but, as in Kafka, not the same bytes once a pass on each stamped
 // a tombstone or marker at its own time; this compares what they hold.
 func (s *Server) LocalRecordsChecksum(topic string, partition int32, from, upTo int64) (uint32, bool, error) {
-	p := s.replicas.Get(topic, partition)
-	if p == nil {
-		return 0, false, nil
-	}
-	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	for off := from; off < upTo; {
-		res, err := p.Fetch(off, 1<<20, true)
-		if err != nil {
-			return 0, true, err
-		}
-		if len(res.Records) == 0 {
-			break
-		}
-		next, err := hashBatchRecords(h, res.Records, upTo)
-		if err != nil {
-			return 0, true, err
-		}
-		if next < 0 {
-			break
-		}
-		off = next
-	}
-	return h.Sum32(), true, nil
+	return s.hashReplica(topic, partition, from, upTo, hashBatchRecords)
 }
 
 // hashBatchRecords hashes the batches of data (see LocalRecordsChecksum)
