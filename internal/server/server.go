@@ -73,9 +73,7 @@ type Server struct {
 	saslAuth    map[string]*sasl.Authenticator // by listener name, SASL_* listeners only (saslhandshake.go)
 	saslReauths atomic.Int64                   // completed KIP-152 re-authentications, for tests and logs
 
-	pidMu   sync.Mutex
-	pidNext int64
-	pidEnd  int64
+	pids *producerIDs // producer ids from controller-reserved blocks (producerids.go)
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -103,6 +101,9 @@ func New(cfg Config) (*Server, error) {
 		cancel:    cancel,
 	}
 	s.metrics = newBrokerMetrics(s)
+	s.pids = newProducerIDs(ctx, func(ctx context.Context, n int64) (int64, error) {
+		return s.meta.AllocateProducerIDs(ctx, n)
+	})
 	var err error
 	if s.saslAuth, err = s.buildAuthenticators(); err != nil {
 		cancel()
@@ -149,6 +150,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.register(ctx); err != nil {
 		return err
 	}
+	s.pids.prefetch() // the first producer need not wait for the controller
 	if err := s.ensureOffsetsTopic(ctx); err != nil {
 		return err
 	}
@@ -476,6 +478,7 @@ func (s *Server) close() error {
 		s.txns.Close()
 	}
 	s.txnConns.close()
+	s.pids.close()
 	if s.groups != nil {
 		s.groups.Close()
 	}
@@ -494,22 +497,9 @@ func (s *Server) close() error {
 	return errors.Join(errs...)
 }
 
-// allocateProducerID hands out producer ids from blocks reserved through the
-// controller, so ids stay unique across restarts and brokers.
+// allocateProducerID hands out a producer id (producerids.go).
 func (s *Server) allocateProducerID(ctx context.Context) (int64, error) {
-	s.pidMu.Lock()
-	defer s.pidMu.Unlock()
-	if s.pidNext >= s.pidEnd {
-		const block = 1000
-		first, err := s.meta.AllocateProducerIDs(ctx, block)
-		if err != nil {
-			return -1, err
-		}
-		s.pidNext, s.pidEnd = first, first+block
-	}
-	id := s.pidNext
-	s.pidNext++
-	return id, nil
+	return s.pids.take(ctx)
 }
 
 // requestTimeout bounds a handler's own blocking on behalf of a client.
