@@ -7,7 +7,8 @@ import (
 )
 
 // FetchSlice is Fetch without copying the records: it returns where they lie
-// in a segment file so the connection can sendfile them. ok is false when
+// in a segment file so the connection can sendfile them (or, for a small
+// range, the bytes themselves: storage.SliceCopyMax). ok is false when
 // storage cannot hand out a file range (see storage.Log.ReadSlice); the
 // caller then uses Fetch. The caller owns sl.File and must Close it.
 func (p *Partition) FetchSlice(offset int64, maxBytes int, toLEO bool) (r FetchResult, sl storage.Slice, ok bool, err error) {

@@ -91,7 +91,7 @@ func (l *Log) installCleaned(i int, o *cleanedSeg) error {
 	segs = append(segs, ns)
 	l.segs = append(segs, l.segs[i+len(o.inputs):]...)
 	l.size += ns.size - old
-	l.hint.Store(nil)
+	l.hints.clear()
 	l.logger.Debug("cleaned segments", "segment", ns.prefix, "inputs", len(o.inputs), "bytesBefore", old, "bytesAfter", ns.size)
 	return nil
 }

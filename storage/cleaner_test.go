@@ -386,6 +386,7 @@ func TestFollowerCopiesCompactedLog(t *testing.T) {
 // the old bytes, whole and valid, after the segment was swapped.
 func TestCleanUnderSendfileReader(t *testing.T) {
 	l := openTest(t, t.TempDir(), compactConfig())
+	l.sliceCopyMax = 0 // a file however small
 	fillKeyed(t, l, 10, 10, 1000)
 	rollActive(t, l)
 	sl, ok, err := l.ReadSlice(0, 1<<20, l.LogEndOffset())

@@ -57,7 +57,10 @@ type Log struct {
 	logStart atomic.Int64
 	logEnd   atomic.Int64
 
-	hint atomic.Pointer[readHint]
+	hints readHints // where recent reads stopped (read.go)
+	// sliceCopyMax is SliceCopyMax; tests set 0 to take the sendfile path
+	// with small logs.
+	sliceCopyMax int64
 
 	// rpEvery is how long after a move the recovery point is checkpointed
 	// (Kafka's log.flush.offset.checkpoint.interval.ms).
@@ -104,6 +107,8 @@ func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log
 		now:     time.Now,
 		epochs:  epochCache{path: filepath.Join(dir, epochCheckpoint)},
 		rpEvery: recoveryCheckpointInterval,
+
+		sliceCopyMax: SliceCopyMax,
 	}
 	l.cfg.Store(&cfg)
 	l.gc.cond.L = &l.gc.mu
@@ -455,7 +460,7 @@ func (l *Log) truncateFullyLocked(off int64) error {
 	}
 	l.segs = []*segment{s}
 	l.markDirDirty()
-	l.hint.Store(nil)
+	l.hints.clear()
 	l.logEnd.Store(off)
 	l.logStart.Store(off)
 	l.epochs.entries = nil

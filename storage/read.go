@@ -5,16 +5,46 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync/atomic"
 )
 
-// readHint remembers where the last Read stopped, so a consumer or follower
-// reading the tail continues without an index lookup or header scan. It is
-// replaced on every Read and cleared by anything that rewrites positions
-// (truncation, segment deletion), which all hold mu for writing.
+// readHint remembers where a Read stopped, so a consumer or follower reading
+// the tail continues without an index lookup or header scan.
 type readHint struct {
 	seg  *segment
 	next int64 // offset following the last batch returned
 	pos  int64 // position following the last batch returned
+}
+
+// readHints keeps the last few reads' hints, one per reader in the common
+// case: with one hint, the two followers of an RF 3 partition (and any
+// consumer) took turns overwriting it, and every fetch went back to the
+// index and a header walk of up to an index interval, a pread per batch.
+// Readers store round robin; anything that rewrites positions (truncation,
+// segment deletion, a cleaner swap) clears them, holding mu for writing.
+type readHints struct {
+	slot [4]atomic.Pointer[readHint]
+	turn atomic.Uint32
+}
+
+// find returns the hint for a read of offset in seg, or nil.
+func (hs *readHints) find(seg *segment, offset int64) *readHint {
+	for i := range hs.slot {
+		if h := hs.slot[i].Load(); h != nil && h.seg == seg && h.next == offset && h.pos < seg.size {
+			return h
+		}
+	}
+	return nil
+}
+
+func (hs *readHints) store(h *readHint) {
+	hs.slot[hs.turn.Add(1)%uint32(len(hs.slot))].Store(h)
+}
+
+func (hs *readHints) clear() {
+	for i := range hs.slot {
+		hs.slot[i].Store(nil)
+	}
 }
 
 // shrinkThreshold: a Read result using less than half of a buffer larger than
@@ -45,7 +75,7 @@ func (l *Log) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 		return nil, nil
 	}
 	i := l.segmentFor(offset)
-	if h := l.hint.Load(); h != nil && h.seg == l.segs[i] && h.next == offset && h.pos < h.seg.size {
+	if h := l.hints.find(l.segs[i], offset); h != nil {
 		return l.readAt(h.seg, h.pos, maxBytes, upTo)
 	}
 	for ; i < len(l.segs); i++ {
@@ -107,7 +137,7 @@ func (l *Log) readAt(s *segment, pos int64, maxBytes int, upTo int64) ([]byte, e
 		}
 		return nil, nil
 	}
-	l.hint.Store(&readHint{seg: s, next: lastEnd, pos: pos + int64(p)})
+	l.hints.store(&readHint{seg: s, next: lastEnd, pos: pos + int64(p)})
 	if len(buf) > shrinkThreshold && p < len(buf)/2 {
 		return append([]byte(nil), buf[:p]...), nil
 	}

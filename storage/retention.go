@@ -96,7 +96,7 @@ func (l *Log) deleteOldestLocked(n int, reason string) error {
 		l.segs = l.segs[1:]
 		l.size -= s.size
 		l.dropUnsynced(s)
-		l.hint.Store(nil)
+		l.hints.clear()
 		l.markDirDirty()
 		l.logger.Info("deleting segment", "segment", s.prefix, "reason", reason, "logStartOffset", newStart)
 		if err := s.remove(); err != nil {
@@ -151,7 +151,7 @@ func (l *Log) DeleteRecordsBefore(offset, highWatermark int64) error {
 		return err
 	}
 	l.logStart.Store(offset)
-	l.hint.Store(nil)
+	l.hints.clear()
 	n := 0
 	for n+1 < len(l.segs) && l.segs[n+1].base <= offset {
 		n++
@@ -179,7 +179,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset >= l.active().next {
 		return nil
 	}
-	l.hint.Store(nil)
+	l.hints.clear()
 	l.cleaner.lowerFirstDirty(offset)
 	if offset < l.logStart.Load() || offset < l.segs[0].base {
 		l.logger.Info("truncating fully", "offset", offset)

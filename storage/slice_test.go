@@ -10,10 +10,16 @@ import (
 func readSliceBytes(t *testing.T, sl Slice) []byte {
 	t.Helper()
 	if sl.Len == 0 {
-		if sl.File != nil {
-			t.Fatal("empty slice with a file")
+		if sl.File != nil || sl.Data != nil {
+			t.Fatal("empty slice with a file or bytes")
 		}
 		return nil
+	}
+	if sl.Data != nil {
+		if sl.File != nil || int64(len(sl.Data)) != sl.Len || sl.Len > SliceCopyMax {
+			t.Fatalf("slice of %d bytes with %d bytes of data and file %v", sl.Len, len(sl.Data), sl.File)
+		}
+		return sl.Data
 	}
 	defer sl.File.Close()
 	b := make([]byte, sl.Len)
@@ -27,9 +33,21 @@ func readSliceBytes(t *testing.T, sl Slice) []byte {
 // bytes Read serves, for many offsets, byte limits and upper bounds, with
 // batches of varied sizes straddling index entries.
 func TestReadSliceMatchesRead(t *testing.T) {
+	bothSliceModes(t, testReadSliceMatchesRead)
+}
+
+// bothSliceModes runs test with small ranges read into memory (the
+// default) and with every range handed out as a file, as a large one is.
+func bothSliceModes(t *testing.T, test func(t *testing.T, copyMax int64)) {
+	t.Run("bytes", func(t *testing.T) { test(t, SliceCopyMax) })
+	t.Run("sendfile", func(t *testing.T) { test(t, 0) })
+}
+
+func testReadSliceMatchesRead(t *testing.T, copyMax int64) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 1 << 20 // one active segment
 	l := openTest(t, t.TempDir(), cfg)
+	l.sliceCopyMax = copyMax
 	seq := 0
 	for i := 0; i < 60; i++ {
 		n := 1 + i%5
@@ -77,9 +95,14 @@ func TestReadSliceMatchesRead(t *testing.T) {
 }
 
 func TestReadSliceAcrossOldSegments(t *testing.T) {
+	bothSliceModes(t, testReadSliceAcrossOldSegments)
+}
+
+func testReadSliceAcrossOldSegments(t *testing.T, copyMax int64) {
 	cfg := testConfig() // 16 KiB segments, 512-byte index interval
 	dir := t.TempDir()
 	l := openTest(t, dir, cfg)
+	l.sliceCopyMax = copyMax
 	for i := 0; i < 100; i++ {
 		mustAppend(t, l, seqBatch(t, i, 1+i%3, 150, int64(i)), 0)
 	}
@@ -111,5 +134,61 @@ func TestReadSliceAcrossOldSegments(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	check(openTest(t, dir, cfg))
+	l = openTest(t, dir, cfg)
+	l.sliceCopyMax = copyMax
+	check(l)
+}
+
+// TestReadSliceSmallAsBytes: a range up to SliceCopyMax comes as bytes and
+// no file; a larger one as a file to sendfile.
+func TestReadSliceSmallAsBytes(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTest(t, t.TempDir(), cfg)
+	for i := 0; i < 200; i++ {
+		mustAppend(t, l, seqBatch(t, i*10, 10, 100, int64(i)), 0)
+	}
+	small, ok, err := l.ReadSlice(0, 4000, l.LogEndOffset())
+	if err != nil || !ok || small.File != nil || len(small.Data) == 0 || int64(len(small.Data)) != small.Len {
+		t.Fatalf("small range: %d bytes of data, file %v, len %d, ok %v, err %v", len(small.Data), small.File, small.Len, ok, err)
+	}
+	large, ok, err := l.ReadSlice(0, 1<<20, l.LogEndOffset())
+	if err != nil || !ok || large.File == nil || large.Data != nil || large.Len <= SliceCopyMax {
+		t.Fatalf("large range: file %v, %d bytes of data, len %d, ok %v, err %v", large.File, len(large.Data), large.Len, ok, err)
+	}
+	defer large.File.Close()
+	if got := readSliceBytes(t, large); !bytes.Equal(got[:small.Len], small.Data) {
+		t.Fatal("the small range is not the start of the large one")
+	}
+}
+
+// TestReadSliceHintsPerReader: two readers taking turns at the tail (the
+// followers of an RF 3 partition) each continue from a hint of their own.
+func TestReadSliceHintsPerReader(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTest(t, t.TempDir(), cfg)
+	next := [2]int64{}
+	var got [2][]byte
+	for i := 0; i < 50; i++ {
+		mustAppend(t, l, seqBatch(t, i, 1, 60, int64(i)), 0)
+		for r := range next {
+			if r == 1 && i%2 == 0 {
+				continue // the second reader lags a batch every other round
+			}
+			if next[r] > 0 && l.hints.find(l.active(), next[r]) == nil {
+				t.Fatalf("reader %d: no hint at %d, where its last read stopped", r, next[r])
+			}
+			end := l.LogEndOffset()
+			sl, ok, err := l.ReadSlice(next[r], 1<<20, end)
+			if err != nil || !ok {
+				t.Fatalf("reader %d at %d: ok %v err %v", r, next[r], ok, err)
+			}
+			got[r] = append(got[r], readSliceBytes(t, sl)...)
+			next[r] = end
+		}
+	}
+	for r := range got {
+		wantSeq(t, values(decodeBatches(t, got[r])), 0, 50)
+	}
 }

@@ -493,7 +493,11 @@ func (s *Server) fetchPartitionLimited(run *fetchRun, fp *kmsg.FetchResponseTopi
 		fp.RecordBatches = []byte{}
 		return 0, nil
 	}
-	if sl.Len > 0 {
+	switch {
+	case sl.Data != nil: // a small range, read into memory (storage.SliceCopyMax)
+		fp.RecordBatches = sl.Data
+		return len(sl.Data), nil
+	case sl.Len > 0:
 		run.files++
 		fp.RecordBatches = run.req.Splice(wire.FileRange{File: sl.File, Offset: sl.Pos, Length: sl.Len})
 		return int(sl.Len), nil
@@ -502,8 +506,8 @@ func (s *Server) fetchPartitionLimited(run *fetchRun, fp *kmsg.FetchResponseTopi
 }
 
 // readPartition reads up to limit bytes of part from offset: as a file range
-// to splice while the response holds fewer than fetchMaxFiles files, else
-// copied into fp.RecordBatches.
+// to splice (or its bytes, when small) while the response holds fewer than
+// fetchMaxFiles files, else copied into fp.RecordBatches.
 func (s *Server) readPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartition, part *replica.Partition, offset int64, limit int, toLEO bool) (replica.FetchResult, storage.Slice, error) {
 	if !toLEO && run.r.IsolationLevel == 1 {
 		return s.readCommitted(run, fp, part, offset, limit)
