@@ -25,9 +25,17 @@ import (
 // caught-up controller. It returns the nodes and the controller.
 func startCluster3(t testing.TB) ([]*Node, *Node) {
 	t.Helper()
+	return startCluster3With(t, func(*Config) {})
+}
+
+// startCluster3With is startCluster3 with each node's config changed by mod.
+func startCluster3With(t testing.TB, mod func(*Config)) ([]*Node, *Node) {
+	t.Helper()
 	var nodes []*Node
 	for id := int32(1); id <= 3; id++ {
-		nodes = append(nodes, openNode(t, expectConfig(t, id, t.TempDir(), "127.0.0.1:0")))
+		cfg := expectConfig(t, id, t.TempDir(), "127.0.0.1:0")
+		mod(&cfg)
+		nodes = append(nodes, openNode(t, cfg))
 	}
 	if ok, err := nodes[0].TryBootstrap(peerList(nodes...)); !ok || err != nil {
 		t.Fatalf("TryBootstrap = %v, %v", ok, err)

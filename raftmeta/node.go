@@ -99,7 +99,8 @@ type Node struct {
 	mu         sync.Mutex
 	closed     bool           // guarded by mu
 	shutdownCh chan struct{}  // closed by Close
-	wg         sync.WaitGroup // the monitor goroutine (which owns the leader loop)
+	wg         sync.WaitGroup // the monitor goroutine (which owns the leader loop) and the nudger
+	nudgeCh    chan struct{}  // capacity 1: a barrier is wanted (nudge.go)
 	applyWG    sync.WaitGroup // apply waiters, see await; Add only under mu while !closed
 }
 
@@ -134,6 +135,7 @@ func Open(cfg Config) (*Node, error) {
 		obsCh:      make(chan raft.Observation, 16),
 		changed:    make(chan struct{}),
 		shutdownCh: make(chan struct{}),
+		nudgeCh:    make(chan struct{}, 1),
 		members:    membersState{goneSince: map[int32]time.Time{}},
 		reconSem:   make(chan struct{}, 1),
 		// Raft RPCs dial like forwarded writes: authenticated (auth.go).
@@ -157,6 +159,7 @@ func Open(cfg Config) (*Node, error) {
 	})
 	n.raft.RegisterObserver(n.observer)
 	n.wg.Go(n.monitor)
+	n.wg.Go(n.nudger)
 	n.kickSoloElection()
 	return n, nil
 }

@@ -348,6 +348,7 @@ func (n *Node) proposeData(ctx context.Context, data []byte) (applyResult, error
 	if err := n.await(ctx, f); err != nil {
 		return applyResult{}, err
 	}
+	n.nudgeFollowers() // tell the other brokers now (nudge.go)
 	res, ok := f.Response().(applyResult)
 	if !ok {
 		return applyResult{}, fmt.Errorf("raftmeta: unexpected apply response %T", f.Response())
