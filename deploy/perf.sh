@@ -6,6 +6,7 @@
 #   make build && deploy/perf.sh            # 3 alternating runs
 #   RUNS=5 RECORDS=3000000 deploy/perf.sh   # more of each
 #   STROM_BROKER_BIN=/tmp/strom-old deploy/perf.sh  # brokers of another build
+#   LOG_FSYNC=never deploy/perf.sh          # brokers with --log-fsync never (Kafka's default)
 #
 # Per run and setup it starts fresh brokers in a temp dir, creates fresh
 # topics (1 and 6 partitions), then measures with `strom bench produce`
@@ -23,6 +24,7 @@ RUNS=${RUNS:-3}
 RECORDS=${RECORDS:-2000000}
 E2E_RECORDS=${E2E_RECORDS:-30000}
 E2E_RATE=${E2E_RATE:-5000}
+LOG_FSYNC=${LOG_FSYNC:-} # empty: the broker's default (interval)
 DIR=$(mktemp -d /tmp/strom-perf.XXXXXX)
 OUT=${OUT:-$DIR/results.jsonl}
 PIDS=()
@@ -47,8 +49,11 @@ start() {
 	done
 	for id in $(seq 1 "$n"); do
 		local k=$((39092 + id * 100)) args=()
+		if [ -n "$LOG_FSYNC" ]; then
+			args+=(--log-fsync "$LOG_FSYNC")
+		fi
 		if [ "$n" -gt 1 ]; then
-			args=(--raft-addr "127.0.0.1:$((k + 1))" --gossip-addr "127.0.0.1:$((k + 2))" --join "$join" --bootstrap-expect "$n")
+			args+=(--raft-addr "127.0.0.1:$((k + 1))" --gossip-addr "127.0.0.1:$((k + 2))" --join "$join" --bootstrap-expect "$n")
 		fi
 		mkdir -p "$DIR/run/b$id"
 		"$BROKER_BIN" broker --node-id "$id" --listen "127.0.0.1:$k" --data-dir "$DIR/run/b$id" "${args[@]}" >"$DIR/run/b$id.log" 2>&1 &
@@ -96,6 +101,10 @@ for run in $(seq 1 "$RUNS"); do
 			bench $setup $rf $parts all throughput
 		done
 		stop_all
+		# The throughput runs leave gigabytes written; let the disk finish
+		# them before the next setup starts, or its first measurement pays
+		# for this one's writeback.
+		sync
 	done
 done
 

@@ -493,11 +493,7 @@ func (s *Server) fetchPartitionLimited(run *fetchRun, fp *kmsg.FetchResponseTopi
 		fp.RecordBatches = []byte{}
 		return 0, nil
 	}
-	switch {
-	case sl.Data != nil: // a small range, read into memory (storage.SliceCopyMax)
-		fp.RecordBatches = sl.Data
-		return len(sl.Data), nil
-	case sl.Len > 0:
+	if sl.Len > 0 {
 		run.files++
 		fp.RecordBatches = run.req.Splice(wire.FileRange{File: sl.File, Offset: sl.Pos, Length: sl.Len})
 		return int(sl.Len), nil
@@ -515,7 +511,7 @@ func (s *Server) readPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 	if run.files < fetchMaxFiles {
 		res, sl, ok, err := part.FetchSlice(offset, limit, toLEO)
 		if err != nil || ok {
-			return res, sl, err
+			return res, inlineSmall(fp, sl), err
 		}
 	}
 	res, err := part.Fetch(offset, limit, toLEO)
@@ -526,6 +522,17 @@ func (s *Server) readPartition(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 		fp.RecordBatches = []byte{}
 	}
 	return res, storage.Slice{}, err
+}
+
+// inlineSmall puts a small range that storage read into memory
+// (storage.SliceCopyMax) into fp.RecordBatches and returns the empty slice
+// left to splice; any other slice it returns as it is.
+func inlineSmall(fp *kmsg.FetchResponseTopicPartition, sl storage.Slice) storage.Slice {
+	if sl.Data == nil {
+		return sl
+	}
+	fp.RecordBatches = sl.Data
+	return storage.Slice{}
 }
 
 // checkFollower validates a fetch in a replica's name against the metadata

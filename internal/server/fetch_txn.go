@@ -21,6 +21,7 @@ func (s *Server) readCommitted(run *fetchRun, fp *kmsg.FetchResponseTopicPartiti
 	)
 	if run.files < fetchMaxFiles {
 		res, sl, ok, err = part.FetchSliceCommitted(offset, limit)
+		sl = inlineSmall(fp, sl)
 	}
 	if err == nil && !ok {
 		res, err = part.FetchCommitted(offset, limit)
