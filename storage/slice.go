@@ -31,9 +31,9 @@ const SliceCopyMax = 16 << 10
 // ReadSlice is Read without copying: it locates the same batches Read would
 // return (whole batches from the one containing offset, at most maxBytes but
 // at least one batch, none at or past upTo) and returns where they are
-// instead of the bytes (small ranges excepted: see SliceCopyMax). The sparse index (in memory for the active segment,
-// searched on disk for older ones) bounds the header walk to one index
-// interval. ok is false when the segment file is not a plain *os.File (tests
+// instead of the bytes (small ranges excepted: see SliceCopyMax). The sparse
+// index (in memory for the active segment, searched on disk for older ones)
+// bounds the header walk to one index interval. ok is false when the segment file is not a plain *os.File (tests
 // injecting faults) or vanished under us; the caller then falls back to
 // Read. An empty result (offset at the end or at upTo) has Len 0 and no File.
 func (l *Log) ReadSlice(offset int64, maxBytes int, upTo int64) (sl Slice, ok bool, err error) {
