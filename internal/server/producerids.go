@@ -85,9 +85,7 @@ func (p *producerIDs) prefetchLocked() {
 		return
 	}
 	p.prefetches = true
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
+	p.wg.Go(func() {
 		first, ok := p.reserveRetrying()
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -100,7 +98,7 @@ func (p *producerIDs) prefetchLocked() {
 		} else {
 			p.spare = first
 		}
-	}()
+	})
 }
 
 // reserveRetrying reserves one block, retrying with a growing pause (100 ms
