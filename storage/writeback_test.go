@@ -33,17 +33,6 @@ func (fs *writebackFS) calls() map[string][][2]int64 {
 	return out
 }
 
-// waitWritebacks returns once the writebacks handed to goroutines so far
-// have finished: it takes every slot, then gives them back.
-func waitWritebacks() {
-	for range cap(writebackSlots) {
-		writebackSlots <- struct{}{}
-	}
-	for range cap(writebackSlots) {
-		<-writebackSlots
-	}
-}
-
 type writebackFile struct {
 	*os.File
 	fs   *writebackFS
@@ -55,7 +44,7 @@ func (f *writebackFile) StartWriteback(off, n int64) error {
 	if st, err := f.File.Stat(); err == nil {
 		size = st.Size()
 	}
-	err := osWriteback{f.File}.StartWriteback(off, n)
+	err := startWriteback(f.File, off, n)
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
 	if f.fs.ranges == nil {
@@ -89,7 +78,6 @@ func TestWritebackSpreadUnderInterval(t *testing.T) {
 			defer l.Close()
 			for i := 0; l.Size() < 7<<20; i++ {
 				mustAppend(t, l, seqBatch(t, i*16, 16, 4000, int64(i)), 0) // 64 KB batches
-				waitWritebacks()
 			}
 			calls := fs.calls()
 			if len(fs.errs) > 0 {
@@ -135,7 +123,6 @@ func TestWritebackAfterTruncate(t *testing.T) {
 	appendTo := func(size int64) {
 		for ; l.Size() < size; i++ {
 			mustAppend(t, l, seqBatch(t, i*16, 16, 4000, int64(i)), 0)
-			waitWritebacks() // so that no kick finds the slots taken
 		}
 	}
 	appendTo(2<<20 + 1)
@@ -153,50 +140,5 @@ func TestWritebackAfterTruncate(t *testing.T) {
 		if len(rs) != 3 || rs[0] != [2]int64{0, rs[0][1]} || rs[1][0] != cut || rs[2][0] != rs[1][1] {
 			t.Fatalf("ranges %v: want one from 0, then contiguous ones from the truncation point %d", rs, cut)
 		}
-	}
-}
-
-// TestCachedFileWriteback: a cached descriptor starts its writeback, also
-// after the cache evicted it, and a closed one answers an error rather than
-// touching whatever now has its number.
-func TestCachedFileWriteback(t *testing.T) {
-	c := NewFileCache(minOpenFiles)
-	dir := t.TempDir()
-	f, err := c.OpenFile(segmentPrefix(dir, 0)+logSuffix, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt(make([]byte, 2*writebackBytes), 0); err != nil {
-		t.Fatal(err)
-	}
-	w, ok := f.(writebacker)
-	if !ok {
-		t.Fatalf("%T cannot start a writeback", f)
-	}
-	if err := w.StartWriteback(0, writebackBytes); err != nil {
-		t.Fatalf("StartWriteback: %v", err)
-	}
-	for i := range minOpenFiles { // f is the least recently used: evicted
-		o, err := c.OpenFile(segmentPrefix(dir, int64(i+1))+logSuffix, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer o.Close()
-	}
-	if st := c.Stats(); st.Open > minOpenFiles {
-		t.Fatalf("cache holds %d descriptors, want at most %d", st.Open, minOpenFiles)
-	}
-	opens := c.Stats().Opens
-	if err := w.StartWriteback(writebackBytes, writebackBytes); err != nil {
-		t.Fatalf("StartWriteback after eviction: %v", err)
-	}
-	if got := c.Stats().Opens; got != opens+1 {
-		t.Fatalf("descriptors opened: %d, want %d (f reopened)", got, opens+1)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.StartWriteback(0, writebackBytes); err == nil {
-		t.Fatal("StartWriteback on a closed file succeeded")
 	}
 }
