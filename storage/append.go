@@ -173,9 +173,6 @@ func (l *Log) appendLocked(b []byte, hs []BatchHeader, cfg Config) (rolled bool,
 	l.size += int64(len(b))
 	l.dirtied()
 	l.logEnd.Store(s.next)
-	if cfg.Fsync == FsyncInterval {
-		s.kickWriteback(st.size, st.size+int64(len(b)))
-	}
 	return rolled, nil
 }
 

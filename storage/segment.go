@@ -55,7 +55,6 @@ type segment struct {
 	idxFile    file
 	tidxFile   file
 	bytesSince int64 // bytes appended since the last index entry
-	wbFrom     int64 // start of the range not yet handed to startWriteback (writeback.go)
 
 	idxLen  int64 // entries in the .index file (inactive segments)
 	tidxLen int64 // entries in the .timeindex file (inactive segments)
