@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -29,16 +30,32 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(raw)
 }
 
-// TestConsoleEndpoint: `strom broker --http-addr` serves the web console
-// beside /metrics, reading the broker through its own listener, read-only
-// unless --console-write-enable; --console-enable=false leaves /metrics alone.
-func TestConsoleEndpoint(t *testing.T) {
-	b := startBroker(t, "--http-addr", "127.0.0.1:0")
+// consoleBase returns the base URL of b's --http-addr once its console is
+// up. The broker logs its Kafka listener, which is what startBroker waits
+// for, a moment before it starts the console, which answers 503 ("the broker
+// is starting") until then.
+func consoleBase(t *testing.T, b *broker) string {
+	t.Helper()
 	m := metricsAddrRe.FindStringSubmatch(b.Logs())
 	if m == nil {
 		t.Fatal("the broker did not log where it serves metrics")
 	}
 	base := "http://" + m[2]
+	waitFor(t, 10*time.Second, "the console to start", func() error {
+		if code, body := httpGet(t, base+"/console/"); code == http.StatusServiceUnavailable {
+			return fmt.Errorf("/console/ answered %d: %s", code, body)
+		}
+		return nil
+	})
+	return base
+}
+
+// TestConsoleEndpoint: `strom broker --http-addr` serves the web console
+// beside /metrics, reading the broker through its own listener, read-only
+// unless --console-write-enable; --console-enable=false leaves /metrics alone.
+func TestConsoleEndpoint(t *testing.T) {
+	b := startBroker(t, "--http-addr", "127.0.0.1:0")
+	base := consoleBase(t, b)
 	createTopic(t, b.Addr(), "console-proc", 1, nil)
 	produceSync(t, b.Addr(), &kgo.Record{Topic: "console-proc", Key: []byte("k"), Value: []byte(`{"hello":"console"}`)})
 	if code, body := httpGet(t, base+"/console/"); code != http.StatusOK || !strings.Contains(body, `class="broker alive"`) {
@@ -58,7 +75,7 @@ func TestConsoleEndpoint(t *testing.T) {
 	}
 
 	off := startBroker(t, "--http-addr", "127.0.0.1:0", "--console-enable=false")
-	m = metricsAddrRe.FindStringSubmatch(off.Logs())
+	m := metricsAddrRe.FindStringSubmatch(off.Logs())
 	if m == nil {
 		t.Fatal("the broker did not log where it serves metrics")
 	}
@@ -94,11 +111,7 @@ func TestConsoleSASLClientConfig(t *testing.T) {
 			if err != nil || res.Error() != nil {
 				t.Fatalf("create SCRAM user: %v %v", err, res.Error())
 			}
-			m := metricsAddrRe.FindStringSubmatch(b.Logs())
-			if m == nil {
-				t.Fatal("the broker did not log where it serves metrics")
-			}
-			if code, body := httpGet(t, "http://"+m[2]+"/console/"); code != tc.want {
+			if code, body := httpGet(t, consoleBase(t, b)+"/console/"); code != tc.want {
 				t.Errorf("brokers page: %d, want %d\n%s", code, tc.want, body)
 			}
 		})
