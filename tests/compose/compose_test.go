@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,24 +93,57 @@ func repoRoot(t *testing.T) string {
 // compose file publishes the EXTERNAL listeners on them and advertises
 // localhost:<port>, so the test never collides with a cluster a developer
 // runs on the default 19092/29092/39092, nor with other tests.
+//
+// They are taken below the kernel's ephemeral range (ip_local_port_range):
+// docker binds them only at `compose up`, seconds after they are picked, and
+// a port of that range may meanwhile become the local end of any outgoing
+// connection on the machine (seen in CI: "bind: address already in use").
+// startComposeFile still retries with new ports if one was taken.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+	low := ephemeralLow()
+	const floor = 10000
 	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			t.Fatalf("pick a free port: %v", err)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 10000 {
+			t.Fatalf("no %d free ports between %d and %d", n, floor, low)
 		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		p := floor + rand.IntN(low-floor)
+		if slices.Contains(ports, p) {
+			continue
+		}
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		ports = append(ports, p)
 	}
 	return ports
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range, 32768
+// (Linux's default) when it cannot be read or leaves too little below it.
+func ephemeralLow() int {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low < 20000 {
+		return 32768
+	}
+	return low
+}
+
+// portTaken reports whether compose up failed because a host port it was
+// to publish was in use.
+func portTaken(out string) bool {
+	return strings.Contains(out, "address already in use") || strings.Contains(out, "port is already allocated")
 }
 
 // run runs the command with the test's environment in the repository root
@@ -196,16 +231,20 @@ func startComposeFile(ctx context.Context, t *testing.T, project, file string, e
 	t.Helper()
 	argv := requireDocker(t)
 	root := repoRoot(t)
-	ports := freePorts(t, len(services))
 	c := &compose{
 		t:    t,
 		argv: append(argv, "-p", project, "-f", filepath.Join(root, file)),
-		env:  append(os.Environ(), extraEnv...),
 		root: root,
 	}
-	for i, p := range ports {
-		c.env = append(c.env, fmt.Sprintf("STROM_HOST_PORT_%d=%d", i+1, p))
+	var ports []int
+	pickPorts := func() {
+		ports = freePorts(t, len(services))
+		c.env = append(os.Environ(), extraEnv...)
+		for i, p := range ports {
+			c.env = append(c.env, fmt.Sprintf("STROM_HOST_PORT_%d=%d", i+1, p))
+		}
 	}
+	pickPorts()
 
 	if os.Getenv("STROM_COMPOSE_IMAGE_BUILT") != "1" {
 		if out, err := c.run(ctx, "make", "image"); err != nil {
@@ -224,8 +263,19 @@ func startComposeFile(ctx context.Context, t *testing.T, project, file string, e
 		}
 	})
 
-	if out, err := c.compose(ctx, "up", "-d"); err != nil {
-		t.Fatalf("compose up -d: %v\n%s", err, out)
+	for attempt := 1; ; attempt++ {
+		out, err := c.compose(ctx, "up", "-d")
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !portTaken(out) {
+			t.Fatalf("compose up -d: %v\n%s", err, out)
+		}
+		t.Logf("compose up -d, attempt %d: a host port was taken meanwhile; again on new ports\n%s", attempt, out)
+		if out, err := c.compose(ctx, "down", "-v", "--remove-orphans"); err != nil {
+			t.Fatalf("compose down after a port clash: %v\n%s", err, out)
+		}
+		pickPorts()
 	}
 	cl := &cluster{compose: c, project: project, ids: make([]string, len(services))}
 	for i, s := range services {
