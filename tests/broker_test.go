@@ -252,7 +252,21 @@ func (b *broker) Stop() {
 			b.t.Errorf("broker: unclean exit after SIGTERM: %v", b.exitErr)
 		}
 	case <-time.After(brokerStopTimeout):
-		b.t.Errorf("broker: still running %v after SIGTERM; killing it", brokerStopTimeout)
+		b.t.Errorf("broker: still running %v after SIGTERM; its goroutines follow in its log (SIGQUIT)", brokerStopTimeout)
+		b.dumpAndKill()
+	}
+}
+
+// dumpAndKill ends a hung broker with SIGQUIT, on which the Go runtime
+// writes every goroutine's stack to stderr (kept in the broker's log) and
+// exits, so that the hang can be read afterwards; SIGKILL if even that does
+// not end it.
+func (b *broker) dumpAndKill() {
+	b.t.Helper()
+	_ = b.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-b.exited:
+	case <-time.After(10 * time.Second):
 		b.Kill()
 	}
 }
