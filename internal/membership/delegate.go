@@ -1,8 +1,11 @@
 package membership
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -27,8 +30,12 @@ var (
 )
 
 // msgLeaveIntent starts the user message "I am about to leave", followed by
-// the sender's node name.
-const msgLeaveIntent byte = 'L'
+// the sender's node name. The receiver answers with msgLeaveAck followed by
+// its own node name once it has recorded the intent.
+const (
+	msgLeaveIntent byte = 'L'
+	msgLeaveAck    byte = 'A'
+)
 
 // maxNodeNameLen bounds the name in a leave-intent message ("strom-" and an
 // int32).
@@ -45,27 +52,65 @@ func (h *hooks) NodeMeta(limit int) []byte {
 	return append([]byte(nil), h.m.meta...)
 }
 
-// NotifyMsg receives leave intents (see Membership.Leave). Anything else is
-// ignored: peers are not trusted to send well-formed messages.
+// NotifyMsg receives leave intents and their acknowledgements (see
+// Membership.Leave). Anything else is ignored: peers are not trusted to send
+// well-formed messages.
 func (h *hooks) NotifyMsg(b []byte) {
-	if len(b) < 2 || len(b) > 1+maxNodeNameLen || b[0] != msgLeaveIntent {
+	if len(b) < 2 || len(b) > 1+maxNodeNameLen {
 		return
 	}
 	name := string(b[1:]) // copies: memberlist reuses b
-	m := h.m
+	switch b[0] {
+	case msgLeaveIntent:
+		if addr, ok := h.m.recordLeaveIntent(name); ok {
+			go h.m.sendLeaveAck(name, addr)
+		}
+	case msgLeaveAck:
+		h.m.mu.Lock()
+		if ch, ok := h.m.leaveAcks[name]; ok {
+			close(ch)
+			delete(h.m.leaveAcks, name)
+		}
+		h.m.mu.Unlock()
+	}
+}
+
+// recordLeaveIntent marks name as about to leave and returns its gossip
+// address for the acknowledgement; ok is false for an unknown sender.
+func (m *Membership) recordLeaveIntent(name string) (addr string, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.members[name]
-	switch {
-	case st == nil:
-		// Unknown sender: nothing to mark.
-	case st.m.State == StateAlive:
+	if st == nil {
+		return "", false // unknown sender: nothing to mark, nobody to answer
+	}
+	switch st.m.State {
+	case StateAlive:
 		st.leaveIntent = true
-	case st.m.State == StateDead:
+	case StateDead:
 		// The leave overtook the intent (the intent travels over TCP, the
 		// leave over UDP gossip) and we already reported a Fail: correct it.
 		st.m.State = StateLeft
 		m.events.push(Event{Type: EventLeave, Member: memberCopy(st.m)})
+	}
+	return st.m.Addr, true
+}
+
+// sendLeaveAck tells a leaving member that its intent is recorded. It runs
+// on its own goroutine: NotifyMsg must not block on the network.
+func (m *Membership) sendLeaveAck(name, addr string) {
+	m.lifecycle.RLock()
+	ml, closed := m.ml, m.closed
+	m.lifecycle.RUnlock() // not held while sending: Shutdown must not wait on the network
+	if closed || ml == nil {
+		return
+	}
+	to, err := gossipNode(name, addr)
+	if err != nil {
+		return
+	}
+	if err := ml.SendReliable(to, append([]byte{msgLeaveAck}, m.name...)); err != nil {
+		m.log.Debug("membership: leave acknowledgement not delivered", "member", name, "addr", addr, "err", err)
 	}
 }
 
@@ -214,28 +259,57 @@ func (m *Membership) takeConflict() *idConflict {
 // sendLeaveIntents tells every other live member, over TCP and in parallel,
 // that this node is about to leave, so that they report its departure as a
 // Leave. Best effort: a member that misses it reports a Fail.
-func (m *Membership) sendLeaveIntents() {
+func (m *Membership) sendLeaveIntents(ackWait time.Duration) {
 	msg := append([]byte{msgLeaveIntent}, m.name...)
-	var wg sync.WaitGroup
+	acks := map[string]chan struct{}{}
+	var peers []Member
 	for _, mem := range m.Members() {
-		if mem.NodeID == m.cfg.NodeID {
-			continue
+		if mem.NodeID != m.cfg.NodeID {
+			peers = append(peers, mem)
+			acks[nodeName(mem.NodeID)] = make(chan struct{})
 		}
-		host, port, err := splitIPPort(mem.Addr, false)
+	}
+	m.mu.Lock()
+	m.leaveAcks = maps.Clone(acks)
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.leaveAcks = nil
+		m.mu.Unlock()
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), ackWait)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, mem := range peers {
+		to, err := gossipNode(nodeName(mem.NodeID), mem.Addr)
 		if err != nil { // memberlist addresses are ip:port; cannot happen
 			continue
 		}
-		to := &memberlist.Node{Name: nodeName(mem.NodeID), Addr: host, Port: uint16(port)}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := m.ml.SendReliable(to, msg); err != nil {
 				m.log.Warn("membership: leave intent not delivered; that member will report a failure",
 					"member", mem.NodeID, "addr", mem.Addr, "err", err)
+				return
 			}
-		}()
+			select {
+			case <-acks[to.Name]:
+			case <-ctx.Done():
+				m.log.Warn("membership: leave intent not acknowledged in time; that member may report a failure first",
+					"member", mem.NodeID, "addr", mem.Addr, "waited", ackWait)
+			}
+		})
 	}
 	wg.Wait()
+}
+
+// gossipNode addresses a member by node name and gossip address (ip:port).
+func gossipNode(name, addr string) (*memberlist.Node, error) {
+	host, port, err := splitIPPort(addr, false)
+	if err != nil {
+		return nil, err
+	}
+	return &memberlist.Node{Name: name, Addr: host, Port: uint16(port)}, nil
 }
 
 // memberCopy returns mem with its own listener slice, for handing out.

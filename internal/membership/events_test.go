@@ -133,3 +133,32 @@ func TestLeaveIntentClassifiesDeparture(t *testing.T) {
 		t.Errorf("members after all departures: %+v", ms)
 	}
 }
+
+// TestLeaveAckReleasesWaiter: an acknowledgement closes the waiting Leave's
+// channel for that member once; unknown, repeated or malformed
+// acknowledgements change nothing.
+func TestLeaveAckReleasesWaiter(t *testing.T) {
+	m := &Membership{name: nodeName(1), log: slog.New(slog.DiscardHandler), members: map[string]*memberState{}}
+	h := &hooks{m: m}
+	ch2, ch3 := make(chan struct{}), make(chan struct{})
+	m.leaveAcks = map[string]chan struct{}{nodeName(2): ch2, nodeName(3): ch3}
+	ack := func(id int32) []byte { return append([]byte{msgLeaveAck}, nodeName(id)...) }
+
+	h.NotifyMsg(ack(9))                              // not waited for: ignored
+	h.NotifyMsg(append(ack(3), make([]byte, 64)...)) // oversized: ignored
+	h.NotifyMsg(ack(2))
+	h.NotifyMsg(ack(2)) // repeated: must not close twice
+	select {
+	case <-ch2:
+	default:
+		t.Fatal("acknowledgement from node 2 did not release its waiter")
+	}
+	select {
+	case <-ch3:
+		t.Fatal("node 3's waiter released without its acknowledgement")
+	default:
+	}
+	if _, ok := m.leaveAcks[nodeName(3)]; !ok || len(m.leaveAcks) != 1 {
+		t.Errorf("waiters left: %v, want only node 3's", m.leaveAcks)
+	}
+}

@@ -39,7 +39,7 @@ type Membership struct {
 	bindIP   net.IP
 	bindPort int
 
-	ml     *memberlist.Memberlist // set once Create returns; delegates never use it
+	ml     *memberlist.Memberlist // set once Create returns, under lifecycle; delegates never use it
 	events *eventQueue
 
 	// lifecycle is held shared by Leave and UpdateMeta and exclusively by
@@ -56,6 +56,9 @@ type Membership struct {
 	meta     []byte                  // encoded local meta, served by NodeMeta
 	members  map[string]*memberState // by node name, from the event callbacks
 	conflict *idConflict             // first claim of our node id seen from another address
+	// leaveAcks: during Leave, one channel per member still to confirm our
+	// leave intent, closed by its acknowledgement.
+	leaveAcks map[string]chan struct{}
 }
 
 // memberState is one entry of the member table.
@@ -148,7 +151,9 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 		m.events.close()
 		return nil, fmt.Errorf("membership: start gossip: %w", err)
 	}
+	m.lifecycle.Lock() // sendLeaveAck may already run on a gossip goroutine
 	m.ml = ml
+	m.lifecycle.Unlock()
 
 	if err := m.join(ctx); err != nil {
 		_ = m.Shutdown() // never Leave: a duplicate's leave would announce the real node's departure
@@ -245,8 +250,12 @@ func (m *Membership) UpdateMeta(meta Meta) error {
 // Leave announces a graceful departure: members see EventLeave for this node
 // rather than EventFail. It first tells every live member directly that this
 // node is leaving (memberlist does not tell its delegates a leave from a
-// failure), then broadcasts memberlist's leave and waits up to timeout for it
-// to go out (0: no limit). A member that cannot be reached can add up to
+// failure) and waits for each to acknowledge, so the intent is recorded
+// before memberlist's leave can reach that member by another path. Then it
+// broadcasts memberlist's leave and waits up to timeout for it to go out
+// (0: no limit). A member that does not acknowledge within half the timeout
+// (at most leaveAckWait) will report a Fail, later corrected to a Leave if
+// the intent arrives. A member that cannot be reached can add up to
 // memberlist's TCP timeout (10 s with production timers) to the wait. Call
 // Shutdown afterwards; gossip keeps running until then.
 func (m *Membership) Leave(timeout time.Duration) error {
@@ -257,7 +266,11 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	}
 	start := time.Now()
 	m.leaving.Store(true)
-	m.sendLeaveIntents()
+	ackWait := leaveAckWait
+	if timeout > 0 {
+		ackWait = min(ackWait, timeout/2)
+	}
+	m.sendLeaveIntents(ackWait)
 	if timeout > 0 {
 		timeout = max(timeout-time.Since(start), time.Millisecond)
 	}
@@ -266,6 +279,11 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	}
 	return nil
 }
+
+// leaveAckWait bounds how long Leave waits for members to acknowledge its
+// leave intent. Only a member that is itself failing, or one running a
+// version without acknowledgements, makes Leave wait this long.
+const leaveAckWait = 2 * time.Second
 
 // Shutdown stops gossip and closes the Events channel. Without a Leave
 // first, the other members see this node fail. Safe to call more than once.
