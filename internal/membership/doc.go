@@ -42,9 +42,12 @@
 //
 // memberlist does not tell its delegates a graceful leave from a failure
 // (v0.6.0 leaves Node.State unset in NotifyLeave). So Leave first sends every
-// live member a direct "leaving" message over TCP, then broadcasts
-// memberlist's leave; a member that got the message reports EventLeave,
-// otherwise EventFail. If the leave overtakes the message, the receiver
+// live member a direct "leaving" message over TCP and waits for each to
+// acknowledge it, then broadcasts memberlist's leave; a member that recorded
+// the message reports EventLeave, otherwise EventFail. Without the
+// acknowledgement the leave (UDP gossip) could overtake the message on a busy
+// receiver. If a member does not acknowledge in time and the leave overtakes
+// the message after all, the receiver
 // reports Fail and then corrects it with Leave.
 //
 // # Locks
