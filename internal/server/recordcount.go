@@ -66,6 +66,9 @@ func checkRecordCounts(records []byte) error {
 
 // checkBatchCount walks the records of one batch body compressed with codec.
 func checkBatchCount(body []byte, codec int16, want int32) error {
+	if codec == codecNone {
+		return countRawRecords(body, want)
+	}
 	r, closeFn, err := recordsReader(body, codec)
 	if err != nil {
 		return err
@@ -142,6 +145,34 @@ func countRecords(br *bufio.Reader, want int32) error {
 			return fmt.Errorf("%w: record %d of %d bytes: %w", errRecordCount, n, l, err)
 		}
 		n++
+	}
+	if n != want {
+		return fmt.Errorf("%w: premature end after %d of %d declared records", errRecordCount, n, want)
+	}
+	return nil
+}
+
+// countRawRecords is countRecords over an uncompressed body, walked in
+// place: no copy into a read buffer and no reader call per varint byte,
+// which made the walk a tenth of a broker's produce CPU.
+func countRawRecords(b []byte, want int32) error {
+	var n int32
+	for pos := 0; pos < len(b); n++ {
+		l, k := binary.Varint(b[pos:])
+		if k <= 0 {
+			return fmt.Errorf("%w: record %d: length: malformed varint", errRecordCount, n)
+		}
+		pos += k
+		if l < minRecordBody || l > maxDecompressedBatch {
+			return fmt.Errorf("%w: record %d has length %d", errRecordCount, n, l)
+		}
+		if n == want {
+			return fmt.Errorf("%w: records still remaining after the %d declared", errRecordCount, want)
+		}
+		if l > int64(len(b)-pos) {
+			return fmt.Errorf("%w: record %d of %d bytes: %d bytes left in the batch", errRecordCount, n, l, len(b)-pos)
+		}
+		pos += int(l)
 	}
 	if n != want {
 		return fmt.Errorf("%w: premature end after %d of %d declared records", errRecordCount, n, want)
