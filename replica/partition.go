@@ -304,15 +304,42 @@ func (p *Partition) Produce(ctx context.Context, b []byte, acks int16) (ProduceR
 // runs the waits of a request's partitions side by side, so their fsyncs
 // overlap (and coalesce in the file system's journal) instead of queueing.
 func (p *Partition) ProduceAsync(b []byte, acks int16) (ProduceResult, func(context.Context) error, error) {
-	return p.produceAsync(b, acks, false)
+	return p.produceAsync(ParseProduce(b), acks, false)
 }
+
+// ProduceParsedAsync is ProduceAsync for batches the caller has parsed
+// already (to look inside them first), so they are checksummed once.
+func (p *Partition) ProduceParsedAsync(pb ProduceBatches, acks int16) (ProduceResult, func(context.Context) error, error) {
+	return p.produceAsync(pb, acks, false)
+}
+
+// ProduceBatches is produced data with the outcome of parsing it
+// (storage.ParseBatches without a size limit: framing and CRC-32C), which a
+// Partition then checks against its own limit. Parsing is the one pass over
+// every byte before the append, so it happens before the partition's lock is
+// taken, and once however many steps look at the batches.
+type ProduceBatches struct {
+	b    []byte
+	hdrs []storage.BatchHeader
+	err  error
+}
+
+// ParseProduce parses b for ProduceParsedAsync.
+func ParseProduce(b []byte) ProduceBatches {
+	hdrs, err := storage.ParseBatches(b, 0)
+	return ProduceBatches{b: b, hdrs: hdrs, err: err}
+}
+
+// Headers returns the batches' headers, or why b is not valid batches.
+func (pb ProduceBatches) Headers() ([]storage.BatchHeader, error) { return pb.hdrs, pb.err }
 
 // produceAsync is ProduceAsync; coordinator is set for batches a
 // transaction or group coordinator wrote (markers, transactional offset
 // commits), which clients may not send.
-func (p *Partition) produceAsync(b []byte, acks int16, coordinator bool) (ProduceResult, func(context.Context) error, error) {
+func (p *Partition) produceAsync(pb ProduceBatches, acks int16, coordinator bool) (ProduceResult, func(context.Context) error, error) {
+	b := pb.b
 	p.mu.Lock()
-	hdrs, dup, err := p.checkProduceLocked(b, acks, coordinator)
+	hdrs, dup, err := p.checkProduceLocked(pb, acks, coordinator)
 	switch {
 	case err != nil:
 		p.mu.Unlock()
@@ -381,15 +408,26 @@ func (p *Partition) closedOr(err error) error {
 // the batch itself, min.insync.replicas for acks=all, and the idempotent
 // producer's sequence. dup is the earlier write a retried batch repeats.
 // Caller holds p.mu.
-func (p *Partition) checkProduceLocked(b []byte, acks int16, coordinator bool) (hdrs []storage.BatchHeader, dup *batchMeta, err error) {
+func (p *Partition) checkProduceLocked(pb ProduceBatches, acks int16, coordinator bool) (hdrs []storage.BatchHeader, dup *batchMeta, err error) {
 	if p.closed {
 		return nil, nil, ErrClosed
 	}
 	if !p.leader {
 		return nil, nil, ErrNotLeader
 	}
-	hdrs, err = storage.ParseBatches(b, p.settings.Log.MaxMessageBytes)
-	if err != nil {
+	b := pb.b
+	if pb.err != nil {
+		// Parse again with the limit, for Kafka's precedence: a batch
+		// over max.message.bytes is MESSAGE_TOO_LARGE even when it is
+		// also corrupt. Only refused writes pay for this.
+		_, err = storage.ParseBatches(b, p.settings.Log.MaxMessageBytes)
+		if err == nil {
+			err = pb.err
+		}
+		return nil, nil, err
+	}
+	hdrs = pb.hdrs
+	if err := storage.CheckBatchSizes(hdrs, p.settings.Log.MaxMessageBytes); err != nil {
 		return nil, nil, err
 	}
 	if len(hdrs) != 1 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -74,6 +75,24 @@ func TestPartitionRejectsBadBatches(t *testing.T) {
 	if _, err := p.Produce(testCtx(t), corrupt, 1); !errors.Is(err, storage.ErrCorruptBatch) {
 		t.Fatalf("corrupt batch: %v", err)
 	}
+	// Over max.message.bytes is MESSAGE_TOO_LARGE even when also corrupt
+	// (Kafka checks the size first); within it, the same bytes are corrupt.
+	big := plain(strings.Repeat("v", 200))
+	big[len(big)-1] ^= 0xff
+	s := testSettings()
+	s.Log.MaxMessageBytes = int32(len(big) - 1)
+	p.SetSettings(s)
+	if _, err := p.Produce(testCtx(t), big, 1); !errors.Is(err, storage.ErrMessageTooLarge) {
+		t.Fatalf("corrupt batch over the limit: %v, want ErrMessageTooLarge", err)
+	}
+	if _, _, err := p.ProduceParsedAsync(ParseProduce(plain(strings.Repeat("v", 200))), 1); !errors.Is(err, storage.ErrMessageTooLarge) {
+		t.Fatalf("parsed batch over the limit: %v, want ErrMessageTooLarge", err)
+	}
+	p.SetSettings(testSettings())
+	if _, err := p.Produce(testCtx(t), big, 1); !errors.Is(err, storage.ErrCorruptBatch) {
+		t.Fatalf("corrupt batch within the limit: %v, want ErrCorruptBatch", err)
+	}
+
 	ctl := batch(5, 0, 0, "t")
 	ctl[22] |= 0x30 // transactional and control attribute bits (low byte of attributes)
 	fixCRC(ctl)

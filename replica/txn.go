@@ -224,7 +224,7 @@ func controlBatch(pid int64, epoch int16, commit bool, coordinatorEpoch int32, n
 // WriteTxnMarkers from another broker).
 func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
 	b := controlBatch(pid, epoch, commit, coordinatorEpoch, time.Now().UnixMilli())
-	res, wait, err := p.produceAsync(b, -1, true)
+	res, wait, err := p.produceAsync(ParseProduce(b), -1, true)
 	if err != nil {
 		return -1, err
 	}
@@ -240,7 +240,7 @@ func (p *Partition) WriteTxnMarker(ctx context.Context, pid int64, epoch int16, 
 // committed in a transaction: transactional, without sequence numbers) and
 // waits for acks=all.
 func (p *Partition) ProduceFromCoordinator(ctx context.Context, b []byte) (ProduceResult, error) {
-	res, wait, err := p.produceAsync(b, -1, true)
+	res, wait, err := p.produceAsync(ParseProduce(b), -1, true)
 	if err != nil || wait == nil {
 		return res, err
 	}

@@ -125,6 +125,24 @@ func ParseBatches(b []byte, maxBatchBytes int32) ([]BatchHeader, error) {
 	return parseBatches(b, maxBatchBytes, true)
 }
 
+// CheckBatchSizes applies ParseBatches' size limit to the headers
+// ParseBatches(b, 0) returned, with the same error, so that a caller can
+// parse (and checksum) once and learn the limit later. A maxBatchBytes <= 0
+// disables it.
+func CheckBatchSizes(hs []BatchHeader, maxBatchBytes int32) error {
+	if maxBatchBytes <= 0 {
+		return nil
+	}
+	pos := 0
+	for _, h := range hs {
+		if size := h.Size(); int64(size) > int64(maxBatchBytes) {
+			return fmt.Errorf("%w: batch at byte %d is %d bytes, limit %d", ErrMessageTooLarge, pos, size, maxBatchBytes)
+		}
+		pos += h.Size()
+	}
+	return nil
+}
+
 func parseBatches(b []byte, maxBatchBytes int32, strict bool) ([]BatchHeader, error) {
 	var hs []BatchHeader
 	for pos := 0; pos < len(b); {

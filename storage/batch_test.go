@@ -125,3 +125,28 @@ func TestParseBatchesLenientAllowsEmptyCompactedBatch(t *testing.T) {
 		t.Fatalf("lenient parse: %v %+v", err, hs)
 	}
 }
+
+// TestCheckBatchSizesMatchesParse: the limit applied to ParseBatches(b, 0)'s
+// headers refuses exactly what ParseBatches(b, limit) refuses, with the same
+// error.
+func TestCheckBatchSizesMatchesParse(t *testing.T) {
+	var b []byte
+	for _, n := range []int{1, 5, 40} {
+		vals := make([][]byte, n)
+		for i := range vals {
+			vals[i] = []byte("value")
+		}
+		b = append(b, makeBatch(t, batchSpec{values: vals})...)
+	}
+	hs, err := ParseBatches(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for limit := int32(-1); limit <= int32(len(b)); limit++ {
+		_, want := ParseBatches(b, limit)
+		got := CheckBatchSizes(hs, limit)
+		if (want == nil) != (got == nil) || (want != nil && want.Error() != got.Error()) {
+			t.Fatalf("limit %d: CheckBatchSizes %v, ParseBatches %v", limit, got, want)
+		}
+	}
+}

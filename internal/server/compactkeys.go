@@ -24,11 +24,7 @@ var errNoKey = errors.New("compacted topic cannot accept a record without a key"
 // checkRecordCounts, it streams the records and reads at most
 // maxDecompressedBatch bytes of a batch; a framing problem it meets is
 // INVALID_RECORD too.
-func checkKeys(records []byte) error {
-	hs, err := storage.ParseBatches(records, 0)
-	if err != nil {
-		return nil // storage refuses it with the precise error
-	}
+func checkKeys(records []byte, hs []storage.BatchHeader) error {
 	pos := 0
 	for _, h := range hs {
 		b := records[pos : pos+h.Size()]

@@ -42,6 +42,7 @@ import (
 
 	"github.com/strombroker/strom/internal/acl"
 	"github.com/strombroker/strom/raftmeta"
+	"github.com/strombroker/strom/replica"
 	"github.com/strombroker/strom/wire"
 )
 
@@ -181,18 +182,24 @@ func (s *Server) producePartition(st *raftmeta.State, r *kmsg.ProduceRequest, to
 	if part == nil {
 		return pp, nil, kerr.NotLeaderForPartition
 	}
-	if part.Compacted() {
-		if err := checkKeys(rp.Records); err != nil { // compactkeys.go
+	// One parse (framing and CRC) serves the checks below and the
+	// append. Batches that do not parse are refused by the partition,
+	// after its leadership checks, with the precise error.
+	pb := replica.ParseProduce(rp.Records)
+	if hs, perr := pb.Headers(); perr == nil {
+		if part.Compacted() {
+			if err := checkKeys(rp.Records, hs); err != nil { // compactkeys.go
+				return pp, nil, err
+			}
+		}
+		if err := checkRecordCounts(rp.Records, hs); err != nil { // recordcount.go
 			return pp, nil, err
 		}
-	}
-	if err := checkRecordCounts(rp.Records); err != nil { // recordcount.go
-		return pp, nil, err
 	}
 	if err := s.verifyTxnProduce(r, topic, rp.Partition, part, rp.Records); err != nil { // txn_verify.go
 		return pp, nil, err
 	}
-	res, wait, err := part.ProduceAsync(rp.Records, r.Acks)
+	res, wait, err := part.ProduceParsedAsync(pb, r.Acks)
 	if err == nil {
 		s.metrics.produced(topic, rp.Records, res.Duplicate) // metrics.go
 		pp.BaseOffset = res.BaseOffset

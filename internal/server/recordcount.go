@@ -45,14 +45,10 @@ const (
 )
 
 // checkRecordCounts verifies every batch in records holds exactly the
-// number of records its header claims. Framing errors (lengths, CRC, magic)
-// are left to storage, which reports them as CORRUPT_MESSAGE, so only
-// batches that pass storage.ParseBatches are walked.
-func checkRecordCounts(records []byte) error {
-	hs, err := storage.ParseBatches(records, 0)
-	if err != nil {
-		return nil // storage refuses it with the precise error
-	}
+// number of records its header claims. hs are the batches' headers from
+// storage.ParseBatches: framing errors (lengths, CRC, magic) are storage's
+// to report, as CORRUPT_MESSAGE, so only batches that parse are walked.
+func checkRecordCounts(records []byte, hs []storage.BatchHeader) error {
 	pos := 0
 	for _, h := range hs {
 		b := records[pos : pos+h.Size()]

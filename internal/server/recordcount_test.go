@@ -77,10 +77,19 @@ func rawBatch(codec int16, body []byte, claim int32) []byte {
 	return raw
 }
 
+// countsOf is checkRecordCounts after the parse producePartition does.
+func countsOf(records []byte) error {
+	hs, err := storage.ParseBatches(records, 0)
+	if err != nil {
+		return err
+	}
+	return checkRecordCounts(records, hs)
+}
+
 func TestCheckRecordCounts(t *testing.T) {
 	for codec := int16(0); codec <= 4; codec++ {
 		body := compressWith(t, codec, recordsOf(50))
-		if err := checkRecordCounts(rawBatch(codec, body, 50)); err != nil {
+		if err := countsOf(rawBatch(codec, body, 50)); err != nil {
 			t.Errorf("codec %d: honest batch refused: %v", codec, err)
 		}
 		for _, claim := range []int32{1, 49, 51, math.MaxInt32} {
@@ -88,14 +97,14 @@ func TestCheckRecordCounts(t *testing.T) {
 			if _, perr := storage.ParseBatches(b, 0); perr != nil {
 				continue // storage's own size check refuses it (CORRUPT_MESSAGE)
 			}
-			if err := checkRecordCounts(b); errorCode(err) != kerr.InvalidRecord.Code {
+			if err := countsOf(b); errorCode(err) != kerr.InvalidRecord.Code {
 				t.Errorf("codec %d: 50 records claiming %d: %v, want INVALID_RECORD", codec, claim, err)
 			}
 		}
 	}
 	// A gzip bomb of zero bytes is refused without decompressing it all.
 	bomb := compressWith(t, codecGzip, make([]byte, 64<<20))
-	if err := checkRecordCounts(rawBatch(codecGzip, bomb, math.MaxInt32)); errorCode(err) != kerr.InvalidRecord.Code {
+	if err := countsOf(rawBatch(codecGzip, bomb, math.MaxInt32)); errorCode(err) != kerr.InvalidRecord.Code {
 		t.Errorf("gzip of zeros: %v, want INVALID_RECORD", err)
 	}
 }
@@ -191,7 +200,7 @@ func BenchmarkCheckRecordCounts(b *testing.B) {
 			raw := rawBatch(c.codec, compressWith(b, c.codec, recs(280)), 280)
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {
-				if err := checkRecordCounts(raw); err != nil {
+				if err := countsOf(raw); err != nil {
 					b.Fatal(err)
 				}
 			}
