@@ -156,15 +156,12 @@ func (l *Log) appendLocked(b []byte, hs []BatchHeader, cfg Config) (rolled bool,
 		s.track(h, pos, interval)
 		pos += int64(h.Size())
 	}
-	_, err = s.log.WriteAt(b, st.size)
-	if err != nil {
+	// The new index entries stay in memory until the segment rolls or the
+	// log closes (segment.idxDisk).
+	if _, err = s.log.WriteAt(b, st.size); err != nil {
 		err = ioErr("write segment "+s.prefix, err)
-	} else {
-		err = s.writeIndexTail(st)
-	}
-	if err != nil {
 		s.restore(st)
-		if terr := s.truncateFiles(st); terr != nil {
+		if terr := s.truncateLog(st); terr != nil {
 			l.failed = terr
 			l.logger.Error("cannot undo failed append; log refuses further appends", "err", terr)
 		}

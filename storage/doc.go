@@ -104,6 +104,14 @@
 // inactive segment is its max timestamp (used by time retention and
 // ListOffsets -3 without scanning).
 //
+// The active segment's index entries live in memory (lookups use them
+// there); its two index files are written when the segment rolls and when
+// the log closes, not by each append: two small writes per append were a
+// fixed cost per partition of every produce request (Kafka memory-maps its
+// indexes for the same reason). After a crash recovery rebuilds the active
+// segment's indexes from its data anyway; after a clean shutdown they are
+// complete.
+//
 // .txnindex (Kafka's transaction index, txnindex.go): entries of 34 bytes,
 // big-endian: version i16 (0), producer id i64, first offset i64, last
 // offset i64 (the ABORT marker's), last stable offset i64 at the abort. The
@@ -287,9 +295,11 @@
 // # I/O errors
 //
 // Errors wrap ErrStorage and the OS error (errors.Is(err, syscall.ENOSPC)
-// works). A failed append write (data or index) truncates all three files
-// and the in-memory state back to the last good position, so the log stays
-// appendable once space returns. If that truncation also fails, or an
+// works). A failed append write truncates the .log and the in-memory state
+// back to the last good position, so the log stays appendable once space
+// returns. A failed index write fails the append that rolls the segment
+// (which stays active, and rolls at a later append) or Close (which then
+// leaves no clean marker, so the next open rebuilds the indexes). If that truncation also fails, or an
 // fsync fails (after which Linux may have dropped the dirty pages, so
 // durability cannot be proven by a retry), the log refuses appends and
 // Syncs with ErrStorage until reopened; reads keep working.

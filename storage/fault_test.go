@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,8 +64,10 @@ func openFault(t *testing.T, dir string, cfg Config, fs *faultFS) *Log {
 	return l
 }
 
+// TestWriteFailureRollsBack: a failed data write undoes the append. (Index
+// files are not written by appends: TestIndexWriteFailure.)
 func TestWriteFailureRollsBack(t *testing.T) {
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix} {
 		t.Run(suffix, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := testConfig()
@@ -98,6 +101,62 @@ func TestWriteFailureRollsBack(t *testing.T) {
 			l = openTest(t, dir, cfg)
 			wantSeq(t, values(readAllBatches(t, l, 100)), 0, 22)
 			checkIndexFiles(t, dir, "00000000000000000000")
+		})
+	}
+}
+
+// TestIndexWriteFailure: appends keep an active segment's index entries in
+// memory, so a failing index file does not fail them; it fails the append
+// that rolls the segment (which then stays active, and rolls once the files
+// can be written) and Close, which then leaves no clean marker, so the
+// next open rebuilds the indexes. Nothing acknowledged is lost.
+func TestIndexWriteFailure(t *testing.T) {
+	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+		t.Run(suffix, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig()
+			cfg.IndexIntervalBytes = 1 // every batch adds index entries
+			fs := &faultFS{suffix: suffix}
+			l := openFault(t, dir, cfg, fs)
+			fs.failWrite.Store(true)
+			n := 0
+			for segCount(l) == 1 {
+				res, err := l.Append(seqBatch(t, n, 2, 500, int64(n)), 0)
+				if err != nil {
+					if !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.ENOSPC) {
+						t.Fatalf("append %d: want ErrStorage wrapping ENOSPC, got %v", n, err)
+					}
+					break // the roll could not write the full segment's indexes
+				}
+				if res.BaseOffset != int64(n) {
+					t.Fatalf("append at %d, want %d", res.BaseOffset, n)
+				}
+				n += 2
+			}
+			if segCount(l) != 1 || n < 10 {
+				t.Fatalf("%d segments after %d records with failing index writes; want the roll refused", segCount(l), n)
+			}
+			fs.failWrite.Store(false)
+			mustAppend(t, l, seqBatch(t, n, 2, 500, int64(n)), 0) // rolls now
+			n += 2
+			if segCount(l) != 2 {
+				t.Fatalf("%d segments once index writes work, want 2", segCount(l))
+			}
+			checkIndexFiles(t, dir, "00000000000000000000")
+			mustAppend(t, l, seqBatch(t, n, 2, 500, int64(n)), 0)
+			n += 2
+			fs.failWrite.Store(true)
+			if err := l.Close(); !errors.Is(err, ErrStorage) {
+				t.Fatalf("Close with failing index writes: %v, want ErrStorage", err)
+			}
+			l = openTest(t, dir, cfg)
+			wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, n)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, seg := range []string{"00000000000000000000", fmt.Sprintf("%020d", n-4)} {
+				checkIndexFiles(t, dir, seg)
+			}
 		})
 	}
 }
@@ -154,4 +213,11 @@ func TestFsyncFailureIsSticky(t *testing.T) {
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// segCount is how many segments l has.
+func segCount(l *Log) int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
 }

@@ -601,6 +601,9 @@ func (l *Log) syncFilesLocked() error {
 		return err
 	}
 	s := l.active()
+	if err := s.flushIndexes(); err != nil {
+		return err
+	}
 	if err := s.idxFile.Sync(); err != nil {
 		return ioErr("sync index", err)
 	}

@@ -59,6 +59,15 @@ type segment struct {
 	idxLen  int64 // entries in the .index file (inactive segments)
 	tidxLen int64 // entries in the .timeindex file (inactive segments)
 
+	// idxDisk and tidxDisk: how many leading entries of idx and tidx the
+	// active segment's index files hold (and nothing else); -1 when the
+	// files must be rewritten whole. Appends only add entries in memory:
+	// the files are brought up to date when the segment rolls or the log
+	// closes (flushIndexes), since recovery rebuilds an active segment's
+	// indexes after a crash anyway. Two small pwrites per append were a
+	// fixed per-partition cost of every produce request.
+	idxDisk, tidxDisk int
+
 	txn txnIndex // the .txnindex file (txnindex.go)
 }
 
@@ -166,12 +175,14 @@ func (s *segment) activate(fsys fileSystem) (bool, error) {
 		return false, ioErr("read time index", err)
 	}
 	if len(ib)%indexEntrySize != 0 || len(tb)%timeIndexEntrySize != 0 {
+		s.idxDisk, s.tidxDisk = -1, -1
 		return false, nil
 	}
 	for i := 0; i < len(ib); i += indexEntrySize {
 		e := indexEntry{binary.BigEndian.Uint32(ib[i:]), binary.BigEndian.Uint32(ib[i+4:])}
 		if int64(e.pos) >= s.size || e.pos == 0 || (len(s.idx) > 0 && (e.rel <= s.idx[len(s.idx)-1].rel || e.pos <= s.idx[len(s.idx)-1].pos)) {
 			s.idx = nil
+			s.idxDisk, s.tidxDisk = -1, -1
 			return false, nil
 		}
 		s.idx = append(s.idx, e)
@@ -180,10 +191,12 @@ func (s *segment) activate(fsys fileSystem) (bool, error) {
 		e := timeEntry{int64(binary.BigEndian.Uint64(tb[i:])), binary.BigEndian.Uint32(tb[i+8:])}
 		if len(s.tidx) > 0 && (e.ts <= s.tidx[len(s.tidx)-1].ts || e.rel < s.tidx[len(s.tidx)-1].rel) {
 			s.idx, s.tidx = nil, nil
+			s.idxDisk, s.tidxDisk = -1, -1
 			return false, nil
 		}
 		s.tidx = append(s.tidx, e)
 	}
+	s.idxDisk, s.tidxDisk = len(s.idx), len(s.tidx)
 	return true, nil
 }
 
@@ -270,38 +283,39 @@ func encodeTimeIndex(es []timeEntry) []byte {
 	return b
 }
 
-// writeIndexTail writes the in-memory index entries added since st.
-func (s *segment) writeIndexTail(st segState) error {
-	if len(s.idx) > st.nIdx {
-		if _, err := s.idxFile.WriteAt(encodeIndex(s.idx[st.nIdx:]), int64(st.nIdx)*indexEntrySize); err != nil {
+// flushIndexes writes the index entries the files do not hold yet (all of
+// them, truncating the files, when they must be rewritten).
+func (s *segment) flushIndexes() error {
+	if s.idxDisk < 0 || s.idxDisk > len(s.idx) || s.tidxDisk < 0 || s.tidxDisk > len(s.tidx) {
+		return s.rewriteIndexes() // entries the files hold were dropped in memory
+	}
+	if len(s.idx) > s.idxDisk {
+		if _, err := s.idxFile.WriteAt(encodeIndex(s.idx[s.idxDisk:]), int64(s.idxDisk)*indexEntrySize); err != nil {
 			return ioErr("write index "+s.prefix, err)
 		}
+		s.idxDisk = len(s.idx)
 	}
-	if len(s.tidx) > st.nTidx {
-		if _, err := s.tidxFile.WriteAt(encodeTimeIndex(s.tidx[st.nTidx:]), int64(st.nTidx)*timeIndexEntrySize); err != nil {
+	if len(s.tidx) > s.tidxDisk {
+		if _, err := s.tidxFile.WriteAt(encodeTimeIndex(s.tidx[s.tidxDisk:]), int64(s.tidxDisk)*timeIndexEntrySize); err != nil {
 			return ioErr("write time index "+s.prefix, err)
 		}
+		s.tidxDisk = len(s.tidx)
 	}
 	return nil
 }
 
-// truncateFiles cuts the files of the active segment back to the sizes
-// implied by st (used to undo a failed append).
-func (s *segment) truncateFiles(st segState) error {
+// truncateLog cuts the active segment's .log back to the size in st (used
+// to undo a failed append; appends do not write the index files).
+func (s *segment) truncateLog(st segState) error {
 	if err := s.log.Truncate(st.size); err != nil {
 		return ioErr("truncate segment "+s.prefix, err)
-	}
-	if err := s.idxFile.Truncate(int64(st.nIdx) * indexEntrySize); err != nil {
-		return ioErr("truncate index "+s.prefix, err)
-	}
-	if err := s.tidxFile.Truncate(int64(st.nTidx) * timeIndexEntrySize); err != nil {
-		return ioErr("truncate time index "+s.prefix, err)
 	}
 	return nil
 }
 
 // rewriteIndexes replaces both index files with the in-memory entries.
 func (s *segment) rewriteIndexes() error {
+	s.idxDisk, s.tidxDisk = -1, -1 // until both files are whole again
 	ib, tb := encodeIndex(s.idx), encodeTimeIndex(s.tidx)
 	if _, err := s.idxFile.WriteAt(ib, 0); err != nil {
 		return ioErr("write index "+s.prefix, err)
@@ -315,6 +329,7 @@ func (s *segment) rewriteIndexes() error {
 	if err := s.tidxFile.Truncate(int64(len(tb))); err != nil {
 		return ioErr("truncate time index "+s.prefix, err)
 	}
+	s.idxDisk, s.tidxDisk = len(s.idx), len(s.tidx)
 	return nil
 }
 
@@ -435,11 +450,10 @@ func (s *segment) deactivate(syncIndexes bool) error {
 		return nil
 	}
 	st := s.state()
-	if s.maybeAppendTimeEntry() {
-		if err := s.writeIndexTail(st); err != nil {
-			s.restore(st)
-			return err
-		}
+	s.maybeAppendTimeEntry()
+	if err := s.flushIndexes(); err != nil {
+		s.restore(st)
+		return err
 	}
 	if syncIndexes {
 		if err := s.idxFile.Sync(); err != nil {
