@@ -151,9 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 		m.events.close()
 		return nil, fmt.Errorf("membership: start gossip: %w", err)
 	}
-	m.lifecycle.Lock() // sendLeaveAck may already run on a gossip goroutine
-	m.ml = ml
-	m.lifecycle.Unlock()
+	m.setMemberlist(ml)
 
 	if err := m.join(ctx); err != nil {
 		_ = m.Shutdown() // never Leave: a duplicate's leave would announce the real node's departure
@@ -245,6 +243,14 @@ func (m *Membership) UpdateMeta(meta Meta) error {
 		return fmt.Errorf("%w: meta update: %v", ErrBroadcastTimeout, err)
 	}
 	return nil
+}
+
+// setMemberlist publishes ml under lifecycle: sendLeaveAck may already run
+// on a gossip goroutine.
+func (m *Membership) setMemberlist(ml *memberlist.Memberlist) {
+	m.lifecycle.Lock()
+	m.ml = ml
+	m.lifecycle.Unlock()
 }
 
 // Leave announces a graceful departure: members see EventLeave for this node
