@@ -67,42 +67,38 @@ func openFault(t *testing.T, dir string, cfg Config, fs *faultFS) *Log {
 // TestWriteFailureRollsBack: a failed data write undoes the append. (Index
 // files are not written by appends: TestIndexWriteFailure.)
 func TestWriteFailureRollsBack(t *testing.T) {
-	for _, suffix := range []string{logSuffix} {
-		t.Run(suffix, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testConfig()
-			cfg.IndexIntervalBytes = 1 // every batch adds index entries
-			fs := &faultFS{suffix: suffix}
-			l := openFault(t, dir, cfg, fs)
-			for i := 0; i < 10; i++ {
-				mustAppend(t, l, seqBatch(t, i*2, 2, 50, int64(i)), 0)
-			}
-			size, end := l.Size(), l.LogEndOffset()
-			seg := filepath.Join(dir, "00000000000000000000")
-			idxSize := fileSize(t, seg+indexSuffix)
-
-			fs.failWrite.Store(true)
-			_, err := l.Append(seqBatch(t, 20, 2, 50, 99), 0)
-			if !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("want ErrStorage wrapping ENOSPC, got %v", err)
-			}
-			if l.Size() != size || l.LogEndOffset() != end || fileSize(t, seg+logSuffix) != size || fileSize(t, seg+indexSuffix) != idxSize {
-				t.Fatalf("failed append left state: size %d/%d end %d/%d", l.Size(), size, l.LogEndOffset(), end)
-			}
-			wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, 20)
-
-			fs.failWrite.Store(false)
-			if res := mustAppend(t, l, seqBatch(t, 20, 2, 50, 99), 0); res.BaseOffset != end {
-				t.Fatalf("append after recovery from ENOSPC at %d, want %d", res.BaseOffset, end)
-			}
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			l = openTest(t, dir, cfg)
-			wantSeq(t, values(readAllBatches(t, l, 100)), 0, 22)
-			checkIndexFiles(t, dir, "00000000000000000000")
-		})
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.IndexIntervalBytes = 1 // every batch adds index entries
+	fs := &faultFS{suffix: logSuffix}
+	l := openFault(t, dir, cfg, fs)
+	for i := 0; i < 10; i++ {
+		mustAppend(t, l, seqBatch(t, i*2, 2, 50, int64(i)), 0)
 	}
+	size, end := l.Size(), l.LogEndOffset()
+	seg := filepath.Join(dir, "00000000000000000000")
+	idxSize := fileSize(t, seg+indexSuffix)
+
+	fs.failWrite.Store(true)
+	_, err := l.Append(seqBatch(t, 20, 2, 50, 99), 0)
+	if !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("want ErrStorage wrapping ENOSPC, got %v", err)
+	}
+	if l.Size() != size || l.LogEndOffset() != end || fileSize(t, seg+logSuffix) != size || fileSize(t, seg+indexSuffix) != idxSize {
+		t.Fatalf("failed append left state: size %d/%d end %d/%d", l.Size(), size, l.LogEndOffset(), end)
+	}
+	wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, 20)
+
+	fs.failWrite.Store(false)
+	if res := mustAppend(t, l, seqBatch(t, 20, 2, 50, 99), 0); res.BaseOffset != end {
+		t.Fatalf("append after recovery from ENOSPC at %d, want %d", res.BaseOffset, end)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	wantSeq(t, values(readAllBatches(t, l, 100)), 0, 22)
+	checkIndexFiles(t, dir, "00000000000000000000")
 }
 
 // TestIndexWriteFailure: appends keep an active segment's index entries in
