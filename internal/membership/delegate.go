@@ -76,7 +76,9 @@ func (h *hooks) NotifyMsg(b []byte) {
 }
 
 // recordLeaveIntent marks name as about to leave and returns its gossip
-// address for the acknowledgement; ok is false for an unknown sender.
+// address for the acknowledgement; ok is false for an unknown sender, and
+// while an acknowledgement to name is still being sent, so that a flood of
+// intents costs at most one sending goroutine per member.
 func (m *Membership) recordLeaveIntent(name string) (addr string, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -93,12 +95,23 @@ func (m *Membership) recordLeaveIntent(name string) (addr string, ok bool) {
 		st.m.State = StateLeft
 		m.events.push(Event{Type: EventLeave, Member: memberCopy(st.m)})
 	}
+	if st.acking {
+		return "", false
+	}
+	st.acking = true
 	return st.m.Addr, true
 }
 
 // sendLeaveAck tells a leaving member that its intent is recorded. It runs
 // on its own goroutine: NotifyMsg must not block on the network.
 func (m *Membership) sendLeaveAck(name, addr string) {
+	defer func() {
+		m.mu.Lock()
+		if st := m.members[name]; st != nil {
+			st.acking = false
+		}
+		m.mu.Unlock()
+	}()
 	m.lifecycle.RLock()
 	ml, closed := m.ml, m.closed
 	m.lifecycle.RUnlock() // not held while sending: Shutdown must not wait on the network

@@ -162,3 +162,31 @@ func TestLeaveAckReleasesWaiter(t *testing.T) {
 		t.Errorf("waiters left: %v, want only node 3's", m.leaveAcks)
 	}
 }
+
+// TestLeaveIntentFloodOneAckAtATime: intents repeated while the
+// acknowledgement to that member is being sent are still recorded but
+// start no further send, so a flood costs one goroutine per member.
+func TestLeaveIntentFloodOneAckAtATime(t *testing.T) {
+	m := &Membership{name: nodeName(1), log: slog.New(slog.DiscardHandler), members: map[string]*memberState{},
+		events: newEventQueue(16)}
+	defer m.events.close()
+	m.members[nodeName(2)] = &memberState{m: Member{Meta: testMeta(2), Addr: "127.0.0.1:7002", State: StateAlive}}
+	if _, ok := m.recordLeaveIntent(nodeName(2)); !ok {
+		t.Fatal("first intent: no acknowledgement to send")
+	}
+	for range 100 {
+		if _, ok := m.recordLeaveIntent(nodeName(2)); ok {
+			t.Fatal("intent during a send started another")
+		}
+	}
+	if !m.members[nodeName(2)].leaveIntent {
+		t.Error("repeated intents lost the mark")
+	}
+	m.sendLeaveAck(nodeName(2), "127.0.0.1:7002") // not started: returns at once, clearing the send
+	if _, ok := m.recordLeaveIntent(nodeName(2)); !ok {
+		t.Error("no acknowledgement after the previous send ended")
+	}
+	if _, ok := m.recordLeaveIntent(nodeName(9)); ok {
+		t.Error("unknown sender gets an acknowledgement")
+	}
+}

@@ -67,6 +67,8 @@ type memberState struct {
 	// leaveIntent: the member told us it is about to Leave, so its
 	// disappearance is a Leave rather than a Fail.
 	leaveIntent bool
+	// acking: an acknowledgement of its leave intent is being sent.
+	acking bool
 }
 
 // Start binds the gossip transport, starts memberlist and joins cfg.Join.
