@@ -392,3 +392,33 @@ func TestRecoveryPointFollowsTruncation(t *testing.T) {
 		t.Fatalf("recovery point %d after truncation to 250", got)
 	}
 }
+
+// TestActiveIndexFilesAfterTruncate: an active segment whose index files
+// hold entries that a truncation dropped in memory gets whole, correct
+// files at close, with the entries appended after the cut.
+func TestActiveIndexFilesAfterTruncate(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	cfg.IndexIntervalBytes = 1 // every batch adds index entries
+	l := openTest(t, dir, cfg)
+	for i := 0; i < 20; i++ {
+		mustAppend(t, l, seqBatch(t, i*2, 2, 50, int64(i)), 0)
+	}
+	if err := l.Close(); err != nil { // the files now hold 20 batches' entries
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg)
+	if err := l.TruncateTo(10); err != nil {
+		t.Fatal(err)
+	}
+	for i := 5; i < 8; i++ { // fewer entries than before the cut
+		mustAppend(t, l, seqBatch(t, i*2, 2, 50, int64(100+i)), 0)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkIndexFiles(t, dir, "00000000000000000000")
+	l = openTest(t, dir, cfg)
+	wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, 16)
+}

@@ -263,6 +263,16 @@ func (s *segment) state() segState {
 func (s *segment) restore(st segState) {
 	s.size, s.next, s.maxTs, s.maxTsOff, s.bytesSince = st.size, st.next, st.maxTs, st.maxTsOff, st.bytesSince
 	s.idx, s.tidx = s.idx[:st.nIdx], s.tidx[:st.nTidx]
+	s.dropDiskBeyond(st.nIdx, st.nTidx)
+}
+
+// dropDiskBeyond notes that the in-memory indexes were cut to nIdx and
+// nTidx entries: files holding more must be rewritten whole, or entries
+// added later would be written after stale ones.
+func (s *segment) dropDiskBeyond(nIdx, nTidx int) {
+	if s.idxDisk > nIdx || s.tidxDisk > nTidx {
+		s.idxDisk, s.tidxDisk = -1, -1
+	}
 }
 
 func encodeIndex(es []indexEntry) []byte {
@@ -409,6 +419,7 @@ func (s *segment) rewind(keep int) int64 {
 		k++
 	}
 	s.tidx = s.tidx[:k]
+	s.dropDiskBeyond(keep, k)
 	s.maxTs, s.maxTsOff = -1, -1
 	if k > 0 {
 		s.maxTs, s.maxTsOff = s.tidx[k-1].ts, s.base+int64(s.tidx[k-1].rel)
