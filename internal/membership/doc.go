@@ -47,8 +47,8 @@
 // the message reports EventLeave, otherwise EventFail. Without the
 // acknowledgement the leave (UDP gossip) could overtake the message on a busy
 // receiver. If a member does not acknowledge in time and the leave overtakes
-// the message after all, the receiver
-// reports Fail and then corrects it with Leave.
+// the message after all, the receiver reports Fail and then corrects it with
+// Leave.
 //
 // # Locks
 //
