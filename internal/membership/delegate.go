@@ -63,7 +63,7 @@ func (h *hooks) NotifyMsg(b []byte) {
 	switch b[0] {
 	case msgLeaveIntent:
 		if addr, ok := h.m.recordLeaveIntent(name); ok {
-			go h.m.sendLeaveAck(name, addr)
+			h.m.startLeaveAck(name, addr)
 		}
 	case msgLeaveAck:
 		h.m.mu.Lock()
@@ -102,29 +102,36 @@ func (m *Membership) recordLeaveIntent(name string) (addr string, ok bool) {
 	return st.m.Addr, true
 }
 
-// sendLeaveAck tells a leaving member that its intent is recorded. It runs
-// on its own goroutine: NotifyMsg must not block on the network.
-func (m *Membership) sendLeaveAck(name, addr string) {
-	defer func() {
-		m.mu.Lock()
-		if st := m.members[name]; st != nil {
-			st.acking = false
-		}
-		m.mu.Unlock()
-	}()
+// startLeaveAck acknowledges name's leave intent on a goroutine of its own
+// (NotifyMsg must not block on the network), counted in Membership.acks so
+// that Shutdown waits for it; after Shutdown nothing is sent.
+func (m *Membership) startLeaveAck(name, addr string) {
 	m.lifecycle.RLock()
-	ml, closed := m.ml, m.closed
-	m.lifecycle.RUnlock() // not held while sending: Shutdown must not wait on the network
-	if closed || ml == nil {
+	defer m.lifecycle.RUnlock()
+	if m.closed || m.ml == nil {
+		m.ackDone(name)
 		return
 	}
-	to, err := gossipNode(name, addr)
-	if err != nil {
-		return
+	ml := m.ml
+	m.acks.Go(func() {
+		defer m.ackDone(name)
+		to, err := gossipNode(name, addr)
+		if err != nil {
+			return
+		}
+		if err := ml.SendReliable(to, append([]byte{msgLeaveAck}, m.name...)); err != nil {
+			m.log.Debug("membership: leave acknowledgement not delivered", "member", name, "addr", addr, "err", err)
+		}
+	})
+}
+
+// ackDone ends name's acknowledgement in flight (recordLeaveIntent).
+func (m *Membership) ackDone(name string) {
+	m.mu.Lock()
+	if st := m.members[name]; st != nil {
+		st.acking = false
 	}
-	if err := ml.SendReliable(to, append([]byte{msgLeaveAck}, m.name...)); err != nil {
-		m.log.Debug("membership: leave acknowledgement not delivered", "member", name, "addr", addr, "err", err)
-	}
+	m.mu.Unlock()
 }
 
 // GetBroadcasts: this package gossips nothing beyond the node meta.

@@ -182,7 +182,7 @@ func TestLeaveIntentFloodOneAckAtATime(t *testing.T) {
 	if !m.members[nodeName(2)].leaveIntent {
 		t.Error("repeated intents lost the mark")
 	}
-	m.sendLeaveAck(nodeName(2), "127.0.0.1:7002") // not started: returns at once, clearing the send
+	m.startLeaveAck(nodeName(2), "127.0.0.1:7002") // not started: sends nothing, ends the send
 	if _, ok := m.recordLeaveIntent(nodeName(2)); !ok {
 		t.Error("no acknowledgement after the previous send ended")
 	}

@@ -48,6 +48,7 @@ type Membership struct {
 	closed    bool // guarded by lifecycle
 	leaving   atomic.Bool
 	shutdown  sync.Once
+	acks      sync.WaitGroup // leave acknowledgements being sent (startLeaveAck)
 
 	// Lock order: memberlist's internal node lock, then mu. memberlist calls
 	// the delegates with its node lock held, and they take mu; so nothing may
@@ -247,7 +248,7 @@ func (m *Membership) UpdateMeta(meta Meta) error {
 	return nil
 }
 
-// setMemberlist publishes ml under lifecycle: sendLeaveAck may already run
+// setMemberlist publishes ml under lifecycle: startLeaveAck may already run
 // on a gossip goroutine.
 func (m *Membership) setMemberlist(ml *memberlist.Memberlist) {
 	m.lifecycle.Lock()
@@ -302,6 +303,7 @@ func (m *Membership) Shutdown() error {
 		m.closed = true
 		m.lifecycle.Unlock()
 		err = m.ml.Shutdown()
+		m.acks.Wait() // each ends within memberlist's TCP timeout
 		m.events.close()
 	})
 	return err
