@@ -128,11 +128,8 @@ func countRecords(br *bufio.Reader, want int32) error {
 		if err != nil {
 			return fmt.Errorf("%w: record %d: length: %w", errRecordCount, n, err)
 		}
-		if l < minRecordBody || l > maxDecompressedBatch {
-			return fmt.Errorf("%w: record %d has length %d", errRecordCount, n, l)
-		}
-		if n == want {
-			return fmt.Errorf("%w: records still remaining after the %d declared", errRecordCount, want)
+		if err := checkRecordLen(n, want, l); err != nil {
+			return err
 		}
 		if total += l; total > maxDecompressedBatch {
 			return fmt.Errorf("%w: records exceed %d bytes decompressed", errRecordCount, maxDecompressedBatch)
@@ -142,6 +139,23 @@ func countRecords(br *bufio.Reader, want int32) error {
 		}
 		n++
 	}
+	return checkRecordTotal(n, want)
+}
+
+// checkRecordLen checks record n's length prefix l, with want declared:
+// the steps both walks share.
+func checkRecordLen(n, want int32, l int64) error {
+	if l < minRecordBody || l > maxDecompressedBatch {
+		return fmt.Errorf("%w: record %d has length %d", errRecordCount, n, l)
+	}
+	if n == want {
+		return fmt.Errorf("%w: records still remaining after the %d declared", errRecordCount, want)
+	}
+	return nil
+}
+
+// checkRecordTotal checks the n records walked against the want declared.
+func checkRecordTotal(n, want int32) error {
 	if n != want {
 		return fmt.Errorf("%w: premature end after %d of %d declared records", errRecordCount, n, want)
 	}
@@ -159,21 +173,15 @@ func countRawRecords(b []byte, want int32) error {
 			return fmt.Errorf("%w: record %d: length: malformed varint", errRecordCount, n)
 		}
 		pos += k
-		if l < minRecordBody || l > maxDecompressedBatch {
-			return fmt.Errorf("%w: record %d has length %d", errRecordCount, n, l)
-		}
-		if n == want {
-			return fmt.Errorf("%w: records still remaining after the %d declared", errRecordCount, want)
+		if err := checkRecordLen(n, want, l); err != nil {
+			return err
 		}
 		if l > int64(len(b)-pos) {
 			return fmt.Errorf("%w: record %d of %d bytes: %d bytes left in the batch", errRecordCount, n, l, len(b)-pos)
 		}
 		pos += int(l)
 	}
-	if n != want {
-		return fmt.Errorf("%w: premature end after %d of %d declared records", errRecordCount, n, want)
-	}
-	return nil
+	return checkRecordTotal(n, want)
 }
 
 // xerialHeader starts Kafka's (Java snappy-java) framed snappy: 8 magic
