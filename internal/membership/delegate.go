@@ -3,7 +3,6 @@ package membership
 import (
 	"context"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 
@@ -281,16 +280,21 @@ func (m *Membership) takeConflict() *idConflict {
 // Leave. Best effort: a member that misses it reports a Fail.
 func (m *Membership) sendLeaveIntents(ackWait time.Duration) {
 	msg := append([]byte{msgLeaveIntent}, m.name...)
+	type peer struct {
+		mem   Member
+		acked chan struct{}
+	}
 	acks := map[string]chan struct{}{}
-	var peers []Member
+	var peers []peer
 	for _, mem := range m.Members() {
 		if mem.NodeID != m.cfg.NodeID {
-			peers = append(peers, mem)
-			acks[nodeName(mem.NodeID)] = make(chan struct{})
+			p := peer{mem, make(chan struct{})}
+			peers = append(peers, p)
+			acks[nodeName(mem.NodeID)] = p.acked
 		}
 	}
 	m.mu.Lock()
-	m.leaveAcks = maps.Clone(acks)
+	m.leaveAcks = acks // from here on NotifyMsg owns it, under mu
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
@@ -301,7 +305,8 @@ func (m *Membership) sendLeaveIntents(ackWait time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), ackWait)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, mem := range peers {
+	for _, p := range peers {
+		mem := p.mem
 		to, err := gossipNode(nodeName(mem.NodeID), mem.Addr)
 		if err != nil { // memberlist addresses are ip:port; cannot happen
 			continue
@@ -313,7 +318,7 @@ func (m *Membership) sendLeaveIntents(ackWait time.Duration) {
 				return
 			}
 			select {
-			case <-acks[to.Name]:
+			case <-p.acked:
 			case <-ctx.Done():
 				m.log.Warn("membership: leave intent not acknowledged in time; that member may report a failure first",
 					"member", mem.NodeID, "addr", mem.Addr, "waited", ackWait)
