@@ -297,12 +297,13 @@
 // Errors wrap ErrStorage and the OS error (errors.Is(err, syscall.ENOSPC)
 // works). A failed append write truncates the .log and the in-memory state
 // back to the last good position, so the log stays appendable once space
-// returns. A failed index write fails the append that rolls the segment
-// (which stays active, and rolls at a later append) or Close (which then
-// leaves no clean marker, so the next open rebuilds the indexes). If that truncation also fails, or an
-// fsync fails (after which Linux may have dropped the dirty pages, so
-// durability cannot be proven by a retry), the log refuses appends and
-// Syncs with ErrStorage until reopened; reads keep working.
+// returns. If that truncation also fails, or an fsync fails (after which
+// Linux may have dropped the dirty pages, so durability cannot be proven by
+// a retry), the log refuses appends and Syncs with ErrStorage until
+// reopened; reads keep working. A failed index write fails the append that
+// rolls the segment (which stays active, and rolls at a later append) or
+// Close (which then leaves no clean marker, so the next open rebuilds the
+// indexes).
 //
 // # Concurrency and lock order
 //
