@@ -41,6 +41,7 @@ type Gossip interface {
 	UpdateMeta(membership.Meta) error
 	Rejoin(ctx context.Context) error
 	Leave(timeout time.Duration) error
+	Stopping()
 	Shutdown() error
 }
 
@@ -163,6 +164,16 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.wg.Add(1)
 	go c.loop()
 	return nil
+}
+
+// Stopping tells the other brokers, when they announce their own leave, that
+// this one is shutting down too (see membership.Membership.Stopping), so a
+// cluster stopped at once does not wait for leave gossip nobody receives.
+// Call it when shutdown begins, well before Close.
+func (c *Controller) Stopping() {
+	if g := c.currentGossip(); g != nil {
+		g.Stopping()
+	}
 }
 
 // Close stops the loop, announces a graceful leave (so peers move

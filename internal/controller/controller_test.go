@@ -107,6 +107,7 @@ func (g *fakeGossip) UpdateMeta(m membership.Meta) error {
 
 func (g *fakeGossip) Rejoin(context.Context) error { g.rejoins.Add(1); return nil }
 func (g *fakeGossip) Leave(time.Duration) error    { return nil }
+func (g *fakeGossip) Stopping()                    {}
 
 func (g *fakeGossip) Shutdown() error {
 	g.once.Do(func() {

@@ -30,10 +30,14 @@ var (
 
 // msgLeaveIntent starts the user message "I am about to leave", followed by
 // the sender's node name. The receiver answers with msgLeaveAck followed by
-// its own node name once it has recorded the intent.
+// its own node name once it has recorded the intent, or with
+// msgLeaveAckLeaving when it is leaving too (see Membership.Leave for why the
+// sender cares). A version without msgLeaveAckLeaving ignores it, as it
+// ignores any unknown message, and waits out its acknowledgement wait.
 const (
-	msgLeaveIntent byte = 'L'
-	msgLeaveAck    byte = 'A'
+	msgLeaveIntent     byte = 'L'
+	msgLeaveAck        byte = 'A'
+	msgLeaveAckLeaving byte = 'a'
 )
 
 // maxNodeNameLen bounds the name in a leave-intent message ("strom-" and an
@@ -64,14 +68,41 @@ func (h *hooks) NotifyMsg(b []byte) {
 		if addr, ok := h.m.recordLeaveIntent(name); ok {
 			h.m.startLeaveAck(name, addr)
 		}
-	case msgLeaveAck:
-		h.m.mu.Lock()
-		if ch, ok := h.m.leaveAcks[name]; ok {
-			close(ch)
-			delete(h.m.leaveAcks, name)
-		}
-		h.m.mu.Unlock()
+	case msgLeaveAck, msgLeaveAckLeaving:
+		h.m.recordLeaveAck(name, b[0] == msgLeaveAckLeaving)
 	}
+}
+
+// recordLeaveAck releases Leave's wait for name. An acknowledgement that says
+// the member is leaving too counts as that member's own leave intent; one
+// that Leave is not waiting for is ignored (a peer gains nothing by sending
+// it that it could not by sending an intent).
+func (m *Membership) recordLeaveAck(name string, leaving bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch, ok := m.leaveAcks[name]
+	if !ok {
+		return
+	}
+	close(ch)
+	delete(m.leaveAcks, name)
+	if st := m.members[name]; leaving && st != nil && st.m.State == StateAlive {
+		st.leaveIntent = true
+	}
+}
+
+// peersAllLeaving reports whether every other member memberlist may still
+// gossip to has said it is leaving (by its intent or its acknowledgement of
+// ours).
+func (m *Membership) peersAllLeaving() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, st := range m.members {
+		if name != m.name && st.m.State == StateAlive && !st.leaveIntent {
+			return false
+		}
+	}
+	return true
 }
 
 // recordLeaveIntent marks name as about to leave and returns its gossip
@@ -84,6 +115,13 @@ func (m *Membership) recordLeaveIntent(name string) (addr string, ok bool) {
 	st := m.members[name]
 	if st == nil {
 		return "", false // unknown sender: nothing to mark, nobody to answer
+	}
+	if ch, ok := m.leaveAcks[name]; ok {
+		// We are leaving too and waiting for name's acknowledgement. A member
+		// that is itself leaving no longer acts on what it sees of us, so
+		// there is nothing to wait for.
+		close(ch)
+		delete(m.leaveAcks, name)
 	}
 	switch st.m.State {
 	case StateAlive:
@@ -118,7 +156,11 @@ func (m *Membership) startLeaveAck(name, addr string) {
 		if err != nil {
 			return
 		}
-		if err := ml.SendReliable(to, append([]byte{msgLeaveAck}, m.name...)); err != nil {
+		kind := msgLeaveAck
+		if m.leaving.Load() || m.stopping.Load() {
+			kind = msgLeaveAckLeaving
+		}
+		if err := ml.SendReliable(to, append([]byte{kind}, m.name...)); err != nil {
 			m.log.Debug("membership: leave acknowledgement not delivered", "member", name, "addr", addr, "err", err)
 		}
 	})
@@ -277,7 +319,9 @@ func (m *Membership) takeConflict() *idConflict {
 
 // sendLeaveIntents tells every other live member, over TCP and in parallel,
 // that this node is about to leave, so that they report its departure as a
-// Leave. Best effort: a member that misses it reports a Fail.
+// Leave. Best effort: a member that misses it reports a Fail. Members that
+// have told us they are leaving too are skipped: they no longer act on what
+// they see of us, and one that has already stopped would only make us wait.
 func (m *Membership) sendLeaveIntents(ackWait time.Duration) {
 	msg := append([]byte{msgLeaveIntent}, m.name...)
 	type peer struct {
@@ -286,14 +330,14 @@ func (m *Membership) sendLeaveIntents(ackWait time.Duration) {
 	}
 	acks := map[string]chan struct{}{}
 	var peers []peer
-	for _, mem := range m.Members() {
-		if mem.NodeID != m.cfg.NodeID {
-			p := peer{mem, make(chan struct{})}
+	m.mu.Lock()
+	for name, st := range m.members {
+		if name != m.name && st.m.State == StateAlive && !st.leaveIntent {
+			p := peer{memberCopy(st.m), make(chan struct{})}
 			peers = append(peers, p)
-			acks[nodeName(mem.NodeID)] = p.acked
+			acks[name] = p.acked
 		}
 	}
-	m.mu.Lock()
 	m.leaveAcks = acks // from here on NotifyMsg owns it, under mu
 	m.mu.Unlock()
 	defer func() {

@@ -48,7 +48,10 @@
 // acknowledgement the leave (UDP gossip) could overtake the message on a busy
 // receiver. If a member does not acknowledge in time and the leave overtakes
 // the message after all, the receiver reports Fail and then corrects it with
-// Leave.
+// Leave. A member that is leaving too says so in its acknowledgement; when
+// every live member is leaving (a whole cluster stopped at once), nobody is
+// left to gossip memberlist's leave to, so Leave skips it instead of waiting
+// out its timeout.
 //
 // # Locks
 //

@@ -163,6 +163,45 @@ func TestLeaveAckReleasesWaiter(t *testing.T) {
 	}
 }
 
+// TestLeaveAckLeavingCountsAsIntent: an acknowledgement that says "leaving
+// too" marks that member as leaving, but only when Leave waited for it; a
+// member's own intent ends Leave's wait for its acknowledgement; and
+// peersAllLeaving needs every live member marked.
+func TestLeaveAckLeavingCountsAsIntent(t *testing.T) {
+	m := &Membership{name: nodeName(1), log: slog.New(slog.DiscardHandler), members: map[string]*memberState{}}
+	h := &hooks{m: m}
+	for _, id := range []int32{1, 2, 3, 4} {
+		m.members[nodeName(id)] = &memberState{m: Member{Meta: testMeta(id), State: StateAlive}}
+	}
+	m.members[nodeName(4)].m.State = StateDead // gone: not waited for
+	m.leaveAcks = map[string]chan struct{}{nodeName(2): make(chan struct{}), nodeName(3): make(chan struct{})}
+	ack := func(kind byte, id int32) []byte { return append([]byte{kind}, nodeName(id)...) }
+
+	h.NotifyMsg(ack(msgLeaveAck, 2)) // acknowledged, staying
+	h.NotifyMsg(ack(msgLeaveAckLeaving, 2))
+	if m.members[nodeName(2)].leaveIntent {
+		t.Error("an acknowledgement Leave no longer waited for marked node 2 as leaving")
+	}
+	h.NotifyMsg(ack(msgLeaveAckLeaving, 3))
+	if !m.members[nodeName(3)].leaveIntent {
+		t.Error("node 3 said it is leaving too; not marked")
+	}
+	if m.peersAllLeaving() {
+		t.Error("all leaving while node 2 stays")
+	}
+	ch2 := make(chan struct{})
+	m.leaveAcks[nodeName(2)] = ch2
+	m.recordLeaveIntent(nodeName(2)) // its own intent arrives while we wait for its acknowledgement
+	select {
+	case <-ch2:
+	default:
+		t.Error("node 2 is leaving too, yet Leave still waits for its acknowledgement")
+	}
+	if !m.peersAllLeaving() {
+		t.Error("not all leaving with nodes 2 and 3 marked and node 4 dead")
+	}
+}
+
 // TestLeaveIntentFloodOneAckAtATime: intents repeated while the
 // acknowledgement to that member is being sent are still recorded but
 // start no further send, so a flood costs one goroutine per member.

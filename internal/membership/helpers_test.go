@@ -63,12 +63,20 @@ func start(t testing.TB, cfg Config) *Membership {
 }
 
 // startCluster starts n nodes with ids 1..n, all joining through node 1, and
-// waits until every node sees all of them.
-func startCluster(t testing.TB, n int) []*Membership {
+// waits until every node sees all of them. opts adjust each node's
+// testConfig.
+func startCluster(t testing.TB, n int, opts ...func(*Config)) []*Membership {
 	t.Helper()
-	nodes := []*Membership{start(t, testConfig(t, 1))}
+	config := func(id int32, join ...string) Config {
+		c := testConfig(t, id, join...)
+		for _, o := range opts {
+			o(&c)
+		}
+		return c
+	}
+	nodes := []*Membership{start(t, config(1))}
 	for id := int32(2); id <= int32(n); id++ {
-		nodes = append(nodes, start(t, testConfig(t, id, nodes[0].Addr())))
+		nodes = append(nodes, start(t, config(id, nodes[0].Addr())))
 	}
 	for _, m := range nodes {
 		waitMembers(t, m, ids(1, n)...)

@@ -47,6 +47,7 @@ type Membership struct {
 	lifecycle sync.RWMutex
 	closed    bool // guarded by lifecycle
 	leaving   atomic.Bool
+	stopping  atomic.Bool // Stopping was called: acknowledgements say "leaving too"
 	shutdown  sync.Once
 	acks      sync.WaitGroup // leave acknowledgements being sent (startLeaveAck)
 
@@ -267,6 +268,12 @@ func (m *Membership) setMemberlist(ml *memberlist.Memberlist) {
 // the intent arrives. A member that cannot be reached can add up to
 // memberlist's TCP timeout (10 s with production timers) to the wait. Call
 // Shutdown afterwards; gossip keeps running until then.
+//
+// When every other live member has said it is leaving too (a whole cluster
+// stopped at once), the broadcast is skipped: every member has recorded this
+// node's intent, so none would report a Fail, and memberlist would wait out
+// the whole timeout, since its leave goes out only by gossip to live
+// members and those leave one by one while it waits.
 func (m *Membership) Leave(timeout time.Duration) error {
 	m.lifecycle.RLock()
 	defer m.lifecycle.RUnlock()
@@ -280,6 +287,10 @@ func (m *Membership) Leave(timeout time.Duration) error {
 		ackWait = min(ackWait, timeout/2)
 	}
 	m.sendLeaveIntents(ackWait)
+	if m.peersAllLeaving() {
+		m.log.Debug("membership: every other member is leaving too; not gossiping the leave")
+		return nil
+	}
 	if timeout > 0 {
 		timeout = max(timeout-time.Since(start), time.Millisecond)
 	}
@@ -288,6 +299,14 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	}
 	return nil
 }
+
+// Stopping marks this node as on its way out before it calls Leave: from now
+// on it acknowledges other members' leave intents as "leaving too". A broker
+// calls it as its shutdown begins, because the steps before Leave take longer
+// on some brokers than on others; without it, a broker that reached Leave
+// first would hear "staying" from peers already shutting down and wait for a
+// leave broadcast that nobody remains to receive. Gossip is unchanged.
+func (m *Membership) Stopping() { m.stopping.Store(true) }
 
 // leaveAckWait bounds how long Leave waits for members to acknowledge its
 // leave intent. Only a member that is itself failing, or one running a

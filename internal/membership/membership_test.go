@@ -59,6 +59,33 @@ func TestClusterGracefulLeave(t *testing.T) {
 	}
 }
 
+// TestClusterLeavesAtOnce stops a whole cluster together, as docker-compose
+// down does. memberlist sends its leave only by gossip to live members, and
+// the others' leaves mark them left one by one, so before each member told
+// the others that it was leaving too, every Leave waited out its timeout and
+// failed with ErrBroadcastTimeout. Production timers: with the fast ones the
+// broadcasts used to go out before the others' leaves arrived.
+func TestClusterLeavesAtOnce(t *testing.T) {
+	nodes := startCluster(t, 3, func(c *Config) { c.Fast = false })
+	for _, m := range nodes {
+		m.leaving.Store(true) // each has begun leaving before any intent arrives
+	}
+	errs := make(chan error, len(nodes))
+	for _, m := range nodes {
+		go func() { errs <- m.Leave(5 * time.Second) }()
+	}
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Errorf("Leave: %v", err)
+		}
+	}
+	for _, m := range nodes {
+		if !m.peersAllLeaving() {
+			t.Errorf("node %d has not recorded every other node as leaving", m.NodeID())
+		}
+	}
+}
+
 func TestClusterFailureWithoutLeave(t *testing.T) {
 	nodes := startCluster(t, 3)
 	if err := nodes[2].Shutdown(); err != nil {

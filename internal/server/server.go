@@ -458,6 +458,9 @@ func (s *Server) Close() error {
 
 func (s *Server) close() error {
 	s.metrics.setState(brokerShuttingDown)
+	if s.ctrl != nil {
+		s.ctrl.Stopping() // before the steps below, which take longer on some brokers than others
+	}
 	s.cancel()
 	var errs []error
 	for _, w := range s.wires {
