@@ -45,6 +45,9 @@ type Log struct {
 	writeGen uint64     // incremented by every successful append and directory change
 	unsynced []*segment // rolled segments whose .log has not been fsynced
 	dirDirty bool       // directory entries created/removed since the last Sync
+	// loadingClean: Open is loading a log whose previous Close was clean
+	// (see trackingFS).
+	loadingClean atomic.Bool
 	// recoveryPoint: every batch below it is fsynced (advanced by Sync,
 	// lowered by truncation). rpSaved is the value in the recovery point
 	// checkpoint file (-1: none), never above the log end.
@@ -103,13 +106,13 @@ func openLog(dir string, cfg Config, logger *slog.Logger, fsys fileSystem) (*Log
 	l := &Log{
 		dir:     dir,
 		logger:  logger.With("log", dir),
-		fs:      fsys,
 		now:     time.Now,
 		epochs:  epochCache{path: filepath.Join(dir, epochCheckpoint)},
 		rpEvery: recoveryCheckpointInterval,
 
 		sliceCopyMax: SliceCopyMax,
 	}
+	l.fs = trackingFS{fileSystem: fsys, clean: &l.loadingClean}
 	l.cfg.Store(&cfg)
 	l.gc.cond.L = &l.gc.mu
 	// No timer may fire while load works on the log without locks: they
@@ -150,6 +153,14 @@ func (l *Log) load() error {
 	if err != nil {
 		return err
 	}
+	// The files opened while loading a cleanly closed log need no fsync
+	// until they are written (trackingFS).
+	l.loadingClean.Store(clean)
+	defer l.loadingClean.Store(false)
+	// After an unclean stop, entries the crashed process created may not be
+	// durable yet: the next Sync or Close fsyncs the directory whatever
+	// this process changes.
+	l.dirDirty = !clean
 	// A log without segments (a new partition) has nothing an unclean stop
 	// could have cost it.
 	l.cleanOpen = clean || len(bases) == 0
@@ -227,7 +238,7 @@ func (l *Log) listSegments() ([]int64, error) {
 }
 
 // takeCleanMarker reports whether the previous Close fsynced everything
-// (it left the clean shutdown marker). The marker is removed (durably)
+// (it left the clean shutdown marker). The marker is renamed away (durably)
 // before anything else is written, so a crash from now on leads to a full
 // recovery scan next time.
 func (l *Log) takeCleanMarker() (bool, error) {
@@ -235,8 +246,8 @@ func (l *Log) takeCleanMarker() (bool, error) {
 	if _, err := os.Stat(marker); err != nil {
 		return false, nil
 	}
-	if err := os.Remove(marker); err != nil {
-		return true, ioErr("remove clean shutdown marker", err)
+	if err := os.Rename(marker, filepath.Join(l.dir, openMarkerFile)); err != nil {
+		return true, ioErr("take clean shutdown marker", err)
 	}
 	if err := syncDir(l.dir); err != nil {
 		return true, ioErr("sync log dir", err)
@@ -362,7 +373,7 @@ func (l *Log) settleOffsets(startCk int64) error {
 // recoverActive is recovery for the last segment: load its indexes, rescan
 // batches (with CRC) from the last index entry after a clean shutdown, or
 // from the start after a crash, truncate at the first torn or corrupt batch
-// and rewrite the indexes.
+// and bring the index files up to date.
 //
 // Why the whole segment after a crash: data written since the last fsync
 // may reach the disk out of order after a power loss (a hole of zeros
@@ -395,7 +406,10 @@ func (l *Log) recoverActive(s *segment, cfg Config, clean bool) error {
 			return ioErr("truncate segment "+s.prefix, err)
 		}
 	}
-	if err := s.rewriteIndexes(); err != nil {
+	// Only what the files lack is written: after a clean stop they already
+	// hold every entry the rescan found again, and a rewrite would cost
+	// two writes and, at Close, two fsyncs per partition.
+	if err := s.flushIndexes(); err != nil {
 		return err
 	}
 	if !clean {
@@ -597,6 +611,12 @@ func (l *Log) syncFilesLocked() error {
 			return ioErr("sync segment "+s.prefix, err)
 		}
 	}
+	// A transaction index written since its last fsync may have been
+	// created then, and creating one does not mark the directory dirty.
+	dirDirty := l.dirDirty
+	for _, s := range l.segs {
+		dirDirty = dirDirty || s.txn.dirty
+	}
 	if err := l.syncTxnIndexesLocked(); err != nil {
 		return err
 	}
@@ -610,8 +630,12 @@ func (l *Log) syncFilesLocked() error {
 	if err := s.tidxFile.Sync(); err != nil {
 		return ioErr("sync time index", err)
 	}
-	if err := syncDir(l.dir); err != nil {
-		return ioErr("sync log dir", err)
+	// Skipped when no entry changed: with thousands of idle partitions, a
+	// directory fsync each was most of a broker's stop.
+	if dirDirty {
+		if err := syncDir(l.dir); err != nil {
+			return ioErr("sync log dir", err)
+		}
 	}
 	l.unsynced, l.dirDirty = nil, false
 	return nil
@@ -620,9 +644,13 @@ func (l *Log) syncFilesLocked() error {
 // writeCleanMarker records a clean shutdown (after everything was fsynced),
 // so the next Open only checks the tail of the active segment.
 func (l *Log) writeCleanMarker() error {
-	f, err := os.Create(filepath.Join(l.dir, cleanShutdownFile))
-	if err == nil {
-		err = f.Close()
+	marker := filepath.Join(l.dir, cleanShutdownFile)
+	err := os.Rename(filepath.Join(l.dir, openMarkerFile), marker)
+	if errors.Is(err, os.ErrNotExist) { // a new log, or one that stopped uncleanly
+		var f *os.File
+		if f, err = os.Create(marker); err == nil {
+			err = f.Close()
+		}
 	}
 	if err == nil {
 		err = syncDir(l.dir)

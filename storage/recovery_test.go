@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -421,4 +422,108 @@ func TestActiveIndexFilesAfterTruncate(t *testing.T) {
 	checkIndexFiles(t, dir, "00000000000000000000")
 	l = openTest(t, dir, cfg)
 	wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, 16)
+}
+
+// syncsBySuffix counts fsyncs per file suffix (.log, .index, .timeindex).
+type syncsBySuffix struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (fs *syncsBySuffix) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+	f, err := osFS{}.OpenFile(name, flag, perm)
+	if err != nil {
+		return f, err
+	}
+	return &suffixSyncFile{file: f, fs: fs, suffix: filepath.Ext(name)}, nil
+}
+
+func (fs *syncsBySuffix) take() map[string]int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := fs.n
+	fs.n = map[string]int{}
+	return n
+}
+
+type suffixSyncFile struct {
+	file
+	fs     *syncsBySuffix
+	suffix string
+}
+
+func (f *suffixSyncFile) Sync() error {
+	f.fs.mu.Lock()
+	f.fs.n[f.suffix]++
+	f.fs.mu.Unlock()
+	return f.file.Sync()
+}
+
+// TestCloseSyncsOnlyChangedFiles: Close fsyncs a segment or index file only
+// if it was written since it was last fsynced, or if the log was opened
+// after an unclean stop (its files may hold a crashed process's unsynced
+// writes). The clean-shutdown marker is renamed, not recreated, across an
+// open and a clean close.
+func TestCloseSyncsOnlyChangedFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.IndexIntervalBytes = 1 // an index entry per batch
+	fs := &syncsBySuffix{n: map[string]int{}}
+	open := func() *Log {
+		t.Helper()
+		l, err := openLog(dir, cfg, testLogger(t), fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	closeCounting := func(l *Log) map[string]int {
+		t.Helper()
+		fs.take()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return fs.take()
+	}
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+
+	l := open()
+	mustAppend(t, l, seqBatch(t, 0, 5, 40, 0), 1)
+	if n := closeCounting(l); n[logSuffix] == 0 || n[indexSuffix] == 0 || n[timeIndexSuffix] == 0 {
+		t.Fatalf("close after writes fsynced %v, want every file", n)
+	}
+
+	l = open()
+	if exists(cleanShutdownFile) || !exists(openMarkerFile) {
+		t.Fatalf("while open: marker %v, open marker %v; want the marker renamed", exists(cleanShutdownFile), exists(openMarkerFile))
+	}
+	if n := closeCounting(l); n[logSuffix]+n[indexSuffix]+n[timeIndexSuffix] != 0 {
+		t.Fatalf("close of an unchanged, cleanly opened log fsynced %v, want nothing", n)
+	}
+	if !exists(cleanShutdownFile) || exists(openMarkerFile) {
+		t.Fatalf("after close: marker %v, open marker %v; want the marker back", exists(cleanShutdownFile), exists(openMarkerFile))
+	}
+
+	l = open()
+	mustAppend(t, l, seqBatch(t, 5, 5, 40, 0), 1)
+	if n := closeCounting(l); n[logSuffix] == 0 || n[indexSuffix] == 0 {
+		t.Fatalf("close after a write fsynced %v, want the segment and its index", n)
+	}
+
+	remove(t, filepath.Join(dir, cleanShutdownFile)) // as if the process had died
+	l = open()
+	if n := closeCounting(l); n[logSuffix] == 0 || n[indexSuffix] == 0 || n[timeIndexSuffix] == 0 {
+		t.Fatalf("close of a log opened after an unclean stop fsynced %v, want every file", n)
+	}
+	if !exists(cleanShutdownFile) {
+		t.Fatal("no clean-shutdown marker after closing a log opened uncleanly")
+	}
+	l = open()
+	wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, 10)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -159,9 +159,11 @@ func (s *segment) lastIndexedWithin(fsys fileSystem, limit, upTo int64) int64 {
 // sendfileable reports whether f is a real file on disk (not a test's fault
 // injector), whose path a Slice may open for sendfile.
 func sendfileable(f file) bool {
-	switch f.(type) {
+	switch f := f.(type) {
 	case *os.File, *cachedFile:
 		return true
+	case *trackedFile:
+		return sendfileable(f.file)
 	}
 	return false
 }
