@@ -13,7 +13,9 @@
 # (franz-go, 100-byte records, linger 0):
 #   - throughput at acks=1 and acks=all, as fast as it goes (RECORDS each);
 #   - produce latency at a fixed 5 000 records/s, acks=all (E2E_RECORDS each):
-#     produce → acknowledgement per record, p50 and p99.
+#     produce → acknowledgement per record, p50 and p99;
+#   - before each setup, the machine's CPU cost of writing page cache
+#     (write_cost below), which drifts on a VM and moves every other figure.
 # Prints one line per measurement and a table of medians at the end; raw
 # JSON lines go to $OUT (default: a temp file, named at the end).
 set -euo pipefail
@@ -72,6 +74,32 @@ start() {
 	exit 1
 }
 
+# write_cost SETUP: CPU seconds spent writing 1 GiB of fresh page cache
+# (256 KiB pwrites, no fsync), appended to $OUT. Bare metal takes about
+# 0.15 s. A VM that hands freed memory back to its host (virtio-balloon free
+# page reporting) can take ten times that while the host faults the pages
+# back in, and every byte a broker writes pays the same: three times over
+# with RF 3. This development VM measured 0.14 s on warm pages and 1.5-2.2 s
+# per GiB beyond them, so compare runs with their write cost in view.
+write_cost() {
+	local secs
+	secs=$(python3 - "$DIR/probe" <<'PY'
+import os, resource, sys
+buf = b"\0" * (256 << 10)
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+for i in range(4096):
+    os.pwrite(fd, buf, i * len(buf))
+os.close(fd)
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+os.remove(sys.argv[1])
+print("%.2f" % (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime))
+PY
+)
+	echo "{\"setup\":\"$1\",\"mode\":\"write_cost\",\"partitions\":0,\"acks\":\"\",\"result\":{\"cpu_s_per_gib\":$secs}}" >>"$OUT"
+	log "$1 write cost: $secs s CPU per GiB of fresh page cache"
+}
+
 # bench SETUP RF PARTS ACKS MODE: one measurement, appended to $OUT.
 bench() {
 	local setup=$1 rf=$2 parts=$3 acks=$4 mode=$5
@@ -91,6 +119,7 @@ bench() {
 for run in $(seq 1 "$RUNS"); do
 	log "run $run of $RUNS"
 	for setup in single cluster; do
+		write_cost $setup
 		if [ $setup = single ]; then start 1; rf=1; else start 3; rf=3; fi
 		# Latency first: a throughput run leaves hundreds of MB of dirty
 		# pages that the interval flush then writes while the next
@@ -122,7 +151,10 @@ print("|---|---|---|---|---|---|")
 for key in sorted(rows):
     rs = rows[key]
     setup, mode, acks, parts = key
-    if mode == "throughput":
+    if mode == "write_cost":
+        runs = " / ".join("%.2f s" % x["cpu_s_per_gib"] for x in rs)
+        print("| %s | CPU per GiB written (write_cost) | | | %.2f s | %s |" % (setup, med(rs, lambda x: x["cpu_s_per_gib"]), runs))
+    elif mode == "throughput":
         runs = " / ".join("%.2f M" % (x["records_per_sec"] / 1e6) for x in rs)
         print("| %s | rec/s | %s | %d | %.2f M | %s |" % (setup, acks, parts, med(rs, lambda x: x["records_per_sec"]) / 1e6, runs))
     else:
