@@ -41,16 +41,19 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$DIR/run"' EXIT
 
-# start N: N brokers (1 or 3) on 127.0.0.1:3N0x2..., data under $DIR/run.
+# start N: N brokers (1 or 3) on 127.0.0.1:29N92 (Kafka), 29N93 (Raft) and
+# 29N94 (gossip), data under $DIR/run. The ports lie below Linux's ephemeral
+# range (32768-60999), where an outgoing connection's local port could take
+# one first and keep a broker from starting.
 start() {
 	local n=$1 id join="" seeds=""
 	rm -rf "$DIR/run"
 	for id in $(seq 1 "$n"); do
-		join+="${join:+,}127.0.0.1:$((39094 + id * 100))"
-		seeds+="${seeds:+,}127.0.0.1:$((39092 + id * 100))"
+		join+="${join:+,}127.0.0.1:$((29094 + id * 100))"
+		seeds+="${seeds:+,}127.0.0.1:$((29092 + id * 100))"
 	done
 	for id in $(seq 1 "$n"); do
-		local k=$((39092 + id * 100)) args=()
+		local k=$((29092 + id * 100)) args=()
 		if [ -n "$LOG_FSYNC" ]; then
 			args+=(--log-fsync "$LOG_FSYNC")
 		fi
