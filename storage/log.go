@@ -242,11 +242,11 @@ func (l *Log) listSegments() ([]int64, error) {
 // before anything else is written, so a crash from now on leads to a full
 // recovery scan next time.
 func (l *Log) takeCleanMarker() (bool, error) {
-	marker := filepath.Join(l.dir, cleanShutdownFile)
-	if _, err := os.Stat(marker); err != nil {
+	err := os.Rename(filepath.Join(l.dir, cleanShutdownFile), filepath.Join(l.dir, openMarkerFile))
+	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	if err := os.Rename(marker, filepath.Join(l.dir, openMarkerFile)); err != nil {
+	if err != nil {
 		return true, ioErr("take clean shutdown marker", err)
 	}
 	if err := syncDir(l.dir); err != nil {

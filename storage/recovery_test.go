@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 )
 
@@ -424,41 +423,6 @@ func TestActiveIndexFilesAfterTruncate(t *testing.T) {
 	wantSeq(t, values(readAllBatches(t, l, 1<<20)), 0, 16)
 }
 
-// syncsBySuffix counts fsyncs per file suffix (.log, .index, .timeindex).
-type syncsBySuffix struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (fs *syncsBySuffix) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
-	f, err := osFS{}.OpenFile(name, flag, perm)
-	if err != nil {
-		return f, err
-	}
-	return &suffixSyncFile{file: f, fs: fs, suffix: filepath.Ext(name)}, nil
-}
-
-func (fs *syncsBySuffix) take() map[string]int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	n := fs.n
-	fs.n = map[string]int{}
-	return n
-}
-
-type suffixSyncFile struct {
-	file
-	fs     *syncsBySuffix
-	suffix string
-}
-
-func (f *suffixSyncFile) Sync() error {
-	f.fs.mu.Lock()
-	f.fs.n[f.suffix]++
-	f.fs.mu.Unlock()
-	return f.file.Sync()
-}
-
 // TestCloseSyncsOnlyChangedFiles: Close fsyncs a segment or index file only
 // if it was written since it was last fsynced, or if the log was opened
 // after an unclean stop (its files may hold a crashed process's unsynced
@@ -468,7 +432,7 @@ func TestCloseSyncsOnlyChangedFiles(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig()
 	cfg.IndexIntervalBytes = 1 // an index entry per batch
-	fs := &syncsBySuffix{n: map[string]int{}}
+	fs := &syncCountFS{}
 	open := func() *Log {
 		t.Helper()
 		l, err := openLog(dir, cfg, testLogger(t), fs)
@@ -477,7 +441,7 @@ func TestCloseSyncsOnlyChangedFiles(t *testing.T) {
 		}
 		return l
 	}
-	closeCounting := func(l *Log) map[string]int {
+	closeCounting := func(l *Log) map[string]int64 {
 		t.Helper()
 		fs.take()
 		if err := l.Close(); err != nil {
