@@ -80,15 +80,23 @@ func (h *hooks) NotifyMsg(b []byte) {
 func (m *Membership) recordLeaveAck(name string, leaving bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ch, ok := m.leaveAcks[name]
-	if !ok {
+	if !m.releaseLeaveWaiterLocked(name) {
 		return
 	}
-	close(ch)
-	delete(m.leaveAcks, name)
 	if st := m.members[name]; leaving && st != nil && st.m.State == StateAlive {
 		st.leaveIntent = true
 	}
+}
+
+// releaseLeaveWaiterLocked ends Leave's wait for name, reporting whether it
+// was waiting. Caller holds mu.
+func (m *Membership) releaseLeaveWaiterLocked(name string) bool {
+	ch, ok := m.leaveAcks[name]
+	if ok {
+		close(ch)
+		delete(m.leaveAcks, name)
+	}
+	return ok
 }
 
 // peersAllLeaving reports whether every other member memberlist may still
@@ -116,13 +124,10 @@ func (m *Membership) recordLeaveIntent(name string) (addr string, ok bool) {
 	if st == nil {
 		return "", false // unknown sender: nothing to mark, nobody to answer
 	}
-	if ch, ok := m.leaveAcks[name]; ok {
-		// We are leaving too and waiting for name's acknowledgement. A member
-		// that is itself leaving no longer acts on what it sees of us, so
-		// there is nothing to wait for.
-		close(ch)
-		delete(m.leaveAcks, name)
-	}
+	// If we are leaving too and waiting for name's acknowledgement: a member
+	// that is itself leaving no longer acts on what it sees of us, so there
+	// is nothing to wait for.
+	m.releaseLeaveWaiterLocked(name)
 	switch st.m.State {
 	case StateAlive:
 		st.leaveIntent = true
